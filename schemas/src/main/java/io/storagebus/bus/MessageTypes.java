@@ -1,0 +1,60 @@
+package io.storagebus.bus;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.storagebus.schema.CommandFailed;
+import io.storagebus.schema.CreateVolume;
+import io.storagebus.schema.DomainState;
+import io.storagebus.schema.TaskState;
+import io.storagebus.schema.VolumeCreated;
+import io.storagebus.schema.VolumeState;
+import org.apache.avro.Schema;
+import org.apache.avro.specific.SpecificRecord;
+
+/**
+ * Every top-level record StorageBus puts on a topic, and the released versions of its schema.
+ *
+ * <p>Released versions live in {@code /io/storagebus/schema/history/<Name>/v<N>.avsc}. A reader
+ * must decode every released version; the compatibility test enforces that the newest released
+ * version equals the current schema and that each version can read the ones before it.
+ */
+public final class MessageTypes {
+    public static final List<Class<? extends SpecificRecord>> ALL = List.of(
+            CreateVolume.class,
+            VolumeCreated.class,
+            CommandFailed.class,
+            DomainState.class,
+            VolumeState.class,
+            TaskState.class);
+
+    private MessageTypes() {
+    }
+
+    public static Schema schemaOf(Class<? extends SpecificRecord> type) {
+        try {
+            return (Schema) type.getField("SCHEMA$").get(null);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalArgumentException(type + " is not a generated Avro class", e);
+        }
+    }
+
+    /** Released schemas of a type, oldest first. */
+    public static List<Schema> history(Schema current) {
+        List<Schema> versions = new ArrayList<>();
+        for (int v = 1; ; v++) {
+            String resource = "/io/storagebus/schema/history/" + current.getName() + "/v" + v + ".avsc";
+            try (InputStream in = MessageTypes.class.getResourceAsStream(resource)) {
+                if (in == null) {
+                    return versions;
+                }
+                versions.add(new Schema.Parser().parse(in));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + resource, e);
+            }
+        }
+    }
+}

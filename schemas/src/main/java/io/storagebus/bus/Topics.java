@@ -1,0 +1,78 @@
+package io.storagebus.bus;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Pattern;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
+
+/** Every topic StorageBus uses, in one place. See docs/ARCHITECTURE.md for the map. */
+public final class Topics {
+    /** Public storage events (VolumeCreated, CommandFailed, ...), keyed by volume or domain id. */
+    public static final String EVENTS = "storagebus.events";
+    /** Records that could not be decoded or applied, with the reason in headers. */
+    public static final String DEAD_LETTER = "storagebus.deadletter";
+    /** Compacted state topics: the manager's source of truth, keyed by id. */
+    public static final String DOMAIN_STATE = "storagebus.state.domains";
+    public static final String VOLUME_STATE = "storagebus.state.volumes";
+    public static final String TASK_STATE = "storagebus.state.tasks";
+
+    /** Pool names become part of topic and znode names, so they are kept simple. */
+    public static final Pattern POOL_NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
+
+    /** Header naming the full Avro type of a record, for consumers that route before decoding. */
+    public static final String TYPE_HEADER = "sb-type";
+
+    private Topics() {
+    }
+
+    /** Commands only the SPM of the pool carries out; one partition keeps them in order. */
+    public static String spmCommands(String pool) {
+        if (!POOL_NAME.matcher(pool).matches()) {
+            throw new IllegalArgumentException("invalid pool name '" + pool + "': " + POOL_NAME.pattern());
+        }
+        return "storagebus.pool." + pool + ".spm-commands";
+    }
+
+    public static List<NewTopic> shared(short replication) {
+        List<NewTopic> topics = new ArrayList<>();
+        topics.add(new NewTopic(EVENTS, 3, replication));
+        topics.add(new NewTopic(DEAD_LETTER, 1, replication));
+        for (String state : List.of(DOMAIN_STATE, VOLUME_STATE, TASK_STATE)) {
+            topics.add(new NewTopic(state, 3, replication).configs(Map.of(
+                    TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
+                    TopicConfig.MIN_COMPACTION_LAG_MS_CONFIG, "60000")));
+        }
+        return topics;
+    }
+
+    public static NewTopic spmCommandTopic(String pool, short replication) {
+        return new NewTopic(spmCommands(pool), 1, replication);
+    }
+
+    /** Creates whichever of the topics do not exist yet; safe to call from every process. */
+    public static void ensure(Admin admin, Collection<NewTopic> topics) {
+        for (var created : admin.createTopics(topics).values().entrySet()) {
+            try {
+                created.getValue().get(30, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof TopicExistsException)) {
+                    throw new IllegalStateException("cannot create topic " + created.getKey() + ": " + e.getCause().getMessage(), e.getCause());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while creating topics", e);
+            } catch (TimeoutException e) {
+                throw new IllegalStateException("Kafka did not create topic " + created.getKey() + " within 30 s", e);
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+package io.storagebus.testkit;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+
+import kafka.server.KafkaConfig;
+import kafka.server.KafkaRaftServer;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.utils.Time;
+import org.apache.kafka.metadata.storage.Formatter;
+import org.apache.kafka.server.common.Feature;
+import org.apache.kafka.server.common.MetadataVersion;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A single-node Kafka (KRaft, combined broker + controller) running in this JVM.
+ *
+ * <p>The log directory is formatted once and reused, so a stopped broker restarts with its
+ * data, on the same ports, which lets tests restart the broker under running clients and lets
+ * {@code storagebus dev} keep its state across runs.
+ */
+public final class EmbeddedKafka implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(EmbeddedKafka.class);
+
+    private final Path logDir;
+    private final int brokerPort;
+    private final int controllerPort;
+    private KafkaRaftServer server;
+
+    /** A broker keeping its log under {@code logDir}; ports 0 pick free ones. */
+    public EmbeddedKafka(Path logDir, int brokerPort) {
+        this.logDir = logDir.toAbsolutePath();
+        this.brokerPort = brokerPort == 0 ? freePort() : brokerPort;
+        this.controllerPort = freePort();
+    }
+
+    public synchronized EmbeddedKafka start() {
+        if (server != null) {
+            return this;
+        }
+        try {
+            Files.createDirectories(logDir);
+            Properties props = brokerProperties();
+            if (!Files.exists(logDir.resolve("meta.properties"))) {
+                format();
+            }
+            server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
+            server.startup();
+            awaitReady(Duration.ofSeconds(60));
+            LOG.info("Kafka ready at {} (log dir {})", bootstrapServers(), logDir);
+            return this;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public String bootstrapServers() {
+        return "127.0.0.1:" + brokerPort;
+    }
+
+    /** Stops the broker, keeping its data; {@link #start()} brings it back on the same ports. */
+    public synchronized void stop() {
+        if (server == null) {
+            return;
+        }
+        server.shutdown();
+        server.awaitShutdown();
+        server = null;
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+
+    private Properties brokerProperties() {
+        Properties p = new Properties();
+        p.put("process.roles", "broker,controller");
+        p.put("node.id", "1");
+        p.put("controller.quorum.voters", "1@127.0.0.1:" + controllerPort);
+        p.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
+        p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
+        p.put("controller.listener.names", "CONTROLLER");
+        p.put("inter.broker.listener.name", "PLAINTEXT");
+        p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        p.put("log.dirs", logDir.toString());
+        // A single broker: every internal topic has one replica and one partition, so that the
+        // group and transaction coordinators come up quickly.
+        p.put("offsets.topic.num.partitions", "1");
+        p.put("offsets.topic.replication.factor", "1");
+        p.put("transaction.state.log.num.partitions", "1");
+        p.put("transaction.state.log.replication.factor", "1");
+        p.put("transaction.state.log.min.isr", "1");
+        p.put("share.coordinator.state.topic.replication.factor", "1");
+        p.put("share.coordinator.state.topic.min.isr", "1");
+        p.put("group.initial.rebalance.delay.ms", "0");
+        p.put("auto.create.topics.enable", "false");
+        p.put("num.partitions", "1");
+        p.put("log.flush.interval.messages", "1");
+        return p;
+    }
+
+    private void format() {
+        try (PrintStream quiet = new PrintStream(OutputStream.nullOutputStream())) {
+            new Formatter()
+                    .setPrintStream(quiet)
+                    .setClusterId(Uuid.randomUuid().toString())
+                    .setNodeId(1)
+                    .setDirectories(List.of(logDir.toString()))
+                    .setMetadataLogDirectory(logDir.toString())
+                    .setControllerListenerName("CONTROLLER")
+                    .setSupportedFeatures(Feature.PRODUCTION_FEATURES)
+                    .setReleaseVersion(MetadataVersion.LATEST_PRODUCTION)
+                    .run();
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot format Kafka log dir " + logDir, e);
+        }
+    }
+
+    private void awaitReady(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers()))) {
+            while (true) {
+                try {
+                    if (!admin.describeCluster().nodes().get(5, TimeUnit.SECONDS).isEmpty()) {
+                        return;
+                    }
+                } catch (Exception e) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException("Kafka did not become ready in " + timeout, e);
+                    }
+                }
+            }
+        }
+    }
+
+    static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            s.setReuseAddress(true);
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
