@@ -1,0 +1,32 @@
+package io.storagebus.driver;
+
+import java.util.Collection;
+import java.util.Map;
+import java.util.Optional;
+import java.util.ServiceLoader;
+import java.util.TreeMap;
+
+/** The drivers on the class path, by name. */
+public final class DriverRegistry {
+    private final Map<String, StorageDriver> drivers;
+
+    private DriverRegistry(Map<String, StorageDriver> drivers) {
+        this.drivers = drivers;
+    }
+
+    public static DriverRegistry load() {
+        Map<String, StorageDriver> found = new TreeMap<>();
+        for (StorageDriver driver : ServiceLoader.load(StorageDriver.class)) {
+            found.put(driver.name(), driver);
+        }
+        return new DriverRegistry(Map.copyOf(found));
+    }
+
+    public Optional<StorageDriver> find(String name) {
+        return Optional.ofNullable(drivers.get(name));
+    }
+
+    public Collection<StorageDriver> all() {
+        return new TreeMap<>(drivers).values();
+    }
+}

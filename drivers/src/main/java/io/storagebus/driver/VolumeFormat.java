@@ -1,0 +1,5 @@
+package io.storagebus.driver;
+
+public enum VolumeFormat {
+    RAW, QCOW2
+}
