@@ -1,0 +1,81 @@
+package io.storagebus.dist;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.storagebus.manager.Manager;
+import io.storagebus.manager.ManagerConfig;
+import io.storagebus.testkit.EmbeddedKafka;
+import io.storagebus.testkit.EmbeddedZooKeeper;
+import io.storagebus.worker.HostWorker;
+import io.storagebus.worker.WorkerConfig;
+
+/**
+ * Everything in one process: ZooKeeper, Kafka, the manager and host workers, with all data under
+ * one directory so the next start finds it again. For trying StorageBus out and for tests.
+ */
+public final class DevStack implements AutoCloseable {
+    public static final String POOL = "default";
+
+    private final Path dataDir;
+    private final int httpPort;
+    private final int workerCount;
+    private EmbeddedZooKeeper zooKeeper;
+    private EmbeddedKafka kafka;
+    private Manager manager;
+    private final List<HostWorker> workers = new ArrayList<>();
+
+    public DevStack(Path dataDir, int httpPort, int workerCount) {
+        this.dataDir = dataDir.toAbsolutePath();
+        this.httpPort = httpPort;
+        this.workerCount = workerCount;
+    }
+
+    public DevStack start() throws Exception {
+        Files.createDirectories(imagesDir());
+        zooKeeper = new EmbeddedZooKeeper(dataDir.resolve("zookeeper"), 0).start();
+        kafka = new EmbeddedKafka(dataDir.resolve("kafka"), 0).start();
+        for (int i = 1; i <= workerCount; i++) {
+            workers.add(new HostWorker(WorkerConfig.of("host-" + i, POOL, kafka.bootstrapServers(), zooKeeper.connectString())).start());
+        }
+        manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), httpPort)).start();
+        return this;
+    }
+
+    /** A directory the dev stack creates for file domains. */
+    public Path imagesDir() {
+        return dataDir.resolve("images");
+    }
+
+    public Manager manager() {
+        return manager;
+    }
+
+    public List<HostWorker> workers() {
+        return workers;
+    }
+
+    public String bootstrapServers() {
+        return kafka.bootstrapServers();
+    }
+
+    public String zkConnect() {
+        return zooKeeper.connectString();
+    }
+
+    @Override
+    public void close() {
+        if (manager != null) {
+            manager.close();
+        }
+        workers.forEach(HostWorker::close);
+        if (kafka != null) {
+            kafka.close();
+        }
+        if (zooKeeper != null) {
+            zooKeeper.close();
+        }
+    }
+}

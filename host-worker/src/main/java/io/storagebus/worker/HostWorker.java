@@ -1,0 +1,96 @@
+package io.storagebus.worker;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import io.storagebus.bus.Topics;
+import io.storagebus.driver.DriverRegistry;
+import io.storagebus.leases.SpmElection;
+import io.storagebus.leases.SpmTerm;
+import io.storagebus.worker.spm.SpmRole;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.ExponentialBackoffRetry;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The daemon on a hypervisor host: joins its pool's SPM election and, while elected, carries out
+ * the pool's SPM commands.
+ */
+public final class HostWorker implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(HostWorker.class);
+
+    private enum State { LATENT, STARTED, CLOSED }
+
+    private final WorkerConfig config;
+    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private CuratorFramework zk;
+    private SpmRole spmRole;
+    private SpmElection election;
+
+    public HostWorker(WorkerConfig config) {
+        this.config = config;
+    }
+
+    public HostWorker start() throws Exception {
+        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
+            throw new IllegalStateException("worker " + config.hostId() + " already started");
+        }
+        ensureTopics();
+        zk = CuratorFrameworkFactory.builder()
+                .connectString(config.zkConnect())
+                .sessionTimeoutMs(config.zkSessionTimeoutMs())
+                .connectionTimeoutMs(Math.min(config.zkSessionTimeoutMs(), 5000))
+                .retryPolicy(new ExponentialBackoffRetry(200, 10, 2000))
+                .build();
+        zk.start();
+        if (!zk.blockUntilConnected(30, TimeUnit.SECONDS)) {
+            throw new IllegalStateException("cannot reach ZooKeeper at " + config.zkConnect());
+        }
+        spmRole = new SpmRole(config, DriverRegistry.load());
+        election = new SpmElection(zk, config.pool(), config.hostId(), spmRole);
+        election.start();
+        LOG.info("host worker {} started in pool {}", config.hostId(), config.pool());
+        return this;
+    }
+
+    public String hostId() {
+        return config.hostId();
+    }
+
+    /** The SPM term this host holds now, if any. */
+    public Optional<SpmTerm> spmTerm() {
+        return election == null ? Optional.empty() : election.currentTerm();
+    }
+
+    private void ensureTopics() {
+        List<NewTopic> topics = new ArrayList<>(Topics.shared(config.topicReplication()));
+        topics.add(Topics.spmCommandTopic(config.pool(), config.topicReplication()));
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers()))) {
+            Topics.ensure(admin, topics);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!state.compareAndSet(State.STARTED, State.CLOSED)) {
+            return;
+        }
+        // The election ends the term first, which stops the SPM loop, before ZooKeeper goes.
+        if (election != null) {
+            election.close();
+        }
+        if (zk != null) {
+            zk.close();
+        }
+        LOG.info("host worker {} stopped", config.hostId());
+    }
+}

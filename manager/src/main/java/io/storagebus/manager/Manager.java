@@ -1,0 +1,116 @@
+package io.storagebus.manager;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import io.storagebus.bus.Topics;
+import io.storagebus.driver.DriverRegistry;
+import io.storagebus.leases.SpmDirectory;
+import io.storagebus.manager.api.RestApi;
+import io.storagebus.manager.bus.CommandBus;
+import io.storagebus.manager.bus.PoolTopics;
+import io.storagebus.manager.state.StateView;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.ExponentialBackoffRetry;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The manager process: state view, command bus, SPM directory and the REST API. */
+public final class Manager implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Manager.class);
+
+    private enum State { LATENT, STARTED, CLOSED }
+
+    private final ManagerConfig config;
+    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private Vertx vertx;
+    private Admin admin;
+    private CuratorFramework zk;
+    private SpmDirectory spms;
+    private StateView view;
+    private CommandBus bus;
+    private HttpServer http;
+
+    public Manager(ManagerConfig config) {
+        this.config = config;
+    }
+
+    public Manager start() throws Exception {
+        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
+            throw new IllegalStateException("manager already started");
+        }
+        admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers()));
+        List<NewTopic> topics = new ArrayList<>(Topics.shared(config.topicReplication()));
+        topics.add(Topics.spmCommandTopic(config.defaultPool(), config.topicReplication()));
+        Topics.ensure(admin, topics);
+
+        zk = CuratorFrameworkFactory.builder().connectString(config.zkConnect())
+                .sessionTimeoutMs(10_000).connectionTimeoutMs(5000)
+                .retryPolicy(new ExponentialBackoffRetry(200, 10, 2000)).build();
+        zk.start();
+        spms = new SpmDirectory(zk);
+        spms.start();
+
+        view = new StateView(config.bootstrapServers());
+        view.start();
+        view.caughtUp().get(60, TimeUnit.SECONDS);
+
+        vertx = Vertx.vertx();
+        bus = new CommandBus(vertx, config.bootstrapServers(), "storagebus-manager-" + config.managerId());
+        bus.start();
+        DriverRegistry drivers = DriverRegistry.load();
+        HealthCheck health = new HealthCheck(vertx, admin, zk, view, spms, config.defaultPool());
+        RestApi api = new RestApi(config, view, bus, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()));
+        http = vertx.createHttpServer().requestHandler(api.router(vertx))
+                .listen(config.httpPort(), config.httpHost())
+                .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        LOG.info("manager {} serving http://{}:{}", config.managerId(), config.httpHost(), http.actualPort());
+        return this;
+    }
+
+    public int httpPort() {
+        return http.actualPort();
+    }
+
+    public String baseUrl() {
+        return "http://" + config.httpHost() + ":" + httpPort();
+    }
+
+    @Override
+    public void close() {
+        if (!state.compareAndSet(State.STARTED, State.CLOSED)) {
+            return;
+        }
+        if (http != null) {
+            http.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).exceptionally(e -> null).join();
+        }
+        if (bus != null) {
+            bus.close();
+        }
+        if (vertx != null) {
+            vertx.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).exceptionally(e -> null).join();
+        }
+        if (view != null) {
+            view.close();
+        }
+        if (spms != null) {
+            spms.close();
+        }
+        if (zk != null) {
+            zk.close();
+        }
+        if (admin != null) {
+            admin.close();
+        }
+        LOG.info("manager {} stopped", config.managerId());
+    }
+}

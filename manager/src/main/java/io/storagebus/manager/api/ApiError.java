@@ -1,0 +1,62 @@
+package io.storagebus.manager.api;
+
+import java.util.List;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * An error answer: HTTP status, a stable code clients can branch on, a message a person
+ * understands, the offending field (if one), and one entry per problem when there are several.
+ */
+public final class ApiError extends RuntimeException {
+    /** One problem with one field. */
+    public record FieldError(String field, String code, String message) {
+    }
+
+    private final int status;
+    private final String code;
+    private final String field;
+    private final List<FieldError> errors;
+
+    public ApiError(int status, String code, String message, String field, List<FieldError> errors) {
+        super(message, null, false, false);
+        this.status = status;
+        this.code = code;
+        this.field = field;
+        this.errors = List.copyOf(errors);
+    }
+
+    public static ApiError badField(String field, String code, String message) {
+        return new ApiError(400, code, message, field, List.of(new FieldError(field, code, message)));
+    }
+
+    public static ApiError notFound(String code, String message) {
+        return new ApiError(404, code, message, null, List.of());
+    }
+
+    public static ApiError conflict(String code, String message, String field) {
+        return new ApiError(409, code, message, field, List.of());
+    }
+
+    public static ApiError unavailable(String message) {
+        return new ApiError(503, "UNAVAILABLE", message, null, List.of());
+    }
+
+    public int status() {
+        return status;
+    }
+
+    public JsonObject toJson() {
+        JsonObject json = new JsonObject().put("code", code).put("message", getMessage());
+        if (field != null) {
+            json.put("field", field);
+        }
+        if (!errors.isEmpty()) {
+            JsonArray list = new JsonArray();
+            errors.forEach(e -> list.add(new JsonObject().put("field", e.field()).put("code", e.code()).put("message", e.message())));
+            json.put("errors", list);
+        }
+        return json;
+    }
+}

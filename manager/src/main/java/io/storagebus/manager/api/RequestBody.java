@@ -1,0 +1,120 @@
+package io.storagebus.manager.api;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+
+/** Typed, validated access to a JSON request body; every problem is an {@link ApiError} naming the field. */
+final class RequestBody {
+    /** Names of domains and volumes: they may end up in paths and LV names, so nothing that can escape. */
+    static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+
+    private final JsonObject json;
+
+    private RequestBody(JsonObject json) {
+        this.json = json;
+    }
+
+    static RequestBody of(RoutingContext ctx, Set<String> allowedFields) {
+        JsonObject json;
+        try {
+            json = ctx.body().asJsonObject();
+        } catch (RuntimeException e) {
+            throw new ApiError(400, "INVALID_JSON", "request body is not a JSON object: " + rootMessage(e), null, java.util.List.of());
+        }
+        if (json == null) {
+            throw new ApiError(400, "INVALID_JSON", "request body must be a JSON object", null, java.util.List.of());
+        }
+        for (String field : json.fieldNames()) {
+            if (!allowedFields.contains(field)) {
+                throw ApiError.badField(field, "UNKNOWN_FIELD", "unknown field '" + field + "'; allowed: " + allowedFields);
+            }
+        }
+        return new RequestBody(json);
+    }
+
+    String name(String field) {
+        String value = requiredString(field);
+        if (value.contains("/") || value.contains("..") || !NAME.matcher(value).matches()) {
+            throw ApiError.badField(field, "INVALID_NAME", field + " '" + value
+                    + "' is not allowed: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, without '..' or '/'");
+        }
+        return value;
+    }
+
+    String requiredString(String field) {
+        Object value = json.getValue(field);
+        if (value == null) {
+            throw ApiError.badField(field, "REQUIRED", field + " is required");
+        }
+        if (!(value instanceof String s)) {
+            throw ApiError.badField(field, "INVALID_TYPE", field + " must be a string");
+        }
+        return s;
+    }
+
+    String optionalString(String field, String defaultValue) {
+        return json.getValue(field) == null ? defaultValue : requiredString(field);
+    }
+
+    long requiredLong(String field) {
+        Object value = json.getValue(field);
+        if (value == null) {
+            throw ApiError.badField(field, "REQUIRED", field + " is required");
+        }
+        if (!(value instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())
+                || value instanceof Double && Math.abs(n.doubleValue()) >= 0x1p53) {
+            throw ApiError.badField(field, "INVALID_TYPE", field + " must be a whole number of bytes");
+        }
+        return n.longValue();
+    }
+
+    <E extends Enum<E>> E optionalEnum(String field, Class<E> type, E defaultValue, Set<E> allowed) {
+        String value = optionalString(field, null);
+        if (value == null) {
+            return defaultValue;
+        }
+        for (E candidate : allowed) {
+            if (candidate.name().equalsIgnoreCase(value)) {
+                return candidate;
+            }
+        }
+        throw ApiError.badField(field, "INVALID_VALUE", field + " must be one of "
+                + allowed.stream().map(e -> e.name().toLowerCase(Locale.ROOT)).sorted().toList() + ", got '" + value + "'");
+    }
+
+    /** A JSON object whose values are all strings. */
+    Map<String, String> stringMap(String field) {
+        Object value = json.getValue(field);
+        if (value == null) {
+            return Map.of();
+        }
+        if (!(value instanceof JsonObject object)) {
+            throw ApiError.badField(field, "INVALID_TYPE", field + " must be an object of string values");
+        }
+        Map<String, String> result = new LinkedHashMap<>();
+        for (String key : object.fieldNames()) {
+            Object v = object.getValue(key);
+            if (!(v instanceof String s)) {
+                throw ApiError.badField(field + "." + key, "INVALID_TYPE", field + "." + key + " must be a string");
+            }
+            result.put(key, s);
+        }
+        return result;
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null) {
+            t = t.getCause();
+        }
+        String message = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+        int newline = message.indexOf('\n');
+        return newline < 0 ? message : message.substring(0, newline);
+    }
+}

@@ -1,0 +1,263 @@
+package io.storagebus.manager.api;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+
+import io.storagebus.bus.Envelopes;
+import io.storagebus.bus.Topics;
+import io.storagebus.driver.DriverRegistry;
+import io.storagebus.driver.PropertyValidator;
+import io.storagebus.driver.StorageDriver;
+import io.storagebus.manager.HealthCheck;
+import io.storagebus.manager.ManagerConfig;
+import io.storagebus.manager.bus.CommandBus;
+import io.storagebus.manager.bus.CommandBus.Outgoing;
+import io.storagebus.manager.bus.PoolTopics;
+import io.storagebus.manager.state.StateView;
+import io.storagebus.schema.Allocation;
+import io.storagebus.schema.CreateVolume;
+import io.storagebus.schema.DomainRef;
+import io.storagebus.schema.DomainState;
+import io.storagebus.schema.DomainStatus;
+import io.storagebus.schema.Envelope;
+import io.storagebus.schema.TaskState;
+import io.storagebus.schema.TaskStatus;
+import io.storagebus.schema.VolumeFormat;
+import io.storagebus.schema.VolumeState;
+import io.storagebus.schema.VolumeStatus;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import org.apache.avro.specific.SpecificRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The REST API, {@code /api/v1}. Reads answer from the {@link StateView}; writes validate
+ * everything first, then publish the command together with the state it implies through the
+ * {@link CommandBus}, and answer 201 (domains) or 202 with a task (volumes).
+ */
+public final class RestApi {
+    private static final Logger LOG = LoggerFactory.getLogger(RestApi.class);
+    private static final String JSON = "application/json";
+    /** Largest volume accepted: 64 TiB, well inside what qcow2 and LVM address. */
+    static final long MAX_VIRTUAL_SIZE = 64L << 40;
+    static final long SECTOR = 512;
+
+    private final ManagerConfig config;
+    private final StateView view;
+    private final CommandBus bus;
+    private final DriverRegistry drivers;
+    private final HealthCheck health;
+    private final PoolTopics poolTopics;
+
+    public RestApi(ManagerConfig config, StateView view, CommandBus bus, DriverRegistry drivers, HealthCheck health,
+                   PoolTopics poolTopics) {
+        this.config = config;
+        this.view = view;
+        this.bus = bus;
+        this.drivers = drivers;
+        this.health = health;
+        this.poolTopics = poolTopics;
+    }
+
+    public Router router(Vertx vertx) {
+        Router router = Router.router(vertx);
+        router.route("/api/*").handler(BodyHandler.create().setBodyLimit(1 << 20));
+        router.get("/api/v1/health").handler(this::health);
+        router.get("/api/v1/drivers").handler(ctx -> ok(ctx, 200, new JsonArray(drivers.all().stream().map(Views::driver).toList())));
+        router.post("/api/v1/domains").handler(this::createDomain);
+        router.get("/api/v1/domains").handler(this::listDomains);
+        router.get("/api/v1/domains/:id").handler(ctx -> ok(ctx, 200, domainJson(domainOrThrow(ctx.pathParam("id")))));
+        router.post("/api/v1/domains/:id/volumes").handler(this::createVolume);
+        router.get("/api/v1/domains/:id/volumes").handler(this::listVolumes);
+        router.get("/api/v1/volumes/:id").handler(ctx -> ok(ctx, 200, Views.volume(view.volume(ctx.pathParam("id"))
+                .orElseThrow(() -> ApiError.notFound("VOLUME_NOT_FOUND", "no volume with id '" + ctx.pathParam("id") + "'")))));
+        router.get("/api/v1/tasks/:id").handler(ctx -> ok(ctx, 200, Views.task(view.task(ctx.pathParam("id"))
+                .orElseThrow(() -> ApiError.notFound("TASK_NOT_FOUND", "no task with id '" + ctx.pathParam("id") + "'")))));
+
+        router.errorHandler(404, ctx -> error(ctx, ApiError.notFound("NOT_FOUND", "no such resource: " + ctx.request().path())));
+        router.errorHandler(405, ctx -> error(ctx, new ApiError(405, "METHOD_NOT_ALLOWED",
+                ctx.request().method() + " is not allowed on " + ctx.request().path(), null, List.of())));
+        router.errorHandler(413, ctx -> error(ctx, new ApiError(413, "BODY_TOO_LARGE", "request body exceeds 1 MiB", null, List.of())));
+        router.errorHandler(500, this::failure);
+        return router;
+    }
+
+    private void health(RoutingContext ctx) {
+        health.check().onComplete(ar -> {
+            JsonObject body = ar.succeeded() ? ar.result() : new JsonObject().put("status", "DOWN").put("error", ar.cause().getMessage());
+            ok(ctx, "UP".equals(body.getString("status")) ? 200 : 503, body);
+        });
+    }
+
+    private void createDomain(RoutingContext ctx) {
+        RequestBody body = RequestBody.of(ctx, Set.of("name", "driver", "properties", "pool"));
+        String name = body.name("name");
+        String driverName = body.requiredString("driver");
+        String pool = body.optionalString("pool", config.defaultPool());
+        if (!Topics.POOL_NAME.matcher(pool).matches()) {
+            throw ApiError.badField("pool", "INVALID_NAME", "pool must match " + Topics.POOL_NAME.pattern());
+        }
+        StorageDriver driver = drivers.find(driverName).orElseThrow(() -> ApiError.badField("driver", "UNKNOWN_DRIVER",
+                "unknown driver '" + driverName + "'; available: " + drivers.all().stream().map(StorageDriver::name).toList()));
+        Map<String, String> bag = body.stringMap("properties");
+        PropertyValidator.Result validated = PropertyValidator.validate(driver, bag);
+        if (!validated.valid()) {
+            List<ApiError.FieldError> errors = validated.violations().stream()
+                    .map(v -> new ApiError.FieldError("properties." + v.property(), v.code(), v.message())).toList();
+            throw new ApiError(400, "INVALID_PROPERTIES", errors.size() == 1 ? errors.get(0).message()
+                    : errors.size() + " properties are invalid", errors.get(0).field(), errors);
+        }
+        requireFreeDomainName(name);
+        String id = UUID.randomUUID().toString();
+        Instant now = Instant.now();
+        DomainState domain = DomainState.newBuilder()
+                .setEnvelope(Envelopes.origin(pool, "manager:" + config.managerId(), id))
+                .setId(id).setName(name).setDriver(driverName).setProperties(validated.properties())
+                .setStatus(DomainStatus.ACTIVE).setCreatedAt(now)
+                .build();
+        poolTopics.ensure(pool)
+                .compose(v -> {
+                    // Checked again right before the reservation: both run on the event loop, so
+                    // two requests for one name cannot both pass.
+                    requireFreeDomainName(name);
+                    return publishReserved(List.of(new Outgoing(Topics.DOMAIN_STATE, id, domain)));
+                })
+                .onSuccess(v -> {
+                    LOG.info("domain {} '{}' created ({} driver, pool {})", id, name, driverName, pool);
+                    ctx.response().putHeader("Location", "/api/v1/domains/" + id);
+                    ok(ctx, 201, domainJson(domain));
+                })
+                .onFailure(ctx::fail);
+    }
+
+    private void requireFreeDomainName(String name) {
+        if (view.domains().stream().anyMatch(d -> d.getName().equals(name))) {
+            throw ApiError.conflict("DOMAIN_EXISTS", "a domain named '" + name + "' exists already", "name");
+        }
+    }
+
+    private void listDomains(RoutingContext ctx) {
+        ok(ctx, 200, new JsonArray(view.domains().stream()
+                .sorted(Comparator.comparing(DomainState::getCreatedAt)).map(this::domainJson).toList()));
+    }
+
+    private void createVolume(RoutingContext ctx) {
+        DomainState domain = domainOrThrow(ctx.pathParam("id"));
+        RequestBody body = RequestBody.of(ctx, Set.of("name", "virtualSize", "format", "allocation"));
+        String name = body.name("name");
+        long virtualSize = body.requiredLong("virtualSize");
+        if (virtualSize <= 0) {
+            throw ApiError.badField("virtualSize", "OUT_OF_RANGE", "virtualSize must be positive, got " + virtualSize);
+        }
+        if (virtualSize > MAX_VIRTUAL_SIZE) {
+            throw ApiError.badField("virtualSize", "OUT_OF_RANGE", "virtualSize must be at most " + MAX_VIRTUAL_SIZE + " (64 TiB)");
+        }
+        if (virtualSize % SECTOR != 0) {
+            throw ApiError.badField("virtualSize", "NOT_ALIGNED", "virtualSize must be a multiple of 512 bytes, got " + virtualSize);
+        }
+        VolumeFormat format = body.optionalEnum("format", VolumeFormat.class, VolumeFormat.QCOW2, EnumSet.of(VolumeFormat.RAW, VolumeFormat.QCOW2));
+        Allocation allocation = body.optionalEnum("allocation", Allocation.class, Allocation.THIN, EnumSet.of(Allocation.THIN, Allocation.PREALLOCATED));
+        boolean taken = view.volumes().stream().anyMatch(v -> v.getDomainId().equals(domain.getId())
+                && v.getName().equals(name) && v.getStatus() != VolumeStatus.FAILED);
+        if (taken) {
+            throw ApiError.conflict("VOLUME_EXISTS", "domain '" + domain.getName() + "' has a volume named '" + name + "' already", "name");
+        }
+
+        String taskId = UUID.randomUUID().toString();
+        String volumeId = UUID.randomUUID().toString();
+        Envelope envelope = Envelopes.origin(domain.getEnvelope().getPool(), "manager:" + config.managerId(), taskId);
+        CreateVolume command = CreateVolume.newBuilder()
+                .setEnvelope(envelope).setTaskId(taskId).setVolumeId(volumeId)
+                .setDomain(DomainRef.newBuilder().setId(domain.getId()).setDriver(domain.getDriver()).setProperties(domain.getProperties()).build())
+                .setName(name).setVirtualSize(virtualSize).setFormat(format).setAllocation(allocation)
+                .build();
+        VolumeState volume = VolumeState.newBuilder()
+                .setEnvelope(envelope).setId(volumeId).setDomainId(domain.getId()).setName(name).setVirtualSize(virtualSize)
+                .setFormat(format).setAllocation(allocation).setStatus(VolumeStatus.CREATING).setTaskId(taskId)
+                .setCreatedAt(envelope.getTimestamp())
+                .build();
+        TaskState task = TaskState.newBuilder()
+                .setEnvelope(envelope).setId(taskId).setType("CREATE_VOLUME").setStatus(TaskStatus.PENDING)
+                .setDomainId(domain.getId()).setVolumeId(volumeId).setCreatedAt(envelope.getTimestamp())
+                .build();
+        publishReserved(List.of(
+                new Outgoing(Topics.VOLUME_STATE, volumeId, volume),
+                new Outgoing(Topics.TASK_STATE, taskId, task),
+                new Outgoing(Topics.spmCommands(envelope.getPool()), volumeId, command)))
+                .onSuccess(v -> {
+                    ctx.response().putHeader("Location", "/api/v1/tasks/" + taskId);
+                    ok(ctx, 202, new JsonObject().put("taskId", taskId).put("volumeId", volumeId).put("status", TaskStatus.PENDING.name()));
+                })
+                .onFailure(ctx::fail);
+    }
+
+    private void listVolumes(RoutingContext ctx) {
+        DomainState domain = domainOrThrow(ctx.pathParam("id"));
+        ok(ctx, 200, new JsonArray(view.volumes().stream().filter(v -> v.getDomainId().equals(domain.getId()))
+                .sorted(Comparator.comparing(VolumeState::getCreatedAt)).map(Views::volume).toList()));
+    }
+
+    /**
+     * Shows state records in the view at once (so concurrent requests see the name taken and the
+     * client reads its own write), publishes them with the rest, and takes them back on failure.
+     */
+    private Future<Void> publishReserved(List<Outgoing> records) {
+        List<SpecificRecord> reserved = new ArrayList<>();
+        for (Outgoing o : records) {
+            if (!o.topic().startsWith("storagebus.state.")) {
+                continue;
+            }
+            if (!view.reserve(o.value())) {
+                reserved.forEach(view::release);
+                return Future.failedFuture(ApiError.conflict("CONFLICT", "the resource changed concurrently; retry", null));
+            }
+            reserved.add(o.value());
+        }
+        return bus.publish(records).onFailure(e -> reserved.forEach(view::release));
+    }
+
+    private DomainState domainOrThrow(String id) {
+        return view.domain(id).orElseThrow(() -> ApiError.notFound("DOMAIN_NOT_FOUND", "no domain with id '" + id + "'"));
+    }
+
+    private JsonObject domainJson(DomainState d) {
+        return Views.domain(d, drivers.find(d.getDriver()).orElse(null));
+    }
+
+    private void failure(RoutingContext ctx) {
+        Throwable failure = ctx.failure();
+        if (failure instanceof ApiError e) {
+            error(ctx, e);
+        } else if (failure instanceof org.apache.kafka.common.KafkaException || failure instanceof IllegalStateException) {
+            LOG.warn("{} {}: {}", ctx.request().method(), ctx.request().path(), failure.toString());
+            error(ctx, ApiError.unavailable("the message bus did not accept the request, nothing was changed: " + failure.getMessage()));
+        } else {
+            LOG.error("{} {} failed", ctx.request().method(), ctx.request().path(), failure);
+            error(ctx, new ApiError(500, "INTERNAL_ERROR", "internal error; nothing was changed", null, List.of()));
+        }
+    }
+
+    private static void error(RoutingContext ctx, ApiError e) {
+        ok(ctx, e.status(), e.toJson());
+    }
+
+    private static void ok(RoutingContext ctx, int status, Object json) {
+        if (ctx.response().ended()) {
+            return;
+        }
+        ctx.response().setStatusCode(status).putHeader("Content-Type", JSON)
+                .end(json instanceof JsonObject o ? o.encode() : ((JsonArray) json).encode());
+    }
+}

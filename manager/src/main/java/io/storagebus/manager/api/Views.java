@@ -1,0 +1,102 @@
+package io.storagebus.manager.api;
+
+import java.util.Locale;
+import java.util.Map;
+
+import io.storagebus.driver.PropertyDescriptor;
+import io.storagebus.driver.PropertyType;
+import io.storagebus.driver.StorageDriver;
+import io.storagebus.schema.DomainState;
+import io.storagebus.schema.TaskState;
+import io.storagebus.schema.VolumeState;
+import io.vertx.core.json.JsonObject;
+
+/** How state records look in the REST API: stable JSON, lower-case enums, secrets masked. */
+final class Views {
+    static final String MASK = "******";
+
+    private Views() {
+    }
+
+    static JsonObject domain(DomainState d, StorageDriver driver) {
+        JsonObject properties = new JsonObject();
+        for (Map.Entry<String, String> e : d.getProperties().entrySet()) {
+            properties.put(e.getKey(), isSecret(driver, e.getKey()) ? MASK : e.getValue());
+        }
+        return new JsonObject()
+                .put("id", d.getId())
+                .put("name", d.getName())
+                .put("pool", d.getEnvelope().getPool())
+                .put("driver", d.getDriver())
+                .put("properties", properties)
+                .put("status", d.getStatus().name())
+                .put("createdAt", d.getCreatedAt().toString());
+    }
+
+    static JsonObject volume(VolumeState v) {
+        JsonObject json = new JsonObject()
+                .put("id", v.getId())
+                .put("domainId", v.getDomainId())
+                .put("name", v.getName())
+                .put("virtualSize", v.getVirtualSize())
+                .put("format", lower(v.getFormat()))
+                .put("allocation", lower(v.getAllocation()))
+                .put("status", v.getStatus().name())
+                .put("taskId", v.getTaskId())
+                .put("createdAt", v.getCreatedAt().toString());
+        if (v.getUri() != null) {
+            json.put("uri", v.getUri());
+        }
+        if (v.getErrorCode() != null) {
+            json.put("error", new JsonObject().put("code", v.getErrorCode()).put("message", v.getErrorMessage()));
+        }
+        return json;
+    }
+
+    static JsonObject task(TaskState t) {
+        JsonObject json = new JsonObject()
+                .put("id", t.getId())
+                .put("type", t.getType())
+                .put("status", t.getStatus().name())
+                .put("createdAt", t.getCreatedAt().toString())
+                .put("updatedAt", t.getEnvelope().getTimestamp().toString());
+        if (t.getDomainId() != null) {
+            json.put("domainId", t.getDomainId());
+        }
+        if (t.getVolumeId() != null) {
+            json.put("volumeId", t.getVolumeId());
+        }
+        if (t.getErrorCode() != null) {
+            json.put("error", new JsonObject().put("code", t.getErrorCode()).put("message", t.getErrorMessage()));
+        }
+        return json;
+    }
+
+    private static boolean isSecret(StorageDriver driver, String property) {
+        if (driver == null) {
+            return true;
+        }
+        return driver.properties().stream()
+                .anyMatch(p -> p.name().equals(property) && p.type() == PropertyType.SECRET);
+    }
+
+    static JsonObject driver(StorageDriver driver) {
+        return new JsonObject()
+                .put("name", driver.name())
+                .put("capabilities", driver.capabilities().stream().map(Enum::name).sorted().toList())
+                .put("properties", driver.properties().stream().map(Views::descriptor).toList());
+    }
+
+    private static JsonObject descriptor(PropertyDescriptor p) {
+        JsonObject json = new JsonObject().put("name", p.name()).put("type", p.type().name())
+                .put("required", p.required()).put("description", p.description());
+        if (p.defaultValue() != null) {
+            json.put("default", p.type() == PropertyType.SECRET ? MASK : p.defaultValue());
+        }
+        return json;
+    }
+
+    private static String lower(Enum<?> e) {
+        return e.name().toLowerCase(Locale.ROOT);
+    }
+}

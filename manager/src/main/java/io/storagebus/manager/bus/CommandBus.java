@@ -1,0 +1,166 @@
+package io.storagebus.manager.bus;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import io.storagebus.bus.MessageCodec;
+import io.storagebus.bus.Topics;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Publishes the manager's records (commands plus the state they imply) atomically: all records of
+ * one request commit in one Kafka transaction, so a command is never on its topic without its
+ * task and volume state, or the other way round. Requests that arrive while a transaction is in
+ * flight are batched into the next one.
+ */
+public final class CommandBus implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(CommandBus.class);
+
+    /** One record to publish. */
+    public record Outgoing(String topic, String key, SpecificRecord value) {
+    }
+
+    private record Submission(List<Outgoing> records, Context context, Promise<Void> promise) {
+    }
+
+    private enum State { LATENT, STARTED, CLOSED }
+
+    private final Vertx vertx;
+    private final Properties producerProps;
+    private final MessageCodec codec = MessageCodec.standard();
+    private final LinkedBlockingQueue<Submission> queue = new LinkedBlockingQueue<>();
+    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Thread thread;
+
+    public CommandBus(Vertx vertx, String bootstrapServers, String transactionalId) {
+        this.vertx = vertx;
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "0");
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "10000");
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "15000");
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        this.producerProps = p;
+        this.thread = new Thread(this::run, "command-bus");
+        this.thread.setDaemon(true);
+    }
+
+    public void start() {
+        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
+            throw new IllegalStateException("command bus already started");
+        }
+        thread.start();
+    }
+
+    /** Completes, on the caller's Vert.x context, once every record is committed. */
+    public Future<Void> publish(List<Outgoing> records) {
+        if (state.get() != State.STARTED) {
+            return Future.failedFuture(new IllegalStateException("command bus is not running"));
+        }
+        Promise<Void> promise = Promise.promise();
+        queue.add(new Submission(records, vertx.getOrCreateContext(), promise));
+        return promise.future();
+    }
+
+    private void run() {
+        KafkaProducer<String, byte[]> producer = null;
+        while (state.get() == State.STARTED) {
+            List<Submission> batch = new ArrayList<>();
+            try {
+                Submission first = queue.poll(1, TimeUnit.SECONDS);
+                if (first == null) {
+                    continue;
+                }
+                batch.add(first);
+                queue.drainTo(batch);
+                if (producer == null) {
+                    producer = new KafkaProducer<>(producerProps);
+                    producer.initTransactions();
+                }
+                commit(producer, batch);
+                batch.forEach(s -> s.context().runOnContext(v -> s.promise().complete()));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                fail(batch, e);
+                break;
+            } catch (KafkaException e) {
+                LOG.warn("publishing {} request(s) failed: {}", batch.size(), e.toString());
+                fail(batch, e);
+                // A producer in an unknown transaction state is replaced rather than reused.
+                if (producer != null) {
+                    producer.close(java.time.Duration.ZERO);
+                    producer = null;
+                }
+            }
+        }
+        if (producer != null) {
+            producer.close();
+        }
+        Submission left;
+        while ((left = queue.poll()) != null) {
+            fail(List.of(left), new IllegalStateException("manager is shutting down"));
+        }
+    }
+
+    private void commit(KafkaProducer<String, byte[]> producer, List<Submission> batch) {
+        producer.beginTransaction();
+        try {
+            for (Submission s : batch) {
+                for (Outgoing o : s.records()) {
+                    ProducerRecord<String, byte[]> r = new ProducerRecord<>(o.topic(), o.key(), codec.encode(o.value()));
+                    r.headers().add(Topics.TYPE_HEADER, o.value().getSchema().getFullName().getBytes(StandardCharsets.UTF_8));
+                    producer.send(r);
+                }
+            }
+            producer.commitTransaction();
+        } catch (ProducerFencedException e) {
+            throw e;
+        } catch (KafkaException e) {
+            try {
+                producer.abortTransaction();
+            } catch (KafkaException ignored) {
+                // the producer is replaced by the caller
+            }
+            throw e;
+        }
+    }
+
+    private static void fail(List<Submission> batch, Exception e) {
+        batch.forEach(s -> s.context().runOnContext(v -> s.promise().fail(e)));
+    }
+
+    @Override
+    public void close() {
+        if (state.getAndSet(State.CLOSED) != State.STARTED) {
+            return;
+        }
+        try {
+            thread.join(20_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
