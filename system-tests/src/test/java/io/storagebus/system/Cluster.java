@@ -1,0 +1,52 @@
+package io.storagebus.system;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+import io.storagebus.manager.Manager;
+import io.storagebus.manager.ManagerConfig;
+import io.storagebus.testkit.EmbeddedZooKeeper;
+import io.storagebus.worker.HostWorker;
+import io.storagebus.worker.WorkerConfig;
+
+/** ZooKeeper, a Kafka fixture, a manager and host workers for one test class. */
+final class Cluster implements AutoCloseable {
+    static final String POOL = "default";
+
+    final KafkaFixture kafka;
+    final EmbeddedZooKeeper zooKeeper;
+    final List<HostWorker> workers = new ArrayList<>();
+    Manager manager;
+
+    Cluster(KafkaFixture kafka, Path dir) {
+        this.kafka = kafka;
+        this.zooKeeper = new EmbeddedZooKeeper(dir.resolve("zookeeper"), 0).start();
+    }
+
+    HostWorker startWorker(String hostId) throws Exception {
+        HostWorker worker = new HostWorker(WorkerConfig.of(hostId, POOL, kafka.bootstrapServers(), zooKeeper.connectString())).start();
+        workers.add(worker);
+        return worker;
+    }
+
+    Manager startManager() throws Exception {
+        manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), 0)).start();
+        return manager;
+    }
+
+    Optional<HostWorker> spm() {
+        return workers.stream().filter(w -> w.spmTerm().isPresent()).findFirst();
+    }
+
+    @Override
+    public void close() {
+        if (manager != null) {
+            manager.close();
+        }
+        workers.forEach(HostWorker::close);
+        zooKeeper.close();
+        kafka.close();
+    }
+}

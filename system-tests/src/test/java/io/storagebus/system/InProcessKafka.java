@@ -1,0 +1,24 @@
+package io.storagebus.system;
+
+import java.nio.file.Path;
+
+import io.storagebus.testkit.EmbeddedKafka;
+
+/** The in-process KRaft broker of the test kit. */
+final class InProcessKafka implements KafkaFixture {
+    private final EmbeddedKafka kafka;
+
+    InProcessKafka(Path dir) {
+        this.kafka = new EmbeddedKafka(dir, 0).start();
+    }
+
+    @Override
+    public String bootstrapServers() {
+        return kafka.bootstrapServers();
+    }
+
+    @Override
+    public void close() {
+        kafka.close();
+    }
+}

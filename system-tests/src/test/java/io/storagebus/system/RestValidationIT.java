@@ -1,0 +1,130 @@
+package io.storagebus.system;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.stream.Stream;
+
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Bad requests get a JSON error with a stable code, a message and the field, and change nothing. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class RestValidationIT {
+    private Cluster cluster;
+    private Http http;
+    private Path dir;
+    private String domainId;
+
+    @BeforeAll
+    void start(@TempDir Path tmp) throws Exception {
+        dir = Files.createDirectories(tmp.resolve("images"));
+        cluster = new Cluster(new InProcessKafka(tmp.resolve("kafka")), tmp);
+        cluster.startWorker("host-1");
+        http = new Http(cluster.startManager().baseUrl());
+        await().atMost(Duration.ofSeconds(30)).until(() -> http.get("/api/v1/health").status() == 200);
+        Http.Response r = http.post("/api/v1/domains", new JsonObject().put("name", "good").put("driver", "file")
+                .put("properties", new JsonObject().put("path", dir.toString())));
+        assertEquals(201, r.status(), r.body());
+        domainId = r.json().getString("id");
+    }
+
+    @AfterAll
+    void stop() {
+        cluster.close();
+    }
+
+    Stream<Arguments> badDomains() {
+        return Stream.of(
+                Arguments.of("{\"driver\":\"file\",\"properties\":{\"path\":\"/tmp\"}}", "REQUIRED", "name"),
+                Arguments.of("{\"name\":\"d\",\"properties\":{\"path\":\"/tmp\"}}", "REQUIRED", "driver"),
+                Arguments.of("{\"name\":\"d\",\"driver\":\"file\",\"colour\":\"red\"}", "UNKNOWN_FIELD", "colour"),
+                Arguments.of("{\"name\":\"a/b\",\"driver\":\"file\",\"properties\":{\"path\":\"/tmp\"}}", "INVALID_NAME", "name"),
+                Arguments.of("{\"name\":\"..\",\"driver\":\"file\",\"properties\":{\"path\":\"/tmp\"}}", "INVALID_NAME", "name"),
+                Arguments.of("{\"name\":42,\"driver\":\"file\",\"properties\":{\"path\":\"/tmp\"}}", "INVALID_TYPE", "name"),
+                Arguments.of("{\"name\":\"d\",\"driver\":\"nfs-magic\",\"properties\":{}}", "UNKNOWN_DRIVER", "driver"),
+                Arguments.of("{\"name\":\"d\",\"driver\":\"file\",\"properties\":{}}", "INVALID_PROPERTIES", "properties.path"),
+                Arguments.of("{\"name\":\"d\",\"driver\":\"file\",\"properties\":{\"path\":\"relative/dir\"}}", "INVALID_PROPERTIES", "properties.path"),
+                Arguments.of("{\"name\":\"d\",\"driver\":\"file\",\"properties\":{\"path\":\"/no/such/dir\"}}", "INVALID_PROPERTIES", "properties.path"),
+                Arguments.of("{\"name\":\"d\",\"driver\":\"file\",\"properties\":{\"path\":7}}", "INVALID_TYPE", "properties.path"),
+                Arguments.of("{\"name\":\"d\",\"driver\":\"file\",\"properties\":{\"path\":\"/tmp\"},\"pool\":\"Bad Pool\"}", "INVALID_NAME", "pool"),
+                Arguments.of("[1,2]", "INVALID_JSON", null),
+                Arguments.of("{\"name\":", "INVALID_JSON", null));
+    }
+
+    @ParameterizedTest
+    @MethodSource("badDomains")
+    void badDomainIsRefused(String body, String code, String field) {
+        assertError(http.post("/api/v1/domains", body), 400, code, field);
+    }
+
+    Stream<Arguments> badVolumes() {
+        return Stream.of(
+                Arguments.of("{\"virtualSize\":1048576}", "REQUIRED", "name"),
+                Arguments.of("{\"name\":\"v\"}", "REQUIRED", "virtualSize"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":-1048576}", "OUT_OF_RANGE", "virtualSize"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":0}", "OUT_OF_RANGE", "virtualSize"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":1000}", "NOT_ALIGNED", "virtualSize"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":1e300}", "INVALID_TYPE", "virtualSize"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":1.5}", "INVALID_TYPE", "virtualSize"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":\"1G\"}", "INVALID_TYPE", "virtualSize"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":140737488355328}", "OUT_OF_RANGE", "virtualSize"),
+                Arguments.of("{\"name\":\"v/../../etc\",\"virtualSize\":1048576}", "INVALID_NAME", "name"),
+                Arguments.of("{\"name\":\"a..b\",\"virtualSize\":1048576}", "INVALID_NAME", "name"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":1048576,\"format\":\"vmdk\"}", "INVALID_VALUE", "format"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":1048576,\"allocation\":\"fat\"}", "INVALID_VALUE", "allocation"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":1048576,\"path\":\"/etc\"}", "UNKNOWN_FIELD", "path"));
+    }
+
+    @ParameterizedTest
+    @MethodSource("badVolumes")
+    void badVolumeIsRefused(String body, String code, String field) {
+        assertError(http.post("/api/v1/domains/" + domainId + "/volumes", body), 400, code, field);
+    }
+
+    @Test
+    void unknownIdsAreNotFound() {
+        assertError(http.get("/api/v1/domains/nope"), 404, "DOMAIN_NOT_FOUND", null);
+        assertError(http.get("/api/v1/volumes/nope"), 404, "VOLUME_NOT_FOUND", null);
+        assertError(http.get("/api/v1/tasks/nope"), 404, "TASK_NOT_FOUND", null);
+        assertError(http.post("/api/v1/domains/nope/volumes", "{\"name\":\"v\",\"virtualSize\":1048576}"), 404, "DOMAIN_NOT_FOUND", null);
+        assertError(http.get("/api/v1/no-such-thing"), 404, "NOT_FOUND", null);
+    }
+
+    @Test
+    void duplicateDomainNameIsAConflict() {
+        Http.Response r = http.post("/api/v1/domains", new JsonObject().put("name", "good").put("driver", "file")
+                .put("properties", new JsonObject().put("path", dir.toString())));
+        assertError(r, 409, "DOMAIN_EXISTS", "name");
+    }
+
+    @Test
+    void refusedRequestsLeaveNothingBehind() {
+        badDomains().forEach(a -> http.post("/api/v1/domains", (String) a.get()[0]));
+        badVolumes().forEach(a -> http.post("/api/v1/domains/" + domainId + "/volumes", (String) a.get()[0]));
+        assertEquals(1, http.get("/api/v1/domains").array().size());
+        assertTrue(http.get("/api/v1/domains/" + domainId + "/volumes").array().isEmpty());
+        assertFalse(Files.exists(dir.resolve("volumes")), "no volume file may be created");
+    }
+
+    private static void assertError(Http.Response r, int status, String code, String field) {
+        assertEquals(status, r.status(), r.body());
+        assertTrue(r.contentType().startsWith("application/json"), r.contentType());
+        JsonObject error = r.json();
+        assertEquals(code, error.getString("code"), r.body());
+        assertFalse(error.getString("message", "").isBlank(), "a readable message: " + r.body());
+        assertEquals(field, error.getString("field"), r.body());
+    }
+}
