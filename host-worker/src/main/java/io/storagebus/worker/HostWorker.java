@@ -4,17 +4,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.SpmElection;
 import io.storagebus.leases.SpmTerm;
+import io.storagebus.leases.ZooKeeperClients;
 import io.storagebus.worker.spm.SpmRole;
 import org.apache.curator.framework.CuratorFramework;
-import org.apache.curator.framework.CuratorFrameworkFactory;
-import org.apache.curator.retry.ExponentialBackoffRetry;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -45,16 +43,7 @@ public final class HostWorker implements AutoCloseable {
             throw new IllegalStateException("worker " + config.hostId() + " already started");
         }
         ensureTopics();
-        zk = CuratorFrameworkFactory.builder()
-                .connectString(config.zkConnect())
-                .sessionTimeoutMs(config.zkSessionTimeoutMs())
-                .connectionTimeoutMs(Math.min(config.zkSessionTimeoutMs(), 5000))
-                .retryPolicy(new ExponentialBackoffRetry(200, 10, 2000))
-                .build();
-        zk.start();
-        if (!zk.blockUntilConnected(30, TimeUnit.SECONDS)) {
-            throw new IllegalStateException("cannot reach ZooKeeper at " + config.zkConnect());
-        }
+        zk = ZooKeeperClients.connect(config.zkConnect(), config.zkSessionTimeoutMs());
         spmRole = new SpmRole(config, DriverRegistry.load());
         election = new SpmElection(zk, config.pool(), config.hostId(), spmRole);
         election.start();

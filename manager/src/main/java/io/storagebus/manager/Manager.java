@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.SpmDirectory;
+import io.storagebus.leases.ZooKeeperClients;
 import io.storagebus.manager.api.RestApi;
 import io.storagebus.manager.bus.CommandBus;
 import io.storagebus.manager.bus.PoolTopics;
@@ -16,8 +17,6 @@ import io.storagebus.manager.state.StateView;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import org.apache.curator.framework.CuratorFramework;
-import org.apache.curator.framework.CuratorFrameworkFactory;
-import org.apache.curator.retry.ExponentialBackoffRetry;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -53,10 +52,7 @@ public final class Manager implements AutoCloseable {
         topics.add(Topics.spmCommandTopic(config.defaultPool(), config.topicReplication()));
         Topics.ensure(admin, topics);
 
-        zk = CuratorFrameworkFactory.builder().connectString(config.zkConnect())
-                .sessionTimeoutMs(10_000).connectionTimeoutMs(5000)
-                .retryPolicy(new ExponentialBackoffRetry(200, 10, 2000)).build();
-        zk.start();
+        zk = ZooKeeperClients.connect(config.zkConnect(), 10_000);
         spms = new SpmDirectory(zk);
         spms.start();
 

@@ -10,6 +10,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
+import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.Topics;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.worker.WorkerConfig;
@@ -26,10 +27,6 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -162,32 +159,24 @@ final class SpmCommandLoop {
     }
 
     private Properties producerProps() {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
-        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "storagebus-spm-" + term.pool());
-        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.LINGER_MS_CONFIG, "0");
+        Properties p = KafkaClients.transactionalProducer(config.bootstrapServers(), "storagebus-spm-" + term.pool());
+        // Long enough for the slowest driver operation of a batch (qemu-img, preallocation).
         p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "60000");
-        p.put(ProducerConfig.CLIENT_ID_CONFIG, "spm-" + term.pool() + "-" + config.hostId() + "-e" + term.epoch());
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId());
         return p;
     }
 
     private Properties consumerProps() {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
+        Properties p = KafkaClients.consumer(config.bootstrapServers());
         // The group only stores offsets; partitions are assigned, not balanced, so a frozen old
         // SPM cannot hold a rebalance up and failover does not wait for a group timeout.
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "storagebus-spm-" + term.pool());
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "100");
-        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "spm-" + term.pool() + "-" + config.hostId() + "-e" + term.epoch());
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId());
         return p;
+    }
+
+    private String clientId() {
+        return "spm-" + term.pool() + "-" + config.hostId() + "-e" + term.epoch();
     }
 }

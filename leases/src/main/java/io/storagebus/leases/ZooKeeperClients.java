@@ -1,0 +1,34 @@
+package io.storagebus.leases;
+
+import java.util.concurrent.TimeUnit;
+
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.ExponentialBackoffRetry;
+
+/** How every StorageBus process connects to ZooKeeper. */
+public final class ZooKeeperClients {
+    private ZooKeeperClients() {
+    }
+
+    /**
+     * A started client, connected or failed within 30 s.
+     *
+     * @param sessionTimeoutMs how long ZooKeeper keeps this process's ephemeral nodes (SPM
+     *        holder, latch) after it goes silent: the floor of failover after a crash
+     */
+    public static CuratorFramework connect(String connectString, int sessionTimeoutMs) throws InterruptedException {
+        CuratorFramework client = CuratorFrameworkFactory.builder()
+                .connectString(connectString)
+                .sessionTimeoutMs(sessionTimeoutMs)
+                .connectionTimeoutMs(Math.min(sessionTimeoutMs, 5000))
+                .retryPolicy(new ExponentialBackoffRetry(200, 10, 2000))
+                .build();
+        client.start();
+        if (!client.blockUntilConnected(30, TimeUnit.SECONDS)) {
+            client.close();
+            throw new IllegalStateException("cannot reach ZooKeeper at " + connectString);
+        }
+        return client;
+    }
+}
