@@ -17,6 +17,15 @@ final class InProcessKafka implements KafkaFixture {
         return kafka.bootstrapServers();
     }
 
+    /** Stops the broker, keeping its data and ports, as a crash or maintenance would. */
+    void stop() {
+        kafka.stop();
+    }
+
+    void start() {
+        kafka.start();
+    }
+
     @Override
     public void close() {
         kafka.close();

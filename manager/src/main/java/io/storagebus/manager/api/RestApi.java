@@ -19,6 +19,7 @@ import io.storagebus.manager.ManagerConfig;
 import io.storagebus.manager.bus.CommandBus;
 import io.storagebus.manager.bus.CommandBus.Outgoing;
 import io.storagebus.manager.bus.PoolTopics;
+import io.storagebus.manager.bus.PublishFailedException;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.schema.Allocation;
 import io.storagebus.schema.CreateVolume;
@@ -240,9 +241,9 @@ public final class RestApi {
         Throwable failure = ctx.failure();
         if (failure instanceof ApiError e) {
             error(ctx, e);
-        } else if (failure instanceof org.apache.kafka.common.KafkaException || failure instanceof IllegalStateException) {
+        } else if (failure instanceof PublishFailedException || failure instanceof org.apache.kafka.common.KafkaException) {
             LOG.warn("{} {}: {}", ctx.request().method(), ctx.request().path(), failure.toString());
-            error(ctx, ApiError.unavailable("the message bus did not accept the request, nothing was changed: " + failure.getMessage()));
+            error(ctx, ApiError.unavailable("nothing was changed: " + failure.getMessage()));
         } else {
             LOG.error("{} {} failed", ctx.request().method(), ctx.request().path(), failure);
             error(ctx, new ApiError(500, "INTERNAL_ERROR", "internal error; nothing was changed", null, List.of()));

@@ -52,10 +52,12 @@ public final class CommandBus implements AutoCloseable {
     public CommandBus(Vertx vertx, String bootstrapServers, String transactionalId) {
         this.vertx = vertx;
         Properties p = KafkaClients.transactionalProducer(bootstrapServers, transactionalId);
-        // A REST client waits for this: fail within seconds rather than hang when Kafka is away.
-        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "10000");
-        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "15000");
-        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
+        // A REST client waits for the outcome, so give up within seconds when Kafka is away. A
+        // record that cannot be delivered puts the transaction in an abortable error state, so
+        // such a failure is a definite "nothing committed", never a half-written request.
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "5000");
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "3000");
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "6000");
         this.producerProps = p;
         this.thread = new Thread(this::run, "command-bus");
         this.thread.setDaemon(true);
@@ -71,7 +73,7 @@ public final class CommandBus implements AutoCloseable {
     /** Completes, on the caller's Vert.x context, once every record is committed. */
     public Future<Void> publish(List<Outgoing> records) {
         if (state.get() != State.STARTED) {
-            return Future.failedFuture(new IllegalStateException("command bus is not running"));
+            return Future.failedFuture(new PublishFailedException("the manager is not running", null));
         }
         Promise<Void> promise = Promise.promise();
         queue.add(new Submission(records, vertx.getOrCreateContext(), promise));
@@ -97,11 +99,11 @@ public final class CommandBus implements AutoCloseable {
                 batch.forEach(s -> s.context().runOnContext(v -> s.promise().complete()));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                fail(batch, e);
+                fail(batch, new PublishFailedException("the manager is shutting down", e));
                 break;
             } catch (KafkaException e) {
                 LOG.warn("publishing {} request(s) failed: {}", batch.size(), e.toString());
-                fail(batch, e);
+                fail(batch, new PublishFailedException("Kafka did not commit the request: " + e.getMessage(), e));
                 // A producer in an unknown transaction state is replaced rather than reused.
                 if (producer != null) {
                     producer.close(java.time.Duration.ZERO);
@@ -114,7 +116,7 @@ public final class CommandBus implements AutoCloseable {
         }
         Submission left;
         while ((left = queue.poll()) != null) {
-            fail(List.of(left), new IllegalStateException("manager is shutting down"));
+            fail(List.of(left), new PublishFailedException("the manager is shutting down", null));
         }
     }
 
@@ -141,7 +143,7 @@ public final class CommandBus implements AutoCloseable {
         }
     }
 
-    private static void fail(List<Submission> batch, Exception e) {
+    private static void fail(List<Submission> batch, PublishFailedException e) {
         batch.forEach(s -> s.context().runOnContext(v -> s.promise().fail(e)));
     }
 
