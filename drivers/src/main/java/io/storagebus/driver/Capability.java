@@ -1,18 +1,21 @@
 package io.storagebus.driver;
 
-/** Optional abilities a driver declares; operations beyond the basic ones are gated by these. */
+/** Optional abilities a driver declares; operations beyond the seven basic ones are gated by these. */
 public enum Capability {
     /** Volumes can be allocated on write. */
     THIN,
-    /** Allocated size can grow while in use. */
+    /** {@link StorageDriver#extend}: allocated size can grow, also while in use. */
     EXTENDABLE,
-    /** Hosts must refresh to see a grown volume. */
+    /** {@link StorageDriver#refresh}: hosts must refresh to see a grown volume. */
     REFRESH,
-    /** Volumes must be activated on a host before use. */
+    /** {@link StorageDriver#activate}/{@link StorageDriver#deactivate}: a volume must be prepared on a host before use. */
     ACTIVATE,
+    /** Snapshots (volume chains). */
     SNAPSHOT,
+    /** {@link StorageDriver#clone} makes a copy-on-write overlay instead of a full copy. */
     CLONE_COW,
     /** Visible to every host of a pool at once. */
     SHARED,
+    /** Fit to hold copies of volumes from other domains (backups). */
     BACKUP_TARGET
 }

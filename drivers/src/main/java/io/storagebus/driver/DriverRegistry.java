@@ -6,7 +6,7 @@ import java.util.Optional;
 import java.util.ServiceLoader;
 import java.util.TreeMap;
 
-/** The drivers on the class path, by name. */
+/** The drivers on the class path, by name, each wrapped in a {@link CheckedDriver}. */
 public final class DriverRegistry {
     private final Map<String, StorageDriver> drivers;
 
@@ -17,7 +17,7 @@ public final class DriverRegistry {
     public static DriverRegistry load() {
         Map<String, StorageDriver> found = new TreeMap<>();
         for (StorageDriver driver : ServiceLoader.load(StorageDriver.class)) {
-            found.put(driver.name(), driver);
+            found.put(driver.name(), new CheckedDriver(driver));
         }
         return new DriverRegistry(Map.copyOf(found));
     }

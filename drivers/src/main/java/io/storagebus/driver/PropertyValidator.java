@@ -1,17 +1,24 @@
 package io.storagebus.driver;
 
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.PatternSyntaxException;
 
 /**
  * Checks a property bag against a driver's descriptors, then runs the driver's own runtime
- * validation, so that no domain is persisted with a bag its driver cannot use.
+ * validation, so that no domain is persisted with a bag its driver cannot use. Every problem is
+ * reported, one violation per property; messages never quote a secret's value.
  */
 public final class PropertyValidator {
+    /** No property value is longer: bags are stored in every command and state record. */
+    public static final int MAX_VALUE_LENGTH = 4096;
+
     private PropertyValidator() {
     }
 
@@ -39,7 +46,9 @@ public final class PropertyValidator {
                 }
                 continue;
             }
-            PropertyViolation typeError = checkType(d, value);
+            PropertyViolation typeError = value.length() > MAX_VALUE_LENGTH
+                    ? new PropertyViolation(d.name(), "TOO_LONG", d.name() + " is longer than " + MAX_VALUE_LENGTH + " characters")
+                    : checkType(d, value);
             if (typeError != null) {
                 violations.add(typeError);
             } else {
@@ -53,33 +62,71 @@ public final class PropertyValidator {
     }
 
     private static PropertyViolation checkType(PropertyDescriptor d, String value) {
+        String shown = d.secret() ? "(secret)" : "'" + value + "'";
         switch (d.type()) {
             case PATH -> {
                 try {
                     if (!Path.of(value).isAbsolute()) {
-                        return new PropertyViolation(d.name(), "NOT_ABSOLUTE", d.name() + " must be an absolute path, got '" + value + "'");
+                        return violation(d, "NOT_ABSOLUTE", "must be an absolute path, got " + shown);
+                    }
+                    if (!Path.of(value).normalize().toString().equals(value) && !value.endsWith("/")) {
+                        return violation(d, "NOT_NORMALIZED", "must not contain '.' or '..' segments, got " + shown);
                     }
                 } catch (InvalidPathException e) {
-                    return new PropertyViolation(d.name(), "INVALID_PATH", d.name() + " is not a valid path: " + e.getMessage());
+                    return violation(d, "INVALID_PATH", "is not a valid path: " + e.getReason());
                 }
             }
-            case INT -> {
+            case INT, SIZE -> {
+                long number;
                 try {
-                    Long.parseLong(value);
-                } catch (NumberFormatException e) {
-                    return new PropertyViolation(d.name(), "NOT_AN_INTEGER", d.name() + " must be an integer, got '" + value + "'");
+                    number = d.type() == PropertyType.INT ? Long.parseLong(value) : Sizes.parse(value);
+                } catch (IllegalArgumentException e) {
+                    return violation(d, d.type() == PropertyType.INT ? "NOT_AN_INTEGER" : "NOT_A_SIZE",
+                            d.type() == PropertyType.INT ? "must be an integer, got " + shown : e.getMessage());
+                }
+                if (d.min() != null && number < d.min() || d.max() != null && number > d.max()) {
+                    return violation(d, "OUT_OF_RANGE", "must be between " + (d.min() == null ? "-∞" : d.min())
+                            + " and " + (d.max() == null ? "∞" : d.max()) + ", got " + shown);
                 }
             }
             case BOOL -> {
                 if (!value.equals("true") && !value.equals("false")) {
-                    return new PropertyViolation(d.name(), "NOT_A_BOOLEAN", d.name() + " must be true or false, got '" + value + "'");
+                    return violation(d, "NOT_A_BOOLEAN", "must be true or false, got " + shown);
                 }
             }
-            default -> {
-                // STRING, SIZE, ENUM, URI and SECRET get their full checks with the driver model (issue 3)
+            case ENUM -> {
+                if (!d.allowedValues().contains(value)) {
+                    return violation(d, "NOT_ALLOWED", "must be one of " + d.allowedValues() + ", got " + shown);
+                }
             }
+            case URI -> {
+                try {
+                    URI uri = new URI(value);
+                    if (uri.getScheme() == null || uri.getHost() == null
+                            || !d.allowedValues().isEmpty() && !d.allowedValues().contains(uri.getScheme())) {
+                        return violation(d, "INVALID_URI", "must be an absolute URI"
+                                + (d.allowedValues().isEmpty() ? "" : " with scheme " + d.allowedValues()) + ", got " + shown);
+                    }
+                } catch (URISyntaxException e) {
+                    return violation(d, "INVALID_URI", "is not a URI: " + e.getReason());
+                }
+            }
+            case STRING, SECRET -> {
+                try {
+                    if (d.pattern() != null && !value.matches(d.pattern())) {
+                        return violation(d, "PATTERN_MISMATCH", "must match " + d.pattern() + ", got " + shown);
+                    }
+                } catch (PatternSyntaxException e) {
+                    throw new IllegalStateException("driver declares a bad pattern for " + d.name(), e);
+                }
+            }
+            default -> throw new IllegalStateException("unhandled property type " + d.type());
         }
         return null;
+    }
+
+    private static PropertyViolation violation(PropertyDescriptor d, String code, String what) {
+        return new PropertyViolation(d.name(), code, d.name() + " " + what);
     }
 
     public record Result(Map<String, String> properties, List<PropertyViolation> violations) {

@@ -1,44 +1,38 @@
 package io.storagebus.driver.file;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.RandomAccessFile;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.storagebus.driver.Allocation;
 import io.storagebus.driver.Capability;
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
 import io.storagebus.driver.PropertyDescriptor;
 import io.storagebus.driver.PropertyType;
-import io.storagebus.driver.PropertyViolation;
-import io.storagebus.driver.StorageDriver;
 import io.storagebus.driver.VolumeFormat;
 import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeSpec;
+import io.storagebus.driver.VolumeUri;
+import io.storagebus.driver.support.DirectoryDriver;
+import io.storagebus.driver.support.LocalFiles;
+import io.storagebus.driver.support.QemuImg;
+import io.storagebus.driver.support.VolumeFiles;
+import io.storagebus.driver.support.VolumeMeta;
 
 /**
- * Volumes as files in a directory on any POSIX filesystem (local, NFS, ...).
- *
- * <p>Layout: {@code <path>/volumes/<id>.raw|.qcow2} holds the data and {@code <id>.meta.json}
- * beside it describes the volume, so a domain directory is self-describing and can be attached
- * elsewhere. The metadata file is written last, by atomic rename: a data file without metadata is
- * an unfinished create and is replaced by the next create of the same id.
+ * Volumes as files in a directory on any POSIX filesystem (local, NFS, ...): sparse or
+ * preallocated raw, or qcow2; clones are qcow2 overlays on their source. See {@link VolumeFiles}
+ * for the layout.
  */
-public final class FileDriver implements StorageDriver {
+public final class FileDriver extends DirectoryDriver {
     public static final String NAME = "file";
-    public static final String PATH = "path";
-    static final String VOLUMES_DIR = "volumes";
-
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     @Override
     public String name() {
@@ -47,7 +41,7 @@ public final class FileDriver implements StorageDriver {
 
     @Override
     public Set<Capability> capabilities() {
-        return Set.of(Capability.THIN, Capability.SHARED);
+        return Set.of(Capability.THIN, Capability.SHARED, Capability.CLONE_COW);
     }
 
     @Override
@@ -57,161 +51,88 @@ public final class FileDriver implements StorageDriver {
     }
 
     @Override
-    public List<PropertyViolation> validate(Map<String, String> properties) {
-        List<PropertyViolation> violations = new ArrayList<>();
-        Path dir = Path.of(properties.get(PATH));
-        if (!Files.exists(dir)) {
-            violations.add(new PropertyViolation(PATH, "NOT_FOUND", "directory " + dir + " does not exist"));
-        } else if (!Files.isDirectory(dir)) {
-            violations.add(new PropertyViolation(PATH, "NOT_A_DIRECTORY", dir + " is not a directory"));
-        } else if (!Files.isWritable(dir)) {
-            violations.add(new PropertyViolation(PATH, "NOT_WRITABLE", "directory " + dir + " is not writable"));
+    public VolumeInfo create(DomainContext domain, VolumeSpec spec) throws DriverException {
+        VolumeFiles files = files(domain);
+        VolumeMeta meta = new VolumeMeta(spec.volumeId(), spec.name(), spec.virtualSize(), spec.format(), spec.allocation(),
+                spec.volumeId() + "." + spec.format().name().toLowerCase(Locale.ROOT), null);
+        var existing = existing(domain, files, meta);
+        if (existing.isPresent()) {
+            return existing.get();
         }
-        return violations;
+        boolean preallocate = spec.allocation() == Allocation.PREALLOCATED;
+        if (preallocate) {
+            LocalFiles.requireFreeSpace(files.volumesDir(), spec.virtualSize());
+        }
+        return createFile(domain, files, meta, tmp -> {
+            if (spec.format() == VolumeFormat.RAW && !preallocate) {
+                // A sparse file needs no tool: set its length and let the filesystem allocate on write.
+                try (RandomAccessFile raf = new RandomAccessFile(tmp.toFile(), "rw")) {
+                    raf.setLength(spec.virtualSize());
+                }
+            } else {
+                QemuImg.create(tmp, spec.format(), spec.virtualSize(), preallocate);
+            }
+        });
+    }
+
+    /** Replaces the data file atomically: the new content is written beside it, then moved over it. */
+    @Override
+    public void write(DomainContext domain, VolumeUri volume, InputStream data, long length) throws DriverException {
+        VolumeFiles files = files(domain);
+        VolumeMeta meta = files.liveOrThrow(volume.volumeId());
+        if (!files.children(meta.volumeId()).isEmpty()) {
+            throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " backs clones; its data cannot be replaced");
+        }
+        Path tmp = files.volumesDir().resolve("." + meta.volumeId() + ".writing");
+        try {
+            try (OutputStream out = Files.newOutputStream(tmp)) {
+                long copied = LocalFiles.copy(data, out, length);
+                if (copied != length) {
+                    throw new DriverException(DriverException.Code.IO_ERROR, "stream ended after " + copied + " of " + length + " bytes");
+                }
+            }
+            VolumeFiles.move(tmp, files.dataOf(meta));
+        } catch (IOException e) {
+            VolumeFiles.deleteQuietly(tmp);
+            throw VolumeFiles.ioError("cannot write volume " + volume, e);
+        } catch (DriverException e) {
+            VolumeFiles.deleteQuietly(tmp);
+            throw e;
+        }
+        if (meta.parent() != null) {
+            // The written image stands on its own; it no longer depends on the clone source.
+            files.writeMeta(new VolumeMeta(meta.volumeId(), meta.name(), meta.virtualSize(), meta.format(), meta.allocation(),
+                    meta.dataFile(), null));
+        }
+    }
+
+    /** A qcow2 overlay on the source: instant, and it shares the source's data until written. */
+    @Override
+    public VolumeInfo clone(DomainContext domain, VolumeUri source, VolumeSpec clone) throws DriverException {
+        VolumeFiles files = files(domain);
+        VolumeMeta parent = files.liveOrThrow(source.volumeId());
+        if (clone.format() != VolumeFormat.QCOW2) {
+            throw new DriverException(DriverException.Code.INVALID_SPEC, "clones in a file domain are qcow2 overlays; ask for format QCOW2");
+        }
+        if (clone.virtualSize() < parent.virtualSize()) {
+            throw new DriverException(DriverException.Code.INVALID_SPEC,
+                    "a clone cannot be smaller than its source (" + parent.virtualSize() + " bytes)");
+        }
+        VolumeMeta meta = new VolumeMeta(clone.volumeId(), clone.name(), clone.virtualSize(), VolumeFormat.QCOW2, Allocation.THIN,
+                clone.volumeId() + ".qcow2", parent.volumeId());
+        var existing = existing(domain, files, meta);
+        if (existing.isPresent()) {
+            return existing.get();
+        }
+        return createFile(domain, files, meta,
+                tmp -> QemuImg.createOverlay(tmp, parent.dataFile(), parent.format(), clone.virtualSize()));
     }
 
     @Override
-    public VolumeInfo create(DomainContext domain, VolumeSpec spec) throws DriverException {
-        Path dir = volumesDir(domain);
-        Path data = dir.resolve(spec.volumeId() + "." + extension(spec.format()));
-        Path meta = dir.resolve(spec.volumeId() + ".meta.json");
-
-        VolumeInfo existing = readMeta(meta);
-        if (existing != null) {
-            if (existing.virtualSize() == spec.virtualSize() && existing.format() == spec.format()
-                    && existing.allocation() == spec.allocation()) {
-                return existing;
-            }
-            throw new DriverException(DriverException.Code.CONFLICT,
-                    "volume " + spec.volumeId() + " already exists in domain " + domain.id() + " with another size or format");
-        }
-        if (spec.allocation() == Allocation.PREALLOCATED) {
-            requireFreeSpace(dir, spec.virtualSize());
-        }
-
-        Path tmp = dir.resolve("." + spec.volumeId() + ".creating");
-        try {
-            Files.deleteIfExists(tmp);
-            writeData(tmp, spec);
-            moveAtomically(tmp, data);
-            VolumeInfo info = new VolumeInfo(spec.volumeId(), data.toUri().toString(), spec.virtualSize(),
-                    allocatedBytes(data), spec.format(), spec.allocation());
-            writeMeta(meta, spec, info);
-            return info;
-        } catch (IOException e) {
-            deleteQuietly(tmp);
-            deleteQuietly(data);
-            boolean full = e.getMessage() != null && e.getMessage().contains("No space left");
-            throw new DriverException(full ? DriverException.Code.NO_SPACE : DriverException.Code.IO_ERROR,
-                    "cannot create volume " + spec.volumeId() + " in " + dir + ": " + e.getMessage(), e);
-        } catch (DriverException e) {
-            deleteQuietly(tmp);
-            deleteQuietly(data);
-            throw e;
-        }
-    }
-
-    private static Path volumesDir(DomainContext domain) throws DriverException {
-        Path root = Path.of(domain.property(PATH));
-        if (!Files.isDirectory(root)) {
-            throw new DriverException(DriverException.Code.DOMAIN_UNAVAILABLE,
-                    "domain " + domain.id() + ": directory " + root + " is missing");
-        }
-        Path dir = root.resolve(VOLUMES_DIR);
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new DriverException(DriverException.Code.DOMAIN_UNAVAILABLE, "cannot create " + dir + ": " + e.getMessage(), e);
-        }
-        return dir;
-    }
-
-    private static void writeData(Path file, VolumeSpec spec) throws IOException, DriverException {
-        boolean preallocate = spec.allocation() == Allocation.PREALLOCATED;
-        if (spec.format() == VolumeFormat.RAW && !preallocate) {
-            // A sparse file needs no tool: set its length and let the filesystem allocate on write.
-            try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
-                raf.setLength(spec.virtualSize());
-            }
-        } else {
-            QemuImg.create(file, extension(spec.format()), spec.virtualSize(), preallocate);
-        }
-    }
-
-    private static void writeMeta(Path meta, VolumeSpec spec, VolumeInfo info) throws IOException {
-        Map<String, Object> content = Map.of(
-                "volumeId", spec.volumeId(),
-                "name", spec.name(),
-                "virtualSize", spec.virtualSize(),
-                "format", spec.format().name(),
-                "allocation", spec.allocation().name(),
-                "uri", info.uri());
-        Path tmp = meta.resolveSibling(meta.getFileName() + ".tmp");
-        Files.write(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(content));
-        moveAtomically(tmp, meta);
-    }
-
-    private static VolumeInfo readMeta(Path meta) throws DriverException {
-        if (!Files.exists(meta)) {
-            return null;
-        }
-        try {
-            Map<?, ?> m = JSON.readValue(meta.toFile(), Map.class);
-            Path data = Path.of(java.net.URI.create((String) m.get("uri")));
-            return new VolumeInfo((String) m.get("volumeId"), (String) m.get("uri"),
-                    ((Number) m.get("virtualSize")).longValue(), allocatedBytes(data),
-                    VolumeFormat.valueOf((String) m.get("format")), Allocation.valueOf((String) m.get("allocation")));
-        } catch (IOException | RuntimeException e) {
-            throw new DriverException(DriverException.Code.IO_ERROR, "unreadable volume metadata " + meta + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static void requireFreeSpace(Path dir, long bytes) throws DriverException {
-        try {
-            long free = Files.getFileStore(dir).getUsableSpace();
-            if (free < bytes) {
-                throw new DriverException(DriverException.Code.NO_SPACE,
-                        "domain has " + free + " bytes free, the preallocated volume needs " + bytes);
-            }
-        } catch (IOException e) {
-            throw new DriverException(DriverException.Code.IO_ERROR, "cannot read free space of " + dir + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** Bytes the filesystem really allocated (sparse files use less than their length). */
-    static long allocatedBytes(Path file) throws IOException {
-        // The JDK does not expose st_blocks; stat(1) does.
-        Process p = new ProcessBuilder("stat", "-c", "%b %B", file.toString()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
-        try {
-            if (p.waitFor() != 0) {
-                throw new IOException("stat " + file + ": " + out);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while reading size of " + file, e);
-        }
-        String[] parts = out.split(" ");
-        return Long.parseLong(parts[0]) * Long.parseLong(parts[1]);
-    }
-
-    private static String extension(VolumeFormat format) {
-        return format.name().toLowerCase(Locale.ROOT);
-    }
-
-    private static void moveAtomically(Path from, Path to) throws IOException {
-        try {
-            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
-        }
-    }
-
-    private static void deleteQuietly(Path file) {
-        try {
-            Files.deleteIfExists(file);
-        } catch (IOException ignored) {
-            // best effort: the next create of this id replaces leftovers anyway
+    protected void checkRemovable(VolumeFiles files, VolumeMeta meta, VolumeUri volume) throws DriverException {
+        List<String> children = files.children(meta.volumeId());
+        if (!children.isEmpty()) {
+            throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " backs clones " + children);
         }
     }
 }

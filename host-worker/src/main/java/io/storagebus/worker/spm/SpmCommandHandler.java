@@ -78,15 +78,15 @@ final class SpmCommandHandler {
                     io.storagebus.driver.VolumeFormat.valueOf(cmd.getFormat().name()),
                     io.storagebus.driver.Allocation.valueOf(cmd.getAllocation().name()));
             VolumeInfo info = driver.create(new DomainContext(cmd.getDomain().getId(), cmd.getDomain().getProperties()), spec);
-            LOG.info("epoch {}: created volume {} at {}", term.epoch(), cmd.getVolumeId(), info.uri());
+            LOG.info("epoch {}: created volume {} at {}", term.epoch(), cmd.getVolumeId(), info.location());
             VolumeCreated event = VolumeCreated.newBuilder()
                     .setEnvelope(envelope).setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId())
                     .setDomainId(cmd.getDomain().getId()).setName(cmd.getName()).setVirtualSize(cmd.getVirtualSize())
-                    .setFormat(cmd.getFormat()).setAllocation(cmd.getAllocation()).setUri(info.uri()).setHostId(config.hostId())
+                    .setFormat(cmd.getFormat()).setAllocation(cmd.getAllocation()).setUri(info.location()).setHostId(config.hostId())
                     .build();
             return List.of(
                     record(Topics.EVENTS, cmd.getVolumeId(), event),
-                    record(Topics.VOLUME_STATE, cmd.getVolumeId(), volumeState(cmd, envelope, VolumeStatus.READY, info.uri(), null, null)),
+                    record(Topics.VOLUME_STATE, cmd.getVolumeId(), volumeState(cmd, envelope, VolumeStatus.READY, info.location(), null, null)),
                     record(Topics.TASK_STATE, cmd.getTaskId(), taskState(cmd, envelope, TaskStatus.SUCCEEDED, null, null)));
         } catch (DriverException e) {
             LOG.warn("epoch {}: volume {} not created: {} {}", term.epoch(), cmd.getVolumeId(), e.code(), e.getMessage());

@@ -76,8 +76,7 @@ final class Views {
         if (driver == null) {
             return true;
         }
-        return driver.properties().stream()
-                .anyMatch(p -> p.name().equals(property) && p.type() == PropertyType.SECRET);
+        return driver.properties().stream().anyMatch(p -> p.name().equals(property) && p.secret());
     }
 
     static JsonObject driver(StorageDriver driver) {
@@ -91,7 +90,19 @@ final class Views {
         JsonObject json = new JsonObject().put("name", p.name()).put("type", p.type().name())
                 .put("required", p.required()).put("description", p.description());
         if (p.defaultValue() != null) {
-            json.put("default", p.type() == PropertyType.SECRET ? MASK : p.defaultValue());
+            json.put("default", p.secret() ? MASK : p.defaultValue());
+        }
+        if (!p.allowedValues().isEmpty()) {
+            json.put(p.type() == PropertyType.URI ? "schemes" : "values", p.allowedValues());
+        }
+        if (p.min() != null) {
+            json.put("min", p.min());
+        }
+        if (p.max() != null) {
+            json.put("max", p.max());
+        }
+        if (p.pattern() != null) {
+            json.put("pattern", p.pattern());
         }
         return json;
     }

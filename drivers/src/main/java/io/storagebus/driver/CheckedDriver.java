@@ -1,0 +1,156 @@
+package io.storagebus.driver;
+
+import java.io.InputStream;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Wraps a driver so that every call is checked before the driver sees it: a URI must name a
+ * volume of the domain the call is for, and an optional operation needs its declared capability.
+ * The checks live here once instead of in every driver.
+ */
+public final class CheckedDriver implements StorageDriver {
+    private final StorageDriver driver;
+
+    public CheckedDriver(StorageDriver driver) {
+        this.driver = driver instanceof CheckedDriver checked ? checked.driver : driver;
+    }
+
+    static DriverException unsupported(StorageDriver driver, Capability capability, String operation) {
+        return new DriverException(DriverException.Code.UNSUPPORTED,
+                "driver '" + driver.name() + "' cannot " + operation + ": it lacks capability " + capability);
+    }
+
+    private void own(DomainContext domain, VolumeUri volume) throws DriverException {
+        if (!volume.domainId().equals(domain.id())) {
+            throw new DriverException(DriverException.Code.INVALID_URI,
+                    "volume " + volume + " belongs to domain " + volume.domainId() + ", not to " + domain.id());
+        }
+    }
+
+    private void need(Capability capability, String operation) throws DriverException {
+        if (!driver.capabilities().contains(capability)) {
+            throw unsupported(driver, capability, operation);
+        }
+    }
+
+    @Override
+    public String name() {
+        return driver.name();
+    }
+
+    @Override
+    public Set<Capability> capabilities() {
+        return driver.capabilities();
+    }
+
+    @Override
+    public List<PropertyDescriptor> properties() {
+        return driver.properties();
+    }
+
+    @Override
+    public List<PropertyViolation> validate(Map<String, String> properties) {
+        return driver.validate(properties);
+    }
+
+    @Override
+    public VolumeInfo create(DomainContext domain, VolumeSpec spec) throws DriverException {
+        return driver.create(domain, spec);
+    }
+
+    @Override
+    public VolumeInfo info(DomainContext domain, VolumeUri volume) throws DriverException {
+        own(domain, volume);
+        return driver.info(domain, volume);
+    }
+
+    @Override
+    public InputStream read(DomainContext domain, VolumeUri volume) throws DriverException {
+        own(domain, volume);
+        return driver.read(domain, volume);
+    }
+
+    @Override
+    public void write(DomainContext domain, VolumeUri volume, InputStream data, long length) throws DriverException {
+        own(domain, volume);
+        driver.write(domain, volume, data, length);
+    }
+
+    @Override
+    public CopyResult copyTo(DomainContext domain, VolumeUri volume, StorageDriver target, DomainContext targetDomain,
+                             VolumeSpec targetSpec, CopyListener listener) throws DriverException {
+        own(domain, volume);
+        StorageDriver checkedTarget = target instanceof CheckedDriver ? target : new CheckedDriver(target);
+        return driver.copyTo(domain, volume, checkedTarget, targetDomain, targetSpec, listener);
+    }
+
+    @Override
+    public VolumeInfo clone(DomainContext domain, VolumeUri source, VolumeSpec clone) throws DriverException {
+        own(domain, source);
+        return driver.clone(domain, source, clone);
+    }
+
+    @Override
+    public void delink(DomainContext domain, VolumeUri volume) throws DriverException {
+        own(domain, volume);
+        driver.delink(domain, volume);
+    }
+
+    @Override
+    public VolumeInfo restore(DomainContext domain, VolumeUri volume) throws DriverException {
+        own(domain, volume);
+        return driver.restore(domain, volume);
+    }
+
+    @Override
+    public void purge(DomainContext domain, VolumeUri volume) throws DriverException {
+        own(domain, volume);
+        driver.purge(domain, volume);
+    }
+
+    @Override
+    public void destroy(DomainContext domain, VolumeUri volume, boolean wipe) throws DriverException {
+        own(domain, volume);
+        driver.destroy(domain, volume, wipe);
+    }
+
+    @Override
+    public List<VolumeInfo> list(DomainContext domain) throws DriverException {
+        return driver.list(domain);
+    }
+
+    @Override
+    public List<VolumeInfo> listDelinked(DomainContext domain) throws DriverException {
+        return driver.listDelinked(domain);
+    }
+
+    @Override
+    public VolumeInfo extend(DomainContext domain, VolumeUri volume, long newAllocatedSize) throws DriverException {
+        own(domain, volume);
+        need(Capability.EXTENDABLE, "extend");
+        return driver.extend(domain, volume, newAllocatedSize);
+    }
+
+    @Override
+    public void refresh(DomainContext domain, VolumeUri volume) throws DriverException {
+        own(domain, volume);
+        need(Capability.REFRESH, "refresh");
+        driver.refresh(domain, volume);
+    }
+
+    @Override
+    public String activate(DomainContext domain, VolumeUri volume) throws DriverException {
+        own(domain, volume);
+        need(Capability.ACTIVATE, "activate");
+        return driver.activate(domain, volume);
+    }
+
+    @Override
+    public void deactivate(DomainContext domain, VolumeUri volume) throws DriverException {
+        own(domain, volume);
+        need(Capability.ACTIVATE, "deactivate");
+        driver.deactivate(domain, volume);
+    }
+}

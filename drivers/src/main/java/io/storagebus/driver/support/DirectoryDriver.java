@@ -1,0 +1,179 @@
+package io.storagebus.driver.support;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+import io.storagebus.driver.DomainContext;
+import io.storagebus.driver.DriverException;
+import io.storagebus.driver.PropertyViolation;
+import io.storagebus.driver.StorageDriver;
+import io.storagebus.driver.VolumeInfo;
+import io.storagebus.driver.VolumeUri;
+
+/**
+ * What drivers that keep each volume as a file in the domain's {@code path} directory share:
+ * metadata, info, read, delink/restore/purge, destroy and list. Subclasses decide how data is
+ * created and written, and what makes a volume impossible to remove.
+ */
+public abstract class DirectoryDriver implements StorageDriver {
+    public static final String PATH = "path";
+
+    @Override
+    public List<PropertyViolation> validate(Map<String, String> properties) {
+        return LocalFiles.directoryViolations(PATH, Path.of(properties.get(PATH)));
+    }
+
+    protected static VolumeFiles files(DomainContext domain) {
+        return new VolumeFiles(domain.path(PATH));
+    }
+
+    /** Throws CONFLICT when the volume must not be delinked or destroyed now (clones, attached devices). */
+    protected abstract void checkRemovable(VolumeFiles files, VolumeMeta meta, VolumeUri volume) throws DriverException;
+
+    /**
+     * For idempotent creates: the live volume if one with this spec exists, nothing if the id is
+     * free, CONFLICT if the id is taken by another spec or by a delinked volume.
+     */
+    protected Optional<VolumeInfo> existing(DomainContext domain, VolumeFiles files, VolumeMeta wanted) throws DriverException {
+        var live = files.live(wanted.volumeId());
+        if (live.isPresent()) {
+            VolumeMeta m = live.get();
+            if (m.virtualSize() == wanted.virtualSize() && m.format() == wanted.format() && m.allocation() == wanted.allocation()
+                    && Objects.equals(m.parent(), wanted.parent())) {
+                return Optional.of(info(domain, files, m));
+            }
+            throw new DriverException(DriverException.Code.CONFLICT,
+                    "volume " + wanted.volumeId() + " already exists in domain " + domain.id() + " with another spec");
+        }
+        if (files.delinked(wanted.volumeId()).isPresent()) {
+            throw new DriverException(DriverException.Code.CONFLICT,
+                    "a delinked volume " + wanted.volumeId() + " exists in domain " + domain.id() + "; restore or purge it first");
+        }
+        return Optional.empty();
+    }
+
+    @Override
+    public VolumeInfo info(DomainContext domain, VolumeUri volume) throws DriverException {
+        VolumeFiles files = files(domain);
+        return info(domain, files, files.liveOrThrow(volume.volumeId()));
+    }
+
+    protected static VolumeInfo info(DomainContext domain, VolumeFiles files, VolumeMeta m) throws DriverException {
+        return info(domain, files.dataOf(m), m);
+    }
+
+    private static VolumeInfo info(DomainContext domain, Path data, VolumeMeta m) throws DriverException {
+        try {
+            return new VolumeInfo(new VolumeUri(domain.id(), m.volumeId()), m.name(), data.toUri().toString(), m.virtualSize(),
+                    Files.size(data), VolumeFiles.actualBytes(data), m.format(), m.allocation());
+        } catch (IOException e) {
+            throw VolumeFiles.ioError("cannot read size of " + data, e);
+        }
+    }
+
+    @Override
+    public InputStream read(DomainContext domain, VolumeUri volume) throws DriverException {
+        VolumeFiles files = files(domain);
+        Path data = files.dataOf(files.liveOrThrow(volume.volumeId()));
+        try {
+            return Files.newInputStream(data);
+        } catch (IOException e) {
+            throw VolumeFiles.ioError("cannot read " + data, e);
+        }
+    }
+
+    @Override
+    public void delink(DomainContext domain, VolumeUri volume) throws DriverException {
+        VolumeFiles files = files(domain);
+        VolumeMeta meta = files.liveOrThrow(volume.volumeId());
+        checkRemovable(files, meta, volume);
+        files.delink(meta);
+    }
+
+    @Override
+    public VolumeInfo restore(DomainContext domain, VolumeUri volume) throws DriverException {
+        VolumeFiles files = files(domain);
+        VolumeMeta meta = delinkedOrThrow(files, volume);
+        if (files.live(volume.volumeId()).isPresent()) {
+            throw new DriverException(DriverException.Code.CONFLICT, "a live volume " + volume + " exists already");
+        }
+        files.restore(meta);
+        return info(domain, files, meta);
+    }
+
+    @Override
+    public void purge(DomainContext domain, VolumeUri volume) throws DriverException {
+        VolumeFiles files = files(domain);
+        files.delete(delinkedOrThrow(files, volume), true);
+    }
+
+    private static VolumeMeta delinkedOrThrow(VolumeFiles files, VolumeUri volume) throws DriverException {
+        return files.delinked(volume.volumeId()).orElseThrow(() ->
+                new DriverException(DriverException.Code.NOT_FOUND, "no delinked volume " + volume));
+    }
+
+    @Override
+    public void destroy(DomainContext domain, VolumeUri volume, boolean wipe) throws DriverException {
+        VolumeFiles files = files(domain);
+        VolumeMeta meta = files.liveOrThrow(volume.volumeId());
+        checkRemovable(files, meta, volume);
+        if (wipe) {
+            LocalFiles.zero(files.dataOf(meta));
+        }
+        files.delete(meta, false);
+    }
+
+    @Override
+    public List<VolumeInfo> list(DomainContext domain) throws DriverException {
+        VolumeFiles files = files(domain);
+        List<VolumeInfo> result = new ArrayList<>();
+        for (VolumeMeta m : files.listLive()) {
+            result.add(info(domain, files, m));
+        }
+        return result;
+    }
+
+    @Override
+    public List<VolumeInfo> listDelinked(DomainContext domain) throws DriverException {
+        VolumeFiles files = files(domain);
+        List<VolumeInfo> result = new ArrayList<>();
+        for (VolumeMeta m : files.listDelinked()) {
+            result.add(info(domain, files.delinkedDir().resolve(m.dataFile()), m));
+        }
+        return result;
+    }
+
+    /** Runs {@code create} into a temporary file, then moves it into place and writes the metadata. */
+    protected VolumeInfo createFile(DomainContext domain, VolumeFiles files, VolumeMeta meta, DataMaker maker) throws DriverException {
+        Path tmp = files.volumesDir().resolve("." + meta.volumeId() + ".creating");
+        Path data = files.dataOf(meta);
+        try {
+            Files.deleteIfExists(tmp);
+            maker.make(tmp);
+            VolumeFiles.move(tmp, data);
+            files.writeMeta(meta);
+            return info(domain, files, meta);
+        } catch (IOException e) {
+            VolumeFiles.deleteQuietly(tmp);
+            VolumeFiles.deleteQuietly(data);
+            throw VolumeFiles.ioError("cannot create volume " + meta.volumeId(), e);
+        } catch (DriverException e) {
+            VolumeFiles.deleteQuietly(tmp);
+            VolumeFiles.deleteQuietly(data);
+            throw e;
+        }
+    }
+
+    /** Writes a new volume's data file. */
+    @FunctionalInterface
+    protected interface DataMaker {
+        void make(Path file) throws IOException, DriverException;
+    }
+}

@@ -1,0 +1,74 @@
+package io.storagebus.driver.support;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.storagebus.driver.DriverException;
+import io.storagebus.driver.PropertyViolation;
+
+/** File operations the drivers that keep volumes in a local or mounted directory share. */
+public final class LocalFiles {
+    private static final int BUFFER = 1 << 20;
+
+    private LocalFiles() {
+    }
+
+    /** The directory must exist, be a directory and be writable. */
+    public static List<PropertyViolation> directoryViolations(String property, Path dir) {
+        List<PropertyViolation> violations = new ArrayList<>();
+        if (!Files.exists(dir)) {
+            violations.add(new PropertyViolation(property, "NOT_FOUND", "directory " + dir + " does not exist"));
+        } else if (!Files.isDirectory(dir)) {
+            violations.add(new PropertyViolation(property, "NOT_A_DIRECTORY", dir + " is not a directory"));
+        } else if (!Files.isWritable(dir)) {
+            violations.add(new PropertyViolation(property, "NOT_WRITABLE", "directory " + dir + " is not writable"));
+        }
+        return violations;
+    }
+
+    public static void requireFreeSpace(Path dir, long bytes) throws DriverException {
+        try {
+            long free = Files.getFileStore(dir).getUsableSpace();
+            if (free < bytes) {
+                throw new DriverException(DriverException.Code.NO_SPACE, "domain has " + free + " bytes free, " + bytes + " are needed");
+            }
+        } catch (IOException e) {
+            throw VolumeFiles.ioError("cannot read free space of " + dir, e);
+        }
+    }
+
+    /** Copies at most {@code length} bytes with one buffer; returns how many there were. */
+    public static long copy(InputStream in, OutputStream out, long length) throws IOException {
+        byte[] buffer = new byte[BUFFER];
+        long total = 0;
+        while (total < length) {
+            int n = in.read(buffer, 0, (int) Math.min(buffer.length, length - total));
+            if (n < 0) {
+                break;
+            }
+            out.write(buffer, 0, n);
+            total += n;
+        }
+        return total;
+    }
+
+    /** Overwrites the whole file with zeros and syncs it, so the data is gone from the disk too. */
+    public static void zero(Path data) throws DriverException {
+        try (RandomAccessFile raf = new RandomAccessFile(data.toFile(), "rw")) {
+            byte[] zeros = new byte[BUFFER];
+            long length = raf.length();
+            for (long done = 0; done < length; done += zeros.length) {
+                raf.write(zeros, 0, (int) Math.min(zeros.length, length - done));
+            }
+            raf.getFD().sync();
+        } catch (IOException e) {
+            throw VolumeFiles.ioError("cannot wipe " + data, e);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+package io.storagebus.driver.support;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import io.storagebus.driver.DriverException;
+import io.storagebus.driver.VolumeFormat;
+
+/** The {@code qemu-img} operations drivers use. */
+public final class QemuImg {
+    private QemuImg() {
+    }
+
+    public static void create(Path file, VolumeFormat format, long virtualSize, boolean preallocate) throws DriverException {
+        List<String> cmd = new ArrayList<>(List.of("qemu-img", "create", "-q", "-f", format.name().toLowerCase(Locale.ROOT)));
+        if (preallocate) {
+            cmd.add("-o");
+            cmd.add("preallocation=falloc");
+        }
+        cmd.add(file.toString());
+        cmd.add(Long.toString(virtualSize));
+        Processes.run(cmd);
+    }
+
+    /** A qcow2 overlay whose backing file is {@code backingName}, resolved relative to the overlay's directory. */
+    public static void createOverlay(Path overlay, String backingName, VolumeFormat backingFormat, long virtualSize) throws DriverException {
+        Processes.run(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-b", backingName,
+                "-F", backingFormat.name().toLowerCase(Locale.ROOT), overlay.toString(), Long.toString(virtualSize)));
+    }
+
+    /** Bytes a fully allocated qcow2 image of this virtual size needs: data plus metadata. */
+    public static long qcow2FullSize(long virtualSize) throws DriverException {
+        String json = Processes.run(List.of("qemu-img", "measure", "--output=json", "--size", Long.toString(virtualSize), "-O", "qcow2"));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"fully-allocated\"\\s*:\\s*(\\d+)").matcher(json);
+        if (!m.find()) {
+            throw new DriverException(DriverException.Code.IO_ERROR, "unexpected qemu-img measure output: " + json);
+        }
+        return Long.parseLong(m.group(1));
+    }
+}

@@ -1,0 +1,184 @@
+package io.storagebus.driver.support;
+
+import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.storagebus.driver.DriverException;
+
+/**
+ * Volumes kept as files under a domain directory: {@code volumes/} holds live volumes,
+ * {@code delinked/} the ones delinked and not purged. Each volume is a data file and an
+ * {@code <id>.meta.json}; the metadata is written last and removed first, so a data file without
+ * metadata is an unfinished operation and never counts as a volume.
+ */
+public final class VolumeFiles {
+    private static final ObjectMapper JSON = new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+    private static final String META = ".meta.json";
+
+    private final Path root;
+
+    public VolumeFiles(Path root) {
+        this.root = root;
+    }
+
+    /** The live-volume directory, created if missing; the domain directory itself must exist. */
+    public Path volumesDir() throws DriverException {
+        return dir("volumes");
+    }
+
+    public Path delinkedDir() throws DriverException {
+        return dir("delinked");
+    }
+
+    private Path dir(String name) throws DriverException {
+        if (!Files.isDirectory(root)) {
+            throw new DriverException(DriverException.Code.DOMAIN_UNAVAILABLE, "domain directory " + root + " is missing");
+        }
+        Path dir = root.resolve(name);
+        try {
+            return Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new DriverException(DriverException.Code.DOMAIN_UNAVAILABLE, "cannot create " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    public Optional<VolumeMeta> live(String volumeId) throws DriverException {
+        return read(volumesDir().resolve(volumeId + META));
+    }
+
+    public Optional<VolumeMeta> delinked(String volumeId) throws DriverException {
+        return read(delinkedDir().resolve(volumeId + META));
+    }
+
+    public VolumeMeta liveOrThrow(String volumeId) throws DriverException {
+        return live(volumeId).orElseThrow(() -> new DriverException(DriverException.Code.NOT_FOUND, "no volume " + volumeId + " in " + root));
+    }
+
+    public Path dataOf(VolumeMeta meta) throws DriverException {
+        return volumesDir().resolve(meta.dataFile());
+    }
+
+    public void writeMeta(VolumeMeta meta) throws DriverException {
+        Path file = volumesDir().resolve(meta.volumeId() + META);
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        try {
+            Files.write(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(meta));
+            move(tmp, file);
+        } catch (IOException e) {
+            deleteQuietly(tmp);
+            throw ioError("cannot write metadata of " + meta.volumeId(), e);
+        }
+    }
+
+    public List<VolumeMeta> listLive() throws DriverException {
+        return list(volumesDir());
+    }
+
+    public List<VolumeMeta> listDelinked() throws DriverException {
+        return list(delinkedDir());
+    }
+
+    /** Live volumes whose copy-on-write parent is {@code volumeId}. */
+    public List<String> children(String volumeId) throws DriverException {
+        List<String> children = new ArrayList<>();
+        for (VolumeMeta m : listLive()) {
+            if (volumeId.equals(m.parent())) {
+                children.add(m.volumeId());
+            }
+        }
+        return children;
+    }
+
+    /** Moves a live volume to {@code delinked/}: metadata first, so it leaves listings at once. */
+    public void delink(VolumeMeta meta) throws DriverException {
+        moveVolume(meta, volumesDir(), delinkedDir());
+    }
+
+    /** Moves a delinked volume back: data first, metadata last. */
+    public void restore(VolumeMeta meta) throws DriverException {
+        moveVolume(meta, delinkedDir(), volumesDir());
+    }
+
+    private void moveVolume(VolumeMeta meta, Path from, Path to) throws DriverException {
+        try {
+            move(from.resolve(meta.dataFile()), to.resolve(meta.dataFile()));
+            move(from.resolve(meta.volumeId() + META), to.resolve(meta.volumeId() + META));
+        } catch (IOException e) {
+            throw ioError("cannot move volume " + meta.volumeId() + " to " + to, e);
+        }
+    }
+
+    /** Deletes a volume's metadata, then its data, from {@code volumes/} or {@code delinked/}. */
+    public void delete(VolumeMeta meta, boolean delinked) throws DriverException {
+        Path dir = delinked ? delinkedDir() : volumesDir();
+        try {
+            Files.deleteIfExists(dir.resolve(meta.volumeId() + META));
+            Files.deleteIfExists(dir.resolve(meta.dataFile()));
+        } catch (IOException e) {
+            throw ioError("cannot delete volume " + meta.volumeId(), e);
+        }
+    }
+
+    private static Optional<VolumeMeta> read(Path meta) throws DriverException {
+        try {
+            return Optional.of(JSON.readValue(meta.toFile(), VolumeMeta.class));
+        } catch (NoSuchFileException | java.io.FileNotFoundException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            if (!Files.exists(meta)) {
+                return Optional.empty();
+            }
+            throw ioError("unreadable volume metadata " + meta, e);
+        }
+    }
+
+    private static List<VolumeMeta> list(Path dir) throws DriverException {
+        List<VolumeMeta> result = new ArrayList<>();
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) files.filter(f -> f.getFileName().toString().endsWith(META)).sorted()::iterator) {
+                read(p).ifPresent(result::add);
+            }
+        } catch (IOException e) {
+            throw ioError("cannot list " + dir, e);
+        }
+        return result;
+    }
+
+    public static void move(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    public static void deleteQuietly(Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException ignored) {
+            // best effort: leftovers without metadata are replaced by the next operation on the id
+        }
+    }
+
+    /** Bytes the filesystem really allocated for the file (sparse files use less than their length). */
+    public static long actualBytes(Path file) throws DriverException {
+        String out = Processes.run(List.of("stat", "-c", "%b %B", file.toString())).trim();
+        String[] parts = out.split(" ");
+        return Long.parseLong(parts[0]) * Long.parseLong(parts[1]);
+    }
+
+    public static DriverException ioError(String what, IOException e) {
+        boolean full = e.getMessage() != null && e.getMessage().contains("No space left");
+        return new DriverException(full ? DriverException.Code.NO_SPACE : DriverException.Code.IO_ERROR, what + ": " + e.getMessage(), e);
+    }
+}

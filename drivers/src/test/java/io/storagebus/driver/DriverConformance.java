@@ -1,0 +1,301 @@
+package io.storagebus.driver;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
+
+import io.storagebus.driver.file.FileDriver;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The contract of every storage driver. A driver's test class extends this and supplies the
+ * driver and a fresh domain; a new driver is done when it passes. Tests that move data are
+ * skipped, with the reason shown, where the driver says its data path is unavailable on this
+ * machine (LVM without device-mapper).
+ */
+public abstract class DriverConformance {
+    protected static final long MIB = 1L << 20;
+
+    @TempDir
+    protected Path scratch;
+
+    /** The driver under test, as its author wrote it (the suite wraps it in a {@link CheckedDriver}). */
+    protected abstract StorageDriver rawDriver();
+
+    /** A domain for one test; each test gets its own. */
+    protected abstract DomainContext domain() throws Exception;
+
+    /** A spec whose volume can be written byte for byte (raw unless the driver only keeps qcow2). */
+    protected VolumeSpec writableSpec(String id, long virtualSize) {
+        return new VolumeSpec(id, "vol-" + id, virtualSize, VolumeFormat.RAW, Allocation.PREALLOCATED);
+    }
+
+    /** Why volumes cannot be read or written here, or null when they can. */
+    protected String dataPathUnavailable() {
+        return null;
+    }
+
+    protected final StorageDriver driver() {
+        return new CheckedDriver(rawDriver());
+    }
+
+    private void requireDataPath() {
+        String reason = dataPathUnavailable();
+        assumeTrue(reason == null, () -> "skipped: " + reason);
+    }
+
+    protected static String id() {
+        return "v" + UUID.randomUUID().toString().replace("-", "").substring(0, 16);
+    }
+
+    protected static byte[] pattern(int length, long seed) {
+        byte[] data = new byte[length];
+        new Random(seed).nextBytes(data);
+        return data;
+    }
+
+    protected static byte[] readAll(StorageDriver driver, DomainContext domain, VolumeUri uri, int length) throws Exception {
+        try (InputStream in = driver.read(domain, uri)) {
+            return in.readNBytes(length);
+        }
+    }
+
+    protected static void assertCode(DriverException.Code code, Executable call) {
+        DriverException e = assertThrows(DriverException.class, call);
+        assertEquals(code, e.code(), e.getMessage());
+        assertFalse(e.getMessage() == null || e.getMessage().isBlank(), "a typed error needs a readable message");
+    }
+
+    @Test
+    void createdVolumeIsListedWithItsSizes() throws Exception {
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeSpec spec = writableSpec(id(), 8 * MIB);
+        VolumeInfo created = driver.create(domain, spec);
+
+        assertEquals(new VolumeUri(domain.id(), spec.volumeId()), created.uri());
+        assertEquals(8 * MIB, created.virtualSize());
+        assertEquals(spec.format(), created.format());
+        assertTrue(created.allocatedSize() > 0, "allocated size: " + created);
+        assertTrue(created.actualSize() >= 0, "actual size: " + created);
+        List<VolumeInfo> listed = driver.list(domain);
+        assertTrue(listed.stream().anyMatch(v -> v.uri().equals(created.uri())), "listed: " + listed);
+        assertEquals(created.virtualSize(), driver.info(domain, created.uri()).virtualSize());
+    }
+
+    @Test
+    void createIsIdempotentAndAnotherSpecUnderTheSameIdConflicts() throws Exception {
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeSpec spec = writableSpec(id(), 4 * MIB);
+        VolumeInfo first = driver.create(domain, spec);
+        VolumeInfo again = driver.create(domain, spec);
+        assertEquals(first.uri(), again.uri());
+        assertEquals(1, driver.list(domain).stream().filter(v -> v.uri().equals(first.uri())).count());
+        VolumeSpec bigger = new VolumeSpec(spec.volumeId(), spec.name(), 2 * spec.virtualSize(), spec.format(), spec.allocation());
+        assertCode(DriverException.Code.CONFLICT, () -> driver.create(domain, bigger));
+    }
+
+    @Test
+    void writtenBytesReadBackUnchanged() throws Exception {
+        requireDataPath();
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeInfo volume = driver.create(domain, writableSpec(id(), 4 * MIB));
+        byte[] data = pattern((int) (3 * MIB + 12345), 1);
+        driver.write(domain, volume.uri(), new ByteArrayInputStream(data), data.length);
+        assertArrayEquals(data, readAll(driver, domain, volume.uri(), data.length));
+        assertTrue(driver.info(domain, volume.uri()).allocatedSize() >= data.length);
+    }
+
+    @Test
+    void copyToAnotherDriverIsVerifiedAndReportsProgress() throws Exception {
+        requireDataPath();
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeSpec spec = writableSpec(id(), 4 * MIB);
+        VolumeInfo source = driver.create(domain, spec);
+        byte[] data = pattern((int) (4 * MIB), 2);
+        driver.write(domain, source.uri(), new ByteArrayInputStream(data), data.length);
+        long length = driver.info(domain, source.uri()).allocatedSize();
+
+        Path targetDir = Files.createDirectories(scratch.resolve("copy-target"));
+        DomainContext target = new DomainContext("copy-target", Map.of(FileDriver.PATH, targetDir.toString()));
+        StorageDriver file = new CheckedDriver(new FileDriver());
+        List<Long> progress = new ArrayList<>();
+        VolumeSpec targetSpec = new VolumeSpec(id(), "copy", spec.virtualSize(), spec.format(), Allocation.THIN);
+        CopyResult result = driver.copyTo(domain, source.uri(), file, target, targetSpec, (copied, total) -> progress.add(copied));
+
+        assertEquals(length, result.bytes());
+        assertEquals(VolumeCopier.sha256(driver.read(domain, source.uri()), length), result.sha256());
+        assertEquals(result.sha256(), VolumeCopier.sha256(file.read(target, result.target().uri()), length));
+        assertEquals(length, progress.get(progress.size() - 1), "the last progress report is the total");
+    }
+
+    @Test
+    void cloneHasTheSourceContent() throws Exception {
+        requireDataPath();
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeSpec spec = writableSpec(id(), 4 * MIB);
+        VolumeInfo source = driver.create(domain, spec);
+        byte[] data = pattern((int) (2 * MIB), 3);
+        driver.write(domain, source.uri(), new ByteArrayInputStream(data), data.length);
+
+        boolean cow = driver.capabilities().contains(Capability.CLONE_COW);
+        VolumeSpec cloneSpec = new VolumeSpec(id(), "clone", spec.virtualSize(), cow ? VolumeFormat.QCOW2 : spec.format(), spec.allocation());
+        VolumeInfo clone = driver.clone(domain, source.uri(), cloneSpec);
+        assertEquals(spec.virtualSize(), clone.virtualSize());
+        if (cow) {
+            assertEquals(VolumeFormat.QCOW2, clone.format());
+            assertCode(DriverException.Code.CONFLICT, () -> driver.destroy(domain, source.uri(), false));
+        } else {
+            assertArrayEquals(data, readAll(driver, domain, clone.uri(), data.length));
+        }
+    }
+
+    @Test
+    void delinkHidesRestoreBringsBackPurgeRemovesForGood() throws Exception {
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeInfo volume = driver.create(domain, writableSpec(id(), 4 * MIB));
+
+        driver.delink(domain, volume.uri());
+        assertTrue(driver.list(domain).stream().noneMatch(v -> v.uri().equals(volume.uri())), "delinked volumes are not listed");
+        assertTrue(driver.listDelinked(domain).stream().anyMatch(v -> v.uri().equals(volume.uri())));
+        assertCode(DriverException.Code.NOT_FOUND, () -> driver.info(domain, volume.uri()));
+        assertCode(DriverException.Code.CONFLICT, () -> driver.create(domain, writableSpec(volume.volumeId(), 4 * MIB)));
+
+        VolumeInfo restored = driver.restore(domain, volume.uri());
+        assertEquals(volume.uri(), restored.uri());
+        assertEquals(volume.virtualSize(), driver.info(domain, volume.uri()).virtualSize());
+
+        driver.delink(domain, volume.uri());
+        driver.purge(domain, volume.uri());
+        assertCode(DriverException.Code.NOT_FOUND, () -> driver.restore(domain, volume.uri()));
+        assertTrue(driver.listDelinked(domain).isEmpty());
+    }
+
+    @Test
+    void destroyRemovesTheVolume() throws Exception {
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeInfo volume = driver.create(domain, writableSpec(id(), 4 * MIB));
+        driver.destroy(domain, volume.uri(), false);
+        assertCode(DriverException.Code.NOT_FOUND, () -> driver.info(domain, volume.uri()));
+        assertTrue(driver.list(domain).isEmpty());
+        assertTrue(driver.listDelinked(domain).isEmpty(), "destroy is not recoverable");
+    }
+
+    @Test
+    void destroyWithWipeRemovesTheVolume() throws Exception {
+        requireDataPath();
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeInfo volume = driver.create(domain, writableSpec(id(), 4 * MIB));
+        byte[] data = pattern((int) MIB, 4);
+        driver.write(domain, volume.uri(), new ByteArrayInputStream(data), data.length);
+        driver.destroy(domain, volume.uri(), true);
+        assertCode(DriverException.Code.NOT_FOUND, () -> driver.info(domain, volume.uri()));
+    }
+
+    @Test
+    void unknownVolumeIsNotFound() throws Exception {
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeUri missing = new VolumeUri(domain.id(), id());
+        assertCode(DriverException.Code.NOT_FOUND, () -> driver.info(domain, missing));
+        assertCode(DriverException.Code.NOT_FOUND, () -> driver.read(domain, missing).close());
+        assertCode(DriverException.Code.NOT_FOUND, () -> driver.delink(domain, missing));
+        assertCode(DriverException.Code.NOT_FOUND, () -> driver.restore(domain, missing));
+        assertCode(DriverException.Code.NOT_FOUND, () -> driver.purge(domain, missing));
+        assertCode(DriverException.Code.NOT_FOUND, () -> driver.destroy(domain, missing, false));
+    }
+
+    @Test
+    void volumeOfAnotherDomainIsRefused() throws Exception {
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeInfo volume = driver.create(domain, writableSpec(id(), 4 * MIB));
+        VolumeUri foreign = new VolumeUri("some-other-domain", volume.volumeId());
+        assertCode(DriverException.Code.INVALID_URI, () -> driver.info(domain, foreign));
+        assertCode(DriverException.Code.INVALID_URI, () -> driver.destroy(domain, foreign, true));
+        assertEquals(volume.uri(), driver.info(domain, volume.uri()).uri(), "the volume is untouched");
+    }
+
+    @Test
+    void malformedUrisAreRefused() {
+        for (String bad : List.of("file:///etc/passwd", "sb://d1/../etc", "sb://d1/a/b", "sb://d1/%2e%2e", "sb://d1/v?x=1", "/abs/path", "sb:///v1")) {
+            assertCode(DriverException.Code.INVALID_URI, () -> VolumeUri.parse(bad));
+        }
+    }
+
+    @Test
+    void optionalOperationsWithoutTheirCapabilityAreTypedErrors() throws Exception {
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeInfo volume = driver.create(domain, writableSpec(id(), 4 * MIB));
+        if (!driver.capabilities().contains(Capability.EXTENDABLE)) {
+            assertCode(DriverException.Code.UNSUPPORTED, () -> driver.extend(domain, volume.uri(), 8 * MIB));
+        }
+        if (!driver.capabilities().contains(Capability.REFRESH)) {
+            assertCode(DriverException.Code.UNSUPPORTED, () -> driver.refresh(domain, volume.uri()));
+        }
+        if (!driver.capabilities().contains(Capability.ACTIVATE)) {
+            assertCode(DriverException.Code.UNSUPPORTED, () -> driver.activate(domain, volume.uri()));
+            assertCode(DriverException.Code.UNSUPPORTED, () -> driver.deactivate(domain, volume.uri()));
+        }
+    }
+
+    @Test
+    void extendGrowsAThinVolumeButNeverBeyondItsVirtualSize() throws Exception {
+        StorageDriver driver = driver();
+        assumeTrue(driver.capabilities().contains(Capability.EXTENDABLE), "skipped: driver is not EXTENDABLE");
+        DomainContext domain = domain();
+        VolumeSpec thin = new VolumeSpec(id(), "thin", 64 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 8 * MIB);
+        VolumeInfo volume = driver.create(domain, thin);
+        assertTrue(volume.allocatedSize() < thin.virtualSize(), "a thin volume starts below its virtual size: " + volume);
+
+        VolumeInfo grown = driver.extend(domain, volume.uri(), volume.allocatedSize() + 16 * MIB);
+        assertTrue(grown.allocatedSize() >= volume.allocatedSize() + 16 * MIB, "extended: " + grown);
+        VolumeInfo capped = driver.extend(domain, volume.uri(), 10 * thin.virtualSize());
+        assertTrue(capped.allocatedSize() < thin.virtualSize() + 8 * MIB, "capped at virtual size plus qcow2 metadata: " + capped);
+    }
+
+    @Test
+    void everyRequiredPropertyIsDeclaredAndChecked() {
+        StorageDriver driver = driver();
+        PropertyValidator.Result result = PropertyValidator.validate(driver, Map.of("no-such-property", "x"));
+        assertFalse(result.valid());
+        assertTrue(result.violations().stream().anyMatch(v -> v.code().equals("UNKNOWN_PROPERTY")));
+        for (PropertyDescriptor d : driver.properties()) {
+            assertFalse(d.description().isBlank(), d.name() + " needs a description");
+            if (d.required()) {
+                assertTrue(result.violations().stream().anyMatch(v -> v.property().equals(d.name()) && v.code().equals("REQUIRED")),
+                        d.name() + " is required: " + result.violations());
+            }
+        }
+    }
+
+    protected static void run(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
+    }
+}

@@ -1,0 +1,97 @@
+package io.storagebus.driver.blockfile;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import io.storagebus.driver.Allocation;
+import io.storagebus.driver.DomainContext;
+import io.storagebus.driver.DriverConformance;
+import io.storagebus.driver.DriverException;
+import io.storagebus.driver.StorageDriver;
+import io.storagebus.driver.VolumeFormat;
+import io.storagebus.driver.VolumeInfo;
+import io.storagebus.driver.VolumeSpec;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The blockfile driver with real loop devices (needs root, as on hypervisor hosts). */
+class BlockfileDriverTest extends DriverConformance {
+
+    @BeforeAll
+    static void needsLoopDevices() {
+        assumeTrue("root".equals(System.getProperty("user.name")) && Files.exists(Path.of("/dev/loop-control")),
+                "skipped: loop devices need root and /dev/loop-control");
+    }
+
+    @Override
+    protected StorageDriver rawDriver() {
+        return new BlockfileDriver();
+    }
+
+    @Override
+    protected DomainContext domain() throws Exception {
+        Path dir = Files.createDirectories(scratch.resolve("domain-" + id()));
+        return new DomainContext("dom-" + dir.getFileName(), Map.of(BlockfileDriver.PATH, dir.toString()));
+    }
+
+    @Test
+    void thinRawIsRefusedBecauseBlockRawIsTheDiskItself() throws Exception {
+        DomainContext domain = domain();
+        assertCode(DriverException.Code.INVALID_SPEC,
+                () -> driver().create(domain, new VolumeSpec("raw-thin", "r", 8 * MIB, VolumeFormat.RAW, Allocation.THIN)));
+        assertTrue(driver().list(domain).isEmpty());
+    }
+
+    @Test
+    void activatedVolumeGrowsOnTheLoopDeviceAfterExtendAndRefresh() throws Exception {
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeInfo volume = driver.create(domain, new VolumeSpec(id(), "grow", 256 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 16 * MIB));
+        String device = driver.activate(domain, volume.uri());
+        try {
+            assertTrue(device.startsWith("/dev/loop"), device);
+            assertEquals(device, driver.activate(domain, volume.uri()), "activate is idempotent");
+            assertEquals(16 * MIB, deviceSize(device));
+            String info = output("qemu-img", "info", "--output=json", device);
+            assertTrue(info.contains("\"format\": \"qcow2\""), "the device holds the qcow2 image: " + info);
+
+            driver.extend(domain, volume.uri(), 48 * MIB);
+            assertEquals(16 * MIB, deviceSize(device), "hosts see the old size until they refresh");
+            driver.refresh(domain, volume.uri());
+            assertEquals(48 * MIB, deviceSize(device));
+
+            assertCode(DriverException.Code.CONFLICT, () -> driver.destroy(domain, volume.uri(), false));
+        } finally {
+            driver.deactivate(domain, volume.uri());
+        }
+        assertTrue(BlockfileDriver.attached(Path.of(java.net.URI.create(volume.location()))).isEmpty());
+        driver.destroy(domain, volume.uri(), false);
+    }
+
+    @Test
+    void writingMoreThanTheAllocationIsNoSpace() throws Exception {
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeInfo volume = driver.create(domain, new VolumeSpec(id(), "small", 64 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 2 * MIB));
+        byte[] data = pattern((int) (3 * MIB), 5);
+        assertCode(DriverException.Code.NO_SPACE, () -> driver.write(domain, volume.uri(), new ByteArrayInputStream(data), data.length));
+    }
+
+    private static long deviceSize(String device) throws Exception {
+        return Long.parseLong(output("blockdev", "--getsize64", device).trim());
+    }
+
+    private static String output(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
+        return out;
+    }
+}
