@@ -16,9 +16,16 @@ public final class Processes {
 
     /** Runs the command and returns its standard output; a non-zero exit is a {@link DriverException}. */
     public static String run(List<String> cmd) throws DriverException {
+        return run(cmd, java.util.Map.of());
+    }
+
+    /** As {@link #run(List)}, with extra environment variables. */
+    public static String run(List<String> cmd, java.util.Map<String, String> env) throws DriverException {
         Process process;
         try {
-            process = new ProcessBuilder(cmd).redirectErrorStream(false).start();
+            ProcessBuilder builder = new ProcessBuilder(cmd);
+            builder.environment().putAll(env);
+            process = builder.start();
         } catch (IOException e) {
             throw new DriverException(DriverException.Code.IO_ERROR, "cannot run " + cmd.get(0) + " (is it installed?): " + e.getMessage(), e);
         }
@@ -43,9 +50,10 @@ public final class Processes {
             String err = stderr.get(10, TimeUnit.SECONDS).trim();
             if (process.exitValue() != 0) {
                 String message = (err.isEmpty() ? out.trim() : err).replaceAll("\\s*WARNING: Activation disabled[^\\n]*\\n?", " ").trim();
-                DriverException.Code code = message.contains("No space left") || message.contains("insufficient free space")
+                String lower = message.toLowerCase(java.util.Locale.ROOT);
+                DriverException.Code code = lower.contains("no space left") || lower.contains("insufficient free space")
                         ? DriverException.Code.NO_SPACE : DriverException.Code.IO_ERROR;
-                throw new DriverException(code, cmd.get(0) + " " + cmd.get(1) + " failed (exit " + process.exitValue() + "): " + message);
+                throw new DriverException(code, cmd.get(0) + " failed (exit " + process.exitValue() + "): " + message);
             }
             return out;
         } catch (IOException | java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {

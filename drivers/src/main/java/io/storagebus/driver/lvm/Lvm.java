@@ -1,0 +1,89 @@
+package io.storagebus.driver.lvm;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.storagebus.driver.DriverException;
+import io.storagebus.driver.support.Processes;
+
+/**
+ * The lvm2 commands the driver runs. Where device-mapper is missing (containers, CI), every
+ * command gets {@code --driverloaded n}: metadata operations work, activation does not.
+ */
+final class Lvm {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Map<String, String> ENV = Map.of("LVM_SUPPRESS_FD_WARNINGS", "1");
+
+    /** One logical volume as {@code lvs} reports it. */
+    record Lv(String name, long size, List<String> tags, boolean active) {
+        String tag(String prefix) {
+            return tags.stream().filter(t -> t.startsWith(prefix)).map(t -> t.substring(prefix.length())).findFirst().orElse(null);
+        }
+    }
+
+    private final boolean deviceMapper;
+
+    Lvm(boolean deviceMapper) {
+        this.deviceMapper = deviceMapper;
+    }
+
+    static boolean deviceMapperPresent() {
+        return Files.exists(Path.of("/dev/mapper/control"));
+    }
+
+    boolean canActivate() {
+        return deviceMapper;
+    }
+
+    String run(String command, String... args) throws DriverException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(command);
+        if (!deviceMapper) {
+            cmd.add("--driverloaded");
+            cmd.add("n");
+        }
+        cmd.addAll(List.of(args));
+        return Processes.run(cmd, ENV);
+    }
+
+    boolean vgExists(String vg) {
+        try {
+            run("vgs", "--noheadings", "-o", "vg_name", vg);
+            return true;
+        } catch (DriverException e) {
+            return false;
+        }
+    }
+
+    long extentSize(String vg) throws DriverException {
+        return Long.parseLong(run("vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_extent_size", vg).trim());
+    }
+
+    long freeBytes(String vg) throws DriverException {
+        return Long.parseLong(run("vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_free", vg).trim());
+    }
+
+    List<Lv> list(String vg) throws DriverException {
+        String out = run("lvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "lv_name,lv_size,lv_tags,lv_attr", vg);
+        List<Lv> lvs = new ArrayList<>();
+        try {
+            for (JsonNode report : JSON.readTree(out).path("report")) {
+                for (JsonNode lv : report.path("lv")) {
+                    String tags = lv.path("lv_tags").asText("");
+                    String attr = lv.path("lv_attr").asText("");
+                    lvs.add(new Lv(lv.path("lv_name").asText(), Long.parseLong(lv.path("lv_size").asText("0")),
+                            tags.isEmpty() ? List.of() : List.of(tags.split(",")),
+                            attr.length() > 4 && attr.charAt(4) == 'a'));
+                }
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            throw new DriverException(DriverException.Code.IO_ERROR, "unexpected lvs output: " + e.getMessage(), e);
+        }
+        return lvs;
+    }
+}

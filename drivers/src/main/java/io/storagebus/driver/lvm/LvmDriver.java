@@ -1,0 +1,348 @@
+package io.storagebus.driver.lvm;
+
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.RandomAccessFile;
+import java.nio.channels.Channels;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+import io.storagebus.driver.Allocation;
+import io.storagebus.driver.Capability;
+import io.storagebus.driver.DomainContext;
+import io.storagebus.driver.DriverException;
+import io.storagebus.driver.PropertyDescriptor;
+import io.storagebus.driver.PropertyType;
+import io.storagebus.driver.PropertyViolation;
+import io.storagebus.driver.Sizes;
+import io.storagebus.driver.StorageDriver;
+import io.storagebus.driver.VolumeFormat;
+import io.storagebus.driver.VolumeInfo;
+import io.storagebus.driver.VolumeSpec;
+import io.storagebus.driver.VolumeUri;
+import io.storagebus.driver.support.BlockSizing;
+import io.storagebus.driver.support.LocalFiles;
+import io.storagebus.driver.support.Processes;
+import io.storagebus.driver.support.QemuImg;
+
+/**
+ * Volumes as logical volumes of a volume group on a shared LUN, described by LV tags
+ * ({@code sb_vol}, {@code sb_name=}, {@code sb_fmt=}, {@code sb_alloc=}, {@code sb_vsize=}), so
+ * the VG describes itself. Thin qcow2 volumes grow by {@code lvextend} on the SPM and other
+ * hosts see it after {@code lvchange --refresh}. A delinked volume is renamed {@code del.<id>}
+ * (one atomic lvrename) until it is restored or purged.
+ *
+ * <p>Data operations (read, write, wipe, qcow2 headers, activation) need device-mapper. On a
+ * host without it the driver runs lvm2 with {@code --driverloaded n}: metadata operations work,
+ * the others fail with {@link DriverException.Code#DOMAIN_UNAVAILABLE} and leave nothing behind.
+ */
+public final class LvmDriver implements StorageDriver {
+    public static final String NAME = "lvm";
+    public static final String VG = "vg";
+    static final String TAG = "sb_vol";
+    static final String DELINKED = "del.";
+
+    private final Lvm lvm;
+
+    public LvmDriver() {
+        this(Lvm.deviceMapperPresent());
+    }
+
+    /** For hosts (and tests) that decide themselves whether device-mapper is there. */
+    public LvmDriver(boolean deviceMapper) {
+        this.lvm = new Lvm(deviceMapper);
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public Set<Capability> capabilities() {
+        return Set.of(Capability.THIN, Capability.EXTENDABLE, Capability.REFRESH, Capability.ACTIVATE, Capability.SHARED);
+    }
+
+    @Override
+    public List<PropertyDescriptor> properties() {
+        return List.of(PropertyDescriptor.required(VG, PropertyType.STRING, "name of the LVM volume group that holds the domain's volumes")
+                .withPattern("[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,126}"));
+    }
+
+    @Override
+    public List<PropertyViolation> validate(Map<String, String> properties) {
+        String vg = properties.get(VG);
+        return lvm.vgExists(vg) ? List.of()
+                : List.of(new PropertyViolation(VG, "NOT_FOUND", "volume group '" + vg + "' is not visible on this host"));
+    }
+
+    @Override
+    public VolumeInfo create(DomainContext domain, VolumeSpec spec) throws DriverException {
+        String vg = domain.property(VG);
+        Optional<VolumeInfo> existing = existing(domain, spec);
+        if (existing.isPresent()) {
+            return existing.get();
+        }
+        if (spec.format() == VolumeFormat.QCOW2 && !lvm.canActivate()) {
+            throw noDeviceMapper("write a qcow2 header");
+        }
+        allocate(domain, spec);
+        if (spec.format() == VolumeFormat.QCOW2) {
+            try {
+                String device = activate(domain, spec.uri(domain));
+                try {
+                    QemuImg.create(Path.of(device), VolumeFormat.QCOW2, spec.virtualSize(), false);
+                } finally {
+                    deactivate(domain, spec.uri(domain));
+                }
+            } catch (DriverException e) {
+                removeQuietly(vg, spec.volumeId(), e);
+                throw e;
+            }
+        }
+        return info(domain, spec.uri(domain));
+    }
+
+    /** The metadata half of create: the LV and its tags, without touching its data. */
+    void allocate(DomainContext domain, VolumeSpec spec) throws DriverException {
+        String vg = domain.property(VG);
+        long size = BlockSizing.initialSize(spec, lvm.extentSize(vg));
+        lvm.run("lvcreate", "--yes", "-an", "-Zn", "-n", spec.volumeId(), "-L", size + "b",
+                "--addtag", TAG, "--addtag", "sb_name=" + spec.name(), "--addtag", "sb_fmt=" + spec.format(),
+                "--addtag", "sb_alloc=" + spec.allocation(), "--addtag", "sb_vsize=" + spec.virtualSize(), vg);
+    }
+
+    private Optional<VolumeInfo> existing(DomainContext domain, VolumeSpec spec) throws DriverException {
+        String vg = domain.property(VG);
+        for (Lvm.Lv lv : lvm.list(vg)) {
+            if (lv.name().equals(spec.volumeId())) {
+                VolumeInfo info = toInfo(domain, lv);
+                if (info.virtualSize() == spec.virtualSize() && info.format() == spec.format() && info.allocation() == spec.allocation()) {
+                    return Optional.of(info);
+                }
+                throw new DriverException(DriverException.Code.CONFLICT, "volume " + spec.volumeId() + " exists in " + vg + " with another spec");
+            }
+            if (lv.name().equals(DELINKED + spec.volumeId())) {
+                throw new DriverException(DriverException.Code.CONFLICT,
+                        "a delinked volume " + spec.volumeId() + " exists in " + vg + "; restore or purge it first");
+            }
+        }
+        return Optional.empty();
+    }
+
+    @Override
+    public VolumeInfo info(DomainContext domain, VolumeUri volume) throws DriverException {
+        return toInfo(domain, liveLv(domain, volume));
+    }
+
+    private Lvm.Lv liveLv(DomainContext domain, VolumeUri volume) throws DriverException {
+        return findLv(domain, volume.volumeId()).orElseThrow(() ->
+                new DriverException(DriverException.Code.NOT_FOUND, "no volume " + volume + " in VG " + domain.property(VG)));
+    }
+
+    private Optional<Lvm.Lv> findLv(DomainContext domain, String lvName) throws DriverException {
+        return lvm.list(domain.property(VG)).stream().filter(lv -> lv.name().equals(lvName) && lv.tags().contains(TAG)).findFirst();
+    }
+
+    private static VolumeInfo toInfo(DomainContext domain, Lvm.Lv lv) {
+        String id = lv.name().startsWith(DELINKED) ? lv.name().substring(DELINKED.length()) : lv.name();
+        return new VolumeInfo(new VolumeUri(domain.id(), id), lv.tag("sb_name="), "/dev/" + domain.property(VG) + "/" + lv.name(),
+                Long.parseLong(lv.tag("sb_vsize=")), lv.size(), lv.size(),
+                VolumeFormat.valueOf(lv.tag("sb_fmt=")), Allocation.valueOf(lv.tag("sb_alloc=")));
+    }
+
+    @Override
+    public InputStream read(DomainContext domain, VolumeUri volume) throws DriverException {
+        Lvm.Lv lv = liveLv(domain, volume);
+        String device = activate(domain, volume);
+        try {
+            InputStream in = Files.newInputStream(Path.of(device));
+            if (lv.active()) {
+                return in;
+            }
+            // We activated it for this read: deactivate when the reader is done.
+            return new FilterInputStream(in) {
+                @Override
+                public void close() throws IOException {
+                    super.close();
+                    try {
+                        deactivate(domain, volume);
+                    } catch (DriverException e) {
+                        throw new IOException(e.getMessage(), e);
+                    }
+                }
+            };
+        } catch (IOException e) {
+            deactivateQuietly(domain, volume, lv);
+            throw new DriverException(DriverException.Code.IO_ERROR, "cannot read " + device + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void write(DomainContext domain, VolumeUri volume, InputStream data, long length) throws DriverException {
+        Lvm.Lv lv = liveLv(domain, volume);
+        if (length > lv.size()) {
+            throw new DriverException(DriverException.Code.NO_SPACE,
+                    "volume " + volume + " has " + lv.size() + " bytes allocated, the data needs " + length + "; extend it first");
+        }
+        String device = activate(domain, volume);
+        try (RandomAccessFile raf = new RandomAccessFile(device, "rw")) {
+            OutputStream out = Channels.newOutputStream(raf.getChannel());
+            long copied = LocalFiles.copy(data, out, length);
+            if (copied != length) {
+                throw new DriverException(DriverException.Code.IO_ERROR, "stream ended after " + copied + " of " + length + " bytes");
+            }
+            raf.getFD().sync();
+        } catch (IOException e) {
+            throw new DriverException(DriverException.Code.IO_ERROR, "cannot write " + device + ": " + e.getMessage(), e);
+        } finally {
+            deactivateQuietly(domain, volume, lv);
+        }
+    }
+
+    @Override
+    public void delink(DomainContext domain, VolumeUri volume) throws DriverException {
+        Lvm.Lv lv = liveLv(domain, volume);
+        refuseIfActive(lv, volume);
+        lvm.run("lvrename", domain.property(VG), lv.name(), DELINKED + lv.name());
+    }
+
+    @Override
+    public VolumeInfo restore(DomainContext domain, VolumeUri volume) throws DriverException {
+        Lvm.Lv lv = delinkedLv(domain, volume);
+        if (findLv(domain, volume.volumeId()).isPresent()) {
+            throw new DriverException(DriverException.Code.CONFLICT, "a live volume " + volume + " exists already");
+        }
+        lvm.run("lvrename", domain.property(VG), lv.name(), volume.volumeId());
+        return info(domain, volume);
+    }
+
+    @Override
+    public void purge(DomainContext domain, VolumeUri volume) throws DriverException {
+        Lvm.Lv lv = delinkedLv(domain, volume);
+        lvm.run("lvremove", "-f", domain.property(VG) + "/" + lv.name());
+    }
+
+    private Lvm.Lv delinkedLv(DomainContext domain, VolumeUri volume) throws DriverException {
+        return findLv(domain, DELINKED + volume.volumeId()).orElseThrow(() ->
+                new DriverException(DriverException.Code.NOT_FOUND, "no delinked volume " + volume));
+    }
+
+    @Override
+    public void destroy(DomainContext domain, VolumeUri volume, boolean wipe) throws DriverException {
+        Lvm.Lv lv = liveLv(domain, volume);
+        refuseIfActive(lv, volume);
+        if (wipe) {
+            if (!lvm.canActivate()) {
+                throw noDeviceMapper("wipe a volume");
+            }
+            String device = activate(domain, volume);
+            try {
+                Processes.run(List.of("dd", "if=/dev/zero", "of=" + device, "bs=1M", "count=" + Math.max(1, lv.size() / Sizes.MIB),
+                        "oflag=direct", "conv=fsync", "status=none"));
+            } finally {
+                deactivate(domain, volume);
+            }
+        }
+        lvm.run("lvremove", "-f", domain.property(VG) + "/" + lv.name());
+    }
+
+    @Override
+    public List<VolumeInfo> list(DomainContext domain) throws DriverException {
+        List<VolumeInfo> result = new ArrayList<>();
+        for (Lvm.Lv lv : lvm.list(domain.property(VG))) {
+            if (lv.tags().contains(TAG) && !lv.name().startsWith(DELINKED)) {
+                result.add(toInfo(domain, lv));
+            }
+        }
+        return result;
+    }
+
+    @Override
+    public List<VolumeInfo> listDelinked(DomainContext domain) throws DriverException {
+        List<VolumeInfo> result = new ArrayList<>();
+        for (Lvm.Lv lv : lvm.list(domain.property(VG))) {
+            if (lv.tags().contains(TAG) && lv.name().startsWith(DELINKED)) {
+                result.add(toInfo(domain, lv));
+            }
+        }
+        return result;
+    }
+
+    @Override
+    public VolumeInfo extend(DomainContext domain, VolumeUri volume, long newAllocatedSize) throws DriverException {
+        Lvm.Lv lv = liveLv(domain, volume);
+        VolumeInfo info = toInfo(domain, lv);
+        String vg = domain.property(VG);
+        long extent = lvm.extentSize(vg);
+        long target = Math.min(Sizes.roundUp(newAllocatedSize, extent), BlockSizing.maxSize(info.format(), info.virtualSize(), extent));
+        if (target > lv.size()) {
+            lvm.run("lvextend", "-L", target + "b", vg + "/" + lv.name());
+        }
+        return info(domain, volume);
+    }
+
+    @Override
+    public void refresh(DomainContext domain, VolumeUri volume) throws DriverException {
+        if (!lvm.canActivate()) {
+            throw noDeviceMapper("refresh a volume");
+        }
+        lvm.run("lvchange", "--refresh", domain.property(VG) + "/" + liveLv(domain, volume).name());
+    }
+
+    @Override
+    public String activate(DomainContext domain, VolumeUri volume) throws DriverException {
+        if (!lvm.canActivate()) {
+            throw noDeviceMapper("activate a volume");
+        }
+        Lvm.Lv lv = liveLv(domain, volume);
+        if (!lv.active()) {
+            lvm.run("lvchange", "-ay", domain.property(VG) + "/" + lv.name());
+        }
+        return "/dev/" + domain.property(VG) + "/" + lv.name();
+    }
+
+    @Override
+    public void deactivate(DomainContext domain, VolumeUri volume) throws DriverException {
+        if (!lvm.canActivate()) {
+            throw noDeviceMapper("deactivate a volume");
+        }
+        lvm.run("lvchange", "-an", domain.property(VG) + "/" + liveLv(domain, volume).name());
+    }
+
+    private void deactivateQuietly(DomainContext domain, VolumeUri volume, Lvm.Lv before) {
+        if (!before.active()) {
+            try {
+                deactivate(domain, volume);
+            } catch (DriverException ignored) {
+                // it stays active on this host; the next teardown deactivates it
+            }
+        }
+    }
+
+    private void removeQuietly(String vg, String lvName, DriverException cause) {
+        try {
+            lvm.run("lvremove", "-f", vg + "/" + lvName);
+        } catch (DriverException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    private static void refuseIfActive(Lvm.Lv lv, VolumeUri volume) throws DriverException {
+        if (lv.active()) {
+            throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " is active on this host; deactivate it first");
+        }
+    }
+
+    private static DriverException noDeviceMapper(String what) {
+        return new DriverException(DriverException.Code.DOMAIN_UNAVAILABLE,
+                "cannot " + what + ": device-mapper is not available on this host (/dev/mapper/control is missing)");
+    }
+}

@@ -1,0 +1,176 @@
+package io.storagebus.driver.lvm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import io.storagebus.driver.Allocation;
+import io.storagebus.driver.DomainContext;
+import io.storagebus.driver.DriverConformance;
+import io.storagebus.driver.DriverException;
+import io.storagebus.driver.PropertyValidator;
+import io.storagebus.driver.StorageDriver;
+import io.storagebus.driver.VolumeFormat;
+import io.storagebus.driver.VolumeInfo;
+import io.storagebus.driver.VolumeSpec;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The lvm driver with real lvm2 on a volume group over a loop-device PV, one VG per domain.
+ * Without device-mapper (as here in CI) lvm2 runs with {@code --driverloaded n}: every metadata
+ * operation is tested for real, and the tests that need an activated LV say they were skipped.
+ */
+class LvmDriverTest extends DriverConformance {
+    private static final boolean DEVICE_MAPPER = Lvm.deviceMapperPresent();
+    private final List<String[]> created = new ArrayList<>();
+
+    @BeforeAll
+    static void needsLvmAndLoopDevices() {
+        assumeTrue("root".equals(System.getProperty("user.name")) && Files.exists(Path.of("/dev/loop-control"))
+                && (Files.isExecutable(Path.of("/usr/sbin/lvcreate")) || Files.isExecutable(Path.of("/sbin/lvcreate"))),
+                "skipped: needs root, loop devices and lvm2");
+    }
+
+    @Override
+    protected StorageDriver rawDriver() {
+        return new LvmDriver(DEVICE_MAPPER);
+    }
+
+    @Override
+    protected String dataPathUnavailable() {
+        return DEVICE_MAPPER ? null : "device-mapper is missing (/dev/mapper/control), so no LV can be activated on this machine";
+    }
+
+    /** A fresh VG on a fresh 512 MiB sparse loop-device PV. */
+    @Override
+    protected DomainContext domain() throws Exception {
+        String vg = "sbt" + id().substring(1, 9);
+        Path image = scratch.resolve(vg + ".img");
+        try (var raf = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+            raf.setLength(512 * MIB);
+        }
+        String loop = output("losetup", "--find", "--show", image.toString()).trim();
+        created.add(new String[] {vg, loop});
+        lvm("pvcreate", "-q", loop);
+        lvm("vgcreate", "-q", vg, loop);
+        return new DomainContext("dom-" + vg, Map.of(LvmDriver.VG, vg));
+    }
+
+    @AfterEach
+    void removeVolumeGroups() throws Exception {
+        for (String[] vgAndLoop : created) {
+            lvm("vgremove", "-f", "-q", vgAndLoop[0]);
+            lvm("pvremove", "-q", vgAndLoop[1]);
+            output("losetup", "-d", vgAndLoop[1]);
+        }
+        created.clear();
+    }
+
+    @Test
+    void tagsDescribeTheVolumeSoTheVgDescribesItself() throws Exception {
+        DomainContext domain = domain();
+        driver().create(domain, new VolumeSpec("vol-a", "data-disk", 12 * MIB, VolumeFormat.RAW, Allocation.PREALLOCATED));
+        String tags = lvm("lvs", "--noheadings", "-o", "lv_tags", domain.property(LvmDriver.VG) + "/vol-a").trim();
+        for (String tag : List.of("sb_vol", "sb_name=data-disk", "sb_fmt=RAW", "sb_alloc=PREALLOCATED", "sb_vsize=" + 12 * MIB)) {
+            assertTrue(tags.contains(tag), tag + " in " + tags);
+        }
+        VolumeInfo info = driver().info(domain, new io.storagebus.driver.VolumeUri(domain.id(), "vol-a"));
+        assertEquals("data-disk", info.name());
+        assertEquals(12 * MIB, info.allocatedSize());
+    }
+
+    @Test
+    void extendRunsLvextendAndStopsAtTheFullyAllocatedSize() throws Exception {
+        DomainContext domain = domain();
+        LvmDriver driver = new LvmDriver(DEVICE_MAPPER);
+        VolumeSpec thin = new VolumeSpec("thin-1", "thin", 64 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 8 * MIB);
+        // The metadata half of create, which is what the SPM's lvextend works on.
+        driver.allocate(domain, thin);
+        var uri = thin.uri(domain);
+        assertEquals(8 * MIB, driver.info(domain, uri).allocatedSize());
+
+        assertEquals(24 * MIB, driver.extend(domain, uri, 21 * MIB).allocatedSize(), "rounded up to whole 4 MiB extents");
+        assertEquals(24 * MIB, lvSize(domain, "thin-1"));
+        long capped = driver.extend(domain, uri, 1024 * MIB).allocatedSize();
+        assertEquals(68 * MIB, capped, "64 MiB of data plus qcow2 metadata, in extents");
+        assertEquals(capped, driver.extend(domain, uri, 10 * MIB).allocatedSize(), "extend never shrinks");
+    }
+
+    @Test
+    void extendBeyondTheFreeSpaceOfTheVgIsNoSpace() throws Exception {
+        DomainContext domain = domain();
+        LvmDriver driver = new LvmDriver(DEVICE_MAPPER);
+        VolumeSpec thin = new VolumeSpec("thin-2", "thin", 4096 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 8 * MIB);
+        driver.allocate(domain, thin);
+        assertCode(DriverException.Code.NO_SPACE, () -> driver.extend(domain, thin.uri(domain), 1024 * MIB));
+        assertEquals(8 * MIB, lvSize(domain, "thin-2"), "a refused extend changes nothing");
+    }
+
+    @Test
+    void fullVolumeGroupIsNoSpaceAndLeavesNothing() throws Exception {
+        DomainContext domain = domain();
+        assertCode(DriverException.Code.NO_SPACE,
+                () -> driver().create(domain, new VolumeSpec("big", "big", 2048 * MIB, VolumeFormat.RAW, Allocation.PREALLOCATED)));
+        assertTrue(driver().list(domain).isEmpty());
+    }
+
+    @Test
+    void withoutDeviceMapperDataOperationsAreRefusedCleanly() throws Exception {
+        assumeTrue(!DEVICE_MAPPER, "skipped: device-mapper is present, activation works here");
+        DomainContext domain = domain();
+        StorageDriver driver = driver();
+        assertCode(DriverException.Code.DOMAIN_UNAVAILABLE,
+                () -> driver.create(domain, new VolumeSpec("q", "q", 64 * MIB, VolumeFormat.QCOW2, Allocation.THIN)));
+        assertTrue(driver.list(domain).isEmpty(), "no LV is left behind");
+        VolumeInfo raw = driver.create(domain, new VolumeSpec("r", "r", 8 * MIB, VolumeFormat.RAW, Allocation.PREALLOCATED));
+        assertCode(DriverException.Code.DOMAIN_UNAVAILABLE, () -> driver.activate(domain, raw.uri()));
+        assertCode(DriverException.Code.DOMAIN_UNAVAILABLE, () -> driver.refresh(domain, raw.uri()));
+        assertCode(DriverException.Code.DOMAIN_UNAVAILABLE, () -> driver.read(domain, raw.uri()));
+        assertCode(DriverException.Code.DOMAIN_UNAVAILABLE, () -> driver.destroy(domain, raw.uri(), true));
+        driver.destroy(domain, raw.uri(), false);
+    }
+
+    @Test
+    void bagNamesAMissingOrMalformedVolumeGroup() {
+        var missing = PropertyValidator.validate(driver(), Map.of(LvmDriver.VG, "no-such-vg-here")).violations();
+        assertEquals("NOT_FOUND", missing.get(0).code(), missing.toString());
+        var malformed = PropertyValidator.validate(driver(), Map.of(LvmDriver.VG, "-bad/vg")).violations();
+        assertEquals("PATTERN_MISMATCH", malformed.get(0).code(), malformed.toString());
+    }
+
+    private static long lvSize(DomainContext domain, String lv) throws Exception {
+        return Long.parseLong(lvm("lvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "lv_size",
+                domain.property(LvmDriver.VG) + "/" + lv).trim());
+    }
+
+    private static String lvm(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(args[0]));
+        if (!DEVICE_MAPPER) {
+            cmd.addAll(List.of("--driverloaded", "n"));
+        }
+        cmd.addAll(List.of(args).subList(1, args.length));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("LVM_SUPPRESS_FD_WARNINGS", "1");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + err);
+        return out;
+    }
+
+    private static String output(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
+        return out;
+    }
+}
