@@ -18,16 +18,22 @@ public final class KafkaClients {
     private KafkaClients() {
     }
 
-    /** A transactional producer: idempotent, acks from all replicas. */
-    public static Properties transactionalProducer(String bootstrapServers, String transactionalId) {
+    /** An idempotent producer: acks from all replicas, retries never duplicate a record. */
+    public static Properties producer(String bootstrapServers) {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.LINGER_MS_CONFIG, "0");
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        return p;
+    }
+
+    /** A transactional producer: what {@link #producer} is, under a transactional id. */
+    public static Properties transactionalProducer(String bootstrapServers, String transactionalId) {
+        Properties p = producer(bootstrapServers);
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
         return p;
     }
 

@@ -7,9 +7,12 @@ import java.util.ArrayList;
 import java.util.List;
 
 import io.storagebus.schema.CommandFailed;
+import io.storagebus.schema.CopyVolume;
 import io.storagebus.schema.CreateVolume;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.TaskState;
+import io.storagebus.schema.VolumeCopied;
+import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeCreated;
 import io.storagebus.schema.VolumeState;
 import org.apache.avro.Schema;
@@ -25,7 +28,10 @@ import org.apache.avro.specific.SpecificRecord;
 public final class MessageTypes {
     public static final List<Class<? extends SpecificRecord>> ALL = List.of(
             CreateVolume.class,
+            CopyVolume.class,
             VolumeCreated.class,
+            VolumeCopyProgress.class,
+            VolumeCopied.class,
             CommandFailed.class,
             DomainState.class,
             VolumeState.class,

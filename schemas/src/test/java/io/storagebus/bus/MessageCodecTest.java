@@ -85,4 +85,28 @@ class MessageCodecTest {
         assertTrue(refused > 500, "most mutations must be refused, were " + refused);
         assertEquals(codec.decode(valid), codec.decode(valid.clone()));
     }
+
+    @Test
+    void recordWrittenWithAnOlderReleasedSchemaStillDecodes() throws Exception {
+        org.apache.avro.Schema v1 = MessageTypes.history(io.storagebus.schema.TaskState.getClassSchema()).get(0);
+        org.apache.avro.generic.GenericRecord old = new org.apache.avro.generic.GenericData.Record(v1);
+        org.apache.avro.generic.GenericRecord envelope = new org.apache.avro.generic.GenericData.Record(v1.getField("envelope").schema());
+        envelope.put("id", "e1");
+        envelope.put("correlationId", "t1");
+        envelope.put("pool", "default");
+        envelope.put("issuer", "manager:old");
+        envelope.put("timestamp", 1_700_000_000_000L);
+        old.put("envelope", envelope);
+        old.put("id", "t1");
+        old.put("type", "CREATE_VOLUME");
+        old.put("status", new org.apache.avro.generic.GenericData.EnumSymbol(v1.getField("status").schema(), "SUCCEEDED"));
+        old.put("createdAt", 1_700_000_000_000L);
+        byte[] bytes = new org.apache.avro.message.BinaryMessageEncoder<org.apache.avro.generic.GenericRecord>(
+                org.apache.avro.generic.GenericData.get(), v1).encode(old).array();
+
+        io.storagebus.schema.TaskState decoded = (io.storagebus.schema.TaskState) codec.decode(bytes);
+        assertEquals("t1", decoded.getId());
+        assertEquals(io.storagebus.schema.TaskStatus.SUCCEEDED, decoded.getStatus());
+        assertEquals(null, decoded.getDoneBytes(), "fields added in v2 take their defaults");
+    }
 }

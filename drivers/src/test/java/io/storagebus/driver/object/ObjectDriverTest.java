@@ -26,6 +26,7 @@ import io.storagebus.driver.VolumeFormat;
 import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeSpec;
 import io.storagebus.driver.file.FileDriver;
+import io.storagebus.testkit.S3MockServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

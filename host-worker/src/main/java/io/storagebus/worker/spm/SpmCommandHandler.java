@@ -2,27 +2,32 @@ package io.storagebus.worker.spm;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.concurrent.CancellationException;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
+import io.storagebus.driver.CopyResult;
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.driver.StorageDriver;
 import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeSpec;
+import io.storagebus.driver.VolumeUri;
 import io.storagebus.leases.SpmTerm;
-import io.storagebus.schema.CommandFailed;
+import io.storagebus.schema.CopyVolume;
 import io.storagebus.schema.CreateVolume;
+import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.Envelope;
-import io.storagebus.schema.TaskState;
 import io.storagebus.schema.TaskStatus;
+import io.storagebus.schema.VolumeCopied;
+import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeCreated;
-import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeStatus;
 import io.storagebus.worker.WorkerConfig;
+import io.storagebus.worker.spm.SpmRecords.VolumeFacts;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -31,9 +36,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Turns one record of the pool's SPM command topic into the records the SPM publishes for it:
- * an event, state updates, or a dead letter. The caller sends them in the same Kafka
- * transaction as the consumer offset, so a command's outcome is published exactly once.
+ * Turns one record of the pool's SPM command topic into what the SPM publishes for it: an event
+ * and state updates, a dead letter, or, for a copy, an acceptance now and a job that publishes
+ * the outcome later. The caller sends the immediate records in the same Kafka transaction as the
+ * consumer offset, so each command's acceptance or outcome is published exactly once.
  */
 final class SpmCommandHandler {
     private static final Logger LOG = LoggerFactory.getLogger(SpmCommandHandler.class);
@@ -51,33 +57,37 @@ final class SpmCommandHandler {
         this.drivers = drivers;
     }
 
-    List<ProducerRecord<String, byte[]>> handle(ConsumerRecord<String, byte[]> record, SpmTerm term) {
+    Handled handle(ConsumerRecord<String, byte[]> record, SpmTerm term) {
         SpecificRecord command;
         try {
             command = codec.decode(record.value());
         } catch (UndecodableRecordException e) {
-            return List.of(deadLetter(record, e.getMessage()));
+            return Handled.now(List.of(deadLetter(record, e.getMessage())));
         }
-        if (command instanceof CreateVolume create) {
-            if (!create.getEnvelope().getPool().equals(term.pool())) {
-                return List.of(deadLetter(record, "command of pool " + create.getEnvelope().getPool() + " on the topic of pool " + term.pool()));
-            }
-            return createVolume(create, term);
+        if (command instanceof CreateVolume create && samePool(create.getEnvelope(), term)) {
+            return Handled.now(createVolume(create, term));
         }
-        return List.of(deadLetter(record, command.getSchema().getFullName() + " is not an SPM command"));
+        if (command instanceof CopyVolume copy && samePool(copy.getEnvelope(), term)) {
+            return copyVolume(copy, term);
+        }
+        String why = command instanceof CreateVolume || command instanceof CopyVolume
+                ? "command of another pool on the topic of pool " + term.pool()
+                : command.getSchema().getFullName() + " is not an SPM command";
+        return Handled.now(List.of(deadLetter(record, why)));
+    }
+
+    private static boolean samePool(Envelope envelope, SpmTerm term) {
+        return envelope.getPool().equals(term.pool());
     }
 
     private List<ProducerRecord<String, byte[]>> createVolume(CreateVolume cmd, SpmTerm term) {
         Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), term.epoch());
-        StorageDriver driver = drivers.find(cmd.getDomain().getDriver()).orElse(null);
-        if (driver == null) {
-            return volumeFailed(cmd, envelope, "UNKNOWN_DRIVER", "host " + config.hostId() + " has no driver '" + cmd.getDomain().getDriver() + "'");
-        }
+        VolumeFacts volume = new VolumeFacts(cmd.getVolumeId(), cmd.getDomain().getId(), cmd.getName(), cmd.getVirtualSize(),
+                cmd.getFormat(), cmd.getAllocation(), cmd.getTaskId(), cmd.getEnvelope().getTimestamp());
         try {
-            VolumeSpec spec = new VolumeSpec(cmd.getVolumeId(), cmd.getName(), cmd.getVirtualSize(),
-                    io.storagebus.driver.VolumeFormat.valueOf(cmd.getFormat().name()),
-                    io.storagebus.driver.Allocation.valueOf(cmd.getAllocation().name()));
-            VolumeInfo info = driver.create(new DomainContext(cmd.getDomain().getId(), cmd.getDomain().getProperties()), spec);
+            StorageDriver driver = driver(cmd.getDomain());
+            VolumeInfo info = driver.create(context(cmd.getDomain()), new VolumeSpec(cmd.getVolumeId(), cmd.getName(),
+                    cmd.getVirtualSize(), driverFormat(cmd.getFormat()), driverAllocation(cmd.getAllocation())));
             LOG.info("epoch {}: created volume {} at {}", term.epoch(), cmd.getVolumeId(), info.location());
             VolumeCreated event = VolumeCreated.newBuilder()
                     .setEnvelope(envelope).setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId())
@@ -85,49 +95,93 @@ final class SpmCommandHandler {
                     .setFormat(cmd.getFormat()).setAllocation(cmd.getAllocation()).setUri(info.location()).setHostId(config.hostId())
                     .build();
             return List.of(
-                    record(Topics.EVENTS, cmd.getVolumeId(), event),
-                    record(Topics.VOLUME_STATE, cmd.getVolumeId(), volumeState(cmd, envelope, VolumeStatus.READY, info.location(), null, null)),
-                    record(Topics.TASK_STATE, cmd.getTaskId(), taskState(cmd, envelope, TaskStatus.SUCCEEDED, null, null)));
+                    SpmRecords.record(Topics.EVENTS, cmd.getVolumeId(), event),
+                    SpmRecords.volumeState(volume, envelope, VolumeStatus.READY, info.location(), null, null),
+                    SpmRecords.taskState(cmd.getTaskId(), "CREATE_VOLUME", volume, envelope, TaskStatus.SUCCEEDED, null, null, null, null));
         } catch (DriverException e) {
             LOG.warn("epoch {}: volume {} not created: {} {}", term.epoch(), cmd.getVolumeId(), e.code(), e.getMessage());
-            return volumeFailed(cmd, envelope, e.code().name(), e.getMessage());
+            return failed(cmd.getEnvelope(), envelope, CreateVolume.class, "CREATE_VOLUME", volume, e.code().name(), e.getMessage());
         } catch (IllegalArgumentException e) {
-            return volumeFailed(cmd, envelope, "INVALID_COMMAND", e.getMessage());
+            return failed(cmd.getEnvelope(), envelope, CreateVolume.class, "CREATE_VOLUME", volume, "INVALID_COMMAND", e.getMessage());
         }
     }
 
-    private List<ProducerRecord<String, byte[]>> volumeFailed(CreateVolume cmd, Envelope envelope, String code, String message) {
-        CommandFailed event = CommandFailed.newBuilder()
-                .setEnvelope(envelope).setCommandId(cmd.getEnvelope().getId()).setCommandType(CreateVolume.class.getName())
-                .setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId()).setCode(code).setMessage(message)
-                .build();
+    /** Accepts the copy in this transaction; the job streams the data and publishes the outcome. */
+    private Handled copyVolume(CopyVolume cmd, SpmTerm term) {
+        Envelope accepted = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), term.epoch());
+        VolumeFacts target = new VolumeFacts(cmd.getTargetVolumeId(), cmd.getTarget().getId(), cmd.getTargetName(), cmd.getVirtualSize(),
+                cmd.getFormat(), cmd.getAllocation(), cmd.getTaskId(), cmd.getEnvelope().getTimestamp());
+        List<ProducerRecord<String, byte[]>> now = List.of(
+                SpmRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, accepted, TaskStatus.RUNNING, 0L, null, null, null));
+        return new Handled(now, context -> runCopy(cmd, term, target, context));
+    }
+
+    private List<ProducerRecord<String, byte[]>> runCopy(CopyVolume cmd, SpmTerm term, VolumeFacts target, Handled.JobContext context) {
+        Envelope cause = cmd.getEnvelope();
+        try {
+            StorageDriver source = driver(cmd.getSource());
+            StorageDriver targetDriver = driver(cmd.getTarget());
+            VolumeSpec spec = new VolumeSpec(cmd.getTargetVolumeId(), cmd.getTargetName(), cmd.getVirtualSize(),
+                    driverFormat(cmd.getFormat()), driverAllocation(cmd.getAllocation()));
+            CopyResult result = source.copyTo(context(cmd.getSource()), new VolumeUri(cmd.getSource().getId(), cmd.getSourceVolumeId()),
+                    targetDriver, context(cmd.getTarget()), spec, (copied, total) -> {
+                        if (context.cancelled()) {
+                            throw new CancellationException("the SPM term ended");
+                        }
+                        Envelope e = Envelopes.causedBy(cause, config.issuer(), term.epoch());
+                        context.progress(List.of(
+                                SpmRecords.record(Topics.EVENTS, cmd.getTargetVolumeId(), VolumeCopyProgress.newBuilder().setEnvelope(e)
+                                        .setTaskId(cmd.getTaskId()).setSourceVolumeId(cmd.getSourceVolumeId())
+                                        .setTargetVolumeId(cmd.getTargetVolumeId()).setCopiedBytes(copied).setTotalBytes(total).build()),
+                                SpmRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, e, TaskStatus.RUNNING, copied, total, null, null)));
+                    });
+            LOG.info("epoch {}: copied volume {} to {} ({} bytes, sha256 {})", term.epoch(), cmd.getSourceVolumeId(),
+                    result.target().location(), result.bytes(), result.sha256());
+            Envelope done = Envelopes.causedBy(cause, config.issuer(), term.epoch());
+            VolumeCopied event = VolumeCopied.newBuilder().setEnvelope(done).setTaskId(cmd.getTaskId())
+                    .setSourceVolumeId(cmd.getSourceVolumeId()).setTargetVolumeId(cmd.getTargetVolumeId())
+                    .setTargetDomainId(cmd.getTarget().getId()).setUri(result.target().location()).setBytes(result.bytes())
+                    .setSha256(result.sha256()).setCopyMillis(result.copyNanos() / 1_000_000).setVerifyMillis(result.verifyNanos() / 1_000_000)
+                    .build();
+            return List.of(
+                    SpmRecords.record(Topics.EVENTS, cmd.getTargetVolumeId(), event),
+                    SpmRecords.volumeState(target, done, VolumeStatus.READY, result.target().location(), null, null),
+                    SpmRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, done, TaskStatus.SUCCEEDED, result.bytes(), result.bytes(), null, null));
+        } catch (DriverException | RuntimeException e) {
+            if (context.cancelled()) {
+                LOG.warn("epoch {}: copy of {} cancelled: the term ended", term.epoch(), cmd.getSourceVolumeId());
+                return List.of();
+            }
+            String code = e instanceof DriverException de ? de.code().name() : "INVALID_COMMAND";
+            LOG.warn("epoch {}: copy of {} failed: {} {}", term.epoch(), cmd.getSourceVolumeId(), code, e.getMessage());
+            Envelope failed = Envelopes.causedBy(cause, config.issuer(), term.epoch());
+            return failed(cause, failed, CopyVolume.class, "COPY_VOLUME", target, code, e.getMessage());
+        }
+    }
+
+    private List<ProducerRecord<String, byte[]>> failed(Envelope command, Envelope envelope, Class<?> commandType, String taskType,
+                                                        VolumeFacts volume, String code, String message) {
         return List.of(
-                record(Topics.EVENTS, cmd.getVolumeId(), event),
-                record(Topics.VOLUME_STATE, cmd.getVolumeId(), volumeState(cmd, envelope, VolumeStatus.FAILED, null, code, message)),
-                record(Topics.TASK_STATE, cmd.getTaskId(), taskState(cmd, envelope, TaskStatus.FAILED, code, message)));
+                SpmRecords.commandFailed(envelope, command, commandType.getName(), volume.taskId(), volume.volumeId(), code, message),
+                SpmRecords.volumeState(volume, envelope, VolumeStatus.FAILED, null, code, message),
+                SpmRecords.taskState(volume.taskId(), taskType, volume, envelope, TaskStatus.FAILED, null, null, code, message));
     }
 
-    private static VolumeState volumeState(CreateVolume cmd, Envelope envelope, VolumeStatus status, String uri, String code, String message) {
-        return VolumeState.newBuilder()
-                .setEnvelope(envelope).setId(cmd.getVolumeId()).setDomainId(cmd.getDomain().getId()).setName(cmd.getName())
-                .setVirtualSize(cmd.getVirtualSize()).setFormat(cmd.getFormat()).setAllocation(cmd.getAllocation())
-                .setStatus(status).setUri(uri).setTaskId(cmd.getTaskId()).setErrorCode(code).setErrorMessage(message)
-                .setCreatedAt(cmd.getEnvelope().getTimestamp())
-                .build();
+    private StorageDriver driver(DomainRef domain) throws DriverException {
+        return drivers.find(domain.getDriver()).orElseThrow(() -> new DriverException(DriverException.Code.UNSUPPORTED,
+                "host " + config.hostId() + " has no driver '" + domain.getDriver() + "'"));
     }
 
-    private static TaskState taskState(CreateVolume cmd, Envelope envelope, TaskStatus status, String code, String message) {
-        return TaskState.newBuilder()
-                .setEnvelope(envelope).setId(cmd.getTaskId()).setType("CREATE_VOLUME").setStatus(status)
-                .setDomainId(cmd.getDomain().getId()).setVolumeId(cmd.getVolumeId()).setErrorCode(code).setErrorMessage(message)
-                .setCreatedAt(cmd.getEnvelope().getTimestamp())
-                .build();
+    private static DomainContext context(DomainRef domain) {
+        return new DomainContext(domain.getId(), domain.getProperties());
     }
 
-    private ProducerRecord<String, byte[]> record(String topic, String key, SpecificRecord value) {
-        ProducerRecord<String, byte[]> r = new ProducerRecord<>(topic, key, codec.encode(value));
-        r.headers().add(Topics.TYPE_HEADER, value.getSchema().getFullName().getBytes(StandardCharsets.UTF_8));
-        return r;
+    private static io.storagebus.driver.VolumeFormat driverFormat(io.storagebus.schema.VolumeFormat format) {
+        return io.storagebus.driver.VolumeFormat.valueOf(format.name());
+    }
+
+    private static io.storagebus.driver.Allocation driverAllocation(io.storagebus.schema.Allocation allocation) {
+        return io.storagebus.driver.Allocation.valueOf(allocation.name());
     }
 
     /** The original bytes, untouched, with why and where they came from. */

@@ -1,13 +1,19 @@
 package io.storagebus.worker.spm;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Queue;
 import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 
 import io.storagebus.bus.KafkaClients;
@@ -35,16 +41,26 @@ import org.slf4j.LoggerFactory;
  * batch and the consumer offsets past it commit in one Kafka transaction. The transactional id
  * is the pool's, so the next SPM's {@code initTransactions} fences this one's producer at Kafka
  * as well: a deposed SPM cannot commit late writes even before it notices it was deposed.
+ *
+ * <p>Long commands (copies) are accepted in the batch's transaction and run afterwards on job
+ * threads. Their progress goes out at once through a plain idempotent producer; their outcome
+ * is committed by this loop's thread in a transaction of its own, after the job's progress has
+ * been flushed, so a late progress record can never land after the final state.
  */
 final class SpmCommandLoop {
     private static final Logger LOG = LoggerFactory.getLogger(SpmCommandLoop.class);
     private static final Duration STOP_WAIT = Duration.ofSeconds(30);
+    /** Copies are I/O bound; two at a time keep a host's disks and network busy without thrashing. */
+    private static final int JOB_THREADS = 2;
 
     private final WorkerConfig config;
     private final SpmTerm term;
     private final SpmCommandHandler handler;
     private final Thread thread;
     private final CountDownLatch stopRequested = new CountDownLatch(1);
+    private final ExecutorService jobs;
+    private final Queue<List<ProducerRecord<String, byte[]>>> outcomes = new ConcurrentLinkedQueue<>();
+    private volatile KafkaProducer<String, byte[]> progressProducer;
     private volatile boolean running = true;
     private volatile KafkaConsumer<String, byte[]> consumer;
 
@@ -54,6 +70,12 @@ final class SpmCommandLoop {
         this.handler = handler;
         this.thread = new Thread(this::run, "spm-" + term.pool() + "-epoch-" + term.epoch());
         this.thread.setDaemon(true);
+        AtomicInteger jobNumber = new AtomicInteger();
+        this.jobs = Executors.newFixedThreadPool(JOB_THREADS, r -> {
+            Thread t = new Thread(r, "spm-" + term.pool() + "-job-" + jobNumber.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     void start() {
@@ -89,6 +111,9 @@ final class SpmCommandLoop {
                     return;
                 }
                 producer.initTransactions();
+                if (progressProducer == null) {
+                    progressProducer = new KafkaProducer<>(progressProps());
+                }
                 String topic = Topics.spmCommands(term.pool());
                 Set<TopicPartition> partitions = c.partitionsFor(topic).stream()
                         .map(p -> new TopicPartition(topic, p.partition())).collect(Collectors.toSet());
@@ -109,21 +134,46 @@ final class SpmCommandLoop {
                 consumer = null;
             }
         }
+        jobs.shutdownNow();
+        try {
+            if (!jobs.awaitTermination(STOP_WAIT.toSeconds(), TimeUnit.SECONDS)) {
+                LOG.error("epoch {}: jobs did not stop within {}", term.epoch(), STOP_WAIT);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        KafkaProducer<String, byte[]> progress = progressProducer;
+        if (progress != null) {
+            progress.close(Duration.ofSeconds(5));
+        }
         LOG.info("epoch {}: SPM loop stopped", term.epoch());
     }
 
     private void process(KafkaProducer<String, byte[]> producer, KafkaConsumer<String, byte[]> c) {
         while (running) {
-            ConsumerRecords<String, byte[]> records = c.poll(Duration.ofSeconds(1));
+            commitOutcomes(producer);
+            ConsumerRecords<String, byte[]> records;
+            try {
+                records = c.poll(Duration.ofSeconds(1));
+            } catch (WakeupException e) {
+                if (!running) {
+                    throw e;
+                }
+                continue; // a job finished: publish its outcome first
+            }
             if (records.isEmpty() || !running) {
                 continue;
             }
             producer.beginTransaction();
             Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
+            List<Handled.LongJob> accepted = new ArrayList<>();
             try {
                 for (ConsumerRecord<String, byte[]> record : records) {
-                    List<ProducerRecord<String, byte[]>> outputs = handler.handle(record, term);
-                    outputs.forEach(producer::send);
+                    Handled handled = handler.handle(record, term);
+                    handled.records().forEach(producer::send);
+                    if (handled.job() != null) {
+                        accepted.add(handled.job());
+                    }
                     next.put(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1));
                     if (!running) {
                         break;
@@ -145,6 +195,49 @@ final class SpmCommandLoop {
                 producer.abortTransaction();
                 throw e;
             }
+            accepted.forEach(job -> jobs.execute(() -> runJob(job, c)));
+        }
+    }
+
+    private void runJob(Handled.LongJob job, KafkaConsumer<String, byte[]> c) {
+        List<ProducerRecord<String, byte[]>> outcome = job.run(new Handled.JobContext() {
+            @Override
+            public void progress(List<ProducerRecord<String, byte[]>> records) {
+                records.forEach(progressProducer::send);
+            }
+
+            @Override
+            public boolean cancelled() {
+                return !running;
+            }
+        });
+        if (outcome.isEmpty() || !running) {
+            return;
+        }
+        progressProducer.flush();
+        outcomes.add(outcome);
+        c.wakeup();
+    }
+
+    /** Commits the outcomes of finished jobs, each queued outcome whole, in one transaction. */
+    private void commitOutcomes(KafkaProducer<String, byte[]> producer) {
+        if (outcomes.isEmpty()) {
+            return;
+        }
+        List<List<ProducerRecord<String, byte[]>>> batch = new ArrayList<>();
+        for (List<ProducerRecord<String, byte[]>> o; (o = outcomes.poll()) != null; ) {
+            batch.add(o);
+        }
+        producer.beginTransaction();
+        try {
+            batch.forEach(o -> o.forEach(producer::send));
+            producer.commitTransaction();
+        } catch (ProducerFencedException | InvalidProducerEpochException e) {
+            throw e;
+        } catch (KafkaException e) {
+            producer.abortTransaction();
+            outcomes.addAll(batch); // tried again once the loop has a working producer
+            throw e;
         }
     }
 
@@ -163,6 +256,13 @@ final class SpmCommandLoop {
         // Long enough for the slowest driver operation of a batch (qemu-img, preallocation).
         p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "60000");
         p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId());
+        return p;
+    }
+
+    /** For progress: delivered at once, outside transactions, never duplicated by retries. */
+    private Properties progressProps() {
+        Properties p = KafkaClients.producer(config.bootstrapServers());
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId() + "-progress");
         return p;
     }
 

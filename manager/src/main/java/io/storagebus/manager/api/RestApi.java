@@ -22,6 +22,7 @@ import io.storagebus.manager.bus.PoolTopics;
 import io.storagebus.manager.bus.PublishFailedException;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.schema.Allocation;
+import io.storagebus.schema.CopyVolume;
 import io.storagebus.schema.CreateVolume;
 import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.DomainState;
@@ -84,6 +85,7 @@ public final class RestApi {
         router.get("/api/v1/domains/:id/volumes").handler(this::listVolumes);
         router.get("/api/v1/volumes/:id").handler(ctx -> ok(ctx, 200, Views.volume(view.volume(ctx.pathParam("id"))
                 .orElseThrow(() -> ApiError.notFound("VOLUME_NOT_FOUND", "no volume with id '" + ctx.pathParam("id") + "'")))));
+        router.post("/api/v1/volumes/:id/copy").handler(this::copyVolume);
         router.get("/api/v1/tasks/:id").handler(ctx -> ok(ctx, 200, Views.task(view.task(ctx.pathParam("id"))
                 .orElseThrow(() -> ApiError.notFound("TASK_NOT_FOUND", "no task with id '" + ctx.pathParam("id") + "'")))));
 
@@ -170,18 +172,14 @@ public final class RestApi {
         }
         VolumeFormat format = body.optionalEnum("format", VolumeFormat.class, VolumeFormat.QCOW2, EnumSet.of(VolumeFormat.RAW, VolumeFormat.QCOW2));
         Allocation allocation = body.optionalEnum("allocation", Allocation.class, Allocation.THIN, EnumSet.of(Allocation.THIN, Allocation.PREALLOCATED));
-        boolean taken = view.volumes().stream().anyMatch(v -> v.getDomainId().equals(domain.getId())
-                && v.getName().equals(name) && v.getStatus() != VolumeStatus.FAILED);
-        if (taken) {
-            throw ApiError.conflict("VOLUME_EXISTS", "domain '" + domain.getName() + "' has a volume named '" + name + "' already", "name");
-        }
+        requireFreeVolumeName(domain, name);
 
         String taskId = UUID.randomUUID().toString();
         String volumeId = UUID.randomUUID().toString();
         Envelope envelope = Envelopes.origin(domain.getEnvelope().getPool(), "manager:" + config.managerId(), taskId);
         CreateVolume command = CreateVolume.newBuilder()
                 .setEnvelope(envelope).setTaskId(taskId).setVolumeId(volumeId)
-                .setDomain(DomainRef.newBuilder().setId(domain.getId()).setDriver(domain.getDriver()).setProperties(domain.getProperties()).build())
+                .setDomain(domainRef(domain))
                 .setName(name).setVirtualSize(virtualSize).setFormat(format).setAllocation(allocation)
                 .build();
         VolumeState volume = VolumeState.newBuilder()
@@ -202,6 +200,67 @@ public final class RestApi {
                     ok(ctx, 202, new JsonObject().put("taskId", taskId).put("volumeId", volumeId).put("status", TaskStatus.PENDING.name()));
                 })
                 .onFailure(ctx::fail);
+    }
+
+    /** Copies a READY volume into a new volume of a domain of the same pool (a backup, when the target is an object store). */
+    private void copyVolume(RoutingContext ctx) {
+        String sourceId = ctx.pathParam("id");
+        VolumeState source = view.volume(sourceId)
+                .orElseThrow(() -> ApiError.notFound("VOLUME_NOT_FOUND", "no volume with id '" + sourceId + "'"));
+        RequestBody body = RequestBody.of(ctx, Set.of("targetDomainId", "name"));
+        String targetDomainId = body.requiredString("targetDomainId");
+        String name = body.name("name");
+        if (source.getStatus() != VolumeStatus.READY) {
+            throw ApiError.conflict("VOLUME_NOT_READY", "volume '" + source.getName() + "' is " + source.getStatus() + ", not READY", null);
+        }
+        DomainState sourceDomain = domainOrThrow(source.getDomainId());
+        DomainState target = view.domain(targetDomainId).orElseThrow(() -> ApiError.badField("targetDomainId", "UNKNOWN_DOMAIN",
+                "no domain with id '" + targetDomainId + "'"));
+        String pool = sourceDomain.getEnvelope().getPool();
+        if (!target.getEnvelope().getPool().equals(pool)) {
+            throw ApiError.badField("targetDomainId", "CROSS_POOL", "the target domain is in pool '" + target.getEnvelope().getPool()
+                    + "', the volume in pool '" + pool + "': a copy stays within one pool, whose SPM carries it out");
+        }
+        requireFreeVolumeName(target, name);
+
+        String taskId = UUID.randomUUID().toString();
+        String volumeId = UUID.randomUUID().toString();
+        Envelope envelope = Envelopes.origin(pool, "manager:" + config.managerId(), taskId);
+        CopyVolume command = CopyVolume.newBuilder()
+                .setEnvelope(envelope).setTaskId(taskId).setSourceVolumeId(sourceId).setSource(domainRef(sourceDomain))
+                .setTargetVolumeId(volumeId).setTarget(domainRef(target)).setTargetName(name)
+                .setVirtualSize(source.getVirtualSize()).setFormat(source.getFormat()).setAllocation(source.getAllocation())
+                .build();
+        VolumeState volume = VolumeState.newBuilder()
+                .setEnvelope(envelope).setId(volumeId).setDomainId(target.getId()).setName(name).setVirtualSize(source.getVirtualSize())
+                .setFormat(source.getFormat()).setAllocation(source.getAllocation()).setStatus(VolumeStatus.CREATING).setTaskId(taskId)
+                .setCreatedAt(envelope.getTimestamp())
+                .build();
+        TaskState task = TaskState.newBuilder()
+                .setEnvelope(envelope).setId(taskId).setType("COPY_VOLUME").setStatus(TaskStatus.PENDING)
+                .setDomainId(target.getId()).setVolumeId(volumeId).setCreatedAt(envelope.getTimestamp())
+                .build();
+        publishReserved(List.of(
+                new Outgoing(Topics.VOLUME_STATE, volumeId, volume),
+                new Outgoing(Topics.TASK_STATE, taskId, task),
+                new Outgoing(Topics.spmCommands(pool), volumeId, command)))
+                .onSuccess(v -> {
+                    ctx.response().putHeader("Location", "/api/v1/tasks/" + taskId);
+                    ok(ctx, 202, new JsonObject().put("taskId", taskId).put("volumeId", volumeId).put("status", TaskStatus.PENDING.name()));
+                })
+                .onFailure(ctx::fail);
+    }
+
+    private void requireFreeVolumeName(DomainState domain, String name) {
+        boolean taken = view.volumes().stream().anyMatch(v -> v.getDomainId().equals(domain.getId())
+                && v.getName().equals(name) && v.getStatus() != VolumeStatus.FAILED);
+        if (taken) {
+            throw ApiError.conflict("VOLUME_EXISTS", "domain '" + domain.getName() + "' has a volume named '" + name + "' already", "name");
+        }
+    }
+
+    private static DomainRef domainRef(DomainState domain) {
+        return DomainRef.newBuilder().setId(domain.getId()).setDriver(domain.getDriver()).setProperties(domain.getProperties()).build();
     }
 
     private void listVolumes(RoutingContext ctx) {

@@ -66,6 +66,12 @@ final class Views {
         if (t.getVolumeId() != null) {
             json.put("volumeId", t.getVolumeId());
         }
+        if (t.getDoneBytes() != null) {
+            json.put("doneBytes", t.getDoneBytes());
+        }
+        if (t.getTotalBytes() != null) {
+            json.put("totalBytes", t.getTotalBytes());
+        }
         if (t.getErrorCode() != null) {
             json.put("error", new JsonObject().put("code", t.getErrorCode()).put("message", t.getErrorMessage()));
         }

@@ -1,6 +1,4 @@
-package io.storagebus.driver.object;
-
-import static org.awaitility.Awaitility.await;
+package io.storagebus.testkit;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -12,10 +10,12 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Adobe's S3Mock, a real S3-compatible HTTP server, run as a separate Java process the way an
- * object store is a separate service. The jar comes from Maven Central through the build.
+ * object store is a separate service. Modules whose tests use it copy the jar from Maven Central
+ * ({@code com.adobe.testing:s3mock:exec}) and pass its path as the system property {@code s3mock.jar}.
  */
 public final class S3MockServer implements AutoCloseable {
     public static final String BUCKET = "sb-test";
@@ -45,12 +45,20 @@ public final class S3MockServer implements AutoCloseable {
                 .redirectOutput(root.resolve("s3mock.log").toFile())
                 .start();
         S3MockServer server = new S3MockServer(process, port);
-        try {
-            await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
-                    .until(() -> !process.isAlive() || server.accepting());
-        } catch (RuntimeException e) {
-            server.close();
-            throw e;
+        // Startup of another process: there is no event to wait for, so poll its port briefly.
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (process.isAlive() && !server.accepting()) {
+            if (System.nanoTime() > deadline) {
+                server.close();
+                throw new IllegalStateException("S3Mock did not open port " + port + " within 60 s");
+            }
+            try {
+                process.waitFor(100, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                server.close();
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while S3Mock started", e);
+            }
         }
         if (!process.isAlive()) {
             throw new IllegalStateException("S3Mock exited: " + Files.readString(root.resolve("s3mock.log")));
@@ -71,14 +79,14 @@ public final class S3MockServer implements AutoCloseable {
         return "http://127.0.0.1:" + port;
     }
 
-    /** A property bag for an object domain on this server. */
+    /** A property bag for an {@code object} domain on this server (S3Mock accepts any keys). */
     public Map<String, String> domainProperties() {
         Map<String, String> bag = new HashMap<>();
-        bag.put(ObjectDriver.ENDPOINT, endpoint());
-        bag.put(ObjectDriver.BUCKET, BUCKET);
-        bag.put(ObjectDriver.ACCESS_KEY, "storagebus");
-        bag.put(ObjectDriver.SECRET_KEY, "not-a-real-secret-0123456789");
-        bag.put(ObjectDriver.PART_SIZE, "5M");
+        bag.put("endpoint", endpoint());
+        bag.put("bucket", BUCKET);
+        bag.put("access_key", "storagebus");
+        bag.put("secret_key", "not-a-real-secret-0123456789");
+        bag.put("part_size", "5M");
         return bag;
     }
 
@@ -86,7 +94,7 @@ public final class S3MockServer implements AutoCloseable {
     public void close() {
         process.destroy();
         try {
-            if (!process.waitFor(java.util.concurrent.TimeUnit.SECONDS.toMillis(10), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            if (!process.waitFor(TimeUnit.SECONDS.toMillis(10), TimeUnit.MILLISECONDS)) {
                 process.destroyForcibly().waitFor();
             }
         } catch (InterruptedException e) {
@@ -95,7 +103,7 @@ public final class S3MockServer implements AutoCloseable {
         }
     }
 
-    static int freePort() throws IOException {
+    private static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         }

@@ -1,0 +1,32 @@
+package io.storagebus.worker.spm;
+
+import java.util.List;
+
+import org.apache.kafka.clients.producer.ProducerRecord;
+
+/**
+ * What handling one command produced: records for the batch's transaction, and for commands
+ * that take long (copies), a job to run after that transaction commits.
+ */
+record Handled(List<ProducerRecord<String, byte[]>> records, LongJob job) {
+
+    static Handled now(List<ProducerRecord<String, byte[]>> records) {
+        return new Handled(records, null);
+    }
+
+    /** Work that outlives a transaction: it reports progress as it goes and returns its outcome records. */
+    @FunctionalInterface
+    interface LongJob {
+        /** Never throws: a failure is returned as failure records; nothing when cancelled. */
+        List<ProducerRecord<String, byte[]>> run(JobContext context);
+    }
+
+    /** What a long job may do while it runs. */
+    interface JobContext {
+        /** Publishes at once, outside any transaction: informative records such as progress. */
+        void progress(List<ProducerRecord<String, byte[]>> records);
+
+        /** True once the SPM term ended: the job must stop and publish nothing. */
+        boolean cancelled();
+    }
+}

@@ -1,0 +1,176 @@
+package io.storagebus.system;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.RandomAccessFile;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+
+import io.storagebus.bus.MessageCodec;
+import io.storagebus.bus.Topics;
+import io.storagebus.schema.VolumeCopied;
+import io.storagebus.schema.VolumeCopyProgress;
+import io.storagebus.testkit.S3MockServer;
+import io.vertx.core.json.JsonObject;
+import org.apache.avro.specific.SpecificRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A backup through the bus: a file volume copied to an object-store domain on a real
+ * S3-compatible server and restored into a new file volume, bit-identical, with progress events
+ * on the way and the checksum in the completion event.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class VolumeCopyIT {
+    private static final long MIB = 1L << 20;
+    private static final Duration WAIT = Duration.ofSeconds(60);
+
+    private Cluster cluster;
+    private S3MockServer s3;
+    private Http http;
+    private Path tmp;
+    private String fileDomain;
+    private String objectDomain;
+
+    @BeforeAll
+    void start(@TempDir Path dir) throws Exception {
+        tmp = dir;
+        s3 = S3MockServer.start(dir.resolve("s3"));
+        cluster = new Cluster(new InProcessKafka(dir.resolve("kafka")), dir);
+        cluster.startWorker("host-1");
+        http = new Http(cluster.startManager().baseUrl());
+        await().atMost(WAIT).until(() -> http.get("/api/v1/health").status() == 200);
+        Path images = Files.createDirectories(dir.resolve("images"));
+        fileDomain = created(http.post("/api/v1/domains", new JsonObject().put("name", "files").put("driver", "file")
+                .put("properties", new JsonObject().put("path", images.toString()))));
+        JsonObject bag = new JsonObject();
+        s3.domainProperties().forEach(bag::put);
+        objectDomain = created(http.post("/api/v1/domains", new JsonObject().put("name", "backups").put("driver", "object").put("properties", bag)));
+    }
+
+    @AfterAll
+    void stop() {
+        if (cluster != null) {
+            cluster.close();
+        }
+        if (s3 != null) {
+            s3.close();
+        }
+    }
+
+    @Test
+    void backupToTheObjectStoreAndRestoreIsBitIdentical() throws Exception {
+        JsonObject source = awaitReady(accepted(http.post("/api/v1/domains/" + fileDomain + "/volumes",
+                new JsonObject().put("name", "disk").put("virtualSize", 96 * MIB).put("format", "raw"))));
+        // Write as a guest would: straight into the volume's file, here and there.
+        Path sourceFile = Path.of(URI.create(source.getString("uri")));
+        byte[] chunk = new byte[(int) MIB];
+        new Random(5).nextBytes(chunk);
+        try (RandomAccessFile raf = new RandomAccessFile(sourceFile.toFile(), "rw")) {
+            for (long offset : List.of(0L, 10 * MIB, 70 * MIB, 95 * MIB)) {
+                raf.seek(offset);
+                raf.write(chunk);
+            }
+        }
+        String sourceSha = sha256(sourceFile);
+
+        JsonObject backupTask = accepted(http.post("/api/v1/volumes/" + source.getString("id") + "/copy",
+                new JsonObject().put("targetDomainId", objectDomain).put("name", "disk-backup")));
+        JsonObject backup = awaitReady(backupTask);
+        assertTrue(backup.getString("uri").startsWith("s3://" + S3MockServer.BUCKET + "/"), backup.encode());
+        JsonObject task = http.get("/api/v1/tasks/" + backupTask.getString("taskId")).json();
+        assertEquals("SUCCEEDED", task.getString("status"));
+        assertEquals(96 * MIB, task.getLong("doneBytes"));
+        assertEquals(96 * MIB, task.getLong("totalBytes"));
+
+        VolumeCopied copied = null;
+        long progressEvents = 0;
+        for (var r : TopicReader.readAll(cluster.kafka.bootstrapServers(), Topics.EVENTS)) {
+            SpecificRecord event = MessageCodec.standard().decode(r.value());
+            if (event instanceof VolumeCopied c && c.getTaskId().equals(backupTask.getString("taskId"))) {
+                copied = c;
+            }
+            if (event instanceof VolumeCopyProgress p && p.getTaskId().equals(backupTask.getString("taskId"))) {
+                progressEvents++;
+                assertEquals(96 * MIB, p.getTotalBytes());
+            }
+        }
+        assertTrue(progressEvents >= 2, "progress at 64 MiB and at the end, saw " + progressEvents);
+        assertEquals(sourceSha, copied.getSha256(), "the checksum of the copy is the source's");
+
+        JsonObject restored = awaitReady(accepted(http.post("/api/v1/volumes/" + backup.getString("id") + "/copy",
+                new JsonObject().put("targetDomainId", fileDomain).put("name", "disk-restored"))));
+        Path restoredFile = Path.of(URI.create(restored.getString("uri")));
+        assertEquals(sourceSha, sha256(restoredFile));
+        assertArrayEquals(Files.readAllBytes(sourceFile), Files.readAllBytes(restoredFile));
+    }
+
+    @Test
+    void badCopyRequestsAreRefused() {
+        String volumeId = awaitReady(accepted(http.post("/api/v1/domains/" + fileDomain + "/volumes",
+                new JsonObject().put("name", "small").put("virtualSize", MIB)))).getString("id");
+        assertEquals(404, http.post("/api/v1/volumes/nope/copy", new JsonObject().put("targetDomainId", objectDomain).put("name", "x")).status());
+        Http.Response missing = http.post("/api/v1/volumes/" + volumeId + "/copy", new JsonObject().put("name", "x"));
+        assertEquals(400, missing.status());
+        assertEquals("targetDomainId", missing.json().getString("field"));
+        Http.Response unknown = http.post("/api/v1/volumes/" + volumeId + "/copy", new JsonObject().put("targetDomainId", "nope").put("name", "x"));
+        assertEquals("UNKNOWN_DOMAIN", unknown.json().getString("code"));
+        Http.Response taken = http.post("/api/v1/volumes/" + volumeId + "/copy", new JsonObject().put("targetDomainId", fileDomain).put("name", "small"));
+        assertEquals(409, taken.status(), taken.body());
+    }
+
+    @Test
+    void objectDomainPropertiesAreCheckedAgainstTheServerAndTheSecretIsMasked() {
+        JsonObject bag = new JsonObject();
+        s3.domainProperties().forEach(bag::put);
+        bag.put("bucket", "missing-bucket");
+        Http.Response r = http.post("/api/v1/domains", new JsonObject().put("name", "nobucket").put("driver", "object").put("properties", bag));
+        assertEquals(400, r.status(), r.body());
+        assertEquals("properties.bucket", r.json().getString("field"));
+        String shown = http.get("/api/v1/domains/" + objectDomain).body();
+        assertTrue(shown.contains("\"secret_key\":\"******\""), shown);
+        assertTrue(!shown.contains(s3.domainProperties().get("secret_key")), shown);
+    }
+
+    private static String created(Http.Response r) {
+        assertEquals(201, r.status(), r.body());
+        return r.json().getString("id");
+    }
+
+    private static JsonObject accepted(Http.Response r) {
+        assertEquals(202, r.status(), r.body());
+        return r.json();
+    }
+
+    private JsonObject awaitReady(JsonObject accepted) {
+        String volumeId = accepted.getString("volumeId");
+        JsonObject volume = await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + volumeId).json(),
+                v -> !"CREATING".equals(v.getString("status")));
+        assertEquals("READY", volume.getString("status"), volume.encode());
+        return volume;
+    }
+
+    private static String sha256(Path file) throws Exception {
+        MessageDigest digest = MessageDigest.getInstance("SHA-256");
+        try (var in = Files.newInputStream(file)) {
+            byte[] buffer = new byte[1 << 20];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+        }
+        return HexFormat.of().formatHex(digest.digest());
+    }
+}
