@@ -40,6 +40,8 @@ public final class S3MockServer implements AutoCloseable {
                 "--http.port=" + port, "--server.port=0",
                 "--com.adobe.testing.s3mock.store.root=" + root.resolve("store"),
                 "--com.adobe.testing.s3mock.store.initial-buckets=" + BUCKET,
+                // Its default of 10 MB would refuse the object driver's larger multipart parts.
+                "--com.adobe.testing.s3mock.max-payload-size=512MB",
                 "--spring.main.banner-mode=off", "--logging.level.root=WARN"))
                 .redirectErrorStream(true)
                 .redirectOutput(root.resolve("s3mock.log").toFile())

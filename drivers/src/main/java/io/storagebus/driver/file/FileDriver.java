@@ -2,7 +2,6 @@ package io.storagebus.driver.file;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -75,7 +74,7 @@ public final class FileDriver extends DirectoryDriver {
         });
     }
 
-    /** Replaces the data file atomically: the new content is written beside it, then moved over it. */
+    /** Replaces the data file atomically: the new content is written beside it (sparse), then moved over it. */
     @Override
     public void write(DomainContext domain, VolumeUri volume, InputStream data, long length) throws DriverException {
         VolumeFiles files = files(domain);
@@ -85,11 +84,10 @@ public final class FileDriver extends DirectoryDriver {
         }
         Path tmp = files.volumesDir().resolve("." + meta.volumeId() + ".writing");
         try {
-            try (OutputStream out = Files.newOutputStream(tmp)) {
-                long copied = LocalFiles.copy(data, out, length);
-                if (copied != length) {
-                    throw new DriverException(DriverException.Code.IO_ERROR, "stream ended after " + copied + " of " + length + " bytes");
-                }
+            Files.deleteIfExists(tmp);
+            long copied = LocalFiles.copySparse(data, tmp, length);
+            if (copied != length) {
+                throw new DriverException(DriverException.Code.IO_ERROR, "stream ended after " + copied + " of " + length + " bytes");
             }
             VolumeFiles.move(tmp, files.dataOf(meta));
         } catch (IOException e) {

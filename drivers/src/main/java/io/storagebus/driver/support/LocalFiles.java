@@ -58,6 +58,45 @@ public final class LocalFiles {
         return total;
     }
 
+    /**
+     * Copies at most {@code length} bytes into a new file, leaving holes where the data is zeros,
+     * so a restored thin volume stays as sparse as the original. Returns how many bytes there were.
+     */
+    public static long copySparse(InputStream in, Path file, long length) throws IOException {
+        byte[] buffer = new byte[BUFFER];
+        long total = 0;
+        try (java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(file,
+                java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
+            while (total < length) {
+                int n = in.readNBytes(buffer, 0, (int) Math.min(buffer.length, length - total));
+                if (n <= 0) {
+                    break;
+                }
+                if (!allZero(buffer, n)) {
+                    java.nio.ByteBuffer data = java.nio.ByteBuffer.wrap(buffer, 0, n);
+                    while (data.hasRemaining()) {
+                        out.write(data, total + data.position());
+                    }
+                }
+                total += n;
+            }
+            // Trailing zeros are a hole too: the length says where the file ends.
+            if (out.size() < total) {
+                out.write(java.nio.ByteBuffer.wrap(new byte[1]), total - 1);
+            }
+        }
+        return total;
+    }
+
+    private static boolean allZero(byte[] buffer, int n) {
+        for (int i = 0; i < n; i++) {
+            if (buffer[i] != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Overwrites the whole file with zeros and syncs it, so the data is gone from the disk too. */
     public static void zero(Path data) throws DriverException {
         try (RandomAccessFile raf = new RandomAccessFile(data.toFile(), "rw")) {

@@ -1,5 +1,6 @@
 package io.storagebus.driver.file;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -138,5 +139,20 @@ class FileDriverTest extends DriverConformance {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
         return out;
+    }
+
+    @Test
+    void writtenZerosStayHoles() throws Exception {
+        DomainContext domain = domain();
+        StorageDriver driver = driver();
+        VolumeInfo volume = driver.create(domain, new VolumeSpec(id(), "sparse", 64 * MIB, VolumeFormat.RAW, Allocation.THIN));
+        byte[] data = new byte[(int) (64 * MIB)];
+        byte[] middle = pattern((int) MIB, 13);
+        System.arraycopy(middle, 0, data, (int) (20 * MIB), middle.length);
+        driver.write(domain, volume.uri(), new ByteArrayInputStream(data), data.length);
+        VolumeInfo written = driver.info(domain, volume.uri());
+        assertEquals(64 * MIB, written.allocatedSize());
+        assertTrue(written.actualSize() <= 2 * MIB, "only the data takes space: " + written);
+        assertArrayEquals(data, readAll(driver, domain, volume.uri(), data.length));
     }
 }

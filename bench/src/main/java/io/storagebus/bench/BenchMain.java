@@ -1,0 +1,21 @@
+package io.storagebus.bench;
+
+import java.util.Arrays;
+
+/** {@code bin/storagebus bench <name> [options]}: runs a benchmark and prints its figures, last line JSON. */
+public final class BenchMain {
+    private BenchMain() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String name = args.length == 0 ? "" : args[0];
+        String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
+        switch (name) {
+            case "copy" -> CopyBenchmark.main(rest);
+            default -> {
+                System.err.println("usage: storagebus bench copy [--size-gib N] [--data-gib N] [--part-size SIZE] [--dir DIR]");
+                System.exit(2);
+            }
+        }
+    }
+}
