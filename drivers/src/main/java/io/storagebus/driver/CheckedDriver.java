@@ -56,6 +56,11 @@ public final class CheckedDriver implements StorageDriver {
     }
 
     @Override
+    public String storageId(Map<String, String> properties) {
+        return driver.storageId(properties);
+    }
+
+    @Override
     public VolumeInfo create(DomainContext domain, VolumeSpec spec) throws DriverException {
         return driver.create(domain, spec);
     }

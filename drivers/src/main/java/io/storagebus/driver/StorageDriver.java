@@ -36,6 +36,12 @@ public interface StorageDriver {
     List<PropertyViolation> validate(Map<String, String> properties);
 
     /**
+     * What identifies the storage a bag points at (a directory, a VG, a bucket and prefix), so
+     * that no two domains are ever defined on the same storage. Never contains a secret.
+     */
+    String storageId(Map<String, String> properties);
+
+    /**
      * Creates a volume; idempotent by volume id: creating an existing volume with the same spec
      * returns it, with another spec fails with {@link DriverException.Code#CONFLICT}.
      */

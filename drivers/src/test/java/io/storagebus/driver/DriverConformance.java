@@ -280,6 +280,22 @@ public abstract class DriverConformance {
     }
 
     @Test
+    void anotherDomainOnTheSameStorageFindsTheVolumesUnderItsOwnId() throws Exception {
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeInfo volume = driver.create(domain, writableSpec(id(), 4 * MIB));
+        // The same storage attached as a new domain (a new pool, a rebuilt manager): import.
+        DomainContext attached = new DomainContext("attached-" + id(), domain.properties());
+        assertEquals(driver.storageId(domain.properties()), driver.storageId(attached.properties()));
+        List<VolumeInfo> found = driver.list(attached);
+        assertEquals(1, found.size(), "found: " + found);
+        assertEquals(new VolumeUri(attached.id(), volume.volumeId()), found.get(0).uri());
+        assertEquals(volume.name(), found.get(0).name());
+        assertEquals(volume.virtualSize(), found.get(0).virtualSize());
+        assertEquals(volume.virtualSize(), driver.info(attached, found.get(0).uri()).virtualSize());
+    }
+
+    @Test
     void everyRequiredPropertyIsDeclaredAndChecked() {
         StorageDriver driver = driver();
         PropertyValidator.Result result = PropertyValidator.validate(driver, Map.of("no-such-property", "x"));

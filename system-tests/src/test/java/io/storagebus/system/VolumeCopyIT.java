@@ -173,4 +173,45 @@ class VolumeCopyIT {
         }
         return HexFormat.of().formatHex(digest.digest());
     }
+
+    @Test
+    void aSecondDomainOnTheSameStorageIsRefused() {
+        JsonObject bag = new JsonObject();
+        s3.domainProperties().forEach(bag::put);
+        Http.Response sameBucketAndPrefix = http.post("/api/v1/domains",
+                new JsonObject().put("name", "backups-again").put("driver", "object").put("properties", bag));
+        assertEquals(409, sameBucketAndPrefix.status(), sameBucketAndPrefix.body());
+        assertEquals("STORAGE_IN_USE", sameBucketAndPrefix.json().getString("code"));
+        Http.Response sameDirectory = http.post("/api/v1/domains", new JsonObject().put("name", "files-again").put("driver", "file")
+                .put("properties", new JsonObject().put("path", tmp.resolve("images").toString() + "/")));
+        assertEquals("STORAGE_IN_USE", sameDirectory.json().getString("code"), sameDirectory.body());
+    }
+
+    @Test
+    void storageFromElsewhereIsAttachedWithItsVolumes() throws Exception {
+        // Volumes another installation left in a directory and under a bucket prefix.
+        Path elsewhere = Files.createDirectories(tmp.resolve("elsewhere"));
+        io.storagebus.driver.StorageDriver file = new io.storagebus.driver.CheckedDriver(new io.storagebus.driver.file.FileDriver());
+        io.storagebus.driver.DomainContext old = new io.storagebus.driver.DomainContext("old-domain", java.util.Map.of("path", elsewhere.toString()));
+        file.create(old, new io.storagebus.driver.VolumeSpec("kept-1", "kept-one", MIB, io.storagebus.driver.VolumeFormat.RAW,
+                io.storagebus.driver.Allocation.THIN));
+        file.create(old, new io.storagebus.driver.VolumeSpec("kept-2", "kept-two", 2 * MIB, io.storagebus.driver.VolumeFormat.QCOW2,
+                io.storagebus.driver.Allocation.THIN));
+
+        Http.Response r = http.post("/api/v1/domains", new JsonObject().put("name", "attached").put("driver", "file").put("importVolumes", true)
+                .put("properties", new JsonObject().put("path", elsewhere.toString())));
+        assertEquals(201, r.status(), r.body());
+        assertEquals(2, r.json().getLong("importedVolumes"));
+        var volumes = http.get("/api/v1/domains/" + r.json().getString("id") + "/volumes").array();
+        assertEquals(2, volumes.size());
+        for (Object v : volumes) {
+            JsonObject volume = (JsonObject) v;
+            assertEquals("READY", volume.getString("status"));
+            assertTrue(volume.getString("name").startsWith("kept-"), volume.encode());
+        }
+        // An imported volume is a volume like any other: it can be backed up.
+        JsonObject two = volumes.stream().map(JsonObject.class::cast).filter(v -> v.getString("name").equals("kept-two")).findFirst().orElseThrow();
+        awaitReady(accepted(http.post("/api/v1/volumes/" + two.getString("id") + "/copy",
+                new JsonObject().put("targetDomainId", objectDomain).put("name", "kept-two-backup"))));
+    }
 }

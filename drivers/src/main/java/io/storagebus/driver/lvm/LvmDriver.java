@@ -84,6 +84,11 @@ public final class LvmDriver implements StorageDriver {
     }
 
     @Override
+    public String storageId(Map<String, String> properties) {
+        return "vg:" + properties.get(VG);
+    }
+
+    @Override
     public VolumeInfo create(DomainContext domain, VolumeSpec spec) throws DriverException {
         String vg = domain.property(VG);
         Optional<VolumeInfo> existing = existing(domain, spec);

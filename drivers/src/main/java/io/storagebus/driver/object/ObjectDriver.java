@@ -47,8 +47,9 @@ import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
  * An S3-compatible object store as a backup target. Each volume is a data object and a small
- * {@code .meta.json} object under {@code <prefix>/<domainId>/}; a delinked volume's metadata is
- * renamed {@code .delinked.json}. Data moves as streams: uploads are multipart with one reused
+ * {@code .meta.json} object under {@code <prefix>/}; a delinked volume's metadata is renamed
+ * {@code .delinked.json}. Keys do not name the domain, so a bucket prefix full of backups can be
+ * attached as a new domain and its volumes imported. Data moves as streams: uploads are multipart with one reused
  * part buffer, downloads stream the object, so no volume is ever held in memory.
  */
 public final class ObjectDriver implements StorageDriver {
@@ -99,7 +100,8 @@ public final class ObjectDriver implements StorageDriver {
                 PropertyDescriptor.required(ACCESS_KEY, PropertyType.STRING, "access key id"),
                 PropertyDescriptor.required(SECRET_KEY, PropertyType.SECRET, "secret access key (never shown or logged)"),
                 PropertyDescriptor.optional(PATH_STYLE, PropertyType.BOOL, "true", "address the bucket in the path (most S3-compatible servers) rather than in the host name"),
-                PropertyDescriptor.optional(PREFIX, PropertyType.STRING, "storagebus", "key prefix under which the domain keeps its objects")
+                PropertyDescriptor.optional(PREFIX, PropertyType.STRING, "storagebus",
+                                "key prefix under which the domain keeps its objects; one domain per bucket and prefix")
                         .withPattern("[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*"),
                 PropertyDescriptor.optional(PART_SIZE, PropertyType.SIZE, "16M", "multipart upload part size: the memory one upload uses")
                         .withRange(5 * Sizes.MIB, 512 * Sizes.MIB));
@@ -156,7 +158,14 @@ public final class ObjectDriver implements StorageDriver {
     }
 
     private static String key(DomainContext domain, String volumeId, String suffix) {
-        return domain.property(PREFIX, "storagebus") + "/" + domain.id() + "/" + volumeId + suffix;
+        return domain.property(PREFIX, "storagebus") + "/" + volumeId + suffix;
+    }
+
+    /** Endpoint, bucket and prefix: two domains on one prefix would see each other's volumes. */
+    @Override
+    public String storageId(Map<String, String> properties) {
+        Map<String, String> all = withDefaults(properties);
+        return URI.create(all.get(ENDPOINT)).normalize() + "/" + all.get(BUCKET) + "/" + all.get(PREFIX);
     }
 
     @Override

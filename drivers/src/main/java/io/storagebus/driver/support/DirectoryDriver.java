@@ -30,6 +30,17 @@ public abstract class DirectoryDriver implements StorageDriver {
         return LocalFiles.directoryViolations(PATH, Path.of(properties.get(PATH)));
     }
 
+    /** The directory, with symbolic links resolved where it exists. */
+    @Override
+    public String storageId(Map<String, String> properties) {
+        Path dir = Path.of(properties.get(PATH)).normalize();
+        try {
+            return dir.toRealPath().toString();
+        } catch (IOException e) {
+            return dir.toString();
+        }
+    }
+
     protected static VolumeFiles files(DomainContext domain) {
         return new VolumeFiles(domain.path(PATH));
     }

@@ -54,9 +54,13 @@ class ObjectDriverTest extends DriverConformance {
         return DRIVER;
     }
 
+    /** Each domain on its own key prefix, as the manager requires. */
     @Override
     protected DomainContext domain() {
-        return new DomainContext("dom-" + id(), PropertyValidator.validate(DRIVER, server.domainProperties()).properties());
+        Map<String, String> bag = new HashMap<>(server.domainProperties());
+        String id = id();
+        bag.put(ObjectDriver.PREFIX, "t/" + id);
+        return new DomainContext("dom-" + id, PropertyValidator.validate(DRIVER, bag).properties());
     }
 
     @Test

@@ -74,6 +74,17 @@ final class RequestBody {
         return n.longValue();
     }
 
+    boolean optionalBoolean(String field, boolean defaultValue) {
+        Object value = json.getValue(field);
+        if (value == null) {
+            return defaultValue;
+        }
+        if (!(value instanceof Boolean b)) {
+            throw ApiError.badField(field, "INVALID_TYPE", field + " must be true or false");
+        }
+        return b;
+    }
+
     <E extends Enum<E>> E optionalEnum(String field, Class<E> type, E defaultValue, Set<E> allowed) {
         String value = optionalString(field, null);
         if (value == null) {

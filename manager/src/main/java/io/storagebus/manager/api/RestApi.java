@@ -1,6 +1,5 @@
 package io.storagebus.manager.api;
 
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumSet;
@@ -11,9 +10,12 @@ import java.util.UUID;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.Topics;
+import io.storagebus.driver.DomainContext;
+import io.storagebus.driver.DriverException;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.driver.PropertyValidator;
 import io.storagebus.driver.StorageDriver;
+import io.storagebus.driver.VolumeInfo;
 import io.storagebus.manager.HealthCheck;
 import io.storagebus.manager.ManagerConfig;
 import io.storagebus.manager.bus.CommandBus;
@@ -62,6 +64,7 @@ public final class RestApi {
     private final DriverRegistry drivers;
     private final HealthCheck health;
     private final PoolTopics poolTopics;
+    private Vertx vertx;
 
     public RestApi(ManagerConfig config, StateView view, CommandBus bus, DriverRegistry drivers, HealthCheck health,
                    PoolTopics poolTopics) {
@@ -74,6 +77,7 @@ public final class RestApi {
     }
 
     public Router router(Vertx vertx) {
+        this.vertx = vertx;
         Router router = Router.router(vertx);
         router.route("/api/*").handler(BodyHandler.create().setBodyLimit(1 << 20));
         router.get("/api/v1/health").handler(this::health);
@@ -104,8 +108,13 @@ public final class RestApi {
         });
     }
 
+    /**
+     * Validates the bag against the driver (and the storage itself) before anything is stored,
+     * refuses a second domain on storage another domain uses, and with {@code importVolumes}
+     * registers the volumes already on that storage (a domain attached from elsewhere).
+     */
     private void createDomain(RoutingContext ctx) {
-        RequestBody body = RequestBody.of(ctx, Set.of("name", "driver", "properties", "pool"));
+        RequestBody body = RequestBody.of(ctx, Set.of("name", "driver", "properties", "pool", "importVolumes"));
         String name = body.name("name");
         String driverName = body.requiredString("driver");
         String pool = body.optionalString("pool", config.defaultPool());
@@ -115,34 +124,67 @@ public final class RestApi {
         StorageDriver driver = drivers.find(driverName).orElseThrow(() -> ApiError.badField("driver", "UNKNOWN_DRIVER",
                 "unknown driver '" + driverName + "'; available: " + drivers.all().stream().map(StorageDriver::name).toList()));
         Map<String, String> bag = body.stringMap("properties");
-        PropertyValidator.Result validated = PropertyValidator.validate(driver, bag);
-        if (!validated.valid()) {
-            List<ApiError.FieldError> errors = validated.violations().stream()
-                    .map(v -> new ApiError.FieldError("properties." + v.property(), v.code(), v.message())).toList();
-            throw new ApiError(400, "INVALID_PROPERTIES", errors.size() == 1 ? errors.get(0).message()
-                    : errors.size() + " properties are invalid", errors.get(0).field(), errors);
-        }
+        boolean importVolumes = body.optionalBoolean("importVolumes", false);
         requireFreeDomainName(name);
         String id = UUID.randomUUID().toString();
-        Instant now = Instant.now();
-        DomainState domain = DomainState.newBuilder()
-                .setEnvelope(Envelopes.origin(pool, "manager:" + config.managerId(), id))
-                .setId(id).setName(name).setDriver(driverName).setProperties(validated.properties())
-                .setStatus(DomainStatus.ACTIVE).setCreatedAt(now)
-                .build();
-        poolTopics.ensure(pool)
-                .compose(v -> {
+        // Driver validation and listing touch the storage: off the event loop.
+        vertx.executeBlocking(() -> {
+            PropertyValidator.Result validated = PropertyValidator.validate(driver, bag);
+            if (!validated.valid()) {
+                List<ApiError.FieldError> errors = validated.violations().stream()
+                        .map(v -> new ApiError.FieldError("properties." + v.property(), v.code(), v.message())).toList();
+                throw new ApiError(400, "INVALID_PROPERTIES", errors.size() == 1 ? errors.get(0).message()
+                        : errors.size() + " properties are invalid", errors.get(0).field(), errors);
+            }
+            String storage = driver.storageId(validated.properties());
+            for (DomainState other : view.domains()) {
+                if (other.getDriver().equals(driverName) && driver.storageId(other.getProperties()).equals(storage)) {
+                    throw ApiError.conflict("STORAGE_IN_USE", "domain '" + other.getName() + "' already uses this storage ("
+                            + driverName + "); attach it once, or use importVolumes on a domain that is gone", "properties");
+                }
+            }
+            List<VolumeInfo> found = importVolumes ? driver.list(new DomainContext(id, validated.properties())) : List.of();
+            return new CheckedDomain(validated.properties(), found);
+        }, false)
+                .compose(checked -> poolTopics.ensure(pool).map(checked))
+                .compose(checked -> {
+                    Map<String, String> properties = checked.properties();
+                    List<VolumeInfo> found = checked.found();
                     // Checked again right before the reservation: both run on the event loop, so
                     // two requests for one name cannot both pass.
                     requireFreeDomainName(name);
-                    return publishReserved(List.of(new Outgoing(Topics.DOMAIN_STATE, id, domain)));
+                    Envelope envelope = Envelopes.origin(pool, "manager:" + config.managerId(), id);
+                    DomainState domain = DomainState.newBuilder()
+                            .setEnvelope(envelope).setId(id).setName(name).setDriver(driverName).setProperties(properties)
+                            .setStatus(DomainStatus.ACTIVE).setCreatedAt(envelope.getTimestamp())
+                            .build();
+                    List<Outgoing> records = new ArrayList<>();
+                    records.add(new Outgoing(Topics.DOMAIN_STATE, id, domain));
+                    found.forEach(v -> records.add(new Outgoing(Topics.VOLUME_STATE, v.volumeId(), importedVolume(envelope, id, v))));
+                    return publishReserved(records).map(v -> {
+                        LOG.info("domain {} '{}' created ({} driver, pool {}, {} volumes imported)", id, name, driverName, pool, found.size());
+                        return domain;
+                    });
                 })
-                .onSuccess(v -> {
-                    LOG.info("domain {} '{}' created ({} driver, pool {})", id, name, driverName, pool);
+                .onSuccess(domain -> {
                     ctx.response().putHeader("Location", "/api/v1/domains/" + id);
-                    ok(ctx, 201, domainJson(domain));
+                    ok(ctx, 201, domainJson(domain).put("importedVolumes", importVolumes ? view.volumes().stream()
+                            .filter(v -> v.getDomainId().equals(id)).count() : 0));
                 })
                 .onFailure(ctx::fail);
+    }
+
+    /** A bag the driver accepted, and the volumes found on the storage when importing. */
+    private record CheckedDomain(Map<String, String> properties, List<VolumeInfo> found) {
+    }
+
+    private static VolumeState importedVolume(Envelope envelope, String domainId, VolumeInfo v) {
+        return VolumeState.newBuilder()
+                .setEnvelope(envelope).setId(v.volumeId()).setDomainId(domainId).setName(v.name() == null ? v.volumeId() : v.name())
+                .setVirtualSize(v.virtualSize()).setFormat(VolumeFormat.valueOf(v.format().name()))
+                .setAllocation(Allocation.valueOf(v.allocation().name())).setStatus(VolumeStatus.READY).setUri(v.location())
+                .setTaskId(envelope.getCorrelationId()).setCreatedAt(envelope.getTimestamp())
+                .build();
     }
 
     private void requireFreeDomainName(String name) {
@@ -300,6 +342,10 @@ public final class RestApi {
         Throwable failure = ctx.failure();
         if (failure instanceof ApiError e) {
             error(ctx, e);
+        } else if (failure instanceof DriverException e) {
+            LOG.warn("{} {}: {} {}", ctx.request().method(), ctx.request().path(), e.code(), e.getMessage());
+            error(ctx, new ApiError(503, "STORAGE_UNAVAILABLE", "the storage did not answer as expected, nothing was changed: "
+                    + e.getMessage(), null, List.of()));
         } else if (failure instanceof PublishFailedException || failure instanceof org.apache.kafka.common.KafkaException) {
             LOG.warn("{} {}: {}", ctx.request().method(), ctx.request().path(), failure.toString());
             error(ctx, ApiError.unavailable("nothing was changed: " + failure.getMessage()));
