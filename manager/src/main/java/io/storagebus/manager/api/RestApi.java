@@ -224,24 +224,38 @@ public final class RestApi {
                 .setDomain(domainRef(domain))
                 .setName(name).setVirtualSize(virtualSize).setFormat(format).setAllocation(allocation)
                 .build();
-        VolumeState volume = VolumeState.newBuilder()
-                .setEnvelope(envelope).setId(volumeId).setDomainId(domain.getId()).setName(name).setVirtualSize(virtualSize)
-                .setFormat(format).setAllocation(allocation).setStatus(VolumeStatus.CREATING).setTaskId(taskId)
-                .setCreatedAt(envelope.getTimestamp())
-                .build();
+        submitNewVolume(ctx, "CREATE_VOLUME", creating(envelope, volumeId, domain.getId(), name, virtualSize, format, allocation), command);
+    }
+
+    /**
+     * Publishes a command that makes a new volume together with the volume's CREATING state and
+     * its PENDING task, and answers 202 pointing at the task.
+     */
+    private void submitNewVolume(RoutingContext ctx, String taskType, VolumeState volume, SpecificRecord command) {
+        Envelope envelope = volume.getEnvelope();
+        String taskId = envelope.getCorrelationId();
         TaskState task = TaskState.newBuilder()
-                .setEnvelope(envelope).setId(taskId).setType("CREATE_VOLUME").setStatus(TaskStatus.PENDING)
-                .setDomainId(domain.getId()).setVolumeId(volumeId).setCreatedAt(envelope.getTimestamp())
+                .setEnvelope(envelope).setId(taskId).setType(taskType).setStatus(TaskStatus.PENDING)
+                .setDomainId(volume.getDomainId()).setVolumeId(volume.getId()).setCreatedAt(envelope.getTimestamp())
                 .build();
         publishReserved(List.of(
-                new Outgoing(Topics.VOLUME_STATE, volumeId, volume),
+                new Outgoing(Topics.VOLUME_STATE, volume.getId(), volume),
                 new Outgoing(Topics.TASK_STATE, taskId, task),
-                new Outgoing(Topics.spmCommands(envelope.getPool()), volumeId, command)))
+                new Outgoing(Topics.spmCommands(envelope.getPool()), volume.getId(), command)))
                 .onSuccess(v -> {
                     ctx.response().putHeader("Location", "/api/v1/tasks/" + taskId);
-                    ok(ctx, 202, new JsonObject().put("taskId", taskId).put("volumeId", volumeId).put("status", TaskStatus.PENDING.name()));
+                    ok(ctx, 202, new JsonObject().put("taskId", taskId).put("volumeId", volume.getId()).put("status", TaskStatus.PENDING.name()));
                 })
                 .onFailure(ctx::fail);
+    }
+
+    private static VolumeState creating(Envelope envelope, String volumeId, String domainId, String name, long virtualSize,
+                                        VolumeFormat format, Allocation allocation) {
+        return VolumeState.newBuilder()
+                .setEnvelope(envelope).setId(volumeId).setDomainId(domainId).setName(name).setVirtualSize(virtualSize)
+                .setFormat(format).setAllocation(allocation).setStatus(VolumeStatus.CREATING).setTaskId(envelope.getCorrelationId())
+                .setCreatedAt(envelope.getTimestamp())
+                .build();
     }
 
     /** Copies a READY volume into a new volume of a domain of the same pool (a backup, when the target is an object store). */
@@ -273,24 +287,8 @@ public final class RestApi {
                 .setTargetVolumeId(volumeId).setTarget(domainRef(target)).setTargetName(name)
                 .setVirtualSize(source.getVirtualSize()).setFormat(source.getFormat()).setAllocation(source.getAllocation())
                 .build();
-        VolumeState volume = VolumeState.newBuilder()
-                .setEnvelope(envelope).setId(volumeId).setDomainId(target.getId()).setName(name).setVirtualSize(source.getVirtualSize())
-                .setFormat(source.getFormat()).setAllocation(source.getAllocation()).setStatus(VolumeStatus.CREATING).setTaskId(taskId)
-                .setCreatedAt(envelope.getTimestamp())
-                .build();
-        TaskState task = TaskState.newBuilder()
-                .setEnvelope(envelope).setId(taskId).setType("COPY_VOLUME").setStatus(TaskStatus.PENDING)
-                .setDomainId(target.getId()).setVolumeId(volumeId).setCreatedAt(envelope.getTimestamp())
-                .build();
-        publishReserved(List.of(
-                new Outgoing(Topics.VOLUME_STATE, volumeId, volume),
-                new Outgoing(Topics.TASK_STATE, taskId, task),
-                new Outgoing(Topics.spmCommands(pool), volumeId, command)))
-                .onSuccess(v -> {
-                    ctx.response().putHeader("Location", "/api/v1/tasks/" + taskId);
-                    ok(ctx, 202, new JsonObject().put("taskId", taskId).put("volumeId", volumeId).put("status", TaskStatus.PENDING.name()));
-                })
-                .onFailure(ctx::fail);
+        submitNewVolume(ctx, "COPY_VOLUME", creating(envelope, volumeId, target.getId(), name, source.getVirtualSize(),
+                source.getFormat(), source.getAllocation()), command);
     }
 
     private void requireFreeVolumeName(DomainState domain, String name) {
