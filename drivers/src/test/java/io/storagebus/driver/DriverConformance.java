@@ -296,6 +296,25 @@ public abstract class DriverConformance {
     }
 
     @Test
+    void aDeposedSpmCannotWriteOnceANewerEpochHas() throws Exception {
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        DomainContext term5 = domain.withEpoch(5);
+        DomainContext term4 = domain.withEpoch(4);
+        VolumeInfo volume = driver.create(term5, writableSpec(id(), 4 * MIB));
+
+        assertCode(DriverException.Code.FENCED, () -> driver.create(term4, writableSpec(id(), 4 * MIB)));
+        assertCode(DriverException.Code.FENCED, () -> driver.delink(term4, volume.uri()));
+        assertCode(DriverException.Code.FENCED, () -> driver.destroy(term4, volume.uri(), false));
+        assertEquals(1, driver.list(domain).size(), "nothing an older epoch tried may have happened");
+
+        driver.delink(domain.withEpoch(6), volume.uri());
+        assertCode(DriverException.Code.FENCED, () -> driver.restore(term5, volume.uri()));
+        driver.restore(domain.withEpoch(6), volume.uri());
+        assertEquals(volume.uri(), driver.info(domain, volume.uri()).uri(), "reads need no epoch");
+    }
+
+    @Test
     void everyRequiredPropertyIsDeclaredAndChecked() {
         StorageDriver driver = driver();
         PropertyValidator.Result result = PropertyValidator.validate(driver, Map.of("no-such-property", "x"));

@@ -77,10 +77,15 @@ public final class BlockfileDriver extends DirectoryDriver {
         });
     }
 
-    /** Writes in place, from offset 0: a loop device may be attached to this very file. */
+    /**
+     * Writes in place, from offset 0: a loop device may be attached to this very file. The fence
+     * is checked and the write recorded before the data moves, without holding the domain's lock
+     * for the whole transfer.
+     */
     @Override
     public void write(DomainContext domain, VolumeUri volume, InputStream data, long length) throws DriverException {
         VolumeFiles files = files(domain);
+        fenced(domain, "write", volume.volumeId(), () -> null);
         Path file = files.dataOf(files.liveOrThrow(volume.volumeId()));
         try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
             if (length > raf.length()) {
@@ -105,15 +110,18 @@ public final class BlockfileDriver extends DirectoryDriver {
         Path file = files.dataOf(meta);
         long max = BlockSizing.maxSize(meta.format(), meta.virtualSize(), EXTENT);
         long target = Math.min(Sizes.roundUp(newAllocatedSize, EXTENT), max);
-        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
-            long current = raf.length();
-            if (target > current) {
-                LocalFiles.requireFreeSpace(file.getParent(), target - current);
-                raf.setLength(target);
+        fenced(domain, "extend", volume.volumeId(), () -> {
+            try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+                long current = raf.length();
+                if (target > current) {
+                    LocalFiles.requireFreeSpace(file.getParent(), target - current);
+                    raf.setLength(target);
+                }
+            } catch (IOException e) {
+                throw VolumeFiles.ioError("cannot extend volume " + volume, e);
             }
-        } catch (IOException e) {
-            throw VolumeFiles.ioError("cannot extend volume " + volume, e);
-        }
+            return null;
+        });
         return info(domain, files, meta);
     }
 

@@ -20,6 +20,7 @@ import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeSpec;
 import io.storagebus.driver.VolumeUri;
 import io.storagebus.driver.support.DirectoryDriver;
+import io.storagebus.driver.support.DirectoryFence;
 import io.storagebus.driver.support.LocalFiles;
 import io.storagebus.driver.support.QemuImg;
 import io.storagebus.driver.support.VolumeFiles;
@@ -82,14 +83,14 @@ public final class FileDriver extends DirectoryDriver {
         if (!files.children(meta.volumeId()).isEmpty()) {
             throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " backs clones; its data cannot be replaced");
         }
-        Path tmp = files.volumesDir().resolve("." + meta.volumeId() + ".writing");
+        DirectoryFence.check(domain.path(PATH), domain);
+        Path tmp = files.temporary(meta.volumeId(), "writing");
         try {
             Files.deleteIfExists(tmp);
             long copied = LocalFiles.copySparse(data, tmp, length);
             if (copied != length) {
                 throw new DriverException(DriverException.Code.IO_ERROR, "stream ended after " + copied + " of " + length + " bytes");
             }
-            VolumeFiles.move(tmp, files.dataOf(meta));
         } catch (IOException e) {
             VolumeFiles.deleteQuietly(tmp);
             throw VolumeFiles.ioError("cannot write volume " + volume, e);
@@ -97,10 +98,22 @@ public final class FileDriver extends DirectoryDriver {
             VolumeFiles.deleteQuietly(tmp);
             throw e;
         }
-        if (meta.parent() != null) {
-            // The written image stands on its own; it no longer depends on the clone source.
-            files.writeMeta(new VolumeMeta(meta.volumeId(), meta.name(), meta.virtualSize(), meta.format(), meta.allocation(),
-                    meta.dataFile(), null));
+        try {
+            fenced(domain, "write", meta.volumeId(), () -> {
+                try {
+                    VolumeFiles.move(tmp, files.dataOf(meta));
+                } catch (IOException e) {
+                    throw VolumeFiles.ioError("cannot replace data of " + volume, e);
+                }
+                if (meta.parent() != null) {
+                    // The written image stands on its own; it no longer depends on the clone source.
+                    files.writeMeta(new VolumeMeta(meta.volumeId(), meta.name(), meta.virtualSize(), meta.format(), meta.allocation(),
+                            meta.dataFile(), null));
+                }
+                return null;
+            });
+        } finally {
+            VolumeFiles.deleteQuietly(tmp);
         }
     }
 

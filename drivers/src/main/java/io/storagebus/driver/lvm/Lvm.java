@@ -86,4 +86,16 @@ final class Lvm {
         }
         return lvs;
     }
+
+    /** Epochs recorded in the VG's {@code sb_epoch=N} tags. */
+    List<Long> epochTags(String vg) throws DriverException {
+        String tags = run("vgs", "--noheadings", "-o", "vg_tags", vg).trim();
+        List<Long> epochs = new ArrayList<>();
+        for (String tag : tags.isEmpty() ? new String[0] : tags.split(",")) {
+            if (tag.startsWith("sb_epoch=")) {
+                epochs.add(Long.parseLong(tag.substring("sb_epoch=".length())));
+            }
+        }
+        return epochs;
+    }
 }

@@ -168,8 +168,41 @@ public final class ObjectDriver implements StorageDriver {
         return URI.create(all.get(ENDPOINT)).normalize() + "/" + all.get(BUCKET) + "/" + all.get(PREFIX);
     }
 
+    /**
+     * Storage-side fencing in {@code <prefix>/_epoch}: a write whose epoch is below the recorded
+     * one is refused, a newer epoch is recorded. The store offers no lock, so a check and the write
+     * after it are two requests; an object domain only ever receives copies, which a newer SPM's
+     * redo of the same task overwrites.
+     */
+    private void fence(DomainContext domain) throws DriverException {
+        if (domain.epoch() == 0) {
+            return;
+        }
+        String key = domain.property(PREFIX, "storagebus") + "/_epoch";
+        long seen;
+        try {
+            seen = Long.parseLong(client(domain).getObjectAsBytes(b -> b.bucket(bucket(domain)).key(key)).asUtf8String().trim());
+        } catch (NoSuchKeyException e) {
+            seen = 0;
+        } catch (SdkException | NumberFormatException e) {
+            throw new DriverException(DriverException.Code.IO_ERROR, "cannot read the epoch of domain " + domain.id() + ": " + e.getMessage(), e);
+        }
+        if (domain.epoch() < seen) {
+            throw new DriverException(DriverException.Code.FENCED, "epoch " + domain.epoch() + " may no longer write domain "
+                    + domain.id() + ": an SPM with epoch " + seen + " has written it");
+        }
+        if (domain.epoch() > seen) {
+            try {
+                client(domain).putObject(b -> b.bucket(bucket(domain)).key(key), RequestBody.fromString(Long.toString(domain.epoch())));
+            } catch (SdkException e) {
+                throw s3Error("record the epoch", e);
+            }
+        }
+    }
+
     @Override
     public VolumeInfo create(DomainContext domain, VolumeSpec spec) throws DriverException {
+        fence(domain);
         ObjectMeta existing = meta(domain, spec.volumeId(), META);
         if (existing != null) {
             if (existing.virtualSize() == spec.virtualSize() && existing.format() == spec.format() && existing.allocation() == spec.allocation()) {
@@ -241,6 +274,7 @@ public final class ObjectDriver implements StorageDriver {
     @Override
     public void write(DomainContext domain, VolumeUri volume, InputStream data, long length) throws DriverException {
         ObjectMeta meta = liveMeta(domain, volume);
+        fence(domain);
         upload(domain, key(domain, meta.volumeId(), ".data"), data, length);
         putMeta(domain, new ObjectMeta(meta.volumeId(), meta.name(), meta.virtualSize(), meta.format(), meta.allocation(), length), META);
     }
@@ -317,6 +351,7 @@ public final class ObjectDriver implements StorageDriver {
     @Override
     public void delink(DomainContext domain, VolumeUri volume) throws DriverException {
         ObjectMeta meta = liveMeta(domain, volume);
+        fence(domain);
         putMeta(domain, meta, DELINKED);
         deleteObject(domain, key(domain, meta.volumeId(), META));
     }
@@ -327,6 +362,7 @@ public final class ObjectDriver implements StorageDriver {
         if (meta(domain, volume.volumeId(), META) != null) {
             throw new DriverException(DriverException.Code.CONFLICT, "a live volume " + volume + " exists already");
         }
+        fence(domain);
         putMeta(domain, meta, META);
         deleteObject(domain, key(domain, meta.volumeId(), DELINKED));
         return toInfo(domain, meta);
@@ -335,6 +371,7 @@ public final class ObjectDriver implements StorageDriver {
     @Override
     public void purge(DomainContext domain, VolumeUri volume) throws DriverException {
         ObjectMeta meta = delinkedMeta(domain, volume);
+        fence(domain);
         deleteObject(domain, key(domain, meta.volumeId(), DELINKED));
         deleteObject(domain, key(domain, meta.volumeId(), ".data"));
     }
@@ -351,6 +388,7 @@ public final class ObjectDriver implements StorageDriver {
     @Override
     public void destroy(DomainContext domain, VolumeUri volume, boolean wipe) throws DriverException {
         ObjectMeta meta = liveMeta(domain, volume);
+        fence(domain);
         deleteObject(domain, key(domain, meta.volumeId(), META));
         deleteObject(domain, key(domain, meta.volumeId(), ".data"));
     }

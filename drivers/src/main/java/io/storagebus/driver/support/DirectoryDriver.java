@@ -100,29 +100,43 @@ public abstract class DirectoryDriver implements StorageDriver {
         }
     }
 
+    /** Runs a metadata change of the domain under its fencing epoch (see {@link DirectoryFence}). */
+    protected static <T> T fenced(DomainContext domain, String operation, String volumeId, DirectoryFence.Write<T> write)
+            throws DriverException {
+        return DirectoryFence.guard(domain.path(PATH), domain, operation, volumeId, write);
+    }
+
     @Override
     public void delink(DomainContext domain, VolumeUri volume) throws DriverException {
         VolumeFiles files = files(domain);
-        VolumeMeta meta = files.liveOrThrow(volume.volumeId());
-        checkRemovable(files, meta, volume);
-        files.delink(meta);
+        fenced(domain, "delink", volume.volumeId(), () -> {
+            VolumeMeta meta = files.liveOrThrow(volume.volumeId());
+            checkRemovable(files, meta, volume);
+            files.delink(meta);
+            return null;
+        });
     }
 
     @Override
     public VolumeInfo restore(DomainContext domain, VolumeUri volume) throws DriverException {
         VolumeFiles files = files(domain);
-        VolumeMeta meta = delinkedOrThrow(files, volume);
-        if (files.live(volume.volumeId()).isPresent()) {
-            throw new DriverException(DriverException.Code.CONFLICT, "a live volume " + volume + " exists already");
-        }
-        files.restore(meta);
-        return info(domain, files, meta);
+        return fenced(domain, "restore", volume.volumeId(), () -> {
+            VolumeMeta meta = delinkedOrThrow(files, volume);
+            if (files.live(volume.volumeId()).isPresent()) {
+                throw new DriverException(DriverException.Code.CONFLICT, "a live volume " + volume + " exists already");
+            }
+            files.restore(meta);
+            return info(domain, files, meta);
+        });
     }
 
     @Override
     public void purge(DomainContext domain, VolumeUri volume) throws DriverException {
         VolumeFiles files = files(domain);
-        files.delete(delinkedOrThrow(files, volume), true);
+        fenced(domain, "purge", volume.volumeId(), () -> {
+            files.delete(delinkedOrThrow(files, volume), true);
+            return null;
+        });
     }
 
     private static VolumeMeta delinkedOrThrow(VolumeFiles files, VolumeUri volume) throws DriverException {
@@ -136,9 +150,15 @@ public abstract class DirectoryDriver implements StorageDriver {
         VolumeMeta meta = files.liveOrThrow(volume.volumeId());
         checkRemovable(files, meta, volume);
         if (wipe) {
+            DirectoryFence.check(domain.path(PATH), domain);
             LocalFiles.zero(files.dataOf(meta));
         }
-        files.delete(meta, false);
+        fenced(domain, "destroy", volume.volumeId(), () -> {
+            VolumeMeta current = files.liveOrThrow(volume.volumeId());
+            checkRemovable(files, current, volume);
+            files.delete(current, false);
+            return null;
+        });
     }
 
     @Override
@@ -161,24 +181,33 @@ public abstract class DirectoryDriver implements StorageDriver {
         return result;
     }
 
-    /** Runs {@code create} into a temporary file, then moves it into place and writes the metadata. */
+    /**
+     * Makes a new volume's data in a temporary file, then, under the fence, moves it into place
+     * and writes the metadata that makes it a volume.
+     */
     protected VolumeInfo createFile(DomainContext domain, VolumeFiles files, VolumeMeta meta, DataMaker maker) throws DriverException {
-        Path tmp = files.volumesDir().resolve("." + meta.volumeId() + ".creating");
+        DirectoryFence.check(domain.path(PATH), domain);
+        Path tmp = files.temporary(meta.volumeId(), "creating");
         Path data = files.dataOf(meta);
         try {
             Files.deleteIfExists(tmp);
             maker.make(tmp);
-            VolumeFiles.move(tmp, data);
-            files.writeMeta(meta);
-            return info(domain, files, meta);
+            return fenced(domain, "create", meta.volumeId(), () -> {
+                try {
+                    VolumeFiles.move(tmp, data);
+                    files.writeMeta(meta);
+                    return info(domain, files, meta);
+                } catch (IOException | DriverException e) {
+                    // Only this call's own data, moved under the fence, is removed: outside it
+                    // the path may belong to a newer SPM's create of the same volume.
+                    VolumeFiles.deleteQuietly(data);
+                    throw e instanceof IOException io ? VolumeFiles.ioError("cannot create volume " + meta.volumeId(), io) : (DriverException) e;
+                }
+            });
         } catch (IOException e) {
-            VolumeFiles.deleteQuietly(tmp);
-            VolumeFiles.deleteQuietly(data);
             throw VolumeFiles.ioError("cannot create volume " + meta.volumeId(), e);
-        } catch (DriverException e) {
+        } finally {
             VolumeFiles.deleteQuietly(tmp);
-            VolumeFiles.deleteQuietly(data);
-            throw e;
         }
     }
 

@@ -154,6 +154,14 @@ public final class VolumeFiles {
         return result;
     }
 
+    /**
+     * A temporary file beside the volumes, unique to this call (two SPM terms may work on the same
+     * volume id at once, and neither may touch the other's temporary data).
+     */
+    public Path temporary(String volumeId, String purpose) throws DriverException {
+        return volumesDir().resolve("." + volumeId + "." + purpose + "." + java.util.UUID.randomUUID());
+    }
+
     public static void move(Path from, Path to) throws IOException {
         try {
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

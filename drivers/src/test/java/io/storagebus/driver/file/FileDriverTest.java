@@ -155,4 +155,41 @@ class FileDriverTest extends DriverConformance {
         assertTrue(written.actualSize() <= 2 * MIB, "only the data takes space: " + written);
         assertArrayEquals(data, readAll(driver, domain, volume.uri(), data.length));
     }
+
+    @Test
+    void epochLogNeverGoesBackwardsUnderRacingTerms() throws Exception {
+        DomainContext domain = domain();
+        StorageDriver driver = driver();
+        // Eight "SPM terms" race; each keeps creating until it is fenced by a newer one.
+        var threads = new java.util.ArrayList<Thread>();
+        var fencedTerms = new java.util.concurrent.ConcurrentLinkedQueue<Long>();
+        for (long epoch = 1; epoch <= 8; epoch++) {
+            DomainContext term = domain.withEpoch(epoch);
+            long e = epoch;
+            Thread thread = new Thread(() -> {
+                for (int i = 0; i < 10; i++) {
+                    try {
+                        driver.create(term, new VolumeSpec("e" + e + "-" + i, "x", MIB, VolumeFormat.RAW, Allocation.THIN));
+                    } catch (DriverException ex) {
+                        if (ex.code() == DriverException.Code.FENCED) {
+                            fencedTerms.add(e);
+                            return;
+                        }
+                        throw new AssertionError(ex);
+                    }
+                }
+            });
+            thread.start();
+            threads.add(thread);
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        var log = io.storagebus.driver.support.DirectoryFence.log(Path.of(domain.property(FileDriver.PATH)));
+        for (int i = 1; i < log.size(); i++) {
+            assertTrue(log.get(i).epoch() >= log.get(i - 1).epoch(), "epoch went back at entry " + i + ": " + log);
+        }
+        assertEquals(log.size(), driver.list(domain).size(), "every logged create is a volume, every volume is logged");
+        assertFalse(fencedTerms.contains(8L), "the newest term is never fenced");
+    }
 }

@@ -86,7 +86,7 @@ final class SpmCommandHandler {
                 cmd.getFormat(), cmd.getAllocation(), cmd.getTaskId(), cmd.getEnvelope().getTimestamp());
         try {
             StorageDriver driver = driver(cmd.getDomain());
-            VolumeInfo info = driver.create(context(cmd.getDomain()), new VolumeSpec(cmd.getVolumeId(), cmd.getName(),
+            VolumeInfo info = driver.create(context(cmd.getDomain(), term), new VolumeSpec(cmd.getVolumeId(), cmd.getName(),
                     cmd.getVirtualSize(), driverFormat(cmd.getFormat()), driverAllocation(cmd.getAllocation())));
             LOG.info("epoch {}: created volume {} at {}", term.epoch(), cmd.getVolumeId(), info.location());
             VolumeCreated event = VolumeCreated.newBuilder()
@@ -99,6 +99,7 @@ final class SpmCommandHandler {
                     SpmRecords.volumeState(volume, envelope, VolumeStatus.READY, info.location(), null, null),
                     SpmRecords.taskState(cmd.getTaskId(), "CREATE_VOLUME", volume, envelope, TaskStatus.SUCCEEDED, null, null, null, null));
         } catch (DriverException e) {
+            stopIfFenced(e, term);
             LOG.warn("epoch {}: volume {} not created: {} {}", term.epoch(), cmd.getVolumeId(), e.code(), e.getMessage());
             return failed(cmd.getEnvelope(), envelope, CreateVolume.class, "CREATE_VOLUME", volume, e.code().name(), e.getMessage());
         } catch (IllegalArgumentException e) {
@@ -123,8 +124,8 @@ final class SpmCommandHandler {
             StorageDriver targetDriver = driver(cmd.getTarget());
             VolumeSpec spec = new VolumeSpec(cmd.getTargetVolumeId(), cmd.getTargetName(), cmd.getVirtualSize(),
                     driverFormat(cmd.getFormat()), driverAllocation(cmd.getAllocation()));
-            CopyResult result = source.copyTo(context(cmd.getSource()), new VolumeUri(cmd.getSource().getId(), cmd.getSourceVolumeId()),
-                    targetDriver, context(cmd.getTarget()), spec, (copied, total) -> {
+            CopyResult result = source.copyTo(context(cmd.getSource(), term), new VolumeUri(cmd.getSource().getId(), cmd.getSourceVolumeId()),
+                    targetDriver, context(cmd.getTarget(), term), spec, (copied, total) -> {
                         if (context.cancelled()) {
                             throw new CancellationException("the SPM term ended");
                         }
@@ -148,8 +149,8 @@ final class SpmCommandHandler {
                     SpmRecords.volumeState(target, done, VolumeStatus.READY, result.target().location(), null, null),
                     SpmRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, done, TaskStatus.SUCCEEDED, result.bytes(), result.bytes(), null, null));
         } catch (DriverException | RuntimeException e) {
-            if (context.cancelled()) {
-                LOG.warn("epoch {}: copy of {} cancelled: the term ended", term.epoch(), cmd.getSourceVolumeId());
+            if (context.cancelled() || e instanceof DriverException de && de.code() == DriverException.Code.FENCED) {
+                LOG.warn("epoch {}: copy of {} abandoned, the term is over: {}", term.epoch(), cmd.getSourceVolumeId(), e.getMessage());
                 return List.of();
             }
             String code = e instanceof DriverException de ? de.code().name() : "INVALID_COMMAND";
@@ -172,8 +173,16 @@ final class SpmCommandHandler {
                 "host " + config.hostId() + " has no driver '" + domain.getDriver() + "'"));
     }
 
-    private static DomainContext context(DomainRef domain) {
-        return new DomainContext(domain.getId(), domain.getProperties());
+    /** The domain under this term's epoch: the storage refuses the write if a newer term has written. */
+    private static DomainContext context(DomainRef domain, SpmTerm term) {
+        return new DomainContext(domain.getId(), domain.getProperties(), term.epoch());
+    }
+
+    /** A fenced write means a newer SPM is in charge: stop, and publish nothing of this command. */
+    private static void stopIfFenced(DriverException e, SpmTerm term) {
+        if (e.code() == DriverException.Code.FENCED) {
+            throw new SpmFencedException("epoch " + term.epoch() + " fenced by the storage: " + e.getMessage(), e);
+        }
     }
 
     private static io.storagebus.driver.VolumeFormat driverFormat(io.storagebus.schema.VolumeFormat format) {

@@ -122,7 +122,7 @@ final class SpmCommandLoop {
                 process(producer, c);
             } catch (WakeupException e) {
                 // stop() was called
-            } catch (ProducerFencedException | InvalidProducerEpochException e) {
+            } catch (ProducerFencedException | InvalidProducerEpochException | SpmFencedException e) {
                 LOG.warn("epoch {}: fenced by a newer SPM, stopping: {}", term.epoch(), e.getMessage());
                 running = false;
             } catch (KafkaException e) {
@@ -186,6 +186,9 @@ final class SpmCommandLoop {
                 }
                 producer.sendOffsetsToTransaction(next, c.groupMetadata());
                 producer.commitTransaction();
+            } catch (SpmFencedException e) {
+                producer.abortTransaction();
+                throw e;
             } catch (ProducerFencedException | InvalidProducerEpochException | WakeupException e) {
                 throw e;
             } catch (KafkaException e) {

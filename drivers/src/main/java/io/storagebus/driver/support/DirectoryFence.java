@@ -1,0 +1,118 @@
+package io.storagebus.driver.support;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+
+import io.storagebus.driver.DomainContext;
+import io.storagebus.driver.DriverException;
+
+/**
+ * Storage-side fencing of a directory domain. {@code <path>/dom_md/epoch} holds the highest SPM
+ * epoch that ever wrote the domain's metadata; {@code dom_md/epoch.log} records every fenced
+ * write (epoch, operation, volume, time), append-only. A metadata write runs under the domain's
+ * lock ({@code dom_md/lock}, an OS file lock, plus a JVM lock for threads of one process): it is
+ * refused if its epoch is older than the recorded one, so once a new SPM has written, a deposed
+ * SPM's late write cannot land, whatever ZooKeeper and Kafka believe at that moment.
+ */
+public final class DirectoryFence {
+    private static final ConcurrentHashMap<Path, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
+
+    private DirectoryFence() {
+    }
+
+    /** A metadata change under the fence. */
+    @FunctionalInterface
+    public interface Write<T> {
+        T run() throws DriverException;
+    }
+
+    /** One line of the epoch log. */
+    public record Entry(long epoch, String operation, String volumeId, long millis) {
+    }
+
+    /** Runs {@code write} if {@code domain}'s epoch is not older than the domain's; epoch 0 runs unfenced. */
+    public static <T> T guard(Path root, DomainContext domain, String operation, String volumeId, Write<T> write) throws DriverException {
+        if (domain.epoch() == 0) {
+            return write.run();
+        }
+        Path md = metadataDir(root);
+        ReentrantLock jvmLock = JVM_LOCKS.computeIfAbsent(md.toAbsolutePath().normalize(), p -> new ReentrantLock());
+        jvmLock.lock();
+        try (FileChannel lockFile = FileChannel.open(md.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock ignored = lockFile.lock()) {
+            long seen = highest(root);
+            if (domain.epoch() < seen) {
+                throw new DriverException(DriverException.Code.FENCED, "epoch " + domain.epoch() + " may no longer write domain "
+                        + domain.id() + ": an SPM with epoch " + seen + " has written it");
+            }
+            if (domain.epoch() > seen) {
+                Path tmp = md.resolve("epoch.tmp");
+                Files.writeString(tmp, Long.toString(domain.epoch()));
+                VolumeFiles.move(tmp, md.resolve("epoch"));
+            }
+            T result = write.run();
+            Files.writeString(md.resolve("epoch.log"), domain.epoch() + " " + operation + " " + volumeId + " " + System.currentTimeMillis() + "\n",
+                    StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.SYNC);
+            return result;
+        } catch (IOException e) {
+            throw VolumeFiles.ioError("cannot take the fencing lock of domain " + domain.id(), e);
+        } finally {
+            jvmLock.unlock();
+        }
+    }
+
+    /** Refuses at once if the epoch is already stale, without taking the lock (before long data transfers). */
+    public static void check(Path root, DomainContext domain) throws DriverException {
+        long seen = domain.epoch() == 0 ? 0 : highest(root);
+        if (domain.epoch() < seen) {
+            throw new DriverException(DriverException.Code.FENCED, "epoch " + domain.epoch() + " may no longer write domain "
+                    + domain.id() + ": an SPM with epoch " + seen + " has written it");
+        }
+    }
+
+    /** The highest epoch that has written the domain, 0 if none. */
+    public static long highest(Path root) throws DriverException {
+        Path file = root.resolve("dom_md").resolve("epoch");
+        try {
+            return Files.exists(file) ? Long.parseLong(Files.readString(file).trim()) : 0;
+        } catch (IOException | NumberFormatException e) {
+            throw new DriverException(DriverException.Code.IO_ERROR, "unreadable epoch of " + root + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Every fenced write in order, for audits: epochs must never go down. */
+    public static List<Entry> log(Path root) throws IOException {
+        Path file = root.resolve("dom_md").resolve("epoch.log");
+        List<Entry> entries = new ArrayList<>();
+        if (!Files.exists(file)) {
+            return entries;
+        }
+        for (String line : Files.readAllLines(file)) {
+            String[] f = line.split(" ");
+            if (f.length == 4) {
+                entries.add(new Entry(Long.parseLong(f[0]), f[1], f[2], Long.parseLong(f[3])));
+            }
+        }
+        return entries;
+    }
+
+    private static Path metadataDir(Path root) throws DriverException {
+        if (!Files.isDirectory(root)) {
+            throw new DriverException(DriverException.Code.DOMAIN_UNAVAILABLE, "domain directory " + root + " is missing");
+        }
+        try {
+            return Files.createDirectories(root.resolve("dom_md"));
+        } catch (IOException e) {
+            throw VolumeFiles.ioError("cannot create " + root.resolve("dom_md"), e);
+        }
+    }
+}
