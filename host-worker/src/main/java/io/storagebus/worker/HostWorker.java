@@ -62,7 +62,7 @@ public final class HostWorker implements AutoCloseable {
 
     private void ensureTopics() {
         List<NewTopic> topics = new ArrayList<>(Topics.shared(config.topicReplication()));
-        topics.add(Topics.spmCommandTopic(config.pool(), config.topicReplication()));
+        topics.addAll(Topics.poolTopics(config.pool(), config.topicReplication()));
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers()))) {
             Topics.ensure(admin, topics);
         }

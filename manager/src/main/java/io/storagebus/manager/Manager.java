@@ -49,7 +49,7 @@ public final class Manager implements AutoCloseable {
         }
         admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers()));
         List<NewTopic> topics = new ArrayList<>(Topics.shared(config.topicReplication()));
-        topics.add(Topics.spmCommandTopic(config.defaultPool(), config.topicReplication()));
+        topics.addAll(Topics.poolTopics(config.defaultPool(), config.topicReplication()));
         Topics.ensure(admin, topics);
 
         zk = ZooKeeperClients.connect(config.zkConnect(), 10_000);

@@ -42,6 +42,14 @@ public final class Topics {
         return "storagebus.pool." + pool + ".spm-commands";
     }
 
+    /**
+     * Long jobs the pool's SPM accepted and has not finished (compacted, key: task id, value: the
+     * command; a tombstone once the outcome is published). A new SPM term resumes what is there.
+     */
+    public static String spmJobs(String pool) {
+        return spmCommands(pool).replace(".spm-commands", ".spm-jobs");
+    }
+
     public static List<NewTopic> shared(short replication) {
         List<NewTopic> topics = new ArrayList<>();
         topics.add(new NewTopic(EVENTS, 3, replication));
@@ -54,8 +62,10 @@ public final class Topics {
         return topics;
     }
 
-    public static NewTopic spmCommandTopic(String pool, short replication) {
-        return new NewTopic(spmCommands(pool), 1, replication);
+    /** The pool's command topic and its jobs topic. */
+    public static List<NewTopic> poolTopics(String pool, short replication) {
+        return List.of(new NewTopic(spmCommands(pool), 1, replication),
+                new NewTopic(spmJobs(pool), 1, replication).configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
     }
 
     /** Creates whichever of the topics do not exist yet; safe to call from every process. */

@@ -214,4 +214,51 @@ class VolumeCopyIT {
         awaitReady(accepted(http.post("/api/v1/volumes/" + two.getString("id") + "/copy",
                 new JsonObject().put("targetDomainId", objectDomain).put("name", "kept-two-backup"))));
     }
+
+    @Test
+    void aCopyInterruptedByAnSpmHandOverIsFinishedByTheNextSpm() throws Exception {
+        cluster.startWorker("host-2");
+        JsonObject source = awaitReady(accepted(http.post("/api/v1/domains/" + fileDomain + "/volumes",
+                new JsonObject().put("name", "big").put("virtualSize", 320 * MIB).put("format", "raw"))));
+        Path sourceFile = Path.of(URI.create(source.getString("uri")));
+        byte[] chunk = new byte[(int) MIB];
+        new Random(6).nextBytes(chunk);
+        try (RandomAccessFile raf = new RandomAccessFile(sourceFile.toFile(), "rw")) {
+            for (long offset = 0; offset < 320 * MIB; offset += 40 * MIB) {
+                raf.seek(offset);
+                raf.write(chunk);
+            }
+        }
+        String sourceSha = sha256(sourceFile);
+        var spm = cluster.spm().orElseThrow();
+        long oldEpoch = spm.spmTerm().orElseThrow().epoch();
+
+        JsonObject copy = accepted(http.post("/api/v1/volumes/" + source.getString("id") + "/copy",
+                new JsonObject().put("targetDomainId", objectDomain).put("name", "big-backup")));
+        String taskId = copy.getString("taskId");
+        // Hand over once the copy is well under way.
+        await().atMost(WAIT).until(() -> http.get("/api/v1/tasks/" + taskId).json().getLong("doneBytes", 0L) > 0);
+        spm.close();
+        cluster.workers.remove(spm);
+
+        JsonObject backup = awaitReady(copy);
+        var next = cluster.spm().orElseThrow();
+        assertTrue(next.spmTerm().orElseThrow().epoch() > oldEpoch);
+        JsonObject task = http.get("/api/v1/tasks/" + taskId).json();
+        assertEquals("SUCCEEDED", task.getString("status"), task.encode());
+        long outcomes = 0;
+        for (var r : TopicReader.readAll(cluster.kafka.bootstrapServers(), Topics.EVENTS)) {
+            if (MessageCodec.standard().decode(r.value()) instanceof VolumeCopied c && c.getTaskId().equals(taskId)) {
+                outcomes++;
+                assertEquals(sourceSha, c.getSha256());
+                assertTrue(c.getEnvelope().getSpmEpoch() > oldEpoch, "the outcome is the new term's");
+            }
+        }
+        assertEquals(1, outcomes, "exactly one outcome for the task");
+        assertTrue(TopicReader.readAll(cluster.kafka.bootstrapServers(), Topics.spmJobs(Cluster.POOL)).stream()
+                .filter(r -> taskId.equals(r.key())).reduce((a, b) -> b).orElseThrow().value() == null,
+                "the finished job leaves the jobs topic");
+        assertEquals("READY", backup.getString("status"));
+        cluster.startWorker("host-3");
+    }
 }

@@ -6,12 +6,12 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 
 /**
  * What handling one command produced: records for the batch's transaction, and for commands
- * that take long (copies), a job to run after that transaction commits.
+ * that take long (copies), a job to run after that transaction commits, named by its task id.
  */
-record Handled(List<ProducerRecord<String, byte[]>> records, LongJob job) {
+record Handled(List<ProducerRecord<String, byte[]>> records, String jobId, LongJob job) {
 
     static Handled now(List<ProducerRecord<String, byte[]>> records) {
-        return new Handled(records, null);
+        return new Handled(records, null, null);
     }
 
     /** Work that outlives a transaction: it reports progress as it goes and returns its outcome records. */

@@ -68,7 +68,7 @@ final class SpmCommandHandler {
             return Handled.now(createVolume(create, term));
         }
         if (command instanceof CopyVolume copy && samePool(copy.getEnvelope(), term)) {
-            return copyVolume(copy, term);
+            return copyVolume(copy, record.value(), term);
         }
         String why = command instanceof CreateVolume || command instanceof CopyVolume
                 ? "command of another pool on the topic of pool " + term.pool()
@@ -107,14 +107,38 @@ final class SpmCommandHandler {
         }
     }
 
-    /** Accepts the copy in this transaction; the job streams the data and publishes the outcome. */
-    private Handled copyVolume(CopyVolume cmd, SpmTerm term) {
+    /**
+     * Accepts the copy in this transaction: the task goes RUNNING and the command is recorded on
+     * the pool's jobs topic; the job streams the data and publishes the outcome, removing it there.
+     */
+    private Handled copyVolume(CopyVolume cmd, byte[] commandBytes, SpmTerm term) {
         Envelope accepted = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), term.epoch());
-        VolumeFacts target = new VolumeFacts(cmd.getTargetVolumeId(), cmd.getTarget().getId(), cmd.getTargetName(), cmd.getVirtualSize(),
-                cmd.getFormat(), cmd.getAllocation(), cmd.getTaskId(), cmd.getEnvelope().getTimestamp());
         List<ProducerRecord<String, byte[]>> now = List.of(
-                SpmRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, accepted, TaskStatus.RUNNING, 0L, null, null, null));
-        return new Handled(now, context -> runCopy(cmd, term, target, context));
+                SpmRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", copyTarget(cmd), accepted, TaskStatus.RUNNING, 0L, null, null, null),
+                new ProducerRecord<>(Topics.spmJobs(term.pool()), cmd.getTaskId(), commandBytes));
+        return new Handled(now, cmd.getTaskId(), context -> runCopy(cmd, term, copyTarget(cmd), context));
+    }
+
+    /**
+     * A job an earlier SPM term accepted and did not finish, from the pool's jobs topic: run it
+     * again from the start (a copy is idempotent by its target volume id).
+     */
+    Handled.LongJob resume(String taskId, byte[] commandBytes, SpmTerm term) {
+        try {
+            if (codec.decode(commandBytes) instanceof CopyVolume cmd && samePool(cmd.getEnvelope(), term)) {
+                LOG.info("epoch {}: resuming copy task {} left by an earlier term", term.epoch(), taskId);
+                return context -> runCopy(cmd, term, copyTarget(cmd), context);
+            }
+            LOG.warn("epoch {}: job {} on the jobs topic is not a copy of this pool; ignored", term.epoch(), taskId);
+        } catch (UndecodableRecordException e) {
+            LOG.warn("epoch {}: job {} on the jobs topic cannot be decoded ({}); ignored", term.epoch(), taskId, e.getMessage());
+        }
+        return null;
+    }
+
+    private static VolumeFacts copyTarget(CopyVolume cmd) {
+        return new VolumeFacts(cmd.getTargetVolumeId(), cmd.getTarget().getId(), cmd.getTargetName(), cmd.getVirtualSize(),
+                cmd.getFormat(), cmd.getAllocation(), cmd.getTaskId(), cmd.getEnvelope().getTimestamp());
     }
 
     private List<ProducerRecord<String, byte[]>> runCopy(CopyVolume cmd, SpmTerm term, VolumeFacts target, Handled.JobContext context) {
@@ -147,7 +171,8 @@ final class SpmCommandHandler {
             return List.of(
                     SpmRecords.record(Topics.EVENTS, cmd.getTargetVolumeId(), event),
                     SpmRecords.volumeState(target, done, VolumeStatus.READY, result.target().location(), null, null),
-                    SpmRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, done, TaskStatus.SUCCEEDED, result.bytes(), result.bytes(), null, null));
+                    SpmRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, done, TaskStatus.SUCCEEDED, result.bytes(), result.bytes(), null, null),
+                    jobDone(term, cmd.getTaskId()));
         } catch (DriverException | RuntimeException e) {
             if (context.cancelled() || e instanceof DriverException de && de.code() == DriverException.Code.FENCED) {
                 LOG.warn("epoch {}: copy of {} abandoned, the term is over: {}", term.epoch(), cmd.getSourceVolumeId(), e.getMessage());
@@ -156,8 +181,16 @@ final class SpmCommandHandler {
             String code = e instanceof DriverException de ? de.code().name() : "INVALID_COMMAND";
             LOG.warn("epoch {}: copy of {} failed: {} {}", term.epoch(), cmd.getSourceVolumeId(), code, e.getMessage());
             Envelope failed = Envelopes.causedBy(cause, config.issuer(), term.epoch());
-            return failed(cause, failed, CopyVolume.class, "COPY_VOLUME", target, code, e.getMessage());
+            List<ProducerRecord<String, byte[]>> outcome = new java.util.ArrayList<>(
+                    failed(cause, failed, CopyVolume.class, "COPY_VOLUME", target, code, e.getMessage()));
+            outcome.add(jobDone(term, cmd.getTaskId()));
+            return outcome;
         }
+    }
+
+    /** The tombstone that takes a finished job off the pool's jobs topic, committed with its outcome. */
+    private static ProducerRecord<String, byte[]> jobDone(SpmTerm term, String taskId) {
+        return new ProducerRecord<>(Topics.spmJobs(term.pool()), taskId, null);
     }
 
     private List<ProducerRecord<String, byte[]>> failed(Envelope command, Envelope envelope, Class<?> commandType, String taskType,

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Queue;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -59,7 +60,9 @@ final class SpmCommandLoop {
     private final Thread thread;
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private final ExecutorService jobs;
-    private final Queue<List<ProducerRecord<String, byte[]>>> outcomes = new ConcurrentLinkedQueue<>();
+    private final Queue<Outcome> outcomes = new ConcurrentLinkedQueue<>();
+    /** Task ids of jobs queued, running or awaiting their outcome's commit: a job never runs twice at once. */
+    private final Set<String> activeJobs = ConcurrentHashMap.newKeySet();
     private volatile KafkaProducer<String, byte[]> progressProducer;
     private volatile boolean running = true;
     private volatile KafkaConsumer<String, byte[]> consumer;
@@ -118,6 +121,7 @@ final class SpmCommandLoop {
                 Set<TopicPartition> partitions = c.partitionsFor(topic).stream()
                         .map(p -> new TopicPartition(topic, p.partition())).collect(Collectors.toSet());
                 c.assign(partitions);
+                resumeJobs(c);
                 LOG.info("epoch {}: consuming {}", term.epoch(), topic);
                 process(producer, c);
             } catch (WakeupException e) {
@@ -166,13 +170,13 @@ final class SpmCommandLoop {
             }
             producer.beginTransaction();
             Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
-            List<Handled.LongJob> accepted = new ArrayList<>();
+            List<Handled> accepted = new ArrayList<>();
             try {
                 for (ConsumerRecord<String, byte[]> record : records) {
                     Handled handled = handler.handle(record, term);
                     handled.records().forEach(producer::send);
                     if (handled.job() != null) {
-                        accepted.add(handled.job());
+                        accepted.add(handled);
                     }
                     next.put(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1));
                     if (!running) {
@@ -198,11 +202,44 @@ final class SpmCommandLoop {
                 producer.abortTransaction();
                 throw e;
             }
-            accepted.forEach(job -> jobs.execute(() -> runJob(job, c)));
+            accepted.forEach(h -> submit(h.jobId(), h.job(), c));
         }
     }
 
-    private void runJob(Handled.LongJob job, KafkaConsumer<String, byte[]> c) {
+    /** Jobs an earlier term accepted but did not finish: whatever the pool's jobs topic still holds. */
+    private void resumeJobs(KafkaConsumer<String, byte[]> commands) {
+        String topic = Topics.spmJobs(term.pool());
+        Map<String, byte[]> pending = new java.util.LinkedHashMap<>();
+        try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(KafkaClients.consumer(config.bootstrapServers()))) {
+            List<TopicPartition> partitions = reader.partitionsFor(topic).stream()
+                    .map(p -> new TopicPartition(topic, p.partition())).toList();
+            reader.assign(partitions);
+            reader.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = reader.endOffsets(partitions);
+            while (running && end.entrySet().stream().anyMatch(e -> reader.position(e.getKey()) < e.getValue())) {
+                for (ConsumerRecord<String, byte[]> r : reader.poll(Duration.ofMillis(500))) {
+                    if (r.value() == null) {
+                        pending.remove(r.key());
+                    } else {
+                        pending.put(r.key(), r.value());
+                    }
+                }
+            }
+        }
+        pending.forEach((taskId, command) -> submit(taskId, handler.resume(taskId, command, term), commands));
+    }
+
+    /** A finished job's records, for the loop thread to commit. */
+    private record Outcome(String jobId, List<ProducerRecord<String, byte[]>> records) {
+    }
+
+    private void submit(String jobId, Handled.LongJob job, KafkaConsumer<String, byte[]> c) {
+        if (job != null && activeJobs.add(jobId)) {
+            jobs.execute(() -> runJob(jobId, job, c));
+        }
+    }
+
+    private void runJob(String jobId, Handled.LongJob job, KafkaConsumer<String, byte[]> c) {
         List<ProducerRecord<String, byte[]>> outcome = job.run(new Handled.JobContext() {
             @Override
             public void progress(List<ProducerRecord<String, byte[]>> records) {
@@ -215,10 +252,11 @@ final class SpmCommandLoop {
             }
         });
         if (outcome.isEmpty() || !running) {
+            activeJobs.remove(jobId);
             return;
         }
         progressProducer.flush();
-        outcomes.add(outcome);
+        outcomes.add(new Outcome(jobId, outcome));
         c.wakeup();
     }
 
@@ -227,14 +265,15 @@ final class SpmCommandLoop {
         if (outcomes.isEmpty()) {
             return;
         }
-        List<List<ProducerRecord<String, byte[]>>> batch = new ArrayList<>();
-        for (List<ProducerRecord<String, byte[]>> o; (o = outcomes.poll()) != null; ) {
+        List<Outcome> batch = new ArrayList<>();
+        for (Outcome o; (o = outcomes.poll()) != null; ) {
             batch.add(o);
         }
         producer.beginTransaction();
         try {
-            batch.forEach(o -> o.forEach(producer::send));
+            batch.forEach(o -> o.records().forEach(producer::send));
             producer.commitTransaction();
+            batch.forEach(o -> activeJobs.remove(o.jobId()));
         } catch (ProducerFencedException | InvalidProducerEpochException e) {
             throw e;
         } catch (KafkaException e) {

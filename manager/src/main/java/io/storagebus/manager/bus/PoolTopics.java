@@ -1,6 +1,5 @@
 package io.storagebus.manager.bus;
 
-import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -27,7 +26,7 @@ public final class PoolTopics {
             return Future.succeededFuture();
         }
         return vertx.executeBlocking(() -> {
-            Topics.ensure(admin, List.of(Topics.spmCommandTopic(pool, replication)));
+            Topics.ensure(admin, Topics.poolTopics(pool, replication));
             ensured.add(pool);
             return null;
         }, false);
