@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
+import io.storagebus.leases.HostRegistration;
 import io.storagebus.leases.SpmElection;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.leases.ZooKeeperClients;
@@ -31,6 +32,7 @@ public final class HostWorker implements AutoCloseable {
     private final WorkerConfig config;
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
     private CuratorFramework zk;
+    private HostRegistration registration;
     private SpmRole spmRole;
     private SpmElection election;
 
@@ -44,6 +46,8 @@ public final class HostWorker implements AutoCloseable {
         }
         ensureTopics();
         zk = ZooKeeperClients.connect(config.zkConnect(), config.zkSessionTimeoutMs());
+        registration = new HostRegistration(zk, config.hostId(), config.pool());
+        registration.start(2L * config.zkSessionTimeoutMs());
         spmRole = new SpmRole(config, DriverRegistry.load());
         election = new SpmElection(zk, config.pool(), config.hostId(), spmRole);
         election.start();
@@ -76,6 +80,13 @@ public final class HostWorker implements AutoCloseable {
         // The election ends the term first, which stops the SPM loop, before ZooKeeper goes.
         if (election != null) {
             election.close();
+        }
+        if (registration != null) {
+            try {
+                registration.close();
+            } catch (Exception e) {
+                LOG.warn("host {}: leaving the host registry: {}", config.hostId(), e.toString());
+            }
         }
         if (zk != null) {
             zk.close();

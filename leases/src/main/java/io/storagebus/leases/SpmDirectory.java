@@ -1,8 +1,11 @@
 package io.storagebus.leases;
 
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.apache.curator.framework.CuratorFramework;
@@ -23,6 +26,10 @@ public final class SpmDirectory implements AutoCloseable {
 
     private final CuratorCache cache;
     private final Map<String, SpmTerm> holders = new ConcurrentHashMap<>();
+    private final List<Waiter> waiters = new CopyOnWriteArrayList<>();
+
+    private record Waiter(String pool, long afterEpoch, CompletableFuture<SpmTerm> future) {
+    }
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
 
     public SpmDirectory(CuratorFramework client) {
@@ -48,13 +55,28 @@ public final class SpmDirectory implements AutoCloseable {
         return Map.copyOf(holders);
     }
 
+    /** Completes (from ZooKeeper's watch, no polling) once the pool has a term newer than {@code afterEpoch}. */
+    public CompletableFuture<SpmTerm> nextTerm(String pool, long afterEpoch) {
+        Waiter waiter = new Waiter(pool, afterEpoch, new CompletableFuture<>());
+        waiters.add(waiter);
+        waiter.future().whenComplete((t, e) -> waiters.remove(waiter));
+        spmOf(pool).filter(t -> t.epoch() > afterEpoch).ifPresent(waiter.future()::complete);
+        return waiter.future();
+    }
+
     private void update(ChildData node) {
         String pool = poolOfHolder(node.getPath());
         if (pool == null) {
             return;
         }
         try {
-            holders.put(pool, SpmTerm.fromBytes(pool, node.getData()));
+            SpmTerm term = SpmTerm.fromBytes(pool, node.getData());
+            holders.put(pool, term);
+            for (Waiter w : waiters) {
+                if (w.pool().equals(pool) && term.epoch() > w.afterEpoch()) {
+                    w.future().complete(term);
+                }
+            }
         } catch (RuntimeException e) {
             LOG.warn("ignoring malformed SPM holder node {}: {}", node.getPath(), e.getMessage());
         }

@@ -12,6 +12,8 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.transaction.CuratorOp;
+import org.apache.curator.framework.recipes.cache.CuratorCache;
+import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
 import org.apache.zookeeper.CreateMode;
@@ -38,7 +40,8 @@ public final class SpmElection implements AutoCloseable {
     private final String pool;
     private final String hostId;
     private final SpmListener listener;
-    private final LeaderLatch latch;
+    private final AtomicReference<LeaderLatch> latch = new AtomicReference<>();
+    private final CuratorCache releaseRequests;
     private final ScheduledExecutorService events;
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
     private final AtomicReference<SpmTerm> current = new AtomicReference<>();
@@ -48,7 +51,7 @@ public final class SpmElection implements AutoCloseable {
         this.pool = pool;
         this.hostId = hostId;
         this.listener = listener;
-        this.latch = new LeaderLatch(client, SpmPaths.latch(pool), hostId);
+        this.releaseRequests = CuratorCache.build(client, SpmPaths.release(pool));
         this.events = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "spm-election-" + pool);
             t.setDaemon(true);
@@ -60,20 +63,59 @@ public final class SpmElection implements AutoCloseable {
         if (!state.compareAndSet(State.LATENT, State.STARTED)) {
             throw new IllegalStateException("SPM election of pool " + pool + " already started");
         }
+        releaseRequests.listenable().addListener(CuratorCacheListener.builder()
+                .forCreatesAndChanges((before, node) -> onReleaseRequest(node.getData()))
+                .build(), events);
+        releaseRequests.start();
+        joinLatch();
+    }
+
+    /** Enters the election: a new latch node, at the back of the queue. */
+    private void joinLatch() throws Exception {
+        LeaderLatch fresh = new LeaderLatch(client, SpmPaths.latch(pool), hostId);
         // Listener calls run on our own thread: the epoch bump does ZooKeeper round trips, which
         // must not happen on Curator's event thread.
-        latch.addListener(new LeaderLatchListener() {
+        fresh.addListener(new LeaderLatchListener() {
             @Override
             public void isLeader() {
-                onLeadership();
+                if (latch.get() == fresh) {
+                    onLeadership();
+                }
             }
 
             @Override
             public void notLeader() {
-                endTerm("leadership lost");
+                if (latch.get() == fresh) {
+                    endTerm("leadership lost");
+                }
             }
         }, events);
-        latch.start();
+        latch.set(fresh);
+        fresh.start();
+    }
+
+    /**
+     * Asks whoever holds the pool's SPM term {@code epoch} to hand it over: it ends its term and
+     * rejoins the election behind the other hosts, so another host (if any) takes over.
+     */
+    public static void requestRelease(CuratorFramework client, String pool, long epoch) throws Exception {
+        client.create().orSetData().creatingParentsIfNeeded()
+                .forPath(SpmPaths.release(pool), Long.toString(epoch).getBytes(StandardCharsets.UTF_8));
+    }
+
+    private void onReleaseRequest(byte[] data) {
+        SpmTerm term = current.get();
+        if (term == null || state.get() != State.STARTED || data == null
+                || !Long.toString(term.epoch()).equals(new String(data, StandardCharsets.UTF_8))) {
+            return;
+        }
+        endTerm("released on request");
+        try {
+            latch.get().close(LeaderLatch.CloseMode.SILENT);
+            joinLatch();
+        } catch (Exception e) {
+            LOG.error("pool {}: host {} could not rejoin the SPM election after a release: {}", pool, hostId, e.toString());
+        }
     }
 
     /** The current term if this host is SPM now. */
@@ -99,7 +141,8 @@ public final class SpmElection implements AutoCloseable {
         try {
             // End the term first so nothing is written under it while the latch goes away.
             events.submit(() -> endTerm("election closed")).get(10, TimeUnit.SECONDS);
-            latch.close(LeaderLatch.CloseMode.SILENT);
+            releaseRequests.close();
+            latch.get().close(LeaderLatch.CloseMode.SILENT);
         } catch (Exception e) {
             LOG.warn("pool {}: closing SPM election: {}", pool, e.toString());
         } finally {
@@ -113,7 +156,7 @@ public final class SpmElection implements AutoCloseable {
         }
         try {
             SpmTerm term = claimTerm();
-            if (!latch.hasLeadership()) {
+            if (!latch.get().hasLeadership()) {
                 // Lost it while claiming; the notLeader call that follows finds no term to end.
                 LOG.info("pool {}: leadership lost while claiming epoch {}", pool, term.epoch());
                 return;
@@ -126,7 +169,7 @@ public final class SpmElection implements AutoCloseable {
             // still lead, try again shortly; the pool has no SPM until the claim succeeds.
             LOG.warn("pool {}: cannot claim the SPM epoch, retrying in 1 s: {}", pool, e.toString());
             events.schedule(() -> {
-                if (latch.hasLeadership() && current.get() == null) {
+                if (latch.get().hasLeadership() && current.get() == null) {
                     onLeadership();
                 }
             }, 1, TimeUnit.SECONDS);

@@ -16,6 +16,11 @@ final class SpmPaths {
         return ROOT + "/" + pool + "/spm/epoch";
     }
 
+    /** Holds the epoch whose holder is asked to hand the role over (clean release). */
+    static String release(String pool) {
+        return ROOT + "/" + pool + "/spm/release";
+    }
+
     /** Ephemeral; the current holder's {@link SpmTerm}, gone with its session. */
     static String holder(String pool) {
         return ROOT + "/" + pool + "/spm/holder";

@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
+import io.storagebus.leases.HostDirectory;
 import io.storagebus.leases.SpmDirectory;
 import io.storagebus.leases.ZooKeeperClients;
 import io.storagebus.manager.api.RestApi;
@@ -35,6 +36,7 @@ public final class Manager implements AutoCloseable {
     private Admin admin;
     private CuratorFramework zk;
     private SpmDirectory spms;
+    private HostDirectory hosts;
     private StateView view;
     private CommandBus bus;
     private HttpServer http;
@@ -55,6 +57,8 @@ public final class Manager implements AutoCloseable {
         zk = ZooKeeperClients.connect(config.zkConnect(), 10_000);
         spms = new SpmDirectory(zk);
         spms.start();
+        hosts = new HostDirectory(zk);
+        hosts.start();
 
         view = new StateView(config.bootstrapServers());
         view.start();
@@ -65,8 +69,9 @@ public final class Manager implements AutoCloseable {
         bus.start();
         DriverRegistry drivers = DriverRegistry.load();
         HealthCheck health = new HealthCheck(vertx, admin, zk, view, spms, config.defaultPool());
-        RestApi api = new RestApi(config, view, bus, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()));
-        http = vertx.createHttpServer().requestHandler(api.router(vertx))
+        RestApi api = new RestApi(vertx, config, view, bus, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),
+                zk, spms, hosts);
+        http = vertx.createHttpServer().requestHandler(api.router())
                 .listen(config.httpPort(), config.httpHost())
                 .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
         LOG.info("manager {} serving http://{}:{}", config.managerId(), config.httpHost(), http.actualPort());
@@ -100,6 +105,9 @@ public final class Manager implements AutoCloseable {
         }
         if (spms != null) {
             spms.close();
+        }
+        if (hosts != null) {
+            hosts.close();
         }
         if (zk != null) {
             zk.close();

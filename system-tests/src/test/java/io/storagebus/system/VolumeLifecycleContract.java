@@ -162,6 +162,31 @@ abstract class VolumeLifecycleContract {
         awaitVolume(createVolume(domainId, "after-garbage", GIB, "qcow2").getString("volumeId"), "READY");
     }
 
+    @Test
+    void spmAndHostsAreVisibleAndTheRoleIsHandedOverCleanly() throws Exception {
+        HostWorker spm = await().atMost(WAIT).until(() -> cluster.spm().orElse(null), w -> w != null);
+        JsonObject term = await().atMost(WAIT).until(() -> http.get("/api/v1/pools/default/spm"), r -> r.status() == 200).json();
+        assertEquals(spm.hostId(), term.getString("host"));
+        assertEquals(spm.spmTerm().orElseThrow().epoch(), term.getLong("epoch"));
+
+        var hosts = await().atMost(WAIT).until(() -> http.get("/api/v1/hosts").array(), a -> a.size() == cluster.workers.size());
+        assertEquals(1, hosts.stream().map(JsonObject.class::cast).filter(h -> h.getValue("spm") != null).count(), hosts.encode());
+
+        Http.Response released = http.post("/api/v1/pools/default/spm/release", "");
+        assertEquals(200, released.status(), released.body());
+        JsonObject next = released.json().getJsonObject("spm");
+        assertTrue(next.getLong("epoch") > term.getLong("epoch"), released.body());
+        assertTrue(!next.getString("host").equals(term.getString("host")), "another host takes over: " + released.body());
+        System.out.println("clean SPM hand-over took " + released.json().getLong("handOverMillis") + " ms");
+
+        String domainId = createDomain("after-release");
+        awaitVolume(createVolume(domainId, "v", MIB_FOR_TESTS, "raw").getString("volumeId"), "READY");
+        assertEquals(404, http.get("/api/v1/pools/no-such-pool/spm").status());
+        assertEquals("NO_SPM", http.get("/api/v1/pools/no-such-pool/spm").json().getString("code"));
+    }
+
+    private static final long MIB_FOR_TESTS = 1 << 20;
+
     String createDomain(String name) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("domains").resolve(name));
         Http.Response r = http.post("/api/v1/domains", new JsonObject().put("name", name).put("driver", "file")

@@ -16,6 +16,8 @@ import io.storagebus.driver.DriverRegistry;
 import io.storagebus.driver.PropertyValidator;
 import io.storagebus.driver.StorageDriver;
 import io.storagebus.driver.VolumeInfo;
+import io.storagebus.leases.HostDirectory;
+import io.storagebus.leases.SpmDirectory;
 import io.storagebus.manager.HealthCheck;
 import io.storagebus.manager.ManagerConfig;
 import io.storagebus.manager.bus.CommandBus;
@@ -43,6 +45,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.curator.framework.CuratorFramework;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -64,10 +67,13 @@ public final class RestApi {
     private final DriverRegistry drivers;
     private final HealthCheck health;
     private final PoolTopics poolTopics;
-    private Vertx vertx;
+    private final ClusterRoutes cluster;
+    private final Vertx vertx;
 
-    public RestApi(ManagerConfig config, StateView view, CommandBus bus, DriverRegistry drivers, HealthCheck health,
-                   PoolTopics poolTopics) {
+    public RestApi(Vertx vertx, ManagerConfig config, StateView view, CommandBus bus, DriverRegistry drivers, HealthCheck health,
+                   PoolTopics poolTopics, CuratorFramework zk, SpmDirectory spms, HostDirectory hosts) {
+        this.vertx = vertx;
+        this.cluster = new ClusterRoutes(vertx, zk, spms, hosts);
         this.config = config;
         this.view = view;
         this.bus = bus;
@@ -76,8 +82,7 @@ public final class RestApi {
         this.poolTopics = poolTopics;
     }
 
-    public Router router(Vertx vertx) {
-        this.vertx = vertx;
+    public Router router() {
         Router router = Router.router(vertx);
         router.route("/api/*").handler(BodyHandler.create().setBodyLimit(1 << 20));
         router.get("/api/v1/health").handler(this::health);
@@ -90,6 +95,7 @@ public final class RestApi {
         router.get("/api/v1/volumes/:id").handler(ctx -> ok(ctx, 200, Views.volume(view.volume(ctx.pathParam("id"))
                 .orElseThrow(() -> ApiError.notFound("VOLUME_NOT_FOUND", "no volume with id '" + ctx.pathParam("id") + "'")))));
         router.post("/api/v1/volumes/:id/copy").handler(this::copyVolume);
+        cluster.register(router);
         router.get("/api/v1/tasks/:id").handler(ctx -> ok(ctx, 200, Views.task(view.task(ctx.pathParam("id"))
                 .orElseThrow(() -> ApiError.notFound("TASK_NOT_FOUND", "no task with id '" + ctx.pathParam("id") + "'")))));
 
@@ -357,7 +363,7 @@ public final class RestApi {
         ok(ctx, e.status(), e.toJson());
     }
 
-    private static void ok(RoutingContext ctx, int status, Object json) {
+    static void ok(RoutingContext ctx, int status, Object json) {
         if (ctx.response().ended()) {
             return;
         }

@@ -1,0 +1,75 @@
+package io.storagebus.leases;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.recipes.cache.ChildData;
+import org.apache.curator.framework.recipes.cache.CuratorCache;
+import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
+
+/** The hosts registered in ZooKeeper, kept current from watches. */
+public final class HostDirectory implements AutoCloseable {
+
+    /** A registered host: its pool, since when, and its ZooKeeper session. */
+    public record Host(String hostId, String pool, Instant since, long sessionId) {
+    }
+
+    private enum State { LATENT, STARTED, CLOSED }
+
+    private final CuratorCache cache;
+    private final Map<String, Host> hosts = new ConcurrentHashMap<>();
+    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+
+    public HostDirectory(CuratorFramework client) {
+        this.cache = CuratorCache.build(client, HostRegistration.ROOT);
+    }
+
+    public void start() {
+        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
+            throw new IllegalStateException("host directory already started");
+        }
+        cache.listenable().addListener(CuratorCacheListener.builder()
+                .forCreatesAndChanges((before, node) -> update(node))
+                .forDeletes(node -> {
+                    String id = hostId(node);
+                    if (id != null) {
+                        hosts.remove(id);
+                    }
+                })
+                .build());
+        cache.start();
+    }
+
+    public List<Host> all() {
+        return hosts.values().stream().sorted(java.util.Comparator.comparing(Host::hostId)).toList();
+    }
+
+    private void update(ChildData node) {
+        String id = hostId(node);
+        if (id == null || node.getData() == null || node.getStat() == null) {
+            return;
+        }
+        String[] lines = new String(node.getData(), StandardCharsets.UTF_8).split("\n");
+        if (lines.length == 2) {
+            hosts.put(id, new Host(id, lines[0], Instant.ofEpochMilli(Long.parseLong(lines[1])), node.getStat().getEphemeralOwner()));
+        }
+    }
+
+    private static String hostId(ChildData node) {
+        String prefix = HostRegistration.ROOT + "/";
+        return node.getPath().startsWith(prefix) && node.getPath().length() > prefix.length()
+                && !node.getPath().substring(prefix.length()).contains("/") ? node.getPath().substring(prefix.length()) : null;
+    }
+
+    @Override
+    public void close() {
+        if (state.compareAndSet(State.STARTED, State.CLOSED)) {
+            cache.close();
+        }
+    }
+}
