@@ -10,8 +10,10 @@ import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.HostRegistration;
 import io.storagebus.leases.SpmElection;
+import io.storagebus.leases.VolumeLeases;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.leases.ZooKeeperClients;
+import io.storagebus.worker.host.HostCommandLoop;
 import io.storagebus.worker.spm.SpmRole;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.kafka.clients.admin.Admin;
@@ -34,6 +36,8 @@ public final class HostWorker implements AutoCloseable {
     private CuratorFramework zk;
     private HostRegistration registration;
     private SpmRole spmRole;
+    private VolumeLeases leases;
+    private HostCommandLoop hostCommands;
     private SpmElection election;
 
     public HostWorker(WorkerConfig config) {
@@ -48,7 +52,19 @@ public final class HostWorker implements AutoCloseable {
         zk = ZooKeeperClients.connect(config.zkConnect(), config.zkSessionTimeoutMs());
         registration = new HostRegistration(zk, config.hostId(), config.pool());
         registration.start(2L * config.zkSessionTimeoutMs());
-        spmRole = new SpmRole(config, DriverRegistry.load());
+        DriverRegistry drivers = DriverRegistry.load();
+        AtomicReference<HostCommandLoop> loop = new AtomicReference<>();
+        leases = new VolumeLeases(zk, config.hostId(), (lease, reason) -> {
+            HostCommandLoop l = loop.get();
+            if (l != null) {
+                l.leaseLost(lease, reason);
+            }
+        });
+        leases.start();
+        hostCommands = new HostCommandLoop(config, drivers, leases);
+        loop.set(hostCommands);
+        hostCommands.start();
+        spmRole = new SpmRole(config, drivers);
         election = new SpmElection(zk, config.pool(), config.hostId(), spmRole);
         election.start();
         LOG.info("host worker {} started in pool {}", config.hostId(), config.pool());
@@ -67,6 +83,7 @@ public final class HostWorker implements AutoCloseable {
     private void ensureTopics() {
         List<NewTopic> topics = new ArrayList<>(Topics.shared(config.topicReplication()));
         topics.addAll(Topics.poolTopics(config.pool(), config.topicReplication()));
+        topics.add(Topics.hostCommandTopic(config.hostId(), config.topicReplication()));
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers()))) {
             Topics.ensure(admin, topics);
         }
@@ -80,6 +97,12 @@ public final class HostWorker implements AutoCloseable {
         // The election ends the term first, which stops the SPM loop, before ZooKeeper goes.
         if (election != null) {
             election.close();
+        }
+        if (hostCommands != null) {
+            hostCommands.close();
+        }
+        if (leases != null) {
+            leases.close();
         }
         if (registration != null) {
             try {

@@ -14,7 +14,7 @@ import io.storagebus.bus.Topics;
  */
 public record WorkerConfig(String hostId, String pool, String bootstrapServers, String zkConnect,
                            int zkSessionTimeoutMs, short topicReplication) {
-    public static final Pattern HOST_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
+    public static final Pattern HOST_ID = Topics.HOST_ID;
 
     public WorkerConfig {
         Objects.requireNonNull(bootstrapServers, "bootstrapServers");

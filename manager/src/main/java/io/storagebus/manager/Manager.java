@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.HostDirectory;
+import io.storagebus.leases.LeaseDirectory;
 import io.storagebus.leases.SpmDirectory;
 import io.storagebus.leases.ZooKeeperClients;
 import io.storagebus.manager.api.RestApi;
@@ -37,6 +38,7 @@ public final class Manager implements AutoCloseable {
     private CuratorFramework zk;
     private SpmDirectory spms;
     private HostDirectory hosts;
+    private LeaseDirectory leases;
     private StateView view;
     private CommandBus bus;
     private HttpServer http;
@@ -59,6 +61,8 @@ public final class Manager implements AutoCloseable {
         spms.start();
         hosts = new HostDirectory(zk);
         hosts.start();
+        leases = new LeaseDirectory(zk);
+        leases.start();
 
         view = new StateView(config.bootstrapServers());
         view.start();
@@ -70,7 +74,7 @@ public final class Manager implements AutoCloseable {
         DriverRegistry drivers = DriverRegistry.load();
         HealthCheck health = new HealthCheck(vertx, admin, zk, view, spms, config.defaultPool());
         RestApi api = new RestApi(vertx, config, view, bus, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),
-                zk, spms, hosts);
+                zk, spms, hosts, leases);
         http = vertx.createHttpServer().requestHandler(api.router())
                 .listen(config.httpPort(), config.httpHost())
                 .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -108,6 +112,9 @@ public final class Manager implements AutoCloseable {
         }
         if (hosts != null) {
             hosts.close();
+        }
+        if (leases != null) {
+            leases.close();
         }
         if (zk != null) {
             zk.close();

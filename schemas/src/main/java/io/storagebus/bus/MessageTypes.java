@@ -10,10 +10,15 @@ import io.storagebus.schema.CommandFailed;
 import io.storagebus.schema.CopyVolume;
 import io.storagebus.schema.CreateVolume;
 import io.storagebus.schema.DomainState;
+import io.storagebus.schema.PrepareVolume;
+import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.TaskState;
 import io.storagebus.schema.VolumeCopied;
 import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeCreated;
+import io.storagebus.schema.VolumeLeaseLost;
+import io.storagebus.schema.VolumePrepared;
+import io.storagebus.schema.VolumeTornDown;
 import io.storagebus.schema.VolumeState;
 import org.apache.avro.Schema;
 import org.apache.avro.specific.SpecificRecord;
@@ -29,7 +34,12 @@ public final class MessageTypes {
     public static final List<Class<? extends SpecificRecord>> ALL = List.of(
             CreateVolume.class,
             CopyVolume.class,
+            PrepareVolume.class,
+            TeardownVolume.class,
             VolumeCreated.class,
+            VolumePrepared.class,
+            VolumeTornDown.class,
+            VolumeLeaseLost.class,
             VolumeCopyProgress.class,
             VolumeCopied.class,
             CommandFailed.class,

@@ -25,6 +25,9 @@ public final class Topics {
     public static final String VOLUME_STATE = "storagebus.state.volumes";
     public static final String TASK_STATE = "storagebus.state.tasks";
 
+    /** Host ids become part of topic and znode names too. */
+    public static final Pattern HOST_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
+
     /** Pool names become part of topic and znode names, so they are kept simple. */
     public static final Pattern POOL_NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
 
@@ -40,6 +43,18 @@ public final class Topics {
             throw new IllegalArgumentException("invalid pool name '" + pool + "': " + POOL_NAME.pattern());
         }
         return "storagebus.pool." + pool + ".spm-commands";
+    }
+
+    /** Commands for one host (prepare, teardown); one partition keeps them in order. */
+    public static String hostCommands(String hostId) {
+        if (!HOST_ID.matcher(hostId).matches()) {
+            throw new IllegalArgumentException("invalid host id '" + hostId + "': " + HOST_ID.pattern());
+        }
+        return "storagebus.host." + hostId + ".commands";
+    }
+
+    public static NewTopic hostCommandTopic(String hostId, short replication) {
+        return new NewTopic(hostCommands(hostId), 1, replication);
     }
 
     /**

@@ -1,6 +1,5 @@
 package io.storagebus.worker.spm;
 
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CancellationException;
 
@@ -27,11 +26,11 @@ import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeCreated;
 import io.storagebus.schema.VolumeStatus;
 import io.storagebus.worker.WorkerConfig;
-import io.storagebus.worker.spm.SpmRecords.VolumeFacts;
+import io.storagebus.worker.WorkerRecords;
+import io.storagebus.worker.WorkerRecords.VolumeFacts;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.Header;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,10 +42,6 @@ import org.slf4j.LoggerFactory;
  */
 final class SpmCommandHandler {
     private static final Logger LOG = LoggerFactory.getLogger(SpmCommandHandler.class);
-
-    static final String DLQ_REASON = "sb-dlq-reason";
-    static final String DLQ_SOURCE = "sb-dlq-source";
-    static final String DLQ_HOST = "sb-dlq-host";
 
     private final WorkerConfig config;
     private final DriverRegistry drivers;
@@ -95,9 +90,9 @@ final class SpmCommandHandler {
                     .setFormat(cmd.getFormat()).setAllocation(cmd.getAllocation()).setUri(info.location()).setHostId(config.hostId())
                     .build();
             return List.of(
-                    SpmRecords.record(Topics.EVENTS, cmd.getVolumeId(), event),
-                    SpmRecords.volumeState(volume, envelope, VolumeStatus.READY, info.location(), null, null),
-                    SpmRecords.taskState(cmd.getTaskId(), "CREATE_VOLUME", volume, envelope, TaskStatus.SUCCEEDED, null, null, null, null));
+                    WorkerRecords.record(Topics.EVENTS, cmd.getVolumeId(), event),
+                    WorkerRecords.volumeState(volume, envelope, VolumeStatus.READY, info.location(), null, null),
+                    WorkerRecords.taskState(cmd.getTaskId(), "CREATE_VOLUME", volume, envelope, TaskStatus.SUCCEEDED, null, null, null, null));
         } catch (DriverException e) {
             stopIfFenced(e, term);
             LOG.warn("epoch {}: volume {} not created: {} {}", term.epoch(), cmd.getVolumeId(), e.code(), e.getMessage());
@@ -114,7 +109,7 @@ final class SpmCommandHandler {
     private Handled copyVolume(CopyVolume cmd, byte[] commandBytes, SpmTerm term) {
         Envelope accepted = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), term.epoch());
         List<ProducerRecord<String, byte[]>> now = List.of(
-                SpmRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", copyTarget(cmd), accepted, TaskStatus.RUNNING, 0L, null, null, null),
+                WorkerRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", copyTarget(cmd), accepted, TaskStatus.RUNNING, 0L, null, null, null),
                 new ProducerRecord<>(Topics.spmJobs(term.pool()), cmd.getTaskId(), commandBytes));
         return new Handled(now, cmd.getTaskId(), context -> runCopy(cmd, term, copyTarget(cmd), context));
     }
@@ -155,10 +150,10 @@ final class SpmCommandHandler {
                         }
                         Envelope e = Envelopes.causedBy(cause, config.issuer(), term.epoch());
                         context.progress(List.of(
-                                SpmRecords.record(Topics.EVENTS, cmd.getTargetVolumeId(), VolumeCopyProgress.newBuilder().setEnvelope(e)
+                                WorkerRecords.record(Topics.EVENTS, cmd.getTargetVolumeId(), VolumeCopyProgress.newBuilder().setEnvelope(e)
                                         .setTaskId(cmd.getTaskId()).setSourceVolumeId(cmd.getSourceVolumeId())
                                         .setTargetVolumeId(cmd.getTargetVolumeId()).setCopiedBytes(copied).setTotalBytes(total).build()),
-                                SpmRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, e, TaskStatus.RUNNING, copied, total, null, null)));
+                                WorkerRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, e, TaskStatus.RUNNING, copied, total, null, null)));
                     });
             LOG.info("epoch {}: copied volume {} to {} ({} bytes, sha256 {})", term.epoch(), cmd.getSourceVolumeId(),
                     result.target().location(), result.bytes(), result.sha256());
@@ -169,9 +164,9 @@ final class SpmCommandHandler {
                     .setSha256(result.sha256()).setCopyMillis(result.copyNanos() / 1_000_000).setVerifyMillis(result.verifyNanos() / 1_000_000)
                     .build();
             return List.of(
-                    SpmRecords.record(Topics.EVENTS, cmd.getTargetVolumeId(), event),
-                    SpmRecords.volumeState(target, done, VolumeStatus.READY, result.target().location(), null, null),
-                    SpmRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, done, TaskStatus.SUCCEEDED, result.bytes(), result.bytes(), null, null),
+                    WorkerRecords.record(Topics.EVENTS, cmd.getTargetVolumeId(), event),
+                    WorkerRecords.volumeState(target, done, VolumeStatus.READY, result.target().location(), null, null),
+                    WorkerRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, done, TaskStatus.SUCCEEDED, result.bytes(), result.bytes(), null, null),
                     jobDone(term, cmd.getTaskId()));
         } catch (DriverException | RuntimeException e) {
             if (context.cancelled() || e instanceof DriverException de && de.code() == DriverException.Code.FENCED) {
@@ -196,9 +191,9 @@ final class SpmCommandHandler {
     private List<ProducerRecord<String, byte[]>> failed(Envelope command, Envelope envelope, Class<?> commandType, String taskType,
                                                         VolumeFacts volume, String code, String message) {
         return List.of(
-                SpmRecords.commandFailed(envelope, command, commandType.getName(), volume.taskId(), volume.volumeId(), code, message),
-                SpmRecords.volumeState(volume, envelope, VolumeStatus.FAILED, null, code, message),
-                SpmRecords.taskState(volume.taskId(), taskType, volume, envelope, TaskStatus.FAILED, null, null, code, message));
+                WorkerRecords.commandFailed(envelope, command, commandType.getName(), volume.taskId(), volume.volumeId(), code, message),
+                WorkerRecords.volumeState(volume, envelope, VolumeStatus.FAILED, null, code, message),
+                WorkerRecords.taskState(volume.taskId(), taskType, volume, envelope, TaskStatus.FAILED, null, null, code, message));
     }
 
     private StorageDriver driver(DomainRef domain) throws DriverException {
@@ -226,16 +221,8 @@ final class SpmCommandHandler {
         return io.storagebus.driver.Allocation.valueOf(allocation.name());
     }
 
-    /** The original bytes, untouched, with why and where they came from. */
     private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> record, String reason) {
         LOG.warn("dead-lettering {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), reason);
-        ProducerRecord<String, byte[]> r = new ProducerRecord<>(Topics.DEAD_LETTER, record.key(), record.value());
-        for (Header h : record.headers()) {
-            r.headers().add(h);
-        }
-        r.headers().add(DLQ_REASON, reason.getBytes(StandardCharsets.UTF_8));
-        r.headers().add(DLQ_SOURCE, (record.topic() + "-" + record.partition() + "@" + record.offset()).getBytes(StandardCharsets.UTF_8));
-        r.headers().add(DLQ_HOST, config.hostId().getBytes(StandardCharsets.UTF_8));
-        return r;
+        return WorkerRecords.deadLetter(record, reason, config.hostId());
     }
 }

@@ -6,9 +6,11 @@ import java.util.concurrent.TimeoutException;
 
 import io.storagebus.bus.Topics;
 import io.storagebus.leases.HostDirectory;
+import io.storagebus.leases.LeaseDirectory;
 import io.storagebus.leases.SpmDirectory;
 import io.storagebus.leases.SpmElection;
 import io.storagebus.leases.SpmTerm;
+import io.storagebus.leases.VolumeLease;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -26,12 +28,14 @@ final class ClusterRoutes {
     private final CuratorFramework zk;
     private final SpmDirectory spms;
     private final HostDirectory hosts;
+    private final LeaseDirectory leases;
 
-    ClusterRoutes(Vertx vertx, CuratorFramework zk, SpmDirectory spms, HostDirectory hosts) {
+    ClusterRoutes(Vertx vertx, CuratorFramework zk, SpmDirectory spms, HostDirectory hosts, LeaseDirectory leases) {
         this.vertx = vertx;
         this.zk = zk;
         this.spms = spms;
         this.hosts = hosts;
+        this.leases = leases;
     }
 
     void register(Router router) {
@@ -82,9 +86,15 @@ final class ClusterRoutes {
                     .put("pool", host.pool())
                     .put("since", host.since().toString())
                     .put("session", Long.toHexString(host.sessionId()))
-                    .put("spm", term == null ? null : termJson(term)));
+                    .put("spm", term == null ? null : termJson(term))
+                    .put("leases", new JsonArray(leases.heldBy(host.hostId()).stream().map(ClusterRoutes::leaseJson).toList())));
         }
         RestApi.ok(ctx, 200, list);
+    }
+
+    static JsonObject leaseJson(VolumeLease lease) {
+        return new JsonObject().put("volumeId", lease.volumeId()).put("host", lease.hostId()).put("epoch", lease.epoch())
+                .put("since", lease.since().toString());
     }
 
     static JsonObject termJson(SpmTerm term) {

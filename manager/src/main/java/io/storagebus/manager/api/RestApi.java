@@ -17,7 +17,9 @@ import io.storagebus.driver.PropertyValidator;
 import io.storagebus.driver.StorageDriver;
 import io.storagebus.driver.VolumeInfo;
 import io.storagebus.leases.HostDirectory;
+import io.storagebus.leases.LeaseDirectory;
 import io.storagebus.leases.SpmDirectory;
+import io.storagebus.leases.VolumeLease;
 import io.storagebus.manager.HealthCheck;
 import io.storagebus.manager.ManagerConfig;
 import io.storagebus.manager.bus.CommandBus;
@@ -32,6 +34,8 @@ import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.DomainStatus;
 import io.storagebus.schema.Envelope;
+import io.storagebus.schema.PrepareVolume;
+import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.TaskState;
 import io.storagebus.schema.TaskStatus;
 import io.storagebus.schema.VolumeFormat;
@@ -68,12 +72,16 @@ public final class RestApi {
     private final HealthCheck health;
     private final PoolTopics poolTopics;
     private final ClusterRoutes cluster;
+    private final HostDirectory hosts;
+    private final LeaseDirectory leases;
     private final Vertx vertx;
 
     public RestApi(Vertx vertx, ManagerConfig config, StateView view, CommandBus bus, DriverRegistry drivers, HealthCheck health,
-                   PoolTopics poolTopics, CuratorFramework zk, SpmDirectory spms, HostDirectory hosts) {
+                   PoolTopics poolTopics, CuratorFramework zk, SpmDirectory spms, HostDirectory hosts, LeaseDirectory leases) {
         this.vertx = vertx;
-        this.cluster = new ClusterRoutes(vertx, zk, spms, hosts);
+        this.hosts = hosts;
+        this.leases = leases;
+        this.cluster = new ClusterRoutes(vertx, zk, spms, hosts, leases);
         this.config = config;
         this.view = view;
         this.bus = bus;
@@ -92,8 +100,9 @@ public final class RestApi {
         router.get("/api/v1/domains/:id").handler(ctx -> ok(ctx, 200, domainJson(domainOrThrow(ctx.pathParam("id")))));
         router.post("/api/v1/domains/:id/volumes").handler(this::createVolume);
         router.get("/api/v1/domains/:id/volumes").handler(this::listVolumes);
-        router.get("/api/v1/volumes/:id").handler(ctx -> ok(ctx, 200, Views.volume(view.volume(ctx.pathParam("id"))
-                .orElseThrow(() -> ApiError.notFound("VOLUME_NOT_FOUND", "no volume with id '" + ctx.pathParam("id") + "'")))));
+        router.get("/api/v1/volumes/:id").handler(ctx -> ok(ctx, 200, volumeJson(volumeOrThrow(ctx.pathParam("id")))));
+        router.post("/api/v1/volumes/:id/prepare").handler(ctx -> hostTask(ctx, true));
+        router.post("/api/v1/volumes/:id/teardown").handler(ctx -> hostTask(ctx, false));
         router.post("/api/v1/volumes/:id/copy").handler(this::copyVolume);
         cluster.register(router);
         router.get("/api/v1/tasks/:id").handler(ctx -> ok(ctx, 200, Views.task(view.task(ctx.pathParam("id"))
@@ -264,11 +273,65 @@ public final class RestApi {
                 .build();
     }
 
+    private VolumeState volumeOrThrow(String id) {
+        return view.volume(id).orElseThrow(() -> ApiError.notFound("VOLUME_NOT_FOUND", "no volume with id '" + id + "'"));
+    }
+
+    /** A volume as stored, plus who uses it now (its lease, from ZooKeeper). */
+    private JsonObject volumeJson(VolumeState v) {
+        JsonObject json = Views.volume(v);
+        leases.leaseOf(v.getId()).ifPresent(lease -> json.put("lease", ClusterRoutes.leaseJson(lease)));
+        return json;
+    }
+
+    /**
+     * Prepare (take the lease and activate) or tear down a volume on a host: a command on that
+     * host's topic and a PENDING task, answered 202. Teardown defaults to the lease holder.
+     */
+    private void hostTask(RoutingContext ctx, boolean prepare) {
+        VolumeState volume = volumeOrThrow(ctx.pathParam("id"));
+        RequestBody body = RequestBody.of(ctx, Set.of("hostId"));
+        String hostId = prepare ? body.requiredString("hostId")
+                : body.optionalString("hostId", leases.leaseOf(volume.getId()).map(VolumeLease::hostId).orElse(null));
+        if (hostId == null) {
+            throw ApiError.conflict("NOT_PREPARED", "volume '" + volume.getName() + "' is not prepared on any host", null);
+        }
+        if (prepare && volume.getStatus() != VolumeStatus.READY) {
+            throw ApiError.conflict("VOLUME_NOT_READY", "volume '" + volume.getName() + "' is " + volume.getStatus() + ", not READY", null);
+        }
+        DomainState domain = domainOrThrow(volume.getDomainId());
+        String pool = domain.getEnvelope().getPool();
+        HostDirectory.Host host = hosts.all().stream().filter(h -> h.hostId().equals(hostId)).findFirst()
+                .orElseThrow(() -> ApiError.badField("hostId", "UNKNOWN_HOST", "no host '" + hostId + "' is connected"));
+        if (!host.pool().equals(pool)) {
+            throw ApiError.badField("hostId", "CROSS_POOL", "host '" + hostId + "' serves pool '" + host.pool() + "', the volume is in pool '" + pool + "'");
+        }
+        String taskId = UUID.randomUUID().toString();
+        Envelope envelope = Envelopes.origin(pool, "manager:" + config.managerId(), taskId);
+        SpecificRecord command = prepare
+                ? PrepareVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
+                        .setDomain(domainRef(domain)).setHostId(hostId).build()
+                : TeardownVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
+                        .setDomain(domainRef(domain)).setHostId(hostId).build();
+        TaskState task = TaskState.newBuilder()
+                .setEnvelope(envelope).setId(taskId).setType(prepare ? "PREPARE_VOLUME" : "TEARDOWN_VOLUME").setStatus(TaskStatus.PENDING)
+                .setDomainId(domain.getId()).setVolumeId(volume.getId()).setCreatedAt(envelope.getTimestamp())
+                .build();
+        publishReserved(List.of(
+                new Outgoing(Topics.TASK_STATE, taskId, task),
+                new Outgoing(Topics.hostCommands(hostId), volume.getId(), command)))
+                .onSuccess(v -> {
+                    ctx.response().putHeader("Location", "/api/v1/tasks/" + taskId);
+                    ok(ctx, 202, new JsonObject().put("taskId", taskId).put("volumeId", volume.getId()).put("hostId", hostId)
+                            .put("status", TaskStatus.PENDING.name()));
+                })
+                .onFailure(ctx::fail);
+    }
+
     /** Copies a READY volume into a new volume of a domain of the same pool (a backup, when the target is an object store). */
     private void copyVolume(RoutingContext ctx) {
         String sourceId = ctx.pathParam("id");
-        VolumeState source = view.volume(sourceId)
-                .orElseThrow(() -> ApiError.notFound("VOLUME_NOT_FOUND", "no volume with id '" + sourceId + "'"));
+        VolumeState source = volumeOrThrow(sourceId);
         RequestBody body = RequestBody.of(ctx, Set.of("targetDomainId", "name"));
         String targetDomainId = body.requiredString("targetDomainId");
         String name = body.name("name");
@@ -312,7 +375,7 @@ public final class RestApi {
     private void listVolumes(RoutingContext ctx) {
         DomainState domain = domainOrThrow(ctx.pathParam("id"));
         ok(ctx, 200, new JsonArray(view.volumes().stream().filter(v -> v.getDomainId().equals(domain.getId()))
-                .sorted(Comparator.comparing(VolumeState::getCreatedAt)).map(Views::volume).toList()));
+                .sorted(Comparator.comparing(VolumeState::getCreatedAt)).map(this::volumeJson).toList()));
     }
 
     /**

@@ -1,0 +1,193 @@
+package io.storagebus.worker.host;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+import io.storagebus.bus.Envelopes;
+import io.storagebus.bus.MessageCodec;
+import io.storagebus.bus.Topics;
+import io.storagebus.bus.UndecodableRecordException;
+import io.storagebus.driver.Capability;
+import io.storagebus.driver.DomainContext;
+import io.storagebus.driver.DriverException;
+import io.storagebus.driver.DriverRegistry;
+import io.storagebus.driver.StorageDriver;
+import io.storagebus.driver.VolumeUri;
+import io.storagebus.leases.LeaseHeldException;
+import io.storagebus.leases.VolumeLease;
+import io.storagebus.leases.VolumeLeases;
+import io.storagebus.schema.DomainRef;
+import io.storagebus.schema.Envelope;
+import io.storagebus.schema.PrepareVolume;
+import io.storagebus.schema.TaskStatus;
+import io.storagebus.schema.TeardownVolume;
+import io.storagebus.schema.VolumeLeaseLost;
+import io.storagebus.schema.VolumePrepared;
+import io.storagebus.schema.VolumeTornDown;
+import io.storagebus.worker.WorkerConfig;
+import io.storagebus.worker.WorkerRecords;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * This host's side of volume use: prepare takes the volume's exclusive lease and activates it,
+ * teardown deactivates it and gives the lease back, and a lost lease makes the host stop using
+ * the volume before another host can take it.
+ */
+final class HostCommandHandler {
+    private static final Logger LOG = LoggerFactory.getLogger(HostCommandHandler.class);
+
+    private final WorkerConfig config;
+    private final DriverRegistry drivers;
+    private final VolumeLeases leases;
+    private final MessageCodec codec = MessageCodec.standard();
+    /** Domains of the volumes prepared here, to deactivate them when their lease is lost. */
+    private final Map<String, DomainRef> prepared = new ConcurrentHashMap<>();
+
+    HostCommandHandler(WorkerConfig config, DriverRegistry drivers, VolumeLeases leases) {
+        this.config = config;
+        this.drivers = drivers;
+        this.leases = leases;
+    }
+
+    List<ProducerRecord<String, byte[]>> handle(ConsumerRecord<String, byte[]> record) {
+        SpecificRecord command;
+        try {
+            command = codec.decode(record.value());
+        } catch (UndecodableRecordException e) {
+            return List.of(deadLetter(record, e.getMessage()));
+        }
+        if (command instanceof PrepareVolume prepare && prepare.getHostId().equals(config.hostId())) {
+            return prepare(prepare);
+        }
+        if (command instanceof TeardownVolume teardown && teardown.getHostId().equals(config.hostId())) {
+            return teardown(teardown);
+        }
+        return List.of(deadLetter(record, command.getSchema().getFullName() + " is not a command for host " + config.hostId()));
+    }
+
+    private List<ProducerRecord<String, byte[]>> prepare(PrepareVolume cmd) {
+        Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
+        VolumeUri uri = new VolumeUri(cmd.getDomain().getId(), cmd.getVolumeId());
+        VolumeLease lease;
+        try {
+            lease = leases.acquire(cmd.getVolumeId());
+        } catch (LeaseHeldException e) {
+            return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, "PREPARE_VOLUME", cmd.getTaskId(), cmd.getDomain().getId(),
+                    cmd.getVolumeId(), "LEASE_HELD", e.getMessage());
+        } catch (Exception e) {
+            return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, "PREPARE_VOLUME", cmd.getTaskId(), cmd.getDomain().getId(),
+                    cmd.getVolumeId(), "LEASE_UNAVAILABLE", "cannot take the lease: " + e.getMessage());
+        }
+        try {
+            StorageDriver driver = driver(cmd.getDomain());
+            DomainContext domain = context(cmd.getDomain());
+            String path = driver.capabilities().contains(Capability.ACTIVATE) ? driver.activate(domain, uri) : driver.info(domain, uri).location();
+            prepared.put(cmd.getVolumeId(), cmd.getDomain());
+            LOG.info("host {}: volume {} prepared at {} (lease epoch {})", config.hostId(), cmd.getVolumeId(), path, lease.epoch());
+            return List.of(
+                    WorkerRecords.record(Topics.EVENTS, cmd.getVolumeId(), VolumePrepared.newBuilder().setEnvelope(envelope)
+                            .setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId()).setHostId(config.hostId()).setPath(path)
+                            .setLeaseEpoch(lease.epoch()).build()),
+                    task(cmd.getTaskId(), "PREPARE_VOLUME", cmd.getDomain(), cmd.getVolumeId(), cmd.getEnvelope(), envelope,
+                            TaskStatus.SUCCEEDED, null, null));
+        } catch (DriverException e) {
+            releaseQuietly(cmd.getVolumeId());
+            return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, "PREPARE_VOLUME", cmd.getTaskId(), cmd.getDomain().getId(),
+                    cmd.getVolumeId(), e.code().name(), e.getMessage());
+        }
+    }
+
+    private List<ProducerRecord<String, byte[]>> teardown(TeardownVolume cmd) {
+        Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
+        try {
+            deactivate(cmd.getDomain(), cmd.getVolumeId());
+            prepared.remove(cmd.getVolumeId());
+            leases.release(cmd.getVolumeId());
+            LOG.info("host {}: volume {} torn down", config.hostId(), cmd.getVolumeId());
+            return List.of(
+                    WorkerRecords.record(Topics.EVENTS, cmd.getVolumeId(), VolumeTornDown.newBuilder().setEnvelope(envelope)
+                            .setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId()).setHostId(config.hostId()).build()),
+                    task(cmd.getTaskId(), "TEARDOWN_VOLUME", cmd.getDomain(), cmd.getVolumeId(), cmd.getEnvelope(), envelope,
+                            TaskStatus.SUCCEEDED, null, null));
+        } catch (DriverException e) {
+            return failed(cmd.getEnvelope(), envelope, TeardownVolume.class, "TEARDOWN_VOLUME", cmd.getTaskId(), cmd.getDomain().getId(),
+                    cmd.getVolumeId(), e.code().name(), e.getMessage());
+        } catch (Exception e) {
+            return failed(cmd.getEnvelope(), envelope, TeardownVolume.class, "TEARDOWN_VOLUME", cmd.getTaskId(), cmd.getDomain().getId(),
+                    cmd.getVolumeId(), "LEASE_UNAVAILABLE", "cannot release the lease: " + e.getMessage());
+        }
+    }
+
+    /** The lease is gone: stop using the volume here at once, then say so. */
+    ProducerRecord<String, byte[]> leaseLost(VolumeLease lease, String reason) {
+        DomainRef domain = prepared.remove(lease.volumeId());
+        String what = reason;
+        if (domain != null) {
+            try {
+                deactivate(domain, lease.volumeId());
+                what = reason + "; the volume was deactivated on " + config.hostId();
+            } catch (DriverException e) {
+                what = reason + "; deactivating it failed: " + e.getMessage();
+                LOG.error("host {}: volume {} lost its lease but could not be deactivated: {}", config.hostId(), lease.volumeId(), e.getMessage());
+            }
+        }
+        Envelope envelope = Envelopes.origin(config.pool(), config.issuer(), "lease-" + lease.volumeId() + "-" + lease.epoch());
+        return WorkerRecords.record(Topics.EVENTS, lease.volumeId(), VolumeLeaseLost.newBuilder().setEnvelope(envelope)
+                .setVolumeId(lease.volumeId()).setHostId(config.hostId()).setLeaseEpoch(lease.epoch()).setReason(what).build());
+    }
+
+    private void deactivate(DomainRef domain, String volumeId) throws DriverException {
+        StorageDriver driver = driver(domain);
+        if (driver.capabilities().contains(Capability.ACTIVATE)) {
+            try {
+                driver.deactivate(context(domain), new VolumeUri(domain.getId(), volumeId));
+            } catch (DriverException e) {
+                if (e.code() != DriverException.Code.NOT_FOUND) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private void releaseQuietly(String volumeId) {
+        try {
+            leases.release(volumeId);
+        } catch (Exception e) {
+            LOG.warn("host {}: releasing the lease of {}: {}", config.hostId(), volumeId, e.toString());
+        }
+    }
+
+    private StorageDriver driver(DomainRef domain) throws DriverException {
+        return drivers.find(domain.getDriver()).orElseThrow(() -> new DriverException(DriverException.Code.UNSUPPORTED,
+                "host " + config.hostId() + " has no driver '" + domain.getDriver() + "'"));
+    }
+
+    /** Host-side operations change no pool metadata, so they run outside any SPM term (epoch 0). */
+    private static DomainContext context(DomainRef domain) {
+        return new DomainContext(domain.getId(), domain.getProperties());
+    }
+
+    private static ProducerRecord<String, byte[]> task(String taskId, String type, DomainRef domain, String volumeId, Envelope command,
+                                                       Envelope envelope, TaskStatus status, String code, String message) {
+        return WorkerRecords.taskState(taskId, type, domain.getId(), volumeId, command.getTimestamp(), envelope, status, null, null, code, message);
+    }
+
+    private List<ProducerRecord<String, byte[]>> failed(Envelope command, Envelope envelope, Class<?> commandType, String taskType,
+                                                        String taskId, String domainId, String volumeId, String code, String message) {
+        LOG.warn("host {}: {} of volume {} failed: {} {}", config.hostId(), taskType, volumeId, code, message);
+        return List.of(
+                WorkerRecords.commandFailed(envelope, command, commandType.getName(), taskId, volumeId, code, message),
+                WorkerRecords.taskState(taskId, taskType, domainId, volumeId, command.getTimestamp(), envelope, TaskStatus.FAILED,
+                        null, null, code, message));
+    }
+
+    private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> record, String reason) {
+        LOG.warn("dead-lettering {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), reason);
+        return WorkerRecords.deadLetter(record, reason, config.hostId());
+    }
+}

@@ -1,0 +1,127 @@
+package io.storagebus.worker.host;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import io.storagebus.bus.KafkaClients;
+import io.storagebus.bus.Topics;
+import io.storagebus.driver.DriverRegistry;
+import io.storagebus.leases.VolumeLease;
+import io.storagebus.leases.VolumeLeases;
+import io.storagebus.worker.WorkerConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Consumes this host's command topic. Prepare and teardown are idempotent, so the loop is
+ * at-least-once: the outputs of a batch are flushed before its offsets are committed.
+ */
+public final class HostCommandLoop implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(HostCommandLoop.class);
+
+    private enum State { LATENT, STARTED, CLOSED }
+
+    private final WorkerConfig config;
+    private final HostCommandHandler handler;
+    private final Thread thread;
+    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final CountDownLatch stopRequested = new CountDownLatch(1);
+    private volatile KafkaConsumer<String, byte[]> consumer;
+    private final KafkaProducer<String, byte[]> producer;
+
+    public HostCommandLoop(WorkerConfig config, DriverRegistry drivers, VolumeLeases leases) {
+        this.config = config;
+        this.handler = new HostCommandHandler(config, drivers, leases);
+        Properties p = KafkaClients.producer(config.bootstrapServers());
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, "host-" + config.hostId());
+        this.producer = new KafkaProducer<>(p);
+        this.thread = new Thread(this::run, "host-commands-" + config.hostId());
+        this.thread.setDaemon(true);
+    }
+
+    public void start() {
+        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
+            throw new IllegalStateException("host command loop already started");
+        }
+        thread.start();
+    }
+
+    /** For the lease listener: stop using the volume and publish that the lease is lost. */
+    public void leaseLost(VolumeLease lease, String reason) {
+        producer.send(handler.leaseLost(lease, reason));
+        producer.flush();
+    }
+
+    private void run() {
+        while (state.get() == State.STARTED) {
+            Properties p = KafkaClients.consumer(config.bootstrapServers());
+            p.put(ConsumerConfig.GROUP_ID_CONFIG, "storagebus-host-" + config.hostId());
+            p.put(ConsumerConfig.CLIENT_ID_CONFIG, "host-" + config.hostId());
+            try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p)) {
+                consumer = c;
+                if (state.get() != State.STARTED) {
+                    return;
+                }
+                String topic = Topics.hostCommands(config.hostId());
+                c.assign(c.partitionsFor(topic).stream().map(i -> new TopicPartition(topic, i.partition())).toList());
+                while (state.get() == State.STARTED) {
+                    ConsumerRecords<String, byte[]> records = c.poll(Duration.ofSeconds(1));
+                    for (ConsumerRecord<String, byte[]> record : records) {
+                        List<ProducerRecord<String, byte[]>> outputs = handler.handle(record);
+                        outputs.forEach(producer::send);
+                    }
+                    if (!records.isEmpty()) {
+                        producer.flush();
+                        c.commitSync();
+                    }
+                }
+            } catch (WakeupException e) {
+                // closing
+            } catch (KafkaException e) {
+                if (state.get() == State.STARTED) {
+                    LOG.warn("host {}: Kafka error in the host command loop, restarting it: {}", config.hostId(), e.toString());
+                    try {
+                        stopRequested.await(1, TimeUnit.SECONDS);
+                    } catch (InterruptedException interrupted) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
+            } finally {
+                consumer = null;
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!state.compareAndSet(State.STARTED, State.CLOSED)) {
+            return;
+        }
+        stopRequested.countDown();
+        KafkaConsumer<String, byte[]> c = consumer;
+        if (c != null) {
+            c.wakeup();
+        }
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        producer.close(Duration.ofSeconds(5));
+    }
+}

@@ -1,0 +1,67 @@
+package io.storagebus.leases;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.recipes.cache.ChildData;
+import org.apache.curator.framework.recipes.cache.CuratorCache;
+import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
+
+/** Every volume lease in ZooKeeper, kept current from watches: who uses which volume. */
+public final class LeaseDirectory implements AutoCloseable {
+    private enum State { LATENT, STARTED, CLOSED }
+
+    private final CuratorCache cache;
+    private final Map<String, VolumeLease> leases = new ConcurrentHashMap<>();
+    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+
+    public LeaseDirectory(CuratorFramework client) {
+        this.cache = CuratorCache.build(client, VolumeLeases.ROOT);
+    }
+
+    public void start() {
+        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
+            throw new IllegalStateException("lease directory already started");
+        }
+        cache.listenable().addListener(CuratorCacheListener.builder()
+                .forCreatesAndChanges((before, node) -> {
+                    String id = volumeId(node);
+                    if (id != null && node.getData() != null) {
+                        leases.put(id, VolumeLease.fromBytes(id, node.getData()));
+                    }
+                })
+                .forDeletes(node -> {
+                    String id = volumeId(node);
+                    if (id != null) {
+                        leases.remove(id);
+                    }
+                })
+                .build());
+        cache.start();
+    }
+
+    public Optional<VolumeLease> leaseOf(String volumeId) {
+        return Optional.ofNullable(leases.get(volumeId));
+    }
+
+    public List<VolumeLease> heldBy(String hostId) {
+        return leases.values().stream().filter(l -> l.hostId().equals(hostId)).toList();
+    }
+
+    private static String volumeId(ChildData node) {
+        String prefix = VolumeLeases.ROOT + "/";
+        String rest = node.getPath().startsWith(prefix) ? node.getPath().substring(prefix.length()) : "";
+        return rest.isEmpty() || rest.contains("/") ? null : rest;
+    }
+
+    @Override
+    public void close() {
+        if (state.compareAndSet(State.STARTED, State.CLOSED)) {
+            cache.close();
+        }
+    }
+}

@@ -1,0 +1,158 @@
+package io.storagebus.leases;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.state.ConnectionState;
+import org.apache.curator.framework.state.ConnectionStateListener;
+import org.apache.zookeeper.CreateMode;
+import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.data.Stat;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * This host's exclusive volume leases: {@code /storagebus/leases/<volumeId>}, an ephemeral node
+ * of this host's ZooKeeper session, so a lease ends with the session of a host that crashed or
+ * was cut off. Lease epochs come from a persistent counter per volume, bumped by compare-and-set.
+ * When the session is lost, every lease is lost and the listener is told, so the host stops
+ * using the volumes before another host can take them.
+ */
+public final class VolumeLeases implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(VolumeLeases.class);
+    static final String ROOT = "/storagebus/leases";
+    static final String EPOCHS = "/storagebus/lease-epochs";
+
+    /** Told when leases end without the host releasing them. */
+    @FunctionalInterface
+    public interface Listener {
+        void leaseLost(VolumeLease lease, String reason);
+    }
+
+    private enum State { LATENT, STARTED, CLOSED }
+
+    private final CuratorFramework client;
+    private final String hostId;
+    private final Listener listener;
+    private final Map<String, VolumeLease> held = new ConcurrentHashMap<>();
+    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final ConnectionStateListener connection = this::onConnectionState;
+
+    public VolumeLeases(CuratorFramework client, String hostId, Listener listener) {
+        this.client = client;
+        this.hostId = hostId;
+        this.listener = listener;
+    }
+
+    public void start() {
+        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
+            throw new IllegalStateException("volume leases already started");
+        }
+        client.getConnectionStateListenable().addListener(connection);
+    }
+
+    /** Takes the volume's lease for this host, or returns the one it holds already. */
+    public VolumeLease acquire(String volumeId) throws LeaseHeldException, Exception {
+        VolumeLease mine = held.get(volumeId);
+        if (mine != null && holderOf(volumeId) != null && holderOf(volumeId).epoch() == mine.epoch()) {
+            return mine;
+        }
+        VolumeLease existing = holderOf(volumeId);
+        if (existing != null) {
+            throw new LeaseHeldException(existing);
+        }
+        VolumeLease lease = new VolumeLease(volumeId, hostId, nextEpoch(volumeId), Instant.now());
+        try {
+            client.create().creatingParentsIfNeeded().withMode(CreateMode.EPHEMERAL).forPath(ROOT + "/" + volumeId, lease.toBytes());
+        } catch (KeeperException.NodeExistsException raced) {
+            VolumeLease winner = holderOf(volumeId);
+            throw new LeaseHeldException(winner != null ? winner : lease);
+        }
+        held.put(volumeId, lease);
+        LOG.info("host {} holds the lease of volume {} (epoch {})", hostId, volumeId, lease.epoch());
+        return lease;
+    }
+
+    /** Gives the lease up; nothing happens if this host does not hold it. */
+    public void release(String volumeId) throws Exception {
+        VolumeLease mine = held.remove(volumeId);
+        if (mine == null) {
+            return;
+        }
+        Stat stat = new Stat();
+        try {
+            byte[] data = client.getData().storingStatIn(stat).forPath(ROOT + "/" + volumeId);
+            if (VolumeLease.fromBytes(volumeId, data).epoch() == mine.epoch()) {
+                client.delete().withVersion(stat.getVersion()).forPath(ROOT + "/" + volumeId);
+            }
+        } catch (KeeperException.NoNodeException gone) {
+            // already gone with an old session
+        }
+    }
+
+    /** Who holds the volume's lease now, or null. */
+    public VolumeLease holderOf(String volumeId) throws Exception {
+        try {
+            return VolumeLease.fromBytes(volumeId, client.getData().forPath(ROOT + "/" + volumeId));
+        } catch (KeeperException.NoNodeException e) {
+            return null;
+        }
+    }
+
+    public List<VolumeLease> held() {
+        return List.copyOf(held.values());
+    }
+
+    private long nextEpoch(String volumeId) throws Exception {
+        String path = EPOCHS + "/" + volumeId;
+        while (true) {
+            Stat stat = new Stat();
+            long epoch;
+            try {
+                epoch = Long.parseLong(new String(client.getData().storingStatIn(stat).forPath(path), StandardCharsets.UTF_8));
+            } catch (KeeperException.NoNodeException e) {
+                try {
+                    client.create().creatingParentsIfNeeded().forPath(path, "0".getBytes(StandardCharsets.UTF_8));
+                } catch (KeeperException.NodeExistsException raced) {
+                    // read it again
+                }
+                continue;
+            }
+            try {
+                client.setData().withVersion(stat.getVersion()).forPath(path, Long.toString(epoch + 1).getBytes(StandardCharsets.UTF_8));
+                return epoch + 1;
+            } catch (KeeperException.BadVersionException raced) {
+                // another host took a lease in between: read it again
+            }
+        }
+    }
+
+    /**
+     * LOST means the session is gone (or Curator gave up waiting for it): the ephemeral lease
+     * nodes are gone or going, and another host may take the volumes at once.
+     */
+    private void onConnectionState(CuratorFramework c, ConnectionState newState) {
+        if (newState != ConnectionState.LOST) {
+            return;
+        }
+        for (String volumeId : List.copyOf(held.keySet())) {
+            VolumeLease lease = held.remove(volumeId);
+            if (lease != null) {
+                LOG.warn("host {} lost the lease of volume {} (epoch {}): ZooKeeper session lost", hostId, volumeId, lease.epoch());
+                listener.leaseLost(lease, "the host's ZooKeeper session was lost");
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        if (state.compareAndSet(State.STARTED, State.CLOSED)) {
+            client.getConnectionStateListenable().removeListener(connection);
+        }
+    }
+}
