@@ -23,6 +23,10 @@ public final class ZooKeeperClients {
                 .sessionTimeoutMs(sessionTimeoutMs)
                 .connectionTimeoutMs(Math.min(sessionTimeoutMs, 5000))
                 .retryPolicy(new ExponentialBackoffRetry(200, 10, 2000))
+                // The configured connect string is authoritative: Curator's ensemble tracker would
+                // replace it with the servers' own addresses from /zookeeper/config, bypassing any
+                // proxy or load balancer the operator put in between.
+                .ensembleTracker(false)
                 .build();
         client.start();
         if (!client.blockUntilConnected(30, TimeUnit.SECONDS)) {

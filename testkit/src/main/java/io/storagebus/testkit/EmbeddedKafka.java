@@ -39,12 +39,26 @@ public final class EmbeddedKafka implements AutoCloseable {
     private final int brokerPort;
     private final int controllerPort;
     private KafkaRaftServer server;
+    /** Extra listeners: name, port the broker binds, port it advertises (a proxy in front of it). */
+    private final java.util.List<int[]> extraPorts = new java.util.ArrayList<>();
+    private final java.util.List<String> extraNames = new java.util.ArrayList<>();
 
     /** A broker keeping its log under {@code logDir}; ports 0 pick free ones. */
     public EmbeddedKafka(Path logDir, int brokerPort) {
         this.logDir = logDir.toAbsolutePath();
         this.brokerPort = brokerPort == 0 ? freePort() : brokerPort;
         this.controllerPort = freePort();
+    }
+
+    /**
+     * Adds a listener that the broker binds on {@code port} and advertises as {@code advertisedPort}:
+     * put a {@link TcpProxy} from the advertised port to the bound one, and clients that bootstrap
+     * through the proxy keep talking through it, so a test can cut them off. Call before {@link #start()}.
+     */
+    public synchronized EmbeddedKafka addListener(String name, int port, int advertisedPort) {
+        extraNames.add(name);
+        extraPorts.add(new int[] {port, advertisedPort});
+        return this;
     }
 
     public synchronized EmbeddedKafka start() {
@@ -91,11 +105,20 @@ public final class EmbeddedKafka implements AutoCloseable {
         p.put("process.roles", "broker,controller");
         p.put("node.id", "1");
         p.put("controller.quorum.voters", "1@127.0.0.1:" + controllerPort);
-        p.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
-        p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
+        StringBuilder listeners = new StringBuilder("PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
+        StringBuilder advertised = new StringBuilder("PLAINTEXT://127.0.0.1:" + brokerPort);
+        StringBuilder protocols = new StringBuilder("PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        for (int i = 0; i < extraNames.size(); i++) {
+            String name = extraNames.get(i);
+            listeners.append(',').append(name).append("://127.0.0.1:").append(extraPorts.get(i)[0]);
+            advertised.append(',').append(name).append("://127.0.0.1:").append(extraPorts.get(i)[1]);
+            protocols.append(',').append(name).append(":PLAINTEXT");
+        }
+        p.put("listeners", listeners.toString());
+        p.put("advertised.listeners", advertised.toString());
         p.put("controller.listener.names", "CONTROLLER");
         p.put("inter.broker.listener.name", "PLAINTEXT");
-        p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        p.put("listener.security.protocol.map", protocols.toString());
         p.put("log.dirs", logDir.toString());
         // A single broker: every internal topic has one replica and one partition, so that the
         // group and transaction coordinators come up quickly.
@@ -147,7 +170,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
     }
 
-    static int freePort() {
+    public static int freePort() {
         try (ServerSocket s = new ServerSocket(0)) {
             s.setReuseAddress(true);
             return s.getLocalPort();

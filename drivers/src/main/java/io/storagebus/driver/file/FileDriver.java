@@ -84,6 +84,7 @@ public final class FileDriver extends DirectoryDriver {
             throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " backs clones; its data cannot be replaced");
         }
         DirectoryFence.check(domain.path(PATH), domain);
+        files.removeTemporaries(meta.volumeId(), "writing");
         Path tmp = files.temporary(meta.volumeId(), "writing");
         try {
             Files.deleteIfExists(tmp);

@@ -187,6 +187,7 @@ public abstract class DirectoryDriver implements StorageDriver {
      */
     protected VolumeInfo createFile(DomainContext domain, VolumeFiles files, VolumeMeta meta, DataMaker maker) throws DriverException {
         DirectoryFence.check(domain.path(PATH), domain);
+        files.removeTemporaries(meta.volumeId(), "creating");
         Path tmp = files.temporary(meta.volumeId(), "creating");
         Path data = files.dataOf(meta);
         try {

@@ -162,6 +162,19 @@ public final class VolumeFiles {
         return volumesDir().resolve("." + volumeId + "." + purpose + "." + java.util.UUID.randomUUID());
     }
 
+    /**
+     * Removes temporary files an earlier, interrupted operation on the volume left (a crashed or
+     * deposed SPM): the command is being redone, so they are orphans.
+     */
+    public void removeTemporaries(String volumeId, String purpose) throws DriverException {
+        String prefix = "." + volumeId + "." + purpose + ".";
+        try (Stream<Path> files = Files.list(volumesDir())) {
+            files.filter(f -> f.getFileName().toString().startsWith(prefix)).forEach(VolumeFiles::deleteQuietly);
+        } catch (IOException e) {
+            throw ioError("cannot list " + root, e);
+        }
+    }
+
     public static void move(Path from, Path to) throws IOException {
         try {
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

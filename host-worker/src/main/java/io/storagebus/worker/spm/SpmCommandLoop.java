@@ -50,7 +50,14 @@ import org.slf4j.LoggerFactory;
  */
 final class SpmCommandLoop {
     private static final Logger LOG = LoggerFactory.getLogger(SpmCommandLoop.class);
-    private static final Duration STOP_WAIT = Duration.ofSeconds(30);
+    /**
+     * How long the end of a term waits for the loop to finish what it is doing. Not longer: the
+     * loop may sit in a Kafka commit that cannot finish while Kafka is unreachable, and the
+     * election must go on. A loop that outlives its term can publish nothing: the next term's
+     * initTransactions fences its producer and the storage refuses its epoch.
+     */
+    private static final Duration STOP_WAIT = Duration.ofSeconds(2);
+    private static final Duration JOB_STOP_WAIT = Duration.ofSeconds(30);
     /** Copies are I/O bound; two at a time keep a host's disks and network busy without thrashing. */
     private static final int JOB_THREADS = 2;
 
@@ -97,7 +104,8 @@ final class SpmCommandLoop {
             try {
                 thread.join(STOP_WAIT.toMillis());
                 if (thread.isAlive()) {
-                    LOG.error("SPM loop of epoch {} did not stop within {}", term.epoch(), STOP_WAIT);
+                    LOG.warn("epoch {}: the SPM loop is still busy after {} (waiting on Kafka or storage); "
+                            + "it is fenced and stops on its own", term.epoch(), STOP_WAIT);
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -140,8 +148,8 @@ final class SpmCommandLoop {
         }
         jobs.shutdownNow();
         try {
-            if (!jobs.awaitTermination(STOP_WAIT.toSeconds(), TimeUnit.SECONDS)) {
-                LOG.error("epoch {}: jobs did not stop within {}", term.epoch(), STOP_WAIT);
+            if (!jobs.awaitTermination(JOB_STOP_WAIT.toSeconds(), TimeUnit.SECONDS)) {
+                LOG.error("epoch {}: jobs did not stop within {}", term.epoch(), JOB_STOP_WAIT);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -297,6 +305,8 @@ final class SpmCommandLoop {
         Properties p = KafkaClients.transactionalProducer(config.bootstrapServers(), "storagebus-spm-" + term.pool());
         // Long enough for the slowest driver operation of a batch (qemu-img, preallocation).
         p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "60000");
+        // Without Kafka a commit fails after this, and the loop starts over.
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "10000");
         p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId());
         return p;
     }
