@@ -184,6 +184,43 @@ class SpmFaultIT {
         });
     }
 
+    /**
+     * The kill and freeze cycle, again and again, for {@code storagebus.soak.seconds} (60 by
+     * default; longer runs: -Dstoragebus.soak.seconds=600), with the stream of creates going on.
+     */
+    @Test
+    void soakOfKillsAndFreezes() throws Exception {
+        long seconds = Long.getLong("storagebus.soak.seconds", 60);
+        long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
+        int kills = 0;
+        int freezes = 0;
+        try (CreateStream stream = new CreateStream()) {
+            while (System.nanoTime() < deadline) {
+                JsonObject spm = await().atMost(WAIT).until(this::spm, t -> t != null);
+                String host = spm.getString("host");
+                WorkerProcess worker = workers.get(host);
+                if ((kills + freezes) % 2 == 0) {
+                    worker.kill();
+                    kills++;
+                } else {
+                    worker.freeze();
+                    freezes++;
+                }
+                await().atMost(WAIT).until(() -> { JsonObject now = spm(); return now != null && now.getLong("epoch") > spm.getLong("epoch"); });
+                if (worker.alive()) {
+                    worker.thaw();
+                } else {
+                    startWorker(host);
+                }
+                await().atMost(WAIT).until(() -> http.get("/api/v1/hosts").array().size() == HOSTS.size());
+            }
+            System.out.printf("soak: %d kills and %d freezes of the SPM in %d s, %d requests accepted, %d refused%n",
+                    kills, freezes, seconds, accepted.size(), stream.refused);
+        }
+        assertInvariants();
+        assertTrue(kills + freezes >= 2, "the soak must cycle at least twice");
+    }
+
     interface Fault {
         void inject(String spmHost) throws Exception;
     }
