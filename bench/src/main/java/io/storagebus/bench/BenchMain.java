@@ -12,8 +12,10 @@ public final class BenchMain {
         String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
         switch (name) {
             case "copy" -> CopyBenchmark.main(rest);
+            case "failover" -> FailoverBenchmark.main(rest);
             default -> {
-                System.err.println("usage: storagebus bench copy [--size-gib N] [--data-gib N] [--part-size SIZE] [--dir DIR]");
+                System.err.println("usage: storagebus bench copy [--size-gib N] [--data-gib N] [--part-size SIZE] [--dir DIR]\n"
+                        + "       storagebus bench failover [--kills N] [--session-timeout-ms N] [--zk-tick-ms N]");
                 System.exit(2);
             }
         }

@@ -11,18 +11,25 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A standalone ZooKeeper server running in this JVM, keeping its data under a directory so a
- * restart finds the znodes (epochs) it had. tickTime 1 s: sessions can be as short as 2 s.
+ * restart finds the znodes (epochs) it had. tickTime 1 s by default: sessions can be as short as 2 s.
  */
 public final class EmbeddedZooKeeper implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedZooKeeper.class);
 
     private final Path baseDir;
     private final int port;
+    private final int tickMillis;
     private ZooKeeperServerEmbedded server;
 
     public EmbeddedZooKeeper(Path baseDir, int port) {
+        this(baseDir, port, 1000);
+    }
+
+    /** @param tickMillis ZooKeeper's tick: sessions expire on tick boundaries, and last at least two ticks */
+    public EmbeddedZooKeeper(Path baseDir, int port, int tickMillis) {
         this.baseDir = baseDir.toAbsolutePath();
         this.port = port == 0 ? EmbeddedKafka.freePort() : port;
+        this.tickMillis = tickMillis;
     }
 
     public synchronized EmbeddedZooKeeper start() {
@@ -32,7 +39,7 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
         try {
             Files.createDirectories(baseDir);
             Properties p = new Properties();
-            p.put("tickTime", "1000");
+            p.put("tickTime", Integer.toString(tickMillis));
             p.put("clientPort", Integer.toString(port));
             p.put("clientPortAddress", "127.0.0.1");
             p.put("dataDir", baseDir.resolve("data").toString());

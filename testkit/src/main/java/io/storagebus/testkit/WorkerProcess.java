@@ -25,7 +25,7 @@ public final class WorkerProcess implements AutoCloseable {
         this.log = logDir.resolve(hostId + ".log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String classpath = distDir.resolve("lib") + "/*:" + distDir + "/*";
-        this.command = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", classpath, "io.storagebus.dist.Main", "worker",
+        this.command = new ArrayList<>(List.of(java, "-Xmx256m", "-cp", classpath, "io.storagebus.dist.Main", "worker",
                 "--host-id", hostId, "--bootstrap-servers", bootstrapServers, "--zookeeper", zkConnect,
                 "--zk-session-timeout-ms", Integer.toString(sessionTimeoutMs)));
     }

@@ -58,6 +58,8 @@ final class SpmCommandLoop {
      */
     private static final Duration STOP_WAIT = Duration.ofSeconds(2);
     private static final Duration JOB_STOP_WAIT = Duration.ofSeconds(30);
+    /** Work per transaction: enough to batch, little enough that a backlog commits in slices. */
+    private static final Duration CHUNK = Duration.ofMillis(50);
     /** Copies are I/O bound; two at a time keep a host's disks and network busy without thrashing. */
     private static final int JOB_THREADS = 2;
 
@@ -129,7 +131,8 @@ final class SpmCommandLoop {
                 Set<TopicPartition> partitions = c.partitionsFor(topic).stream()
                         .map(p -> new TopicPartition(topic, p.partition())).collect(Collectors.toSet());
                 c.assign(partitions);
-                resumeJobs(c);
+                // Off the loop's thread: the first commands of a new term need not wait for it.
+                jobs.execute(() -> resumeJobs(c));
                 LOG.info("epoch {}: consuming {}", term.epoch(), topic);
                 process(producer, c);
             } catch (WakeupException e) {
@@ -176,46 +179,71 @@ final class SpmCommandLoop {
             if (records.isEmpty() || !running) {
                 continue;
             }
-            producer.beginTransaction();
-            Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
-            List<Handled> accepted = new ArrayList<>();
-            try {
-                for (ConsumerRecord<String, byte[]> record : records) {
-                    Handled handled = handler.handle(record, term);
-                    handled.records().forEach(producer::send);
-                    if (handled.job() != null) {
-                        accepted.add(handled);
-                    }
-                    next.put(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1));
-                    if (!running) {
-                        break;
-                    }
-                }
-                if (!running) {
-                    // The term ended while we worked: publish nothing of it.
-                    producer.abortTransaction();
-                    return;
-                }
-                producer.sendOffsetsToTransaction(next, c.groupMetadata());
-                producer.commitTransaction();
-            } catch (SpmFencedException e) {
-                producer.abortTransaction();
-                throw e;
-            } catch (ProducerFencedException | InvalidProducerEpochException | WakeupException e) {
-                throw e;
-            } catch (KafkaException e) {
-                // Nothing of the batch is visible; rewind so the commands run again (drivers are
-                // idempotent by volume id, so a repeated create finds its volume).
-                LOG.warn("epoch {}: transaction failed, retrying the batch: {}", term.epoch(), e.toString());
-                producer.abortTransaction();
-                throw e;
+            List<ConsumerRecord<String, byte[]>> batch = new ArrayList<>();
+            records.forEach(batch::add);
+            int from = 0;
+            while (from < batch.size() && running) {
+                from = commitChunk(producer, c, batch, from);
             }
-            accepted.forEach(h -> submit(h.jobId(), h.job(), c));
         }
+    }
+
+    /**
+     * Handles records from {@code from} on in one transaction, for at most {@link #CHUNK} of work,
+     * and commits them with their offsets. A backlog (after a failover, say) is thus committed in
+     * slices, so the first commands complete in milliseconds rather than after the whole poll.
+     * Returns the index of the first record not handled.
+     */
+    private int commitChunk(KafkaProducer<String, byte[]> producer, KafkaConsumer<String, byte[]> c,
+                            List<ConsumerRecord<String, byte[]>> batch, int from) {
+        long started = System.nanoTime();
+        producer.beginTransaction();
+        Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
+        List<Handled> accepted = new ArrayList<>();
+        int i = from;
+        try {
+            while (i < batch.size() && running && (i == from || System.nanoTime() - started < CHUNK.toNanos())) {
+                ConsumerRecord<String, byte[]> record = batch.get(i++);
+                Handled handled = handler.handle(record, term);
+                handled.records().forEach(producer::send);
+                if (handled.job() != null) {
+                    accepted.add(handled);
+                }
+                next.put(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1));
+            }
+            if (!running) {
+                // The term ended while we worked: publish nothing of it.
+                producer.abortTransaction();
+                return batch.size();
+            }
+            producer.sendOffsetsToTransaction(next, c.groupMetadata());
+            producer.commitTransaction();
+        } catch (SpmFencedException e) {
+            producer.abortTransaction();
+            throw e;
+        } catch (ProducerFencedException | InvalidProducerEpochException | WakeupException e) {
+            throw e;
+        } catch (KafkaException e) {
+            // Nothing of the chunk is visible; the loop restarts from the committed offsets and
+            // the commands run again (drivers are idempotent by volume id).
+            LOG.warn("epoch {}: transaction failed, retrying the batch: {}", term.epoch(), e.toString());
+            producer.abortTransaction();
+            throw e;
+        }
+        accepted.forEach(h -> submit(h.jobId(), h.job(), c));
+        return i;
     }
 
     /** Jobs an earlier term accepted but did not finish: whatever the pool's jobs topic still holds. */
     private void resumeJobs(KafkaConsumer<String, byte[]> commands) {
+        try {
+            readAndSubmitPendingJobs(commands);
+        } catch (KafkaException e) {
+            LOG.warn("epoch {}: cannot read the jobs topic now ({}); they are resumed when the loop restarts", term.epoch(), e.toString());
+        }
+    }
+
+    private void readAndSubmitPendingJobs(KafkaConsumer<String, byte[]> commands) {
         String topic = Topics.spmJobs(term.pool());
         Map<String, byte[]> pending = new java.util.LinkedHashMap<>();
         try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(KafkaClients.consumer(config.bootstrapServers()))) {
@@ -307,6 +335,11 @@ final class SpmCommandLoop {
         p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "60000");
         // Without Kafka a commit fails after this, and the loop starts over.
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "10000");
+        // A new term's initTransactions waits while the coordinator aborts the dead SPM's open
+        // transaction, retrying; Kafka's default backoff (100 ms, growing to 1 s) would add to
+        // every failover.
+        p.put(ProducerConfig.RETRY_BACKOFF_MS_CONFIG, "10");
+        p.put(ProducerConfig.RETRY_BACKOFF_MAX_MS_CONFIG, "100");
         p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId());
         return p;
     }
