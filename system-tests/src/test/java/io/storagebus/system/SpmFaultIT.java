@@ -243,13 +243,13 @@ class SpmFaultIT {
     }
 
     private void assertInvariants() throws Exception {
-        // Every accepted request ends, READY or FAILED.
-        Map<String, String> status = new HashMap<>();
-        for (String id : accepted) {
-            JsonObject v = await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + id).json(),
-                    j -> "READY".equals(j.getString("status")) || "FAILED".equals(j.getString("status")));
-            status.put(id, v.getString("status"));
-        }
+        // Every accepted request ends, READY or FAILED: one listing of the domain, until none is CREATING.
+        Map<String, String> status = await().atMost(WAIT).until(() -> {
+            Map<String, String> now = new HashMap<>();
+            http.get("/api/v1/domains/" + domainId + "/volumes").array()
+                    .forEach(v -> now.put(((JsonObject) v).getString("id"), ((JsonObject) v).getString("status")));
+            return now;
+        }, now -> accepted.stream().allMatch(id -> "READY".equals(now.get(id)) || "FAILED".equals(now.get(id))));
         // Exactly one outcome event each, matching the status.
         Map<String, Integer> created = new HashMap<>();
         Map<String, Integer> failed = new HashMap<>();
