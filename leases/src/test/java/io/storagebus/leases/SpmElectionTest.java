@@ -10,18 +10,10 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 import org.apache.curator.framework.CuratorFramework;
-import org.apache.curator.framework.CuratorFrameworkFactory;
-import org.apache.curator.retry.ExponentialBackoffRetry;
-import org.apache.curator.test.TestingServer;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** SPM election against a real ZooKeeper server. */
-class SpmElectionTest {
-    private TestingServer zk;
-    private final List<AutoCloseable> closeables = new ArrayList<>();
-
+class SpmElectionTest extends ZooKeeperTestBase {
     /** Records the terms a host saw, in order. */
     static final class Recorder implements SpmListener {
         final List<String> log = new CopyOnWriteArrayList<>();
@@ -37,25 +29,8 @@ class SpmElectionTest {
         }
     }
 
-    @BeforeEach
-    void startZooKeeper() throws Exception {
-        zk = new TestingServer(true);
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        for (int i = closeables.size() - 1; i >= 0; i--) {
-            closeables.get(i).close();
-        }
-        zk.close();
-    }
-
     private CuratorFramework client() {
-        CuratorFramework c = CuratorFrameworkFactory.builder().connectString(zk.getConnectString())
-                .sessionTimeoutMs(4000).connectionTimeoutMs(2000).retryPolicy(new ExponentialBackoffRetry(100, 3)).build();
-        c.start();
-        closeables.add(c);
-        return c;
+        return client(4000);
     }
 
     private SpmElection join(String host, Recorder recorder) throws Exception {

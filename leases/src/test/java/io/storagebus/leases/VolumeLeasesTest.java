@@ -6,42 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 import org.apache.curator.framework.CuratorFramework;
-import org.apache.curator.framework.CuratorFrameworkFactory;
-import org.apache.curator.retry.ExponentialBackoffRetry;
-import org.apache.curator.test.TestingServer;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** Volume leases against a real ZooKeeper server. */
-class VolumeLeasesTest {
-    private TestingServer zk;
-    private final List<AutoCloseable> closeables = new ArrayList<>();
-
-    @BeforeEach
-    void startZooKeeper() throws Exception {
-        zk = new TestingServer(true);
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        for (int i = closeables.size() - 1; i >= 0; i--) {
-            closeables.get(i).close();
-        }
-        zk.close();
-    }
-
+class VolumeLeasesTest extends ZooKeeperTestBase {
     private CuratorFramework client() {
-        CuratorFramework c = CuratorFrameworkFactory.builder().connectString(zk.getConnectString())
-                .sessionTimeoutMs(3000).connectionTimeoutMs(1000).retryPolicy(new ExponentialBackoffRetry(100, 3)).build();
-        c.start();
-        closeables.add(c);
-        return c;
+        return client(3000);
     }
 
     private VolumeLeases leases(String host, VolumeLeases.Listener listener) {
