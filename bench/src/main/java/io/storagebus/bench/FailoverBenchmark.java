@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 import io.storagebus.bus.Envelopes;
@@ -69,21 +71,15 @@ public final class FailoverBenchmark {
             events.assign(partitions);
             events.seekToEnd(partitions);
             DomainRef domain = DomainRef.newBuilder().setId("bench").setDriver("file").setProperties(Map.of("path", images.toString())).build();
-            Thread commands = new Thread(() -> {
-                while (!Thread.currentThread().isInterrupted()) {
-                    String id = UUID.randomUUID().toString();
-                    CreateVolume cmd = CreateVolume.newBuilder().setEnvelope(Envelopes.origin("default", "bench", id)).setTaskId(id)
-                            .setVolumeId(id).setDomain(domain).setName("b").setVirtualSize(1 << 20)
-                            .setFormat(VolumeFormat.RAW).setAllocation(Allocation.THIN).build();
-                    producer.send(new ProducerRecord<>(Topics.spmCommands("default"), id, MessageCodec.standard().encode(cmd)));
-                    try {
-                        Thread.sleep(20); // the benchmark's own request rate, not a wait for a condition
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            }, "bench-commands");
-            commands.start();
+            // One command every 20 ms, on a timer.
+            ScheduledExecutorService commands = Executors.newSingleThreadScheduledExecutor();
+            commands.scheduleAtFixedRate(() -> {
+                String id = UUID.randomUUID().toString();
+                CreateVolume cmd = CreateVolume.newBuilder().setEnvelope(Envelopes.origin("default", "bench", id)).setTaskId(id)
+                        .setVolumeId(id).setDomain(domain).setName("b").setVirtualSize(1 << 20)
+                        .setFormat(VolumeFormat.RAW).setAllocation(Allocation.THIN).build();
+                producer.send(new ProducerRecord<>(Topics.spmCommands("default"), id, MessageCodec.standard().encode(cmd)));
+            }, 0, 20, TimeUnit.MILLISECONDS);
             SpmTerm term = first;
             for (int i = 0; i < kills; i++) {
                 SpmTerm current = term;
@@ -99,7 +95,7 @@ public final class FailoverBenchmark {
                 workers.remove(spm);
                 workers.add(new WorkerProcess(dist, spm.hostId(), kafka.bootstrapServers(), zk.connectString(), sessionMs, dir).start());
             }
-            commands.interrupt();
+            commands.shutdownNow();
             for (WorkerProcess w : workers) {
                 w.close();
             }

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 import io.storagebus.manager.Manager;
 import io.storagebus.manager.ManagerConfig;
@@ -70,7 +71,7 @@ public final class Main {
         runUntilStopped(stack::close, () -> {
             stack.start();
             String url = stack.manager().baseUrl();
-            awaitHealthy(url);
+            awaitHealthy(stack);
             System.out.printf("Kafka: %s  ZooKeeper: %s  data: %s  file domains can use: %s%n",
                     stack.bootstrapServers(), stack.zkConnect(), dataDir.toAbsolutePath(), stack.imagesDir());
             System.out.printf("(up in %.1f s; Ctrl-C stops; the REST API has no TLS or authentication in dev mode)%n",
@@ -115,21 +116,17 @@ public final class Main {
         stopped.await();
     }
 
-    /** Polls the health endpoint during startup only: there is no event to wait for across HTTP. */
-    private static void awaitHealthy(String baseUrl) throws Exception {
+    /**
+     * Waits for the manager to have an SPM for its pool (a ZooKeeper watch, no polling), then
+     * confirms once that the health endpoint a user will call says UP.
+     */
+    private static void awaitHealthy(DevStack stack) throws Exception {
+        stack.manager().defaultPoolReady().get(120, TimeUnit.SECONDS);
         HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-        HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrl + "/api/v1/health")).timeout(Duration.ofSeconds(5)).build();
-        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-        String last = "";
-        while (System.nanoTime() < deadline) {
-            HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString());
-            if (response.statusCode() == 200) {
-                return;
-            }
-            last = response.body();
-            // Startup only, and the other side is an HTTP endpoint: a short fixed back-off is fine.
-            Thread.sleep(100);
+        HttpResponse<String> response = client.send(HttpRequest.newBuilder(URI.create(stack.manager().baseUrl() + "/api/v1/health"))
+                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() != 200) {
+            throw new IllegalStateException("not healthy: " + response.body());
         }
-        throw new IllegalStateException("not healthy after 120 s: " + last);
     }
 }

@@ -3,6 +3,7 @@ package io.storagebus.manager;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -11,6 +12,7 @@ import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.HostDirectory;
 import io.storagebus.leases.LeaseDirectory;
 import io.storagebus.leases.SpmDirectory;
+import io.storagebus.leases.SpmTerm;
 import io.storagebus.leases.ZooKeeperClients;
 import io.storagebus.manager.api.RestApi;
 import io.storagebus.manager.bus.CommandBus;
@@ -80,6 +82,15 @@ public final class Manager implements AutoCloseable {
                 .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
         LOG.info("manager {} serving http://{}:{}", config.managerId(), config.httpHost(), http.actualPort());
         return this;
+    }
+
+    /**
+     * Completes when the manager can serve its default pool: its state view is current (it is
+     * before {@link #start()} returns) and the pool has an SPM, as the SPM directory's ZooKeeper
+     * watch reports. An event to wait on, instead of polling the health endpoint.
+     */
+    public CompletableFuture<SpmTerm> defaultPoolReady() {
+        return spms.nextTerm(config.defaultPool(), 0);
     }
 
     public int httpPort() {
