@@ -139,6 +139,12 @@ public final class CheckedDriver implements StorageDriver {
     }
 
     @Override
+    public java.util.OptionalLong freeSpace(DomainContext domain) throws DriverException {
+        need(Capability.EXTENDABLE, "freeSpace");
+        return driver.freeSpace(domain);
+    }
+
+    @Override
     public void refresh(DomainContext domain, VolumeUri volume) throws DriverException {
         own(domain, volume);
         need(Capability.REFRESH, "refresh");

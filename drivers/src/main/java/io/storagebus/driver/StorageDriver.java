@@ -100,6 +100,14 @@ public interface StorageDriver {
         throw CheckedDriver.unsupported(this, Capability.EXTENDABLE, "extend");
     }
 
+    /**
+     * {@link Capability#EXTENDABLE}: bytes the domain can still give to extends (free extents of
+     * a VG, room left under a directory's capacity), or empty when the driver cannot tell.
+     */
+    default java.util.OptionalLong freeSpace(DomainContext domain) throws DriverException {
+        return java.util.OptionalLong.empty();
+    }
+
     /** {@link Capability#REFRESH}: makes this host see a size the SPM changed. */
     default void refresh(DomainContext domain, VolumeUri volume) throws DriverException {
         throw CheckedDriver.unsupported(this, Capability.REFRESH, "refresh");

@@ -6,20 +6,29 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 
+import io.storagebus.schema.CapacityAlert;
 import io.storagebus.schema.CommandFailed;
 import io.storagebus.schema.CopyVolume;
 import io.storagebus.schema.CreateVolume;
 import io.storagebus.schema.DomainState;
+import io.storagebus.schema.GuestPaused;
+import io.storagebus.schema.GuestResumed;
+import io.storagebus.schema.MonitorVolume;
 import io.storagebus.schema.PrepareVolume;
+import io.storagebus.schema.RefreshVolume;
+import io.storagebus.schema.UnmonitorVolume;
 import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.TaskState;
 import io.storagebus.schema.VolumeCopied;
 import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeCreated;
+import io.storagebus.schema.VolumeExtendFailed;
+import io.storagebus.schema.VolumeExtended;
 import io.storagebus.schema.VolumeLeaseLost;
 import io.storagebus.schema.VolumePrepared;
 import io.storagebus.schema.VolumeTornDown;
 import io.storagebus.schema.VolumeState;
+import io.storagebus.schema.VolumeWatermark;
 import org.apache.avro.Schema;
 import org.apache.avro.specific.SpecificRecord;
 
@@ -36,6 +45,10 @@ public final class MessageTypes {
             CopyVolume.class,
             PrepareVolume.class,
             TeardownVolume.class,
+            MonitorVolume.class,
+            UnmonitorVolume.class,
+            VolumeWatermark.class,
+            RefreshVolume.class,
             VolumeCreated.class,
             VolumePrepared.class,
             VolumeTornDown.class,
@@ -43,6 +56,11 @@ public final class MessageTypes {
             VolumeCopyProgress.class,
             VolumeCopied.class,
             CommandFailed.class,
+            VolumeExtended.class,
+            VolumeExtendFailed.class,
+            CapacityAlert.class,
+            GuestPaused.class,
+            GuestResumed.class,
             DomainState.class,
             VolumeState.class,
             TaskState.class);

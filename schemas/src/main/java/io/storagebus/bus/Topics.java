@@ -65,6 +65,14 @@ public final class Topics {
         return spmCommands(pool).replace(".spm-commands", ".spm-jobs");
     }
 
+    /**
+     * Hosts' reports of thin volumes' highest write offsets to the pool's SPM (key: volume id).
+     * Transient: once answered they are of no use, so they are kept for an hour only.
+     */
+    public static String watermarks(String pool) {
+        return spmCommands(pool).replace(".spm-commands", ".watermarks");
+    }
+
     public static List<NewTopic> shared(short replication) {
         List<NewTopic> topics = new ArrayList<>();
         topics.add(new NewTopic(EVENTS, 3, replication));
@@ -77,9 +85,10 @@ public final class Topics {
         return topics;
     }
 
-    /** The pool's command topic and its jobs topic. */
+    /** The pool's command topic, its jobs topic and its watermark topic. */
     public static List<NewTopic> poolTopics(String pool, short replication) {
         return List.of(new NewTopic(spmCommands(pool), 1, replication),
+                new NewTopic(watermarks(pool), 1, replication).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "3600000")),
                 new NewTopic(spmJobs(pool), 1, replication).configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
     }
 

@@ -8,6 +8,7 @@ import java.nio.channels.Channels;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.Set;
 
 import io.storagebus.driver.Capability;
@@ -38,6 +39,8 @@ public final class BlockfileDriver extends DirectoryDriver {
     public static final String NAME = "blockfile";
     /** Allocation unit, like an LVM extent. */
     static final long EXTENT = Sizes.MIB;
+    /** Optional limit on the bytes the domain's volumes may take, as a VG's size limits its LVs. */
+    public static final String CAPACITY = "capacity";
 
     @Override
     public String name() {
@@ -52,7 +55,9 @@ public final class BlockfileDriver extends DirectoryDriver {
     @Override
     public List<PropertyDescriptor> properties() {
         return List.of(PropertyDescriptor.required(PATH, PropertyType.PATH,
-                "absolute path of an existing, writable directory that holds the backing files of the domain's volumes"));
+                        "absolute path of an existing, writable directory that holds the backing files of the domain's volumes"),
+                PropertyDescriptor.optional(CAPACITY, PropertyType.SIZE, null,
+                        "most bytes the volumes may take together, like the size of a volume group; unset: the file system's free space"));
     }
 
     @Override
@@ -65,7 +70,7 @@ public final class BlockfileDriver extends DirectoryDriver {
             return existing.get();
         }
         long size = BlockSizing.initialSize(spec, EXTENT);
-        LocalFiles.requireFreeSpace(files.volumesDir(), size);
+        requireFree(domain, files, size);
         return createFile(domain, files, meta, tmp -> {
             if (spec.format() == VolumeFormat.QCOW2) {
                 QemuImg.create(tmp, VolumeFormat.QCOW2, spec.virtualSize(), false);
@@ -114,7 +119,7 @@ public final class BlockfileDriver extends DirectoryDriver {
             try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
                 long current = raf.length();
                 if (target > current) {
-                    LocalFiles.requireFreeSpace(file.getParent(), target - current);
+                    requireFree(domain, files, target - current);
                     raf.setLength(target);
                 }
             } catch (IOException e) {
@@ -123,6 +128,34 @@ public final class BlockfileDriver extends DirectoryDriver {
             return null;
         });
         return info(domain, files, meta);
+    }
+
+    /** The file system's free space, and under a capacity what the volumes' files leave of it. */
+    @Override
+    public OptionalLong freeSpace(DomainContext domain) throws DriverException {
+        VolumeFiles files = files(domain);
+        long free = LocalFiles.usableSpace(files.volumesDir());
+        String capacity = domain.properties().get(CAPACITY);
+        if (capacity != null) {
+            long used = 0;
+            for (VolumeInfo v : list(domain)) {
+                used += v.allocatedSize();
+            }
+            free = Math.min(free, Math.max(0, Sizes.parse(capacity) - used));
+        }
+        return OptionalLong.of(free);
+    }
+
+    private void requireFree(DomainContext domain, VolumeFiles files, long bytes) throws DriverException {
+        if (domain.properties().get(CAPACITY) == null) {
+            LocalFiles.requireFreeSpace(files.volumesDir(), bytes);
+            return;
+        }
+        long free = freeSpace(domain).orElseThrow();
+        if (free < bytes) {
+            throw new DriverException(DriverException.Code.NO_SPACE, "domain " + domain.id() + " has " + free
+                    + " bytes free under its capacity of " + domain.properties().get(CAPACITY) + ", " + bytes + " are needed");
+        }
     }
 
     @Override

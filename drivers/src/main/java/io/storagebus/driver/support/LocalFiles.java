@@ -33,11 +33,15 @@ public final class LocalFiles {
     }
 
     public static void requireFreeSpace(Path dir, long bytes) throws DriverException {
+        long free = usableSpace(dir);
+        if (free < bytes) {
+            throw new DriverException(DriverException.Code.NO_SPACE, "domain has " + free + " bytes free, " + bytes + " are needed");
+        }
+    }
+
+    public static long usableSpace(Path dir) throws DriverException {
         try {
-            long free = Files.getFileStore(dir).getUsableSpace();
-            if (free < bytes) {
-                throw new DriverException(DriverException.Code.NO_SPACE, "domain has " + free + " bytes free, " + bytes + " are needed");
-            }
+            return Files.getFileStore(dir).getUsableSpace();
         } catch (IOException e) {
             throw VolumeFiles.ioError("cannot read free space of " + dir, e);
         }

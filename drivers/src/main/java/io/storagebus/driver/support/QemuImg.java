@@ -32,6 +32,19 @@ public final class QemuImg {
 
     /** Bytes a fully allocated qcow2 image of this virtual size needs: data plus metadata. */
     public static long qcow2FullSize(long virtualSize) throws DriverException {
+        // Extends ask for every volume's ceiling; a qemu-img process each time would dominate them.
+        Long known = FULL_SIZES.get(virtualSize);
+        if (known != null) {
+            return known;
+        }
+        long measured = measureFullSize(virtualSize);
+        FULL_SIZES.put(virtualSize, measured);
+        return measured;
+    }
+
+    private static final java.util.Map<Long, Long> FULL_SIZES = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private static long measureFullSize(long virtualSize) throws DriverException {
         String json = Processes.run(List.of("qemu-img", "measure", "--output=json", "--size", Long.toString(virtualSize), "-O", "qcow2"));
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"fully-allocated\"\\s*:\\s*(\\d+)").matcher(json);
         if (!m.find()) {

@@ -76,6 +76,23 @@ class BlockfileDriverTest extends DriverConformance {
     }
 
     @Test
+    void capacityLimitsCreatesAndExtendsLikeAVolumeGroup() throws Exception {
+        StorageDriver driver = driver();
+        Path dir = Files.createDirectories(scratch.resolve("capped-" + id()));
+        DomainContext domain = new DomainContext("dom-capped", Map.of(BlockfileDriver.PATH, dir.toString(), BlockfileDriver.CAPACITY, "64M"));
+        assertEquals(64 * MIB, driver.freeSpace(domain).orElseThrow());
+        VolumeInfo volume = driver.create(domain, new VolumeSpec(id(), "capped", 256 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 16 * MIB));
+        assertEquals(48 * MIB, driver.freeSpace(domain).orElseThrow());
+
+        driver.extend(domain, volume.uri(), 64 * MIB);
+        assertEquals(0, driver.freeSpace(domain).orElseThrow());
+        assertCode(DriverException.Code.NO_SPACE, () -> driver.extend(domain, volume.uri(), 80 * MIB));
+        assertEquals(64 * MIB, driver.info(domain, volume.uri()).allocatedSize(), "a refused extend changes nothing");
+        assertCode(DriverException.Code.NO_SPACE,
+                () -> driver.create(domain, new VolumeSpec(id() + "-2", "more", 64 * MIB, VolumeFormat.QCOW2, Allocation.THIN, MIB)));
+    }
+
+    @Test
     void writingMoreThanTheAllocationIsNoSpace() throws Exception {
         StorageDriver driver = driver();
         DomainContext domain = domain();
