@@ -17,6 +17,8 @@ import io.storagebus.manager.Manager;
 import io.storagebus.manager.ManagerConfig;
 import io.storagebus.worker.HostWorker;
 import io.storagebus.worker.WorkerConfig;
+import io.storagebus.worker.thin.ExtendPolicy;
+import io.storagebus.driver.Sizes;
 
 /** {@code bin/storagebus}: one launcher for the manager, a host worker, and the all-in-one dev mode. */
 public final class Main {
@@ -34,6 +36,10 @@ public final class Main {
               worker   run a host worker
                        --bootstrap-servers HOST:PORT --zookeeper HOST:PORT --host-id ID [--pool NAME]
                        [--zk-session-timeout-ms N]
+                       [--extend-chunk-mb N]          thin volumes grow by at least this (default 2560)
+                       [--extend-free-percent N]      report when less than N % of a chunk is free (default 20)
+                       [--extend-chunk-seconds N]     a chunk holds N s of the observed write rate (default 5)
+                       [--block-stats-interval-ms N]  fallback read of highest write offsets (default 2000)
 
             Every option can also be set as an environment variable: --http-port is STORAGEBUS_HTTP_PORT.
             """;
@@ -54,7 +60,8 @@ public final class Main {
                 case "manager" -> manager(new Args(rest, Set.of("bootstrap-servers", "zookeeper", "http-port", "http-host",
                         "manager-id", "default-pool"), env));
                 case "worker" -> worker(new Args(rest, Set.of("bootstrap-servers", "zookeeper", "host-id", "pool",
-                        "zk-session-timeout-ms"), env));
+                        "zk-session-timeout-ms", "extend-chunk-mb", "extend-free-percent", "extend-chunk-seconds",
+                        "block-stats-interval-ms"), env));
                 default -> throw new Args.UsageException("unknown command '" + argv[0] + "'");
             }
         } catch (Args.UsageException | IllegalArgumentException e) {
@@ -91,7 +98,10 @@ public final class Main {
     private static void worker(Args args) throws Exception {
         WorkerConfig config = new WorkerConfig(args.required("host-id"), args.get("pool", "default"),
                 args.required("bootstrap-servers"), args.required("zookeeper"),
-                args.intValue("zk-session-timeout-ms", 6000), (short) 1);
+                args.intValue("zk-session-timeout-ms", 6000), (short) 1,
+                new ExtendPolicy(args.intValue("extend-chunk-mb", 2560) * Sizes.MIB, args.intValue("extend-free-percent", 20),
+                        args.intValue("extend-chunk-seconds", 5)),
+                Duration.ofMillis(args.intValue("block-stats-interval-ms", 2000)));
         HostWorker worker = new HostWorker(config);
         runUntilStopped(worker::close, worker::start);
     }

@@ -1,9 +1,11 @@
 package io.storagebus.worker;
 
+import java.time.Duration;
 import java.util.Objects;
 import java.util.regex.Pattern;
 
 import io.storagebus.bus.Topics;
+import io.storagebus.worker.thin.ExtendPolicy;
 
 /**
  * What a host worker needs to run.
@@ -11,14 +13,22 @@ import io.storagebus.bus.Topics;
  * @param zkSessionTimeoutMs how long ZooKeeper waits before it declares this host gone: the
  *        floor of SPM failover after a crash
  * @param topicReplication replication factor of topics this worker creates if they are missing
+ * @param extendPolicy when and by how much thin volumes are extended: the SPM extends by it and
+ *        hosts arm their write thresholds by it, so every worker of a pool must have the same
+ * @param blockStatsInterval how often a host reads guests' highest write offsets as a fallback
+ *        to write-threshold events, and repeats a report the SPM has not answered
  */
 public record WorkerConfig(String hostId, String pool, String bootstrapServers, String zkConnect,
-                           int zkSessionTimeoutMs, short topicReplication) {
+                           int zkSessionTimeoutMs, short topicReplication, ExtendPolicy extendPolicy, Duration blockStatsInterval) {
     public static final Pattern HOST_ID = Topics.HOST_ID;
 
     public WorkerConfig {
         Objects.requireNonNull(bootstrapServers, "bootstrapServers");
         Objects.requireNonNull(zkConnect, "zkConnect");
+        Objects.requireNonNull(extendPolicy, "extendPolicy");
+        if (blockStatsInterval == null || blockStatsInterval.isNegative() || blockStatsInterval.isZero()) {
+            throw new IllegalArgumentException("blockStatsInterval must be positive, not " + blockStatsInterval);
+        }
         if (hostId == null || !HOST_ID.matcher(hostId).matches()) {
             throw new IllegalArgumentException("invalid host id '" + hostId + "': " + HOST_ID.pattern());
         }
@@ -28,7 +38,14 @@ public record WorkerConfig(String hostId, String pool, String bootstrapServers, 
     }
 
     public static WorkerConfig of(String hostId, String pool, String bootstrapServers, String zkConnect) {
-        return new WorkerConfig(hostId, pool, bootstrapServers, zkConnect, 6000, (short) 1);
+        return new WorkerConfig(hostId, pool, bootstrapServers, zkConnect, 6000, (short) 1, ExtendPolicy.OVIRT, DEFAULT_BLOCK_STATS_INTERVAL);
+    }
+
+    /** oVirt reads highest offsets every 2 s. */
+    public static final Duration DEFAULT_BLOCK_STATS_INTERVAL = Duration.ofSeconds(2);
+
+    public WorkerConfig withExtendPolicy(ExtendPolicy policy, Duration blockStats) {
+        return new WorkerConfig(hostId, pool, bootstrapServers, zkConnect, zkSessionTimeoutMs, topicReplication, policy, blockStats);
     }
 
     public String issuer() {

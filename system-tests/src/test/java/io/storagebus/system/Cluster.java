@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.UnaryOperator;
 
 import io.storagebus.manager.Manager;
 import io.storagebus.manager.ManagerConfig;
@@ -26,7 +27,11 @@ final class Cluster implements AutoCloseable {
     }
 
     HostWorker startWorker(String hostId) throws Exception {
-        HostWorker worker = new HostWorker(WorkerConfig.of(hostId, POOL, kafka.bootstrapServers(), zooKeeper.connectString())).start();
+        return startWorker(hostId, c -> c);
+    }
+
+    HostWorker startWorker(String hostId, UnaryOperator<WorkerConfig> tune) throws Exception {
+        HostWorker worker = new HostWorker(tune.apply(WorkerConfig.of(hostId, POOL, kafka.bootstrapServers(), zooKeeper.connectString()))).start();
         workers.add(worker);
         return worker;
     }

@@ -75,6 +75,21 @@ public final class QemuProcess implements AutoCloseable {
         return process.isAlive();
     }
 
+    /** Waits until QEMU exits on its own (the guest shut it down, or QMP {@code quit}). */
+    public boolean awaitExit(java.time.Duration timeout) {
+        try {
+            process.onExit().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return true;
+        } catch (java.util.concurrent.TimeoutException e) {
+            return false;
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
     /** Kills QEMU as a crash would and waits until it is gone. */
     public void kill() {
         process.destroyForcibly();

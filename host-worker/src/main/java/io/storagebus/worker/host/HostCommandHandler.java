@@ -3,6 +3,9 @@ package io.storagebus.worker.host;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.MessageCodec;
@@ -19,6 +22,9 @@ import io.storagebus.leases.VolumeLease;
 import io.storagebus.leases.VolumeLeases;
 import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.Envelope;
+import io.storagebus.schema.MonitorVolume;
+import io.storagebus.schema.RefreshVolume;
+import io.storagebus.schema.UnmonitorVolume;
 import io.storagebus.schema.PrepareVolume;
 import io.storagebus.schema.TaskStatus;
 import io.storagebus.schema.TeardownVolume;
@@ -27,6 +33,7 @@ import io.storagebus.schema.VolumePrepared;
 import io.storagebus.schema.VolumeTornDown;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.WorkerRecords;
+import io.storagebus.worker.thin.VolumeMonitor;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -44,14 +51,17 @@ final class HostCommandHandler {
     private final WorkerConfig config;
     private final DriverRegistry drivers;
     private final VolumeLeases leases;
+    private final VolumeMonitor monitor;
+    private static final long WATCH_TIMEOUT_SECONDS = 15;
     private final MessageCodec codec = MessageCodec.standard();
     /** Domains of the volumes prepared here, to deactivate them when their lease is lost. */
     private final Map<String, DomainRef> prepared = new ConcurrentHashMap<>();
 
-    HostCommandHandler(WorkerConfig config, DriverRegistry drivers, VolumeLeases leases) {
+    HostCommandHandler(WorkerConfig config, DriverRegistry drivers, VolumeLeases leases, VolumeMonitor monitor) {
         this.config = config;
         this.drivers = drivers;
         this.leases = leases;
+        this.monitor = monitor;
     }
 
     List<ProducerRecord<String, byte[]>> handle(ConsumerRecord<String, byte[]> record) {
@@ -66,6 +76,19 @@ final class HostCommandHandler {
         }
         if (command instanceof TeardownVolume teardown && teardown.getHostId().equals(config.hostId())) {
             return teardown(teardown);
+        }
+        if (command instanceof MonitorVolume watch && watch.getHostId().equals(config.hostId())) {
+            return monitor(watch);
+        }
+        if (command instanceof UnmonitorVolume unwatch && unwatch.getHostId().equals(config.hostId())) {
+            monitor.unwatch(unwatch.getVolumeId());
+            return List.of();
+        }
+        if (command instanceof RefreshVolume refresh && refresh.getHostId().equals(config.hostId())) {
+            // Answered asynchronously; if it fails, the monitor reports the volume again and the SPM answers again.
+            monitor.refresh(refresh).onFailure(e -> LOG.error("host {}: refreshing volume {} failed: {}", config.hostId(),
+                    refresh.getVolumeId(), e.getMessage()));
+            return List.of();
         }
         return List.of(deadLetter(record, command.getSchema().getFullName() + " is not a command for host " + config.hostId()));
     }
@@ -102,8 +125,31 @@ final class HostCommandHandler {
         }
     }
 
+    /** Starts watching; a QEMU that cannot be reached or a node it does not know is a failed command. */
+    private List<ProducerRecord<String, byte[]>> monitor(MonitorVolume cmd) {
+        Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
+        if (!prepared.containsKey(cmd.getVolumeId())) {
+            return List.of(WorkerRecords.commandFailed(envelope, cmd.getEnvelope(), MonitorVolume.class.getName(), null, cmd.getVolumeId(),
+                    "NOT_PREPARED", "volume " + cmd.getVolumeId() + " is not prepared on host " + config.hostId() + "; prepare it first"));
+        }
+        try {
+            monitor.watch(cmd).toCompletionStage().toCompletableFuture().get(WATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            return List.of();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return List.of();
+        } catch (ExecutionException | TimeoutException e) {
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+            LOG.warn("host {}: cannot watch volume {} through {}: {}", config.hostId(), cmd.getVolumeId(), cmd.getQmpSocket(), cause.toString());
+            return List.of(WorkerRecords.commandFailed(envelope, cmd.getEnvelope(), MonitorVolume.class.getName(), null, cmd.getVolumeId(),
+                    "QMP_ERROR", "cannot watch volume " + cmd.getVolumeId() + " through QMP socket " + cmd.getQmpSocket()
+                            + " node " + cmd.getNodeName() + ": " + cause.getMessage()));
+        }
+    }
+
     private List<ProducerRecord<String, byte[]>> teardown(TeardownVolume cmd) {
         Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
+        monitor.unwatch(cmd.getVolumeId());
         try {
             deactivate(cmd.getDomain(), cmd.getVolumeId());
             prepared.remove(cmd.getVolumeId());
@@ -126,6 +172,7 @@ final class HostCommandHandler {
     /** The lease is gone: stop using the volume here at once, then say so. */
     ProducerRecord<String, byte[]> leaseLost(VolumeLease lease, String reason) {
         DomainRef domain = prepared.remove(lease.volumeId());
+        monitor.unwatch(lease.volumeId());
         String what = reason;
         if (domain != null) {
             try {

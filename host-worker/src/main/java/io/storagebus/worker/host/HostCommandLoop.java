@@ -13,6 +13,7 @@ import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.VolumeLease;
 import io.storagebus.leases.VolumeLeases;
 import io.storagebus.worker.WorkerConfig;
+import io.storagebus.worker.thin.VolumeMonitor;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -42,13 +43,15 @@ public final class HostCommandLoop implements AutoCloseable {
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private volatile KafkaConsumer<String, byte[]> consumer;
     private final KafkaProducer<String, byte[]> producer;
+    private final VolumeMonitor monitor;
 
     public HostCommandLoop(WorkerConfig config, DriverRegistry drivers, VolumeLeases leases) {
         this.config = config;
-        this.handler = new HostCommandHandler(config, drivers, leases);
         Properties p = KafkaClients.producer(config.bootstrapServers());
         p.put(ProducerConfig.CLIENT_ID_CONFIG, "host-" + config.hostId());
         this.producer = new KafkaProducer<>(p);
+        this.monitor = new VolumeMonitor(config, drivers, producer::send);
+        this.handler = new HostCommandHandler(config, drivers, leases, monitor);
         this.thread = new Thread(this::run, "host-commands-" + config.hostId());
         this.thread.setDaemon(true);
     }
@@ -57,6 +60,7 @@ public final class HostCommandLoop implements AutoCloseable {
         if (!state.compareAndSet(State.LATENT, State.STARTED)) {
             throw new IllegalStateException("host command loop already started");
         }
+        monitor.start();
         thread.start();
     }
 
@@ -122,6 +126,7 @@ public final class HostCommandLoop implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        monitor.close();
         producer.close(Duration.ofSeconds(5));
     }
 }

@@ -82,7 +82,8 @@ final class SpmCommandHandler {
         try {
             StorageDriver driver = driver(cmd.getDomain());
             VolumeInfo info = driver.create(context(cmd.getDomain(), term), new VolumeSpec(cmd.getVolumeId(), cmd.getName(),
-                    cmd.getVirtualSize(), driverFormat(cmd.getFormat()), driverAllocation(cmd.getAllocation())));
+                    cmd.getVirtualSize(), driverFormat(cmd.getFormat()), driverAllocation(cmd.getAllocation()),
+                    cmd.getInitialSize() == null ? 0 : cmd.getInitialSize()));
             LOG.info("epoch {}: created volume {} at {}", term.epoch(), cmd.getVolumeId(), info.location());
             VolumeCreated event = VolumeCreated.newBuilder()
                     .setEnvelope(envelope).setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId())

@@ -7,32 +7,50 @@ import io.storagebus.leases.SpmListener;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.worker.WorkerConfig;
 
-/** Runs one {@link SpmCommandLoop} per SPM term this host holds, and stops it when the term ends. */
+/**
+ * Runs the SPM's loops for each term this host holds (the command loop and the extend loop),
+ * and stops them when the term ends.
+ */
 public final class SpmRole implements SpmListener {
     private final WorkerConfig config;
+    private final DriverRegistry drivers;
     private final SpmCommandHandler handler;
-    private final AtomicReference<SpmCommandLoop> running = new AtomicReference<>();
+    private final AtomicReference<Loops> running = new AtomicReference<>();
+
+    /** What one term runs. */
+    private record Loops(SpmCommandLoop commands, ExtendLoop extendLoop) {
+        void start() {
+            commands.start();
+            extendLoop.start();
+        }
+
+        void stop() {
+            extendLoop.stop();
+            commands.stop();
+        }
+    }
 
     public SpmRole(WorkerConfig config, DriverRegistry drivers) {
         this.config = config;
+        this.drivers = drivers;
         this.handler = new SpmCommandHandler(config, drivers);
     }
 
     @Override
     public void termStarted(SpmTerm term) {
-        SpmCommandLoop loop = new SpmCommandLoop(config, term, handler);
-        SpmCommandLoop previous = running.getAndSet(loop);
+        Loops loops = new Loops(new SpmCommandLoop(config, term, handler), new ExtendLoop(config, term, drivers));
+        Loops previous = running.getAndSet(loops);
         if (previous != null) {
             previous.stop();
         }
-        loop.start();
+        loops.start();
     }
 
     @Override
     public void termEnded(SpmTerm term) {
-        SpmCommandLoop loop = running.getAndSet(null);
-        if (loop != null) {
-            loop.stop();
+        Loops loops = running.getAndSet(null);
+        if (loops != null) {
+            loops.stop();
         }
     }
 }

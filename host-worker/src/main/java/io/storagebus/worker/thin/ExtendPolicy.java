@@ -38,7 +38,8 @@ public record ExtendPolicy(long chunk, int freePercent, int chunkSeconds) {
 
     /** Free bytes under which the host reports the volume. */
     public long headroom(long writeRate) {
-        return chunkFor(writeRate) / 100 * freePercent;
+        long chunk = chunkFor(writeRate);
+        return chunk / 100 * freePercent + chunk % 100 * freePercent / 100;
     }
 
     /** The write offset at which QEMU should tell the host: where only the headroom is left. */

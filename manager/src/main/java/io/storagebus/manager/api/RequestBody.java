@@ -62,6 +62,10 @@ final class RequestBody {
         return json.getValue(field) == null ? defaultValue : requiredString(field);
     }
 
+    boolean has(String field) {
+        return json.getValue(field) != null;
+    }
+
     long requiredLong(String field) {
         Object value = json.getValue(field);
         if (value == null) {

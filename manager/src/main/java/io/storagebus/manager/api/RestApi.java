@@ -34,7 +34,9 @@ import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.DomainStatus;
 import io.storagebus.schema.Envelope;
+import io.storagebus.schema.MonitorVolume;
 import io.storagebus.schema.PrepareVolume;
+import io.storagebus.schema.UnmonitorVolume;
 import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.TaskState;
 import io.storagebus.schema.TaskStatus;
@@ -104,6 +106,8 @@ public final class RestApi {
         router.post("/api/v1/volumes/:id/prepare").handler(ctx -> hostTask(ctx, true));
         router.post("/api/v1/volumes/:id/teardown").handler(ctx -> hostTask(ctx, false));
         router.post("/api/v1/volumes/:id/copy").handler(this::copyVolume);
+        router.post("/api/v1/volumes/:id/monitor").handler(ctx -> monitor(ctx, true));
+        router.delete("/api/v1/volumes/:id/monitor").handler(ctx -> monitor(ctx, false));
         cluster.register(router);
         router.get("/api/v1/tasks/:id").handler(ctx -> ok(ctx, 200, Views.task(view.task(ctx.pathParam("id"))
                 .orElseThrow(() -> ApiError.notFound("TASK_NOT_FOUND", "no task with id '" + ctx.pathParam("id") + "'")))));
@@ -215,7 +219,7 @@ public final class RestApi {
 
     private void createVolume(RoutingContext ctx) {
         DomainState domain = domainOrThrow(ctx.pathParam("id"));
-        RequestBody body = RequestBody.of(ctx, Set.of("name", "virtualSize", "format", "allocation"));
+        RequestBody body = RequestBody.of(ctx, Set.of("name", "virtualSize", "format", "allocation", "initialSize"));
         String name = body.name("name");
         long virtualSize = body.requiredLong("virtualSize");
         if (virtualSize <= 0) {
@@ -229,6 +233,13 @@ public final class RestApi {
         }
         VolumeFormat format = body.optionalEnum("format", VolumeFormat.class, VolumeFormat.QCOW2, EnumSet.of(VolumeFormat.RAW, VolumeFormat.QCOW2));
         Allocation allocation = body.optionalEnum("allocation", Allocation.class, Allocation.THIN, EnumSet.of(Allocation.THIN, Allocation.PREALLOCATED));
+        Long initialSize = body.has("initialSize") ? body.requiredLong("initialSize") : null;
+        if (initialSize != null && (initialSize <= 0 || initialSize > virtualSize)) {
+            throw ApiError.badField("initialSize", "OUT_OF_RANGE", "initialSize must be within 1.." + virtualSize + " (the virtual size), got " + initialSize);
+        }
+        if (initialSize != null && allocation != Allocation.THIN) {
+            throw ApiError.badField("initialSize", "NOT_THIN", "initialSize applies to thin volumes only; a preallocated volume gets all of its size");
+        }
         requireFreeVolumeName(domain, name);
 
         String taskId = UUID.randomUUID().toString();
@@ -237,7 +248,7 @@ public final class RestApi {
         CreateVolume command = CreateVolume.newBuilder()
                 .setEnvelope(envelope).setTaskId(taskId).setVolumeId(volumeId)
                 .setDomain(domainRef(domain))
-                .setName(name).setVirtualSize(virtualSize).setFormat(format).setAllocation(allocation)
+                .setName(name).setVirtualSize(virtualSize).setFormat(format).setAllocation(allocation).setInitialSize(initialSize)
                 .build();
         submitNewVolume(ctx, "CREATE_VOLUME", creating(envelope, volumeId, domain.getId(), name, virtualSize, format, allocation), command);
     }
@@ -382,6 +393,48 @@ public final class RestApi {
      * Shows state records in the view at once (so concurrent requests see the name taken and the
      * client reads its own write), publishes them with the rest, and takes them back on failure.
      */
+    /**
+     * Tells the host that holds the volume's lease that a QEMU uses it (its QMP socket and the
+     * block node on the volume), so the host keeps it extended; DELETE stops that. 202: the host
+     * answers with CommandFailed on the event stream if it cannot reach QEMU or find the node.
+     */
+    private void monitor(RoutingContext ctx, boolean start) {
+        VolumeState volume = volumeOrThrow(ctx.pathParam("id"));
+        RequestBody body = start ? RequestBody.of(ctx, Set.of("qmpSocket", "nodeName", "drive")) : null;
+        String hostId = leases.leaseOf(volume.getId()).map(VolumeLease::hostId).orElseThrow(() -> ApiError.conflict("NOT_PREPARED",
+                "volume '" + volume.getName() + "' is not prepared on any host; prepare it where the guest runs first", null));
+        DomainState domain = domainOrThrow(volume.getDomainId());
+        Envelope envelope = Envelopes.origin(domain.getEnvelope().getPool(), "manager:" + config.managerId(), UUID.randomUUID().toString());
+        JsonObject answer = new JsonObject().put("volumeId", volume.getId()).put("hostId", hostId).put("monitored", start);
+        SpecificRecord command;
+        if (start) {
+            String socket = body.requiredString("qmpSocket");
+            if (!socket.startsWith("/") || socket.length() > 4096 || socket.contains("\0")) {
+                throw ApiError.badField("qmpSocket", "INVALID_PATH", "qmpSocket must be the absolute path of QEMU's QMP unix socket on host '" + hostId + "'");
+            }
+            String node = qemuName(body, "nodeName", body.requiredString("nodeName"));
+            String drive = qemuName(body, "drive", body.optionalString("drive", null));
+            command = MonitorVolume.newBuilder().setEnvelope(envelope).setVolumeId(volume.getId()).setDomain(domainRef(domain))
+                    .setHostId(hostId).setQmpSocket(socket).setNodeName(node).setDrive(drive).build();
+            answer.put("qmpSocket", socket).put("nodeName", node).put("drive", drive);
+        } else {
+            command = UnmonitorVolume.newBuilder().setEnvelope(envelope).setVolumeId(volume.getId()).setHostId(hostId).build();
+        }
+        bus.publish(List.of(new Outgoing(Topics.hostCommands(hostId), volume.getId(), command)))
+                .onSuccess(v -> ok(ctx, 202, answer))
+                .onFailure(ctx::fail);
+    }
+
+    /** QEMU ids and node names: a letter, then letters, digits, '-', '.', '_'; at most 31 characters. */
+    private static final java.util.regex.Pattern QEMU_NAME = java.util.regex.Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,30}");
+
+    private static String qemuName(RequestBody body, String field, String value) {
+        if (value != null && !QEMU_NAME.matcher(value).matches()) {
+            throw ApiError.badField(field, "INVALID_NAME", field + " must be a QEMU node or device name: " + QEMU_NAME.pattern());
+        }
+        return value;
+    }
+
     private Future<Void> publishReserved(List<Outgoing> records) {
         List<SpecificRecord> reserved = new ArrayList<>();
         for (Outgoing o : records) {

@@ -1,0 +1,513 @@
+package io.storagebus.worker.thin;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+import io.storagebus.bus.Envelopes;
+import io.storagebus.bus.Topics;
+import io.storagebus.driver.Capability;
+import io.storagebus.driver.DomainContext;
+import io.storagebus.driver.DriverException;
+import io.storagebus.driver.DriverRegistry;
+import io.storagebus.driver.StorageDriver;
+import io.storagebus.driver.VolumeUri;
+import io.storagebus.schema.DomainRef;
+import io.storagebus.schema.Envelope;
+import io.storagebus.schema.GuestPaused;
+import io.storagebus.schema.GuestResumed;
+import io.storagebus.schema.MonitorVolume;
+import io.storagebus.schema.RefreshVolume;
+import io.storagebus.schema.VolumeExtended;
+import io.storagebus.schema.VolumeWatermark;
+import io.storagebus.schema.WatermarkReason;
+import io.storagebus.worker.WorkerConfig;
+import io.storagebus.worker.WorkerRecords;
+import io.storagebus.worker.qmp.QmpClient;
+import io.storagebus.worker.qmp.QmpListener;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the thin volumes that guests on this host write to from running out. For each watched
+ * volume it arms QEMU's write threshold on the node that sits on the volume, where only the
+ * {@link ExtendPolicy#headroom headroom} is left; when QEMU says the threshold was crossed, or a
+ * write failed for lack of space and paused the guest, it reports the highest write offset to
+ * the pool's SPM at once. The SPM's answer ({@link RefreshVolume}) makes it refresh the volume,
+ * re-arm the threshold and resume a paused guest.
+ *
+ * <p>Every {@code blockStatsInterval} it also reads {@code wr_highest_offset} of every watched
+ * node: the fallback for a threshold that could not be armed, the source of the write rate, and
+ * the retry of a report that got no answer (the SPM failed over, say), so no report is lost.
+ *
+ * <p>All state lives on one Vert.x context; driver calls that spawn processes run on workers.
+ */
+public final class VolumeMonitor implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(VolumeMonitor.class);
+
+    private enum State { LATENT, STARTED, CLOSED }
+
+    /** One guest's use of one volume. */
+    private static final class Watched {
+        final String volumeId;
+        final DomainRef domain;
+        final Path socket;
+        final String nodeName;
+        final String drive;
+        long allocation;
+        long highest;
+        long highestAtNanos;
+        long rate;
+        long threshold;
+        boolean full;
+        boolean paused;
+        /** Paused because the volume is full, which an extend cures (not any other I/O error). */
+        boolean pausedNoSpace;
+        long pausedAtMillis;
+        long reportedAtNanos;
+        /** Reports in a row the SPM did not answer (it could not extend, or failed over): the retry backs off. */
+        int unanswered;
+
+        Watched(MonitorVolume cmd, long allocation) {
+            this.volumeId = cmd.getVolumeId();
+            this.domain = cmd.getDomain();
+            this.socket = Path.of(cmd.getQmpSocket());
+            this.nodeName = cmd.getNodeName();
+            this.drive = cmd.getDrive() != null ? cmd.getDrive() : cmd.getNodeName();
+            this.allocation = allocation;
+        }
+
+        boolean reportPending() {
+            return reportedAtNanos != 0;
+        }
+    }
+
+    /** The QMP connection to one QEMU, shared by the volumes it uses. */
+    private final class Qemu implements QmpListener {
+        final Path socket;
+        Future<QmpClient> client;
+        long reconnectTimer = -1;
+
+        Qemu(Path socket) {
+            this.socket = socket;
+        }
+
+        Future<QmpClient> client() {
+            if (client == null || client.failed() || (client.succeeded() && !client.result().isOpen())) {
+                client = QmpClient.connect(vertx, socket, this);
+            }
+            return client;
+        }
+
+        @Override
+        public void event(String name, JsonObject data, long timestampMicros) {
+            switch (name) {
+                case "BLOCK_WRITE_THRESHOLD" -> thresholdCrossed(this, data);
+                case "BLOCK_IO_ERROR" -> ioError(this, data);
+                case "RESUME" -> volumesOf(this).forEach(w -> {
+                    w.paused = false;
+                    w.pausedNoSpace = false;
+                });
+                default -> { }
+            }
+        }
+
+        @Override
+        public void closed(QmpClient closed, Throwable cause) {
+            if (volumesOf(this).isEmpty() || state.get() != State.STARTED) {
+                qemus.remove(socket);
+                return;
+            }
+            LOG.warn("host {}: QMP connection to {} lost ({}); reconnecting", config.hostId(), socket, cause.getMessage());
+            scheduleReconnect();
+        }
+
+        void scheduleReconnect() {
+            if (reconnectTimer >= 0) {
+                return;
+            }
+            reconnectTimer = vertx.setTimer(RECONNECT_MS, t -> {
+                reconnectTimer = -1;
+                if (volumesOf(this).isEmpty()) {
+                    return;
+                }
+                // A restarted QEMU has no thresholds: arm them all again.
+                client().onSuccess(c -> volumesOf(this).forEach(w -> arm(w)))
+                        .onFailure(e -> scheduleReconnect());
+            });
+        }
+    }
+
+    private static final long RECONNECT_MS = 1000;
+
+    private final WorkerConfig config;
+    private final DriverRegistry drivers;
+    private final ExtendPolicy policy;
+    private final Consumer<ProducerRecord<String, byte[]>> publish;
+    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Map<String, Watched> watched = new HashMap<>();
+    private final Map<Path, Qemu> qemus = new HashMap<>();
+    private Vertx vertx;
+    private Context context;
+    private long statsTimer;
+
+    /** {@code publish} sends a record to Kafka without blocking (a producer's send). */
+    public VolumeMonitor(WorkerConfig config, DriverRegistry drivers, Consumer<ProducerRecord<String, byte[]>> publish) {
+        this.config = config;
+        this.drivers = drivers;
+        this.policy = config.extendPolicy();
+        this.publish = publish;
+    }
+
+    public void start() {
+        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
+            throw new IllegalStateException("volume monitor already started");
+        }
+        vertx = Vertx.vertx();
+        context = vertx.getOrCreateContext();
+        context.runOnContext(v -> statsTimer = vertx.setPeriodic(config.blockStatsInterval().toMillis(), t -> readBlockStats()));
+    }
+
+    /**
+     * Starts watching a prepared volume that a QEMU on this host uses; replaces an earlier watch
+     * of the same volume. Fails if QEMU cannot be reached or does not know the node.
+     */
+    public Future<Void> watch(MonitorVolume cmd) {
+        return onContext(() -> blocking(() -> allocation(cmd.getDomain(), cmd.getVolumeId()))
+                .compose(allocation -> {
+                    Watched w = new Watched(cmd, allocation);
+                    Watched previous = watched.put(w.volumeId, w);
+                    if (previous != null && !previous.socket.equals(w.socket)) {
+                        forgetIfUnused(previous.socket);
+                    }
+                    Qemu qemu = qemus.computeIfAbsent(w.socket, Qemu::new);
+                    return qemu.client().compose(c -> readHighest(c, List.of(w)).compose(v -> pausedBefore(c, w))).compose(v -> arm(w));
+                })
+                .onSuccess(v -> LOG.info("host {}: watching volume {} on {} node {}", config.hostId(), cmd.getVolumeId(),
+                        cmd.getQmpSocket(), cmd.getNodeName()))
+                .onFailure(e -> {
+                    Watched w = watched.get(cmd.getVolumeId());
+                    if (w != null && w.socket.toString().equals(cmd.getQmpSocket()) && w.nodeName.equals(cmd.getNodeName())) {
+                        watched.remove(cmd.getVolumeId());
+                        forgetIfUnused(w.socket);
+                    }
+                }));
+    }
+
+    /** Stops watching the volume (teardown, or the guest let it go). The threshold is cleared. */
+    public Future<Void> unwatch(String volumeId) {
+        return onContext(() -> {
+            Watched w = watched.remove(volumeId);
+            if (w == null) {
+                return Future.succeededFuture();
+            }
+            Qemu qemu = qemus.get(w.socket);
+            Future<Void> cleared = qemu == null ? Future.succeededFuture()
+                    : qemu.client().compose(c -> c.execute("block-set-write-threshold",
+                            new JsonObject().put("node-name", w.nodeName).put("write-threshold", 0))).<Void>mapEmpty().recover(e -> Future.succeededFuture());
+            return cleared.onComplete(ar -> forgetIfUnused(w.socket));
+        });
+    }
+
+    /** The SPM extended the volume: refresh it here, re-arm, resume a paused guest, tell everyone. */
+    public Future<Void> refresh(RefreshVolume cmd) {
+        return onContext(() -> blocking(() -> {
+            refreshDevice(cmd.getDomain(), cmd.getVolumeId());
+            return null;
+        }).compose(v -> {
+            Watched w = watched.get(cmd.getVolumeId());
+            if (w == null) {
+                // Extended for a guest that has gone; the refresh above still keeps this host's view right.
+                publishExtended(cmd, false);
+                return Future.succeededFuture();
+            }
+            w.allocation = Math.max(w.allocation, cmd.getAllocation());
+            w.full = cmd.getFullyAllocated();
+            w.reportedAtNanos = 0;
+            w.unanswered = 0;
+            boolean wasPaused = w.paused;
+            return arm(w).compose(armed -> wasPaused ? resume(w) : Future.succeededFuture(false))
+                    .onSuccess(resumed -> publishExtended(cmd, resumed))
+                    .mapEmpty();
+        }));
+    }
+
+    private Future<Boolean> resume(Watched w) {
+        if (watched.values().stream().anyMatch(o -> o != w && o.socket.equals(w.socket) && o.pausedNoSpace && o.reportPending())) {
+            // Another volume of the same guest is still full: resuming now would pause it again at once.
+            return Future.succeededFuture(false);
+        }
+        return qemus.get(w.socket).client().compose(c -> c.execute("cont")).map(r -> {
+            long pausedMillis = System.currentTimeMillis() - w.pausedAtMillis;
+            volumesOf(qemus.get(w.socket)).forEach(o -> {
+                o.paused = false;
+                o.pausedNoSpace = false;
+            });
+            LOG.info("host {}: guest using volume {} resumed after {} ms", config.hostId(), w.volumeId, pausedMillis);
+            publish.accept(WorkerRecords.record(Topics.EVENTS, w.volumeId, GuestResumed.newBuilder().setEnvelope(origin(w.volumeId))
+                    .setVolumeId(w.volumeId).setDomainId(w.domain.getId()).setHostId(config.hostId()).setPausedMillis(pausedMillis).build()));
+            return true;
+        });
+    }
+
+    private void publishExtended(RefreshVolume cmd, boolean resumed) {
+        Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
+        long roundTrip = System.currentTimeMillis() - cmd.getReportedAt().toEpochMilli();
+        publish.accept(WorkerRecords.record(Topics.EVENTS, cmd.getVolumeId(), VolumeExtended.newBuilder().setEnvelope(envelope)
+                .setVolumeId(cmd.getVolumeId()).setDomainId(cmd.getDomain().getId()).setHostId(config.hostId())
+                .setPreviousAllocation(cmd.getPreviousAllocation()).setAllocation(cmd.getAllocation())
+                .setRoundTripMillis(roundTrip).setResumed(resumed).build()));
+        LOG.info("host {}: volume {} extended {} -> {} bytes, {} ms after the report{}", config.hostId(), cmd.getVolumeId(),
+                cmd.getPreviousAllocation(), cmd.getAllocation(), roundTrip, resumed ? "; guest resumed" : "");
+    }
+
+    /** Sets the threshold where only the headroom is left, or reports at once if it is already behind. */
+    private Future<Void> arm(Watched w) {
+        if (w.full) {
+            return Future.succeededFuture();
+        }
+        long threshold = policy.threshold(w.allocation, w.rate);
+        if (threshold <= w.highest && !w.reportPending()) {
+            report(w, WatermarkReason.BLOCKSTATS);
+            return Future.succeededFuture();
+        }
+        Qemu qemu = qemus.get(w.socket);
+        if (qemu == null) {
+            return Future.succeededFuture();
+        }
+        return qemu.client().compose(c -> c.execute("block-set-write-threshold",
+                new JsonObject().put("node-name", w.nodeName).put("write-threshold", threshold)))
+                .onSuccess(r -> w.threshold = threshold)
+                .mapEmpty();
+    }
+
+    /**
+     * A guest may have paused on the full volume before this host watched it (the worker was
+     * restarted, say): QEMU keeps the disk's I/O status, so the pause is found and reported now.
+     */
+    private Future<Void> pausedBefore(QmpClient client, Watched w) {
+        return client.execute("query-block").map(result -> {
+            for (Object o : (JsonArray) result) {
+                JsonObject disk = (JsonObject) o;
+                JsonObject inserted = disk.getJsonObject("inserted", new JsonObject());
+                boolean ours = w.drive.equals(inserted.getString("node-name")) || w.drive.equals(disk.getString("device"))
+                        || w.drive.equals(disk.getString("qdev"));
+                if (ours && "nospace".equals(disk.getString("io-status"))) {
+                    paused(w, true, "found paused on a full volume");
+                }
+            }
+            return null;
+        });
+    }
+
+    private void thresholdCrossed(Qemu qemu, JsonObject data) {
+        Watched w = find(qemu, data.getString("node-name"));
+        if (w == null) {
+            return;
+        }
+        w.threshold = 0;
+        observe(w, data.getLong("write-threshold", 0L) + data.getLong("amount-exceeded", 0L));
+        report(w, WatermarkReason.THRESHOLD);
+    }
+
+    private void ioError(Qemu qemu, JsonObject data) {
+        Watched w = find(qemu, data.getString("node-name"));
+        if (w == null) {
+            w = find(qemu, data.getString("device"));
+        }
+        if (w == null || !"stop".equals(data.getString("action"))) {
+            return;
+        }
+        paused(w, data.getBoolean("nospace", false), String.valueOf(data.getString("reason")));
+    }
+
+    /** The guest stopped on an I/O error of the volume: say so, and on a full volume ask for space at once. */
+    private void paused(Watched w, boolean nospace, String reason) {
+        if (w.paused) {
+            return; // every request in flight fails alike: one pause
+        }
+        w.paused = true;
+        w.pausedNoSpace = nospace;
+        w.pausedAtMillis = System.currentTimeMillis();
+        LOG.warn("host {}: guest paused on volume {}: {}{}", config.hostId(), w.volumeId, reason, nospace ? " (no space)" : "");
+        publish.accept(WorkerRecords.record(Topics.EVENTS, w.volumeId, GuestPaused.newBuilder().setEnvelope(origin(w.volumeId))
+                .setVolumeId(w.volumeId).setDomainId(w.domain.getId()).setHostId(config.hostId()).setNospace(nospace)
+                .setReason(reason).build()));
+        if (nospace) {
+            w.highest = Math.max(w.highest, w.allocation);
+            report(w, WatermarkReason.NOSPACE);
+        }
+    }
+
+    /** The slow path: highest offsets of every watched node, rates, and reports that are due or unanswered. */
+    private void readBlockStats() {
+        for (Qemu qemu : List.copyOf(qemus.values())) {
+            List<Watched> volumes = volumesOf(qemu);
+            if (volumes.isEmpty()) {
+                continue;
+            }
+            qemu.client().compose(c -> readHighest(c, volumes)).onSuccess(v -> {
+                long retryAfter = config.blockStatsInterval().toNanos();
+                for (Watched w : volumes) {
+                    if (w.full || watched.get(w.volumeId) != w) {
+                        continue;
+                    }
+                    boolean due = policy.needsExtend(w.allocation, w.highest, w.rate) || w.pausedNoSpace;
+                    if (due && (!w.reportPending() || System.nanoTime() - w.reportedAtNanos >= retryAfter << Math.min(w.unanswered, 6))) {
+                        w.unanswered += w.reportPending() ? 1 : 0;
+                        report(w, w.pausedNoSpace ? WatermarkReason.NOSPACE : WatermarkReason.BLOCKSTATS);
+                    } else if (!due && w.threshold == 0) {
+                        arm(w);
+                    }
+                }
+            }).onFailure(e -> {
+                LOG.debug("host {}: block stats of {}: {}", config.hostId(), qemu.socket, e.getMessage());
+                qemu.scheduleReconnect();
+            });
+        }
+    }
+
+    private Future<Void> readHighest(QmpClient client, List<Watched> volumes) {
+        return client.execute("query-blockstats", new JsonObject().put("query-nodes", true)).map(result -> {
+            Map<String, Long> highest = new HashMap<>();
+            for (Object o : (JsonArray) result) {
+                JsonObject node = (JsonObject) o;
+                JsonObject stats = node.getJsonObject("stats");
+                if (node.getString("node-name") != null && stats != null) {
+                    highest.put(node.getString("node-name"), stats.getLong("wr_highest_offset", 0L));
+                }
+            }
+            for (Watched w : volumes) {
+                Long h = highest.get(w.nodeName);
+                if (h != null) {
+                    observe(w, h);
+                }
+            }
+            return null;
+        });
+    }
+
+    /** A new highest offset; the write rate is smoothed over the readings. */
+    private static void observe(Watched w, long highest) {
+        long now = System.nanoTime();
+        if (highest > w.highest && w.highestAtNanos != 0) {
+            double seconds = (now - w.highestAtNanos) / 1e9;
+            if (seconds > 0.01) {
+                long rate = (long) ((highest - w.highest) / seconds);
+                w.rate = w.rate == 0 ? rate : (w.rate + rate) / 2;
+            }
+        }
+        if (highest > w.highest || w.highestAtNanos == 0) {
+            w.highest = Math.max(w.highest, highest);
+            w.highestAtNanos = now;
+        }
+    }
+
+    private void report(Watched w, WatermarkReason reason) {
+        w.reportedAtNanos = System.nanoTime();
+        VolumeWatermark report = VolumeWatermark.newBuilder().setEnvelope(origin(w.volumeId)).setVolumeId(w.volumeId)
+                .setDomain(w.domain).setHostId(config.hostId()).setAllocation(w.allocation).setHighestOffset(w.highest)
+                .setWriteRate(w.rate).setReason(reason).setPaused(w.paused).build();
+        publish.accept(WorkerRecords.record(Topics.watermarks(config.pool()), w.volumeId, report));
+        LOG.debug("host {}: reported volume {} at {} of {} bytes ({})", config.hostId(), w.volumeId, w.highest, w.allocation, reason);
+    }
+
+    private Envelope origin(String volumeId) {
+        return Envelopes.origin(config.pool(), config.issuer(), "extend-" + volumeId);
+    }
+
+    private Watched find(Qemu qemu, String name) {
+        if (name == null) {
+            return null;
+        }
+        for (Watched w : watched.values()) {
+            if (w.socket.equals(qemu.socket) && (name.equals(w.nodeName) || name.equals(w.drive))) {
+                return w;
+            }
+        }
+        return null;
+    }
+
+    private List<Watched> volumesOf(Qemu qemu) {
+        List<Watched> result = new ArrayList<>();
+        for (Watched w : watched.values()) {
+            if (w.socket.equals(qemu.socket)) {
+                result.add(w);
+            }
+        }
+        return result;
+    }
+
+    private void forgetIfUnused(Path socket) {
+        Qemu qemu = qemus.get(socket);
+        if (qemu != null && volumesOf(qemu).isEmpty()) {
+            qemus.remove(socket);
+            if (qemu.reconnectTimer >= 0) {
+                vertx.cancelTimer(qemu.reconnectTimer);
+            }
+            if (qemu.client != null && qemu.client.succeeded()) {
+                qemu.client.result().close();
+            }
+        }
+    }
+
+    private long allocation(DomainRef domain, String volumeId) throws DriverException {
+        return driver(domain).info(context(domain), new VolumeUri(domain.getId(), volumeId)).allocatedSize();
+    }
+
+    private void refreshDevice(DomainRef domain, String volumeId) throws DriverException {
+        StorageDriver driver = driver(domain);
+        if (driver.capabilities().contains(Capability.REFRESH)) {
+            driver.refresh(context(domain), new VolumeUri(domain.getId(), volumeId));
+        }
+    }
+
+    private StorageDriver driver(DomainRef domain) throws DriverException {
+        return drivers.find(domain.getDriver()).orElseThrow(() -> new DriverException(DriverException.Code.UNSUPPORTED,
+                "host " + config.hostId() + " has no driver '" + domain.getDriver() + "'"));
+    }
+
+    private static DomainContext context(DomainRef domain) {
+        return new DomainContext(domain.getId(), domain.getProperties());
+    }
+
+    /** Driver calls run {@code losetup}, {@code lvchange}: off the event loop. */
+    private <T> Future<T> blocking(Callable<T> call) {
+        return vertx.executeBlocking(call, false);
+    }
+
+    private <T> Future<T> onContext(java.util.function.Supplier<Future<T>> step) {
+        if (state.get() != State.STARTED) {
+            return Future.failedFuture(new IllegalStateException("volume monitor is not running"));
+        }
+        Promise<T> promise = Promise.promise();
+        context.runOnContext(v -> step.get().onComplete(promise));
+        return promise.future();
+    }
+
+    /** Volumes watched now, for tests and diagnostics. */
+    public Future<List<String>> watchedVolumes() {
+        return onContext(() -> Future.succeededFuture(List.copyOf(watched.keySet())));
+    }
+
+    @Override
+    public void close() {
+        if (!state.compareAndSet(State.STARTED, State.CLOSED)) {
+            return;
+        }
+        vertx.cancelTimer(statsTimer);
+        vertx.close().toCompletionStage().toCompletableFuture().orTimeout(10, java.util.concurrent.TimeUnit.SECONDS).exceptionally(e -> null).join();
+    }
+}

@@ -1,0 +1,104 @@
+package io.storagebus.system;
+
+import static io.storagebus.system.ThinVolumes.WAIT;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.storagebus.driver.Sizes;
+import io.storagebus.schema.VolumeExtended;
+import io.storagebus.testkit.QemuProcess;
+import io.storagebus.worker.thin.ExtendPolicy;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Thin provisioning with a real QEMU: a qcow2 image on a blockfile volume (a loop device), the
+ * worker watching it over QMP, writes through QEMU's block layer (qemu-io over HMP). Policy: 32
+ * MiB chunks, reported when a quarter of a chunk (8 MiB) is left.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ThinProvisioningIT {
+    private static final long MIB = Sizes.MIB;
+    private static final ExtendPolicy POLICY = new ExtendPolicy(32 * MIB, 25, 0);
+    private Cluster cluster;
+    private Http http;
+    private ThinVolumes thin;
+    private String domainId;
+    private Path tmp;
+    private final List<QemuProcess> qemus = new ArrayList<>();
+
+    @BeforeAll
+    void start(@TempDir Path tmp) throws Exception {
+        assumeTrue(ThinVolumes.canRun(), "skipped: needs root, loop devices and " + QemuProcess.BINARY);
+        this.tmp = tmp;
+        cluster = new Cluster(new InProcessKafka(tmp.resolve("kafka")), tmp);
+        for (String host : List.of("host-1", "host-2")) {
+            cluster.startWorker(host, c -> c.withExtendPolicy(POLICY, Duration.ofMillis(500)));
+        }
+        http = new Http(cluster.startManager().baseUrl());
+        await().atMost(WAIT).until(() -> http.get("/api/v1/health").status() == 200 && http.get("/api/v1/hosts").array().size() == 2);
+        thin = new ThinVolumes(cluster, http);
+        domainId = thin.blockDomain("thin", tmp.resolve("thin"), null);
+    }
+
+    @AfterAll
+    void stop() {
+        qemus.forEach(QemuProcess::close);
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    @Test
+    void crossingTheWriteThresholdExtendsRefreshesAndReArms() throws Exception {
+        String volumeId = thin.thinVolume(domainId, "threshold", 256 * MIB, 32 * MIB);
+        String device = thin.prepare(volumeId, "host-1");
+        assertEquals(32 * MIB, ThinVolumes.deviceSize(device));
+        Path vm = tmp.resolve("vm-threshold");
+        List<String> args = new ArrayList<>(List.of("-machine", "none"));
+        args.addAll(ThinVolumes.volumeNodes(device));
+        args.addAll(ThinVolumes.testMonitor(vm));
+        QemuProcess qemu = QemuProcess.start(vm, args);
+        qemus.add(qemu);
+
+        thin.monitor(volumeId, qemu.qmpSocket(), "vol-file", "vol");
+        try (ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
+            await().atMost(WAIT).until(() -> qmp.writeThreshold("vol-file"), t -> t == 24 * MIB);
+
+            qmp.qemuIo("vol", "write -P 0x5a 0 28M");
+            assertEquals(0, qmp.failedWrites("vol-file"));
+            VolumeExtended extended = await().atMost(WAIT).until(() -> thin.events(VolumeExtended.class, volumeId), e -> !e.isEmpty()).get(0);
+            assertEquals(32 * MIB, extended.getPreviousAllocation());
+            assertEquals(64 * MIB, extended.getAllocation());
+            assertEquals("host-1", extended.getHostId());
+            assertFalse(extended.getResumed());
+            assertEquals(64 * MIB, ThinVolumes.deviceSize(device), "the host refreshed its loop device");
+            await().atMost(WAIT).until(() -> qmp.writeThreshold("vol-file"), t -> t == 56 * MIB);
+
+            // Past the old allocation: these writes would have failed with ENOSPC before.
+            qmp.qemuIo("vol", "write -P 0x6b 28M 20M");
+            assertEquals(0, qmp.failedWrites("vol-file"));
+            assertEquals(202, http.delete("/api/v1/volumes/" + volumeId + "/monitor").status());
+            await().atMost(WAIT).until(() -> qmp.writeThreshold("vol-file"), t -> t == 0);
+            qmp.quit(qemu);
+        }
+        String data = ThinVolumes.output("qemu-io", "-f", "qcow2", "-r", "-c", "read -P 0x5a 0 28M", "-c", "read -P 0x6b 28M 20M", device);
+        assertFalse(data.contains("verification failed"), data);
+        assertTrue(data.contains("read 20971520/20971520 bytes at offset 29360128"), data);
+        String check = ThinVolumes.output("qemu-img", "check", "-f", "qcow2", device);
+        assertTrue(check.contains("No errors were found"), check);
+        assertEquals(202, http.post("/api/v1/volumes/" + volumeId + "/teardown", new JsonObject()).status());
+    }
+}

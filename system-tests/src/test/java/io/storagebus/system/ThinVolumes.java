@@ -1,0 +1,230 @@
+package io.storagebus.system;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+
+import io.storagebus.bus.MessageCodec;
+import io.storagebus.bus.Topics;
+import io.storagebus.testkit.QemuProcess;
+import io.storagebus.worker.qmp.QmpClient;
+import io.storagebus.worker.qmp.QmpListener;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.apache.avro.specific.SpecificRecord;
+
+/** What the thin-provisioning tests share: volumes through REST, real QEMUs, a QMP line of their own, events. */
+final class ThinVolumes {
+    static final Duration WAIT = Duration.ofSeconds(60);
+
+    private final Cluster cluster;
+    private final Http http;
+
+    ThinVolumes(Cluster cluster, Http http) {
+        this.cluster = cluster;
+        this.http = http;
+    }
+
+    static boolean canRun() {
+        return "root".equals(System.getProperty("user.name")) && Files.exists(Path.of("/dev/loop-control")) && QemuProcess.available();
+    }
+
+    String blockDomain(String name, Path dir, String capacity) throws Exception {
+        JsonObject props = new JsonObject().put("path", Files.createDirectories(dir).toString());
+        if (capacity != null) {
+            props.put("capacity", capacity);
+        }
+        Http.Response r = http.post("/api/v1/domains", new JsonObject().put("name", name).put("driver", "blockfile").put("properties", props));
+        assertEquals(201, r.status(), r.body());
+        return r.json().getString("id");
+    }
+
+    /** A thin qcow2 volume, READY; returns its id. */
+    String thinVolume(String domainId, String name, long virtualSize, long initialSize) {
+        Http.Response created = http.post("/api/v1/domains/" + domainId + "/volumes", new JsonObject().put("name", name)
+                .put("virtualSize", virtualSize).put("format", "qcow2").put("initialSize", initialSize));
+        assertEquals(202, created.status(), created.body());
+        String volumeId = created.json().getString("volumeId");
+        await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + volumeId).json().getString("status"), "READY"::equals);
+        return volumeId;
+    }
+
+    /** Prepares the volume on the host; returns the loop device a guest opens. */
+    String prepare(String volumeId, String hostId) throws Exception {
+        Http.Response r = http.post("/api/v1/volumes/" + volumeId + "/prepare", new JsonObject().put("hostId", hostId));
+        assertEquals(202, r.status(), r.body());
+        String taskId = r.json().getString("taskId");
+        JsonObject task = await().atMost(WAIT).until(() -> http.get("/api/v1/tasks/" + taskId).json(),
+                t -> List.of("SUCCEEDED", "FAILED").contains(t.getString("status")));
+        assertEquals("SUCCEEDED", task.getString("status"), task.encode());
+        String device = loopDeviceOf(backingFile(volumeId));
+        assertTrue(device.startsWith("/dev/loop"), "prepared as a loop device: " + device);
+        return device;
+    }
+
+    Path backingFile(String volumeId) {
+        return Path.of(URI.create(http.get("/api/v1/volumes/" + volumeId).json().getString("uri")));
+    }
+
+    void monitor(String volumeId, Path qmpSocket, String nodeName, String drive) {
+        Http.Response r = http.post("/api/v1/volumes/" + volumeId + "/monitor",
+                new JsonObject().put("qmpSocket", qmpSocket.toString()).put("nodeName", nodeName).put("drive", drive));
+        assertEquals(202, r.status(), r.body());
+    }
+
+    /** Every event of the type about the volume (or domain), oldest first. */
+    <T extends SpecificRecord> List<T> events(Class<T> type, String key) {
+        return TopicReader.readAll(cluster.kafka.bootstrapServers(), Topics.EVENTS).stream()
+                .filter(r -> Objects.equals(r.key(), key))
+                .map(r -> decode(r.value())).filter(type::isInstance).map(type::cast).toList();
+    }
+
+    private static Object decode(byte[] value) {
+        try {
+            return MessageCodec.standard().decode(value);
+        } catch (Exception e) {
+            return null;
+        }
+    }
+
+    /** A QEMU argument list for a qcow2 volume on a block device: protocol node {@code vol-file}, format node {@code vol}. */
+    static List<String> volumeNodes(String device) {
+        return List.of("-blockdev", "driver=host_device,filename=" + device + ",node-name=vol-file",
+                "-blockdev", "driver=qcow2,file=vol-file,node-name=vol");
+    }
+
+    /** The test's own QMP socket, besides the one the worker uses. */
+    static List<String> testMonitor(Path dir) {
+        return List.of("-qmp", "unix:" + dir.resolve("test.sock") + ",server=on,wait=off");
+    }
+
+    /**
+     * A PC whose only software is the boot sector in guest/writer.asm: it writes {@code bytes} of
+     * 0xA5 through an emulated IDE disk on the volume, which pauses on ENOSPC (werror=stop).
+     */
+    static List<String> writerGuest(Path dir, String device, long bytes) throws Exception {
+        Path asm = dir.resolve("writer.asm");
+        try (InputStream in = ThinVolumes.class.getResourceAsStream("/guest/writer.asm")) {
+            Files.write(asm, in.readAllBytes());
+        }
+        Path bin = dir.resolve("writer.bin");
+        run("nasm", "-f", "bin", "-DSECTORS=" + (bytes / 512), "-o", bin.toString(), asm.toString());
+        Path boot = dir.resolve("boot.img");
+        byte[] sector = Files.readAllBytes(bin);
+        byte[] image = new byte[1 << 20];
+        System.arraycopy(sector, 0, image, 0, sector.length);
+        Files.write(boot, image);
+        return List.of("-machine", "pc", "-m", "32", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                "-blockdev", "driver=file,filename=" + boot + ",node-name=boot-file",
+                "-blockdev", "driver=raw,file=boot-file,node-name=boot",
+                "-device", "ide-hd,drive=boot,bus=ide.0,unit=0,bootindex=0",
+                "-blockdev", "driver=host_device,filename=" + device + ",node-name=vol-file",
+                "-blockdev", "driver=qcow2,file=vol-file,node-name=vol",
+                "-device", "ide-hd,drive=vol,bus=ide.1,unit=0,werror=stop,rerror=stop");
+    }
+
+    static boolean nasmAvailable() {
+        try {
+            return new ProcessBuilder("nasm", "-v").start().waitFor() == 0;
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    static String loopDeviceOf(Path file) throws Exception {
+        return output("losetup", "--noheadings", "--output", "NAME", "--associated", file.toString());
+    }
+
+    static long deviceSize(String device) throws Exception {
+        return Long.parseLong(output("blockdev", "--getsize64", device));
+    }
+
+    static String output(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), String.join(" ", cmd));
+        return out;
+    }
+
+    static void run(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", cmd) + ": " + out);
+    }
+
+    /** A blocking QMP line for assertions, on the test's own socket. */
+    static final class TestQmp implements AutoCloseable {
+        private final Vertx vertx = Vertx.vertx();
+        private final QmpClient client;
+        final List<JsonObject> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        TestQmp(Path socket) throws Exception {
+            client = QmpClient.connect(vertx, socket, new QmpListener() {
+                @Override
+                public void event(String name, JsonObject data, long timestampMicros) {
+                    events.add(new JsonObject().put("event", name).put("data", data));
+                }
+
+                @Override
+                public void closed(QmpClient c, Throwable cause) {
+                }
+            }).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        }
+
+        Object execute(String command, JsonObject args) throws Exception {
+            return client.execute(command, args).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        }
+
+        /** Runs qemu-io through HMP. It prints to QEMU's stdout, so check results with {@link #failedWrites}. */
+        void qemuIo(String node, String command) throws Exception {
+            execute("human-monitor-command", new JsonObject().put("command-line", "qemu-io " + node + " \"" + command + "\""));
+        }
+
+        long failedWrites(String node) throws Exception {
+            for (Object o : (JsonArray) execute("query-blockstats", new JsonObject().put("query-nodes", true))) {
+                JsonObject n = (JsonObject) o;
+                if (node.equals(n.getString("node-name"))) {
+                    return n.getJsonObject("stats").getLong("failed_wr_operations", 0L);
+                }
+            }
+            throw new AssertionError("QEMU has no node " + node);
+        }
+
+        /** Quits QEMU cleanly (the image's caches are written out) and waits for it to exit. */
+        void quit(QemuProcess qemu) {
+            client.execute("quit");
+            assertTrue(qemu.awaitExit(WAIT), qemu + " did not quit");
+        }
+
+        String status() throws Exception {
+            return ((JsonObject) execute("query-status", null)).getString("status");
+        }
+
+        long writeThreshold(String node) throws Exception {
+            for (Object o : (JsonArray) execute("query-named-block-nodes", null)) {
+                JsonObject n = (JsonObject) o;
+                if (node.equals(n.getString("node-name"))) {
+                    return n.getLong("write_threshold", 0L);
+                }
+            }
+            throw new AssertionError("QEMU has no node " + node);
+        }
+
+        @Override
+        public void close() {
+            client.close();
+            vertx.close();
+        }
+    }
+}
