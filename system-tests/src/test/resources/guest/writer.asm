@@ -1,9 +1,9 @@
 ; A boot sector that is a whole guest: it writes SECTORS sectors of 0xA5 bytes to the second
-; hard disk (BIOS drive 0x81) through BIOS extended writes (int 13h, AH=43h), 64 sectors at a
-; time, flushes the disk's cache (ATA FLUSH CACHE on the secondary channel, where the disk must
-; be the master), then tells QEMU to exit through the isa-debug-exit port. The disk writes go through an
-; emulated IDE disk, so a full thin volume makes QEMU pause the guest (werror=stop), and `cont`
-; retries the failed write: the guest never notices.
+; disk (BIOS drive 0x81, a virtio-blk disk) through BIOS extended writes (int 13h, AH=43h), 64
+; sectors at a time, then powers the PC off through ACPI, so QEMU shuts down cleanly and writes
+; out the image's metadata. A full thin volume makes QEMU pause the guest (werror=stop), and
+; `cont` retries the failed request: the guest never notices. If a write fails for good, the
+; guest makes QEMU exit at once through the isa-debug-exit port instead.
 ; Build: nasm -f bin -DSECTORS=<n> -o writer.bin writer.asm
 bits 16
 org 0x7c00
@@ -31,18 +31,9 @@ next:
     add dword [lba], 64
     cmp dword [lba], SECTORS
     jb next
-    mov dx, 0x176               ; secondary channel, master
-    mov al, 0xa0
-    out dx, al
-    mov dx, 0x177
-    mov al, 0xe7                ; FLUSH CACHE: QEMU writes out the image's metadata too
-    out dx, al
-busy:
-    in al, dx
-    test al, 0x80
-    jnz busy
-    mov al, 0                   ; QEMU exits with status 1: done
-    out 0xf4, al
+    mov dx, 0x604               ; PIIX4 PM1a control (SeaBIOS puts the PM base at 0x600)
+    mov ax, 0x2000              ; SLP_EN, sleep type S5: power off
+    out dx, ax
     jmp halt
 failed:
     mov al, 1                   ; QEMU exits with status 3: a write failed for good

@@ -111,10 +111,11 @@ final class ThinVolumes {
 
     /**
      * A PC whose only software is the boot sector in guest/writer.asm: it writes {@code bytes} of
-     * 0xA5 through an emulated IDE disk on the volume, which pauses on ENOSPC (werror=stop).
+     * 0xA5 through a virtio-blk disk on the volume, which pauses on ENOSPC (werror=stop), then
+     * powers off.
      */
     static List<String> writerGuest(Path dir, String device, long bytes) throws Exception {
-        Path asm = dir.resolve("writer.asm");
+        Path asm = Files.createDirectories(dir).resolve("writer.asm");
         try (InputStream in = ThinVolumes.class.getResourceAsStream("/guest/writer.asm")) {
             Files.write(asm, in.readAllBytes());
         }
@@ -131,7 +132,7 @@ final class ThinVolumes {
                 "-device", "ide-hd,drive=boot,bus=ide.0,unit=0,bootindex=0",
                 "-blockdev", "driver=host_device,filename=" + device + ",node-name=vol-file",
                 "-blockdev", "driver=qcow2,file=vol-file,node-name=vol",
-                "-device", "ide-hd,drive=vol,bus=ide.1,unit=0,werror=stop,rerror=stop");
+                "-device", "virtio-blk-pci,drive=vol,werror=stop,rerror=stop");
     }
 
     static boolean nasmAvailable() {
