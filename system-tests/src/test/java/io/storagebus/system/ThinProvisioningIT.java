@@ -13,8 +13,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 import io.storagebus.driver.Sizes;
+import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.VolumeExtended;
 import io.storagebus.testkit.QemuProcess;
+import io.storagebus.worker.HostWorker;
+import io.storagebus.worker.sim.SimulatedHosts;
 import io.storagebus.worker.thin.ExtendPolicy;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
@@ -59,6 +62,34 @@ class ThinProvisioningIT {
         if (cluster != null) {
             cluster.close();
         }
+    }
+
+    /**
+     * The SPM stops while hosts' reports wait for it: the next SPM answers every one of them,
+     * from the committed offsets of the watermark topic, and extends each volume exactly once.
+     */
+    @Test
+    void spmFailoverInTheMiddleOfExtendsLosesNoReport() throws Exception {
+        JsonObject domain = http.get("/api/v1/domains/" + domainId).json();
+        DomainRef ref = DomainRef.newBuilder().setId(domainId).setDriver("blockfile")
+                .setProperties(java.util.Map.of("path", domain.getJsonObject("properties").getString("path"))).build();
+        List<SimulatedHosts.Volume> volumes = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            volumes.add(new SimulatedHosts.Volume(thin.thinVolume(domainId, "failover-" + i, 256 * MIB, 32 * MIB), ref, 32 * MIB));
+        }
+        HostWorker spm = cluster.spm().orElseThrow();
+        try (SimulatedHosts sim = new SimulatedHosts(Cluster.POOL, cluster.kafka.bootstrapServers(), POLICY, MIB)
+                .host("sim-1", volumes.subList(0, 50)).host("sim-2", volumes.subList(50, 100)).start()) {
+            sim.crossAllThresholds();
+            spm.close();
+            cluster.workers.remove(spm);
+            await().atMost(WAIT).until(sim::answeredVolumes, n -> n == volumes.size());
+            cluster.startWorker(spm.hostId(), c -> c.withExtendPolicy(POLICY, Duration.ofMillis(500)));
+        }
+        for (SimulatedHosts.Volume v : volumes) {
+            assertEquals(64 * MIB, java.nio.file.Files.size(thin.backingFile(v.volumeId())), "extended once by a chunk: " + v.volumeId());
+        }
+        await().atMost(WAIT).until(() -> http.get("/api/v1/hosts").array().size() == 2);
     }
 
     @Test

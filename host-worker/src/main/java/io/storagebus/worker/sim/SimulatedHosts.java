@@ -1,0 +1,288 @@
+package io.storagebus.worker.sim;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.storagebus.bus.Envelopes;
+import io.storagebus.bus.KafkaClients;
+import io.storagebus.bus.MessageCodec;
+import io.storagebus.bus.Topics;
+import io.storagebus.bus.UndecodableRecordException;
+import io.storagebus.schema.DomainRef;
+import io.storagebus.schema.RefreshVolume;
+import io.storagebus.schema.VolumeWatermark;
+import io.storagebus.schema.WatermarkReason;
+import io.storagebus.worker.WorkerRecords;
+import io.storagebus.worker.thin.ExtendPolicy;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Many lightweight hosts in one process, for load: each simulated volume is written at a fixed
+ * rate; when its writes reach the threshold a real host would arm, a {@link VolumeWatermark} goes
+ * to the pool's SPM exactly as a worker sends it, and the {@link RefreshVolume} the SPM sends to
+ * the host's own command topic is applied as a real host would (new allocation, next threshold).
+ * A volume whose writes reach the end of its allocation before the answer counts as a paused
+ * guest until the answer comes. Round trips (report sent to answer received) are recorded.
+ */
+public final class SimulatedHosts implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(SimulatedHosts.class);
+    private static final MessageCodec CODEC = MessageCodec.standard();
+
+    /** A volume a simulated host writes to. */
+    public record Volume(String volumeId, DomainRef domain, long allocation) {
+    }
+
+    /** One simulated volume's state, touched only on the scheduler thread. */
+    private static final class Sim {
+        final Volume volume;
+        final String hostId;
+        long allocation;
+        long basePosition;
+        long baseNanos;
+        boolean paused;
+        long reportSentNanos;
+        long pausedAtNanos;
+
+        Sim(Volume volume, String hostId) {
+            this.volume = volume;
+            this.hostId = hostId;
+            this.allocation = volume.allocation();
+        }
+    }
+
+    private final String pool;
+    private final String bootstrapServers;
+    private final ExtendPolicy policy;
+    private final long writeRate;
+    private final Map<String, Sim> sims = new HashMap<>();
+    private final List<String> hostIds = new ArrayList<>();
+    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "sim-hosts");
+        t.setDaemon(true);
+        return t;
+    });
+    private final Map<String, Boolean> answered = new ConcurrentHashMap<>();
+    private final List<Long> roundTripNanos = java.util.Collections.synchronizedList(new ArrayList<>());
+    private final AtomicLong reports = new AtomicLong();
+    private final AtomicLong pauses = new AtomicLong();
+    private KafkaProducer<String, byte[]> producer;
+    private KafkaConsumer<String, byte[]> consumer;
+    private Thread consumerThread;
+    private volatile boolean running;
+
+    /**
+     * @param writeRate bytes per second each volume is written at
+     * @param policy    the pool's extend policy: simulated hosts report where real ones would
+     */
+    public SimulatedHosts(String pool, String bootstrapServers, ExtendPolicy policy, long writeRate) {
+        this.pool = pool;
+        this.bootstrapServers = bootstrapServers;
+        this.policy = policy;
+        this.writeRate = writeRate;
+    }
+
+    /** Adds a host with its volumes; call before {@link #start}. */
+    public SimulatedHosts host(String hostId, List<Volume> volumes) {
+        hostIds.add(hostId);
+        volumes.forEach(v -> sims.put(v.volumeId(), new Sim(v, hostId)));
+        return this;
+    }
+
+    public SimulatedHosts start() {
+        List<NewTopic> topics = new ArrayList<>(Topics.poolTopics(pool, (short) 1));
+        hostIds.forEach(h -> topics.add(Topics.hostCommandTopic(h, (short) 1)));
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+            Topics.ensure(admin, topics);
+        }
+        Properties p = KafkaClients.producer(bootstrapServers);
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, "sim-hosts");
+        producer = new KafkaProducer<>(p);
+        Properties c = KafkaClients.consumer(bootstrapServers);
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
+        c.put(ConsumerConfig.CLIENT_ID_CONFIG, "sim-hosts");
+        consumer = new KafkaConsumer<>(c);
+        List<TopicPartition> partitions = hostIds.stream().map(h -> new TopicPartition(Topics.hostCommands(h), 0)).toList();
+        consumer.assign(partitions);
+        consumer.seekToEnd(partitions);
+        partitions.forEach(consumer::position); // resolve "latest" now, before any report can be answered
+        running = true;
+        consumerThread = new Thread(this::consume, "sim-hosts-commands");
+        consumerThread.setDaemon(true);
+        consumerThread.start();
+        long now = System.nanoTime();
+        // Spread the volumes' write positions so that reports do not all come at once.
+        long i = 0;
+        for (Sim s : sims.values()) {
+            long threshold = policy.threshold(s.allocation, writeRate);
+            s.basePosition = threshold - (long) ((double) threshold * (i++ % 1000) / 1000);
+            s.baseNanos = now;
+            scheduleThresholdCrossing(s);
+        }
+        return this;
+    }
+
+    private long position(Sim s, long now) {
+        return s.paused ? s.allocation : s.basePosition + (long) ((now - s.baseNanos) / 1e9 * writeRate);
+    }
+
+    private long nanosUntil(Sim s, long offset, long now) {
+        long ahead = offset - position(s, now);
+        return ahead <= 0 ? 0 : (long) (ahead * 1e9 / writeRate);
+    }
+
+    private void scheduleThresholdCrossing(Sim s) {
+        long now = System.nanoTime();
+        long delay = nanosUntil(s, policy.threshold(s.allocation, writeRate), now);
+        long allocation = s.allocation;
+        scheduler.schedule(() -> {
+            if (running && s.allocation == allocation && s.reportSentNanos == 0) {
+                report(s, WatermarkReason.THRESHOLD);
+            }
+        }, delay, TimeUnit.NANOSECONDS);
+    }
+
+    private void report(Sim s, WatermarkReason reason) {
+        long now = System.nanoTime();
+        s.reportSentNanos = now;
+        reports.incrementAndGet();
+        VolumeWatermark w = VolumeWatermark.newBuilder().setEnvelope(Envelopes.origin(pool, "host:" + s.hostId, "extend-" + s.volume.volumeId()))
+                .setVolumeId(s.volume.volumeId()).setDomain(s.volume.domain()).setHostId(s.hostId).setAllocation(s.allocation)
+                .setHighestOffset(Math.min(position(s, now), s.allocation)).setWriteRate(writeRate).setReason(reason).setPaused(s.paused).build();
+        producer.send(WorkerRecords.record(Topics.watermarks(pool), s.volume.volumeId(), w));
+        long allocation = s.allocation;
+        // The guest fills the allocation if the answer is late: that is a pause.
+        scheduler.schedule(() -> {
+            if (running && s.allocation == allocation && !s.paused) {
+                s.basePosition = s.allocation;
+                s.paused = true;
+                s.pausedAtNanos = System.nanoTime();
+                pauses.incrementAndGet();
+            }
+        }, nanosUntil(s, s.allocation, now), TimeUnit.NANOSECONDS);
+    }
+
+    private void consume() {
+        try {
+            while (running) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofSeconds(1))) {
+                    long received = System.nanoTime();
+                    try {
+                        if (CODEC.decode(r.value()) instanceof RefreshVolume refresh) {
+                            scheduler.execute(() -> refreshed(refresh, received));
+                        }
+                    } catch (UndecodableRecordException e) {
+                        LOG.warn("simulated hosts: undecodable command on {}: {}", r.topic(), e.getMessage());
+                    }
+                }
+            }
+        } catch (WakeupException e) {
+            // closing
+        }
+    }
+
+    private void refreshed(RefreshVolume refresh, long receivedNanos) {
+        Sim s = sims.get(refresh.getVolumeId());
+        if (s == null || refresh.getAllocation() < s.allocation) {
+            return;
+        }
+        if (s.reportSentNanos != 0) {
+            roundTripNanos.add(receivedNanos - s.reportSentNanos);
+            answered.put(s.volume.volumeId(), true);
+        }
+        long now = System.nanoTime();
+        if (s.paused) {
+            s.paused = false;
+            s.basePosition = s.allocation;
+            s.baseNanos = now;
+        } else {
+            s.basePosition = position(s, now);
+            s.baseNanos = now;
+        }
+        s.allocation = refresh.getAllocation();
+        s.reportSentNanos = 0;
+        if (!refresh.getFullyAllocated()) {
+            scheduleThresholdCrossing(s);
+        }
+    }
+
+    /** Every volume's writes jump to its threshold now, and each is reported: one extend per volume. */
+    public void crossAllThresholds() {
+        scheduler.execute(() -> {
+            long now = System.nanoTime();
+            for (Sim s : sims.values()) {
+                s.basePosition = Math.max(position(s, now), policy.threshold(s.allocation, writeRate));
+                s.baseNanos = now;
+                report(s, WatermarkReason.THRESHOLD);
+            }
+        });
+    }
+
+    /** Volumes whose latest report got an answer. */
+    public int answeredVolumes() {
+        return answered.size();
+    }
+
+    public long reports() {
+        return reports.get();
+    }
+
+    public long pauses() {
+        return pauses.get();
+    }
+
+    /** Round trips recorded so far, in milliseconds, sorted. */
+    public double[] roundTripsMillis() {
+        long[] copy;
+        synchronized (roundTripNanos) {
+            copy = roundTripNanos.stream().mapToLong(Long::longValue).toArray();
+        }
+        Arrays.sort(copy);
+        return Arrays.stream(copy).mapToDouble(n -> n / 1e6).toArray();
+    }
+
+    /** Forgets the round trips so far (after a warm-up). */
+    public void resetStatistics() {
+        roundTripNanos.clear();
+        pauses.set(0);
+        reports.set(0);
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        scheduler.shutdownNow();
+        if (consumer != null) {
+            consumer.wakeup();
+            try {
+                consumerThread.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            consumer.close();
+        }
+        if (producer != null) {
+            producer.close(Duration.ofSeconds(5));
+        }
+    }
+}
