@@ -13,9 +13,12 @@ public final class BenchMain {
         switch (name) {
             case "copy" -> CopyBenchmark.main(rest);
             case "failover" -> FailoverBenchmark.main(rest);
+            case "extend" -> ExtendBenchmark.main(rest);
             default -> {
                 System.err.println("usage: storagebus bench copy [--size-gib N] [--data-gib N] [--part-size SIZE] [--dir DIR]\n"
-                        + "       storagebus bench failover [--kills N] [--session-timeout-ms N] [--zk-tick-ms N]");
+                        + "       storagebus bench failover [--kills N] [--session-timeout-ms N] [--zk-tick-ms N]\n"
+                        + "       storagebus bench extend [--hosts N] [--volumes-per-host M] [--duration S] [--warmup S]\n"
+                        + "                               [--write-rate-mb N] [--chunk-mb N] [--dir DIR] [--bootstrap-servers B --zookeeper Z]");
                 System.exit(2);
             }
         }

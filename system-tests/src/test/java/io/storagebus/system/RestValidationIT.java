@@ -85,7 +85,11 @@ class RestValidationIT {
                 Arguments.of("{\"name\":\"a..b\",\"virtualSize\":1048576}", "INVALID_NAME", "name"),
                 Arguments.of("{\"name\":\"v\",\"virtualSize\":1048576,\"format\":\"vmdk\"}", "INVALID_VALUE", "format"),
                 Arguments.of("{\"name\":\"v\",\"virtualSize\":1048576,\"allocation\":\"fat\"}", "INVALID_VALUE", "allocation"),
-                Arguments.of("{\"name\":\"v\",\"virtualSize\":1048576,\"path\":\"/etc\"}", "UNKNOWN_FIELD", "path"));
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":1048576,\"path\":\"/etc\"}", "UNKNOWN_FIELD", "path"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":1048576,\"initialSize\":2097152}", "OUT_OF_RANGE", "initialSize"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":1048576,\"initialSize\":0}", "OUT_OF_RANGE", "initialSize"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":1048576,\"initialSize\":\"1M\"}", "INVALID_TYPE", "initialSize"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":1048576,\"allocation\":\"preallocated\",\"initialSize\":4096}", "NOT_THIN", "initialSize"));
     }
 
     @ParameterizedTest
@@ -101,6 +105,7 @@ class RestValidationIT {
         assertError(http.get("/api/v1/tasks/nope"), 404, "TASK_NOT_FOUND", null);
         assertError(http.post("/api/v1/domains/nope/volumes", "{\"name\":\"v\",\"virtualSize\":1048576}"), 404, "DOMAIN_NOT_FOUND", null);
         assertError(http.get("/api/v1/no-such-thing"), 404, "NOT_FOUND", null);
+        assertError(http.post("/api/v1/volumes/nope/monitor", "{\"qmpSocket\":\"/run/qmp.sock\",\"nodeName\":\"n\"}"), 404, "VOLUME_NOT_FOUND", null);
     }
 
     @Test

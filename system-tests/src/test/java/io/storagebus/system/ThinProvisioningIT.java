@@ -77,6 +77,10 @@ class ThinProvisioningIT {
         for (int i = 0; i < 100; i++) {
             volumes.add(new SimulatedHosts.Volume(thin.thinVolume(domainId, "failover-" + i, 256 * MIB, 32 * MIB), ref, 32 * MIB));
         }
+        Http.Response notPrepared = http.post("/api/v1/volumes/" + volumes.get(0).volumeId() + "/monitor",
+                new JsonObject().put("qmpSocket", "/run/vm.sock").put("nodeName", "vol-file"));
+        assertEquals(409, notPrepared.status(), notPrepared.body());
+        assertEquals("NOT_PREPARED", notPrepared.json().getString("code"));
         HostWorker spm = cluster.spm().orElseThrow();
         try (SimulatedHosts sim = new SimulatedHosts(Cluster.POOL, cluster.kafka.bootstrapServers(), POLICY, MIB)
                 .host("sim-1", volumes.subList(0, 50)).host("sim-2", volumes.subList(50, 100)).start()) {
@@ -104,6 +108,10 @@ class ThinProvisioningIT {
         QemuProcess qemu = QemuProcess.start(vm, args);
         qemus.add(qemu);
 
+        Http.Response bad = http.post("/api/v1/volumes/" + volumeId + "/monitor", new JsonObject().put("qmpSocket", "vm/qmp.sock").put("nodeName", "vol-file"));
+        assertEquals("INVALID_PATH", bad.json().getString("code"), bad.body());
+        bad = http.post("/api/v1/volumes/" + volumeId + "/monitor", new JsonObject().put("qmpSocket", "/run/qmp.sock").put("nodeName", "vol file"));
+        assertEquals("nodeName", bad.json().getString("field"), bad.body());
         thin.monitor(volumeId, qemu.qmpSocket(), "vol-file", "vol");
         try (ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
             await().atMost(WAIT).until(() -> qmp.writeThreshold("vol-file"), t -> t == 24 * MIB);
