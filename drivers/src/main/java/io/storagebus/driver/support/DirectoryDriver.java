@@ -45,6 +45,11 @@ public abstract class DirectoryDriver implements StorageDriver {
         return new VolumeFiles(domain.path(PATH));
     }
 
+    /** Bytes the volume takes on the storage. */
+    protected long actualSize(Path data) throws DriverException {
+        return VolumeFiles.actualBytes(data);
+    }
+
     /** Throws CONFLICT when the volume must not be delinked or destroyed now (clones, attached devices). */
     protected abstract void checkRemovable(VolumeFiles files, VolumeMeta meta, VolumeUri volume) throws DriverException;
 
@@ -76,14 +81,14 @@ public abstract class DirectoryDriver implements StorageDriver {
         return info(domain, files, files.liveOrThrow(volume.volumeId()));
     }
 
-    protected static VolumeInfo info(DomainContext domain, VolumeFiles files, VolumeMeta m) throws DriverException {
+    protected VolumeInfo info(DomainContext domain, VolumeFiles files, VolumeMeta m) throws DriverException {
         return info(domain, files.dataOf(m), m);
     }
 
-    private static VolumeInfo info(DomainContext domain, Path data, VolumeMeta m) throws DriverException {
+    private VolumeInfo info(DomainContext domain, Path data, VolumeMeta m) throws DriverException {
         try {
             return new VolumeInfo(new VolumeUri(domain.id(), m.volumeId()), m.name(), data.toUri().toString(), m.virtualSize(),
-                    Files.size(data), VolumeFiles.actualBytes(data), m.format(), m.allocation());
+                    Files.size(data), actualSize(data), m.format(), m.allocation());
         } catch (IOException e) {
             throw VolumeFiles.ioError("cannot read size of " + data, e);
         }

@@ -55,6 +55,7 @@ import org.slf4j.LoggerFactory;
 final class ExtendLoop {
     private static final Logger LOG = LoggerFactory.getLogger(ExtendLoop.class);
     private static final Duration STOP_WAIT = Duration.ofSeconds(2);
+    private static final Duration COMMIT_EVERY = Duration.ofMillis(200);
 
     private final WorkerConfig config;
     private final SpmTerm term;
@@ -104,16 +105,22 @@ final class ExtendLoop {
                 String topic = Topics.watermarks(term.pool());
                 c.assign(c.partitionsFor(topic).stream().map(p -> new TopicPartition(topic, p.partition())).toList());
                 LOG.info("epoch {}: extending volumes on reports from {}", term.epoch(), topic);
+                long committedAt = System.nanoTime();
+                boolean uncommitted = false;
                 while (running) {
-                    ConsumerRecords<String, byte[]> records = c.poll(Duration.ofSeconds(1));
-                    if (records.isEmpty()) {
-                        continue;
-                    }
+                    ConsumerRecords<String, byte[]> records = c.poll(uncommitted ? COMMIT_EVERY : Duration.ofSeconds(1));
                     for (VolumeWatermark report : coalesce(records, producer)) {
                         handle(report).forEach(producer::send);
                     }
-                    producer.flush();
-                    c.commitSync();
+                    uncommitted |= !records.isEmpty();
+                    // Offsets trail the answers: committed only after a flush, and not after every
+                    // poll, so that committing never holds up the next reports.
+                    if (uncommitted && System.nanoTime() - committedAt >= COMMIT_EVERY.toNanos()) {
+                        producer.flush();
+                        c.commitAsync();
+                        committedAt = System.nanoTime();
+                        uncommitted = false;
+                    }
                 }
             } catch (WakeupException e) {
                 // stop() was called
