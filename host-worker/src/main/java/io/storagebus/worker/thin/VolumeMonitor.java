@@ -75,6 +75,8 @@ public final class VolumeMonitor implements AutoCloseable {
         boolean paused;
         /** Paused because the volume is full, which an extend cures (not any other I/O error). */
         boolean pausedNoSpace;
+        /** A {@code cont} is on its way: answers to the same pause (threshold and nospace reports) resume once. */
+        boolean resuming;
         long pausedAtMillis;
         long reportedAtNanos;
         /** Reports in a row the SPM did not answer (it could not extend, or failed over): the retry backs off. */
@@ -237,8 +239,9 @@ public final class VolumeMonitor implements AutoCloseable {
             w.full = cmd.getFullyAllocated();
             w.reportedAtNanos = 0;
             w.unanswered = 0;
-            boolean wasPaused = w.paused;
-            return arm(w).compose(armed -> wasPaused ? resume(w) : Future.succeededFuture(false))
+            boolean resume = w.paused && !w.resuming;
+            w.resuming |= resume;
+            return arm(w).compose(armed -> resume ? resume(w).onComplete(ar -> w.resuming = false) : Future.succeededFuture(false))
                     .onSuccess(resumed -> publishExtended(cmd, resumed))
                     .mapEmpty();
         }));
