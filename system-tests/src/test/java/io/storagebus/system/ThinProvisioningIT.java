@@ -96,6 +96,31 @@ class ThinProvisioningIT {
         await().atMost(WAIT).until(() -> http.get("/api/v1/hosts").array().size() == 2);
     }
 
+    /** QEMU restarts on the same socket (a migration back, a crash and restart): the host reconnects and arms again. */
+    @Test
+    void aRestartedQemuIsWatchedAgain() throws Exception {
+        String volumeId = thin.thinVolume(domainId, "restart", 256 * MIB, 32 * MIB);
+        String device = thin.prepare(volumeId, "host-2");
+        Path vm = tmp.resolve("vm-restart");
+        List<String> args = new ArrayList<>(List.of("-machine", "none"));
+        args.addAll(ThinVolumes.volumeNodes(device));
+        args.addAll(ThinVolumes.testMonitor(vm));
+        QemuProcess first = QemuProcess.start(vm, args);
+        qemus.add(first);
+        thin.monitor(volumeId, first.qmpSocket(), "vol-file", "vol");
+        try (ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
+            await().atMost(WAIT).until(() -> qmp.writeThreshold("vol-file"), t -> t == 24 * MIB);
+        }
+        first.kill();
+        QemuProcess second = QemuProcess.start(vm, args);
+        qemus.add(second);
+        try (ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
+            await().atMost(WAIT).until(() -> qmp.writeThreshold("vol-file"), t -> t == 24 * MIB);
+            qmp.quit(second);
+        }
+        assertEquals(202, http.post("/api/v1/volumes/" + volumeId + "/teardown", new JsonObject()).status());
+    }
+
     @Test
     void crossingTheWriteThresholdExtendsRefreshesAndReArms() throws Exception {
         String volumeId = thin.thinVolume(domainId, "threshold", 256 * MIB, 32 * MIB);
