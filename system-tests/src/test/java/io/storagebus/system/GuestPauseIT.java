@@ -37,32 +37,24 @@ import org.junit.jupiter.api.io.TempDir;
 class GuestPauseIT {
     private static final long MIB = Sizes.MIB;
     private static final long WRITTEN = 40 * MIB;
-    private Cluster cluster;
     private Http http;
     private ThinVolumes thin;
     private Path tmp;
     private String domainId;
-    private final List<QemuProcess> qemus = new ArrayList<>();
 
     @BeforeAll
     void start(@TempDir Path tmp) throws Exception {
         assumeTrue(ThinVolumes.canRun() && ThinVolumes.nasmAvailable(), "skipped: needs root, loop devices, nasm and " + QemuProcess.BINARY);
         this.tmp = tmp;
-        cluster = new Cluster(new InProcessKafka(tmp.resolve("kafka")), tmp);
-        for (String host : List.of("host-1", "host-2")) {
-            cluster.startWorker(host, c -> c.withExtendPolicy(new ExtendPolicy(16 * MIB, 0, 0), Duration.ofMillis(500)));
-        }
-        http = new Http(cluster.startManager().baseUrl());
-        await().atMost(WAIT).until(() -> http.get("/api/v1/health").status() == 200 && http.get("/api/v1/hosts").array().size() == 2);
-        thin = new ThinVolumes(cluster, http);
+        thin = ThinVolumes.start(tmp, new ExtendPolicy(16 * MIB, 0, 0));
+        http = thin.http;
         domainId = thin.blockDomain("pause", tmp.resolve("pause"), null);
     }
 
     @AfterAll
     void stop() {
-        qemus.forEach(QemuProcess::close);
-        if (cluster != null) {
-            cluster.close();
+        if (thin != null) {
+            thin.close();
         }
     }
 
@@ -71,11 +63,7 @@ class GuestPauseIT {
         String volumeId = thin.thinVolume(domainId, "live", 64 * MIB, 16 * MIB);
         String device = thin.prepare(volumeId, "host-1");
         Path vm = tmp.resolve("vm-live");
-        List<String> args = new ArrayList<>(ThinVolumes.writerGuest(vm, device, WRITTEN));
-        args.addAll(ThinVolumes.testMonitor(vm));
-        args.add("-S"); // the guest starts once the worker watches it
-        QemuProcess qemu = QemuProcess.start(vm, args);
-        qemus.add(qemu);
+        QemuProcess qemu = writerGuest(vm, device, true);
         thin.monitor(volumeId, qemu.qmpSocket(), "vol-file", "vol");
         try (ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
             await().atMost(WAIT).until(() -> qmp.writeThreshold("vol-file"), t -> t == 16 * MIB);
@@ -102,10 +90,7 @@ class GuestPauseIT {
         String volumeId = thin.thinVolume(domainId, "found", 64 * MIB, 16 * MIB);
         String device = thin.prepare(volumeId, "host-2");
         Path vm = tmp.resolve("vm-found");
-        List<String> args = new ArrayList<>(ThinVolumes.writerGuest(vm, device, WRITTEN));
-        args.addAll(ThinVolumes.testMonitor(vm));
-        QemuProcess qemu = QemuProcess.start(vm, args);
-        qemus.add(qemu);
+        QemuProcess qemu = writerGuest(vm, device, false);
         try (ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
             await().atMost(WAIT).until(qmp::status, "io-error"::equals);
             thin.monitor(volumeId, qemu.qmpSocket(), "vol-file", "vol");
@@ -123,11 +108,7 @@ class GuestPauseIT {
         String volumeId = thin.thinVolume(small, "cramped", 64 * MIB, 16 * MIB);
         String device = thin.prepare(volumeId, "host-1");
         Path vm = tmp.resolve("vm-cramped");
-        List<String> args = new ArrayList<>(ThinVolumes.writerGuest(vm, device, WRITTEN));
-        args.addAll(ThinVolumes.testMonitor(vm));
-        args.add("-S");
-        QemuProcess qemu = QemuProcess.start(vm, args);
-        qemus.add(qemu);
+        QemuProcess qemu = writerGuest(vm, device, true);
         thin.monitor(volumeId, qemu.qmpSocket(), "vol-file", "vol");
         try (ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
             await().atMost(WAIT).until(() -> qmp.writeThreshold("vol-file"), t -> t == 16 * MIB);
@@ -152,6 +133,16 @@ class GuestPauseIT {
         }
         qemu.kill();
         teardown(volumeId);
+    }
+
+    /** The writer guest on the device; held at its first instruction until {@code cont} when {@code held}. */
+    private QemuProcess writerGuest(Path vm, String device, boolean held) throws Exception {
+        List<String> args = new ArrayList<>(ThinVolumes.writerGuest(vm, device, WRITTEN));
+        args.addAll(ThinVolumes.testMonitor(vm));
+        if (held) {
+            args.add("-S");
+        }
+        return thin.qemu(vm, args);
     }
 
     private void teardown(String volumeId) {

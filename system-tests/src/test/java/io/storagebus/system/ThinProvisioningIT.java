@@ -40,27 +40,21 @@ class ThinProvisioningIT {
     private ThinVolumes thin;
     private String domainId;
     private Path tmp;
-    private final List<QemuProcess> qemus = new ArrayList<>();
 
     @BeforeAll
     void start(@TempDir Path tmp) throws Exception {
         assumeTrue(ThinVolumes.canRun(), "skipped: needs root, loop devices and " + QemuProcess.BINARY);
         this.tmp = tmp;
-        cluster = new Cluster(new InProcessKafka(tmp.resolve("kafka")), tmp);
-        for (String host : List.of("host-1", "host-2")) {
-            cluster.startWorker(host, c -> c.withExtendPolicy(POLICY, Duration.ofMillis(500)));
-        }
-        http = new Http(cluster.startManager().baseUrl());
-        await().atMost(WAIT).until(() -> http.get("/api/v1/health").status() == 200 && http.get("/api/v1/hosts").array().size() == 2);
-        thin = new ThinVolumes(cluster, http);
+        thin = ThinVolumes.start(tmp, POLICY);
+        cluster = thin.cluster;
+        http = thin.http;
         domainId = thin.blockDomain("thin", tmp.resolve("thin"), null);
     }
 
     @AfterAll
     void stop() {
-        qemus.forEach(QemuProcess::close);
-        if (cluster != null) {
-            cluster.close();
+        if (thin != null) {
+            thin.close();
         }
     }
 
@@ -105,15 +99,13 @@ class ThinProvisioningIT {
         List<String> args = new ArrayList<>(List.of("-machine", "none"));
         args.addAll(ThinVolumes.volumeNodes(device));
         args.addAll(ThinVolumes.testMonitor(vm));
-        QemuProcess first = QemuProcess.start(vm, args);
-        qemus.add(first);
+        QemuProcess first = thin.qemu(vm, args);
         thin.monitor(volumeId, first.qmpSocket(), "vol-file", "vol");
         try (ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
             await().atMost(WAIT).until(() -> qmp.writeThreshold("vol-file"), t -> t == 24 * MIB);
         }
         first.kill();
-        QemuProcess second = QemuProcess.start(vm, args);
-        qemus.add(second);
+        QemuProcess second = thin.qemu(vm, args);
         try (ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
             await().atMost(WAIT).until(() -> qmp.writeThreshold("vol-file"), t -> t == 24 * MIB);
             qmp.quit(second);
@@ -130,8 +122,7 @@ class ThinProvisioningIT {
         List<String> args = new ArrayList<>(List.of("-machine", "none"));
         args.addAll(ThinVolumes.volumeNodes(device));
         args.addAll(ThinVolumes.testMonitor(vm));
-        QemuProcess qemu = QemuProcess.start(vm, args);
-        qemus.add(qemu);
+        QemuProcess qemu = thin.qemu(vm, args);
 
         Http.Response bad = http.post("/api/v1/volumes/" + volumeId + "/monitor", new JsonObject().put("qmpSocket", "vm/qmp.sock").put("nodeName", "vol-file"));
         assertEquals("INVALID_PATH", bad.json().getString("code"), bad.body());

@@ -24,16 +24,44 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.apache.avro.specific.SpecificRecord;
 
-/** What the thin-provisioning tests share: volumes through REST, real QEMUs, a QMP line of their own, events. */
-final class ThinVolumes {
+/**
+ * What the thin-provisioning tests share: a cluster of two hosts under one extend policy,
+ * volumes through REST, real QEMUs, a QMP line of their own, events.
+ */
+final class ThinVolumes implements AutoCloseable {
     static final Duration WAIT = Duration.ofSeconds(60);
 
-    private final Cluster cluster;
-    private final Http http;
+    final Cluster cluster;
+    final Http http;
+    private final List<QemuProcess> qemus = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-    ThinVolumes(Cluster cluster, Http http) {
+    private ThinVolumes(Cluster cluster, Http http) {
         this.cluster = cluster;
         this.http = http;
+    }
+
+    /** ZooKeeper, Kafka, host-1 and host-2 under the policy (block stats every 500 ms), a manager. */
+    static ThinVolumes start(Path tmp, io.storagebus.worker.thin.ExtendPolicy policy) throws Exception {
+        Cluster cluster = new Cluster(new InProcessKafka(tmp.resolve("kafka")), tmp);
+        for (String host : List.of("host-1", "host-2")) {
+            cluster.startWorker(host, c -> c.withExtendPolicy(policy, Duration.ofMillis(500)));
+        }
+        Http http = new Http(cluster.startManager().baseUrl());
+        await().atMost(WAIT).until(() -> http.get("/api/v1/health").status() == 200 && http.get("/api/v1/hosts").array().size() == 2);
+        return new ThinVolumes(cluster, http);
+    }
+
+    /** A QEMU that is killed, if still running, when the tests end. */
+    QemuProcess qemu(Path dir, List<String> args) throws Exception {
+        QemuProcess qemu = QemuProcess.start(dir, args);
+        qemus.add(qemu);
+        return qemu;
+    }
+
+    @Override
+    public void close() {
+        qemus.forEach(QemuProcess::close);
+        cluster.close();
     }
 
     static boolean canRun() {
