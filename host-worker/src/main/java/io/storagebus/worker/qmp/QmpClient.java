@@ -80,10 +80,6 @@ public final class QmpClient implements AutoCloseable {
                 });
     }
 
-    public Path socketPath() {
-        return socketPath;
-    }
-
     public boolean isOpen() {
         return state.get() != State.CLOSED;
     }

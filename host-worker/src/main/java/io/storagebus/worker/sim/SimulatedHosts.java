@@ -84,7 +84,6 @@ public final class SimulatedHosts implements AutoCloseable {
     });
     private final Map<String, Boolean> answered = new ConcurrentHashMap<>();
     private final List<Long> roundTripNanos = java.util.Collections.synchronizedList(new ArrayList<>());
-    private final AtomicLong reports = new AtomicLong();
     private final AtomicLong pauses = new AtomicLong();
     private KafkaProducer<String, byte[]> producer;
     private KafkaConsumer<String, byte[]> consumer;
@@ -165,7 +164,6 @@ public final class SimulatedHosts implements AutoCloseable {
     private void report(Sim s, WatermarkReason reason) {
         long now = System.nanoTime();
         s.reportSentNanos = now;
-        reports.incrementAndGet();
         VolumeWatermark w = VolumeWatermark.newBuilder().setEnvelope(Envelopes.origin(pool, "host:" + s.hostId, "extend-" + s.volume.volumeId()))
                 .setVolumeId(s.volume.volumeId()).setDomain(s.volume.domain()).setHostId(s.hostId).setAllocation(s.allocation)
                 .setHighestOffset(Math.min(position(s, now), s.allocation)).setWriteRate(writeRate).setReason(reason).setPaused(s.paused).build();
@@ -243,10 +241,6 @@ public final class SimulatedHosts implements AutoCloseable {
         return answered.size();
     }
 
-    public long reports() {
-        return reports.get();
-    }
-
     public long pauses() {
         return pauses.get();
     }
@@ -265,7 +259,6 @@ public final class SimulatedHosts implements AutoCloseable {
     public void resetStatistics() {
         roundTripNanos.clear();
         pauses.set(0);
-        reports.set(0);
     }
 
     @Override

@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.KafkaClients;
@@ -63,6 +65,7 @@ final class ExtendLoop {
     private final ExtendPolicy policy;
     private final MessageCodec codec = MessageCodec.standard();
     private final Thread thread;
+    private final CountDownLatch stopRequested = new CountDownLatch(1);
     private volatile boolean running = true;
     private volatile KafkaConsumer<String, byte[]> consumer;
 
@@ -81,6 +84,7 @@ final class ExtendLoop {
 
     void stop() {
         running = false;
+        stopRequested.countDown();
         KafkaConsumer<String, byte[]> c = consumer;
         if (c != null) {
             c.wakeup();
@@ -130,10 +134,21 @@ final class ExtendLoop {
             } catch (KafkaException e) {
                 if (running) {
                     LOG.warn("epoch {}: Kafka error in the extend loop, restarting it: {}", term.epoch(), e.toString());
+                    backOff();
                 }
             } finally {
                 consumer = null;
             }
+        }
+    }
+
+    /** Waits a second before a restart, so an unreachable Kafka is not hammered; wakes at once when the term ends. */
+    private void backOff() {
+        try {
+            stopRequested.await(1, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            running = false;
         }
     }
 

@@ -500,11 +500,6 @@ public final class VolumeMonitor implements AutoCloseable {
         return promise.future();
     }
 
-    /** Volumes watched now, for tests and diagnostics. */
-    public Future<List<String>> watchedVolumes() {
-        return onContext(() -> Future.succeededFuture(List.copyOf(watched.keySet())));
-    }
-
     @Override
     public void close() {
         if (!state.compareAndSet(State.STARTED, State.CLOSED)) {
