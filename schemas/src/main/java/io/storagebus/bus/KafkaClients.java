@@ -1,9 +1,15 @@
 package io.storagebus.bus;
 
+import java.time.Duration;
+import java.util.List;
 import java.util.Properties;
 
+import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InterruptException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -15,6 +21,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * not an exception inside {@code poll}), and only committed records.
  */
 public final class KafkaClients {
+    private static final Duration TOPIC_METADATA_WAIT = Duration.ofSeconds(30);
+
     private KafkaClients() {
     }
 
@@ -47,5 +55,36 @@ public final class KafkaClients {
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         return p;
+    }
+
+    /**
+     * The topic's partitions, waiting for the broker to know it. A topic created a moment ago may
+     * not be in the metadata of the broker the consumer asks yet; {@code partitionsFor} then
+     * answers an empty list, and assigning that would consume nothing, silently, forever.
+     */
+    public static List<TopicPartition> partitionsOf(Consumer<?, ?> consumer, String topic) {
+        return partitionsOf(consumer, topic, TOPIC_METADATA_WAIT);
+    }
+
+    /** {@link #partitionsOf(Consumer, String)}, giving up with {@link UnknownTopicOrPartitionException} after {@code wait}. */
+    public static List<TopicPartition> partitionsOf(Consumer<?, ?> consumer, String topic, Duration wait) {
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (true) {
+            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
+                    .map(info -> new TopicPartition(topic, info.partition())).toList();
+            if (!partitions.isEmpty()) {
+                return partitions;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new UnknownTopicOrPartitionException("topic " + topic + " does not exist (waited "
+                        + wait.toMillis() + " ms for it)");
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptException(e);
+            }
+        }
     }
 }

@@ -22,7 +22,6 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -81,7 +80,7 @@ public final class HostCommandLoop implements AutoCloseable {
                     return;
                 }
                 String topic = Topics.hostCommands(config.hostId());
-                c.assign(c.partitionsFor(topic).stream().map(i -> new TopicPartition(topic, i.partition())).toList());
+                c.assign(KafkaClients.partitionsOf(c, topic));
                 while (state.get() == State.STARTED) {
                     ConsumerRecords<String, byte[]> records = c.poll(Duration.ofSeconds(1));
                     for (ConsumerRecord<String, byte[]> record : records) {

@@ -40,7 +40,6 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -107,7 +106,7 @@ final class ExtendLoop {
                     return;
                 }
                 String topic = Topics.watermarks(term.pool());
-                c.assign(c.partitionsFor(topic).stream().map(p -> new TopicPartition(topic, p.partition())).toList());
+                c.assign(KafkaClients.partitionsOf(c, topic));
                 LOG.info("epoch {}: extending volumes on reports from {}", term.epoch(), topic);
                 long committedAt = System.nanoTime();
                 boolean uncommitted = false;

@@ -15,7 +15,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Collectors;
 
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.Topics;
@@ -128,9 +127,7 @@ final class SpmCommandLoop {
                     progressProducer = new KafkaProducer<>(progressProps());
                 }
                 String topic = Topics.spmCommands(term.pool());
-                Set<TopicPartition> partitions = c.partitionsFor(topic).stream()
-                        .map(p -> new TopicPartition(topic, p.partition())).collect(Collectors.toSet());
-                c.assign(partitions);
+                c.assign(KafkaClients.partitionsOf(c, topic));
                 // Off the loop's thread: the first commands of a new term need not wait for it.
                 jobs.execute(() -> resumeJobs(c));
                 LOG.info("epoch {}: consuming {}", term.epoch(), topic);
@@ -247,8 +244,7 @@ final class SpmCommandLoop {
         String topic = Topics.spmJobs(term.pool());
         Map<String, byte[]> pending = new java.util.LinkedHashMap<>();
         try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(KafkaClients.consumer(config.bootstrapServers()))) {
-            List<TopicPartition> partitions = reader.partitionsFor(topic).stream()
-                    .map(p -> new TopicPartition(topic, p.partition())).toList();
+            List<TopicPartition> partitions = KafkaClients.partitionsOf(reader, topic);
             reader.assign(partitions);
             reader.seekToBeginning(partitions);
             Map<TopicPartition, Long> end = reader.endOffsets(partitions);

@@ -122,7 +122,7 @@ public final class StateView implements AutoCloseable {
             }
             List<TopicPartition> partitions = new ArrayList<>();
             for (String topic : TOPICS) {
-                c.partitionsFor(topic).forEach(info -> partitions.add(new TopicPartition(topic, info.partition())));
+                partitions.addAll(KafkaClients.partitionsOf(c, topic));
             }
             c.assign(partitions);
             c.seekToBeginning(partitions);
