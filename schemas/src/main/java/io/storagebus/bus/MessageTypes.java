@@ -10,15 +10,26 @@ import io.storagebus.schema.CapacityAlert;
 import io.storagebus.schema.CommandFailed;
 import io.storagebus.schema.CopyVolume;
 import io.storagebus.schema.CreateVolume;
+import io.storagebus.schema.DisconnectDomain;
+import io.storagebus.schema.DomainActivated;
+import io.storagebus.schema.DomainDisconnected;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.GuestPaused;
 import io.storagebus.schema.GuestResumed;
+import io.storagebus.schema.MaintenanceAborted;
+import io.storagebus.schema.MaintenanceCancelled;
+import io.storagebus.schema.MaintenanceCompleted;
+import io.storagebus.schema.MaintenanceRequested;
+import io.storagebus.schema.MaintenanceStarted;
+import io.storagebus.schema.MaintenanceState;
+import io.storagebus.schema.MaintenanceVote;
 import io.storagebus.schema.MonitorVolume;
 import io.storagebus.schema.PrepareVolume;
 import io.storagebus.schema.RefreshVolume;
-import io.storagebus.schema.UnmonitorVolume;
-import io.storagebus.schema.TeardownVolume;
+import io.storagebus.schema.SubscriberHeartbeat;
 import io.storagebus.schema.TaskState;
+import io.storagebus.schema.TeardownVolume;
+import io.storagebus.schema.UnmonitorVolume;
 import io.storagebus.schema.VolumeCopied;
 import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeCreated;
@@ -26,8 +37,8 @@ import io.storagebus.schema.VolumeExtendFailed;
 import io.storagebus.schema.VolumeExtended;
 import io.storagebus.schema.VolumeLeaseLost;
 import io.storagebus.schema.VolumePrepared;
-import io.storagebus.schema.VolumeTornDown;
 import io.storagebus.schema.VolumeState;
+import io.storagebus.schema.VolumeTornDown;
 import io.storagebus.schema.VolumeWatermark;
 import org.apache.avro.Schema;
 import org.apache.avro.specific.SpecificRecord;
@@ -61,6 +72,17 @@ public final class MessageTypes {
             CapacityAlert.class,
             GuestPaused.class,
             GuestResumed.class,
+            SubscriberHeartbeat.class,
+            MaintenanceRequested.class,
+            MaintenanceVote.class,
+            MaintenanceAborted.class,
+            MaintenanceStarted.class,
+            MaintenanceCompleted.class,
+            MaintenanceCancelled.class,
+            DomainActivated.class,
+            DisconnectDomain.class,
+            DomainDisconnected.class,
+            MaintenanceState.class,
             DomainState.class,
             VolumeState.class,
             TaskState.class);

@@ -24,9 +24,22 @@ public final class Topics {
     public static final String DOMAIN_STATE = "storagebus.state.domains";
     public static final String VOLUME_STATE = "storagebus.state.volumes";
     public static final String TASK_STATE = "storagebus.state.tasks";
+    /** Compacted, keyed by domain id: each domain's latest maintenance request. */
+    public static final String MAINTENANCE_STATE = "storagebus.state.maintenance";
+    /**
+     * Subscribers' registrations and heartbeats (SubscriberHeartbeat), compacted, keyed by
+     * subscriber id. Timestamps are the broker's (LogAppendTime), so liveness is judged on one
+     * clock however skewed the subscribers' are.
+     */
+    public static final String SUBSCRIBERS = "storagebus.subscribers";
+    /** Answers to maintenance requests, keyed by request id: MaintenanceVote and DomainDisconnected. */
+    public static final String MAINTENANCE = "storagebus.maintenance";
 
     /** Host ids become part of topic and znode names too. */
     public static final Pattern HOST_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
+
+    /** Subscriber ids: {@code host:<hostId>} are the host workers; {@code storagebus} is reserved for StorageBus itself. */
+    public static final Pattern SUBSCRIBER_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}");
 
     /** Pool names become part of topic and znode names, so they are kept simple. */
     public static final Pattern POOL_NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
@@ -77,11 +90,16 @@ public final class Topics {
         List<NewTopic> topics = new ArrayList<>();
         topics.add(new NewTopic(EVENTS, 3, replication));
         topics.add(new NewTopic(DEAD_LETTER, 1, replication));
-        for (String state : List.of(DOMAIN_STATE, VOLUME_STATE, TASK_STATE)) {
+        for (String state : List.of(DOMAIN_STATE, VOLUME_STATE, TASK_STATE, MAINTENANCE_STATE)) {
             topics.add(new NewTopic(state, 3, replication).configs(Map.of(
                     TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
                     TopicConfig.MIN_COMPACTION_LAG_MS_CONFIG, "60000")));
         }
+        topics.add(new NewTopic(SUBSCRIBERS, 1, replication).configs(Map.of(
+                TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
+                TopicConfig.MESSAGE_TIMESTAMP_TYPE_CONFIG, "LogAppendTime")));
+        // One partition: a request's votes and host answers are read in the order they came.
+        topics.add(new NewTopic(MAINTENANCE, 1, replication).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "604800000")));
         return topics;
     }
 
