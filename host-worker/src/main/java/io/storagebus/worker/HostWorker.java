@@ -1,5 +1,6 @@
 package io.storagebus.worker;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -13,6 +14,8 @@ import io.storagebus.leases.SpmElection;
 import io.storagebus.leases.VolumeLeases;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.leases.ZooKeeperClients;
+import io.storagebus.schema.SilencePolicy;
+import io.storagebus.subscriber.StorageSubscriber;
 import io.storagebus.worker.host.HostCommandLoop;
 import io.storagebus.worker.spm.SpmRole;
 import org.apache.curator.framework.CuratorFramework;
@@ -23,13 +26,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The daemon on a hypervisor host: joins its pool's SPM election and, while elected, carries out
- * the pool's SPM commands.
+ * The daemon on a hypervisor host: carries out its host commands, votes on maintenance, joins
+ * its pool's SPM election and, while elected, carries out the pool's SPM commands.
  */
 public final class HostWorker implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(HostWorker.class);
 
     private enum State { LATENT, STARTED, CLOSED }
+
+    /** How often the host tells the manager it is there to vote; three missed and it is not asked. */
+    static final Duration HEARTBEAT_INTERVAL = Duration.ofSeconds(5);
 
     private final WorkerConfig config;
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
@@ -38,6 +44,7 @@ public final class HostWorker implements AutoCloseable {
     private SpmRole spmRole;
     private VolumeLeases leases;
     private HostCommandLoop hostCommands;
+    private StorageSubscriber voter;
     private SpmElection election;
 
     public HostWorker(WorkerConfig config) {
@@ -64,6 +71,12 @@ public final class HostWorker implements AutoCloseable {
         hostCommands = new HostCommandLoop(config, drivers, leases);
         loop.set(hostCommands);
         hostCommands.start();
+        // The host votes on maintenance like any subscriber; silence (a host that cannot tell) is a veto.
+        voter = StorageSubscriber.builder(config.bootstrapServers(), config.issuer())
+                .description("host worker " + config.hostId() + " of pool " + config.pool() + ": vetoes while guests use volumes of the domain")
+                .silence(SilencePolicy.VETO).heartbeatInterval(HEARTBEAT_INTERVAL).voter(hostCommands::maintenanceVote)
+                .build();
+        voter.start();
         spmRole = new SpmRole(config, drivers);
         election = new SpmElection(zk, config.pool(), config.hostId(), spmRole);
         election.start();
@@ -97,6 +110,9 @@ public final class HostWorker implements AutoCloseable {
         // The election ends the term first, which stops the SPM loop, before ZooKeeper goes.
         if (election != null) {
             election.close();
+        }
+        if (voter != null) {
+            voter.close();
         }
         if (hostCommands != null) {
             hostCommands.close();

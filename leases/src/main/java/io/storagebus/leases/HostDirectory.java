@@ -5,7 +5,9 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.cache.ChildData;
@@ -24,6 +26,7 @@ public final class HostDirectory implements AutoCloseable {
     private final CuratorCache cache;
     private final Map<String, Host> hosts = new ConcurrentHashMap<>();
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final List<Consumer<String>> departures = new CopyOnWriteArrayList<>();
 
     public HostDirectory(CuratorFramework client) {
         this.cache = CuratorCache.build(client, HostRegistration.ROOT);
@@ -37,12 +40,17 @@ public final class HostDirectory implements AutoCloseable {
                 .forCreatesAndChanges((before, node) -> update(node))
                 .forDeletes(node -> {
                     String id = hostId(node);
-                    if (id != null) {
-                        hosts.remove(id);
+                    if (id != null && hosts.remove(id) != null) {
+                        departures.forEach(listener -> listener.accept(id));
                     }
                 })
                 .build());
         cache.start();
+    }
+
+    /** Told the id of every host whose registration ended (its session expired or it stopped). */
+    public void addDepartureListener(Consumer<String> listener) {
+        departures.add(listener);
     }
 
     public List<Host> all() {

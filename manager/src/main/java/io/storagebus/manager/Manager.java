@@ -16,7 +16,10 @@ import io.storagebus.leases.SpmTerm;
 import io.storagebus.leases.ZooKeeperClients;
 import io.storagebus.manager.api.RestApi;
 import io.storagebus.manager.bus.CommandBus;
+import io.storagebus.manager.bus.DeadLetters;
 import io.storagebus.manager.bus.PoolTopics;
+import io.storagebus.manager.maintenance.MaintenanceCoordinator;
+import io.storagebus.manager.maintenance.SubscriberRegistry;
 import io.storagebus.manager.state.StateView;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
@@ -43,6 +46,9 @@ public final class Manager implements AutoCloseable {
     private LeaseDirectory leases;
     private StateView view;
     private CommandBus bus;
+    private DeadLetters deadLetters;
+    private SubscriberRegistry subscribers;
+    private MaintenanceCoordinator maintenance;
     private HttpServer http;
 
     public Manager(ManagerConfig config) {
@@ -68,15 +74,21 @@ public final class Manager implements AutoCloseable {
 
         view = new StateView(config.bootstrapServers());
         view.start();
+        deadLetters = new DeadLetters(config.bootstrapServers(), config.managerId());
+        subscribers = new SubscriberRegistry(config.bootstrapServers(), deadLetters);
+        subscribers.start();
         view.caughtUp().get(60, TimeUnit.SECONDS);
+        subscribers.caughtUp().get(60, TimeUnit.SECONDS);
 
         vertx = Vertx.vertx();
         bus = new CommandBus(vertx, config.bootstrapServers(), "storagebus-manager-" + config.managerId());
         bus.start();
+        maintenance = new MaintenanceCoordinator(vertx, config.managerId(), config.bootstrapServers(), view, bus, subscribers, hosts, deadLetters);
+        maintenance.start().get(60, TimeUnit.SECONDS);
         DriverRegistry drivers = DriverRegistry.load();
         HealthCheck health = new HealthCheck(vertx, admin, zk, view, spms, config.defaultPool());
         RestApi api = new RestApi(vertx, config, view, bus, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),
-                zk, spms, hosts, leases);
+                zk, spms, hosts, leases, maintenance, subscribers);
         http = vertx.createHttpServer().requestHandler(api.router())
                 .listen(config.httpPort(), config.httpHost())
                 .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -109,6 +121,9 @@ public final class Manager implements AutoCloseable {
         if (http != null) {
             http.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).exceptionally(e -> null).join();
         }
+        if (maintenance != null) {
+            maintenance.close();
+        }
         if (bus != null) {
             bus.close();
         }
@@ -117,6 +132,12 @@ public final class Manager implements AutoCloseable {
         }
         if (view != null) {
             view.close();
+        }
+        if (subscribers != null) {
+            subscribers.close();
+        }
+        if (deadLetters != null) {
+            deadLetters.close();
         }
         if (spms != null) {
             spms.close();

@@ -1,5 +1,6 @@
 package io.storagebus.worker.host;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -9,6 +10,7 @@ import java.util.concurrent.TimeoutException;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.MessageCodec;
+import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.driver.Capability;
@@ -20,8 +22,11 @@ import io.storagebus.driver.VolumeUri;
 import io.storagebus.leases.LeaseHeldException;
 import io.storagebus.leases.VolumeLease;
 import io.storagebus.leases.VolumeLeases;
+import io.storagebus.schema.DisconnectDomain;
+import io.storagebus.schema.DomainDisconnected;
 import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.Envelope;
+import io.storagebus.schema.MaintenanceRequested;
 import io.storagebus.schema.MonitorVolume;
 import io.storagebus.schema.RefreshVolume;
 import io.storagebus.schema.UnmonitorVolume;
@@ -33,6 +38,7 @@ import io.storagebus.schema.VolumePrepared;
 import io.storagebus.schema.VolumeTornDown;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.WorkerRecords;
+import io.storagebus.subscriber.Vote;
 import io.storagebus.worker.thin.VolumeMonitor;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -77,6 +83,9 @@ final class HostCommandHandler {
         if (command instanceof TeardownVolume teardown && teardown.getHostId().equals(config.hostId())) {
             return teardown(teardown);
         }
+        if (command instanceof DisconnectDomain disconnect && disconnect.getHostId().equals(config.hostId())) {
+            return disconnect(disconnect);
+        }
         if (command instanceof MonitorVolume watch && watch.getHostId().equals(config.hostId())) {
             return monitor(watch);
         }
@@ -113,7 +122,7 @@ final class HostCommandHandler {
             prepared.put(cmd.getVolumeId(), cmd.getDomain());
             LOG.info("host {}: volume {} prepared at {} (lease epoch {})", config.hostId(), cmd.getVolumeId(), path, lease.epoch());
             return List.of(
-                    WorkerRecords.record(Topics.EVENTS, cmd.getVolumeId(), VolumePrepared.newBuilder().setEnvelope(envelope)
+                    Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumePrepared.newBuilder().setEnvelope(envelope)
                             .setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId()).setHostId(config.hostId()).setPath(path)
                             .setLeaseEpoch(lease.epoch()).build()),
                     task(cmd.getTaskId(), "PREPARE_VOLUME", cmd.getDomain(), cmd.getVolumeId(), cmd.getEnvelope(), envelope,
@@ -149,15 +158,9 @@ final class HostCommandHandler {
 
     private List<ProducerRecord<String, byte[]>> teardown(TeardownVolume cmd) {
         Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
-        monitor.unwatch(cmd.getVolumeId());
         try {
-            deactivate(cmd.getDomain(), cmd.getVolumeId());
-            prepared.remove(cmd.getVolumeId());
-            leases.release(cmd.getVolumeId());
-            LOG.info("host {}: volume {} torn down", config.hostId(), cmd.getVolumeId());
             return List.of(
-                    WorkerRecords.record(Topics.EVENTS, cmd.getVolumeId(), VolumeTornDown.newBuilder().setEnvelope(envelope)
-                            .setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId()).setHostId(config.hostId()).build()),
+                    tearDown(cmd.getDomain(), cmd.getVolumeId(), cmd.getTaskId(), envelope),
                     task(cmd.getTaskId(), "TEARDOWN_VOLUME", cmd.getDomain(), cmd.getVolumeId(), cmd.getEnvelope(), envelope,
                             TaskStatus.SUCCEEDED, null, null));
         } catch (DriverException e) {
@@ -167,6 +170,58 @@ final class HostCommandHandler {
             return failed(cmd.getEnvelope(), envelope, TeardownVolume.class, "TEARDOWN_VOLUME", cmd.getTaskId(), cmd.getDomain().getId(),
                     cmd.getVolumeId(), "LEASE_UNAVAILABLE", "cannot release the lease: " + e.getMessage());
         }
+    }
+
+    /** Stops using the volume here (its guest watch, its device, its lease); the event that says so. */
+    private ProducerRecord<String, byte[]> tearDown(DomainRef domain, String volumeId, String taskId, Envelope envelope) throws Exception {
+        monitor.unwatch(volumeId);
+        deactivate(domain, volumeId);
+        prepared.remove(volumeId);
+        leases.release(volumeId);
+        LOG.info("host {}: volume {} torn down", config.hostId(), volumeId);
+        return Records.of(Topics.EVENTS, volumeId, VolumeTornDown.newBuilder().setEnvelope(envelope)
+                .setTaskId(taskId).setVolumeId(volumeId).setHostId(config.hostId()).build());
+    }
+
+    /**
+     * Maintenance was decided: tear down every volume of the domain prepared here and answer the
+     * manager. A volume that cannot be torn down is named in the answer, which keeps the domain
+     * out of MAINTENANCE until an operator sees to it.
+     */
+    private List<ProducerRecord<String, byte[]>> disconnect(DisconnectDomain cmd) {
+        Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
+        List<ProducerRecord<String, byte[]>> out = new ArrayList<>();
+        List<String> tornDown = new ArrayList<>();
+        List<String> failures = new ArrayList<>();
+        List<String> volumes = prepared.entrySet().stream().filter(e -> e.getValue().getId().equals(cmd.getDomain().getId()))
+                .map(Map.Entry::getKey).sorted().toList();
+        for (String volumeId : volumes) {
+            try {
+                out.add(tearDown(cmd.getDomain(), volumeId, cmd.getRequestId(), envelope));
+                tornDown.add(volumeId);
+            } catch (Exception e) {
+                LOG.error("host {}: volume {} of domain {} could not be torn down for maintenance: {}", config.hostId(), volumeId,
+                        cmd.getDomain().getId(), e.getMessage());
+                failures.add(volumeId + ": " + e.getMessage());
+            }
+        }
+        LOG.info("host {}: disconnected from domain {} for maintenance {} ({} volumes torn down{})", config.hostId(),
+                cmd.getDomain().getId(), cmd.getRequestId(), tornDown.size(), failures.isEmpty() ? "" : ", " + failures.size() + " failed");
+        out.add(Records.of(Topics.MAINTENANCE, cmd.getRequestId(), DomainDisconnected.newBuilder().setEnvelope(envelope)
+                .setRequestId(cmd.getRequestId()).setDomainId(cmd.getDomain().getId()).setHostId(config.hostId())
+                .setVolumesTornDown(tornDown).setFailures(failures).build()));
+        return out;
+    }
+
+    /** This host's vote: a veto while a guest here uses a volume of the domain, naming them. */
+    Vote maintenanceVote(MaintenanceRequested request) throws Exception {
+        List<String> used = monitor.guestVolumes(request.getDomainId()).toCompletionStage().toCompletableFuture()
+                .get(WATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        if (used.isEmpty()) {
+            return Vote.consent();
+        }
+        return Vote.veto("guests on host " + config.hostId() + " use " + used.size() + " volume(s) of domain '"
+                + request.getDomainName() + "': " + String.join(", ", used));
     }
 
     /** The lease is gone: stop using the volume here at once, then say so. */
@@ -184,7 +239,7 @@ final class HostCommandHandler {
             }
         }
         Envelope envelope = Envelopes.origin(config.pool(), config.issuer(), "lease-" + lease.volumeId() + "-" + lease.epoch());
-        return WorkerRecords.record(Topics.EVENTS, lease.volumeId(), VolumeLeaseLost.newBuilder().setEnvelope(envelope)
+        return Records.of(Topics.EVENTS, lease.volumeId(), VolumeLeaseLost.newBuilder().setEnvelope(envelope)
                 .setVolumeId(lease.volumeId()).setHostId(config.hostId()).setLeaseEpoch(lease.epoch()).setReason(what).build());
     }
 
@@ -235,6 +290,6 @@ final class HostCommandHandler {
 
     private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> record, String reason) {
         LOG.warn("dead-lettering {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), reason);
-        return WorkerRecords.deadLetter(record, reason, config.hostId());
+        return Records.deadLetter(record, reason, config.issuer());
     }
 }

@@ -12,6 +12,8 @@ import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.VolumeLease;
 import io.storagebus.leases.VolumeLeases;
+import io.storagebus.schema.MaintenanceRequested;
+import io.storagebus.subscriber.Vote;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.thin.VolumeMonitor;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -67,6 +69,11 @@ public final class HostCommandLoop implements AutoCloseable {
     public void leaseLost(VolumeLease lease, String reason) {
         producer.send(handler.leaseLost(lease, reason));
         producer.flush();
+    }
+
+    /** This host's vote on a maintenance request (see {@link HostCommandHandler#maintenanceVote}). */
+    public Vote maintenanceVote(MaintenanceRequested request) throws Exception {
+        return handler.maintenanceVote(request);
     }
 
     private void run() {

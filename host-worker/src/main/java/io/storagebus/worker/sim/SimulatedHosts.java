@@ -16,6 +16,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.MessageCodec;
+import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.schema.DomainRef;
@@ -167,7 +168,7 @@ public final class SimulatedHosts implements AutoCloseable {
         VolumeWatermark w = VolumeWatermark.newBuilder().setEnvelope(Envelopes.origin(pool, "host:" + s.hostId, "extend-" + s.volume.volumeId()))
                 .setVolumeId(s.volume.volumeId()).setDomain(s.volume.domain()).setHostId(s.hostId).setAllocation(s.allocation)
                 .setHighestOffset(Math.min(position(s, now), s.allocation)).setWriteRate(writeRate).setReason(reason).setPaused(s.paused).build();
-        producer.send(WorkerRecords.record(Topics.watermarks(pool), s.volume.volumeId(), w));
+        producer.send(Records.of(Topics.watermarks(pool), s.volume.volumeId(), w));
         long allocation = s.allocation;
         // The guest fills the allocation if the answer is late: that is a pause.
         scheduler.schedule(() -> {

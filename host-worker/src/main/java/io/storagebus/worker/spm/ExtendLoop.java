@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.MessageCodec;
+import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.driver.DomainContext;
@@ -158,12 +159,12 @@ final class ExtendLoop {
             VolumeWatermark report;
             try {
                 if (!(codec.decode(record.value()) instanceof VolumeWatermark w)) {
-                    producer.send(WorkerRecords.deadLetter(record, "not a VolumeWatermark", config.hostId()));
+                    producer.send(Records.deadLetter(record, "not a VolumeWatermark", config.issuer()));
                     continue;
                 }
                 report = w;
             } catch (UndecodableRecordException e) {
-                producer.send(WorkerRecords.deadLetter(record, e.getMessage(), config.hostId()));
+                producer.send(Records.deadLetter(record, e.getMessage(), config.issuer()));
                 continue;
             }
             latest.merge(report.getVolumeId(), report, (a, b) -> VolumeWatermark.newBuilder(b)
@@ -198,7 +199,7 @@ final class ExtendLoop {
             }
             // Answered even when nothing grew: the host may not have seen an earlier extend yet.
             Envelope envelope = Envelopes.causedBy(report.getEnvelope(), config.issuer(), term.epoch());
-            return List.of(WorkerRecords.record(Topics.hostCommands(report.getHostId()), report.getVolumeId(), RefreshVolume.newBuilder()
+            return List.of(Records.of(Topics.hostCommands(report.getHostId()), report.getVolumeId(), RefreshVolume.newBuilder()
                     .setEnvelope(envelope).setVolumeId(report.getVolumeId()).setDomain(report.getDomain()).setHostId(report.getHostId())
                     .setPreviousAllocation(report.getAllocation()).setAllocation(info.allocatedSize())
                     .setFullyAllocated(info.allocatedSize() >= ceiling).setReportedAt(report.getEnvelope().getTimestamp()).build()));
@@ -215,12 +216,12 @@ final class ExtendLoop {
                 e.code(), e.getMessage());
         Envelope envelope = Envelopes.causedBy(report.getEnvelope(), config.issuer(), term.epoch());
         List<ProducerRecord<String, byte[]>> out = new ArrayList<>();
-        out.add(WorkerRecords.record(Topics.EVENTS, report.getVolumeId(), VolumeExtendFailed.newBuilder().setEnvelope(envelope)
+        out.add(Records.of(Topics.EVENTS, report.getVolumeId(), VolumeExtendFailed.newBuilder().setEnvelope(envelope)
                 .setVolumeId(report.getVolumeId()).setDomainId(report.getDomain().getId()).setHostId(report.getHostId())
                 .setAllocation(report.getAllocation()).setRequested(wanted).setCode(e.code().name()).setMessage(e.getMessage()).build()));
         if (e.code() == DriverException.Code.NO_SPACE) {
             long free = freeSpace(report);
-            out.add(WorkerRecords.record(Topics.EVENTS, report.getDomain().getId(), CapacityAlert.newBuilder()
+            out.add(Records.of(Topics.EVENTS, report.getDomain().getId(), CapacityAlert.newBuilder()
                     .setEnvelope(Envelopes.causedBy(report.getEnvelope(), config.issuer(), term.epoch()))
                     .setDomainId(report.getDomain().getId()).setFreeBytes(free).setNeededBytes(Math.max(0, wanted - report.getAllocation()))
                     .setVolumeId(report.getVolumeId())

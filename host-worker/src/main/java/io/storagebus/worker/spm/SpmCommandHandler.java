@@ -5,6 +5,7 @@ import java.util.concurrent.CancellationException;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.MessageCodec;
+import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.driver.CopyResult;
@@ -91,7 +92,7 @@ final class SpmCommandHandler {
                     .setFormat(cmd.getFormat()).setAllocation(cmd.getAllocation()).setUri(info.location()).setHostId(config.hostId())
                     .build();
             return List.of(
-                    WorkerRecords.record(Topics.EVENTS, cmd.getVolumeId(), event),
+                    Records.of(Topics.EVENTS, cmd.getVolumeId(), event),
                     WorkerRecords.volumeState(volume, envelope, VolumeStatus.READY, info.location(), null, null),
                     WorkerRecords.taskState(cmd.getTaskId(), "CREATE_VOLUME", volume, envelope, TaskStatus.SUCCEEDED, null, null, null, null));
         } catch (DriverException e) {
@@ -151,7 +152,7 @@ final class SpmCommandHandler {
                         }
                         Envelope e = Envelopes.causedBy(cause, config.issuer(), term.epoch());
                         context.progress(List.of(
-                                WorkerRecords.record(Topics.EVENTS, cmd.getTargetVolumeId(), VolumeCopyProgress.newBuilder().setEnvelope(e)
+                                Records.of(Topics.EVENTS, cmd.getTargetVolumeId(), VolumeCopyProgress.newBuilder().setEnvelope(e)
                                         .setTaskId(cmd.getTaskId()).setSourceVolumeId(cmd.getSourceVolumeId())
                                         .setTargetVolumeId(cmd.getTargetVolumeId()).setCopiedBytes(copied).setTotalBytes(total).build()),
                                 WorkerRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, e, TaskStatus.RUNNING, copied, total, null, null)));
@@ -165,7 +166,7 @@ final class SpmCommandHandler {
                     .setSha256(result.sha256()).setCopyMillis(result.copyNanos() / 1_000_000).setVerifyMillis(result.verifyNanos() / 1_000_000)
                     .build();
             return List.of(
-                    WorkerRecords.record(Topics.EVENTS, cmd.getTargetVolumeId(), event),
+                    Records.of(Topics.EVENTS, cmd.getTargetVolumeId(), event),
                     WorkerRecords.volumeState(target, done, VolumeStatus.READY, result.target().location(), null, null),
                     WorkerRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, done, TaskStatus.SUCCEEDED, result.bytes(), result.bytes(), null, null),
                     jobDone(term, cmd.getTaskId()));
@@ -224,6 +225,6 @@ final class SpmCommandHandler {
 
     private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> record, String reason) {
         LOG.warn("dead-lettering {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), reason);
-        return WorkerRecords.deadLetter(record, reason, config.hostId());
+        return Records.deadLetter(record, reason, config.issuer());
     }
 }

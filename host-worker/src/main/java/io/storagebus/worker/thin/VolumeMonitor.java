@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 import io.storagebus.bus.Envelopes;
+import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
 import io.storagebus.driver.Capability;
 import io.storagebus.driver.DomainContext;
@@ -208,6 +209,12 @@ public final class VolumeMonitor implements AutoCloseable {
                 }));
     }
 
+    /** The volumes of the domain a guest uses here, each as {@code volumeId (QEMU <socket>)}, sorted. */
+    public Future<List<String>> guestVolumes(String domainId) {
+        return onContext(() -> Future.succeededFuture(watched.values().stream().filter(w -> w.domain.getId().equals(domainId))
+                .map(w -> w.volumeId + " (QEMU " + w.socket + ")").sorted().toList()));
+    }
+
     /** Stops watching the volume (teardown, or the guest let it go). The threshold is cleared. */
     public Future<Void> unwatch(String volumeId) {
         return onContext(() -> {
@@ -259,7 +266,7 @@ public final class VolumeMonitor implements AutoCloseable {
                 o.pausedNoSpace = false;
             });
             LOG.info("host {}: guest using volume {} resumed after {} ms", config.hostId(), w.volumeId, pausedMillis);
-            publish.accept(WorkerRecords.record(Topics.EVENTS, w.volumeId, GuestResumed.newBuilder().setEnvelope(origin(w.volumeId))
+            publish.accept(Records.of(Topics.EVENTS, w.volumeId, GuestResumed.newBuilder().setEnvelope(origin(w.volumeId))
                     .setVolumeId(w.volumeId).setDomainId(w.domain.getId()).setHostId(config.hostId()).setPausedMillis(pausedMillis).build()));
             return true;
         });
@@ -268,7 +275,7 @@ public final class VolumeMonitor implements AutoCloseable {
     private void publishExtended(RefreshVolume cmd, boolean resumed) {
         Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
         long roundTrip = System.currentTimeMillis() - cmd.getReportedAt().toEpochMilli();
-        publish.accept(WorkerRecords.record(Topics.EVENTS, cmd.getVolumeId(), VolumeExtended.newBuilder().setEnvelope(envelope)
+        publish.accept(Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumeExtended.newBuilder().setEnvelope(envelope)
                 .setVolumeId(cmd.getVolumeId()).setDomainId(cmd.getDomain().getId()).setHostId(config.hostId())
                 .setPreviousAllocation(cmd.getPreviousAllocation()).setAllocation(cmd.getAllocation())
                 .setRoundTripMillis(roundTrip).setResumed(resumed).build()));
@@ -345,7 +352,7 @@ public final class VolumeMonitor implements AutoCloseable {
         w.pausedNoSpace = nospace;
         w.pausedAtMillis = System.currentTimeMillis();
         LOG.warn("host {}: guest paused on volume {}: {}{}", config.hostId(), w.volumeId, reason, nospace ? " (no space)" : "");
-        publish.accept(WorkerRecords.record(Topics.EVENTS, w.volumeId, GuestPaused.newBuilder().setEnvelope(origin(w.volumeId))
+        publish.accept(Records.of(Topics.EVENTS, w.volumeId, GuestPaused.newBuilder().setEnvelope(origin(w.volumeId))
                 .setVolumeId(w.volumeId).setDomainId(w.domain.getId()).setHostId(config.hostId()).setNospace(nospace)
                 .setReason(reason).build()));
         if (nospace) {
@@ -423,7 +430,7 @@ public final class VolumeMonitor implements AutoCloseable {
         VolumeWatermark report = VolumeWatermark.newBuilder().setEnvelope(origin(w.volumeId)).setVolumeId(w.volumeId)
                 .setDomain(w.domain).setHostId(config.hostId()).setAllocation(w.allocation).setHighestOffset(w.highest)
                 .setWriteRate(w.rate).setReason(reason).setPaused(w.paused).build();
-        publish.accept(WorkerRecords.record(Topics.watermarks(config.pool()), w.volumeId, report));
+        publish.accept(Records.of(Topics.watermarks(config.pool()), w.volumeId, report));
         LOG.debug("host {}: reported volume {} at {} of {} bytes ({})", config.hostId(), w.volumeId, w.highest, w.allocation, reason);
     }
 

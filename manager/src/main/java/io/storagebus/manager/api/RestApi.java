@@ -26,6 +26,8 @@ import io.storagebus.manager.bus.CommandBus;
 import io.storagebus.manager.bus.CommandBus.Outgoing;
 import io.storagebus.manager.bus.PoolTopics;
 import io.storagebus.manager.bus.PublishFailedException;
+import io.storagebus.manager.maintenance.MaintenanceCoordinator;
+import io.storagebus.manager.maintenance.SubscriberRegistry;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.schema.Allocation;
 import io.storagebus.schema.CopyVolume;
@@ -76,11 +78,16 @@ public final class RestApi {
     private final ClusterRoutes cluster;
     private final HostDirectory hosts;
     private final LeaseDirectory leases;
+    private final MaintenanceCoordinator maintenance;
+    private final MaintenanceRoutes maintenanceRoutes;
     private final Vertx vertx;
 
     public RestApi(Vertx vertx, ManagerConfig config, StateView view, CommandBus bus, DriverRegistry drivers, HealthCheck health,
-                   PoolTopics poolTopics, CuratorFramework zk, SpmDirectory spms, HostDirectory hosts, LeaseDirectory leases) {
+                   PoolTopics poolTopics, CuratorFramework zk, SpmDirectory spms, HostDirectory hosts, LeaseDirectory leases,
+                   MaintenanceCoordinator maintenance, SubscriberRegistry subscribers) {
         this.vertx = vertx;
+        this.maintenance = maintenance;
+        this.maintenanceRoutes = new MaintenanceRoutes(maintenance, subscribers, drivers);
         this.hosts = hosts;
         this.leases = leases;
         this.cluster = new ClusterRoutes(vertx, zk, spms, hosts, leases);
@@ -109,6 +116,7 @@ public final class RestApi {
         router.post("/api/v1/volumes/:id/monitor").handler(ctx -> monitor(ctx, true));
         router.delete("/api/v1/volumes/:id/monitor").handler(ctx -> monitor(ctx, false));
         cluster.register(router);
+        maintenanceRoutes.register(router);
         router.get("/api/v1/tasks/:id").handler(ctx -> ok(ctx, 200, Views.task(view.task(ctx.pathParam("id"))
                 .orElseThrow(() -> ApiError.notFound("TASK_NOT_FOUND", "no task with id '" + ctx.pathParam("id") + "'")))));
 
@@ -218,7 +226,7 @@ public final class RestApi {
     }
 
     private void createVolume(RoutingContext ctx) {
-        DomainState domain = domainOrThrow(ctx.pathParam("id"));
+        DomainState domain = usableDomain(ctx.pathParam("id"), null);
         RequestBody body = RequestBody.of(ctx, Set.of("name", "virtualSize", "format", "allocation", "initialSize"));
         String name = body.name("name");
         long virtualSize = body.requiredLong("virtualSize");
@@ -310,7 +318,7 @@ public final class RestApi {
         if (prepare && volume.getStatus() != VolumeStatus.READY) {
             throw ApiError.conflict("VOLUME_NOT_READY", "volume '" + volume.getName() + "' is " + volume.getStatus() + ", not READY", null);
         }
-        DomainState domain = domainOrThrow(volume.getDomainId());
+        DomainState domain = prepare ? usableDomain(volume.getDomainId(), null) : domainOrThrow(volume.getDomainId());
         String pool = domain.getEnvelope().getPool();
         HostDirectory.Host host = hosts.all().stream().filter(h -> h.hostId().equals(hostId)).findFirst()
                 .orElseThrow(() -> ApiError.badField("hostId", "UNKNOWN_HOST", "no host '" + hostId + "' is connected"));
@@ -349,9 +357,10 @@ public final class RestApi {
         if (source.getStatus() != VolumeStatus.READY) {
             throw ApiError.conflict("VOLUME_NOT_READY", "volume '" + source.getName() + "' is " + source.getStatus() + ", not READY", null);
         }
-        DomainState sourceDomain = domainOrThrow(source.getDomainId());
-        DomainState target = view.domain(targetDomainId).orElseThrow(() -> ApiError.badField("targetDomainId", "UNKNOWN_DOMAIN",
+        DomainState sourceDomain = usableDomain(source.getDomainId(), null);
+        view.domain(targetDomainId).orElseThrow(() -> ApiError.badField("targetDomainId", "UNKNOWN_DOMAIN",
                 "no domain with id '" + targetDomainId + "'"));
+        DomainState target = usableDomain(targetDomainId, "targetDomainId");
         String pool = sourceDomain.getEnvelope().getPool();
         if (!target.getEnvelope().getPool().equals(pool)) {
             throw ApiError.badField("targetDomainId", "CROSS_POOL", "the target domain is in pool '" + target.getEnvelope().getPool()
@@ -390,10 +399,6 @@ public final class RestApi {
     }
 
     /**
-     * Shows state records in the view at once (so concurrent requests see the name taken and the
-     * client reads its own write), publishes them with the rest, and takes them back on failure.
-     */
-    /**
      * Tells the host that holds the volume's lease that a QEMU uses it (its QMP socket and the
      * block node on the volume), so the host keeps it extended; DELETE stops that. 202: the host
      * answers with CommandFailed on the event stream if it cannot reach QEMU or find the node.
@@ -403,7 +408,7 @@ public final class RestApi {
         RequestBody body = start ? RequestBody.of(ctx, Set.of("qmpSocket", "nodeName", "drive")) : null;
         String hostId = leases.leaseOf(volume.getId()).map(VolumeLease::hostId).orElseThrow(() -> ApiError.conflict("NOT_PREPARED",
                 "volume '" + volume.getName() + "' is not prepared on any host; prepare it where the guest runs first", null));
-        DomainState domain = domainOrThrow(volume.getDomainId());
+        DomainState domain = start ? usableDomain(volume.getDomainId(), null) : domainOrThrow(volume.getDomainId());
         Envelope envelope = Envelopes.origin(domain.getEnvelope().getPool(), "manager:" + config.managerId(), UUID.randomUUID().toString());
         JsonObject answer = new JsonObject().put("volumeId", volume.getId()).put("hostId", hostId).put("monitored", start);
         SpecificRecord command;
@@ -435,6 +440,10 @@ public final class RestApi {
         return value;
     }
 
+    /**
+     * Shows state records in the view at once (so concurrent requests see the name taken and the
+     * client reads its own write), publishes them with the rest, and takes them back on failure.
+     */
     private Future<Void> publishReserved(List<Outgoing> records) {
         List<SpecificRecord> reserved = new ArrayList<>();
         for (Outgoing o : records) {
@@ -448,6 +457,16 @@ public final class RestApi {
             reserved.add(o.value());
         }
         return bus.publish(records).onFailure(e -> reserved.forEach(view::release));
+    }
+
+    /** A domain volumes may be used on: not in maintenance, nor being taken into it. */
+    private DomainState usableDomain(String id, String field) {
+        DomainState domain = domainOrThrow(id);
+        maintenance.refusesVolumeOperations(id).ifPresent(why -> {
+            throw ApiError.conflict("DOMAIN_IN_MAINTENANCE", "domain '" + domain.getName() + "' " + why
+                    + "; volume operations resume once it is activated (POST /api/v1/domains/" + id + "/activate)", field);
+        });
+        return domain;
     }
 
     private DomainState domainOrThrow(String id) {

@@ -1,27 +1,21 @@
 package io.storagebus.manager.state;
 
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicReference;
 
-import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.schema.DomainState;
+import io.storagebus.schema.MaintenanceState;
 import io.storagebus.schema.TaskState;
 import io.storagebus.schema.VolumeState;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,40 +26,33 @@ import org.slf4j.LoggerFactory;
  */
 public final class StateView implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StateView.class);
-    private static final List<String> TOPICS = List.of(Topics.DOMAIN_STATE, Topics.VOLUME_STATE, Topics.TASK_STATE);
+    private static final List<String> TOPICS = List.of(Topics.DOMAIN_STATE, Topics.VOLUME_STATE, Topics.TASK_STATE,
+            Topics.MAINTENANCE_STATE);
 
-    private enum State { LATENT, STARTED, CLOSED }
-
-    private final String bootstrapServers;
     private final MessageCodec codec = MessageCodec.standard();
     private final Map<String, DomainState> domains = new ConcurrentHashMap<>();
     private final Map<String, VolumeState> volumes = new ConcurrentHashMap<>();
     private final Map<String, TaskState> tasks = new ConcurrentHashMap<>();
-    private final CompletableFuture<Void> caughtUp = new CompletableFuture<>();
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
-    private final Thread thread;
-    private volatile KafkaConsumer<String, byte[]> consumer;
+    private final Map<String, MaintenanceState> maintenance = new ConcurrentHashMap<>();
+    private final TopicFollower follower;
 
     public StateView(String bootstrapServers) {
-        this.bootstrapServers = bootstrapServers;
-        this.thread = new Thread(this::run, "state-view");
-        this.thread.setDaemon(true);
+        this.follower = new TopicFollower(bootstrapServers, "state-view", TOPICS, this::apply);
     }
 
     public void start() {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("state view already started");
-        }
-        thread.start();
+        follower.start();
+        follower.caughtUp().thenRun(() -> LOG.info("state view caught up: {} domains, {} volumes, {} tasks, {} maintenance requests",
+                domains.size(), volumes.size(), tasks.size(), maintenance.size()));
     }
 
     /** Completes once every state record that existed at start has been applied. */
     public CompletableFuture<Void> caughtUp() {
-        return caughtUp;
+        return follower.caughtUp();
     }
 
     public boolean isCaughtUp() {
-        return caughtUp.isDone() && !caughtUp.isCompletedExceptionally();
+        return follower.isCaughtUp();
     }
 
     public Optional<DomainState> domain(String id) {
@@ -86,6 +73,19 @@ public final class StateView implements AutoCloseable {
 
     public Optional<TaskState> task(String id) {
         return Optional.ofNullable(tasks.get(id));
+    }
+
+    public Collection<TaskState> tasks() {
+        return tasks.values();
+    }
+
+    /** The domain's latest maintenance request, as last published. */
+    public Optional<MaintenanceState> maintenance(String domainId) {
+        return Optional.ofNullable(maintenance.get(domainId));
+    }
+
+    public Collection<MaintenanceState> maintenance() {
+        return maintenance.values();
     }
 
     /**
@@ -114,36 +114,6 @@ public final class StateView implements AutoCloseable {
         }
     }
 
-    private void run() {
-        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaClients.consumer(bootstrapServers))) {
-            consumer = c;
-            if (state.get() == State.CLOSED) {
-                return;
-            }
-            List<TopicPartition> partitions = new ArrayList<>();
-            for (String topic : TOPICS) {
-                partitions.addAll(KafkaClients.partitionsOf(c, topic));
-            }
-            c.assign(partitions);
-            c.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = c.endOffsets(partitions);
-            while (state.get() != State.CLOSED) {
-                for (ConsumerRecord<String, byte[]> record : c.poll(Duration.ofSeconds(1))) {
-                    apply(record);
-                }
-                if (!caughtUp.isDone() && end.entrySet().stream().allMatch(e -> c.position(e.getKey()) >= e.getValue())) {
-                    LOG.info("state view caught up: {} domains, {} volumes, {} tasks", domains.size(), volumes.size(), tasks.size());
-                    caughtUp.complete(null);
-                }
-            }
-        } catch (WakeupException e) {
-            // closing
-        } catch (RuntimeException e) {
-            LOG.error("state view stopped: {}", e.toString(), e);
-            caughtUp.completeExceptionally(e);
-        }
-    }
-
     private void apply(ConsumerRecord<String, byte[]> record) {
         if (record.value() == null) {
             // Tombstone: the entity is gone for good.
@@ -151,6 +121,7 @@ public final class StateView implements AutoCloseable {
                 case Topics.DOMAIN_STATE -> domains.remove(record.key());
                 case Topics.VOLUME_STATE -> volumes.remove(record.key());
                 case Topics.TASK_STATE -> tasks.remove(record.key());
+                case Topics.MAINTENANCE_STATE -> maintenance.remove(record.key());
                 default -> { }
             }
             return;
@@ -163,6 +134,8 @@ public final class StateView implements AutoCloseable {
                 volumes.put(v.getId(), v);
             } else if (decoded instanceof TaskState t) {
                 tasks.put(t.getId(), t);
+            } else if (decoded instanceof MaintenanceState m) {
+                maintenance.put(m.getDomainId(), m);
             } else {
                 LOG.warn("{}-{}@{}: unexpected {} on a state topic, skipped",
                         record.topic(), record.partition(), record.offset(), decoded.getSchema().getFullName());
@@ -174,17 +147,6 @@ public final class StateView implements AutoCloseable {
 
     @Override
     public void close() {
-        if (state.getAndSet(State.CLOSED) != State.STARTED) {
-            return;
-        }
-        KafkaConsumer<String, byte[]> c = consumer;
-        if (c != null) {
-            c.wakeup();
-        }
-        try {
-            thread.join(10_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        follower.close();
     }
 }

@@ -1,0 +1,114 @@
+package io.storagebus.manager.api;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+
+import io.storagebus.driver.DriverRegistry;
+import io.storagebus.manager.maintenance.MaintenanceCoordinator;
+import io.storagebus.manager.maintenance.MaintenanceCoordinator.Snapshot;
+import io.storagebus.manager.maintenance.SubscriberRegistry;
+import io.storagebus.schema.CastVote;
+import io.storagebus.schema.MaintenanceState;
+import io.storagebus.schema.MaintenanceVoter;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+
+/** Maintenance of a domain (request, status, cancel, activate) and the subscribers that vote on it. */
+final class MaintenanceRoutes {
+    static final long DEFAULT_DEADLINE_SECONDS = 60;
+    static final long MAX_DEADLINE_SECONDS = 86_400;
+    static final int MAX_REASON_LENGTH = 1000;
+
+    private final MaintenanceCoordinator coordinator;
+    private final SubscriberRegistry subscribers;
+    private final DriverRegistry drivers;
+
+    MaintenanceRoutes(MaintenanceCoordinator coordinator, SubscriberRegistry subscribers, DriverRegistry drivers) {
+        this.coordinator = coordinator;
+        this.subscribers = subscribers;
+        this.drivers = drivers;
+    }
+
+    void register(Router router) {
+        router.post("/api/v1/domains/:id/maintenance").handler(this::request);
+        router.get("/api/v1/domains/:id/maintenance").handler(ctx -> RestApi.ok(ctx, 200, json(coordinator.current(ctx.pathParam("id"))
+                .orElseThrow(() -> ApiError.notFound("NO_MAINTENANCE_REQUEST", "domain " + ctx.pathParam("id") + " has no maintenance request")))));
+        router.delete("/api/v1/domains/:id/maintenance").handler(ctx -> coordinator.cancel(ctx.pathParam("id"))
+                .onSuccess(s -> RestApi.ok(ctx, 200, json(s))).onFailure(ctx::fail));
+        router.post("/api/v1/domains/:id/activate").handler(ctx -> coordinator.activate(ctx.pathParam("id"))
+                .onSuccess(d -> RestApi.ok(ctx, 200, Views.domain(d, drivers.find(d.getDriver()).orElse(null)))).onFailure(ctx::fail));
+        router.get("/api/v1/subscribers").handler(this::listSubscribers);
+    }
+
+    private void request(RoutingContext ctx) {
+        RequestBody body = RequestBody.of(ctx, Set.of("reason", "deadlineSeconds"));
+        String reason = body.requiredString("reason").strip();
+        if (reason.isEmpty() || reason.length() > MAX_REASON_LENGTH) {
+            throw ApiError.badField("reason", "INVALID_VALUE", "reason must say why, in 1.." + MAX_REASON_LENGTH + " characters");
+        }
+        long seconds = body.has("deadlineSeconds") ? body.requiredLong("deadlineSeconds") : DEFAULT_DEADLINE_SECONDS;
+        if (seconds < 1 || seconds > MAX_DEADLINE_SECONDS) {
+            throw ApiError.badField("deadlineSeconds", "OUT_OF_RANGE", "deadlineSeconds must be within 1.." + MAX_DEADLINE_SECONDS + ", got " + seconds);
+        }
+        String domainId = ctx.pathParam("id");
+        coordinator.request(domainId, reason, Duration.ofSeconds(seconds))
+                .onSuccess(s -> {
+                    ctx.response().putHeader("Location", "/api/v1/domains/" + domainId + "/maintenance");
+                    RestApi.ok(ctx, 202, json(s));
+                })
+                .onFailure(ctx::fail);
+    }
+
+    private void listSubscribers(RoutingContext ctx) {
+        Instant now = Instant.now();
+        JsonArray list = new JsonArray();
+        subscribers.all().forEach(s -> list.add(new JsonObject().put("id", s.id()).put("description", s.description())
+                .put("silence", s.silence().name()).put("heartbeatIntervalMs", s.heartbeatIntervalMs())
+                .put("lastHeartbeat", s.lastHeartbeat().toString()).put("alive", s.alive(now))));
+        RestApi.ok(ctx, 200, list);
+    }
+
+    /** Every voter with its vote (or none yet), the ones still silent, and the hosts' progress. */
+    static JsonObject json(Snapshot snapshot) {
+        MaintenanceState s = snapshot.state();
+        Map<String, CastVote> votes = new HashMap<>();
+        s.getVotes().forEach(v -> votes.put(v.getSubscriberId(), v));
+        JsonArray voters = new JsonArray();
+        JsonArray silent = new JsonArray();
+        for (MaintenanceVoter voter : s.getVoters()) {
+            JsonObject json = new JsonObject().put("subscriberId", voter.getSubscriberId()).put("description", voter.getDescription())
+                    .put("silence", voter.getSilence().name());
+            CastVote vote = votes.get(voter.getSubscriberId());
+            if (vote == null) {
+                silent.add(voter.getSubscriberId());
+            } else {
+                json.put("vote", vote.getDecision().name()).put("reason", vote.getReason()).put("silent", vote.getSilent())
+                        .put("at", vote.getAt().toString());
+            }
+            voters.add(json);
+        }
+        JsonObject json = new JsonObject()
+                .put("requestId", s.getRequestId())
+                .put("domainId", s.getDomainId())
+                .put("status", s.getStatus().name())
+                .put("reason", s.getReason())
+                .put("deadline", s.getDeadline().toString())
+                .put("createdAt", s.getCreatedAt().toString())
+                .put("voters", voters)
+                .put("silent", silent)
+                .put("hostsPending", new JsonArray(s.getHostsPending()))
+                .put("hostsDisconnected", new JsonArray(s.getHostsDisconnected()));
+        if (s.getDecidedAt() != null) {
+            json.put("decidedAt", s.getDecidedAt().toString());
+        }
+        if (!snapshot.hostFailures().isEmpty()) {
+            json.put("hostFailures", new JsonObject(new HashMap<>(snapshot.hostFailures())));
+        }
+        return json;
+    }
+}

@@ -1,0 +1,545 @@
+package io.storagebus.manager.maintenance;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
+
+import io.storagebus.bus.Envelopes;
+import io.storagebus.bus.MessageCodec;
+import io.storagebus.bus.Topics;
+import io.storagebus.bus.UndecodableRecordException;
+import io.storagebus.leases.HostDirectory;
+import io.storagebus.manager.api.ApiError;
+import io.storagebus.manager.bus.CommandBus;
+import io.storagebus.manager.bus.CommandBus.Outgoing;
+import io.storagebus.manager.bus.DeadLetters;
+import io.storagebus.manager.state.StateView;
+import io.storagebus.manager.state.TopicFollower;
+import io.storagebus.schema.CastVote;
+import io.storagebus.schema.DisconnectDomain;
+import io.storagebus.schema.DomainActivated;
+import io.storagebus.schema.DomainDisconnected;
+import io.storagebus.schema.DomainRef;
+import io.storagebus.schema.DomainState;
+import io.storagebus.schema.DomainStatus;
+import io.storagebus.schema.Envelope;
+import io.storagebus.schema.MaintenanceAborted;
+import io.storagebus.schema.MaintenanceCancelled;
+import io.storagebus.schema.MaintenanceCompleted;
+import io.storagebus.schema.MaintenanceRequested;
+import io.storagebus.schema.MaintenanceStarted;
+import io.storagebus.schema.MaintenanceState;
+import io.storagebus.schema.MaintenanceStatus;
+import io.storagebus.schema.MaintenanceVote;
+import io.storagebus.schema.MaintenanceVoter;
+import io.storagebus.schema.TaskStatus;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs the maintenance protocol of every domain: publishes a request to the subscribers alive at
+ * that moment, counts their votes from {@code storagebus.maintenance}, decides (see
+ * {@link MaintenanceBallot}), has every host of the pool disconnect, and puts the domain in
+ * MAINTENANCE once they all did. Every transition is one Kafka transaction: the request's state,
+ * the domain's state, the public event and the host commands commit together.
+ *
+ * <p>Nothing is kept outside Kafka: on start, open requests come from the maintenance state topic
+ * and their votes and host answers from replaying {@code storagebus.maintenance}, so a manager
+ * restarted in the middle of a vote counts what was cast meanwhile and decides as it would have.
+ *
+ * <p>One lock guards the open requests: REST handlers, the reply follower, timers and the host
+ * directory all come in here, each for microseconds, never across a Kafka round trip.
+ */
+public final class MaintenanceCoordinator implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(MaintenanceCoordinator.class);
+    private static final long RETRY_MS = 1000;
+
+    private enum State { LATENT, STARTED, CLOSED }
+
+    /** A request still in play: voting, or decided and waiting for the hosts. */
+    private static final class Open {
+        final String requestId;
+        final String domainId;
+        final String pool;
+        final String reason;
+        final Instant createdAt;
+        final MaintenanceBallot ballot;
+        MaintenanceStatus status;
+        final Set<String> hostsPending = new TreeSet<>();
+        final Set<String> hostsDisconnected = new TreeSet<>();
+        final Map<String, String> hostFailures = new TreeMap<>();
+        Instant decidedAt;
+        boolean publishing;
+        long timer = -1;
+
+        Open(MaintenanceState s, String pool) {
+            this.requestId = s.getRequestId();
+            this.domainId = s.getDomainId();
+            this.pool = pool;
+            this.reason = s.getReason();
+            this.createdAt = s.getCreatedAt();
+            this.ballot = new MaintenanceBallot(s.getVoters(), s.getVotes(), s.getDeadline());
+            this.status = s.getStatus();
+            this.hostsPending.addAll(s.getHostsPending());
+            this.hostsDisconnected.addAll(s.getHostsDisconnected());
+            this.decidedAt = s.getDecidedAt();
+        }
+
+        MaintenanceState snapshot(Envelope envelope, MaintenanceStatus status) {
+            return MaintenanceState.newBuilder()
+                    .setEnvelope(envelope).setRequestId(requestId).setDomainId(domainId).setReason(reason)
+                    .setDeadline(ballot.deadline()).setStatus(status).setVoters(ballot.voters()).setVotes(ballot.votes())
+                    .setHostsPending(List.copyOf(hostsPending)).setHostsDisconnected(List.copyOf(hostsDisconnected))
+                    .setCreatedAt(createdAt).setDecidedAt(decidedAt)
+                    .build();
+        }
+    }
+
+    /** What GET shows: the request as it stands, and hosts that failed to disconnect. */
+    public record Snapshot(MaintenanceState state, Map<String, String> hostFailures) {
+    }
+
+    private final Vertx vertx;
+    private final String issuer;
+    private final StateView view;
+    private final CommandBus bus;
+    private final SubscriberRegistry subscribers;
+    private final HostDirectory hosts;
+    private final DeadLetters deadLetters;
+    private final TopicFollower replies;
+    private final MessageCodec codec = MessageCodec.standard();
+    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Map<String, Open> byDomain = new HashMap<>();
+    private final Map<String, Open> byRequest = new HashMap<>();
+
+    public MaintenanceCoordinator(Vertx vertx, String managerId, String bootstrapServers, StateView view, CommandBus bus,
+                                  SubscriberRegistry subscribers, HostDirectory hosts, DeadLetters deadLetters) {
+        this.vertx = vertx;
+        this.issuer = "manager:" + managerId;
+        this.view = view;
+        this.bus = bus;
+        this.subscribers = subscribers;
+        this.hosts = hosts;
+        this.deadLetters = deadLetters;
+        this.replies = new TopicFollower(bootstrapServers, "maintenance-replies", List.of(Topics.MAINTENANCE), this::onReply);
+    }
+
+    /**
+     * Takes up the requests the state topic says are open, replays their replies, then decides
+     * what can be decided. The state view must have caught up.
+     */
+    public CompletableFuture<Void> start() {
+        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
+            throw new IllegalStateException("maintenance coordinator already started");
+        }
+        synchronized (this) {
+            for (MaintenanceState s : view.maintenance()) {
+                if (s.getStatus() == MaintenanceStatus.VOTING || s.getStatus() == MaintenanceStatus.PREPARING) {
+                    track(new Open(s, s.getEnvelope().getPool()));
+                    LOG.info("maintenance {} of domain {} resumed ({})", s.getRequestId(), s.getDomainId(), s.getStatus());
+                }
+            }
+        }
+        hosts.addDepartureListener(this::onHostGone);
+        replies.start();
+        return replies.caughtUp().thenRun(() -> {
+            synchronized (this) {
+                for (Open open : List.copyOf(byDomain.values())) {
+                    if (open.status == MaintenanceStatus.VOTING) {
+                        armDeadline(open);
+                        evaluate(open);
+                    } else {
+                        Set<String> registered = new TreeSet<>(hosts.all().stream().map(HostDirectory.Host::hostId).toList());
+                        List.copyOf(open.hostsPending).stream().filter(h -> !registered.contains(h)).forEach(h -> hostGone(open, h));
+                        completeIfDisconnected(open);
+                    }
+                }
+            }
+        });
+    }
+
+    /** Opens a vote on taking the domain into maintenance; completes once the request is published. */
+    public synchronized Future<Snapshot> request(String domainId, String reason, Duration votingTime) {
+        DomainState domain = activeDomain(domainId);
+        Open existing = byDomain.get(domainId);
+        if (existing != null) {
+            throw ApiError.conflict("MAINTENANCE_IN_PROGRESS", "domain '" + domain.getName() + "' has maintenance request "
+                    + existing.requestId + " " + existing.status + "; cancel it or wait for its decision", null);
+        }
+        Instant now = Instant.now();
+        List<MaintenanceVoter> voters = new ArrayList<>();
+        subscribers.alive(now).forEach(s -> voters.add(MaintenanceVoter.newBuilder()
+                .setSubscriberId(s.id()).setDescription(s.description()).setSilence(s.silence()).build()));
+        voters.add(MaintenanceBallot.selfVoter());
+        String requestId = UUID.randomUUID().toString();
+        String pool = domain.getEnvelope().getPool();
+        Envelope envelope = Envelopes.origin(pool, issuer, requestId);
+        MaintenanceState voting = MaintenanceState.newBuilder()
+                .setEnvelope(envelope).setRequestId(requestId).setDomainId(domainId).setReason(reason)
+                .setDeadline(now.plus(votingTime)).setStatus(MaintenanceStatus.VOTING).setVoters(voters).setVotes(List.of())
+                .setHostsPending(List.of()).setHostsDisconnected(List.of()).setCreatedAt(now)
+                .build();
+        Open open = new Open(voting, pool);
+        open.publishing = true;
+        track(open);
+        MaintenanceRequested event = MaintenanceRequested.newBuilder()
+                .setEnvelope(envelope).setRequestId(requestId).setDomainId(domainId).setDomainName(domain.getName())
+                .setReason(reason).setDeadline(voting.getDeadline()).setVoters(voters)
+                .build();
+        return bus.publish(List.of(new Outgoing(Topics.MAINTENANCE_STATE, domainId, voting), new Outgoing(Topics.EVENTS, domainId, event)))
+                .map(v -> {
+                    synchronized (this) {
+                        open.publishing = false;
+                        LOG.info("maintenance {} of domain {} requested ({}), {} voters, deadline {}", requestId, domainId, reason,
+                                voters.size(), voting.getDeadline());
+                        armDeadline(open);
+                        evaluate(open);
+                        return snapshot(open);
+                    }
+                })
+                .onFailure(e -> {
+                    synchronized (this) {
+                        untrack(open);
+                    }
+                });
+    }
+
+    /** Withdraws a request that is still being voted on. */
+    public synchronized Future<Snapshot> cancel(String domainId) {
+        Open open = byDomain.get(domainId);
+        if (open == null) {
+            throw ApiError.notFound("NO_MAINTENANCE_REQUEST", "domain " + domainId + " has no open maintenance request");
+        }
+        if (open.status != MaintenanceStatus.VOTING || open.publishing) {
+            throw ApiError.conflict("NOT_CANCELLABLE", "maintenance request " + open.requestId + " is "
+                    + (open.publishing ? "being published or decided" : "decided (" + open.status + ")") + "; it can no longer be cancelled", null);
+        }
+        Envelope envelope = Envelopes.origin(open.pool, issuer, open.requestId);
+        MaintenanceState cancelled = open.snapshot(envelope, MaintenanceStatus.CANCELLED);
+        open.publishing = true;
+        return bus.publish(List.of(new Outgoing(Topics.MAINTENANCE_STATE, domainId, cancelled), new Outgoing(Topics.EVENTS, domainId,
+                        MaintenanceCancelled.newBuilder().setEnvelope(envelope).setRequestId(open.requestId).setDomainId(domainId).build())))
+                .map(v -> {
+                    synchronized (this) {
+                        untrack(open);
+                        LOG.info("maintenance {} of domain {} cancelled", open.requestId, domainId);
+                        return new Snapshot(cancelled, Map.of());
+                    }
+                })
+                .onFailure(e -> {
+                    synchronized (this) {
+                        open.publishing = false;
+                    }
+                });
+    }
+
+    /** Takes a domain out of maintenance. */
+    public synchronized Future<DomainState> activate(String domainId) {
+        DomainState domain = view.domain(domainId).orElseThrow(() -> ApiError.notFound("DOMAIN_NOT_FOUND", "no domain with id '" + domainId + "'"));
+        MaintenanceState last = view.maintenance(domainId).orElse(null);
+        if (domain.getStatus() != DomainStatus.MAINTENANCE || last == null || byDomain.containsKey(domainId)) {
+            throw ApiError.conflict("NOT_IN_MAINTENANCE", "domain '" + domain.getName() + "' is " + domain.getStatus()
+                    + (byDomain.containsKey(domainId) ? " with maintenance " + byDomain.get(domainId).status : "") + ", not in MAINTENANCE", null);
+        }
+        Envelope envelope = Envelopes.origin(domain.getEnvelope().getPool(), issuer, last.getRequestId());
+        DomainState active = withStatus(domain, envelope, DomainStatus.ACTIVE);
+        MaintenanceState ended = MaintenanceState.newBuilder(last).setEnvelope(envelope).setStatus(MaintenanceStatus.ENDED).build();
+        return bus.publish(List.of(
+                        new Outgoing(Topics.DOMAIN_STATE, domainId, active),
+                        new Outgoing(Topics.MAINTENANCE_STATE, domainId, ended),
+                        new Outgoing(Topics.EVENTS, domainId, DomainActivated.newBuilder().setEnvelope(envelope).setDomainId(domainId)
+                                .setRequestId(last.getRequestId()).build())))
+                .map(v -> {
+                    LOG.info("domain {} '{}' activated after maintenance {}", domainId, domain.getName(), last.getRequestId());
+                    return active;
+                });
+    }
+
+    /** The domain's maintenance request: the open one as it stands, else the last one published. */
+    public synchronized Optional<Snapshot> current(String domainId) {
+        Open open = byDomain.get(domainId);
+        if (open != null) {
+            return Optional.of(snapshot(open));
+        }
+        return view.maintenance(domainId).map(s -> new Snapshot(s, Map.of()));
+    }
+
+    /** Why volume operations on the domain are refused now, if they are. */
+    public synchronized Optional<String> refusesVolumeOperations(String domainId) {
+        Open open = byDomain.get(domainId);
+        if (open != null && open.status == MaintenanceStatus.PREPARING) {
+            return Optional.of("is being taken into maintenance (request " + open.requestId + ")");
+        }
+        return view.domain(domainId).filter(d -> d.getStatus() == DomainStatus.MAINTENANCE || d.getStatus() == DomainStatus.PREPARING_FOR_MAINTENANCE)
+                .map(d -> "is in " + d.getStatus());
+    }
+
+    private Snapshot snapshot(Open open) {
+        return new Snapshot(open.snapshot(Envelopes.origin(open.pool, issuer, open.requestId), open.status), Map.copyOf(open.hostFailures));
+    }
+
+    private DomainState activeDomain(String domainId) {
+        DomainState domain = view.domain(domainId).orElseThrow(() -> ApiError.notFound("DOMAIN_NOT_FOUND", "no domain with id '" + domainId + "'"));
+        if (domain.getStatus() == DomainStatus.MAINTENANCE) {
+            throw ApiError.conflict("DOMAIN_IN_MAINTENANCE", "domain '" + domain.getName() + "' is in maintenance already", null);
+        }
+        return domain;
+    }
+
+    private void track(Open open) {
+        byDomain.put(open.domainId, open);
+        byRequest.put(open.requestId, open);
+    }
+
+    private void untrack(Open open) {
+        byDomain.remove(open.domainId, open);
+        byRequest.remove(open.requestId, open);
+        if (open.timer >= 0) {
+            vertx.cancelTimer(open.timer);
+        }
+    }
+
+    /**
+     * Decides at the deadline. Timers run on the monotonic clock and the deadline is wall-clock
+     * time; if the timer comes early by the wall clock, it is armed again for what is left.
+     */
+    private void armDeadline(Open open) {
+        long delay = Math.max(1, Duration.between(Instant.now(), open.ballot.deadline()).toMillis() + 1);
+        open.timer = vertx.setTimer(delay, id -> {
+            synchronized (this) {
+                open.timer = -1;
+                evaluate(open);
+                if (open.status == MaintenanceStatus.VOTING && byRequest.get(open.requestId) == open
+                        && Instant.now().isBefore(open.ballot.deadline())) {
+                    armDeadline(open);
+                }
+            }
+        });
+    }
+
+    /** Decides the request if its votes (or its deadline) allow; retried after a failed publication. */
+    private void evaluate(Open open) {
+        if (state.get() != State.STARTED || open.publishing || open.status != MaintenanceStatus.VOTING || !replies.isCaughtUp()
+                || byRequest.get(open.requestId) != open) {
+            return;
+        }
+        MaintenanceBallot.Outcome outcome = open.ballot.decide(Instant.now(), () -> runningTasks(open.domainId));
+        if (outcome instanceof MaintenanceBallot.Abort abort) {
+            abort(open, abort.vetoes());
+        } else if (outcome instanceof MaintenanceBallot.Start start) {
+            start(open, start.consents());
+        }
+    }
+
+    /** StorageBus's own vote: no while a task of the domain has not finished. */
+    private Optional<String> runningTasks(String domainId) {
+        List<String> running = view.tasks().stream()
+                .filter(t -> domainId.equals(t.getDomainId()) && (t.getStatus() == TaskStatus.PENDING || t.getStatus() == TaskStatus.RUNNING))
+                .map(t -> t.getType() + " " + t.getId()).sorted().toList();
+        if (running.isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(running.size() + " task(s) still run on the domain: "
+                + String.join(", ", running.subList(0, Math.min(10, running.size()))) + (running.size() > 10 ? ", ..." : ""));
+    }
+
+    private void abort(Open open, List<CastVote> vetoes) {
+        Envelope envelope = Envelopes.origin(open.pool, issuer, open.requestId);
+        open.decidedAt = envelope.getTimestamp();
+        publishTransition(open, List.of(
+                new Outgoing(Topics.MAINTENANCE_STATE, open.domainId, open.snapshot(envelope, MaintenanceStatus.ABORTED)),
+                new Outgoing(Topics.EVENTS, open.domainId, MaintenanceAborted.newBuilder().setEnvelope(envelope)
+                        .setRequestId(open.requestId).setDomainId(open.domainId).setVetoes(vetoes).build())), () -> {
+            untrack(open);
+            LOG.info("maintenance {} of domain {} aborted: {}", open.requestId, open.domainId,
+                    vetoes.stream().map(v -> v.getSubscriberId() + ": " + v.getReason()).toList());
+        });
+    }
+
+    private void start(Open open, List<CastVote> consents) {
+        DomainState domain = view.domain(open.domainId).orElse(null);
+        if (domain == null) {
+            LOG.warn("maintenance {}: domain {} is gone; dropping the request", open.requestId, open.domainId);
+            untrack(open);
+            return;
+        }
+        Envelope envelope = Envelopes.origin(open.pool, issuer, open.requestId);
+        List<String> poolHosts = hosts.all().stream().filter(h -> h.pool().equals(open.pool)).map(HostDirectory.Host::hostId).toList();
+        open.decidedAt = envelope.getTimestamp();
+        open.hostsPending.addAll(poolHosts);
+        DomainRef ref = DomainRef.newBuilder().setId(domain.getId()).setDriver(domain.getDriver()).setProperties(domain.getProperties()).build();
+        List<Outgoing> records = new ArrayList<>();
+        records.add(new Outgoing(Topics.DOMAIN_STATE, open.domainId, withStatus(domain, envelope, DomainStatus.PREPARING_FOR_MAINTENANCE)));
+        records.add(new Outgoing(Topics.MAINTENANCE_STATE, open.domainId, open.snapshot(envelope, MaintenanceStatus.PREPARING)));
+        records.add(new Outgoing(Topics.EVENTS, open.domainId, MaintenanceStarted.newBuilder().setEnvelope(envelope)
+                .setRequestId(open.requestId).setDomainId(open.domainId).setVotes(consents).setHosts(poolHosts).build()));
+        for (String host : poolHosts) {
+            records.add(new Outgoing(Topics.hostCommands(host), open.domainId, DisconnectDomain.newBuilder().setEnvelope(envelope)
+                    .setRequestId(open.requestId).setDomain(ref).setHostId(host).build()));
+        }
+        publishTransition(open, records, () -> {
+            open.status = MaintenanceStatus.PREPARING;
+            LOG.info("maintenance {} of domain {} started; hosts to disconnect: {}", open.requestId, open.domainId, poolHosts);
+            completeIfDisconnected(open);
+        });
+    }
+
+    private void completeIfDisconnected(Open open) {
+        if (open.status != MaintenanceStatus.PREPARING || open.publishing || !open.hostsPending.isEmpty() || byRequest.get(open.requestId) != open) {
+            return;
+        }
+        DomainState domain = view.domain(open.domainId).orElse(null);
+        if (domain == null) {
+            untrack(open);
+            return;
+        }
+        Envelope envelope = Envelopes.origin(open.pool, issuer, open.requestId);
+        publishTransition(open, List.of(
+                new Outgoing(Topics.DOMAIN_STATE, open.domainId, withStatus(domain, envelope, DomainStatus.MAINTENANCE)),
+                new Outgoing(Topics.MAINTENANCE_STATE, open.domainId, open.snapshot(envelope, MaintenanceStatus.COMPLETED)),
+                new Outgoing(Topics.EVENTS, open.domainId, MaintenanceCompleted.newBuilder().setEnvelope(envelope)
+                        .setRequestId(open.requestId).setDomainId(open.domainId).setHosts(List.copyOf(open.hostsDisconnected)).build())), () -> {
+            untrack(open);
+            LOG.info("domain {} is in maintenance (request {}); hosts disconnected: {}", open.domainId, open.requestId, open.hostsDisconnected);
+        });
+    }
+
+    /**
+     * Publishes one transition; applies it once committed. If Kafka did not take it, nothing
+     * changed, and the same decision is tried again a second later.
+     */
+    private void publishTransition(Open open, List<Outgoing> records, Runnable committed) {
+        open.publishing = true;
+        bus.publish(records).onComplete(ar -> {
+            synchronized (this) {
+                open.publishing = false;
+                if (ar.succeeded()) {
+                    committed.run();
+                    return;
+                }
+                LOG.warn("maintenance {}: publishing the transition failed, retrying in {} ms: {}", open.requestId, RETRY_MS, ar.cause().toString());
+                vertx.setTimer(RETRY_MS, id -> {
+                    synchronized (this) {
+                        evaluate(open);
+                        completeIfDisconnected(open);
+                    }
+                });
+            }
+        });
+    }
+
+    private void onReply(ConsumerRecord<String, byte[]> record) {
+        boolean live = replies.isCaughtUp();
+        SpecificRecord reply;
+        try {
+            reply = codec.decode(record.value());
+        } catch (UndecodableRecordException e) {
+            LOG.warn("{}-{}@{}: undecodable maintenance reply: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
+            if (live) {
+                deadLetters.send(record, e.getMessage());
+            }
+            return;
+        }
+        synchronized (this) {
+            if (reply instanceof MaintenanceVote vote) {
+                onVote(vote, Instant.ofEpochMilli(record.timestamp()), live);
+            } else if (reply instanceof DomainDisconnected disconnected) {
+                onDisconnected(disconnected, live);
+            } else {
+                String why = reply.getSchema().getFullName() + " is not a maintenance reply";
+                LOG.warn("{}-{}@{}: {}", record.topic(), record.partition(), record.offset(), why);
+                if (live) {
+                    deadLetters.send(record, why);
+                }
+            }
+        }
+    }
+
+    private void onVote(MaintenanceVote vote, Instant at, boolean live) {
+        Open open = byRequest.get(vote.getRequestId());
+        if (open == null || open.status != MaintenanceStatus.VOTING) {
+            if (live) {
+                LOG.warn("vote of {} ignored: maintenance request {} is {}", vote.getSubscriberId(), vote.getRequestId(),
+                        open == null ? "unknown or closed" : "decided already (" + open.status + ")");
+            }
+            return;
+        }
+        switch (open.ballot.record(vote.getSubscriberId(), vote.getDecision(), vote.getReason(), at)) {
+            case NOT_A_VOTER -> LOG.warn("vote of {} ignored: it is not a voter of maintenance request {}", vote.getSubscriberId(), vote.getRequestId());
+            case DUPLICATE -> LOG.info("vote of {} on maintenance request {} ignored: its first vote counts", vote.getSubscriberId(), vote.getRequestId());
+            case COUNTED -> {
+                LOG.debug("maintenance {}: {} votes {}", open.requestId, vote.getSubscriberId(), vote.getDecision());
+                evaluate(open);
+            }
+        }
+    }
+
+    private void onDisconnected(DomainDisconnected answer, boolean live) {
+        Open open = byRequest.get(answer.getRequestId());
+        if (open == null || open.status != MaintenanceStatus.PREPARING || !open.hostsPending.contains(answer.getHostId())) {
+            if (live) {
+                LOG.info("disconnect answer of host {} for maintenance {} ignored: nothing waits for it", answer.getHostId(), answer.getRequestId());
+            }
+            return;
+        }
+        if (!answer.getFailures().isEmpty()) {
+            open.hostFailures.put(answer.getHostId(), String.join("; ", answer.getFailures()));
+            LOG.warn("maintenance {}: host {} could not tear down every volume of domain {}: {}", open.requestId, answer.getHostId(),
+                    open.domainId, answer.getFailures());
+            return;
+        }
+        open.hostFailures.remove(answer.getHostId());
+        open.hostsPending.remove(answer.getHostId());
+        open.hostsDisconnected.add(answer.getHostId());
+        completeIfDisconnected(open);
+    }
+
+    /** A host whose session ended holds no lease any more: it no longer uses the domain. */
+    private synchronized void onHostGone(String hostId) {
+        for (Open open : List.copyOf(byDomain.values())) {
+            if (open.status == MaintenanceStatus.PREPARING && open.hostsPending.contains(hostId)) {
+                hostGone(open, hostId);
+                completeIfDisconnected(open);
+            }
+        }
+    }
+
+    private void hostGone(Open open, String hostId) {
+        LOG.info("maintenance {}: host {} left the cluster; its leases ended with its session", open.requestId, hostId);
+        open.hostsPending.remove(hostId);
+        open.hostsDisconnected.add(hostId);
+    }
+
+    private static DomainState withStatus(DomainState domain, Envelope envelope, DomainStatus status) {
+        return DomainState.newBuilder(domain).setEnvelope(envelope).setStatus(status).build();
+    }
+
+    @Override
+    public void close() {
+        if (state.getAndSet(State.CLOSED) != State.STARTED) {
+            return;
+        }
+        replies.close();
+        synchronized (this) {
+            byDomain.values().forEach(open -> {
+                if (open.timer >= 0) {
+                    vertx.cancelTimer(open.timer);
+                }
+            });
+        }
+    }
+}

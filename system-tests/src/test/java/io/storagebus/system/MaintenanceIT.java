@@ -1,0 +1,400 @@
+package io.storagebus.system;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Predicate;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import io.storagebus.bus.Envelopes;
+import io.storagebus.bus.KafkaClients;
+import io.storagebus.bus.MessageCodec;
+import io.storagebus.bus.Records;
+import io.storagebus.bus.Topics;
+import io.storagebus.manager.maintenance.MaintenanceCoordinator;
+import io.storagebus.schema.MaintenanceAborted;
+import io.storagebus.schema.MaintenanceCancelled;
+import io.storagebus.schema.MaintenanceCompleted;
+import io.storagebus.schema.MaintenanceRequested;
+import io.storagebus.schema.MaintenanceVote;
+import io.storagebus.schema.SilencePolicy;
+import io.storagebus.schema.VoteDecision;
+import io.storagebus.schema.VolumeTornDown;
+import io.storagebus.subscriber.MaintenanceVoter;
+import io.storagebus.subscriber.StorageSubscriber;
+import io.storagebus.subscriber.Vote;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Maintenance with veto on real Kafka and ZooKeeper, with two host workers (who vote too) and
+ * external subscribers built on the subscriber library: veto, consent down to MAINTENANCE with
+ * the hosts disconnected and loop devices gone, silence under both policies, cancel, one request
+ * at a time, a manager restarted mid-vote, stray votes, StorageBus's own veto, and volume
+ * operations refused on a domain in maintenance.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class MaintenanceIT {
+    private static final Duration WAIT = Duration.ofSeconds(60);
+    private static final Set<String> HOSTS = Set.of("host:host-1", "host:host-2");
+
+    private Cluster cluster;
+    private Http http;
+    private Path tmp;
+    private final List<StorageSubscriber> subscribers = new ArrayList<>();
+
+    @BeforeAll
+    void start(@TempDir Path tmp) throws Exception {
+        this.tmp = tmp;
+        cluster = new Cluster(new InProcessKafka(tmp.resolve("kafka")), tmp);
+        cluster.startWorker("host-1");
+        cluster.startWorker("host-2");
+        http = new Http(cluster.startManager().baseUrl());
+        await().atMost(WAIT).until(() -> http.get("/api/v1/health").status() == 200);
+        awaitAliveSubscribers(HOSTS);
+    }
+
+    @AfterEach
+    void unregisterSubscribers() {
+        subscribers.forEach(s -> {
+            s.unregister().join();
+            s.close();
+        });
+        subscribers.clear();
+        awaitAliveSubscribers(HOSTS);
+    }
+
+    @AfterAll
+    void stop() {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    @Test
+    void aVetoAbortsTheRequestWithItsReason() throws Exception {
+        String domainId = domain("vetoed", "default");
+        subscriber("billing", SilencePolicy.CONSENT, r -> Vote.veto("invoice run until 02:00"));
+        subscriber("backup", SilencePolicy.CONSENT, r -> Vote.consent());
+
+        JsonObject requested = requestMaintenance(domainId, "replace the array controller", 60);
+        assertEquals("VOTING", requested.getString("status"));
+        assertTrue(voterIds(requested).containsAll(Set.of("billing", "backup", "host:host-1", "host:host-2", "storagebus")), requested.encode());
+
+        JsonObject aborted = awaitMaintenance(domainId, "ABORTED");
+        JsonObject billing = voter(aborted, "billing");
+        assertEquals("VETO", billing.getString("vote"));
+        assertEquals("invoice run until 02:00", billing.getString("reason"));
+        MaintenanceAborted event = awaitEvent(MaintenanceAborted.class, e -> e.getDomainId().equals(domainId));
+        assertTrue(event.getVetoes().stream().anyMatch(v -> v.getSubscriberId().equals("billing")
+                && v.getReason().equals("invoice run until 02:00") && !v.getSilent()), event.toString());
+        assertEquals("ACTIVE", domainStatus(domainId));
+    }
+
+    @Test
+    void unanimousConsentEndsInMaintenanceWithNoHostConnected() throws Exception {
+        String domainId = domain("retired", "default");
+        String volumeId = readyVolume(domainId, "disk");
+        JsonObject volume = http.get("/api/v1/volumes/" + volumeId).json();
+        Path backingFile = Path.of(URI.create(volume.getString("uri")));
+        assertEquals("SUCCEEDED", awaitTask(http.post("/api/v1/volumes/" + volumeId + "/prepare", new JsonObject().put("hostId", "host-1")))
+                .getString("status"));
+        assertFalse(loopDevicesOf(backingFile).isEmpty(), "host-1 uses the volume");
+        subscriber("scheduler", SilencePolicy.VETO, r -> Vote.consent());
+
+        String requestId = requestMaintenance(domainId, "firmware upgrade", 60).getString("requestId");
+
+        JsonObject completed = awaitMaintenance(domainId, "COMPLETED");
+        assertEquals(new JsonArray().add("host-1").add("host-2"), completed.getJsonArray("hostsDisconnected"), completed.encode());
+        assertEquals(new JsonArray(), completed.getJsonArray("hostsPending"));
+        assertTrue(completed.getJsonArray("voters").stream().map(JsonObject.class::cast)
+                .allMatch(v -> "CONSENT".equals(v.getString("vote"))), completed.encode());
+        assertEquals("MAINTENANCE", await().atMost(WAIT).until(() -> domainStatus(domainId), "MAINTENANCE"::equals));
+        assertEquals("", loopDevicesOf(backingFile), "no host uses the domain: the loop device is gone");
+        await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + volumeId).json().getValue("lease") == null);
+        VolumeTornDown tornDown = awaitEvent(VolumeTornDown.class, e -> e.getVolumeId().equals(volumeId));
+        assertEquals(requestId, tornDown.getTaskId());
+        MaintenanceCompleted done = awaitEvent(MaintenanceCompleted.class, e -> e.getDomainId().equals(domainId));
+        assertEquals(List.of("host-1", "host-2"), done.getHosts());
+
+        // Volume operations on a domain in maintenance are refused, clearly.
+        Http.Response create = http.post("/api/v1/domains/" + domainId + "/volumes", new JsonObject().put("name", "new").put("virtualSize", 1 << 20));
+        assertError(create, 409, "DOMAIN_IN_MAINTENANCE");
+        assertTrue(create.json().getString("message").contains("/activate"), create.body());
+        assertError(http.post("/api/v1/volumes/" + volumeId + "/prepare", new JsonObject().put("hostId", "host-2")), 409, "DOMAIN_IN_MAINTENANCE");
+        String other = domain("other", "default");
+        String otherVolume = readyVolume(other, "source");
+        Http.Response copy = http.post("/api/v1/volumes/" + otherVolume + "/copy", new JsonObject().put("targetDomainId", domainId).put("name", "c"));
+        assertError(copy, 409, "DOMAIN_IN_MAINTENANCE");
+        assertEquals("targetDomainId", copy.json().getString("field"));
+        assertError(http.post("/api/v1/domains/" + domainId + "/maintenance", new JsonObject().put("reason", "again")), 409, "DOMAIN_IN_MAINTENANCE");
+
+        // Activate: out of maintenance, usable again; a second activate has nothing to do.
+        Http.Response activated = http.post("/api/v1/domains/" + domainId + "/activate", "{}");
+        assertEquals(200, activated.status(), activated.body());
+        assertEquals("ACTIVE", activated.json().getString("status"));
+        await().atMost(WAIT).until(() -> domainStatus(domainId), "ACTIVE"::equals);
+        assertEquals("ENDED", http.get("/api/v1/domains/" + domainId + "/maintenance").json().getString("status"));
+        assertEquals(202, http.post("/api/v1/domains/" + domainId + "/volumes", new JsonObject().put("name", "new").put("virtualSize", 1 << 20)).status());
+        assertError(http.post("/api/v1/domains/" + domainId + "/activate", "{}"), 409, "NOT_IN_MAINTENANCE");
+    }
+
+    @Test
+    void silenceCountsAsConsentOrVetoAsEachSubscriberSaid() throws Exception {
+        String consenting = domain("quiet-yes", "default");
+        StorageSubscriber quiet = subscriber("quiet-consent", SilencePolicy.CONSENT, r -> null);
+        requestMaintenance(consenting, "short vote", 2);
+        JsonObject completed = awaitMaintenance(consenting, "COMPLETED");
+        assertEquals("CONSENT", voter(completed, "quiet-consent").getString("vote"));
+        assertTrue(voter(completed, "quiet-consent").getBoolean("silent"), completed.encode());
+        quiet.unregister().join();
+        awaitAliveSubscribers(with("quiet-consent", false));
+
+        String vetoing = domain("quiet-no", "default");
+        subscriber("quiet-veto", SilencePolicy.VETO, r -> null);
+        requestMaintenance(vetoing, "short vote", 2);
+        JsonObject aborted = awaitMaintenance(vetoing, "ABORTED");
+        assertEquals("VETO", voter(aborted, "quiet-veto").getString("vote"));
+        assertTrue(voter(aborted, "quiet-veto").getBoolean("silent"), aborted.encode());
+        assertEquals("ACTIVE", domainStatus(vetoing));
+    }
+
+    @Test
+    void aRequestCanBeCancelledBeforeItsDecisionAndThereIsOneAtATime() throws Exception {
+        String domainId = domain("cancelled", "default");
+        List<MaintenanceRequested> seen = new CopyOnWriteArrayList<>();
+        StorageSubscriber slow = subscriber("slow", SilencePolicy.VETO, r -> {
+            seen.add(r);
+            return null;
+        });
+        requestMaintenance(domainId, "maybe later", 600);
+        JsonObject voting = http.get("/api/v1/domains/" + domainId + "/maintenance").json();
+        assertTrue(voting.getJsonArray("silent").contains("slow"), voting.encode());
+
+        assertError(http.post("/api/v1/domains/" + domainId + "/maintenance", new JsonObject().put("reason", "twice")), 409, "MAINTENANCE_IN_PROGRESS");
+
+        Http.Response cancelled = http.delete("/api/v1/domains/" + domainId + "/maintenance");
+        assertEquals(200, cancelled.status(), cancelled.body());
+        assertEquals("CANCELLED", cancelled.json().getString("status"));
+        awaitEvent(MaintenanceCancelled.class, e -> e.getDomainId().equals(domainId));
+        assertError(http.delete("/api/v1/domains/" + domainId + "/maintenance"), 404, "NO_MAINTENANCE_REQUEST");
+        assertEquals("ACTIVE", domainStatus(domainId));
+
+        // A vote that comes after the cancel changes nothing.
+        await().atMost(WAIT).until(() -> !seen.isEmpty());
+        slow.vote(seen.get(0), Vote.veto("too late")).join();
+        JsonObject after = http.get("/api/v1/domains/" + domainId + "/maintenance").json();
+        assertEquals("CANCELLED", after.getString("status"));
+        assertFalse(voter(after, "slow").containsKey("vote"), after.encode());
+    }
+
+    @Test
+    void aManagerRestartedMidVoteCountsTheVotesCastMeanwhile() throws Exception {
+        String domainId = domain("restarted", "default");
+        List<MaintenanceRequested> seen = new CopyOnWriteArrayList<>();
+        StorageSubscriber ops = subscriber("ops", SilencePolicy.VETO, r -> {
+            seen.add(r);
+            return null;
+        });
+        requestMaintenance(domainId, "across a manager restart", 600);
+        await().atMost(WAIT).until(() -> !seen.isEmpty());
+
+        cluster.manager.close();
+        ops.vote(seen.get(0), Vote.consent()).join();
+        http = new Http(cluster.startManager().baseUrl());
+
+        JsonObject completed = awaitMaintenance(domainId, "COMPLETED");
+        JsonObject vote = voter(completed, "ops");
+        assertEquals("CONSENT", vote.getString("vote"));
+        assertFalse(vote.getBoolean("silent"), "the vote cast while no manager ran was counted, not its silence");
+        await().atMost(WAIT).until(() -> domainStatus(domainId), "MAINTENANCE"::equals);
+    }
+
+    @Test
+    void votesForUnknownOrClosedRequestsAndGarbageAreIgnoredAndReported() throws Exception {
+        Logger log = (Logger) LoggerFactory.getLogger(MaintenanceCoordinator.class);
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        logged.start();
+        log.addAppender(logged);
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(KafkaClients.producer(cluster.kafka.bootstrapServers()))) {
+            producer.send(new ProducerRecord<>(Topics.MAINTENANCE, "garbage", "not avro".getBytes(StandardCharsets.UTF_8))).get();
+            ConsumerRecord<String, byte[]> dead = await().atMost(WAIT).until(() -> TopicReader.readAll(cluster.kafka.bootstrapServers(),
+                    Topics.DEAD_LETTER).stream().filter(r -> "garbage".equals(r.key())).findFirst().orElse(null), r -> r != null);
+            assertTrue(new String(dead.headers().lastHeader(Records.DLQ_SOURCE).value(), StandardCharsets.UTF_8).startsWith(Topics.MAINTENANCE));
+            assertTrue(new String(dead.headers().lastHeader(Records.DLQ_BY).value(), StandardCharsets.UTF_8).startsWith("manager:"));
+
+            // Read after the garbage: the manager goes on reading votes.
+            String unknown = UUID.randomUUID().toString();
+            producer.send(Records.of(Topics.MAINTENANCE, unknown, MaintenanceVote.newBuilder()
+                    .setEnvelope(Envelopes.origin("default", "subscriber:stray", unknown)).setRequestId(unknown).setDomainId("nowhere")
+                    .setSubscriberId("stray").setDecision(VoteDecision.VETO).setReason("who asked?").build())).get();
+            await().atMost(WAIT).until(() -> logged.list.stream().anyMatch(e -> e.getFormattedMessage().contains(unknown)
+                    && e.getFormattedMessage().contains("ignored")));
+        } finally {
+            log.detachAppender(logged);
+        }
+    }
+
+    @Test
+    void storageBusVetoesWhileTasksRunOnTheDomain() throws Exception {
+        // A pool without hosts has no SPM: the create below stays PENDING, a task that runs.
+        String domainId = domain("busy", "idle");
+        Http.Response created = http.post("/api/v1/domains/" + domainId + "/volumes", new JsonObject().put("name", "waiting").put("virtualSize", 1 << 20));
+        assertEquals(202, created.status(), created.body());
+
+        requestMaintenance(domainId, "while a create is pending", 60);
+        JsonObject aborted = awaitMaintenance(domainId, "ABORTED");
+        JsonObject self = voter(aborted, "storagebus");
+        assertEquals("VETO", self.getString("vote"));
+        assertTrue(self.getString("reason").contains(created.json().getString("taskId")), aborted.encode());
+    }
+
+    @Test
+    void badMaintenanceRequestsAreRefusedClearly() throws Exception {
+        String domainId = domain("strict", "default");
+        Http.Response missing = http.post("/api/v1/domains/" + domainId + "/maintenance", "{}");
+        assertError(missing, 400, "REQUIRED");
+        assertEquals("reason", missing.json().getString("field"));
+        Http.Response range = http.post("/api/v1/domains/" + domainId + "/maintenance", new JsonObject().put("reason", "x").put("deadlineSeconds", 0));
+        assertError(range, 400, "OUT_OF_RANGE");
+        assertEquals("deadlineSeconds", range.json().getString("field"));
+        assertError(http.post("/api/v1/domains/" + domainId + "/maintenance", new JsonObject().put("reason", "  ")), 400, "INVALID_VALUE");
+        assertError(http.post("/api/v1/domains/" + UUID.randomUUID() + "/maintenance", new JsonObject().put("reason", "x")), 404, "DOMAIN_NOT_FOUND");
+        assertError(http.get("/api/v1/domains/" + domainId + "/maintenance"), 404, "NO_MAINTENANCE_REQUEST");
+        assertError(http.post("/api/v1/domains/" + domainId + "/activate", "{}"), 409, "NOT_IN_MAINTENANCE");
+    }
+
+    private StorageSubscriber subscriber(String id, SilencePolicy silence, MaintenanceVoter voter) {
+        StorageSubscriber s = StorageSubscriber.builder(cluster.kafka.bootstrapServers(), id).description("test subscriber " + id)
+                .silence(silence).heartbeatInterval(Duration.ofSeconds(1)).voter(voter).build();
+        s.start();
+        subscribers.add(s);
+        awaitAliveSubscribers(with(id, true));
+        return s;
+    }
+
+    /** The alive subscribers the manager knows now, with one added or taken out. */
+    private Set<String> with(String id, boolean present) {
+        Set<String> ids = new HashSet<>(HOSTS);
+        subscribers.stream().map(StorageSubscriber::subscriberId).forEach(ids::add);
+        if (present) {
+            ids.add(id);
+        } else {
+            ids.remove(id);
+        }
+        return ids;
+    }
+
+    private void awaitAliveSubscribers(Set<String> expected) {
+        await().atMost(WAIT).until(() -> {
+            Set<String> alive = new HashSet<>();
+            http.get("/api/v1/subscribers").array().stream().map(JsonObject.class::cast)
+                    .filter(s -> s.getBoolean("alive")).forEach(s -> alive.add(s.getString("id")));
+            return alive;
+        }, expected::equals);
+    }
+
+    private String domain(String name, String pool) throws Exception {
+        Http.Response r = http.post("/api/v1/domains", new JsonObject().put("name", name).put("driver", "blockfile").put("pool", pool)
+                .put("properties", new JsonObject().put("path", Files.createDirectories(tmp.resolve("domains").resolve(name)).toString())));
+        assertEquals(201, r.status(), r.body());
+        return r.json().getString("id");
+    }
+
+    private String readyVolume(String domainId, String name) {
+        Http.Response created = http.post("/api/v1/domains/" + domainId + "/volumes",
+                new JsonObject().put("name", name).put("virtualSize", 16L << 20).put("format", "qcow2"));
+        assertEquals(202, created.status(), created.body());
+        String volumeId = created.json().getString("volumeId");
+        await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + volumeId).json().getString("status"), "READY"::equals);
+        return volumeId;
+    }
+
+    private JsonObject requestMaintenance(String domainId, String reason, int deadlineSeconds) {
+        Http.Response r = http.post("/api/v1/domains/" + domainId + "/maintenance",
+                new JsonObject().put("reason", reason).put("deadlineSeconds", deadlineSeconds));
+        assertEquals(202, r.status(), r.body());
+        return r.json();
+    }
+
+    private JsonObject awaitMaintenance(String domainId, String status) {
+        return await().atMost(WAIT).until(() -> http.get("/api/v1/domains/" + domainId + "/maintenance"),
+                r -> r.status() == 200 && status.equals(r.json().getString("status"))).json();
+    }
+
+    private String domainStatus(String domainId) {
+        return http.get("/api/v1/domains/" + domainId).json().getString("status");
+    }
+
+    private JsonObject awaitTask(Http.Response accepted) {
+        assertEquals(202, accepted.status(), accepted.body());
+        String taskId = accepted.json().getString("taskId");
+        return await().atMost(WAIT).until(() -> http.get("/api/v1/tasks/" + taskId).json(),
+                t -> t.getString("status").equals("SUCCEEDED") || t.getString("status").equals("FAILED"));
+    }
+
+    private <T extends SpecificRecord> T awaitEvent(Class<T> type, Predicate<T> matching) {
+        return await().atMost(WAIT).until(() -> TopicReader.readAll(cluster.kafka.bootstrapServers(), Topics.EVENTS).stream()
+                .map(r -> decode(r.value())).filter(type::isInstance).map(type::cast).filter(matching).findFirst().orElse(null), e -> e != null);
+    }
+
+    private static SpecificRecord decode(byte[] value) {
+        try {
+            return MessageCodec.standard().decode(value);
+        } catch (Exception e) {
+            return null;
+        }
+    }
+
+    private static Set<String> voterIds(JsonObject maintenance) {
+        Set<String> ids = new HashSet<>();
+        maintenance.getJsonArray("voters").forEach(v -> ids.add(((JsonObject) v).getString("subscriberId")));
+        return ids;
+    }
+
+    private static JsonObject voter(JsonObject maintenance, String id) {
+        JsonObject voter = maintenance.getJsonArray("voters").stream().map(JsonObject.class::cast)
+                .filter(v -> id.equals(v.getString("subscriberId"))).findFirst().orElse(null);
+        assertNotNull(voter, id + " is not a voter: " + maintenance.encode());
+        return voter;
+    }
+
+    private static void assertError(Http.Response r, int status, String code) {
+        assertEquals(status, r.status(), r.body());
+        assertEquals(code, r.json().getString("code"), r.body());
+    }
+
+    private static String loopDevicesOf(Path file) throws Exception {
+        Process p = new ProcessBuilder("losetup", "--noheadings", "--output", "NAME", "--associated", file.toString()).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        p.waitFor();
+        return out;
+    }
+}
