@@ -91,6 +91,48 @@ class ThinProvisioningIT {
     }
 
     /** QEMU restarts on the same socket (a migration back, a crash and restart): the host reconnects and arms again. */
+    /**
+     * A host vetoes maintenance of a domain while a guest there uses one of its volumes, naming
+     * it; once the guest let the volume go, the same request passes and the host disconnects.
+     */
+    @Test
+    void aHostVetoesMaintenanceWhileItsGuestUsesAVolume() throws Exception {
+        String guarded = thin.blockDomain("guarded", tmp.resolve("guarded"), null);
+        String volumeId = thin.thinVolume(guarded, "in-use", 256 * MIB, 32 * MIB);
+        String device = thin.prepare(volumeId, "host-1");
+        Path vm = tmp.resolve("vm-guarded");
+        List<String> args = new ArrayList<>(List.of("-machine", "none"));
+        args.addAll(ThinVolumes.volumeNodes(device));
+        args.addAll(ThinVolumes.testMonitor(vm));
+        QemuProcess guest = thin.qemu(vm, args);
+        thin.monitor(volumeId, guest.qmpSocket(), "vol-file", "vol");
+        try (ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
+            await().atMost(WAIT).until(() -> qmp.writeThreshold("vol-file"), t -> t > 0);
+
+            JsonObject aborted = maintenance(guarded, "ABORTED");
+            JsonObject host1 = aborted.getJsonArray("voters").stream().map(JsonObject.class::cast)
+                    .filter(v -> "host:host-1".equals(v.getString("subscriberId"))).findFirst().orElseThrow();
+            assertEquals("VETO", host1.getString("vote"), aborted.encode());
+            assertTrue(host1.getString("reason").contains(volumeId) && host1.getString("reason").contains(guest.qmpSocket().toString()),
+                    host1.getString("reason"));
+            assertEquals("ACTIVE", http.get("/api/v1/domains/" + guarded).json().getString("status"));
+
+            assertEquals(202, http.delete("/api/v1/volumes/" + volumeId + "/monitor").status());
+            await().atMost(WAIT).until(() -> qmp.writeThreshold("vol-file"), t -> t == 0);
+            qmp.quit(guest);
+        }
+        maintenance(guarded, "COMPLETED");
+        assertEquals("", ThinVolumes.loopDeviceOf(thin.backingFile(volumeId)), "host-1 let the volume go");
+    }
+
+    private JsonObject maintenance(String domainId, String outcome) {
+        Http.Response requested = http.post("/api/v1/domains/" + domainId + "/maintenance",
+                new JsonObject().put("reason", "move the array").put("deadlineSeconds", 60));
+        assertEquals(202, requested.status(), requested.body());
+        return await().atMost(WAIT).until(() -> http.get("/api/v1/domains/" + domainId + "/maintenance").json(),
+                m -> outcome.equals(m.getString("status")));
+    }
+
     @Test
     void aRestartedQemuIsWatchedAgain() throws Exception {
         String volumeId = thin.thinVolume(domainId, "restart", 256 * MIB, 32 * MIB);
