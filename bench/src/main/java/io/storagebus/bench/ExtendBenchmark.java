@@ -1,10 +1,13 @@
 package io.storagebus.bench;
 
+import static io.storagebus.bench.Figures.max;
+import static io.storagebus.bench.Figures.option;
+import static io.storagebus.bench.Figures.pct;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -228,21 +231,5 @@ public final class ExtendBenchmark {
             sink.close();
             producer.close();
         }
-    }
-
-    private static double pct(double[] sorted, double p) {
-        if (sorted.length == 0) {
-            return Double.NaN;
-        }
-        return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p / 100 * sorted.length) - 1)];
-    }
-
-    private static double max(double[] sorted) {
-        return sorted.length == 0 ? Double.NaN : sorted[sorted.length - 1];
-    }
-
-    private static String option(String[] args, String name, String defaultValue) {
-        int i = Arrays.asList(args).indexOf(name);
-        return i >= 0 && i + 1 < args.length ? args[i + 1] : defaultValue;
     }
 }

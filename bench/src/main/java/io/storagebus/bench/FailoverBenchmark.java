@@ -1,5 +1,7 @@
 package io.storagebus.bench;
 
+import static io.storagebus.bench.Figures.option;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -123,14 +125,5 @@ public final class FailoverBenchmark {
             }
         }
         throw new IllegalStateException("no volume created under epoch " + epoch + " in time");
-    }
-
-    private static String option(String[] args, String name, String defaultValue) {
-        for (int i = 0; i + 1 < args.length; i++) {
-            if (args[i].equals(name)) {
-                return args[i + 1];
-            }
-        }
-        return defaultValue;
     }
 }

@@ -6,18 +6,26 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.ByteArrayOutputStream;
 import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
@@ -34,17 +42,31 @@ import io.storagebus.schema.MaintenanceCompleted;
 import io.storagebus.schema.MaintenanceRequested;
 import io.storagebus.schema.MaintenanceVote;
 import io.storagebus.schema.SilencePolicy;
-import io.storagebus.schema.VoteDecision;
 import io.storagebus.schema.VolumeTornDown;
+import io.storagebus.schema.VoteDecision;
 import io.storagebus.subscriber.MaintenanceVoter;
 import io.storagebus.subscriber.StorageSubscriber;
 import io.storagebus.subscriber.Vote;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericDatumReader;
+import org.apache.avro.generic.GenericDatumWriter;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.io.BinaryEncoder;
+import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.io.EncoderFactory;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -274,6 +296,132 @@ class MaintenanceIT {
         JsonObject self = voter(aborted, "storagebus");
         assertEquals("VETO", self.getString("vote"));
         assertTrue(self.getString("reason").contains(created.json().getString("taskId")), aborted.encode());
+    }
+
+    /**
+     * A subscriber written from docs/EVENTS.md and the released .avsc files only: generic Avro,
+     * the single-object header by hand, fingerprints read from the table in the docs, plain Kafka
+     * clients. It registers, reads the request and vetoes, and the manager counts its veto.
+     */
+    @Test
+    void aSubscriberBuiltFromTheDocsAndSchemaFilesAloneTakesPart() throws Exception {
+        String domainId = domain("foreign", "default");
+        try (ForeignSubscriber foreign = new ForeignSubscriber(cluster.kafka.bootstrapServers(), "foreign-billing")) {
+            foreign.register();
+            awaitAliveSubscribers(with("foreign-billing", true));
+            requestMaintenance(domainId, "asked of a foreign service", 60);
+            GenericRecord request = foreign.awaitRequest(domainId);
+            foreign.vote(request, "VETO", "the foreign service says no");
+            JsonObject aborted = awaitMaintenance(domainId, "ABORTED");
+            assertEquals("the foreign service says no", voter(aborted, "foreign-billing").getString("reason"));
+        }
+        awaitAliveSubscribers(HOSTS);
+    }
+
+    /** What a service in any language does, spelled out with generic Avro and raw bytes. */
+    private static final class ForeignSubscriber implements AutoCloseable {
+        private static final Path HISTORY = Path.of("..", "schemas", "src", "main", "resources", "io", "storagebus", "schema", "history");
+        private final String id;
+        private final Map<String, Long> fingerprints = new HashMap<>();
+        private final KafkaProducer<String, byte[]> producer;
+        private final KafkaConsumer<String, byte[]> consumer;
+
+        ForeignSubscriber(String bootstrapServers, String id) throws Exception {
+            this.id = id;
+            // The fingerprint table of docs/EVENTS.md: | `io.storagebus.schema.Type` | vN | `hex` |
+            Matcher row = Pattern.compile("\\| `io\\.storagebus\\.schema\\.(\\w+)` \\| (v\\d+) \\| `([0-9a-f]{16})` \\|")
+                    .matcher(Files.readString(Path.of("..", "docs", "EVENTS.md")));
+            while (row.find()) {
+                fingerprints.put(row.group(1) + "/" + row.group(2), Long.parseUnsignedLong(row.group(3), 16));
+            }
+            Properties p = new Properties();
+            p.put("bootstrap.servers", bootstrapServers);
+            producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+            Properties c = new Properties();
+            c.put("bootstrap.servers", bootstrapServers);
+            c.put("isolation.level", "read_committed");
+            consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
+            List<TopicPartition> partitions = consumer.partitionsFor("storagebus.events").stream()
+                    .map(i -> new TopicPartition(i.topic(), i.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToEnd(partitions);
+            partitions.forEach(consumer::position);
+        }
+
+        void register() throws Exception {
+            Schema schema = schema("SubscriberHeartbeat");
+            GenericRecord beat = new GenericData.Record(schema);
+            beat.put("envelope", envelope(schema, "*", id));
+            beat.put("subscriberId", id);
+            beat.put("description", "a billing service that knows no Java");
+            beat.put("silence", new GenericData.EnumSymbol(schema.getField("silence").schema(), "VETO"));
+            beat.put("heartbeatIntervalMs", 60_000L);
+            send("storagebus.subscribers", id, "SubscriberHeartbeat", beat);
+        }
+
+        GenericRecord awaitRequest(String domainId) {
+            long requested = fingerprints.get("MaintenanceRequested/v1");
+            return await().atMost(WAIT).until(() -> {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    ByteBuffer value = ByteBuffer.wrap(r.value()).order(ByteOrder.LITTLE_ENDIAN);
+                    if (value.get() == (byte) 0xC3 && value.get() == 0x01 && value.getLong() == requested) {
+                        GenericRecord request = new GenericDatumReader<GenericRecord>(schema("MaintenanceRequested"))
+                                .read(null, DecoderFactory.get().binaryDecoder(r.value(), 10, r.value().length - 10, null));
+                        if (request.get("domainId").toString().equals(domainId)) {
+                            return request;
+                        }
+                    }
+                }
+                return null;
+            }, r -> r != null);
+        }
+
+        void vote(GenericRecord request, String decision, String reason) throws Exception {
+            Schema schema = schema("MaintenanceVote");
+            String requestId = request.get("requestId").toString();
+            GenericRecord vote = new GenericData.Record(schema);
+            vote.put("envelope", envelope(schema, ((GenericRecord) request.get("envelope")).get("pool").toString(), requestId));
+            vote.put("requestId", requestId);
+            vote.put("domainId", request.get("domainId").toString());
+            vote.put("subscriberId", id);
+            vote.put("decision", new GenericData.EnumSymbol(schema.getField("decision").schema(), decision));
+            vote.put("reason", reason);
+            send("storagebus.maintenance", requestId, "MaintenanceVote", vote);
+        }
+
+        private GenericRecord envelope(Schema schema, String pool, String correlationId) {
+            GenericRecord envelope = new GenericData.Record(schema.getField("envelope").schema());
+            envelope.put("id", UUID.randomUUID().toString());
+            envelope.put("correlationId", correlationId);
+            envelope.put("pool", pool);
+            envelope.put("issuer", "subscriber:" + id);
+            envelope.put("timestamp", System.currentTimeMillis());
+            return envelope;
+        }
+
+        private void send(String topic, String key, String type, GenericRecord record) throws Exception {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            bytes.write(new byte[] {(byte) 0xC3, 0x01});
+            bytes.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(fingerprints.get(type + "/v1")).array());
+            BinaryEncoder encoder = EncoderFactory.get().binaryEncoder(bytes, null);
+            new GenericDatumWriter<GenericRecord>(record.getSchema()).write(record, encoder);
+            encoder.flush();
+            ProducerRecord<String, byte[]> r = new ProducerRecord<>(topic, key, bytes.toByteArray());
+            r.headers().add("sb-type", ("io.storagebus.schema." + type).getBytes(StandardCharsets.UTF_8));
+            producer.send(r).get();
+        }
+
+        private static Schema schema(String type) throws Exception {
+            return new Schema.Parser().parse(HISTORY.resolve(type).resolve("v1.avsc").toFile());
+        }
+
+        /** Leaves: a tombstone for its key. */
+        @Override
+        public void close() throws Exception {
+            producer.send(new ProducerRecord<>("storagebus.subscribers", id, null)).get();
+            producer.close();
+            consumer.close();
+        }
     }
 
     @Test

@@ -3,9 +3,11 @@ package io.storagebus.manager.maintenance;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Supplier;
 
 import io.storagebus.schema.CastVote;
@@ -30,8 +32,8 @@ public final class MaintenanceBallot {
     public sealed interface Outcome {
     }
 
-    /** Not decided yet: votes are missing and the deadline is ahead. */
-    public record Pending(List<String> silent) implements Outcome {
+    /** Not decided yet: {@code silent} votes are missing and the deadline is ahead. */
+    public record Pending(int silent) implements Outcome {
     }
 
     public record Abort(List<CastVote> vetoes) implements Outcome {
@@ -42,11 +44,15 @@ public final class MaintenanceBallot {
 
     private final Map<String, MaintenanceVoter> voters = new LinkedHashMap<>();
     private final Map<String, CastVote> votes = new LinkedHashMap<>();
+    /** Kept as votes come, so counting a vote costs the same with ten voters or ten thousand. */
+    private final Set<String> silent = new LinkedHashSet<>();
+    private boolean vetoed;
     private final Instant deadline;
 
     public MaintenanceBallot(List<MaintenanceVoter> voters, List<CastVote> votes, Instant deadline) {
         voters.forEach(v -> this.voters.put(v.getSubscriberId(), v));
-        votes.forEach(v -> this.votes.put(v.getSubscriberId(), v));
+        this.voters.keySet().stream().filter(id -> !STORAGEBUS.equals(id)).forEach(silent::add);
+        votes.forEach(this::count);
         this.deadline = deadline;
     }
 
@@ -64,8 +70,14 @@ public final class MaintenanceBallot {
         if (votes.containsKey(subscriberId)) {
             return Counted.DUPLICATE;
         }
-        votes.put(subscriberId, cast(subscriberId, decision, reason, false, at));
+        count(cast(subscriberId, decision, reason, false, at));
         return Counted.COUNTED;
+    }
+
+    private void count(CastVote vote) {
+        votes.put(vote.getSubscriberId(), vote);
+        silent.remove(vote.getSubscriberId());
+        vetoed |= vote.getDecision() == VoteDecision.VETO;
     }
 
     /**
@@ -73,25 +85,24 @@ public final class MaintenanceBallot {
      * counted as consenting), so StorageBus judges the domain at the last moment.
      */
     public Outcome decide(Instant now, Supplier<Optional<String>> selfVeto) {
-        if (hasVeto()) {
+        if (vetoed) {
             return new Abort(byDecision(VoteDecision.VETO));
         }
-        List<String> silent = silentSubscribers();
         if (!silent.isEmpty() && now.isBefore(deadline)) {
-            return new Pending(silent);
+            return new Pending(silent.size());
         }
-        for (String id : silent) {
+        for (String id : List.copyOf(silent)) {
             MaintenanceVoter voter = voters.get(id);
             VoteDecision counted = voter.getSilence() == SilencePolicy.CONSENT ? VoteDecision.CONSENT : VoteDecision.VETO;
-            votes.put(id, cast(id, counted, "silent at the deadline (" + voter.getSilence().name().toLowerCase() + " on silence)", true, now));
+            count(cast(id, counted, "silent at the deadline (" + voter.getSilence().name().toLowerCase() + " on silence)", true, now));
         }
-        if (hasVeto()) {
+        if (vetoed) {
             return new Abort(byDecision(VoteDecision.VETO));
         }
         if (voters.containsKey(STORAGEBUS) && !votes.containsKey(STORAGEBUS)) {
             Optional<String> veto = selfVeto.get();
-            votes.put(STORAGEBUS, cast(STORAGEBUS, veto.isPresent() ? VoteDecision.VETO : VoteDecision.CONSENT, veto.orElse(null), false, now));
-            if (veto.isPresent()) {
+            count(cast(STORAGEBUS, veto.isPresent() ? VoteDecision.VETO : VoteDecision.CONSENT, veto.orElse(null), false, now));
+            if (vetoed) {
                 return new Abort(byDecision(VoteDecision.VETO));
             }
         }
@@ -100,7 +111,7 @@ public final class MaintenanceBallot {
 
     /** Subscribers asked whose vote is not in (StorageBus itself excepted). */
     public List<String> silentSubscribers() {
-        return voters.keySet().stream().filter(id -> !STORAGEBUS.equals(id) && !votes.containsKey(id)).toList();
+        return List.copyOf(silent);
     }
 
     public List<MaintenanceVoter> voters() {
@@ -113,10 +124,6 @@ public final class MaintenanceBallot {
 
     public Instant deadline() {
         return deadline;
-    }
-
-    private boolean hasVeto() {
-        return votes.values().stream().anyMatch(v -> v.getDecision() == VoteDecision.VETO);
     }
 
     private List<CastVote> byDecision(VoteDecision decision) {
