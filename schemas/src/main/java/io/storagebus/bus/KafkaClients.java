@@ -3,6 +3,8 @@ package io.storagebus.bus;
 import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -10,6 +12,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -22,6 +25,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
  */
 public final class KafkaClients {
     private static final Duration TOPIC_METADATA_WAIT = Duration.ofSeconds(30);
+    private static final Duration METADATA_RETRY = Duration.ofMillis(100);
 
     private KafkaClients() {
     }
@@ -57,34 +61,43 @@ public final class KafkaClients {
         return p;
     }
 
+    /** {@link #partitionsOf(Consumer, String, CountDownLatch)} for a reader nothing stops early. */
+    public static List<TopicPartition> partitionsOf(Consumer<?, ?> consumer, String topic) {
+        return partitionsOf(consumer, topic, new CountDownLatch(1));
+    }
+
     /**
      * The topic's partitions, waiting for the broker to know it. A topic created a moment ago may
      * not be in the metadata of the broker the consumer asks yet; {@code partitionsFor} then
-     * answers an empty list, and assigning that would consume nothing, silently, forever.
+     * answers an empty list, and assigning that would consume nothing, silently, forever. The
+     * wait ends at once with a {@link WakeupException} when {@code stop} is counted down (the
+     * caller is closing), and with {@link UnknownTopicOrPartitionException} after 30 s.
      */
-    public static List<TopicPartition> partitionsOf(Consumer<?, ?> consumer, String topic) {
-        return partitionsOf(consumer, topic, TOPIC_METADATA_WAIT);
+    public static List<TopicPartition> partitionsOf(Consumer<?, ?> consumer, String topic, CountDownLatch stop) {
+        return partitionsOf(consumer, topic, stop, TOPIC_METADATA_WAIT);
     }
 
-    /** {@link #partitionsOf(Consumer, String)}, giving up with {@link UnknownTopicOrPartitionException} after {@code wait}. */
-    public static List<TopicPartition> partitionsOf(Consumer<?, ?> consumer, String topic, Duration wait) {
+    /** {@link #partitionsOf(Consumer, String, CountDownLatch)}, giving up after {@code wait}. */
+    public static List<TopicPartition> partitionsOf(Consumer<?, ?> consumer, String topic, CountDownLatch stop, Duration wait) {
         long deadline = System.nanoTime() + wait.toNanos();
-        while (true) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
-                    .map(info -> new TopicPartition(topic, info.partition())).toList();
-            if (!partitions.isEmpty()) {
-                return partitions;
+        try {
+            while (true) {
+                List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
+                        .map(info -> new TopicPartition(topic, info.partition())).toList();
+                if (!partitions.isEmpty()) {
+                    return partitions;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new UnknownTopicOrPartitionException("topic " + topic + " does not exist (waited "
+                            + wait.toMillis() + " ms for it)");
+                }
+                if (stop.await(METADATA_RETRY.toMillis(), TimeUnit.MILLISECONDS)) {
+                    throw new WakeupException();
+                }
             }
-            if (System.nanoTime() > deadline) {
-                throw new UnknownTopicOrPartitionException("topic " + topic + " does not exist (waited "
-                        + wait.toMillis() + " ms for it)");
-            }
-            try {
-                Thread.sleep(100);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new InterruptException(e);
-            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptException(e);
         }
     }
 }

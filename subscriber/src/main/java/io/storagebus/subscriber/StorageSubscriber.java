@@ -175,7 +175,7 @@ public final class StorageSubscriber implements AutoCloseable {
         p.putAll(config.kafka);
         KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p);
         try {
-            List<TopicPartition> partitions = KafkaClients.partitionsOf(c, Topics.EVENTS);
+            List<TopicPartition> partitions = KafkaClients.partitionsOf(c, Topics.EVENTS, stopRequested);
             c.assign(partitions);
             partitions.forEach(c::position);
             return c;

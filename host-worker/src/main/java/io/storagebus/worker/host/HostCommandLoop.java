@@ -87,7 +87,7 @@ public final class HostCommandLoop implements AutoCloseable {
                     return;
                 }
                 String topic = Topics.hostCommands(config.hostId());
-                c.assign(KafkaClients.partitionsOf(c, topic));
+                c.assign(KafkaClients.partitionsOf(c, topic, stopRequested));
                 while (state.get() == State.STARTED) {
                     ConsumerRecords<String, byte[]> records = c.poll(Duration.ofSeconds(1));
                     for (ConsumerRecord<String, byte[]> record : records) {

@@ -107,7 +107,7 @@ final class ExtendLoop {
                     return;
                 }
                 String topic = Topics.watermarks(term.pool());
-                c.assign(KafkaClients.partitionsOf(c, topic));
+                c.assign(KafkaClients.partitionsOf(c, topic, stopRequested));
                 LOG.info("epoch {}: extending volumes on reports from {}", term.epoch(), topic);
                 long committedAt = System.nanoTime();
                 boolean uncommitted = false;

@@ -127,7 +127,7 @@ final class SpmCommandLoop {
                     progressProducer = new KafkaProducer<>(progressProps());
                 }
                 String topic = Topics.spmCommands(term.pool());
-                c.assign(KafkaClients.partitionsOf(c, topic));
+                c.assign(KafkaClients.partitionsOf(c, topic, stopRequested));
                 // Off the loop's thread: the first commands of a new term need not wait for it.
                 jobs.execute(() -> resumeJobs(c));
                 LOG.info("epoch {}: consuming {}", term.epoch(), topic);
@@ -244,7 +244,7 @@ final class SpmCommandLoop {
         String topic = Topics.spmJobs(term.pool());
         Map<String, byte[]> pending = new java.util.LinkedHashMap<>();
         try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(KafkaClients.consumer(config.bootstrapServers()))) {
-            List<TopicPartition> partitions = KafkaClients.partitionsOf(reader, topic);
+            List<TopicPartition> partitions = KafkaClients.partitionsOf(reader, topic, stopRequested);
             reader.assign(partitions);
             reader.seekToBeginning(partitions);
             Map<TopicPartition, Long> end = reader.endOffsets(partitions);

@@ -226,7 +226,7 @@ public final class RestApi {
     }
 
     private void createVolume(RoutingContext ctx) {
-        DomainState domain = usableDomain(ctx.pathParam("id"), null);
+        DomainState domain = usable(domainOrThrow(ctx.pathParam("id")), null);
         RequestBody body = RequestBody.of(ctx, Set.of("name", "virtualSize", "format", "allocation", "initialSize"));
         String name = body.name("name");
         long virtualSize = body.requiredLong("virtualSize");
@@ -318,7 +318,7 @@ public final class RestApi {
         if (prepare && volume.getStatus() != VolumeStatus.READY) {
             throw ApiError.conflict("VOLUME_NOT_READY", "volume '" + volume.getName() + "' is " + volume.getStatus() + ", not READY", null);
         }
-        DomainState domain = prepare ? usableDomain(volume.getDomainId(), null) : domainOrThrow(volume.getDomainId());
+        DomainState domain = prepare ? usable(domainOrThrow(volume.getDomainId()), null) : domainOrThrow(volume.getDomainId());
         String pool = domain.getEnvelope().getPool();
         HostDirectory.Host host = hosts.all().stream().filter(h -> h.hostId().equals(hostId)).findFirst()
                 .orElseThrow(() -> ApiError.badField("hostId", "UNKNOWN_HOST", "no host '" + hostId + "' is connected"));
@@ -357,10 +357,9 @@ public final class RestApi {
         if (source.getStatus() != VolumeStatus.READY) {
             throw ApiError.conflict("VOLUME_NOT_READY", "volume '" + source.getName() + "' is " + source.getStatus() + ", not READY", null);
         }
-        DomainState sourceDomain = usableDomain(source.getDomainId(), null);
-        view.domain(targetDomainId).orElseThrow(() -> ApiError.badField("targetDomainId", "UNKNOWN_DOMAIN",
-                "no domain with id '" + targetDomainId + "'"));
-        DomainState target = usableDomain(targetDomainId, "targetDomainId");
+        DomainState sourceDomain = usable(domainOrThrow(source.getDomainId()), null);
+        DomainState target = usable(view.domain(targetDomainId).orElseThrow(() -> ApiError.badField("targetDomainId", "UNKNOWN_DOMAIN",
+                "no domain with id '" + targetDomainId + "'")), "targetDomainId");
         String pool = sourceDomain.getEnvelope().getPool();
         if (!target.getEnvelope().getPool().equals(pool)) {
             throw ApiError.badField("targetDomainId", "CROSS_POOL", "the target domain is in pool '" + target.getEnvelope().getPool()
@@ -408,7 +407,7 @@ public final class RestApi {
         RequestBody body = start ? RequestBody.of(ctx, Set.of("qmpSocket", "nodeName", "drive")) : null;
         String hostId = leases.leaseOf(volume.getId()).map(VolumeLease::hostId).orElseThrow(() -> ApiError.conflict("NOT_PREPARED",
                 "volume '" + volume.getName() + "' is not prepared on any host; prepare it where the guest runs first", null));
-        DomainState domain = start ? usableDomain(volume.getDomainId(), null) : domainOrThrow(volume.getDomainId());
+        DomainState domain = start ? usable(domainOrThrow(volume.getDomainId()), null) : domainOrThrow(volume.getDomainId());
         Envelope envelope = Envelopes.origin(domain.getEnvelope().getPool(), "manager:" + config.managerId(), UUID.randomUUID().toString());
         JsonObject answer = new JsonObject().put("volumeId", volume.getId()).put("hostId", hostId).put("monitored", start);
         SpecificRecord command;
@@ -460,11 +459,10 @@ public final class RestApi {
     }
 
     /** A domain volumes may be used on: not in maintenance, nor being taken into it. */
-    private DomainState usableDomain(String id, String field) {
-        DomainState domain = domainOrThrow(id);
-        maintenance.refusesVolumeOperations(id).ifPresent(why -> {
+    private DomainState usable(DomainState domain, String field) {
+        maintenance.refusesVolumeOperations(domain.getId()).ifPresent(why -> {
             throw ApiError.conflict("DOMAIN_IN_MAINTENANCE", "domain '" + domain.getName() + "' " + why
-                    + "; volume operations resume once it is activated (POST /api/v1/domains/" + id + "/activate)", field);
+                    + "; volume operations resume once it is activated (POST /api/v1/domains/" + domain.getId() + "/activate)", field);
         });
         return domain;
     }

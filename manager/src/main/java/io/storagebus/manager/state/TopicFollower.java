@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
@@ -32,6 +33,7 @@ public final class TopicFollower implements AutoCloseable {
     private final Consumer<ConsumerRecord<String, byte[]>> handler;
     private final CompletableFuture<Void> caughtUp = new CompletableFuture<>();
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final CountDownLatch closed = new CountDownLatch(1);
     private final Thread thread;
     private volatile KafkaConsumer<String, byte[]> consumer;
 
@@ -68,7 +70,7 @@ public final class TopicFollower implements AutoCloseable {
             }
             List<TopicPartition> partitions = new ArrayList<>();
             for (String topic : topics) {
-                partitions.addAll(KafkaClients.partitionsOf(c, topic));
+                partitions.addAll(KafkaClients.partitionsOf(c, topic, closed));
             }
             c.assign(partitions);
             c.seekToBeginning(partitions);
@@ -94,6 +96,7 @@ public final class TopicFollower implements AutoCloseable {
         if (state.getAndSet(State.CLOSED) != State.STARTED) {
             return;
         }
+        closed.countDown();
         KafkaConsumer<String, byte[]> c = consumer;
         if (c != null) {
             c.wakeup();
