@@ -89,8 +89,8 @@ public final class Main {
 
     private static void manager(Args args) throws Exception {
         ManagerConfig config = new ManagerConfig(args.get("manager-id", "manager-1"), args.required("bootstrap-servers"),
-                args.required("zookeeper"), args.get("http-host", "0.0.0.0"), args.intValue("http-port", 8080),
-                args.get("default-pool", "default"), (short) 1);
+                args.required("zookeeper"), args.get("http-host", "0.0.0.0"), args.intValue("http-port", 8080), null,
+                args.get("default-pool", "default"), (short) 1, 6000);
         Manager manager = new Manager(config);
         runUntilStopped(manager::close, manager::start);
     }

@@ -6,6 +6,7 @@ import java.util.concurrent.TimeUnit;
 
 import io.storagebus.leases.SpmDirectory;
 import io.storagebus.leases.SpmTerm;
+import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.schema.DomainState;
 import io.vertx.core.Future;
@@ -18,6 +19,8 @@ import org.apache.kafka.clients.admin.DescribeClusterOptions;
 /**
  * UP when the manager can serve: Kafka answers, its state view is current, ZooKeeper is
  * connected, and every pool in use (the default pool and those of existing domains) has an SPM.
+ * A standby is UP too: it serves reads. The body says which role this manager has and which
+ * manager is active.
  */
 public final class HealthCheck {
     private final Vertx vertx;
@@ -26,8 +29,10 @@ public final class HealthCheck {
     private final StateView view;
     private final SpmDirectory spms;
     private final String defaultPool;
+    private final ActiveRole role;
 
-    public HealthCheck(Vertx vertx, Admin admin, CuratorFramework zk, StateView view, SpmDirectory spms, String defaultPool) {
+    public HealthCheck(Vertx vertx, Admin admin, CuratorFramework zk, StateView view, SpmDirectory spms, String defaultPool, ActiveRole role) {
+        this.role = role;
         this.vertx = vertx;
         this.admin = admin;
         this.zk = zk;
@@ -57,7 +62,10 @@ public final class HealthCheck {
                     .put("kafka", kafkaUp ? "UP" : "DOWN")
                     .put("zookeeper", zkUp ? "UP" : "DOWN")
                     .put("state", stateUp ? "UP" : "LOADING")
-                    .put("spm", spm);
+                    .put("spm", spm)
+                    .put("role", role.isActive() ? "ACTIVE" : "STANDBY")
+                    .put("activeManager", role.activeManager().map(c -> new JsonObject().put("id", c.managerId()).put("url", c.url()))
+                            .orElse(null));
         });
     }
 

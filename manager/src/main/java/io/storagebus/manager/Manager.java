@@ -15,10 +15,10 @@ import io.storagebus.leases.SpmDirectory;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.leases.ZooKeeperClients;
 import io.storagebus.manager.api.RestApi;
-import io.storagebus.manager.bus.CommandBus;
 import io.storagebus.manager.bus.DeadLetters;
 import io.storagebus.manager.bus.PoolTopics;
-import io.storagebus.manager.maintenance.MaintenanceCoordinator;
+import io.storagebus.manager.ha.ActiveRole;
+import io.storagebus.manager.ha.ManagerElection;
 import io.storagebus.manager.maintenance.SubscriberRegistry;
 import io.storagebus.manager.state.StateView;
 import io.vertx.core.Vertx;
@@ -30,7 +30,10 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The manager process: state view, command bus, SPM directory and the REST API. */
+/**
+ * The manager process: state view, SPM directory and the REST API on every manager; the command
+ * bus and the maintenance coordinator only on the active one, which a ZooKeeper election picks.
+ */
 public final class Manager implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Manager.class);
 
@@ -45,10 +48,10 @@ public final class Manager implements AutoCloseable {
     private HostDirectory hosts;
     private LeaseDirectory leases;
     private StateView view;
-    private CommandBus bus;
     private DeadLetters deadLetters;
     private SubscriberRegistry subscribers;
-    private MaintenanceCoordinator maintenance;
+    private ActiveRole role;
+    private ManagerElection election;
     private HttpServer http;
 
     public Manager(ManagerConfig config) {
@@ -64,7 +67,7 @@ public final class Manager implements AutoCloseable {
         topics.addAll(Topics.poolTopics(config.defaultPool(), config.topicReplication()));
         Topics.ensure(admin, topics);
 
-        zk = ZooKeeperClients.connect(config.zkConnect(), 10_000);
+        zk = ZooKeeperClients.connect(config.zkConnect(), config.zkSessionTimeoutMs());
         spms = new SpmDirectory(zk);
         spms.start();
         hosts = new HostDirectory(zk);
@@ -81,19 +84,37 @@ public final class Manager implements AutoCloseable {
         subscribers.caughtUp().get(60, TimeUnit.SECONDS);
 
         vertx = Vertx.vertx();
-        bus = new CommandBus(vertx, config.bootstrapServers(), "storagebus-manager-" + config.managerId());
-        bus.start();
-        maintenance = new MaintenanceCoordinator(vertx, config.managerId(), config.bootstrapServers(), view, bus, subscribers, hosts, deadLetters);
-        maintenance.start().get(60, TimeUnit.SECONDS);
+        role = new ActiveRole(vertx, config.managerId(), config.bootstrapServers(), view, subscribers, hosts, deadLetters);
         DriverRegistry drivers = DriverRegistry.load();
-        HealthCheck health = new HealthCheck(vertx, admin, zk, view, spms, config.defaultPool());
-        RestApi api = new RestApi(vertx, config, view, bus, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),
-                zk, spms, hosts, leases, maintenance, subscribers);
+        HealthCheck health = new HealthCheck(vertx, admin, zk, view, spms, config.defaultPool(), role);
+        RestApi api = new RestApi(vertx, config, view, role, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),
+                zk, spms, hosts, leases, subscribers);
         http = vertx.createHttpServer().requestHandler(api.router())
                 .listen(config.httpPort(), config.httpHost())
                 .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
         LOG.info("manager {} serving http://{}:{}", config.managerId(), config.httpHost(), http.actualPort());
+
+        // Stand for election once the API answers, so a standby serves reads from the start.
+        election = new ManagerElection(zk, config.managerId(), advertisedUrl(), role);
+        role.electedBy(election);
+        election.start();
+        election.settled().get(60, TimeUnit.SECONDS);
+        LOG.info("manager {} is {}", config.managerId(), role.isActive() ? "active" : "standby");
         return this;
+    }
+
+    private String advertisedUrl() {
+        return config.advertisedUrl() != null ? config.advertisedUrl() : baseUrl();
+    }
+
+    /** Whether this manager takes writes now. */
+    public boolean isActive() {
+        return role.isActive();
+    }
+
+    /** The manager election, for whoever wants to know who is active. */
+    public ManagerElection election() {
+        return election;
     }
 
     /**
@@ -118,14 +139,11 @@ public final class Manager implements AutoCloseable {
         if (!state.compareAndSet(State.STARTED, State.CLOSED)) {
             return;
         }
+        if (election != null) {
+            election.close();
+        }
         if (http != null) {
             http.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).exceptionally(e -> null).join();
-        }
-        if (maintenance != null) {
-            maintenance.close();
-        }
-        if (bus != null) {
-            bus.close();
         }
         if (vertx != null) {
             vertx.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).exceptionally(e -> null).join();

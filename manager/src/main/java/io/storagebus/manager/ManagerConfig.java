@@ -1,23 +1,39 @@
 package io.storagebus.manager;
 
+import java.util.regex.Pattern;
+
 import io.storagebus.bus.Topics;
 
 /**
  * What a manager needs to run.
  *
+ * @param managerId unique among the managers of one installation
  * @param httpPort 0 picks a free port
+ * @param advertisedUrl how other managers' clients reach this one's REST API, given to them in a
+ *        307 when this one is active; null means {@code http://httpHost:port}
  * @param defaultPool pool of domains created without one
+ * @param zkSessionTimeoutMs how long ZooKeeper waits before it declares this manager gone: the
+ *        floor of a standby's takeover after a crash
  */
 public record ManagerConfig(String managerId, String bootstrapServers, String zkConnect, String httpHost, int httpPort,
-                            String defaultPool, short topicReplication) {
+                            String advertisedUrl, String defaultPool, short topicReplication, int zkSessionTimeoutMs) {
+    public static final Pattern MANAGER_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
 
     public ManagerConfig {
+        if (managerId == null || !MANAGER_ID.matcher(managerId).matches()) {
+            throw new IllegalArgumentException("invalid manager id '" + managerId + "': " + MANAGER_ID.pattern());
+        }
         if (!Topics.POOL_NAME.matcher(defaultPool).matches()) {
             throw new IllegalArgumentException("invalid default pool '" + defaultPool + "': " + Topics.POOL_NAME.pattern());
         }
     }
 
     public static ManagerConfig of(String bootstrapServers, String zkConnect, int httpPort) {
-        return new ManagerConfig("manager-1", bootstrapServers, zkConnect, "127.0.0.1", httpPort, "default", (short) 1);
+        return new ManagerConfig("manager-1", bootstrapServers, zkConnect, "127.0.0.1", httpPort, null, "default", (short) 1, 6000);
+    }
+
+    public ManagerConfig withId(String id) {
+        return new ManagerConfig(id, bootstrapServers, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+                zkSessionTimeoutMs);
     }
 }

@@ -37,8 +37,13 @@ final class Cluster implements AutoCloseable {
     }
 
     Manager startManager() throws Exception {
-        manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), 0)).start();
+        manager = startManager("manager-1");
         return manager;
+    }
+
+    /** Another manager of the same installation: active if none is, standby otherwise. The caller closes it. */
+    Manager startManager(String managerId) throws Exception {
+        return new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), 0).withId(managerId)).start();
     }
 
     Optional<HostWorker> spm() {

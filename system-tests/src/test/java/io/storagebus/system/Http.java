@@ -11,7 +11,11 @@ import io.vertx.core.json.JsonObject;
 
 /** A small JSON client for the REST API. */
 final class Http {
-    record Response(int status, String body, String contentType) {
+    record Response(int status, String body, String contentType, java.net.http.HttpHeaders headers) {
+        String header(String name) {
+            return headers.firstValue(name).orElse(null);
+        }
+
         JsonObject json() {
             return new JsonObject(body);
         }
@@ -49,7 +53,7 @@ final class Http {
     private Response send(HttpRequest.Builder request) {
         try {
             HttpResponse<String> r = client.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
-            return new Response(r.statusCode(), r.body(), r.headers().firstValue("Content-Type").orElse(""));
+            return new Response(r.statusCode(), r.body(), r.headers().firstValue("Content-Type").orElse(""), r.headers());
         } catch (Exception e) {
             throw new AssertionError("request failed: " + e, e);
         }

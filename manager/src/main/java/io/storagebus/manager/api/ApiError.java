@@ -1,6 +1,7 @@
 package io.storagebus.manager.api;
 
 import java.util.List;
+import java.util.Map;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -18,13 +19,33 @@ public final class ApiError extends RuntimeException {
     private final String code;
     private final String field;
     private final List<FieldError> errors;
+    private final Map<String, String> headers;
+    private final JsonObject extra;
 
     public ApiError(int status, String code, String message, String field, List<FieldError> errors) {
+        this(status, code, message, field, errors, Map.of(), new JsonObject());
+    }
+
+    private ApiError(int status, String code, String message, String field, List<FieldError> errors, Map<String, String> headers,
+                     JsonObject extra) {
         super(message, null, false, false);
         this.status = status;
         this.code = code;
         this.field = field;
         this.errors = List.copyOf(errors);
+        this.headers = Map.copyOf(headers);
+        this.extra = extra;
+    }
+
+    /** A write sent to a standby manager: 307 to the same request on the active one. */
+    public static ApiError notActive(String message, String activeManagerId, String location) {
+        return new ApiError(307, "NOT_ACTIVE_MANAGER", message, null, List.of(), Map.of("Location", location),
+                new JsonObject().put("activeManager", new JsonObject().put("id", activeManagerId).put("location", location)));
+    }
+
+    /** A write while no manager is active, during an election. */
+    public static ApiError noActiveManager(String message) {
+        return new ApiError(503, "NO_ACTIVE_MANAGER", message, null, List.of(), Map.of("Retry-After", "2"), new JsonObject());
     }
 
     public static ApiError badField(String field, String code, String message) {
@@ -47,6 +68,10 @@ public final class ApiError extends RuntimeException {
         return status;
     }
 
+    public Map<String, String> headers() {
+        return headers;
+    }
+
     public JsonObject toJson() {
         JsonObject json = new JsonObject().put("code", code).put("message", getMessage());
         if (field != null) {
@@ -57,6 +82,6 @@ public final class ApiError extends RuntimeException {
             errors.forEach(e -> list.add(new JsonObject().put("field", e.field()).put("code", e.code()).put("message", e.message())));
             json.put("errors", list);
         }
-        return json;
+        return json.mergeIn(extra);
     }
 }

@@ -4,12 +4,14 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 import io.storagebus.driver.DriverRegistry;
-import io.storagebus.manager.maintenance.MaintenanceCoordinator;
+import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.maintenance.MaintenanceCoordinator.Snapshot;
 import io.storagebus.manager.maintenance.SubscriberRegistry;
+import io.storagebus.manager.state.StateView;
 import io.storagebus.schema.CastVote;
 import io.storagebus.schema.MaintenanceState;
 import io.storagebus.schema.MaintenanceVoter;
@@ -24,25 +26,33 @@ final class MaintenanceRoutes {
     static final long MAX_DEADLINE_SECONDS = 86_400;
     static final int MAX_REASON_LENGTH = 1000;
 
-    private final MaintenanceCoordinator coordinator;
+    private final ActiveRole role;
+    private final StateView view;
     private final SubscriberRegistry subscribers;
     private final DriverRegistry drivers;
 
-    MaintenanceRoutes(MaintenanceCoordinator coordinator, SubscriberRegistry subscribers, DriverRegistry drivers) {
-        this.coordinator = coordinator;
+    MaintenanceRoutes(ActiveRole role, StateView view, SubscriberRegistry subscribers, DriverRegistry drivers) {
+        this.role = role;
+        this.view = view;
         this.subscribers = subscribers;
         this.drivers = drivers;
     }
 
     void register(Router router) {
         router.post("/api/v1/domains/:id/maintenance").handler(this::request);
-        router.get("/api/v1/domains/:id/maintenance").handler(ctx -> RestApi.ok(ctx, 200, json(coordinator.current(ctx.pathParam("id"))
+        router.get("/api/v1/domains/:id/maintenance").handler(ctx -> RestApi.ok(ctx, 200, json(current(ctx.pathParam("id"))
                 .orElseThrow(() -> ApiError.notFound("NO_MAINTENANCE_REQUEST", "domain " + ctx.pathParam("id") + " has no maintenance request")))));
-        router.delete("/api/v1/domains/:id/maintenance").handler(ctx -> coordinator.cancel(ctx.pathParam("id"))
+        router.delete("/api/v1/domains/:id/maintenance").handler(ctx -> role.maintenance().cancel(ctx.pathParam("id"))
                 .onSuccess(s -> RestApi.ok(ctx, 200, json(s))).onFailure(ctx::fail));
-        router.post("/api/v1/domains/:id/activate").handler(ctx -> coordinator.activate(ctx.pathParam("id"))
+        router.post("/api/v1/domains/:id/activate").handler(ctx -> role.maintenance().activate(ctx.pathParam("id"))
                 .onSuccess(d -> RestApi.ok(ctx, 200, Views.domain(d, drivers.find(d.getDriver()).orElse(null)))).onFailure(ctx::fail));
         router.get("/api/v1/subscribers").handler(this::listSubscribers);
+    }
+
+    /** The active manager's live view of the request; a standby shows what the state topic says. */
+    private Optional<Snapshot> current(String domainId) {
+        return role.maintenanceIfActive().map(m -> m.current(domainId))
+                .orElseGet(() -> view.maintenance(domainId).map(s -> new Snapshot(s, Map.of())));
     }
 
     private void request(RoutingContext ctx) {
@@ -56,7 +66,7 @@ final class MaintenanceRoutes {
             throw ApiError.badField("deadlineSeconds", "OUT_OF_RANGE", "deadlineSeconds must be within 1.." + MAX_DEADLINE_SECONDS + ", got " + seconds);
         }
         String domainId = ctx.pathParam("id");
-        coordinator.request(domainId, reason, Duration.ofSeconds(seconds))
+        role.maintenance().request(domainId, reason, Duration.ofSeconds(seconds))
                 .onSuccess(s -> {
                     ctx.response().putHeader("Location", "/api/v1/domains/" + domainId + "/maintenance");
                     RestApi.ok(ctx, 202, json(s));

@@ -22,11 +22,10 @@ import io.storagebus.leases.SpmDirectory;
 import io.storagebus.leases.VolumeLease;
 import io.storagebus.manager.HealthCheck;
 import io.storagebus.manager.ManagerConfig;
-import io.storagebus.manager.bus.CommandBus;
 import io.storagebus.manager.bus.CommandBus.Outgoing;
 import io.storagebus.manager.bus.PoolTopics;
 import io.storagebus.manager.bus.PublishFailedException;
-import io.storagebus.manager.maintenance.MaintenanceCoordinator;
+import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.maintenance.SubscriberRegistry;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.schema.Allocation;
@@ -47,6 +46,7 @@ import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeStatus;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -71,29 +71,27 @@ public final class RestApi {
 
     private final ManagerConfig config;
     private final StateView view;
-    private final CommandBus bus;
+    private final ActiveRole role;
     private final DriverRegistry drivers;
     private final HealthCheck health;
     private final PoolTopics poolTopics;
     private final ClusterRoutes cluster;
     private final HostDirectory hosts;
     private final LeaseDirectory leases;
-    private final MaintenanceCoordinator maintenance;
     private final MaintenanceRoutes maintenanceRoutes;
     private final Vertx vertx;
 
-    public RestApi(Vertx vertx, ManagerConfig config, StateView view, CommandBus bus, DriverRegistry drivers, HealthCheck health,
+    public RestApi(Vertx vertx, ManagerConfig config, StateView view, ActiveRole role, DriverRegistry drivers, HealthCheck health,
                    PoolTopics poolTopics, CuratorFramework zk, SpmDirectory spms, HostDirectory hosts, LeaseDirectory leases,
-                   MaintenanceCoordinator maintenance, SubscriberRegistry subscribers) {
+                   SubscriberRegistry subscribers) {
         this.vertx = vertx;
-        this.maintenance = maintenance;
-        this.maintenanceRoutes = new MaintenanceRoutes(maintenance, subscribers, drivers);
+        this.maintenanceRoutes = new MaintenanceRoutes(role, view, subscribers, drivers);
         this.hosts = hosts;
         this.leases = leases;
         this.cluster = new ClusterRoutes(vertx, zk, spms, hosts, leases);
         this.config = config;
         this.view = view;
-        this.bus = bus;
+        this.role = role;
         this.drivers = drivers;
         this.health = health;
         this.poolTopics = poolTopics;
@@ -102,6 +100,7 @@ public final class RestApi {
     public Router router() {
         Router router = Router.router(vertx);
         router.route("/api/*").handler(BodyHandler.create().setBodyLimit(1 << 20));
+        router.route("/api/*").handler(this::writesOnActiveOnly);
         router.get("/api/v1/health").handler(this::health);
         router.get("/api/v1/drivers").handler(ctx -> ok(ctx, 200, new JsonArray(drivers.all().stream().map(Views::driver).toList())));
         router.post("/api/v1/domains").handler(this::createDomain);
@@ -126,6 +125,16 @@ public final class RestApi {
         router.errorHandler(413, ctx -> error(ctx, new ApiError(413, "BODY_TOO_LARGE", "request body exceeds 1 MiB", null, List.of())));
         router.errorHandler(500, this::failure);
         return router;
+    }
+
+    /** Any manager answers reads; a standby points writes at the active manager (307) before looking at them. */
+    private void writesOnActiveOnly(RoutingContext ctx) {
+        HttpMethod method = ctx.request().method();
+        if (method == HttpMethod.GET || method == HttpMethod.HEAD || role.isActive()) {
+            ctx.next();
+        } else {
+            error(ctx, role.notActive(ctx.request().uri()));
+        }
     }
 
     private void health(RoutingContext ctx) {
@@ -424,7 +433,7 @@ public final class RestApi {
         } else {
             command = UnmonitorVolume.newBuilder().setEnvelope(envelope).setVolumeId(volume.getId()).setHostId(hostId).build();
         }
-        bus.publish(List.of(new Outgoing(Topics.hostCommands(hostId), volume.getId(), command)))
+        role.bus().publish(List.of(new Outgoing(Topics.hostCommands(hostId), volume.getId(), command)))
                 .onSuccess(v -> ok(ctx, 202, answer))
                 .onFailure(ctx::fail);
     }
@@ -455,12 +464,12 @@ public final class RestApi {
             }
             reserved.add(o.value());
         }
-        return bus.publish(records).onFailure(e -> reserved.forEach(view::release));
+        return role.bus().publish(records).onFailure(e -> reserved.forEach(view::release));
     }
 
     /** A domain volumes may be used on: not in maintenance, nor being taken into it. */
     private DomainState usable(DomainState domain, String field) {
-        maintenance.refusesVolumeOperations(domain.getId()).ifPresent(why -> {
+        role.maintenance().refusesVolumeOperations(domain.getId()).ifPresent(why -> {
             throw ApiError.conflict("DOMAIN_IN_MAINTENANCE", "domain '" + domain.getName() + "' " + why
                     + "; volume operations resume once it is activated (POST /api/v1/domains/" + domain.getId() + "/activate)", field);
         });
@@ -493,6 +502,7 @@ public final class RestApi {
     }
 
     private static void error(RoutingContext ctx, ApiError e) {
+        e.headers().forEach((name, value) -> ctx.response().putHeader(name, value));
         ok(ctx, e.status(), e.toJson());
     }
 

@@ -7,6 +7,7 @@ import java.util.Properties;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
 
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.MessageCodec;
@@ -40,17 +41,26 @@ public final class CommandBus implements AutoCloseable {
     private record Submission(List<Outgoing> records, Context context, Promise<Void> promise) {
     }
 
-    private enum State { LATENT, STARTED, CLOSED }
+    private enum State { LATENT, STARTED, FENCED, CLOSED }
 
     private final Vertx vertx;
     private final Properties producerProps;
+    private final BooleanSupplier leading;
+    private KafkaProducer<String, byte[]> producer;
     private final MessageCodec codec = MessageCodec.standard();
     private final LinkedBlockingQueue<Submission> queue = new LinkedBlockingQueue<>();
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
     private final Thread thread;
 
-    public CommandBus(Vertx vertx, String bootstrapServers, String transactionalId) {
+    /**
+     * @param transactionalId the same for every manager: the one that starts its bus fences the
+     *        one before it, whose open transaction is aborted and whose next commit fails
+     * @param leading whether this manager still leads; a producer that failed is replaced only
+     *        while it does, so a deposed manager never fences the active one
+     */
+    public CommandBus(Vertx vertx, String bootstrapServers, String transactionalId, BooleanSupplier leading) {
         this.vertx = vertx;
+        this.leading = leading;
         Properties p = KafkaClients.transactionalProducer(bootstrapServers, transactionalId);
         // A REST client waits for the outcome, so give up within seconds when Kafka is away. A
         // record that cannot be delivered puts the transaction in an abortable error state, so
@@ -63,17 +73,36 @@ public final class CommandBus implements AutoCloseable {
         this.thread.setDaemon(true);
     }
 
+    /** Fences every earlier holder of the transactional id, then starts publishing. */
     public void start() {
         if (!state.compareAndSet(State.LATENT, State.STARTED)) {
             throw new IllegalStateException("command bus already started");
         }
+        try {
+            producer = newProducer();
+        } catch (KafkaException e) {
+            state.set(State.CLOSED);
+            throw e;
+        }
         thread.start();
+    }
+
+    private KafkaProducer<String, byte[]> newProducer() {
+        KafkaProducer<String, byte[]> p = new KafkaProducer<>(producerProps);
+        try {
+            p.initTransactions();
+            return p;
+        } catch (KafkaException e) {
+            p.close(java.time.Duration.ZERO);
+            throw e;
+        }
     }
 
     /** Completes, on the caller's Vert.x context, once every record is committed. */
     public Future<Void> publish(List<Outgoing> records) {
         if (state.get() != State.STARTED) {
-            return Future.failedFuture(new PublishFailedException("the manager is not running", null));
+            return Future.failedFuture(new PublishFailedException(state.get() == State.FENCED
+                    ? "another manager became active; this one no longer publishes" : "the manager is not running", null));
         }
         Promise<Void> promise = Promise.promise();
         queue.add(new Submission(records, vertx.getOrCreateContext(), promise));
@@ -81,7 +110,6 @@ public final class CommandBus implements AutoCloseable {
     }
 
     private void run() {
-        KafkaProducer<String, byte[]> producer = null;
         while (state.get() == State.STARTED) {
             List<Submission> batch = new ArrayList<>();
             try {
@@ -92,8 +120,10 @@ public final class CommandBus implements AutoCloseable {
                 batch.add(first);
                 queue.drainTo(batch);
                 if (producer == null) {
-                    producer = new KafkaProducer<>(producerProps);
-                    producer.initTransactions();
+                    if (!leading.getAsBoolean()) {
+                        throw new ProducerFencedException("this manager no longer leads");
+                    }
+                    producer = newProducer();
                 }
                 commit(producer, batch);
                 batch.forEach(s -> s.context().runOnContext(v -> s.promise().complete()));
@@ -101,6 +131,10 @@ public final class CommandBus implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 fail(batch, new PublishFailedException("the manager is shutting down", e));
                 break;
+            } catch (ProducerFencedException e) {
+                LOG.error("publishing {} request(s) refused: another manager is active ({})", batch.size(), e.getMessage());
+                fail(batch, new PublishFailedException("another manager became active; nothing was changed", e));
+                state.compareAndSet(State.STARTED, State.FENCED);
             } catch (KafkaException e) {
                 LOG.warn("publishing {} request(s) failed: {}", batch.size(), e.toString());
                 fail(batch, new PublishFailedException("Kafka did not commit the request: " + e.getMessage(), e));
@@ -149,7 +183,8 @@ public final class CommandBus implements AutoCloseable {
 
     @Override
     public void close() {
-        if (state.getAndSet(State.CLOSED) != State.STARTED) {
+        State before = state.getAndSet(State.CLOSED);
+        if (before != State.STARTED && before != State.FENCED) {
             return;
         }
         try {

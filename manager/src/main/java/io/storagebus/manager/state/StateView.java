@@ -51,6 +51,11 @@ public final class StateView implements AutoCloseable {
         return follower.caughtUp();
     }
 
+    /** Completes once every state record committed before the call is in the view. */
+    public CompletableFuture<Void> sync() {
+        return follower.sync();
+    }
+
     public boolean isCaughtUp() {
         return follower.isCaughtUp();
     }

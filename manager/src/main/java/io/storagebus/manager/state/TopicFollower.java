@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
@@ -34,8 +35,11 @@ public final class TopicFollower implements AutoCloseable {
     private final CompletableFuture<Void> caughtUp = new CompletableFuture<>();
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
     private final CountDownLatch closed = new CountDownLatch(1);
+    private final ConcurrentLinkedQueue<CompletableFuture<Void>> syncRequests = new ConcurrentLinkedQueue<>();
     private final Thread thread;
     private volatile KafkaConsumer<String, byte[]> consumer;
+    /** Set once the consumer is in its poll loop, where a wakeup from sync() is expected. */
+    private volatile boolean following;
 
     public TopicFollower(String bootstrapServers, String name, List<String> topics, Consumer<ConsumerRecord<String, byte[]>> handler) {
         this.bootstrapServers = bootstrapServers;
@@ -62,6 +66,21 @@ public final class TopicFollower implements AutoCloseable {
         return caughtUp.isDone() && !caughtUp.isCompletedExceptionally();
     }
 
+    /**
+     * Completes, on the follower's thread, once every record committed before this call was
+     * handled: what a manager taking over waits for, after fencing the previous one, so that it
+     * decides on everything its predecessor published.
+     */
+    public CompletableFuture<Void> sync() {
+        CompletableFuture<Void> synced = new CompletableFuture<>();
+        syncRequests.add(synced);
+        KafkaConsumer<String, byte[]> c = consumer;
+        if (c != null && following) {
+            c.wakeup();
+        }
+        return synced;
+    }
+
     private void run() {
         try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaClients.consumer(bootstrapServers))) {
             consumer = c;
@@ -75,20 +94,35 @@ public final class TopicFollower implements AutoCloseable {
             c.assign(partitions);
             c.seekToBeginning(partitions);
             Map<TopicPartition, Long> end = c.endOffsets(partitions);
+            List<Map.Entry<CompletableFuture<Void>, Map<TopicPartition, Long>>> syncing = new ArrayList<>();
+            following = true;
             while (state.get() != State.CLOSED) {
-                for (ConsumerRecord<String, byte[]> record : c.poll(Duration.ofSeconds(1))) {
-                    handler.accept(record);
+                try {
+                    for (ConsumerRecord<String, byte[]> record : c.poll(Duration.ofSeconds(1))) {
+                        handler.accept(record);
+                    }
+                } catch (WakeupException e) {
+                    // sync() asked for the end offsets, or close() for the end
                 }
-                if (!caughtUp.isDone() && end.entrySet().stream().allMatch(e -> c.position(e.getKey()) >= e.getValue())) {
+                for (CompletableFuture<Void> request; (request = syncRequests.poll()) != null; ) {
+                    syncing.add(Map.entry(request, c.endOffsets(partitions)));
+                }
+                if (!caughtUp.isDone() && reached(c, end)) {
                     caughtUp.complete(null);
                 }
+                syncing.removeIf(s -> reached(c, s.getValue()) && s.getKey().complete(null));
             }
         } catch (WakeupException e) {
-            // closing
+            // closed before the topics were found
         } catch (RuntimeException e) {
             LOG.error("{} stopped: {}", name, e.toString(), e);
             caughtUp.completeExceptionally(e);
+            syncRequests.forEach(r -> r.completeExceptionally(e));
         }
+    }
+
+    private static boolean reached(KafkaConsumer<String, byte[]> c, Map<TopicPartition, Long> end) {
+        return end.entrySet().stream().allMatch(e -> c.position(e.getKey()) >= e.getValue());
     }
 
     @Override

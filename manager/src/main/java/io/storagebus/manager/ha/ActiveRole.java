@@ -1,0 +1,132 @@
+package io.storagebus.manager.ha;
+
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+
+import io.storagebus.leases.HostDirectory;
+import io.storagebus.manager.api.ApiError;
+import io.storagebus.manager.bus.CommandBus;
+import io.storagebus.manager.bus.DeadLetters;
+import io.storagebus.manager.maintenance.MaintenanceCoordinator;
+import io.storagebus.manager.maintenance.SubscriberRegistry;
+import io.storagebus.manager.state.StateView;
+import io.vertx.core.Vertx;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What only the active manager runs: the command bus, which publishes requests, and the
+ * maintenance coordinator, which decides votes. Taking over fences the previous active manager
+ * on Kafka first (a shared transactional id), then reads the state topics to their end, so the
+ * new manager decides on everything its predecessor committed and nothing it did not.
+ */
+public final class ActiveRole implements ManagerElection.Listener {
+    private static final Logger LOG = LoggerFactory.getLogger(ActiveRole.class);
+    /** Shared by all managers: the active one's producer fences its predecessor's. */
+    static final String TRANSACTIONAL_ID = "storagebus-manager";
+
+    private record Parts(CommandBus bus, MaintenanceCoordinator maintenance) {
+    }
+
+    private final Vertx vertx;
+    private final String managerId;
+    private final String bootstrapServers;
+    private final StateView view;
+    private final SubscriberRegistry subscribers;
+    private final HostDirectory hosts;
+    private final DeadLetters deadLetters;
+    private final AtomicReference<Parts> parts = new AtomicReference<>();
+    private volatile BooleanSupplier leading = () -> false;
+    private volatile ManagerElection election;
+
+    public ActiveRole(Vertx vertx, String managerId, String bootstrapServers, StateView view, SubscriberRegistry subscribers,
+                      HostDirectory hosts, DeadLetters deadLetters) {
+        this.vertx = vertx;
+        this.managerId = managerId;
+        this.bootstrapServers = bootstrapServers;
+        this.view = view;
+        this.subscribers = subscribers;
+        this.hosts = hosts;
+        this.deadLetters = deadLetters;
+    }
+
+    /** The election this role listens to, for pointing clients at the active manager. */
+    public void electedBy(ManagerElection election) {
+        this.election = election;
+        this.leading = election::leads;
+    }
+
+    @Override
+    public void activate() throws Exception {
+        long started = System.nanoTime();
+        CommandBus bus = new CommandBus(vertx, bootstrapServers, TRANSACTIONAL_ID, () -> leading.getAsBoolean());
+        bus.start();
+        MaintenanceCoordinator maintenance = null;
+        try {
+            view.sync().get(30, TimeUnit.SECONDS);
+            maintenance = new MaintenanceCoordinator(vertx, managerId, bootstrapServers, view, bus, subscribers, hosts, deadLetters);
+            maintenance.start().get(60, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            if (maintenance != null) {
+                maintenance.close();
+            }
+            bus.close();
+            throw e;
+        }
+        parts.set(new Parts(bus, maintenance));
+        LOG.info("manager {} took writes after {} ms (fenced its predecessor, read the state to its end)", managerId,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+    }
+
+    @Override
+    public void deactivate() {
+        Parts p = parts.getAndSet(null);
+        if (p != null) {
+            p.maintenance().close();
+            p.bus().close();
+        }
+    }
+
+    public boolean isActive() {
+        return parts.get() != null;
+    }
+
+    /** The command bus, or a 307/503 naming the active manager when this one is standby. */
+    public CommandBus bus() {
+        return parts().bus();
+    }
+
+    /** The maintenance coordinator, or a 307/503 naming the active manager when this one is standby. */
+    public MaintenanceCoordinator maintenance() {
+        return parts().maintenance();
+    }
+
+    /** The coordinator when active: a standby reads maintenance from the state topic instead. */
+    public Optional<MaintenanceCoordinator> maintenanceIfActive() {
+        return Optional.ofNullable(parts.get()).map(Parts::maintenance);
+    }
+
+    private Parts parts() {
+        Parts p = parts.get();
+        if (p == null) {
+            throw notActive("");
+        }
+        return p;
+    }
+
+    /** The manager that leads now, this one included; empty during an election. */
+    public Optional<ManagerElection.Candidate> activeManager() {
+        return election == null ? Optional.empty() : election.leader();
+    }
+
+    /** Where a write should go: 307 to the active manager's {@code uri}, or 503 while none leads. */
+    public ApiError notActive(String uri) {
+        Optional<ManagerElection.Candidate> leader = election == null ? Optional.empty() : election.leader()
+                .filter(c -> !c.managerId().equals(managerId) && c.url() != null);
+        return leader.map(c -> ApiError.notActive("manager " + managerId + " is standby; send writes to the active manager "
+                        + c.managerId() + " at " + c.url(), c.managerId(), c.url() + uri))
+                .orElseGet(() -> ApiError.noActiveManager("no manager is active right now (an election is under way); retry in a few seconds"));
+    }
+}
