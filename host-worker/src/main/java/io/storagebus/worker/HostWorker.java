@@ -88,6 +88,23 @@ public final class HostWorker implements AutoCloseable {
         return config.hostId();
     }
 
+    /** What the worker's readiness is made of. */
+    public record Health(boolean zooKeeper, boolean hostCommands, Optional<SpmTerm> spm) {
+        public boolean ready() {
+            return zooKeeper && hostCommands;
+        }
+    }
+
+    /** Ready when connected to ZooKeeper (its leases and election hold) and reading its host topic. */
+    public Health health() {
+        boolean zkUp = zk != null && zk.getZookeeperClient().isConnected();
+        return new Health(zkUp, hostCommands != null && hostCommands.isConsuming(), spmTerm());
+    }
+
+    public boolean isStarted() {
+        return state.get() == State.STARTED;
+    }
+
     /** The SPM term this host holds now, if any. */
     public Optional<SpmTerm> spmTerm() {
         return election == null ? Optional.empty() : election.currentTerm();

@@ -1,5 +1,7 @@
 package io.storagebus.worker.host;
 
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -9,6 +11,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 import io.storagebus.bus.Envelopes;
+import io.storagebus.metrics.StorageBusMetrics;
+import io.storagebus.worker.CommandTrace;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
@@ -77,6 +81,10 @@ final class HostCommandHandler {
         } catch (UndecodableRecordException e) {
             return List.of(deadLetter(record, e.getMessage()));
         }
+        return CommandTrace.run(command, () -> dispatch(record, command), out -> out);
+    }
+
+    private List<ProducerRecord<String, byte[]>> dispatch(ConsumerRecord<String, byte[]> record, SpecificRecord command) {
         if (command instanceof PrepareVolume prepare && prepare.getHostId().equals(config.hostId())) {
             return prepare(prepare);
         }
@@ -94,6 +102,7 @@ final class HostCommandHandler {
             return List.of();
         }
         if (command instanceof RefreshVolume refresh && refresh.getHostId().equals(config.hostId())) {
+            StorageBusMetrics.get().extendRoundTrip(Duration.between(refresh.getReportedAt(), Instant.now()).toNanos() / 1e9);
             // Answered asynchronously; if it fails, the monitor reports the volume again and the SPM answers again.
             monitor.refresh(refresh).onFailure(e -> LOG.error("host {}: refreshing volume {} failed: {}", config.hostId(),
                     refresh.getVolumeId(), e.getMessage()));
@@ -289,6 +298,7 @@ final class HostCommandHandler {
     }
 
     private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> record, String reason) {
+        StorageBusMetrics.get().deadLettered();
         LOG.warn("dead-lettering {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), reason);
         return Records.deadLetter(record, reason, config.issuer());
     }

@@ -12,6 +12,7 @@ import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.VolumeLease;
 import io.storagebus.leases.VolumeLeases;
+import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.schema.MaintenanceRequested;
 import io.storagebus.subscriber.Vote;
 import io.storagebus.worker.WorkerConfig;
@@ -43,6 +44,9 @@ public final class HostCommandLoop implements AutoCloseable {
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private volatile KafkaConsumer<String, byte[]> consumer;
+    /** Read on the loop's thread after each poll: a consumer is not for other threads. */
+    private volatile double lag = Double.NaN;
+    private volatile boolean consuming;
     private final KafkaProducer<String, byte[]> producer;
     private final VolumeMonitor monitor;
 
@@ -88,8 +92,11 @@ public final class HostCommandLoop implements AutoCloseable {
                 }
                 String topic = Topics.hostCommands(config.hostId());
                 c.assign(KafkaClients.partitionsOf(c, topic, stopRequested));
+                StorageBusMetrics.get().lag("host-commands", () -> lag);
+                consuming = true;
                 while (state.get() == State.STARTED) {
                     ConsumerRecords<String, byte[]> records = c.poll(Duration.ofSeconds(1));
+                    lag = KafkaClients.maxLag(c);
                     for (ConsumerRecord<String, byte[]> record : records) {
                         List<ProducerRecord<String, byte[]>> outputs = handler.handle(record);
                         outputs.forEach(producer::send);
@@ -112,9 +119,15 @@ public final class HostCommandLoop implements AutoCloseable {
                     }
                 }
             } finally {
+                consuming = false;
                 consumer = null;
             }
         }
+    }
+
+    /** Whether the loop is reading its host topic now (false while it restarts after a Kafka error). */
+    public boolean isConsuming() {
+        return consuming;
     }
 
     @Override

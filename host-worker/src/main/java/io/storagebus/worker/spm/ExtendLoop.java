@@ -14,6 +14,7 @@ import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Records;
+import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.driver.DomainContext;
@@ -68,6 +69,8 @@ final class ExtendLoop {
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private volatile boolean running = true;
     private volatile KafkaConsumer<String, byte[]> consumer;
+    /** Read on the loop's thread after each poll: a consumer is not for other threads. */
+    private volatile double lag = Double.NaN;
 
     ExtendLoop(WorkerConfig config, SpmTerm term, DriverRegistry drivers) {
         this.config = config;
@@ -108,11 +111,13 @@ final class ExtendLoop {
                 }
                 String topic = Topics.watermarks(term.pool());
                 c.assign(KafkaClients.partitionsOf(c, topic, stopRequested));
+                StorageBusMetrics.get().lag("spm-extends", () -> lag);
                 LOG.info("epoch {}: extending volumes on reports from {}", term.epoch(), topic);
                 long committedAt = System.nanoTime();
                 boolean uncommitted = false;
                 while (running) {
                     ConsumerRecords<String, byte[]> records = c.poll(uncommitted ? COMMIT_EVERY : Duration.ofSeconds(1));
+                    lag = KafkaClients.maxLag(c);
                     for (VolumeWatermark report : coalesce(records, producer)) {
                         handle(report).forEach(producer::send);
                     }
@@ -137,6 +142,7 @@ final class ExtendLoop {
                     backOff();
                 }
             } finally {
+                StorageBusMetrics.get().removeLag("spm-extends");
                 consumer = null;
             }
         }
@@ -195,7 +201,10 @@ final class ExtendLoop {
                             + " bytes free; extending volume " + uri + " to " + wanted + " bytes needs " + (wanted - current));
                 }
                 info = driver.extend(domain, uri, wanted);
+                StorageBusMetrics.get().extendAnswered("extended");
                 LOG.debug("epoch {}: extended {} from {} to {} bytes", term.epoch(), uri, current, info.allocatedSize());
+            } else {
+                StorageBusMetrics.get().extendAnswered("unchanged");
             }
             // Answered even when nothing grew: the host may not have seen an earlier extend yet.
             Envelope envelope = Envelopes.causedBy(report.getEnvelope(), config.issuer(), term.epoch());
@@ -212,6 +221,8 @@ final class ExtendLoop {
     }
 
     private List<ProducerRecord<String, byte[]>> failed(VolumeWatermark report, long wanted, DriverException e) {
+        StorageBusMetrics.get().extendAnswered("failed");
+        StorageBusMetrics.get().driverError(report.getDomain().getDriver(), e.code().name());
         LOG.error("epoch {}: cannot extend volume {} for host {}: {} {}", term.epoch(), report.getVolumeId(), report.getHostId(),
                 e.code(), e.getMessage());
         Envelope envelope = Envelopes.causedBy(report.getEnvelope(), config.issuer(), term.epoch());

@@ -6,6 +6,8 @@ import java.util.concurrent.CancellationException;
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Records;
+import io.storagebus.metrics.StorageBusMetrics;
+import io.storagebus.worker.CommandTrace;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.driver.CopyResult;
@@ -60,6 +62,10 @@ final class SpmCommandHandler {
         } catch (UndecodableRecordException e) {
             return Handled.now(List.of(deadLetter(record, e.getMessage())));
         }
+        return CommandTrace.run(command, () -> dispatch(record, command, term), Handled::records);
+    }
+
+    private Handled dispatch(ConsumerRecord<String, byte[]> record, SpecificRecord command, SpmTerm term) {
         if (command instanceof CreateVolume create && samePool(create.getEnvelope(), term)) {
             return Handled.now(createVolume(create, term));
         }
@@ -96,6 +102,7 @@ final class SpmCommandHandler {
                     WorkerRecords.volumeState(volume, envelope, VolumeStatus.READY, info.location(), null, null),
                     WorkerRecords.taskState(cmd.getTaskId(), "CREATE_VOLUME", volume, envelope, TaskStatus.SUCCEEDED, null, null, null, null));
         } catch (DriverException e) {
+            StorageBusMetrics.get().driverError(cmd.getDomain().getDriver(), e.code().name());
             stopIfFenced(e, term);
             LOG.warn("epoch {}: volume {} not created: {} {}", term.epoch(), cmd.getVolumeId(), e.code(), e.getMessage());
             return failed(cmd.getEnvelope(), envelope, CreateVolume.class, "CREATE_VOLUME", volume, e.code().name(), e.getMessage());
@@ -224,6 +231,7 @@ final class SpmCommandHandler {
     }
 
     private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> record, String reason) {
+        StorageBusMetrics.get().deadLettered();
         LOG.warn("dead-lettering {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), reason);
         return Records.deadLetter(record, reason, config.issuer());
     }

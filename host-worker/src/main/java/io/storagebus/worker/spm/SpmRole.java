@@ -5,6 +5,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.SpmListener;
 import io.storagebus.leases.SpmTerm;
+import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.worker.WorkerConfig;
 
 /**
@@ -38,6 +39,7 @@ public final class SpmRole implements SpmListener {
 
     @Override
     public void termStarted(SpmTerm term) {
+        StorageBusMetrics.get().spmTermStarted(term.pool(), term.epoch());
         Loops loops = new Loops(new SpmCommandLoop(config, term, handler), new ExtendLoop(config, term, drivers));
         Loops previous = running.getAndSet(loops);
         if (previous != null) {
@@ -48,6 +50,7 @@ public final class SpmRole implements SpmListener {
 
     @Override
     public void termEnded(SpmTerm term) {
+        StorageBusMetrics.get().spmTermEnded(term.pool());
         Loops loops = running.getAndSet(null);
         if (loops != null) {
             loops.stop();

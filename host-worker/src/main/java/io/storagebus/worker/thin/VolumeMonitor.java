@@ -11,6 +11,7 @@ import java.util.function.Consumer;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.Records;
+import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.bus.Topics;
 import io.storagebus.driver.Capability;
 import io.storagebus.driver.DomainContext;
@@ -351,6 +352,7 @@ public final class VolumeMonitor implements AutoCloseable {
         w.paused = true;
         w.pausedNoSpace = nospace;
         w.pausedAtMillis = System.currentTimeMillis();
+        StorageBusMetrics.get().guestPaused();
         LOG.warn("host {}: guest paused on volume {}: {}{}", config.hostId(), w.volumeId, reason, nospace ? " (no space)" : "");
         publish.accept(Records.of(Topics.EVENTS, w.volumeId, GuestPaused.newBuilder().setEnvelope(origin(w.volumeId))
                 .setVolumeId(w.volumeId).setDomainId(w.domain.getId()).setHostId(config.hostId()).setNospace(nospace)

@@ -28,6 +28,7 @@ import io.storagebus.manager.bus.PublishFailedException;
 import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.maintenance.SubscriberRegistry;
 import io.storagebus.manager.state.StateView;
+import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.schema.Allocation;
 import io.storagebus.schema.CopyVolume;
 import io.storagebus.schema.CreateVolume;
@@ -47,6 +48,7 @@ import io.storagebus.schema.VolumeStatus;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
+import org.slf4j.MDC;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -65,6 +67,8 @@ import org.slf4j.LoggerFactory;
 public final class RestApi {
     private static final Logger LOG = LoggerFactory.getLogger(RestApi.class);
     private static final String JSON = "application/json";
+    /** Set on answers that started work: the correlation id its commands, events and log lines carry. */
+    static final String CORRELATION_HEADER = "X-Correlation-Id";
     /** Largest volume accepted: 64 TiB, well inside what qcow2 and LVM address. */
     static final long MAX_VIRTUAL_SIZE = 64L << 40;
     static final long SECTOR = 512;
@@ -99,6 +103,11 @@ public final class RestApi {
 
     public Router router() {
         Router router = Router.router(vertx);
+        router.route().handler(this::measured);
+        router.get("/metrics").handler(ctx -> ctx.response().putHeader("Content-Type", StorageBusMetrics.contentType())
+                .end(StorageBusMetrics.get().scrape()));
+        router.get("/health/live").handler(ctx -> ok(ctx, 200, new JsonObject().put("status", "UP")));
+        router.get("/health/ready").handler(this::ready);
         router.route("/api/*").handler(BodyHandler.create().setBodyLimit(1 << 20));
         router.route("/api/*").handler(this::writesOnActiveOnly);
         router.get("/api/v1/health").handler(this::health);
@@ -116,6 +125,7 @@ public final class RestApi {
         router.delete("/api/v1/volumes/:id/monitor").handler(ctx -> monitor(ctx, false));
         cluster.register(router);
         maintenanceRoutes.register(router);
+        router.get("/api/v1/tasks").handler(this::listTasks);
         router.get("/api/v1/tasks/:id").handler(ctx -> ok(ctx, 200, Views.task(view.task(ctx.pathParam("id"))
                 .orElseThrow(() -> ApiError.notFound("TASK_NOT_FOUND", "no task with id '" + ctx.pathParam("id") + "'")))));
 
@@ -125,6 +135,40 @@ public final class RestApi {
         router.errorHandler(413, ctx -> error(ctx, new ApiError(413, "BODY_TOO_LARGE", "request body exceeds 1 MiB", null, List.of())));
         router.errorHandler(500, this::failure);
         return router;
+    }
+
+    /**
+     * Times every request into the metrics and logs it once answered, with the correlation id
+     * (the task id) of what it started, so the request can be followed to the workers' logs.
+     */
+    private void measured(RoutingContext ctx) {
+        long started = System.nanoTime();
+        ctx.addEndHandler(done -> {
+            int status = ctx.response().getStatusCode();
+            double seconds = (System.nanoTime() - started) / 1e9;
+            StorageBusMetrics.get().httpRequest(ctx.request().method().name(), status, seconds);
+            String correlationId = ctx.response().headers().get(CORRELATION_HEADER);
+            if (correlationId != null) {
+                try (MDC.MDCCloseable c = MDC.putCloseable("correlationId", correlationId)) {
+                    LOG.info("{} {} -> {} in {} ms", ctx.request().method(), ctx.request().path(), status, Math.round(seconds * 1000));
+                }
+            } else if (ctx.request().method() != HttpMethod.GET) {
+                LOG.info("{} {} -> {} in {} ms", ctx.request().method(), ctx.request().path(), status, Math.round(seconds * 1000));
+            }
+        });
+        ctx.next();
+    }
+
+    /** A request's first envelope; its correlation id goes back to the client as {@value #CORRELATION_HEADER}. */
+    private Envelope origin(RoutingContext ctx, String pool, String correlationId) {
+        ctx.response().putHeader(CORRELATION_HEADER, correlationId);
+        return Envelopes.origin(pool, "manager:" + config.managerId(), correlationId);
+    }
+
+    /** Ready to serve: the state view is current and this manager knows its role (active or standby). */
+    private void ready(RoutingContext ctx) {
+        boolean ready = view.isCaughtUp() && (role.isActive() || role.activeManager().isPresent());
+        ok(ctx, ready ? 200 : 503, new JsonObject().put("status", ready ? "UP" : "DOWN").put("role", role.isActive() ? "ACTIVE" : "STANDBY"));
     }
 
     /** Any manager answers reads; a standby points writes at the active manager (307) before looking at them. */
@@ -189,7 +233,7 @@ public final class RestApi {
                     // Checked again right before the reservation: both run on the event loop, so
                     // two requests for one name cannot both pass.
                     requireFreeDomainName(name);
-                    Envelope envelope = Envelopes.origin(pool, "manager:" + config.managerId(), id);
+                    Envelope envelope = origin(ctx, pool, id);
                     DomainState domain = DomainState.newBuilder()
                             .setEnvelope(envelope).setId(id).setName(name).setDriver(driverName).setProperties(properties)
                             .setStatus(DomainStatus.ACTIVE).setCreatedAt(envelope.getTimestamp())
@@ -261,7 +305,7 @@ public final class RestApi {
 
         String taskId = UUID.randomUUID().toString();
         String volumeId = UUID.randomUUID().toString();
-        Envelope envelope = Envelopes.origin(domain.getEnvelope().getPool(), "manager:" + config.managerId(), taskId);
+        Envelope envelope = origin(ctx, domain.getEnvelope().getPool(), taskId);
         CreateVolume command = CreateVolume.newBuilder()
                 .setEnvelope(envelope).setTaskId(taskId).setVolumeId(volumeId)
                 .setDomain(domainRef(domain))
@@ -335,7 +379,7 @@ public final class RestApi {
             throw ApiError.badField("hostId", "CROSS_POOL", "host '" + hostId + "' serves pool '" + host.pool() + "', the volume is in pool '" + pool + "'");
         }
         String taskId = UUID.randomUUID().toString();
-        Envelope envelope = Envelopes.origin(pool, "manager:" + config.managerId(), taskId);
+        Envelope envelope = origin(ctx, pool, taskId);
         SpecificRecord command = prepare
                 ? PrepareVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
                         .setDomain(domainRef(domain)).setHostId(hostId).build()
@@ -378,7 +422,7 @@ public final class RestApi {
 
         String taskId = UUID.randomUUID().toString();
         String volumeId = UUID.randomUUID().toString();
-        Envelope envelope = Envelopes.origin(pool, "manager:" + config.managerId(), taskId);
+        Envelope envelope = origin(ctx, pool, taskId);
         CopyVolume command = CopyVolume.newBuilder()
                 .setEnvelope(envelope).setTaskId(taskId).setSourceVolumeId(sourceId).setSource(domainRef(sourceDomain))
                 .setTargetVolumeId(volumeId).setTarget(domainRef(target)).setTargetName(name)
@@ -417,7 +461,7 @@ public final class RestApi {
         String hostId = leases.leaseOf(volume.getId()).map(VolumeLease::hostId).orElseThrow(() -> ApiError.conflict("NOT_PREPARED",
                 "volume '" + volume.getName() + "' is not prepared on any host; prepare it where the guest runs first", null));
         DomainState domain = start ? usable(domainOrThrow(volume.getDomainId()), null) : domainOrThrow(volume.getDomainId());
-        Envelope envelope = Envelopes.origin(domain.getEnvelope().getPool(), "manager:" + config.managerId(), UUID.randomUUID().toString());
+        Envelope envelope = origin(ctx, domain.getEnvelope().getPool(), UUID.randomUUID().toString());
         JsonObject answer = new JsonObject().put("volumeId", volume.getId()).put("hostId", hostId).put("monitored", start);
         SpecificRecord command;
         if (start) {
@@ -465,6 +509,18 @@ public final class RestApi {
             reserved.add(o.value());
         }
         return role.bus().publish(records).onFailure(e -> reserved.forEach(view::release));
+    }
+
+    /** Tasks, newest first; {@code ?status=RUNNING} (any TaskStatus) narrows them. */
+    private void listTasks(RoutingContext ctx) {
+        String status = ctx.request().getParam("status");
+        if (status != null && java.util.Arrays.stream(TaskStatus.values()).noneMatch(s -> s.name().equals(status))) {
+            throw ApiError.badField("status", "INVALID_VALUE", "status must be one of " + java.util.Arrays.toString(TaskStatus.values()));
+        }
+        ok(ctx, 200, new JsonArray(view.tasks().stream()
+                .filter(t -> status == null || t.getStatus().name().equals(status))
+                .sorted(java.util.Comparator.comparing(TaskState::getCreatedAt).reversed())
+                .map(Views::task).toList()));
     }
 
     /** A domain volumes may be used on: not in maintenance, nor being taken into it. */

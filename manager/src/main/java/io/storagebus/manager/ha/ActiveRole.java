@@ -12,6 +12,7 @@ import io.storagebus.manager.bus.DeadLetters;
 import io.storagebus.manager.maintenance.MaintenanceCoordinator;
 import io.storagebus.manager.maintenance.SubscriberRegistry;
 import io.storagebus.manager.state.StateView;
+import io.storagebus.metrics.StorageBusMetrics;
 import io.vertx.core.Vertx;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -76,6 +77,7 @@ public final class ActiveRole implements ManagerElection.Listener {
             throw e;
         }
         parts.set(new Parts(bus, maintenance));
+        StorageBusMetrics.get().managerActive(true);
         LOG.info("manager {} took writes after {} ms (fenced its predecessor, read the state to its end)", managerId,
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
     }
@@ -83,6 +85,7 @@ public final class ActiveRole implements ManagerElection.Listener {
     @Override
     public void deactivate() {
         Parts p = parts.getAndSet(null);
+        StorageBusMetrics.get().managerActive(false);
         if (p != null) {
             p.maintenance().close();
             p.bus().close();

@@ -24,6 +24,7 @@ import io.storagebus.manager.bus.CommandBus;
 import io.storagebus.manager.bus.CommandBus.Outgoing;
 import io.storagebus.manager.bus.DeadLetters;
 import io.storagebus.manager.state.StateView;
+import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.manager.state.TopicFollower;
 import io.storagebus.schema.CastVote;
 import io.storagebus.schema.DisconnectDomain;
@@ -237,6 +238,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
                     synchronized (this) {
                         untrack(open);
                         LOG.info("maintenance {} of domain {} cancelled", open.requestId, domainId);
+                        StorageBusMetrics.get().maintenanceDecided("CANCELLED");
                         return new Snapshot(cancelled, Map.of());
                     }
                 })
@@ -365,6 +367,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
                 new Outgoing(Topics.EVENTS, open.domainId, MaintenanceAborted.newBuilder().setEnvelope(envelope)
                         .setRequestId(open.requestId).setDomainId(open.domainId).setVetoes(vetoes).build())), () -> {
             untrack(open);
+            StorageBusMetrics.get().maintenanceDecided("ABORTED");
             LOG.info("maintenance {} of domain {} aborted: {}", open.requestId, open.domainId,
                     vetoes.stream().map(v -> v.getSubscriberId() + ": " + v.getReason()).toList());
         });
@@ -393,6 +396,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         }
         publishTransition(open, records, () -> {
             open.status = MaintenanceStatus.PREPARING;
+            StorageBusMetrics.get().maintenanceDecided("STARTED");
             LOG.info("maintenance {} of domain {} started; hosts to disconnect: {}", open.requestId, open.domainId, poolHosts);
             completeIfDisconnected(open);
         });
@@ -414,6 +418,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
                 new Outgoing(Topics.EVENTS, open.domainId, MaintenanceCompleted.newBuilder().setEnvelope(envelope)
                         .setRequestId(open.requestId).setDomainId(open.domainId).setHosts(List.copyOf(open.hostsDisconnected)).build())), () -> {
             untrack(open);
+            StorageBusMetrics.get().maintenanceDecided("COMPLETED");
             LOG.info("domain {} is in maintenance (request {}); hosts disconnected: {}", open.domainId, open.requestId, open.hostsDisconnected);
         });
     }
