@@ -8,11 +8,16 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import io.storagebus.dist.cli.Cli;
+import io.storagebus.dist.config.ConfigException;
+import io.storagebus.dist.config.Configuration;
+import io.storagebus.dist.config.Setting.Role;
 import io.storagebus.manager.Manager;
 import io.storagebus.manager.ManagerConfig;
 import io.storagebus.worker.HostWorker;
@@ -25,23 +30,18 @@ public final class Main {
     private static final String USAGE = """
             usage: storagebus <command> [options]
 
-            commands:
-              dev      run ZooKeeper, Kafka, the manager and two host workers in this process
-                       --data-dir DIR   where all data is kept (default ./storagebus-data)
-                       --http-port N    REST API port (default 8080)
-                       --workers N      number of host workers (default 2)
-              manager  run the manager
-                       --bootstrap-servers HOST:PORT --zookeeper HOST:PORT [--http-port N] [--http-host ADDR]
-                       [--manager-id ID] [--default-pool NAME]
-              worker   run a host worker
-                       --bootstrap-servers HOST:PORT --zookeeper HOST:PORT --host-id ID [--pool NAME]
-                       [--zk-session-timeout-ms N]
-                       [--extend-chunk-mb N]          thin volumes grow by at least this (default 2560)
-                       [--extend-free-percent N]      report when less than N % of a chunk is free (default 20)
-                       [--extend-chunk-seconds N]     a chunk holds N s of the observed write rate (default 5)
-                       [--block-stats-interval-ms N]  fallback read of highest write offsets (default 2000)
+            services:
+              dev       ZooKeeper, Kafka, the manager and host workers in this process, for trying it out
+              manager   the manager (REST API; one active, others standby)
+              worker    a host worker (one per hypervisor host)
+              config    check FILE | show (manager|worker) [--config FILE]: validate or print a configuration
 
-            Every option can also be set as an environment variable: --http-port is STORAGEBUS_HTTP_PORT.
+            operations (talk to a manager; --url or $STORAGEBUS_URL, default http://127.0.0.1:8080):
+              domains, volumes, tasks, hosts, spm, maintenance, subscribers, events tail, completion
+
+            Services read --config FILE (one "key = value" a line), then $STORAGEBUS_* variables, then
+            --key value options, each overriding the one before; every key is in docs/CONFIGURATION.md.
+            `storagebus <command> --help` tells more about each command.
             """;
 
     private Main() {
@@ -54,27 +54,33 @@ public final class Main {
         }
         List<String> rest = Arrays.asList(argv).subList(1, argv.length);
         Map<String, String> env = System.getenv();
+        if (Set.of("dev", "manager", "worker").contains(argv[0]) && rest.contains("--help")) {
+            System.out.print(ServiceHelp.of(Role.valueOf(argv[0].toUpperCase(Locale.ROOT))));
+            return;
+        }
         try {
             switch (argv[0]) {
-                case "dev" -> dev(new Args(rest, Set.of("data-dir", "http-port", "workers"), env));
-                case "manager" -> manager(new Args(rest, Set.of("bootstrap-servers", "zookeeper", "http-port", "http-host",
-                        "manager-id", "default-pool"), env));
-                case "worker" -> worker(new Args(rest, Set.of("bootstrap-servers", "zookeeper", "host-id", "pool",
-                        "zk-session-timeout-ms", "extend-chunk-mb", "extend-free-percent", "extend-chunk-seconds",
-                        "block-stats-interval-ms"), env));
-                default -> throw new Args.UsageException("unknown command '" + argv[0] + "'");
+                case "dev" -> dev(Configuration.load(Role.DEV, rest, env));
+                case "manager" -> manager(Configuration.load(Role.MANAGER, rest, env));
+                case "worker" -> worker(Configuration.load(Role.WORKER, rest, env));
+                case "config" -> System.exit(ConfigCommand.run(rest, env, System.out, System.err));
+                default -> System.exit(Cli.run(argv, env, System.out, System.err));
             }
-        } catch (Args.UsageException | IllegalArgumentException e) {
-            System.err.println("storagebus: " + e.getMessage());
-            System.err.print(USAGE);
+        } catch (ConfigException e) {
+            System.err.println("storagebus " + argv[0] + ": the configuration cannot be used:");
+            e.problems().forEach(p -> System.err.println("  " + p));
+            System.exit(2);
+        } catch (IllegalArgumentException e) {
+            System.err.println("storagebus " + argv[0] + ": " + e.getMessage());
             System.exit(2);
         }
     }
 
-    private static void dev(Args args) throws Exception {
+    private static void dev(Configuration config) throws Exception {
+        Logs.configure(config);
         long started = System.nanoTime();
-        Path dataDir = Path.of(args.get("data-dir", "storagebus-data"));
-        DevStack stack = new DevStack(dataDir, args.intValue("http-port", 8080), args.intValue("workers", 2));
+        Path dataDir = Path.of(config.string("dev.data-dir"));
+        DevStack stack = new DevStack(dataDir, config.integer("dev.http-port"), config.integer("dev.workers"));
         runUntilStopped(stack::close, () -> {
             stack.start();
             String url = stack.manager().baseUrl();
@@ -87,23 +93,25 @@ public final class Main {
         });
     }
 
-    private static void manager(Args args) throws Exception {
-        ManagerConfig config = new ManagerConfig(args.get("manager-id", "manager-1"), args.required("bootstrap-servers"),
-                args.required("zookeeper"), args.get("http-host", "0.0.0.0"), args.intValue("http-port", 8080), null,
-                args.get("default-pool", "default"), (short) 1, 6000);
-        Manager manager = new Manager(config);
+    private static void manager(Configuration config) throws Exception {
+        Logs.configure(config);
+        Manager manager = new Manager(new ManagerConfig(config.string("manager.id"), config.string("kafka.bootstrap-servers"),
+                config.string("zookeeper.connect"), config.string("manager.http-host"), config.integer("manager.http-port"),
+                config.string("manager.advertised-url"), config.string("manager.default-pool"),
+                (short) config.integer("topics.replication"), config.integer("zookeeper.session-timeout-ms")));
         runUntilStopped(manager::close, manager::start);
     }
 
-    private static void worker(Args args) throws Exception {
-        WorkerConfig config = new WorkerConfig(args.required("host-id"), args.get("pool", "default"),
-                args.required("bootstrap-servers"), args.required("zookeeper"),
-                args.intValue("zk-session-timeout-ms", 6000), (short) 1,
-                new ExtendPolicy(args.intValue("extend-chunk-mb", 2560) * Sizes.MIB, args.intValue("extend-free-percent", 20),
-                        args.intValue("extend-chunk-seconds", 5)),
-                Duration.ofMillis(args.intValue("block-stats-interval-ms", 2000)));
-        HostWorker worker = new HostWorker(config);
-        runUntilStopped(worker::close, worker::start);
+    private static void worker(Configuration config) throws Exception {
+        Logs.configure(config);
+        WorkerConfig workerConfig = new WorkerConfig(config.string("worker.host-id"), config.string("worker.pool"),
+                config.string("kafka.bootstrap-servers"), config.string("zookeeper.connect"),
+                config.integer("zookeeper.session-timeout-ms"), (short) config.integer("topics.replication"),
+                new ExtendPolicy(config.integer("extend.chunk-mb") * Sizes.MIB, config.integer("extend.free-percent"),
+                        config.integer("extend.chunk-seconds")),
+                Duration.ofMillis(config.integer("worker.block-stats-interval-ms")));
+        WorkerService service = new WorkerService(workerConfig, config.string("worker.http-host"), config.integer("worker.http-port"));
+        runUntilStopped(service::close, service::start);
     }
 
     interface Step {

@@ -1,0 +1,94 @@
+package io.storagebus.dist.cli;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.List;
+
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.Json;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * The REST API as the CLI sees it: the first of the given managers that answers, with 307s from
+ * a standby followed to the active manager, and error answers turned into their message.
+ */
+final class ApiClient {
+    /** The API refused or failed the request; the message is the API's own. */
+    static final class ApiException extends Exception {
+        private final transient JsonObject body;
+        private final String output;
+
+        ApiException(String message, JsonObject body, String output) {
+            super(message);
+            this.body = body;
+            this.output = output;
+        }
+
+        JsonObject body() {
+            return body;
+        }
+
+        String output() {
+            return output;
+        }
+    }
+
+    private final List<String> bases;
+    private final String output;
+    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3))
+            .followRedirects(HttpClient.Redirect.NORMAL).build();
+
+    ApiClient(String urls, String output) {
+        this.bases = List.of(urls.split(",")).stream().map(String::strip).map(u -> u.endsWith("/") ? u.substring(0, u.length() - 1) : u).toList();
+        this.output = output;
+    }
+
+    Object get(String path) throws Exception {
+        return send(path, b -> b.GET());
+    }
+
+    Object post(String path, JsonObject body) throws Exception {
+        return send(path, b -> b.header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.encode())));
+    }
+
+    Object delete(String path) throws Exception {
+        return send(path, HttpRequest.Builder::DELETE);
+    }
+
+    private Object send(String path, java.util.function.UnaryOperator<HttpRequest.Builder> method) throws Exception {
+        IOException unreachable = null;
+        for (String base : bases) {
+            HttpResponse<String> response;
+            try {
+                response = client.send(method.apply(HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30))).build(),
+                        HttpResponse.BodyHandlers.ofString());
+            } catch (ConnectException e) {
+                unreachable = e;
+                continue;
+            }
+            Object json = parse(response.body());
+            if (response.statusCode() >= 300) {
+                JsonObject error = json instanceof JsonObject o ? o : new JsonObject();
+                String field = error.getString("field");
+                throw new ApiException(response.statusCode() + " " + error.getString("code", "ERROR") + ": "
+                        + error.getString("message", response.body()) + (field == null ? "" : " (field: " + field + ")"), error, output);
+            }
+            return json;
+        }
+        throw new IOException("no manager answered at " + String.join(", ", bases)
+                + (unreachable == null ? "" : " (" + unreachable.getClass().getSimpleName() + ")"));
+    }
+
+    private static Object parse(String body) {
+        try {
+            return body == null || body.isBlank() ? new JsonObject() : Json.decodeValue(body);
+        } catch (DecodeException e) {
+            return new JsonObject().put("message", body);
+        }
+    }
+}

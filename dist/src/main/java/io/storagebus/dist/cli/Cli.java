@@ -1,0 +1,235 @@
+package io.storagebus.dist.cli;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * The operator's verbs: {@code storagebus <noun> <verb> [args] [--options]}, each a REST call to
+ * a manager (any of them: a standby sends writes on to the active one) printed as a table, or
+ * as the API's JSON with {@code --output json}. {@code events tail} reads Kafka directly.
+ */
+public final class Cli {
+    /** One verb: its usage line, what it does, and how it runs. */
+    record Verb(String noun, String name, String usage, String help, Action action) {
+        String path() {
+            return name.isEmpty() ? noun : noun + " " + name;
+        }
+    }
+
+    @FunctionalInterface
+    interface Action {
+        int run(Invocation call) throws Exception;
+    }
+
+    static final List<Verb> VERBS = List.of(
+            new Verb("domains", "list", "", "storage domains", c -> c.table(c.api().get("/api/v1/domains"),
+                    "id", "name", "pool", "driver", "status")),
+            new Verb("domains", "show", "DOMAIN_ID", "one domain with its properties (secrets masked)",
+                    c -> c.object(c.api().get("/api/v1/domains/" + c.arg(0)))),
+            new Verb("domains", "create", "--name NAME --driver DRIVER [--pool POOL] --property KEY=VALUE...",
+                    "registers a domain; properties as the driver describes them (storagebus drivers)", Cli::createDomain),
+            new Verb("drivers", "list", "", "drivers, their capabilities and properties", c -> c.table(c.api().get("/api/v1/drivers"),
+                    "name", "capabilities")),
+            new Verb("volumes", "list", "DOMAIN_ID", "volumes of a domain", c -> c.table(c.api().get("/api/v1/domains/" + c.arg(0) + "/volumes"),
+                    "id", "name", "status", "format", "virtualSize", "lease")),
+            new Verb("volumes", "show", "VOLUME_ID", "one volume", c -> c.object(c.api().get("/api/v1/volumes/" + c.arg(0)))),
+            new Verb("volumes", "create", "DOMAIN_ID --name NAME --size BYTES [--format raw|qcow2] [--allocation thin|preallocated]",
+                    "creates a volume; prints its task", Cli::createVolume),
+            new Verb("volumes", "prepare", "VOLUME_ID --host HOST_ID", "makes the volume usable on a host (takes its lease)",
+                    c -> c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/prepare", new JsonObject().put("hostId", c.required("host"))))),
+            new Verb("volumes", "teardown", "VOLUME_ID", "releases the volume from its host",
+                    c -> c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/teardown", new JsonObject()))),
+            new Verb("volumes", "copy", "VOLUME_ID --to DOMAIN_ID [--name NAME]", "copies a volume into another domain", Cli::copyVolume),
+            new Verb("tasks", "list", "[--status PENDING|RUNNING|SUCCEEDED|FAILED]", "tasks, newest first",
+                    c -> c.table(c.api().get("/api/v1/tasks" + (c.option("status") == null ? "" : "?status=" + c.option("status"))),
+                            "id", "type", "status", "volumeId", "updatedAt")),
+            new Verb("tasks", "show", "TASK_ID", "one task", c -> c.object(c.api().get("/api/v1/tasks/" + c.arg(0)))),
+            new Verb("hosts", "list", "", "host workers registered in ZooKeeper", c -> c.table(c.api().get("/api/v1/hosts"),
+                    "hostId", "pool", "since")),
+            new Verb("spm", "show", "[--pool POOL]", "the pool's SPM: host and epoch",
+                    c -> c.object(c.api().get("/api/v1/pools/" + c.optionOr("pool", "default") + "/spm"))),
+            new Verb("spm", "release", "[--pool POOL]", "asks the SPM to hand over to another host",
+                    c -> c.object(c.api().post("/api/v1/pools/" + c.optionOr("pool", "default") + "/spm/release", new JsonObject()))),
+            new Verb("maintenance", "request", "DOMAIN_ID --reason TEXT [--deadline SECONDS]",
+                    "asks subscribers to vote on taking the domain into maintenance", Cli::requestMaintenance),
+            new Verb("maintenance", "status", "DOMAIN_ID", "the domain's maintenance request: votes, who is silent, hosts",
+                    c -> c.object(c.api().get("/api/v1/domains/" + c.arg(0) + "/maintenance"))),
+            new Verb("maintenance", "cancel", "DOMAIN_ID", "cancels a request still being voted on",
+                    c -> c.object(c.api().delete("/api/v1/domains/" + c.arg(0) + "/maintenance"))),
+            new Verb("maintenance", "activate", "DOMAIN_ID", "brings a domain back from maintenance",
+                    c -> c.object(c.api().post("/api/v1/domains/" + c.arg(0) + "/activate", new JsonObject()))),
+            new Verb("subscribers", "list", "", "registered subscribers and whether they are alive",
+                    c -> c.table(c.api().get("/api/v1/subscribers"), "id", "silence", "alive", "description")),
+            new Verb("health", "", "", "the manager's health, role and the active manager", c -> c.object(c.api().get("/api/v1/health"))),
+            new Verb("events", "tail", "[--type T[,T]] [--volume ID] [--domain ID] [--from-beginning] [--count N]",
+                    "prints public events as they happen (reads Kafka: --bootstrap-servers or $STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS)",
+                    EventsTail::run),
+            new Verb("completion", "bash", "", "prints a bash completion script: source <(storagebus completion bash)",
+                    c -> {
+                        c.out().print(completion());
+                        return 0;
+                    }));
+
+    private Cli() {
+    }
+
+    /** Runs {@code argv} (noun, verb, args); returns the exit code: 0 done, 1 refused by the API or failed, 2 misused. */
+    public static int run(String[] argv, Map<String, String> env, PrintStream out, PrintStream err) {
+        String noun = argv[0];
+        List<Verb> ofNoun = VERBS.stream().filter(v -> v.noun().equals(noun)).toList();
+        if (ofNoun.isEmpty()) {
+            err.println("storagebus: unknown command '" + noun + "'; try storagebus --help");
+            return 2;
+        }
+        List<String> rest = new ArrayList<>(List.of(argv).subList(1, argv.length));
+        Verb verb = ofNoun.stream().filter(v -> v.name().isEmpty()).findFirst().orElse(null);
+        if (!rest.isEmpty() && ofNoun.stream().anyMatch(v -> v.name().equals(rest.get(0)))) {
+            String name = rest.remove(0);
+            verb = ofNoun.stream().filter(v -> v.name().equals(name)).findFirst().orElseThrow();
+        } else if (verb == null && (rest.isEmpty() || rest.get(0).startsWith("--")) && ofNoun.get(0).name().equals("list")) {
+            verb = ofNoun.get(0); // "storagebus hosts" lists them
+        }
+        boolean helpAsked = rest.contains("--help") || rest.contains("-h");
+        if (verb == null) {
+            if (!helpAsked && !rest.isEmpty()) {
+                err.println("storagebus " + noun + ": unknown verb '" + rest.get(0) + "'");
+            }
+            (helpAsked ? out : err).print(help(ofNoun));
+            return helpAsked ? 0 : 2;
+        }
+        if (helpAsked) {
+            out.print(help(List.of(verb)));
+            return 0;
+        }
+        try {
+            return verb.action().run(Invocation.parse(verb, rest, env, out, err));
+        } catch (Invocation.UsageException e) {
+            err.println("storagebus " + verb.path() + ": " + e.getMessage());
+            err.println("usage: storagebus " + verb.path() + " " + verb.usage());
+            return 2;
+        } catch (ApiClient.ApiException e) {
+            err.println("storagebus " + verb.path() + ": " + e.getMessage());
+            if (e.body() != null && "json".equals(e.output())) {
+                out.println(e.body().encodePrettily());
+            }
+            return 1;
+        } catch (Exception e) {
+            err.println("storagebus " + verb.path() + ": " + e.getMessage());
+            return 1;
+        }
+    }
+
+    static String help(List<Verb> verbs) {
+        StringBuilder b = new StringBuilder();
+        for (Verb v : verbs) {
+            b.append("usage: storagebus ").append(v.path()).append(v.usage().isEmpty() ? "" : " " + v.usage()).append('\n')
+                    .append("       ").append(v.help()).append("\n");
+        }
+        b.append("""
+
+                common options:
+                  --url URL[,URL...]   managers to ask, first answering wins (default $STORAGEBUS_URL or http://127.0.0.1:8080)
+                  --output table|json  table for people (default), the API's JSON for scripts
+                """);
+        return b.toString();
+    }
+
+    private static int createDomain(Invocation c) throws Exception {
+        JsonObject properties = new JsonObject();
+        for (String p : c.options("property")) {
+            int eq = p.indexOf('=');
+            if (eq <= 0) {
+                throw new Invocation.UsageException("--property takes KEY=VALUE, got '" + p + "'");
+            }
+            properties.put(p.substring(0, eq), p.substring(eq + 1));
+        }
+        JsonObject body = new JsonObject().put("name", c.required("name")).put("driver", c.required("driver")).put("properties", properties);
+        if (c.option("pool") != null) {
+            body.put("pool", c.option("pool"));
+        }
+        return c.object(c.api().post("/api/v1/domains", body));
+    }
+
+    private static int createVolume(Invocation c) throws Exception {
+        JsonObject body = new JsonObject().put("name", c.required("name")).put("virtualSize", c.size("size"));
+        if (c.option("format") != null) {
+            body.put("format", c.option("format"));
+        }
+        if (c.option("allocation") != null) {
+            body.put("allocation", c.option("allocation"));
+        }
+        return c.object(c.api().post("/api/v1/domains/" + c.arg(0) + "/volumes", body));
+    }
+
+    private static int copyVolume(Invocation c) throws Exception {
+        JsonObject body = new JsonObject().put("targetDomainId", c.required("to"));
+        if (c.option("name") != null) {
+            body.put("name", c.option("name"));
+        }
+        return c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/copy", body));
+    }
+
+    private static int requestMaintenance(Invocation c) throws Exception {
+        JsonObject body = new JsonObject().put("reason", c.required("reason"));
+        if (c.option("deadline") != null) {
+            body.put("deadlineSeconds", c.integer("deadline"));
+        }
+        return c.object(c.api().post("/api/v1/domains/" + c.arg(0) + "/maintenance", body));
+    }
+
+    /** A bash completion script for nouns, verbs and options. */
+    static String completion() {
+        Map<String, List<String>> verbs = new TreeMap<>();
+        Map<String, Set<String>> options = new LinkedHashMap<>();
+        for (Verb v : VERBS) {
+            verbs.computeIfAbsent(v.noun(), k -> new ArrayList<>());
+            if (!v.name().isEmpty()) {
+                verbs.get(v.noun()).add(v.name());
+            }
+            Set<String> opts = new java.util.TreeSet<>(Set.of("--url", "--output", "--help"));
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("--[a-z-]+").matcher(v.usage());
+            while (m.find()) {
+                opts.add(m.group());
+            }
+            options.put(v.noun() + " " + v.name(), opts);
+        }
+        StringBuilder b = new StringBuilder("# bash completion for storagebus: source <(storagebus completion bash)\n_storagebus() {\n");
+        b.append("  local cur=${COMP_WORDS[COMP_CWORD]}\n");
+        b.append("  if [ $COMP_CWORD -eq 1 ]; then COMPREPLY=($(compgen -W \"dev manager worker config ")
+                .append(String.join(" ", verbs.keySet())).append("\" -- \"$cur\")); return; fi\n");
+        b.append("  if [ $COMP_CWORD -eq 2 ]; then case ${COMP_WORDS[1]} in\n");
+        b.append("    config) COMPREPLY=($(compgen -W \"check show\" -- \"$cur\"));;\n");
+        verbs.forEach((noun, names) -> b.append("    ").append(noun).append(") COMPREPLY=($(compgen -W \"")
+                .append(String.join(" ", names)).append("\" -- \"$cur\"));;\n"));
+        b.append("  esac; return; fi\n");
+        b.append("  case \"${COMP_WORDS[1]} ${COMP_WORDS[2]}\" in\n");
+        options.forEach((key, opts) -> b.append("    \"").append(key).append("\") COMPREPLY=($(compgen -W \"")
+                .append(String.join(" ", opts)).append("\" -- \"$cur\"));;\n"));
+        b.append("  esac\n}\ncomplete -F _storagebus storagebus\n");
+        return b.toString();
+    }
+
+    /** Reads a JSON answer's field for a table cell: nested objects and arrays compactly, null as '-'. */
+    static String cell(Object value) {
+        if (value == null) {
+            return "-";
+        }
+        if (value instanceof JsonObject o) {
+            return o.containsKey("hostId") ? o.getString("hostId") : o.encode();
+        }
+        if (value instanceof JsonArray a) {
+            List<String> items = new ArrayList<>();
+            a.forEach(i -> items.add(String.valueOf(i)));
+            return String.join(",", items);
+        }
+        return String.valueOf(value);
+    }
+}

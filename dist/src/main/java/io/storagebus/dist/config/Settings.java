@@ -1,0 +1,75 @@
+package io.storagebus.dist.config;
+
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+import io.storagebus.dist.config.Setting.Role;
+import io.storagebus.dist.config.Setting.Type;
+
+/** Every configuration key StorageBus reads; docs/CONFIGURATION.md lists the same, and a test keeps the two equal. */
+public final class Settings {
+    private static final Set<Role> SERVICES = EnumSet.of(Role.MANAGER, Role.WORKER);
+    private static final Set<Role> ALL_ROLES = EnumSet.allOf(Role.class);
+    private static final Set<Role> MANAGER = EnumSet.of(Role.MANAGER);
+    private static final Set<Role> WORKER = EnumSet.of(Role.WORKER);
+    private static final Set<Role> DEV = EnumSet.of(Role.DEV);
+
+    public static final List<Setting> ALL = List.of(
+            new Setting("kafka.bootstrap-servers", SERVICES, Type.SERVERS, null, true, "bootstrap-servers",
+                    "Kafka brokers to start from"),
+            new Setting("zookeeper.connect", SERVICES, Type.SERVERS, null, true, "zookeeper",
+                    "ZooKeeper ensemble"),
+            new Setting("zookeeper.session-timeout-ms", SERVICES, Type.INT, "6000", false, "zk-session-timeout-ms",
+                    "how long ZooKeeper waits before it declares this process gone: the floor of SPM failover and manager takeover"),
+            new Setting("topics.replication", SERVICES, Type.INT, "1", false, null,
+                    "replication factor of the topics this process creates when they are missing (3 on a production cluster)"),
+            new Setting("log.format", ALL_ROLES, Type.LOG_FORMAT, "text", false, null,
+                    "text for people, json for log collectors (one object a line, with correlation ids)"),
+            new Setting("log.level", ALL_ROLES, Type.LOG_LEVEL, "INFO", false, null,
+                    "level of StorageBus's own loggers"),
+            new Setting("manager.id", MANAGER, Type.NAME, "manager-1", false, "manager-id",
+                    "unique among the managers of one installation"),
+            new Setting("manager.http-host", MANAGER, Type.STRING, "0.0.0.0", false, "http-host",
+                    "address the REST API listens on"),
+            new Setting("manager.http-port", MANAGER, Type.PORT, "8080", false, "http-port",
+                    "port of the REST API, /metrics and the health endpoints"),
+            new Setting("manager.advertised-url", MANAGER, Type.URL, null, false, "advertised-url",
+                    "how clients reach this manager; a standby sends writes here with a 307 (default http://<http-host>:<http-port>)"),
+            new Setting("manager.default-pool", MANAGER, Type.NAME, "default", false, "default-pool",
+                    "pool of domains created without one"),
+            new Setting("worker.host-id", WORKER, Type.HOST_ID, null, true, "host-id",
+                    "this host's id: keep it across restarts, the host's topic and leases are named by it"),
+            new Setting("worker.pool", WORKER, Type.NAME, "default", false, "pool",
+                    "the pool whose SPM election this host joins"),
+            new Setting("worker.http-host", WORKER, Type.STRING, "0.0.0.0", false, null,
+                    "address of the worker's /metrics and health endpoints"),
+            new Setting("worker.http-port", WORKER, Type.PORT, "9100", false, "http-port",
+                    "port of the worker's /metrics and health endpoints"),
+            new Setting("worker.block-stats-interval-ms", WORKER, Type.INT, "2000", false, "block-stats-interval-ms",
+                    "fallback read of guests' highest write offsets, and repeat of an unanswered report"),
+            new Setting("extend.chunk-mb", WORKER, Type.INT, "2560", false, "extend-chunk-mb",
+                    "thin volumes grow by at least this; the same on every worker of a pool"),
+            new Setting("extend.free-percent", WORKER, Type.INT, "20", false, "extend-free-percent",
+                    "report when less than this share of a chunk is left"),
+            new Setting("extend.chunk-seconds", WORKER, Type.INT, "5", false, "extend-chunk-seconds",
+                    "a chunk holds this many seconds of the observed write rate"),
+            new Setting("dev.data-dir", DEV, Type.STRING, "storagebus-data", false, "data-dir",
+                    "where the dev stack keeps all its data"),
+            new Setting("dev.http-port", DEV, Type.PORT, "8080", false, "http-port",
+                    "port of the dev stack's REST API"),
+            new Setting("dev.workers", DEV, Type.INT, "2", false, "workers",
+                    "number of host workers the dev stack runs"));
+
+    private Settings() {
+    }
+
+    public static Optional<Setting> find(String key) {
+        return ALL.stream().filter(s -> s.key().equals(key)).findFirst();
+    }
+
+    public static List<Setting> of(Role role) {
+        return ALL.stream().filter(s -> s.roles().contains(role)).toList();
+    }
+}
