@@ -29,7 +29,7 @@ import io.storagebus.schema.VolumeCreated;
 import io.storagebus.schema.VolumeFormat;
 import io.storagebus.testkit.EmbeddedKafka;
 import io.storagebus.testkit.EmbeddedZooKeeper;
-import io.storagebus.testkit.WorkerProcess;
+import io.storagebus.testkit.StorageBusProcess;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -63,9 +63,9 @@ public final class FailoverBenchmark {
              KafkaProducer<String, byte[]> producer = new KafkaProducer<>(KafkaClients.producer(kafka.bootstrapServers()));
              KafkaConsumer<String, byte[]> events = new KafkaConsumer<>(KafkaClients.consumer(kafka.bootstrapServers()))) {
             spms.start();
-            List<WorkerProcess> workers = new ArrayList<>();
+            List<StorageBusProcess> workers = new ArrayList<>();
             for (String host : List.of("host-a", "host-b")) {
-                workers.add(new WorkerProcess(dist, host, kafka.bootstrapServers(), zk.connectString(), sessionMs, dir).start());
+                workers.add(StorageBusProcess.worker(dist, host, kafka.bootstrapServers(), zk.connectString(), sessionMs, dir).start());
             }
             SpmTerm first = spms.nextTerm("default", 0).get(120, TimeUnit.SECONDS);
             List<TopicPartition> partitions = events.partitionsFor(Topics.EVENTS).stream()
@@ -85,7 +85,7 @@ public final class FailoverBenchmark {
             SpmTerm term = first;
             for (int i = 0; i < kills; i++) {
                 SpmTerm current = term;
-                WorkerProcess spm = workers.stream().filter(w -> w.hostId().equals(current.hostId())).findFirst().orElseThrow();
+                StorageBusProcess spm = workers.stream().filter(w -> w.hostId().equals(current.hostId())).findFirst().orElseThrow();
                 awaitCreatedUnder(events, current.epoch(), Instant.now().plusSeconds(60));
                 long killed = System.nanoTime();
                 spm.kill();
@@ -95,10 +95,10 @@ public final class FailoverBenchmark {
                 System.out.printf(Locale.ROOT, "kill %2d: %s (epoch %d) -> %s (epoch %d): %.2f s%n", i + 1, current.hostId(),
                         current.epoch(), term.hostId(), term.epoch(), seconds.get(seconds.size() - 1));
                 workers.remove(spm);
-                workers.add(new WorkerProcess(dist, spm.hostId(), kafka.bootstrapServers(), zk.connectString(), sessionMs, dir).start());
+                workers.add(StorageBusProcess.worker(dist, spm.hostId(), kafka.bootstrapServers(), zk.connectString(), sessionMs, dir).start());
             }
             commands.shutdownNow();
-            for (WorkerProcess w : workers) {
+            for (StorageBusProcess w : workers) {
                 w.close();
             }
         } finally {

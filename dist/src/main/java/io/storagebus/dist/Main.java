@@ -19,6 +19,8 @@ import io.storagebus.dist.config.ConfigException;
 import io.storagebus.dist.config.Configuration;
 import io.storagebus.dist.config.Setting.Role;
 import io.storagebus.manager.Manager;
+import io.storagebus.testkit.EmbeddedKafka;
+import io.storagebus.testkit.EmbeddedZooKeeper;
 import io.storagebus.manager.ManagerConfig;
 import io.storagebus.worker.HostWorker;
 import io.storagebus.worker.WorkerConfig;
@@ -35,6 +37,8 @@ public final class Main {
               manager   the manager (REST API; one active, others standby)
               worker    a host worker (one per hypervisor host)
               config    check FILE | show (manager|worker) [--config FILE]: validate or print a configuration
+              zookeeper, kafka  --data-dir DIR --port N: a single ZooKeeper or KRaft Kafka node in its own
+                        process, for a multi-process topology on one machine (not for production)
 
             operations (talk to a manager; --url or $STORAGEBUS_URL, default http://127.0.0.1:8080):
               domains, volumes, tasks, hosts, spm, maintenance, subscribers, events tail, completion
@@ -64,6 +68,7 @@ public final class Main {
                 case "manager" -> manager(Configuration.load(Role.MANAGER, rest, env));
                 case "worker" -> worker(Configuration.load(Role.WORKER, rest, env));
                 case "config" -> System.exit(ConfigCommand.run(rest, env, System.out, System.err));
+                case "zookeeper", "kafka" -> standalone(argv[0], rest);
                 default -> System.exit(Cli.run(argv, env, System.out, System.err));
             }
         } catch (ConfigException e) {
@@ -112,6 +117,31 @@ public final class Main {
                 Duration.ofMillis(config.integer("worker.block-stats-interval-ms")));
         WorkerService service = new WorkerService(workerConfig, config.string("worker.http-host"), config.integer("worker.http-port"));
         runUntilStopped(service::close, service::start);
+    }
+
+    /** One bundled ZooKeeper or Kafka node, as its own process. */
+    private static void standalone(String what, List<String> args) throws Exception {
+        Path dataDir = null;
+        int port = -1;
+        for (int i = 0; i + 1 < args.size(); i += 2) {
+            switch (args.get(i)) {
+                case "--data-dir" -> dataDir = Path.of(args.get(i + 1));
+                case "--port" -> port = Integer.parseInt(args.get(i + 1));
+                default -> throw new IllegalArgumentException("unknown option " + args.get(i) + "; " + what + " takes --data-dir DIR --port N");
+            }
+        }
+        if (dataDir == null || port < 0 || args.size() % 2 != 0) {
+            throw new IllegalArgumentException(what + " takes --data-dir DIR --port N");
+        }
+        Path dir = dataDir;
+        int p = port;
+        if (what.equals("zookeeper")) {
+            EmbeddedZooKeeper zk = new EmbeddedZooKeeper(dir, p);
+            runUntilStopped(zk::close, () -> System.out.println("ZooKeeper ready at " + zk.start().connectString()));
+        } else {
+            EmbeddedKafka kafka = new EmbeddedKafka(dir, p);
+            runUntilStopped(kafka::close, () -> System.out.println("Kafka ready at " + kafka.start().bootstrapServers()));
+        }
     }
 
     interface Step {

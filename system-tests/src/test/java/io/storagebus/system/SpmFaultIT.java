@@ -25,7 +25,7 @@ import io.storagebus.schema.CommandFailed;
 import io.storagebus.schema.VolumeCreated;
 import io.storagebus.testkit.EmbeddedKafka;
 import io.storagebus.testkit.TcpProxy;
-import io.storagebus.testkit.WorkerProcess;
+import io.storagebus.testkit.StorageBusProcess;
 import io.vertx.core.json.JsonObject;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.curator.test.InstanceSpec;
@@ -57,7 +57,7 @@ class SpmFaultIT {
     private EmbeddedKafka kafka;
     private final Map<String, TcpProxy> kafkaProxies = new HashMap<>();
     private final Map<String, List<TcpProxy>> zkProxies = new HashMap<>();
-    private final Map<String, WorkerProcess> workers = new ConcurrentHashMap<>();
+    private final Map<String, StorageBusProcess> workers = new ConcurrentHashMap<>();
     private Manager manager;
     private Http http;
     private Path images;
@@ -99,7 +99,7 @@ class SpmFaultIT {
 
     @AfterAll
     void stop() throws Exception {
-        for (WorkerProcess w : workers.values()) {
+        for (StorageBusProcess w : workers.values()) {
             w.close();
         }
         if (manager != null) {
@@ -130,7 +130,7 @@ class SpmFaultIT {
 
     private void startWorker(String host) throws Exception {
         String zkConnect = zkProxies.get(host).stream().map(TcpProxy::address).collect(Collectors.joining(","));
-        workers.put(host, new WorkerProcess(Path.of(System.getProperty("storagebus.dist")), host,
+        workers.put(host, StorageBusProcess.worker(Path.of(System.getProperty("storagebus.dist")), host,
                 kafkaProxies.get(host).address(), zkConnect, SESSION_MS, LOGS).start());
     }
 
@@ -145,7 +145,7 @@ class SpmFaultIT {
     @Test
     void frozenSpmPastItsSessionThenThawed() throws Exception {
         faultDuringStream("kill -STOP / -CONT", spm -> {
-            WorkerProcess frozen = workers.get(spm);
+            StorageBusProcess frozen = workers.get(spm);
             frozen.freeze();
             JsonObject before = spm();
             // Past the session timeout another host is SPM, while the frozen one still believes it is.
@@ -197,7 +197,7 @@ class SpmFaultIT {
             while (System.nanoTime() < deadline) {
                 JsonObject spm = await().atMost(WAIT).until(this::spm, t -> t != null);
                 String host = spm.getString("host");
-                WorkerProcess worker = workers.get(host);
+                StorageBusProcess worker = workers.get(host);
                 if ((kills + freezes) % 2 == 0) {
                     worker.kill();
                     kills++;
