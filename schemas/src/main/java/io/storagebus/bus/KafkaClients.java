@@ -100,18 +100,4 @@ public final class KafkaClients {
             throw new InterruptException(e);
         }
     }
-
-    /**
-     * The consumer's largest lag over its partitions in the last metrics window (records), NaN
-     * before it has fetched. Call it on the consumer's own thread.
-     */
-    public static double maxLag(org.apache.kafka.clients.consumer.Consumer<?, ?> consumer) {
-        for (var entry : consumer.metrics().entrySet()) {
-            if ("records-lag-max".equals(entry.getKey().name()) && "consumer-fetch-manager-metrics".equals(entry.getKey().group())
-                    && !entry.getKey().tags().containsKey("topic") && entry.getValue().metricValue() instanceof Double d) {
-                return d.isInfinite() ? Double.NaN : d;
-            }
-        }
-        return Double.NaN;
-    }
 }

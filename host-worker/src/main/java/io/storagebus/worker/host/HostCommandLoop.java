@@ -7,6 +7,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
+import io.storagebus.bus.ConsumerLag;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
@@ -44,8 +45,7 @@ public final class HostCommandLoop implements AutoCloseable {
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private volatile KafkaConsumer<String, byte[]> consumer;
-    /** Read on the loop's thread after each poll: a consumer is not for other threads. */
-    private volatile double lag = Double.NaN;
+    private final ConsumerLag lag = new ConsumerLag();
     private volatile boolean consuming;
     private final KafkaProducer<String, byte[]> producer;
     private final VolumeMonitor monitor;
@@ -92,11 +92,11 @@ public final class HostCommandLoop implements AutoCloseable {
                 }
                 String topic = Topics.hostCommands(config.hostId());
                 c.assign(KafkaClients.partitionsOf(c, topic, stopRequested));
-                StorageBusMetrics.get().lag("host-commands", () -> lag);
+                StorageBusMetrics.get().lag("host-commands", lag);
                 consuming = true;
                 while (state.get() == State.STARTED) {
                     ConsumerRecords<String, byte[]> records = c.poll(Duration.ofSeconds(1));
-                    lag = KafkaClients.maxLag(c);
+                    lag.track(c);
                     for (ConsumerRecord<String, byte[]> record : records) {
                         List<ProducerRecord<String, byte[]>> outputs = handler.handle(record);
                         outputs.forEach(producer::send);

@@ -11,6 +11,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import io.storagebus.bus.Envelopes;
+import io.storagebus.bus.ConsumerLag;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Records;
@@ -69,8 +70,7 @@ final class ExtendLoop {
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private volatile boolean running = true;
     private volatile KafkaConsumer<String, byte[]> consumer;
-    /** Read on the loop's thread after each poll: a consumer is not for other threads. */
-    private volatile double lag = Double.NaN;
+    private final ConsumerLag lag = new ConsumerLag();
 
     ExtendLoop(WorkerConfig config, SpmTerm term, DriverRegistry drivers) {
         this.config = config;
@@ -111,13 +111,13 @@ final class ExtendLoop {
                 }
                 String topic = Topics.watermarks(term.pool());
                 c.assign(KafkaClients.partitionsOf(c, topic, stopRequested));
-                StorageBusMetrics.get().lag("spm-extends", () -> lag);
+                StorageBusMetrics.get().lag("spm-extends", lag);
                 LOG.info("epoch {}: extending volumes on reports from {}", term.epoch(), topic);
                 long committedAt = System.nanoTime();
                 boolean uncommitted = false;
                 while (running) {
                     ConsumerRecords<String, byte[]> records = c.poll(uncommitted ? COMMIT_EVERY : Duration.ofSeconds(1));
-                    lag = KafkaClients.maxLag(c);
+                    lag.track(c);
                     for (VolumeWatermark report : coalesce(records, producer)) {
                         handle(report).forEach(producer::send);
                     }

@@ -10,6 +10,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
+import io.storagebus.bus.ConsumerLag;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.metrics.StorageBusMetrics;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -41,8 +42,7 @@ public final class TopicFollower implements AutoCloseable {
     private volatile KafkaConsumer<String, byte[]> consumer;
     /** Set once the consumer is in its poll loop, where a wakeup from sync() is expected. */
     private volatile boolean following;
-    /** Read on the follower's thread after each poll: a consumer is not for other threads. */
-    private volatile double lag = Double.NaN;
+    private final ConsumerLag lag = new ConsumerLag();
 
     public TopicFollower(String bootstrapServers, String name, List<String> topics, Consumer<ConsumerRecord<String, byte[]>> handler) {
         this.bootstrapServers = bootstrapServers;
@@ -99,13 +99,13 @@ public final class TopicFollower implements AutoCloseable {
             Map<TopicPartition, Long> end = c.endOffsets(partitions);
             List<Map.Entry<CompletableFuture<Void>, Map<TopicPartition, Long>>> syncing = new ArrayList<>();
             following = true;
-            StorageBusMetrics.get().lag(name, () -> lag);
+            StorageBusMetrics.get().lag(name, lag);
             while (state.get() != State.CLOSED) {
                 try {
                     for (ConsumerRecord<String, byte[]> record : c.poll(Duration.ofSeconds(1))) {
                         handler.accept(record);
                     }
-                    lag = KafkaClients.maxLag(c);
+                    lag.track(c);
                 } catch (WakeupException e) {
                     // sync() asked for the end offsets, or close() for the end
                 }
