@@ -49,7 +49,8 @@ final class Invocation {
                 continue;
             }
             String name = a.substring(2);
-            if (name.equals("from-beginning")) {
+            // A flag is written "[--name]" in the verb's usage: it takes no value.
+            if (verb.usage().contains("[--" + name + "]")) {
                 options.computeIfAbsent(name, k -> new ArrayList<>()).add("true");
                 continue;
             }

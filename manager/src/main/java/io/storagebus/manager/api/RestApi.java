@@ -148,12 +148,16 @@ public final class RestApi {
             double seconds = (System.nanoTime() - started) / 1e9;
             StorageBusMetrics.get().httpRequest(ctx.request().method().name(), status, seconds);
             String correlationId = ctx.response().headers().get(CORRELATION_HEADER);
+            if (correlationId == null && ctx.request().method() == HttpMethod.GET) {
+                return; // reads are counted, not logged
+            }
             if (correlationId != null) {
-                try (MDC.MDCCloseable c = MDC.putCloseable("correlationId", correlationId)) {
-                    LOG.info("{} {} -> {} in {} ms", ctx.request().method(), ctx.request().path(), status, Math.round(seconds * 1000));
-                }
-            } else if (ctx.request().method() != HttpMethod.GET) {
+                MDC.put("correlationId", correlationId);
+            }
+            try {
                 LOG.info("{} {} -> {} in {} ms", ctx.request().method(), ctx.request().path(), status, Math.round(seconds * 1000));
+            } finally {
+                MDC.remove("correlationId");
             }
         });
         ctx.next();
