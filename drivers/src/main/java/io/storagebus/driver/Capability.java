@@ -10,12 +10,15 @@ public enum Capability {
     REFRESH,
     /** {@link StorageDriver#activate}/{@link StorageDriver#deactivate}: a volume must be prepared on a host before use. */
     ACTIVATE,
-    /** Snapshots (volume chains). */
+    /**
+     * Snapshots as qcow2 chains ({@link StorageDriver#snapshot}, merges, export of a snapshot
+     * whole or as the difference to its parent).
+     */
     SNAPSHOT,
     /** {@link StorageDriver#clone} makes a copy-on-write overlay instead of a full copy. */
     CLONE_COW,
     /** Visible to every host of a pool at once. */
     SHARED,
-    /** Fit to hold copies of volumes from other domains (backups). */
+    /** Fit to hold copies of volumes from other domains (backups), with their manifests ({@link StorageDriver#putManifest}). */
     BACKUP_TARGET
 }

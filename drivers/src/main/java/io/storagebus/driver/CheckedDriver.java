@@ -164,4 +164,82 @@ public final class CheckedDriver implements StorageDriver {
         need(Capability.ACTIVATE, "deactivate");
         driver.deactivate(domain, volume);
     }
+
+    @Override
+    public VolumeImage export(DomainContext domain, VolumeUri volume, String snapshotId, boolean incremental) throws DriverException {
+        own(domain, volume);
+        if (snapshotId != null) {
+            need(Capability.SNAPSHOT, "export a snapshot");
+        }
+        return driver.export(domain, volume, snapshotId, incremental);
+    }
+
+    @Override
+    public SnapshotInfo snapshot(DomainContext domain, VolumeUri volume, String snapshotId, String name, boolean pending)
+            throws DriverException {
+        own(domain, volume);
+        need(Capability.SNAPSHOT, "snapshot");
+        if (snapshotId == null || !VolumeUri.ID.matcher(snapshotId).matches()) {
+            throw new DriverException(DriverException.Code.INVALID_SPEC, "invalid snapshot id '" + snapshotId + "': " + VolumeUri.ID.pattern());
+        }
+        return driver.snapshot(domain, volume, snapshotId, name, pending);
+    }
+
+    @Override
+    public SnapshotInfo commitSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
+        own(domain, volume);
+        need(Capability.SNAPSHOT, "commit a snapshot");
+        return driver.commitSnapshot(domain, volume, snapshotId);
+    }
+
+    @Override
+    public void abortSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
+        own(domain, volume);
+        need(Capability.SNAPSHOT, "abort a snapshot");
+        driver.abortSnapshot(domain, volume, snapshotId);
+    }
+
+    @Override
+    public List<SnapshotInfo> snapshots(DomainContext domain, VolumeUri volume) throws DriverException {
+        own(domain, volume);
+        return driver.snapshots(domain, volume);
+    }
+
+    @Override
+    public MergePlan beginMerge(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
+        own(domain, volume);
+        need(Capability.SNAPSHOT, "merge a snapshot");
+        return driver.beginMerge(domain, volume, snapshotId);
+    }
+
+    @Override
+    public void finishMerge(DomainContext domain, VolumeUri volume, String snapshotId, boolean streamed) throws DriverException {
+        own(domain, volume);
+        need(Capability.SNAPSHOT, "merge a snapshot");
+        driver.finishMerge(domain, volume, snapshotId, streamed);
+    }
+
+    @Override
+    public void putManifest(DomainContext domain, String backupId, byte[] manifest) throws DriverException {
+        need(Capability.BACKUP_TARGET, "store a backup manifest");
+        driver.putManifest(domain, backupId, manifest);
+    }
+
+    @Override
+    public java.util.Optional<byte[]> manifest(DomainContext domain, String backupId) throws DriverException {
+        need(Capability.BACKUP_TARGET, "read a backup manifest");
+        return driver.manifest(domain, backupId);
+    }
+
+    @Override
+    public List<String> manifests(DomainContext domain) throws DriverException {
+        need(Capability.BACKUP_TARGET, "list backup manifests");
+        return driver.manifests(domain);
+    }
+
+    @Override
+    public void deleteBackup(DomainContext domain, String backupId) throws DriverException {
+        need(Capability.BACKUP_TARGET, "delete a backup");
+        driver.deleteBackup(domain, backupId);
+    }
 }

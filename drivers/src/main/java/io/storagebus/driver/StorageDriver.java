@@ -12,7 +12,7 @@ import java.util.Set;
  *
  * <p>The seven basic operations are {@link #read}, {@link #write}, {@link #copyTo},
  * {@link #clone}, {@link #delink} (with {@link #restore} and {@link #purge}), {@link #destroy}
- * and {@link #list}. The optional ones are gated by {@link Capability}; their default
+ * and {@link #list}; {@link #export} opens a volume or one of its snapshots for copying out. The optional ones are gated by {@link Capability}; their default
  * implementations refuse with {@link DriverException.Code#UNSUPPORTED}. Callers get drivers
  * from the {@link DriverRegistry}, which wraps each in a {@link CheckedDriver} that refuses
  * URIs of other domains and undeclared capabilities before the driver is called.
@@ -94,6 +94,86 @@ public interface StorageDriver {
 
     /** Delinked volumes of the domain, which {@link #restore} can bring back. */
     List<VolumeInfo> listDelinked(DomainContext domain) throws DriverException;
+
+    /**
+     * Opens the volume's data for copying out. With {@code snapshotId} null: the volume as it is
+     * now. With a snapshot ({@link Capability#SNAPSHOT}): the whole chain up to it flattened into
+     * one image, or with {@code incremental} only its own layer, a difference to its parent
+     * snapshot ({@link SnapshotInfo#parentSnapshotId()}).
+     */
+    default VolumeImage export(DomainContext domain, VolumeUri volume, String snapshotId, boolean incremental) throws DriverException {
+        if (snapshotId != null) {
+            throw CheckedDriver.unsupported(this, Capability.SNAPSHOT, "export a snapshot");
+        }
+        VolumeInfo info = info(domain, volume);
+        return new VolumeImage(read(domain, volume), info.allocatedSize(), info.format(), () -> { });
+    }
+
+    /**
+     * {@link Capability#SNAPSHOT}: freezes the volume's current top layer as snapshot
+     * {@code snapshotId} and puts a new, empty qcow2 layer on it. Idempotent by snapshot id.
+     * {@code pending}: a guest still writes the old top until its host switches over; the
+     * snapshot stays {@link SnapshotStatus#PENDING} until {@link #commitSnapshot} or
+     * {@link #abortSnapshot}. The volume's location afterwards is the new top.
+     */
+    default SnapshotInfo snapshot(DomainContext domain, VolumeUri volume, String snapshotId, String name, boolean pending)
+            throws DriverException {
+        throw CheckedDriver.unsupported(this, Capability.SNAPSHOT, "snapshot");
+    }
+
+    /** {@link Capability#SNAPSHOT}: the guest's host switched to the new top; the snapshot is a point in time. */
+    default SnapshotInfo commitSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
+        throw CheckedDriver.unsupported(this, Capability.SNAPSHOT, "commit a snapshot");
+    }
+
+    /** {@link Capability#SNAPSHOT}: the host could not switch: the new top goes, the old top is the top again. */
+    default void abortSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
+        throw CheckedDriver.unsupported(this, Capability.SNAPSHOT, "abort a snapshot");
+    }
+
+    /** {@link Capability#SNAPSHOT}: the volume's snapshots, oldest first. */
+    default java.util.List<SnapshotInfo> snapshots(DomainContext domain, VolumeUri volume) throws DriverException {
+        return java.util.List.of();
+    }
+
+    /**
+     * {@link Capability#SNAPSHOT}: marks the snapshot {@link SnapshotStatus#MERGING} and says which
+     * layers a live merge streams; {@link #finishMerge} removes it once its data is in the child.
+     */
+    default MergePlan beginMerge(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
+        throw CheckedDriver.unsupported(this, Capability.SNAPSHOT, "merge a snapshot");
+    }
+
+    /**
+     * {@link Capability#SNAPSHOT}: ends a merge begun with {@link #beginMerge}. With {@code streamed}
+     * false nobody streamed the data (no guest runs): the driver merges it offline first.
+     */
+    default void finishMerge(DomainContext domain, VolumeUri volume, String snapshotId, boolean streamed) throws DriverException {
+        throw CheckedDriver.unsupported(this, Capability.SNAPSHOT, "merge a snapshot");
+    }
+
+    /**
+     * {@link Capability#BACKUP_TARGET}: stores the manifest of a finished backup whose data is the
+     * volume {@code backupId}. Written last, so a backup without a manifest never finished.
+     */
+    default void putManifest(DomainContext domain, String backupId, byte[] manifest) throws DriverException {
+        throw CheckedDriver.unsupported(this, Capability.BACKUP_TARGET, "store a backup manifest");
+    }
+
+    /** {@link Capability#BACKUP_TARGET}: the manifest of a finished backup, or empty. */
+    default java.util.Optional<byte[]> manifest(DomainContext domain, String backupId) throws DriverException {
+        throw CheckedDriver.unsupported(this, Capability.BACKUP_TARGET, "read a backup manifest");
+    }
+
+    /** {@link Capability#BACKUP_TARGET}: ids of the backups with a manifest. */
+    default java.util.List<String> manifests(DomainContext domain) throws DriverException {
+        throw CheckedDriver.unsupported(this, Capability.BACKUP_TARGET, "list backup manifests");
+    }
+
+    /** {@link Capability#BACKUP_TARGET}: removes a backup's manifest (first, so it is no longer listed) and its data. */
+    default void deleteBackup(DomainContext domain, String backupId) throws DriverException {
+        throw CheckedDriver.unsupported(this, Capability.BACKUP_TARGET, "delete a backup");
+    }
 
     /** {@link Capability#EXTENDABLE}: grows the allocated size to at least {@code newAllocatedSize}. */
     default VolumeInfo extend(DomainContext domain, VolumeUri volume, long newAllocatedSize) throws DriverException {

@@ -20,15 +20,28 @@ public final class VolumeCopier {
     private VolumeCopier() {
     }
 
+    /** Copies the volume as it is now (see {@link StorageDriver#export}). */
     public static CopyResult copy(StorageDriver source, DomainContext sourceDomain, VolumeUri volume,
                                   StorageDriver target, DomainContext targetDomain, VolumeSpec targetSpec,
                                   CopyListener listener) throws DriverException {
-        VolumeInfo from = source.info(sourceDomain, volume);
-        if (from.format() != targetSpec.format()) {
-            throw new DriverException(DriverException.Code.INVALID_SPEC, "a stream copy keeps the format: source is "
-                    + from.format() + ", target spec says " + targetSpec.format());
+        try (VolumeImage image = source.export(sourceDomain, volume, null, false)) {
+            return copy(image, volume.toString(), target, targetDomain, targetSpec, listener);
+        } catch (IOException e) {
+            throw new DriverException(DriverException.Code.IO_ERROR, "cannot release the export of " + volume + ": " + e.getMessage(), e);
         }
-        long length = from.allocatedSize();
+    }
+
+    /**
+     * Streams an opened image into a new target volume made from {@code targetSpec}, then reads
+     * the target back and compares digests. The caller closes the image.
+     */
+    public static CopyResult copy(VolumeImage image, String what, StorageDriver target, DomainContext targetDomain,
+                                  VolumeSpec targetSpec, CopyListener listener) throws DriverException {
+        if (image.format() != targetSpec.format()) {
+            throw new DriverException(DriverException.Code.INVALID_SPEC, "a stream copy keeps the format: source is "
+                    + image.format() + ", target spec says " + targetSpec.format());
+        }
+        long length = image.length();
         VolumeSpec spec = new VolumeSpec(targetSpec.volumeId(), targetSpec.name(), targetSpec.virtualSize(),
                 targetSpec.format(), targetSpec.allocation(), Math.max(targetSpec.initialSize(), length));
         VolumeInfo created = target.create(targetDomain, spec);
@@ -36,11 +49,11 @@ public final class VolumeCopier {
         try {
             long started = System.nanoTime();
             String digest;
-            try (DigestingStream in = new DigestingStream(source.read(sourceDomain, volume), length, listener)) {
+            try (DigestingStream in = new DigestingStream(image.stream(), length, listener)) {
                 target.write(targetDomain, targetUri, in, length);
                 if (in.count != length) {
                     throw new DriverException(DriverException.Code.IO_ERROR,
-                            "source " + volume + " gave " + in.count + " bytes, expected " + length);
+                            "source " + what + " gave " + in.count + " bytes, expected " + length);
                 }
                 digest = in.hex();
             }
@@ -48,7 +61,7 @@ public final class VolumeCopier {
             String readBack = sha256(target.read(targetDomain, targetUri), length);
             if (!readBack.equals(digest)) {
                 throw new DriverException(DriverException.Code.CHECKSUM_MISMATCH,
-                        "copy of " + volume + " to " + targetUri + " reads back as " + readBack + ", expected " + digest);
+                        "copy of " + what + " to " + targetUri + " reads back as " + readBack + ", expected " + digest);
             }
             return new CopyResult(target.info(targetDomain, targetUri), length, digest, copied - started, System.nanoTime() - copied);
         } catch (DriverException | IOException | RuntimeException e) {
@@ -60,7 +73,7 @@ public final class VolumeCopier {
             if (e instanceof DriverException de) {
                 throw de;
             }
-            throw new DriverException(DriverException.Code.IO_ERROR, "copy of " + volume + " failed: " + e.getMessage(), e);
+            throw new DriverException(DriverException.Code.IO_ERROR, "copy of " + what + " failed: " + e.getMessage(), e);
         }
     }
 

@@ -329,6 +329,11 @@ public abstract class DriverConformance {
         }
     }
 
+    /** Runs a tool that must succeed and returns what it printed. */
+    protected static String output(String... cmd) throws IOException, InterruptedException {
+        return Tools.output(cmd);
+    }
+
     protected static void run(String... cmd) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());

@@ -13,9 +13,12 @@ import io.storagebus.driver.Allocation;
 import io.storagebus.driver.Capability;
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
+import io.storagebus.driver.MergePlan;
 import io.storagebus.driver.PropertyDescriptor;
 import io.storagebus.driver.PropertyType;
+import io.storagebus.driver.SnapshotInfo;
 import io.storagebus.driver.VolumeFormat;
+import io.storagebus.driver.VolumeImage;
 import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeSpec;
 import io.storagebus.driver.VolumeUri;
@@ -23,13 +26,14 @@ import io.storagebus.driver.support.DirectoryDriver;
 import io.storagebus.driver.support.DirectoryFence;
 import io.storagebus.driver.support.LocalFiles;
 import io.storagebus.driver.support.QemuImg;
+import io.storagebus.driver.support.SnapshotChain;
 import io.storagebus.driver.support.VolumeFiles;
 import io.storagebus.driver.support.VolumeMeta;
 
 /**
  * Volumes as files in a directory on any POSIX filesystem (local, NFS, ...): sparse or
- * preallocated raw, or qcow2; clones are qcow2 overlays on their source. See {@link VolumeFiles}
- * for the layout.
+ * preallocated raw, or qcow2; clones are qcow2 overlays on their source; snapshots of qcow2
+ * volumes are layers of a chain ({@link SnapshotChain}). See {@link VolumeFiles} for the layout.
  */
 public final class FileDriver extends DirectoryDriver {
     public static final String NAME = "file";
@@ -41,7 +45,7 @@ public final class FileDriver extends DirectoryDriver {
 
     @Override
     public Set<Capability> capabilities() {
-        return Set.of(Capability.THIN, Capability.SHARED, Capability.CLONE_COW);
+        return Set.of(Capability.THIN, Capability.SHARED, Capability.CLONE_COW, Capability.SNAPSHOT);
     }
 
     @Override
@@ -83,6 +87,9 @@ public final class FileDriver extends DirectoryDriver {
         if (!files.children(meta.volumeId()).isEmpty()) {
             throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " backs clones; its data cannot be replaced");
         }
+        if (!meta.snapshots().isEmpty()) {
+            throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " has snapshots; its data cannot be replaced");
+        }
         DirectoryFence.check(domain.path(PATH), domain);
         files.removeTemporaries(meta.volumeId(), "writing");
         Path tmp = files.temporary(meta.volumeId(), "writing");
@@ -108,8 +115,7 @@ public final class FileDriver extends DirectoryDriver {
                 }
                 if (meta.parent() != null) {
                     // The written image stands on its own; it no longer depends on the clone source.
-                    files.writeMeta(new VolumeMeta(meta.volumeId(), meta.name(), meta.virtualSize(), meta.format(), meta.allocation(),
-                            meta.dataFile(), null));
+                    files.writeMeta(meta.withParent(null));
                 }
                 return null;
             });
@@ -146,5 +152,48 @@ public final class FileDriver extends DirectoryDriver {
         if (!children.isEmpty()) {
             throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " backs clones " + children);
         }
+    }
+
+    @Override
+    public VolumeImage export(DomainContext domain, VolumeUri volume, String snapshotId, boolean incremental) throws DriverException {
+        if (snapshotId == null && files(domain).liveOrThrow(volume.volumeId()).snapshots().isEmpty()) {
+            return super.export(domain, volume, null, false);
+        }
+        return chain(domain).export(volume, snapshotId, incremental);
+    }
+
+    @Override
+    public SnapshotInfo snapshot(DomainContext domain, VolumeUri volume, String snapshotId, String name, boolean pending)
+            throws DriverException {
+        return chain(domain).snapshot(volume, snapshotId, name, pending);
+    }
+
+    @Override
+    public SnapshotInfo commitSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
+        return chain(domain).commit(volume, snapshotId);
+    }
+
+    @Override
+    public void abortSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
+        chain(domain).abort(volume, snapshotId);
+    }
+
+    @Override
+    public List<SnapshotInfo> snapshots(DomainContext domain, VolumeUri volume) throws DriverException {
+        return chain(domain).list(volume);
+    }
+
+    @Override
+    public MergePlan beginMerge(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
+        return chain(domain).beginMerge(volume, snapshotId);
+    }
+
+    @Override
+    public void finishMerge(DomainContext domain, VolumeUri volume, String snapshotId, boolean streamed) throws DriverException {
+        chain(domain).finishMerge(volume, snapshotId, streamed);
+    }
+
+    private static SnapshotChain chain(DomainContext domain) {
+        return new SnapshotChain(domain, domain.path(PATH));
     }
 }

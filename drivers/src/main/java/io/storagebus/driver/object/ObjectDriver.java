@@ -422,6 +422,63 @@ public final class ObjectDriver implements StorageDriver {
         return result;
     }
 
+    private static String manifestPrefix(DomainContext domain) {
+        return domain.property(PREFIX, "storagebus") + "/manifests/";
+    }
+
+    private static String manifestKey(DomainContext domain, String backupId) {
+        return manifestPrefix(domain) + backupId + ".json";
+    }
+
+    @Override
+    public void putManifest(DomainContext domain, String backupId, byte[] manifest) throws DriverException {
+        fence(domain);
+        try {
+            client(domain).putObject(b -> b.bucket(bucket(domain)).key(manifestKey(domain, backupId)).contentType("application/json"),
+                    RequestBody.fromBytes(manifest));
+        } catch (SdkException e) {
+            throw s3Error("write the manifest of backup " + backupId, e);
+        }
+    }
+
+    @Override
+    public java.util.Optional<byte[]> manifest(DomainContext domain, String backupId) throws DriverException {
+        try {
+            return java.util.Optional.of(client(domain).getObjectAsBytes(b -> b.bucket(bucket(domain)).key(manifestKey(domain, backupId)))
+                    .asByteArray());
+        } catch (NoSuchKeyException e) {
+            return java.util.Optional.empty();
+        } catch (SdkException e) {
+            throw s3Error("read the manifest of backup " + backupId, e);
+        }
+    }
+
+    @Override
+    public List<String> manifests(DomainContext domain) throws DriverException {
+        String prefix = manifestPrefix(domain);
+        List<String> ids = new ArrayList<>();
+        try {
+            for (S3Object object : client(domain).listObjectsV2Paginator(b -> b.bucket(bucket(domain)).prefix(prefix)).contents()) {
+                String rest = object.key().substring(prefix.length());
+                if (rest.endsWith(".json") && !rest.contains("/")) {
+                    ids.add(rest.substring(0, rest.length() - ".json".length()));
+                }
+            }
+        } catch (SdkException e) {
+            throw s3Error("list backup manifests", e);
+        }
+        return ids;
+    }
+
+    /** The manifest first, so the backup stops being listed before any of its data goes. */
+    @Override
+    public void deleteBackup(DomainContext domain, String backupId) throws DriverException {
+        fence(domain);
+        deleteObject(domain, manifestKey(domain, backupId));
+        deleteObject(domain, key(domain, backupId, META));
+        deleteObject(domain, key(domain, backupId, ".data"));
+    }
+
     private ObjectMeta meta(DomainContext domain, String volumeId, String suffix) throws DriverException {
         try {
             byte[] json = client(domain).getObjectAsBytes(b -> b.bucket(bucket(domain)).key(key(domain, volumeId, suffix))).asByteArray();

@@ -30,6 +30,40 @@ public final class QemuImg {
                 "-F", backingFormat.name().toLowerCase(Locale.ROOT), overlay.toString(), Long.toString(virtualSize)));
     }
 
+    /**
+     * Points a qcow2 image at another backing file, null for none. Safe mode: data that differs
+     * between the old and the new backing is copied into the image first, so what it shows is
+     * unchanged; this is how a layer is merged into the one above it offline.
+     */
+    public static void rebase(Path image, String backingName) throws DriverException {
+        List<String> cmd = new ArrayList<>(List.of("qemu-img", "rebase", "-q", "-f", "qcow2", "-b", backingName == null ? "" : backingName));
+        if (backingName != null) {
+            cmd.addAll(List.of("-F", "qcow2"));
+        }
+        cmd.add(image.toString());
+        Processes.run(cmd);
+    }
+
+    /** Rewrites only the backing file name in the header: for layers moved next to a new parent. */
+    public static void rebaseUnsafe(Path image, String backingName) throws DriverException {
+        Processes.run(List.of("qemu-img", "rebase", "-q", "-u", "-f", "qcow2", "-b", backingName, "-F", "qcow2", image.toString()));
+    }
+
+    /**
+     * Writes the image, with everything its backing chain shows, as one standalone qcow2 file.
+     * Opened with force-share: the layers read are frozen, though a guest may hold them open.
+     */
+    public static void flatten(Path image, Path target) throws DriverException {
+        Processes.run(List.of("qemu-img", "convert", "-U", "-O", "qcow2", image.toString(), target.toString()));
+    }
+
+    /** The backing file the image's header names, resolved to a path, or null. */
+    public static Path backingFile(Path image) throws DriverException {
+        String json = Processes.run(List.of("qemu-img", "info", "-U", "--output=json", image.toString()));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"full-backing-filename\"\\s*:\\s*\"([^\"]*)\"").matcher(json);
+        return m.find() ? image.resolveSibling(m.group(1)).normalize() : null;
+    }
+
     /** Bytes a fully allocated qcow2 image of this virtual size needs: data plus metadata. */
     public static long qcow2FullSize(long virtualSize) throws DriverException {
         // Extends ask for every volume's ceiling; a qemu-img process each time would dominate them.

@@ -99,7 +99,7 @@ public final class VolumeFiles {
         return children;
     }
 
-    /** Moves a live volume to {@code delinked/}: metadata first, so it leaves listings at once. */
+    /** Moves a live volume, every layer of it, to {@code delinked/}. */
     public void delink(VolumeMeta meta) throws DriverException {
         moveVolume(meta, volumesDir(), delinkedDir());
     }
@@ -111,7 +111,9 @@ public final class VolumeFiles {
 
     private void moveVolume(VolumeMeta meta, Path from, Path to) throws DriverException {
         try {
-            move(from.resolve(meta.dataFile()), to.resolve(meta.dataFile()));
+            for (String file : meta.dataFiles()) {
+                move(from.resolve(file), to.resolve(file));
+            }
             move(from.resolve(meta.volumeId() + META), to.resolve(meta.volumeId() + META));
         } catch (IOException e) {
             throw ioError("cannot move volume " + meta.volumeId() + " to " + to, e);
@@ -123,7 +125,9 @@ public final class VolumeFiles {
         Path dir = delinked ? delinkedDir() : volumesDir();
         try {
             Files.deleteIfExists(dir.resolve(meta.volumeId() + META));
-            Files.deleteIfExists(dir.resolve(meta.dataFile()));
+            for (String file : meta.dataFiles()) {
+                Files.deleteIfExists(dir.resolve(file));
+            }
         } catch (IOException e) {
             throw ioError("cannot delete volume " + meta.volumeId(), e);
         }

@@ -76,6 +76,23 @@ class ObjectDriverTest extends DriverConformance {
     }
 
     @Test
+    void aBackupIsListedOnlyOnceItsManifestIsWrittenAndGoesManifestFirst() throws Exception {
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        String backupId = id();
+        driver.create(domain, new VolumeSpec(backupId, "backup", MIB, VolumeFormat.RAW, Allocation.THIN));
+        assertFalse(driver.manifests(domain).contains(backupId), "data without a manifest is an unfinished backup");
+        assertTrue(driver.manifest(domain, backupId).isEmpty());
+        driver.putManifest(domain, backupId, "{\"backupId\":1}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        assertTrue(driver.manifests(domain).contains(backupId));
+        assertEquals("{\"backupId\":1}", new String(driver.manifest(domain, backupId).orElseThrow(), java.nio.charset.StandardCharsets.UTF_8));
+        assertTrue(driver.list(domain).stream().anyMatch(v -> v.volumeId().equals(backupId)), "manifests are not volumes, data is");
+        driver.deleteBackup(domain, backupId);
+        assertFalse(driver.manifests(domain).contains(backupId));
+        assertTrue(driver.list(domain).stream().noneMatch(v -> v.volumeId().equals(backupId)));
+    }
+
+    @Test
     void neverWrittenRawVolumeReadsAsZeros() throws Exception {
         StorageDriver driver = driver();
         DomainContext domain = domain();
