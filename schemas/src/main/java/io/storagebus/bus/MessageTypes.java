@@ -6,16 +6,27 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 
+import io.storagebus.schema.BackupCompleted;
+import io.storagebus.schema.BackupDeleted;
+import io.storagebus.schema.BackupPolicy;
+import io.storagebus.schema.BackupProgress;
+import io.storagebus.schema.BackupState;
+import io.storagebus.schema.BackupVolume;
 import io.storagebus.schema.CapacityAlert;
+import io.storagebus.schema.CloneVolume;
 import io.storagebus.schema.CommandFailed;
 import io.storagebus.schema.CopyVolume;
 import io.storagebus.schema.CreateVolume;
+import io.storagebus.schema.DeleteBackup;
+import io.storagebus.schema.DeleteSnapshot;
+import io.storagebus.schema.DeleteVolume;
 import io.storagebus.schema.DisconnectDomain;
 import io.storagebus.schema.DomainActivated;
 import io.storagebus.schema.DomainDisconnected;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.GuestPaused;
 import io.storagebus.schema.GuestResumed;
+import io.storagebus.schema.LayerChangeDone;
 import io.storagebus.schema.MaintenanceAborted;
 import io.storagebus.schema.MaintenanceCancelled;
 import io.storagebus.schema.MaintenanceCompleted;
@@ -26,17 +37,25 @@ import io.storagebus.schema.MaintenanceVote;
 import io.storagebus.schema.MonitorVolume;
 import io.storagebus.schema.PrepareVolume;
 import io.storagebus.schema.RefreshVolume;
+import io.storagebus.schema.RestoreBackup;
+import io.storagebus.schema.SnapshotCreated;
+import io.storagebus.schema.SnapshotDeleted;
+import io.storagebus.schema.SnapshotVolume;
+import io.storagebus.schema.StreamLayer;
 import io.storagebus.schema.SubscriberHeartbeat;
+import io.storagebus.schema.SwitchToLayer;
 import io.storagebus.schema.TaskState;
 import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.UnmonitorVolume;
 import io.storagebus.schema.VolumeCopied;
 import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeCreated;
+import io.storagebus.schema.VolumeDeleted;
 import io.storagebus.schema.VolumeExtendFailed;
 import io.storagebus.schema.VolumeExtended;
 import io.storagebus.schema.VolumeLeaseLost;
 import io.storagebus.schema.VolumePrepared;
+import io.storagebus.schema.VolumeRestored;
 import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeTornDown;
 import io.storagebus.schema.VolumeWatermark;
@@ -85,7 +104,26 @@ public final class MessageTypes {
             MaintenanceState.class,
             DomainState.class,
             VolumeState.class,
-            TaskState.class);
+            TaskState.class,
+            SnapshotVolume.class,
+            DeleteSnapshot.class,
+            LayerChangeDone.class,
+            SwitchToLayer.class,
+            StreamLayer.class,
+            DeleteVolume.class,
+            CloneVolume.class,
+            BackupVolume.class,
+            RestoreBackup.class,
+            DeleteBackup.class,
+            SnapshotCreated.class,
+            SnapshotDeleted.class,
+            VolumeDeleted.class,
+            BackupProgress.class,
+            BackupCompleted.class,
+            BackupDeleted.class,
+            VolumeRestored.class,
+            BackupState.class,
+            BackupPolicy.class);
 
     private MessageTypes() {
     }
