@@ -1,10 +1,13 @@
 package io.storagebus.worker;
 
+import java.util.List;
+
 import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
 import io.storagebus.schema.Allocation;
 import io.storagebus.schema.CommandFailed;
 import io.storagebus.schema.Envelope;
+import io.storagebus.schema.SnapshotRef;
 import io.storagebus.schema.TaskState;
 import io.storagebus.schema.TaskStatus;
 import io.storagebus.schema.VolumeFormat;
@@ -24,12 +27,32 @@ public final class WorkerRecords {
 
     public static ProducerRecord<String, byte[]> volumeState(VolumeFacts v, Envelope envelope, VolumeStatus status, String uri,
                                                       String code, String message) {
+        return volumeState(v, envelope, status, uri, code, message, null);
+    }
+
+    /** As above, for a copy-on-write clone of {@code parentVolumeId}. */
+    public static ProducerRecord<String, byte[]> volumeState(VolumeFacts v, Envelope envelope, VolumeStatus status, String uri,
+                                                             String code, String message, String parentVolumeId) {
         return Records.of(Topics.VOLUME_STATE, v.volumeId(), VolumeState.newBuilder()
                 .setEnvelope(envelope).setId(v.volumeId()).setDomainId(v.domainId()).setName(v.name())
                 .setVirtualSize(v.virtualSize()).setFormat(v.format()).setAllocation(v.allocation())
                 .setStatus(status).setUri(uri).setTaskId(v.taskId()).setErrorCode(code).setErrorMessage(message)
-                .setCreatedAt(v.createdAt())
+                .setCreatedAt(v.createdAt()).setParentVolumeId(parentVolumeId)
                 .build());
+    }
+
+    /** The volume as a command found it, changed by what the command did. */
+    public static ProducerRecord<String, byte[]> volumeState(VolumeState found, Envelope envelope, String taskId, VolumeStatus status,
+                                                             String uri, List<SnapshotRef> snapshots, String code, String message) {
+        return Records.of(Topics.VOLUME_STATE, found.getId(), VolumeState.newBuilder(found)
+                .setEnvelope(envelope).setTaskId(taskId).setStatus(status).setUri(uri).setSnapshots(snapshots)
+                .setErrorCode(code).setErrorMessage(message)
+                .build());
+    }
+
+    /** Takes an entity off a compacted state topic. */
+    public static ProducerRecord<String, byte[]> tombstone(String topic, String key) {
+        return new ProducerRecord<>(topic, key, null);
     }
 
     public static ProducerRecord<String, byte[]> taskState(String taskId, String type, VolumeFacts v, Envelope envelope, TaskStatus status,

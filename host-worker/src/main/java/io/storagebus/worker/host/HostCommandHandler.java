@@ -30,11 +30,15 @@ import io.storagebus.schema.DisconnectDomain;
 import io.storagebus.schema.DomainDisconnected;
 import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.Envelope;
+import io.storagebus.schema.LayerChange;
+import io.storagebus.schema.LayerChangeDone;
 import io.storagebus.schema.MaintenanceRequested;
 import io.storagebus.schema.MonitorVolume;
 import io.storagebus.schema.RefreshVolume;
 import io.storagebus.schema.UnmonitorVolume;
 import io.storagebus.schema.PrepareVolume;
+import io.storagebus.schema.StreamLayer;
+import io.storagebus.schema.SwitchToLayer;
 import io.storagebus.schema.TaskStatus;
 import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.VolumeLeaseLost;
@@ -67,7 +71,12 @@ final class HostCommandHandler {
     /** Domains of the volumes prepared here, to deactivate them when their lease is lost. */
     private final Map<String, DomainRef> prepared = new ConcurrentHashMap<>();
 
-    HostCommandHandler(WorkerConfig config, DriverRegistry drivers, VolumeLeases leases, VolumeMonitor monitor) {
+    /** Sends a record without blocking: for answers that come after the command was handled. */
+    private final java.util.function.Consumer<ProducerRecord<String, byte[]>> publishLater;
+
+    HostCommandHandler(WorkerConfig config, DriverRegistry drivers, VolumeLeases leases, VolumeMonitor monitor,
+                       java.util.function.Consumer<ProducerRecord<String, byte[]>> publishLater) {
+        this.publishLater = publishLater;
         this.config = config;
         this.drivers = drivers;
         this.leases = leases;
@@ -99,6 +108,13 @@ final class HostCommandHandler {
         }
         if (command instanceof UnmonitorVolume unwatch && unwatch.getHostId().equals(config.hostId())) {
             monitor.unwatch(unwatch.getVolumeId());
+            return List.of();
+        }
+        if (command instanceof SwitchToLayer change && change.getHostId().equals(config.hostId())) {
+            return List.of(switchToLayer(change));
+        }
+        if (command instanceof StreamLayer stream && stream.getHostId().equals(config.hostId())) {
+            streamLayer(stream);
             return List.of();
         }
         if (command instanceof RefreshVolume refresh && refresh.getHostId().equals(config.hostId())) {
@@ -163,6 +179,53 @@ final class HostCommandHandler {
                     "QMP_ERROR", "cannot watch volume " + cmd.getVolumeId() + " through QMP socket " + cmd.getQmpSocket()
                             + " node " + cmd.getNodeName() + ": " + cause.getMessage()));
         }
+    }
+
+    /** A live snapshot's second step: the guest here moves to the new layer; the SPM hears how it went. */
+    private ProducerRecord<String, byte[]> switchToLayer(SwitchToLayer cmd) {
+        LayerChangeDone.Builder done = layerChangeDone(cmd.getEnvelope(), cmd.getTaskId(), cmd.getVolumeId(), cmd.getDomain(),
+                cmd.getVolume(), cmd.getSnapshotId(), LayerChange.SNAPSHOT);
+        try {
+            done.setLive(monitor.switchToLayer(cmd.getVolumeId(), cmd.getOverlay()).toCompletionStage().toCompletableFuture()
+                    .get(WATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            done.setErrorCode("QMP_ERROR").setErrorMessage("interrupted");
+        } catch (ExecutionException | TimeoutException e) {
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+            LOG.warn("host {}: cannot switch the guest of volume {} to its new layer: {}", config.hostId(), cmd.getVolumeId(), cause.toString());
+            done.setErrorCode("QMP_ERROR").setErrorMessage("host " + config.hostId() + " could not switch the guest to the new layer "
+                    + cmd.getOverlay() + ": " + cause.getMessage());
+        }
+        return Records.of(Topics.spmCommands(cmd.getEnvelope().getPool()), cmd.getVolumeId(), done.build());
+    }
+
+    /**
+     * A live merge: the guest here streams the layer away, which takes as long as the layer is
+     * large, so the answer to the SPM is sent when QEMU reports the job ended; other commands of
+     * this host go on meanwhile.
+     */
+    private void streamLayer(StreamLayer cmd) {
+        LayerChangeDone.Builder done = layerChangeDone(cmd.getEnvelope(), cmd.getTaskId(), cmd.getVolumeId(), cmd.getDomain(),
+                cmd.getVolume(), cmd.getSnapshotId(), LayerChange.MERGE);
+        monitor.streamLayer(cmd.getVolumeId(), java.nio.file.Path.of(cmd.getChild()),
+                        cmd.getBase() == null ? null : java.nio.file.Path.of(cmd.getBase()))
+                .onSuccess(done::setLive)
+                .onFailure(e -> {
+                    LOG.warn("host {}: streaming snapshot {} of volume {} failed: {}", config.hostId(), cmd.getSnapshotId(),
+                            cmd.getVolumeId(), e.toString());
+                    done.setErrorCode("QMP_ERROR").setErrorMessage("host " + config.hostId() + " could not stream snapshot "
+                            + cmd.getSnapshotId() + " into " + cmd.getChild() + ": " + e.getMessage());
+                })
+                .onComplete(ar -> publishLater.accept(Records.of(Topics.spmCommands(cmd.getEnvelope().getPool()), cmd.getVolumeId(),
+                        done.build())));
+    }
+
+    private LayerChangeDone.Builder layerChangeDone(Envelope command, String taskId, String volumeId, DomainRef domain,
+                                                    io.storagebus.schema.VolumeState volume, String snapshotId, LayerChange change) {
+        return LayerChangeDone.newBuilder().setEnvelope(Envelopes.causedBy(command, config.issuer(), null)).setTaskId(taskId)
+                .setVolumeId(volumeId).setDomain(domain).setVolume(volume).setSnapshotId(snapshotId).setChange(change)
+                .setHostId(config.hostId()).setLive(false);
     }
 
     private List<ProducerRecord<String, byte[]>> teardown(TeardownVolume cmd) {

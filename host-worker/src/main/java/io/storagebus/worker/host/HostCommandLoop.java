@@ -56,7 +56,7 @@ public final class HostCommandLoop implements AutoCloseable {
         p.put(ProducerConfig.CLIENT_ID_CONFIG, "host-" + config.hostId());
         this.producer = new KafkaProducer<>(p);
         this.monitor = new VolumeMonitor(config, drivers, producer::send);
-        this.handler = new HostCommandHandler(config, drivers, leases, monitor);
+        this.handler = new HostCommandHandler(config, drivers, leases, monitor, producer::send);
         this.thread = new Thread(this::run, "host-commands-" + config.hostId());
         this.thread.setDaemon(true);
     }

@@ -1,34 +1,40 @@
 package io.storagebus.worker.spm;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CancellationException;
 
-import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Records;
-import io.storagebus.metrics.StorageBusMetrics;
-import io.storagebus.worker.CommandTrace;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.driver.CopyResult;
-import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
-import io.storagebus.driver.DriverRegistry;
 import io.storagebus.driver.StorageDriver;
 import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeSpec;
 import io.storagebus.driver.VolumeUri;
 import io.storagebus.leases.SpmTerm;
+import io.storagebus.schema.BackupVolume;
+import io.storagebus.schema.CloneVolume;
 import io.storagebus.schema.CopyVolume;
 import io.storagebus.schema.CreateVolume;
-import io.storagebus.schema.DomainRef;
+import io.storagebus.schema.DeleteBackup;
+import io.storagebus.schema.DeleteSnapshot;
+import io.storagebus.schema.DeleteVolume;
 import io.storagebus.schema.Envelope;
+import io.storagebus.schema.LayerChangeDone;
+import io.storagebus.schema.RestoreBackup;
+import io.storagebus.schema.SnapshotVolume;
 import io.storagebus.schema.TaskStatus;
 import io.storagebus.schema.VolumeCopied;
 import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeCreated;
+import io.storagebus.schema.VolumeDeleted;
+import io.storagebus.schema.VolumeFormat;
+import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeStatus;
-import io.storagebus.worker.WorkerConfig;
+import io.storagebus.worker.CommandTrace;
 import io.storagebus.worker.WorkerRecords;
 import io.storagebus.worker.WorkerRecords.VolumeFacts;
 import org.apache.avro.specific.SpecificRecord;
@@ -39,20 +45,24 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Turns one record of the pool's SPM command topic into what the SPM publishes for it: an event
- * and state updates, a dead letter, or, for a copy, an acceptance now and a job that publishes
- * the outcome later. The caller sends the immediate records in the same Kafka transaction as the
- * consumer offset, so each command's acceptance or outcome is published exactly once.
+ * and state updates, a dead letter, or, for long work (copies, backups, restores, deletes,
+ * offline merges), an acceptance now and a job that publishes the outcome later. The caller sends
+ * the immediate records in the same Kafka transaction as the consumer offset, so each command's
+ * acceptance or outcome is published exactly once. A job is recorded on the pool's jobs topic
+ * when accepted and removed with its outcome, so a new SPM term runs unfinished jobs again.
  */
 final class SpmCommandHandler {
     private static final Logger LOG = LoggerFactory.getLogger(SpmCommandHandler.class);
 
-    private final WorkerConfig config;
-    private final DriverRegistry drivers;
+    private final SpmDrivers spm;
+    private final SnapshotCommands snapshots;
+    private final BackupJobs backups;
     private final MessageCodec codec = MessageCodec.standard();
 
-    SpmCommandHandler(WorkerConfig config, DriverRegistry drivers) {
-        this.config = config;
-        this.drivers = drivers;
+    SpmCommandHandler(SpmDrivers spm) {
+        this.spm = spm;
+        this.snapshots = new SnapshotCommands(spm);
+        this.backups = new BackupJobs(spm);
     }
 
     Handled handle(ConsumerRecord<String, byte[]> record, SpmTerm term) {
@@ -60,50 +70,144 @@ final class SpmCommandHandler {
         try {
             command = codec.decode(record.value());
         } catch (UndecodableRecordException e) {
-            return Handled.now(List.of(deadLetter(record, e.getMessage())));
+            return Handled.now(List.of(spm.deadLetter(record, e.getMessage())));
         }
         return CommandTrace.run(command, () -> dispatch(record, command, term), Handled::records);
     }
 
     private Handled dispatch(ConsumerRecord<String, byte[]> record, SpecificRecord command, SpmTerm term) {
-        if (command instanceof CreateVolume create && samePool(create.getEnvelope(), term)) {
+        Envelope envelope = envelopeOf(command);
+        if (envelope == null) {
+            return Handled.now(List.of(spm.deadLetter(record, command.getSchema().getFullName() + " is not an SPM command")));
+        }
+        if (!envelope.getPool().equals(term.pool())) {
+            return Handled.now(List.of(spm.deadLetter(record, "command of another pool on the topic of pool " + term.pool())));
+        }
+        Job job = job(command, term);
+        if (job != null) {
+            List<ProducerRecord<String, byte[]>> accepted = new ArrayList<>(job.accepted());
+            accepted.add(new ProducerRecord<>(Topics.spmJobs(term.pool()), job.taskId(), record.value()));
+            return new Handled(accepted, job.taskId(), job.run());
+        }
+        if (command instanceof CreateVolume create) {
             return Handled.now(createVolume(create, term));
         }
-        if (command instanceof CopyVolume copy && samePool(copy.getEnvelope(), term)) {
-            return copyVolume(copy, record.value(), term);
+        if (command instanceof CloneVolume clone) {
+            return Handled.now(cloneVolume(clone, term));
         }
-        String why = command instanceof CreateVolume || command instanceof CopyVolume
-                ? "command of another pool on the topic of pool " + term.pool()
-                : command.getSchema().getFullName() + " is not an SPM command";
-        return Handled.now(List.of(deadLetter(record, why)));
+        if (command instanceof SnapshotVolume snapshot) {
+            return Handled.now(snapshots.snapshot(snapshot, term));
+        }
+        if (command instanceof DeleteSnapshot delete) {
+            return Handled.now(snapshots.beginMerge(delete, term));
+        }
+        return Handled.now(snapshots.layerChanged((LayerChangeDone) command, term));
     }
 
-    private static boolean samePool(Envelope envelope, SpmTerm term) {
-        return envelope.getPool().equals(term.pool());
+    private static Envelope envelopeOf(SpecificRecord command) {
+        if (command instanceof CreateVolume c) {
+            return c.getEnvelope();
+        }
+        if (command instanceof CloneVolume c) {
+            return c.getEnvelope();
+        }
+        if (command instanceof CopyVolume c) {
+            return c.getEnvelope();
+        }
+        if (command instanceof DeleteVolume c) {
+            return c.getEnvelope();
+        }
+        if (command instanceof SnapshotVolume c) {
+            return c.getEnvelope();
+        }
+        if (command instanceof DeleteSnapshot c) {
+            return c.getEnvelope();
+        }
+        if (command instanceof LayerChangeDone c) {
+            return c.getEnvelope();
+        }
+        if (command instanceof BackupVolume c) {
+            return c.getEnvelope();
+        }
+        if (command instanceof RestoreBackup c) {
+            return c.getEnvelope();
+        }
+        if (command instanceof DeleteBackup c) {
+            return c.getEnvelope();
+        }
+        return null;
+    }
+
+    /**
+     * A long command: what its acceptance publishes, and the job that carries it out and returns
+     * its outcome (never throwing; nothing when the term ended under it).
+     */
+    record Job(String taskId, List<ProducerRecord<String, byte[]>> accepted, Handled.LongJob run) {
+    }
+
+    /** The job a command runs as, or null when it completes in the batch's transaction. */
+    private Job job(SpecificRecord command, SpmTerm term) {
+        if (command instanceof CopyVolume copy) {
+            VolumeFacts target = copyTarget(copy);
+            return new Job(copy.getTaskId(), List.of(WorkerRecords.taskState(copy.getTaskId(), "COPY_VOLUME", target,
+                    spm.answer(copy.getEnvelope(), term), TaskStatus.RUNNING, 0L, null, null, null)),
+                    context -> runCopy(copy, term, target, context));
+        }
+        if (command instanceof DeleteVolume delete) {
+            return new Job(delete.getTaskId(), List.of(running(delete.getTaskId(), "DELETE_VOLUME", delete.getVolume(),
+                    spm.answer(delete.getEnvelope(), term))), context -> deleteVolume(delete, term));
+        }
+        if (command instanceof BackupVolume backup) {
+            return backups.backup(backup, term);
+        }
+        if (command instanceof RestoreBackup restore) {
+            return backups.restore(restore, term);
+        }
+        if (command instanceof DeleteBackup delete) {
+            return backups.delete(delete, term);
+        }
+        return snapshots.offlineMerge(command, term);
+    }
+
+    /** The RUNNING task of a job on an existing volume. */
+    static ProducerRecord<String, byte[]> running(String taskId, String type, VolumeState volume, Envelope envelope) {
+        return WorkerRecords.taskState(taskId, type, volume.getDomainId(), volume.getId(), envelope.getTimestamp(), envelope,
+                TaskStatus.RUNNING, null, null, null, null);
+    }
+
+    /**
+     * A job an earlier SPM term accepted and did not finish, from the pool's jobs topic: run it
+     * again from the start (every job is idempotent by what it creates or removes).
+     */
+    Handled.LongJob resume(String taskId, byte[] commandBytes, SpmTerm term) {
+        try {
+            SpecificRecord command = codec.decode(commandBytes);
+            Envelope envelope = envelopeOf(command);
+            Job job = envelope != null && envelope.getPool().equals(term.pool()) ? job(command, term) : null;
+            if (job != null) {
+                LOG.info("epoch {}: resuming {} task {} left by an earlier term", term.epoch(), command.getSchema().getName(), taskId);
+                return job.run();
+            }
+            LOG.warn("epoch {}: job {} on the jobs topic is not a job of this pool; ignored", term.epoch(), taskId);
+        } catch (UndecodableRecordException e) {
+            LOG.warn("epoch {}: job {} on the jobs topic cannot be decoded ({}); ignored", term.epoch(), taskId, e.getMessage());
+        }
+        return null;
     }
 
     private List<ProducerRecord<String, byte[]>> createVolume(CreateVolume cmd, SpmTerm term) {
-        Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), term.epoch());
+        Envelope envelope = spm.answer(cmd.getEnvelope(), term);
         VolumeFacts volume = new VolumeFacts(cmd.getVolumeId(), cmd.getDomain().getId(), cmd.getName(), cmd.getVirtualSize(),
                 cmd.getFormat(), cmd.getAllocation(), cmd.getTaskId(), cmd.getEnvelope().getTimestamp());
         try {
-            StorageDriver driver = driver(cmd.getDomain());
-            VolumeInfo info = driver.create(context(cmd.getDomain(), term), new VolumeSpec(cmd.getVolumeId(), cmd.getName(),
-                    cmd.getVirtualSize(), driverFormat(cmd.getFormat()), driverAllocation(cmd.getAllocation()),
+            StorageDriver driver = spm.driver(cmd.getDomain());
+            VolumeInfo info = driver.create(SpmDrivers.context(cmd.getDomain(), term), new VolumeSpec(cmd.getVolumeId(), cmd.getName(),
+                    cmd.getVirtualSize(), SpmDrivers.driverFormat(cmd.getFormat()), SpmDrivers.driverAllocation(cmd.getAllocation()),
                     cmd.getInitialSize() == null ? 0 : cmd.getInitialSize()));
             LOG.info("epoch {}: created volume {} at {}", term.epoch(), cmd.getVolumeId(), info.location());
-            VolumeCreated event = VolumeCreated.newBuilder()
-                    .setEnvelope(envelope).setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId())
-                    .setDomainId(cmd.getDomain().getId()).setName(cmd.getName()).setVirtualSize(cmd.getVirtualSize())
-                    .setFormat(cmd.getFormat()).setAllocation(cmd.getAllocation()).setUri(info.location()).setHostId(config.hostId())
-                    .build();
-            return List.of(
-                    Records.of(Topics.EVENTS, cmd.getVolumeId(), event),
-                    WorkerRecords.volumeState(volume, envelope, VolumeStatus.READY, info.location(), null, null),
-                    WorkerRecords.taskState(cmd.getTaskId(), "CREATE_VOLUME", volume, envelope, TaskStatus.SUCCEEDED, null, null, null, null));
+            return created(envelope, volume, "CREATE_VOLUME", info, null);
         } catch (DriverException e) {
-            StorageBusMetrics.get().driverError(cmd.getDomain().getDriver(), e.code().name());
-            stopIfFenced(e, term);
+            SpmDrivers.failedOn(cmd.getDomain(), e, term);
             LOG.warn("epoch {}: volume {} not created: {} {}", term.epoch(), cmd.getVolumeId(), e.code(), e.getMessage());
             return failed(cmd.getEnvelope(), envelope, CreateVolume.class, "CREATE_VOLUME", volume, e.code().name(), e.getMessage());
         } catch (IllegalArgumentException e) {
@@ -111,33 +215,36 @@ final class SpmCommandHandler {
         }
     }
 
-    /**
-     * Accepts the copy in this transaction: the task goes RUNNING and the command is recorded on
-     * the pool's jobs topic; the job streams the data and publishes the outcome, removing it there.
-     */
-    private Handled copyVolume(CopyVolume cmd, byte[] commandBytes, SpmTerm term) {
-        Envelope accepted = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), term.epoch());
-        List<ProducerRecord<String, byte[]>> now = List.of(
-                WorkerRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", copyTarget(cmd), accepted, TaskStatus.RUNNING, 0L, null, null, null),
-                new ProducerRecord<>(Topics.spmJobs(term.pool()), cmd.getTaskId(), commandBytes));
-        return new Handled(now, cmd.getTaskId(), context -> runCopy(cmd, term, copyTarget(cmd), context));
+    /** A copy-on-write clone in the source's domain: quick, so it completes in the batch. */
+    private List<ProducerRecord<String, byte[]>> cloneVolume(CloneVolume cmd, SpmTerm term) {
+        Envelope envelope = spm.answer(cmd.getEnvelope(), term);
+        VolumeFacts volume = new VolumeFacts(cmd.getTargetVolumeId(), cmd.getDomain().getId(), cmd.getName(), cmd.getVirtualSize(),
+                VolumeFormat.QCOW2, io.storagebus.schema.Allocation.THIN, cmd.getTaskId(), cmd.getEnvelope().getTimestamp());
+        try {
+            VolumeInfo info = spm.driver(cmd.getDomain()).clone(SpmDrivers.context(cmd.getDomain(), term),
+                    new VolumeUri(cmd.getDomain().getId(), cmd.getSourceVolumeId()), new VolumeSpec(cmd.getTargetVolumeId(), cmd.getName(),
+                            cmd.getVirtualSize(), io.storagebus.driver.VolumeFormat.QCOW2, io.storagebus.driver.Allocation.THIN));
+            LOG.info("epoch {}: cloned volume {} as {} at {}", term.epoch(), cmd.getSourceVolumeId(), cmd.getTargetVolumeId(), info.location());
+            return created(envelope, volume, "CLONE_VOLUME", info, cmd.getSourceVolumeId());
+        } catch (DriverException e) {
+            SpmDrivers.failedOn(cmd.getDomain(), e, term);
+            return failed(cmd.getEnvelope(), envelope, CloneVolume.class, "CLONE_VOLUME", volume, e.code().name(), e.getMessage());
+        } catch (IllegalArgumentException e) {
+            return failed(cmd.getEnvelope(), envelope, CloneVolume.class, "CLONE_VOLUME", volume, "INVALID_COMMAND", e.getMessage());
+        }
     }
 
-    /**
-     * A job an earlier SPM term accepted and did not finish, from the pool's jobs topic: run it
-     * again from the start (a copy is idempotent by its target volume id).
-     */
-    Handled.LongJob resume(String taskId, byte[] commandBytes, SpmTerm term) {
-        try {
-            if (codec.decode(commandBytes) instanceof CopyVolume cmd && samePool(cmd.getEnvelope(), term)) {
-                LOG.info("epoch {}: resuming copy task {} left by an earlier term", term.epoch(), taskId);
-                return context -> runCopy(cmd, term, copyTarget(cmd), context);
-            }
-            LOG.warn("epoch {}: job {} on the jobs topic is not a copy of this pool; ignored", term.epoch(), taskId);
-        } catch (UndecodableRecordException e) {
-            LOG.warn("epoch {}: job {} on the jobs topic cannot be decoded ({}); ignored", term.epoch(), taskId, e.getMessage());
-        }
-        return null;
+    private List<ProducerRecord<String, byte[]>> created(Envelope envelope, VolumeFacts volume, String taskType, VolumeInfo info,
+                                                         String parentVolumeId) {
+        VolumeCreated event = VolumeCreated.newBuilder()
+                .setEnvelope(envelope).setTaskId(volume.taskId()).setVolumeId(volume.volumeId())
+                .setDomainId(volume.domainId()).setName(volume.name()).setVirtualSize(volume.virtualSize())
+                .setFormat(volume.format()).setAllocation(volume.allocation()).setUri(info.location()).setHostId(spm.config().hostId())
+                .build();
+        return List.of(
+                Records.of(Topics.EVENTS, volume.volumeId(), event),
+                WorkerRecords.volumeState(volume, envelope, VolumeStatus.READY, info.location(), null, null, parentVolumeId),
+                WorkerRecords.taskState(volume.taskId(), taskType, volume, envelope, TaskStatus.SUCCEEDED, null, null, null, null));
     }
 
     private static VolumeFacts copyTarget(CopyVolume cmd) {
@@ -148,16 +255,17 @@ final class SpmCommandHandler {
     private List<ProducerRecord<String, byte[]>> runCopy(CopyVolume cmd, SpmTerm term, VolumeFacts target, Handled.JobContext context) {
         Envelope cause = cmd.getEnvelope();
         try {
-            StorageDriver source = driver(cmd.getSource());
-            StorageDriver targetDriver = driver(cmd.getTarget());
+            StorageDriver source = spm.driver(cmd.getSource());
+            StorageDriver targetDriver = spm.driver(cmd.getTarget());
             VolumeSpec spec = new VolumeSpec(cmd.getTargetVolumeId(), cmd.getTargetName(), cmd.getVirtualSize(),
-                    driverFormat(cmd.getFormat()), driverAllocation(cmd.getAllocation()));
-            CopyResult result = source.copyTo(context(cmd.getSource(), term), new VolumeUri(cmd.getSource().getId(), cmd.getSourceVolumeId()),
-                    targetDriver, context(cmd.getTarget(), term), spec, (copied, total) -> {
+                    SpmDrivers.driverFormat(cmd.getFormat()), SpmDrivers.driverAllocation(cmd.getAllocation()));
+            CopyResult result = source.copyTo(SpmDrivers.context(cmd.getSource(), term),
+                    new VolumeUri(cmd.getSource().getId(), cmd.getSourceVolumeId()),
+                    targetDriver, SpmDrivers.context(cmd.getTarget(), term), spec, (copied, total) -> {
                         if (context.cancelled()) {
                             throw new CancellationException("the SPM term ended");
                         }
-                        Envelope e = Envelopes.causedBy(cause, config.issuer(), term.epoch());
+                        Envelope e = spm.answer(cause, term);
                         context.progress(List.of(
                                 Records.of(Topics.EVENTS, cmd.getTargetVolumeId(), VolumeCopyProgress.newBuilder().setEnvelope(e)
                                         .setTaskId(cmd.getTaskId()).setSourceVolumeId(cmd.getSourceVolumeId())
@@ -166,7 +274,7 @@ final class SpmCommandHandler {
                     });
             LOG.info("epoch {}: copied volume {} to {} ({} bytes, sha256 {})", term.epoch(), cmd.getSourceVolumeId(),
                     result.target().location(), result.bytes(), result.sha256());
-            Envelope done = Envelopes.causedBy(cause, config.issuer(), term.epoch());
+            Envelope done = spm.answer(cause, term);
             VolumeCopied event = VolumeCopied.newBuilder().setEnvelope(done).setTaskId(cmd.getTaskId())
                     .setSourceVolumeId(cmd.getSourceVolumeId()).setTargetVolumeId(cmd.getTargetVolumeId())
                     .setTargetDomainId(cmd.getTarget().getId()).setUri(result.target().location()).setBytes(result.bytes())
@@ -178,61 +286,84 @@ final class SpmCommandHandler {
                     WorkerRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, done, TaskStatus.SUCCEEDED, result.bytes(), result.bytes(), null, null),
                     jobDone(term, cmd.getTaskId()));
         } catch (DriverException | RuntimeException e) {
-            if (context.cancelled() || e instanceof DriverException de && de.code() == DriverException.Code.FENCED) {
-                LOG.warn("epoch {}: copy of {} abandoned, the term is over: {}", term.epoch(), cmd.getSourceVolumeId(), e.getMessage());
+            if (abandoned(e, context, term, "copy of " + cmd.getSourceVolumeId())) {
                 return List.of();
             }
             String code = e instanceof DriverException de ? de.code().name() : "INVALID_COMMAND";
             LOG.warn("epoch {}: copy of {} failed: {} {}", term.epoch(), cmd.getSourceVolumeId(), code, e.getMessage());
-            Envelope failed = Envelopes.causedBy(cause, config.issuer(), term.epoch());
-            List<ProducerRecord<String, byte[]>> outcome = new java.util.ArrayList<>(
-                    failed(cause, failed, CopyVolume.class, "COPY_VOLUME", target, code, e.getMessage()));
+            List<ProducerRecord<String, byte[]>> outcome = new ArrayList<>(
+                    failed(cause, spm.answer(cause, term), CopyVolume.class, "COPY_VOLUME", target, code, e.getMessage()));
             outcome.add(jobDone(term, cmd.getTaskId()));
             return outcome;
         }
     }
 
+    /** Destroys the volume and every layer; a volume already gone counts as deleted. */
+    private List<ProducerRecord<String, byte[]>> deleteVolume(DeleteVolume cmd, SpmTerm term) {
+        VolumeState volume = cmd.getVolume();
+        try {
+            try {
+                spm.driver(cmd.getDomain()).destroy(SpmDrivers.context(cmd.getDomain(), term),
+                        new VolumeUri(cmd.getDomain().getId(), cmd.getVolumeId()), cmd.getWipe());
+            } catch (DriverException e) {
+                if (e.code() != DriverException.Code.NOT_FOUND) {
+                    throw e;
+                }
+            }
+            LOG.info("epoch {}: deleted volume {}{}", term.epoch(), cmd.getVolumeId(), cmd.getWipe() ? " (wiped)" : "");
+            Envelope done = spm.answer(cmd.getEnvelope(), term);
+            return List.of(
+                    Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumeDeleted.newBuilder().setEnvelope(done).setTaskId(cmd.getTaskId())
+                            .setVolumeId(cmd.getVolumeId()).setDomainId(cmd.getDomain().getId()).setWiped(cmd.getWipe()).build()),
+                    WorkerRecords.tombstone(Topics.VOLUME_STATE, cmd.getVolumeId()),
+                    WorkerRecords.taskState(cmd.getTaskId(), "DELETE_VOLUME", volume.getDomainId(), volume.getId(),
+                            cmd.getEnvelope().getTimestamp(), done, TaskStatus.SUCCEEDED, null, null, null, null),
+                    jobDone(term, cmd.getTaskId()));
+        } catch (DriverException e) {
+            SpmDrivers.failedOn(cmd.getDomain(), e, term);
+            LOG.warn("epoch {}: volume {} not deleted: {} {}", term.epoch(), cmd.getVolumeId(), e.code(), e.getMessage());
+            Envelope failed = spm.answer(cmd.getEnvelope(), term);
+            List<ProducerRecord<String, byte[]>> out = new ArrayList<>(taskFailed(cmd.getEnvelope(), failed, DeleteVolume.class,
+                    "DELETE_VOLUME", cmd.getTaskId(), volume, e.code().name(), e.getMessage()));
+            out.add(WorkerRecords.volumeState(volume, failed, cmd.getTaskId(), VolumeStatus.READY, volume.getUri(), volume.getSnapshots(),
+                    e.code().name(), e.getMessage()));
+            out.add(jobDone(term, cmd.getTaskId()));
+            return out;
+        } catch (SpmFencedException e) {
+            return List.of();
+        }
+    }
+
+    /** True when a job's failure only means the term is over: it publishes nothing, and the next term runs it again. */
+    static boolean abandoned(Exception e, Handled.JobContext context, SpmTerm term, String what) {
+        if (context.cancelled() || e instanceof DriverException de && de.code() == DriverException.Code.FENCED
+                || e instanceof SpmFencedException) {
+            LOG.warn("epoch {}: {} abandoned, the term is over: {}", term.epoch(), what, e.getMessage());
+            return true;
+        }
+        return false;
+    }
+
     /** The tombstone that takes a finished job off the pool's jobs topic, committed with its outcome. */
-    private static ProducerRecord<String, byte[]> jobDone(SpmTerm term, String taskId) {
+    static ProducerRecord<String, byte[]> jobDone(SpmTerm term, String taskId) {
         return new ProducerRecord<>(Topics.spmJobs(term.pool()), taskId, null);
     }
 
-    private List<ProducerRecord<String, byte[]>> failed(Envelope command, Envelope envelope, Class<?> commandType, String taskType,
-                                                        VolumeFacts volume, String code, String message) {
+    /** A command on an existing volume failed: the event and the task say so, the volume is as it was. */
+    static List<ProducerRecord<String, byte[]>> taskFailed(Envelope command, Envelope envelope, Class<?> commandType, String taskType,
+                                                           String taskId, VolumeState volume, String code, String message) {
+        return List.of(
+                WorkerRecords.commandFailed(envelope, command, commandType.getName(), taskId, volume.getId(), code, message),
+                WorkerRecords.taskState(taskId, taskType, volume.getDomainId(), volume.getId(), command.getTimestamp(), envelope,
+                        TaskStatus.FAILED, null, null, code, message));
+    }
+
+    /** A command that was to make a volume failed: the volume is FAILED. */
+    static List<ProducerRecord<String, byte[]>> failed(Envelope command, Envelope envelope, Class<?> commandType, String taskType,
+                                                       VolumeFacts volume, String code, String message) {
         return List.of(
                 WorkerRecords.commandFailed(envelope, command, commandType.getName(), volume.taskId(), volume.volumeId(), code, message),
                 WorkerRecords.volumeState(volume, envelope, VolumeStatus.FAILED, null, code, message),
                 WorkerRecords.taskState(volume.taskId(), taskType, volume, envelope, TaskStatus.FAILED, null, null, code, message));
-    }
-
-    private StorageDriver driver(DomainRef domain) throws DriverException {
-        return drivers.find(domain.getDriver()).orElseThrow(() -> new DriverException(DriverException.Code.UNSUPPORTED,
-                "host " + config.hostId() + " has no driver '" + domain.getDriver() + "'"));
-    }
-
-    /** The domain under this term's epoch: the storage refuses the write if a newer term has written. */
-    private static DomainContext context(DomainRef domain, SpmTerm term) {
-        return new DomainContext(domain.getId(), domain.getProperties(), term.epoch());
-    }
-
-    /** A fenced write means a newer SPM is in charge: stop, and publish nothing of this command. */
-    private static void stopIfFenced(DriverException e, SpmTerm term) {
-        if (e.code() == DriverException.Code.FENCED) {
-            throw new SpmFencedException("epoch " + term.epoch() + " fenced by the storage: " + e.getMessage(), e);
-        }
-    }
-
-    private static io.storagebus.driver.VolumeFormat driverFormat(io.storagebus.schema.VolumeFormat format) {
-        return io.storagebus.driver.VolumeFormat.valueOf(format.name());
-    }
-
-    private static io.storagebus.driver.Allocation driverAllocation(io.storagebus.schema.Allocation allocation) {
-        return io.storagebus.driver.Allocation.valueOf(allocation.name());
-    }
-
-    private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> record, String reason) {
-        StorageBusMetrics.get().deadLettered();
-        LOG.warn("dead-lettering {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), reason);
-        return Records.deadLetter(record, reason, config.issuer());
     }
 }

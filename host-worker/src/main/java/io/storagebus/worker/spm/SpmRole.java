@@ -34,7 +34,7 @@ public final class SpmRole implements SpmListener {
     public SpmRole(WorkerConfig config, DriverRegistry drivers) {
         this.config = config;
         this.drivers = drivers;
-        this.handler = new SpmCommandHandler(config, drivers);
+        this.handler = new SpmCommandHandler(new SpmDrivers(config, drivers));
     }
 
     @Override

@@ -31,6 +31,7 @@ import io.storagebus.schema.WatermarkReason;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.WorkerRecords;
 import io.storagebus.worker.qmp.QmpClient;
+import io.storagebus.worker.qmp.QmpException;
 import io.storagebus.worker.qmp.QmpListener;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -66,7 +67,8 @@ public final class VolumeMonitor implements AutoCloseable {
         final String volumeId;
         final DomainRef domain;
         final Path socket;
-        final String nodeName;
+        /** The guest's top node of the volume; a live snapshot moves it to the new layer. */
+        String nodeName;
         final String drive;
         long allocation;
         long highest;
@@ -103,6 +105,19 @@ public final class VolumeMonitor implements AutoCloseable {
         final Path socket;
         Future<QmpClient> client;
         long reconnectTimer = -1;
+        /** Block jobs started here and not ended yet, by job id. */
+        final Map<String, Promise<Void>> jobs = new HashMap<>();
+
+        void jobEnded(String jobId, String error) {
+            Promise<Void> job = jobs.remove(jobId);
+            if (job != null) {
+                if (error == null) {
+                    job.complete();
+                } else {
+                    job.fail(new QmpException("BlockJobFailed", "block job " + jobId + " failed: " + error));
+                }
+            }
+        }
 
         Qemu(Path socket) {
             this.socket = socket;
@@ -120,6 +135,8 @@ public final class VolumeMonitor implements AutoCloseable {
             switch (name) {
                 case "BLOCK_WRITE_THRESHOLD" -> thresholdCrossed(this, data);
                 case "BLOCK_IO_ERROR" -> ioError(this, data);
+                case "BLOCK_JOB_COMPLETED" -> jobEnded(data.getString("device"), data.getString("error"));
+                case "BLOCK_JOB_ERROR" -> jobEnded(data.getString("device"), "I/O error (" + data.getString("operation") + ")");
                 case "RESUME" -> volumesOf(this).forEach(w -> {
                     w.paused = false;
                     w.pausedNoSpace = false;
@@ -192,6 +209,8 @@ public final class VolumeMonitor implements AutoCloseable {
         return onContext(() -> blocking(() -> allocation(cmd.getDomain(), cmd.getVolumeId()))
                 .compose(allocation -> {
                     Watched w = new Watched(cmd, allocation);
+                    // A volume that cannot grow is watched for its guest only (pauses, live snapshots), never reported.
+                    w.full = !extendable(cmd.getDomain());
                     Watched previous = watched.put(w.volumeId, w);
                     if (previous != null && !previous.socket.equals(w.socket)) {
                         forgetIfUnused(previous.socket);
@@ -214,6 +233,80 @@ public final class VolumeMonitor implements AutoCloseable {
     public Future<List<String>> guestVolumes(String domainId) {
         return onContext(() -> Future.succeededFuture(watched.values().stream().filter(w -> w.domain.getId().equals(domainId))
                 .map(w -> w.volumeId + " (QEMU " + w.socket + ")").sorted().toList()));
+    }
+
+    /**
+     * A snapshot put a new top layer on the volume: the guest using it here writes to that layer
+     * from now on (QMP {@code blockdev-snapshot-sync}, mode existing). False when no guest uses the
+     * volume here, so there was nothing to switch.
+     */
+    public Future<Boolean> switchToLayer(String volumeId, String overlay) {
+        return onContext(() -> {
+            Watched w = watched.get(volumeId);
+            if (w == null) {
+                return Future.succeededFuture(false);
+            }
+            String node = "sb" + Integer.toHexString(overlay.hashCode());
+            return qemus.get(w.socket).client().compose(c -> c.execute("blockdev-snapshot-sync", new JsonObject()
+                            .put("node-name", w.nodeName).put("snapshot-file", overlay).put("snapshot-node-name", node)
+                            .put("format", "qcow2").put("mode", "existing")))
+                    .map(r -> {
+                        LOG.info("host {}: guest on {} switched volume {} from node {} to the new layer {} ({})", config.hostId(), w.socket,
+                                volumeId, w.nodeName, node, overlay);
+                        w.nodeName = node;
+                        return true;
+                    });
+        });
+    }
+
+    /**
+     * Streams a snapshot's layer into the layer above it in the guest using the volume here (QMP
+     * {@code block-stream}), and completes when QEMU reports the job ended and the child backs
+     * onto {@code base}. False when no guest uses the volume here.
+     */
+    public Future<Boolean> streamLayer(String volumeId, Path child, Path base) {
+        return onContext(() -> {
+            Watched w = watched.get(volumeId);
+            if (w == null) {
+                return Future.succeededFuture(false);
+            }
+            Qemu qemu = qemus.get(w.socket);
+            return qemu.client().compose(c -> c.execute("query-named-block-nodes").compose(nodes -> {
+                String childNode = nodeOf((JsonArray) nodes, child, w.nodeName);
+                String baseNode = base == null ? null : nodeOf((JsonArray) nodes, base, null);
+                if (childNode == null || base != null && baseNode == null) {
+                    return Future.failedFuture(new QmpException("NodeNotFound", "QEMU on " + w.socket + " has no node for "
+                            + (childNode == null ? child : base) + " in the chain of volume " + volumeId));
+                }
+                String jobId = "sb-stream-" + Integer.toHexString(child.hashCode());
+                JsonObject args = new JsonObject().put("job-id", jobId).put("device", childNode);
+                if (baseNode != null) {
+                    args.put("base-node", baseNode).put("backing-file", base.getFileName().toString());
+                }
+                Promise<Void> ended = Promise.promise();
+                qemu.jobs.put(jobId, ended);
+                return c.execute("block-stream", args)
+                        .onFailure(e -> qemu.jobs.remove(jobId))
+                        .compose(started -> ended.future())
+                        .map(done -> {
+                            LOG.info("host {}: streamed the layer below {} into it in the guest on {}", config.hostId(), child, w.socket);
+                            return true;
+                        });
+            }));
+        });
+    }
+
+    /** The node whose image is {@code file}: the watched top node when the file is the top. */
+    private static String nodeOf(JsonArray nodes, Path file, String topNode) {
+        for (Object o : nodes) {
+            JsonObject node = (JsonObject) o;
+            String name = node.getString("node-name");
+            String image = node.getString("file");
+            if (name != null && image != null && !"file".equals(node.getString("drv")) && Path.of(image).normalize().equals(file.normalize())) {
+                return topNode != null && name.equals(topNode) ? topNode : name;
+            }
+        }
+        return null;
     }
 
     /** Stops watching the volume (teardown, or the guest let it go). The threshold is cleared. */
@@ -477,6 +570,10 @@ public final class VolumeMonitor implements AutoCloseable {
 
     private long allocation(DomainRef domain, String volumeId) throws DriverException {
         return driver(domain).info(context(domain), new VolumeUri(domain.getId(), volumeId)).allocatedSize();
+    }
+
+    private boolean extendable(DomainRef domain) {
+        return drivers.find(domain.getDriver()).map(d -> d.capabilities().contains(Capability.EXTENDABLE)).orElse(false);
     }
 
     private void refreshDevice(DomainRef domain, String volumeId) throws DriverException {
