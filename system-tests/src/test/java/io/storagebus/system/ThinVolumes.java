@@ -2,6 +2,7 @@ package io.storagebus.system;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.InputStream;
@@ -215,9 +216,10 @@ final class ThinVolumes implements AutoCloseable {
             return client.execute(command, args).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
         }
 
-        /** Runs qemu-io through HMP. It prints to QEMU's stdout, so check results with {@link #failedWrites}. */
+        /** Runs qemu-io through HMP; a refused command fails the test, I/O results show in {@link #failedWrites}. */
         void qemuIo(String node, String command) throws Exception {
-            execute("human-monitor-command", new JsonObject().put("command-line", "qemu-io " + node + " \"" + command + "\""));
+            Object said = execute("human-monitor-command", new JsonObject().put("command-line", "qemu-io " + node + " \"" + command + "\""));
+            assertFalse(String.valueOf(said).startsWith("Error"), "qemu-io " + node + " " + command + ": " + said);
         }
 
         long failedWrites(String node) throws Exception {

@@ -302,6 +302,10 @@ public final class VolumeMonitor implements AutoCloseable {
             JsonObject node = (JsonObject) o;
             String name = node.getString("node-name");
             String image = node.getString("file");
+            if (image != null && image.startsWith("json:")) {
+                // A node QEMU opened with options (an overlay a snapshot added) names its file in a JSON pseudo-filename.
+                image = new JsonObject(image.substring("json:".length())).getJsonObject("file", new JsonObject()).getString("filename");
+            }
             if (name != null && image != null && !"file".equals(node.getString("drv")) && Path.of(image).normalize().equals(file.normalize())) {
                 return topNode != null && name.equals(topNode) ? topNode : name;
             }

@@ -83,6 +83,8 @@ public final class RestApi {
     private final HostDirectory hosts;
     private final LeaseDirectory leases;
     private final MaintenanceRoutes maintenanceRoutes;
+    private final VolumeChainRoutes chainRoutes;
+    private final BackupRoutes backupRoutes;
     private final Vertx vertx;
 
     public RestApi(Vertx vertx, ManagerConfig config, StateView view, ActiveRole role, DriverRegistry drivers, HealthCheck health,
@@ -99,6 +101,8 @@ public final class RestApi {
         this.drivers = drivers;
         this.health = health;
         this.poolTopics = poolTopics;
+        this.chainRoutes = new VolumeChainRoutes(this, view, leases, drivers);
+        this.backupRoutes = new BackupRoutes(this, view, drivers);
     }
 
     public Router router() {
@@ -125,6 +129,8 @@ public final class RestApi {
         router.delete("/api/v1/volumes/:id/monitor").handler(ctx -> monitor(ctx, false));
         cluster.register(router);
         maintenanceRoutes.register(router);
+        chainRoutes.register(router);
+        backupRoutes.register(router);
         router.get("/api/v1/tasks").handler(this::listTasks);
         router.get("/api/v1/tasks/:id").handler(ctx -> ok(ctx, 200, Views.task(view.task(ctx.pathParam("id"))
                 .orElseThrow(() -> ApiError.notFound("TASK_NOT_FOUND", "no task with id '" + ctx.pathParam("id") + "'")))));
@@ -164,7 +170,7 @@ public final class RestApi {
     }
 
     /** A request's first envelope; its correlation id goes back to the client as {@value #CORRELATION_HEADER}. */
-    private Envelope origin(RoutingContext ctx, String pool, String correlationId) {
+    Envelope origin(RoutingContext ctx, String pool, String correlationId) {
         ctx.response().putHeader(CORRELATION_HEADER, correlationId);
         return Envelopes.origin(pool, "manager:" + config.managerId(), correlationId);
     }
@@ -322,7 +328,7 @@ public final class RestApi {
      * Publishes a command that makes a new volume together with the volume's CREATING state and
      * its PENDING task, and answers 202 pointing at the task.
      */
-    private void submitNewVolume(RoutingContext ctx, String taskType, VolumeState volume, SpecificRecord command) {
+    void submitNewVolume(RoutingContext ctx, String taskType, VolumeState volume, SpecificRecord command) {
         Envelope envelope = volume.getEnvelope();
         String taskId = envelope.getCorrelationId();
         TaskState task = TaskState.newBuilder()
@@ -340,7 +346,7 @@ public final class RestApi {
                 .onFailure(ctx::fail);
     }
 
-    private static VolumeState creating(Envelope envelope, String volumeId, String domainId, String name, long virtualSize,
+    static VolumeState creating(Envelope envelope, String volumeId, String domainId, String name, long virtualSize,
                                         VolumeFormat format, Allocation allocation) {
         return VolumeState.newBuilder()
                 .setEnvelope(envelope).setId(volumeId).setDomainId(domainId).setName(name).setVirtualSize(virtualSize)
@@ -349,7 +355,7 @@ public final class RestApi {
                 .build();
     }
 
-    private VolumeState volumeOrThrow(String id) {
+    VolumeState volumeOrThrow(String id) {
         return view.volume(id).orElseThrow(() -> ApiError.notFound("VOLUME_NOT_FOUND", "no volume with id '" + id + "'"));
     }
 
@@ -436,7 +442,7 @@ public final class RestApi {
                 source.getFormat(), source.getAllocation()), command);
     }
 
-    private void requireFreeVolumeName(DomainState domain, String name) {
+    void requireFreeVolumeName(DomainState domain, String name) {
         boolean taken = view.volumes().stream().anyMatch(v -> v.getDomainId().equals(domain.getId())
                 && v.getName().equals(name) && v.getStatus() != VolumeStatus.FAILED);
         if (taken) {
@@ -444,7 +450,7 @@ public final class RestApi {
         }
     }
 
-    private static DomainRef domainRef(DomainState domain) {
+    static DomainRef domainRef(DomainState domain) {
         return DomainRef.newBuilder().setId(domain.getId()).setDriver(domain.getDriver()).setProperties(domain.getProperties()).build();
     }
 
@@ -497,10 +503,36 @@ public final class RestApi {
     }
 
     /**
-     * Shows state records in the view at once (so concurrent requests see the name taken and the
-     * client reads its own write), publishes them with the rest, and takes them back on failure.
+     * A command to the SPM of its envelope's pool with its PENDING task (and new state records to
+     * reserve, existing ones to update), in one transaction; answers 202 pointing at the task.
      */
-    private Future<Void> publishReserved(List<Outgoing> records) {
+    void submitTask(RoutingContext ctx, String taskType, String domainId, String volumeId, SpecificRecord command, JsonObject answer,
+                    List<Outgoing> reserve, List<Outgoing> updates) {
+        Envelope envelope = (Envelope) command.get(command.getSchema().getField("envelope").pos());
+        String taskId = envelope.getCorrelationId();
+        TaskState task = TaskState.newBuilder().setEnvelope(envelope).setId(taskId).setType(taskType).setStatus(TaskStatus.PENDING)
+                .setDomainId(domainId).setVolumeId(volumeId).setCreatedAt(envelope.getTimestamp()).build();
+        List<Outgoing> records = new ArrayList<>(reserve);
+        records.add(new Outgoing(Topics.TASK_STATE, taskId, task));
+        records.add(new Outgoing(Topics.spmCommands(envelope.getPool()), volumeId, command));
+        publishReserved(records, updates)
+                .onSuccess(v -> {
+                    ctx.response().putHeader("Location", "/api/v1/tasks/" + taskId);
+                    ok(ctx, 202, answer.put("taskId", taskId).put("volumeId", volumeId).put("status", TaskStatus.PENDING.name()));
+                })
+                .onFailure(ctx::fail);
+    }
+
+    Future<Void> publishReserved(List<Outgoing> records) {
+        return publishReserved(records, List.of());
+    }
+
+    /**
+     * Shows new state records in the view at once (so concurrent requests see the name taken and
+     * the client reads its own write), publishes them with the rest and with {@code updates} of
+     * existing state in one transaction, and takes the reservations back on failure.
+     */
+    Future<Void> publishReserved(List<Outgoing> records, List<Outgoing> updates) {
         List<SpecificRecord> reserved = new ArrayList<>();
         for (Outgoing o : records) {
             if (!o.topic().startsWith("storagebus.state.")) {
@@ -512,7 +544,9 @@ public final class RestApi {
             }
             reserved.add(o.value());
         }
-        return role.bus().publish(records).onFailure(e -> reserved.forEach(view::release));
+        List<Outgoing> all = new ArrayList<>(records);
+        all.addAll(updates);
+        return role.bus().publish(all).onFailure(e -> reserved.forEach(view::release));
     }
 
     /** Tasks, newest first; {@code ?status=RUNNING} (any TaskStatus) narrows them. */
@@ -528,7 +562,7 @@ public final class RestApi {
     }
 
     /** A domain volumes may be used on: not in maintenance, nor being taken into it. */
-    private DomainState usable(DomainState domain, String field) {
+    DomainState usable(DomainState domain, String field) {
         role.maintenance().refusesVolumeOperations(domain.getId()).ifPresent(why -> {
             throw ApiError.conflict("DOMAIN_IN_MAINTENANCE", "domain '" + domain.getName() + "' " + why
                     + "; volume operations resume once it is activated (POST /api/v1/domains/" + domain.getId() + "/activate)", field);
@@ -536,7 +570,7 @@ public final class RestApi {
         return domain;
     }
 
-    private DomainState domainOrThrow(String id) {
+    DomainState domainOrThrow(String id) {
         return view.domain(id).orElseThrow(() -> ApiError.notFound("DOMAIN_NOT_FOUND", "no domain with id '" + id + "'"));
     }
 

@@ -6,9 +6,13 @@ import java.util.Map;
 import io.storagebus.driver.PropertyDescriptor;
 import io.storagebus.driver.PropertyType;
 import io.storagebus.driver.StorageDriver;
+import io.storagebus.schema.BackupPolicy;
+import io.storagebus.schema.BackupState;
 import io.storagebus.schema.DomainState;
+import io.storagebus.schema.SnapshotRef;
 import io.storagebus.schema.TaskState;
 import io.storagebus.schema.VolumeState;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 /** How state records look in the REST API: stable JSON, lower-case enums, secrets masked. */
@@ -49,6 +53,62 @@ final class Views {
         }
         if (v.getErrorCode() != null) {
             json.put("error", new JsonObject().put("code", v.getErrorCode()).put("message", v.getErrorMessage()));
+        }
+        if (!v.getSnapshots().isEmpty()) {
+            json.put("snapshots", new JsonArray(v.getSnapshots().stream().map(Views::snapshot).toList()));
+        }
+        if (v.getParentVolumeId() != null) {
+            json.put("parentVolumeId", v.getParentVolumeId());
+        }
+        return json;
+    }
+
+    static JsonObject snapshot(SnapshotRef s) {
+        JsonObject json = new JsonObject().put("id", s.getSnapshotId()).put("name", s.getName()).put("status", s.getStatus())
+                .put("createdAt", s.getCreatedAt().toString());
+        if (s.getParentSnapshotId() != null) {
+            json.put("parentSnapshotId", s.getParentSnapshotId());
+        }
+        return json;
+    }
+
+    static JsonObject backup(BackupState b) {
+        JsonObject json = new JsonObject()
+                .put("id", b.getBackupId())
+                .put("volumeId", b.getVolumeId())
+                .put("volumeName", b.getVolumeName())
+                .put("domainId", b.getDomainId())
+                .put("targetDomainId", b.getTargetDomainId())
+                .put("snapshotId", b.getSnapshotId())
+                .put("kind", b.getBaseBackupId() == null ? "FULL" : "INCREMENTAL")
+                .put("chain", new JsonArray(new java.util.ArrayList<>(b.getChain())))
+                .put("virtualSize", b.getVirtualSize())
+                .put("status", b.getStatus().name())
+                .put("taskId", b.getTaskId())
+                .put("createdAt", b.getCreatedAt().toString());
+        if (b.getBaseBackupId() != null) {
+            json.put("baseBackupId", b.getBaseBackupId());
+        }
+        if (b.getBytes() != null) {
+            json.put("bytes", b.getBytes());
+        }
+        if (b.getSha256() != null) {
+            json.put("sha256", b.getSha256());
+        }
+        if (b.getCompletedAt() != null) {
+            json.put("completedAt", b.getCompletedAt().toString());
+        }
+        if (b.getErrorCode() != null) {
+            json.put("error", new JsonObject().put("code", b.getErrorCode()).put("message", b.getErrorMessage()));
+        }
+        return json;
+    }
+
+    static JsonObject backupPolicy(BackupPolicy p) {
+        JsonObject json = new JsonObject().put("volumeId", p.getVolumeId()).put("targetDomainId", p.getTargetDomainId())
+                .put("intervalSeconds", p.getIntervalSeconds()).put("incremental", p.getIncremental()).put("keepCount", p.getKeepCount());
+        if (p.getKeepSeconds() != null) {
+            json.put("keepSeconds", p.getKeepSeconds());
         }
         return json;
     }

@@ -10,6 +10,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
+import io.storagebus.schema.BackupPolicy;
+import io.storagebus.schema.BackupState;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.MaintenanceState;
 import io.storagebus.schema.TaskState;
@@ -20,20 +22,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The manager's materialized view of the compacted state topics (domains, volumes, tasks). It
+ * The manager's materialized view of the compacted state topics (domains, volumes, tasks, maintenance, backups). It
  * reads them from the beginning on start, so a restarted manager knows everything it knew; it
  * keeps no database of its own.
  */
 public final class StateView implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StateView.class);
     private static final List<String> TOPICS = List.of(Topics.DOMAIN_STATE, Topics.VOLUME_STATE, Topics.TASK_STATE,
-            Topics.MAINTENANCE_STATE);
+            Topics.MAINTENANCE_STATE, Topics.BACKUP_STATE, Topics.BACKUP_POLICY_STATE);
 
     private final MessageCodec codec = MessageCodec.standard();
     private final Map<String, DomainState> domains = new ConcurrentHashMap<>();
     private final Map<String, VolumeState> volumes = new ConcurrentHashMap<>();
     private final Map<String, TaskState> tasks = new ConcurrentHashMap<>();
     private final Map<String, MaintenanceState> maintenance = new ConcurrentHashMap<>();
+    private final Map<String, BackupState> backups = new ConcurrentHashMap<>();
+    private final Map<String, BackupPolicy> policies = new ConcurrentHashMap<>();
     private final TopicFollower follower;
 
     public StateView(String bootstrapServers) {
@@ -84,6 +88,23 @@ public final class StateView implements AutoCloseable {
         return tasks.values();
     }
 
+    public Optional<BackupState> backup(String id) {
+        return Optional.ofNullable(backups.get(id));
+    }
+
+    public Collection<BackupState> backups() {
+        return backups.values();
+    }
+
+    /** The volume's backup schedule and retention, if it has one. */
+    public Optional<BackupPolicy> backupPolicy(String volumeId) {
+        return Optional.ofNullable(policies.get(volumeId));
+    }
+
+    public Collection<BackupPolicy> backupPolicies() {
+        return policies.values();
+    }
+
     /** The domain's latest maintenance request, as last published. */
     public Optional<MaintenanceState> maintenance(String domainId) {
         return Optional.ofNullable(maintenance.get(domainId));
@@ -104,6 +125,8 @@ public final class StateView implements AutoCloseable {
             return volumes.putIfAbsent(v.getId(), v) == null;
         } else if (record instanceof TaskState t) {
             return tasks.putIfAbsent(t.getId(), t) == null;
+        } else if (record instanceof BackupState b) {
+            return backups.putIfAbsent(b.getBackupId(), b) == null;
         }
         throw new IllegalArgumentException("not a state record: " + record.getSchema().getFullName());
     }
@@ -116,6 +139,8 @@ public final class StateView implements AutoCloseable {
             volumes.remove(v.getId(), v);
         } else if (record instanceof TaskState t) {
             tasks.remove(t.getId(), t);
+        } else if (record instanceof BackupState b) {
+            backups.remove(b.getBackupId(), b);
         }
     }
 
@@ -127,6 +152,8 @@ public final class StateView implements AutoCloseable {
                 case Topics.VOLUME_STATE -> volumes.remove(record.key());
                 case Topics.TASK_STATE -> tasks.remove(record.key());
                 case Topics.MAINTENANCE_STATE -> maintenance.remove(record.key());
+                case Topics.BACKUP_STATE -> backups.remove(record.key());
+                case Topics.BACKUP_POLICY_STATE -> policies.remove(record.key());
                 default -> { }
             }
             return;
@@ -141,6 +168,10 @@ public final class StateView implements AutoCloseable {
                 tasks.put(t.getId(), t);
             } else if (decoded instanceof MaintenanceState m) {
                 maintenance.put(m.getDomainId(), m);
+            } else if (decoded instanceof BackupState b) {
+                backups.put(b.getBackupId(), b);
+            } else if (decoded instanceof BackupPolicy p) {
+                policies.put(p.getVolumeId(), p);
             } else {
                 LOG.warn("{}-{}@{}: unexpected {} on a state topic, skipped",
                         record.topic(), record.partition(), record.offset(), decoded.getSchema().getFullName());

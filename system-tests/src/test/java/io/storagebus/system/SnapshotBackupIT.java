@@ -1,0 +1,277 @@
+package io.storagebus.system;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import io.storagebus.schema.BackupCompleted;
+import io.storagebus.schema.BackupProgress;
+import io.storagebus.schema.SnapshotCreated;
+import io.storagebus.schema.SnapshotDeleted;
+import io.storagebus.schema.VolumeDeleted;
+import io.storagebus.testkit.QemuProcess;
+import io.storagebus.testkit.S3MockServer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Snapshots and backups through REST against real parts: a file domain, a real QEMU whose block
+ * layer writes known patterns (qemu-io over its monitor) while snapshots are taken and merged
+ * live, a real S3-compatible server holding full and incremental backups, and restores compared
+ * byte for byte with each point in time after the volume itself was deleted.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class SnapshotBackupIT {
+    private static final long MIB = 1L << 20;
+    private static final Duration WAIT = Duration.ofSeconds(90);
+    /** qemu-io through the guest's disk device, whose block backend follows the chain's top as snapshots move it. */
+    private static final String GUEST_DISK = "-d /machine/peripheral/disk0/virtio-backend";
+
+    private Cluster cluster;
+    private S3MockServer s3;
+    private Http http;
+    private Path tmp;
+    private String files;
+    private String backups;
+
+    @BeforeAll
+    void start(@TempDir Path dir) throws Exception {
+        tmp = dir;
+        s3 = S3MockServer.start(dir.resolve("s3"));
+        cluster = new Cluster(new InProcessKafka(dir.resolve("kafka")), dir);
+        cluster.startWorker("host-1");
+        http = new Http(cluster.startManager().baseUrl());
+        await().atMost(WAIT).until(() -> http.get("/api/v1/health").status() == 200);
+        files = created(http.post("/api/v1/domains", new JsonObject().put("name", "files").put("driver", "file")
+                .put("properties", new JsonObject().put("path", Files.createDirectories(dir.resolve("images")).toString()))));
+        JsonObject bag = new JsonObject();
+        s3.domainProperties().forEach(bag::put);
+        backups = created(http.post("/api/v1/domains", new JsonObject().put("name", "backups").put("driver", "object").put("properties", bag)));
+    }
+
+    @AfterAll
+    void stop() {
+        if (cluster != null) {
+            cluster.close();
+        }
+        if (s3 != null) {
+            s3.close();
+        }
+    }
+
+    @Test
+    void liveSnapshotsBackedUpFullAndIncrementalAreRestoredBitIdenticalAfterTheVolumeIsGone() throws Exception {
+        assumeTrue(QemuProcess.available(), "skipped: needs " + QemuProcess.BINARY);
+        String volumeId = readyVolume("guest-disk", 16 * MIB);
+        task(http.post("/api/v1/volumes/" + volumeId + "/prepare", new JsonObject().put("hostId", "host-1")));
+        Path vm = tmp.resolve("vm");
+        List<String> args = new ArrayList<>(List.of("-blockdev", "driver=file,filename=" + top(volumeId) + ",node-name=vol-file",
+                "-blockdev", "driver=qcow2,file=vol-file,node-name=vol", "-device", "virtio-blk-pci,drive=vol,id=disk0"));
+        args.addAll(ThinVolumes.testMonitor(vm));
+        try (QemuProcess qemu = QemuProcess.start(vm, args); ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
+            Http.Response watch = http.post("/api/v1/volumes/" + volumeId + "/monitor",
+                    new JsonObject().put("qmpSocket", qemu.qmpSocket().toString()).put("nodeName", "vol"));
+            assertEquals(202, watch.status(), watch.body());
+            qmp.qemuIo(GUEST_DISK, "write -P 0xa1 0 1M");
+
+            JsonObject first = snapshot(volumeId, "first");
+            assertTrue(first.getBoolean("live"), first.encode());
+            qmp.qemuIo(GUEST_DISK, "write -P 0xb2 1M 1M");
+            JsonObject second = snapshot(volumeId, "second");
+            qmp.qemuIo(GUEST_DISK, "write -P 0xc3 2M 1M");
+            assertEquals(0, qmp.failedWrites("vol"), "the guest never failed a write");
+
+            JsonObject full = backup(volumeId, first.getString("snapshotId"), false);
+            assertEquals("FULL", full.getString("kind"));
+            JsonObject incremental = backup(volumeId, second.getString("snapshotId"), true);
+            assertEquals("INCREMENTAL", incremental.getString("kind"));
+            assertEquals(full.getString("id"), incremental.getString("baseBackupId"));
+            assertTrue(incremental.getLong("bytes") < full.getLong("bytes") + MIB, "the incremental holds one layer: " + incremental.encode());
+
+            // Deleting the first snapshot merges it while the guest runs: QEMU streams it into the layer above.
+            JsonObject merge = task(http.delete("/api/v1/volumes/" + volumeId + "/snapshots/" + first.getString("snapshotId")));
+            assertEquals("SUCCEEDED", merge.getString("status"), merge.encode());
+            JsonArray left = http.get("/api/v1/volumes/" + volumeId + "/snapshots").array();
+            assertEquals(1, left.size(), left.encode());
+            assertEquals("second", left.getJsonObject(0).getString("name"));
+            qmp.qemuIo(GUEST_DISK, "write -P 0xd4 3M 1M");
+            qmp.quit(qemu);
+        }
+        assertContent(top(volumeId), 0xa1, 0xb2, 0xc3, 0xd4);
+        assertTrue(events(SnapshotCreated.class, volumeId).stream().allMatch(SnapshotCreated::getLive));
+        assertTrue(events(SnapshotDeleted.class, volumeId).stream().anyMatch(SnapshotDeleted::getLive));
+        assertEquals(2, events(BackupCompleted.class, volumeId).size());
+        assertFalse(events(BackupProgress.class, volumeId).isEmpty());
+
+        task(http.delete("/api/v1/volumes/" + volumeId + "/monitor"), false);
+        task(http.post("/api/v1/volumes/" + volumeId + "/teardown", new JsonObject()));
+        JsonObject deleted = task(http.delete("/api/v1/volumes/" + volumeId));
+        assertEquals("SUCCEEDED", deleted.getString("status"), deleted.encode());
+        await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + volumeId).status() == 404);
+        assertEquals(1, events(VolumeDeleted.class, volumeId).size());
+        assertTrue(Files.list(tmp.resolve("images/volumes")).noneMatch(f -> f.getFileName().toString().startsWith(volumeId)),
+                "every layer of the volume is gone");
+
+        List<JsonObject> kept = backupsOf(volumeId);
+        assertEquals(List.of("COMPLETE", "COMPLETE"), kept.stream().map(b -> b.getString("status")).toList());
+        assertContent(restore(kept.get(0).getString("id"), "at-first"), 0xa1, 0, 0, 0);
+        assertContent(restore(kept.get(1).getString("id"), "at-second"), 0xa1, 0xb2, 0, 0);
+    }
+
+    @Test
+    void offlineSnapshotsMergeAndCloneKeepData() throws Exception {
+        String volumeId = readyVolume("offline-disk", 8 * MIB);
+        write(volumeId, 0x11, 0);
+        JsonObject s1 = snapshot(volumeId, "s1");
+        assertFalse(s1.getBoolean("live"));
+        write(volumeId, 0x22, 1);
+        snapshot(volumeId, "s2");
+        write(volumeId, 0x33, 2);
+        JsonObject merged = task(http.delete("/api/v1/volumes/" + volumeId + "/snapshots/" + s1.getString("snapshotId")));
+        assertEquals("SUCCEEDED", merged.getString("status"), merged.encode());
+        assertContent(top(volumeId), 0x11, 0x22, 0x33, 0);
+
+        Http.Response clone = http.post("/api/v1/volumes/" + volumeId + "/clone", new JsonObject().put("name", "offline-clone"));
+        assertEquals(202, clone.status(), clone.body());
+        String cloneId = clone.json().getString("volumeId");
+        assertEquals("SUCCEEDED", task(clone).getString("status"));
+        JsonObject cloneVolume = http.get("/api/v1/volumes/" + cloneId).json();
+        assertEquals(volumeId, cloneVolume.getString("parentVolumeId"));
+        assertContent(top(cloneId), 0x11, 0x22, 0x33, 0);
+        assertEquals("VOLUME_HAS_CLONES", http.delete("/api/v1/volumes/" + volumeId).json().getString("code"));
+    }
+
+    @Test
+    void badRequestsAreRefusedWithTheirField() throws Exception {
+        String raw = readyVolumeOf("raw-disk", MIB, "raw");
+        Http.Response noSnapshots = http.post("/api/v1/volumes/" + raw + "/snapshots", new JsonObject().put("name", "x"));
+        assertEquals(409, noSnapshots.status(), noSnapshots.body());
+        assertEquals("SNAPSHOTS_UNSUPPORTED", noSnapshots.json().getString("code"));
+        String volumeId = readyVolume("fresh-disk", MIB);
+        Http.Response nothingToBackUp = http.post("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", backups));
+        assertEquals("NO_SNAPSHOT", nothingToBackUp.json().getString("code"), nothingToBackUp.body());
+        snapshot(volumeId, "only");
+        Http.Response notABackupDomain = http.post("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", files));
+        assertEquals(400, notABackupDomain.status());
+        assertEquals("targetDomainId", notABackupDomain.json().getString("field"));
+        assertEquals("NOT_A_BACKUP_DOMAIN", notABackupDomain.json().getString("code"));
+        Http.Response noBase = http.post("/api/v1/volumes/" + volumeId + "/backups",
+                new JsonObject().put("targetDomainId", backups).put("incremental", true));
+        assertEquals("NO_BASE_BACKUP", noBase.json().getString("code"), noBase.body());
+        Http.Response sameName = http.post("/api/v1/volumes/" + volumeId + "/snapshots", new JsonObject().put("name", "only"));
+        assertEquals("SNAPSHOT_EXISTS", sameName.json().getString("code"));
+        assertEquals(404, http.delete("/api/v1/volumes/" + volumeId + "/snapshots/nope").status());
+        assertEquals(404, http.post("/api/v1/backups/nope/restore", new JsonObject().put("targetDomainId", files).put("name", "x")).status());
+    }
+
+    private JsonObject snapshot(String volumeId, String name) {
+        Http.Response r = http.post("/api/v1/volumes/" + volumeId + "/snapshots", new JsonObject().put("name", name));
+        JsonObject task = task(r);
+        assertEquals("SUCCEEDED", task.getString("status"), task.encode());
+        return r.json();
+    }
+
+    private JsonObject backup(String volumeId, String snapshotId, boolean incremental) {
+        Http.Response r = http.post("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", backups)
+                .put("snapshotId", snapshotId).put("incremental", incremental));
+        JsonObject task = task(r);
+        assertEquals("SUCCEEDED", task.getString("status"), task.encode());
+        JsonObject backup = http.get("/api/v1/backups/" + r.json().getString("backupId")).json();
+        assertEquals("COMPLETE", backup.getString("status"), backup.encode());
+        return backup;
+    }
+
+    private Path restore(String backupId, String name) {
+        Http.Response r = http.post("/api/v1/backups/" + backupId + "/restore", new JsonObject().put("targetDomainId", files).put("name", name));
+        JsonObject task = task(r);
+        assertEquals("SUCCEEDED", task.getString("status"), task.encode());
+        return top(r.json().getString("volumeId"));
+    }
+
+    private List<JsonObject> backupsOf(String volumeId) {
+        JsonArray all = http.get("/api/v1/volumes/" + volumeId + "/backups").array();
+        List<JsonObject> list = new ArrayList<>();
+        all.forEach(o -> list.add((JsonObject) o));
+        return list;
+    }
+
+    private String readyVolume(String name, long size) {
+        return readyVolumeOf(name, size, "qcow2");
+    }
+
+    private String readyVolumeOf(String name, long size, String format) {
+        Http.Response r = http.post("/api/v1/domains/" + files + "/volumes",
+                new JsonObject().put("name", name).put("virtualSize", size).put("format", format));
+        assertEquals("SUCCEEDED", task(r).getString("status"));
+        return r.json().getString("volumeId");
+    }
+
+    /** Waits for the task a 202 started to end; returns it. */
+    private JsonObject task(Http.Response accepted) {
+        return task(accepted, true);
+    }
+
+    private JsonObject task(Http.Response accepted, boolean hasTask) {
+        assertEquals(202, accepted.status(), accepted.body());
+        if (!hasTask) {
+            return accepted.json();
+        }
+        String taskId = accepted.json().getString("taskId");
+        return await().atMost(WAIT).until(() -> http.get("/api/v1/tasks/" + taskId).json(),
+                t -> List.of("SUCCEEDED", "FAILED").contains(t.getString("status")));
+    }
+
+    private Path top(String volumeId) {
+        return Path.of(URI.create(http.get("/api/v1/volumes/" + volumeId).json().getString("uri")));
+    }
+
+    private void write(String volumeId, int pattern, int mib) throws Exception {
+        ThinVolumes.run("qemu-io", "-f", "qcow2", "-c", "write -P " + pattern + " " + mib + "M 1M", top(volumeId).toString());
+    }
+
+    private <T extends org.apache.avro.specific.SpecificRecord> List<T> events(Class<T> type, String volumeId) {
+        return TopicReader.readAll(cluster.kafka.bootstrapServers(), io.storagebus.bus.Topics.EVENTS).stream()
+                .filter(r -> volumeId.equals(r.key())).map(r -> {
+                    try {
+                        return io.storagebus.bus.MessageCodec.standard().decode(r.value());
+                    } catch (io.storagebus.bus.UndecodableRecordException e) {
+                        throw new AssertionError("undecodable event", e);
+                    }
+                })
+                .filter(type::isInstance).map(type::cast).toList();
+    }
+
+    /** What a guest sees of the image, one MiB per pattern, read through qemu-img. */
+    private void assertContent(Path image, int... mibPatterns) throws Exception {
+        Path raw = Files.createTempFile(tmp, "content", ".raw");
+        ThinVolumes.run("qemu-img", "convert", "-U", "-O", "raw", image.toString(), raw.toString());
+        byte[] all = Files.readAllBytes(raw);
+        for (int i = 0; i < mibPatterns.length; i++) {
+            byte[] want = new byte[(int) MIB];
+            Arrays.fill(want, (byte) mibPatterns[i]);
+            assertArrayEquals(want, Arrays.copyOfRange(all, (int) (i * MIB), (int) ((i + 1) * MIB)), image + " MiB " + i);
+        }
+        Files.delete(raw);
+    }
+
+    private static String created(Http.Response r) {
+        assertEquals(201, r.status(), r.body());
+        return r.json().getString("id");
+    }
+}
