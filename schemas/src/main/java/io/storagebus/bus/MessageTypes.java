@@ -8,7 +8,6 @@ import java.util.List;
 
 import io.storagebus.schema.BackupCompleted;
 import io.storagebus.schema.BackupDeleted;
-import io.storagebus.schema.BackupPolicy;
 import io.storagebus.schema.BackupProgress;
 import io.storagebus.schema.BackupState;
 import io.storagebus.schema.BackupVolume;
@@ -122,8 +121,7 @@ public final class MessageTypes {
             BackupCompleted.class,
             BackupDeleted.class,
             VolumeRestored.class,
-            BackupState.class,
-            BackupPolicy.class);
+            BackupState.class);
 
     private MessageTypes() {
     }

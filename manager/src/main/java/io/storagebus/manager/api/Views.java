@@ -6,7 +6,6 @@ import java.util.Map;
 import io.storagebus.driver.PropertyDescriptor;
 import io.storagebus.driver.PropertyType;
 import io.storagebus.driver.StorageDriver;
-import io.storagebus.schema.BackupPolicy;
 import io.storagebus.schema.BackupState;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.SnapshotRef;
@@ -100,15 +99,6 @@ final class Views {
         }
         if (b.getErrorCode() != null) {
             json.put("error", new JsonObject().put("code", b.getErrorCode()).put("message", b.getErrorMessage()));
-        }
-        return json;
-    }
-
-    static JsonObject backupPolicy(BackupPolicy p) {
-        JsonObject json = new JsonObject().put("volumeId", p.getVolumeId()).put("targetDomainId", p.getTargetDomainId())
-                .put("intervalSeconds", p.getIntervalSeconds()).put("incremental", p.getIncremental()).put("keepCount", p.getKeepCount());
-        if (p.getKeepSeconds() != null) {
-            json.put("keepSeconds", p.getKeepSeconds());
         }
         return json;
     }

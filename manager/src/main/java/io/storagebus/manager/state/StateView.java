@@ -10,7 +10,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
-import io.storagebus.schema.BackupPolicy;
 import io.storagebus.schema.BackupState;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.MaintenanceState;
@@ -29,7 +28,7 @@ import org.slf4j.LoggerFactory;
 public final class StateView implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StateView.class);
     private static final List<String> TOPICS = List.of(Topics.DOMAIN_STATE, Topics.VOLUME_STATE, Topics.TASK_STATE,
-            Topics.MAINTENANCE_STATE, Topics.BACKUP_STATE, Topics.BACKUP_POLICY_STATE);
+            Topics.MAINTENANCE_STATE, Topics.BACKUP_STATE);
 
     private final MessageCodec codec = MessageCodec.standard();
     private final Map<String, DomainState> domains = new ConcurrentHashMap<>();
@@ -37,7 +36,6 @@ public final class StateView implements AutoCloseable {
     private final Map<String, TaskState> tasks = new ConcurrentHashMap<>();
     private final Map<String, MaintenanceState> maintenance = new ConcurrentHashMap<>();
     private final Map<String, BackupState> backups = new ConcurrentHashMap<>();
-    private final Map<String, BackupPolicy> policies = new ConcurrentHashMap<>();
     private final TopicFollower follower;
 
     public StateView(String bootstrapServers) {
@@ -96,15 +94,6 @@ public final class StateView implements AutoCloseable {
         return backups.values();
     }
 
-    /** The volume's backup schedule and retention, if it has one. */
-    public Optional<BackupPolicy> backupPolicy(String volumeId) {
-        return Optional.ofNullable(policies.get(volumeId));
-    }
-
-    public Collection<BackupPolicy> backupPolicies() {
-        return policies.values();
-    }
-
     /** The domain's latest maintenance request, as last published. */
     public Optional<MaintenanceState> maintenance(String domainId) {
         return Optional.ofNullable(maintenance.get(domainId));
@@ -153,7 +142,6 @@ public final class StateView implements AutoCloseable {
                 case Topics.TASK_STATE -> tasks.remove(record.key());
                 case Topics.MAINTENANCE_STATE -> maintenance.remove(record.key());
                 case Topics.BACKUP_STATE -> backups.remove(record.key());
-                case Topics.BACKUP_POLICY_STATE -> policies.remove(record.key());
                 default -> { }
             }
             return;
@@ -170,8 +158,6 @@ public final class StateView implements AutoCloseable {
                 maintenance.put(m.getDomainId(), m);
             } else if (decoded instanceof BackupState b) {
                 backups.put(b.getBackupId(), b);
-            } else if (decoded instanceof BackupPolicy p) {
-                policies.put(p.getVolumeId(), p);
             } else {
                 LOG.warn("{}-{}@{}: unexpected {} on a state topic, skipped",
                         record.topic(), record.partition(), record.offset(), decoded.getSchema().getFullName());
