@@ -7,11 +7,11 @@ import java.util.List;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
+import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.Topics;
 import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.schema.CommandFailed;
 import io.storagebus.schema.Envelope;
-import org.apache.avro.Schema;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
@@ -32,7 +32,7 @@ public final class CommandTrace {
 
     /** Runs {@code work} for {@code command}; the outcome is "failed" when its records include a CommandFailed. */
     public static <T> T run(SpecificRecord command, Supplier<T> work, Function<T, List<ProducerRecord<String, byte[]>>> records) {
-        Envelope envelope = envelopeOf(command);
+        Envelope envelope = Envelopes.of(command);
         if (envelope == null) {
             return work.get();
         }
@@ -49,10 +49,5 @@ public final class CommandTrace {
     private static boolean isFailure(ProducerRecord<String, byte[]> record) {
         Header type = record.headers().lastHeader(Topics.TYPE_HEADER);
         return type != null && java.util.Arrays.equals(type.value(), FAILED_TYPE);
-    }
-
-    private static Envelope envelopeOf(SpecificRecord record) {
-        Schema.Field field = record.getSchema().getField("envelope");
-        return field != null && record.get(field.pos()) instanceof Envelope e ? e : null;
     }
 }

@@ -4,10 +4,18 @@ import java.time.Instant;
 import java.util.UUID;
 
 import io.storagebus.schema.Envelope;
+import org.apache.avro.Schema;
+import org.apache.avro.specific.SpecificRecord;
 
 /** Builds message envelopes. */
 public final class Envelopes {
     private Envelopes() {
+    }
+
+    /** The envelope a command or event carries in its {@code envelope} field, or null if it has none. */
+    public static Envelope of(SpecificRecord record) {
+        Schema.Field field = record.getSchema().getField("envelope");
+        return field != null && record.get(field.pos()) instanceof Envelope e ? e : null;
     }
 
     /** The envelope of a new request: its correlation id is the given task id. */

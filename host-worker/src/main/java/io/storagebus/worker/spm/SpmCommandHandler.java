@@ -2,8 +2,10 @@ package io.storagebus.worker.spm;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
 
+import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
@@ -53,6 +55,10 @@ import org.slf4j.LoggerFactory;
  */
 final class SpmCommandHandler {
     private static final Logger LOG = LoggerFactory.getLogger(SpmCommandHandler.class);
+
+    private static final Set<Class<? extends SpecificRecord>> SPM_COMMANDS = Set.of(CreateVolume.class, CloneVolume.class,
+            CopyVolume.class, DeleteVolume.class, SnapshotVolume.class, DeleteSnapshot.class, LayerChangeDone.class, BackupVolume.class,
+            RestoreBackup.class, DeleteBackup.class);
 
     private final SpmDrivers spm;
     private final SnapshotCommands snapshots;
@@ -104,38 +110,9 @@ final class SpmCommandHandler {
         return Handled.now(snapshots.layerChanged((LayerChangeDone) command, term));
     }
 
+    /** The command's envelope if it is one of the SPM's, else null. */
     private static Envelope envelopeOf(SpecificRecord command) {
-        if (command instanceof CreateVolume c) {
-            return c.getEnvelope();
-        }
-        if (command instanceof CloneVolume c) {
-            return c.getEnvelope();
-        }
-        if (command instanceof CopyVolume c) {
-            return c.getEnvelope();
-        }
-        if (command instanceof DeleteVolume c) {
-            return c.getEnvelope();
-        }
-        if (command instanceof SnapshotVolume c) {
-            return c.getEnvelope();
-        }
-        if (command instanceof DeleteSnapshot c) {
-            return c.getEnvelope();
-        }
-        if (command instanceof LayerChangeDone c) {
-            return c.getEnvelope();
-        }
-        if (command instanceof BackupVolume c) {
-            return c.getEnvelope();
-        }
-        if (command instanceof RestoreBackup c) {
-            return c.getEnvelope();
-        }
-        if (command instanceof DeleteBackup c) {
-            return c.getEnvelope();
-        }
-        return null;
+        return SPM_COMMANDS.contains(command.getClass()) ? Envelopes.of(command) : null;
     }
 
     /**

@@ -508,7 +508,7 @@ public final class RestApi {
      */
     void submitTask(RoutingContext ctx, String taskType, String domainId, String volumeId, SpecificRecord command, JsonObject answer,
                     List<Outgoing> reserve, List<Outgoing> updates) {
-        Envelope envelope = (Envelope) command.get(command.getSchema().getField("envelope").pos());
+        Envelope envelope = Envelopes.of(command);
         String taskId = envelope.getCorrelationId();
         TaskState task = TaskState.newBuilder().setEnvelope(envelope).setId(taskId).setType(taskType).setStatus(TaskStatus.PENDING)
                 .setDomainId(domainId).setVolumeId(volumeId).setCreatedAt(envelope.getTimestamp()).build();

@@ -107,8 +107,9 @@ final class VolumeChainRoutes {
             throw ApiError.conflict("CLONES_UNSUPPORTED", "domain '" + domain.getName() + "' (" + domain.getDriver()
                     + ") makes no copy-on-write clones; copy the volume instead (POST /api/v1/volumes/" + source.getId() + "/copy)", null);
         }
-        if (preparedOn(source) != null) {
-            throw ApiError.conflict("VOLUME_IN_USE", "volume '" + source.getName() + "' is prepared on host " + preparedOn(source)
+        String host = preparedOn(source);
+        if (host != null) {
+            throw ApiError.conflict("VOLUME_IN_USE", "volume '" + source.getName() + "' is prepared on host " + host
                     + "; a template must not change, tear it down first", null);
         }
         api.requireFreeVolumeName(domain, name);
