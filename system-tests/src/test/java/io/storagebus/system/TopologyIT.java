@@ -122,7 +122,15 @@ class TopologyIT {
         services.get(restarted).kill();
         services.get(restarted).start();
         await().atMost(WAIT).until(() -> get(restarted, "/health/ready").status() == 200);
-        awaitTask("manager-2", hostTask(after.getString("volumeId"), "prepare", restarted), "SUCCEEDED");
+        // The crashed worker's host node lives until its ZooKeeper session expires, and the new
+        // session re-creates it only then: the manager may briefly know no such host.
+        await().atMost(WAIT).until(() -> get("manager-2", "/api/v1/hosts").body().contains("\"" + restarted + "\""));
+        String prepare = await().atMost(WAIT).until(() -> {
+            Http.Response r = http(managerUp()).post("/api/v1/volumes/" + after.getString("volumeId") + "/prepare",
+                    new JsonObject().put("hostId", restarted));
+            return r.status() == 202 ? r.json().getString("taskId") : null;
+        }, java.util.Objects::nonNull);
+        awaitTask("manager-2", prepare, "SUCCEEDED");
         awaitTask("manager-2", hostTask(after.getString("volumeId"), "teardown", null), "SUCCEEDED");
 
         // No manager at all: a host's watermark report is still answered by the SPM, and the volume grows.
