@@ -1,5 +1,6 @@
 package io.storagebus.manager;
 
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -15,6 +16,7 @@ import io.storagebus.leases.SpmDirectory;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.leases.ZooKeeperClients;
 import io.storagebus.manager.api.RestApi;
+import io.storagebus.manager.backup.BackupScheduler;
 import io.storagebus.manager.bus.DeadLetters;
 import io.storagebus.manager.bus.PoolTopics;
 import io.storagebus.manager.ha.ActiveRole;
@@ -89,6 +91,7 @@ public final class Manager implements AutoCloseable {
         HealthCheck health = new HealthCheck(vertx, admin, zk, view, spms, config.defaultPool(), role);
         RestApi api = new RestApi(vertx, config, view, role, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),
                 zk, spms, hosts, leases, subscribers);
+        role.runWhileActive(new BackupScheduler(vertx, view, api.scheduledRequests(), Clock.systemUTC()));
         http = vertx.createHttpServer().requestHandler(api.router())
                 .listen(config.httpPort(), config.httpHost())
                 .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);

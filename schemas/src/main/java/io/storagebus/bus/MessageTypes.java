@@ -9,6 +9,7 @@ import java.util.List;
 import io.storagebus.schema.BackupCompleted;
 import io.storagebus.schema.BackupDeleted;
 import io.storagebus.schema.BackupProgress;
+import io.storagebus.schema.BackupPolicy;
 import io.storagebus.schema.BackupState;
 import io.storagebus.schema.BackupVolume;
 import io.storagebus.schema.CapacityAlert;
@@ -121,7 +122,8 @@ public final class MessageTypes {
             BackupCompleted.class,
             BackupDeleted.class,
             VolumeRestored.class,
-            BackupState.class);
+            BackupState.class,
+            BackupPolicy.class);
 
     private MessageTypes() {
     }

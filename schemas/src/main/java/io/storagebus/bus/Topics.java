@@ -26,6 +26,8 @@ public final class Topics {
     public static final String TASK_STATE = "storagebus.state.tasks";
     /** Compacted (key: backup id): every backup and its manifest. */
     public static final String BACKUP_STATE = "storagebus.state.backups";
+    /** Compacted (key: volume id): each volume's backup schedule and retention, written by the active manager. */
+    public static final String BACKUP_POLICY_STATE = "storagebus.state.backup-policies";
     /** Compacted, keyed by domain id: each domain's latest maintenance request. */
     public static final String MAINTENANCE_STATE = "storagebus.state.maintenance";
     /**
@@ -92,7 +94,7 @@ public final class Topics {
         List<NewTopic> topics = new ArrayList<>();
         topics.add(new NewTopic(EVENTS, 3, replication));
         topics.add(new NewTopic(DEAD_LETTER, 1, replication));
-        for (String state : List.of(DOMAIN_STATE, VOLUME_STATE, TASK_STATE, MAINTENANCE_STATE, BACKUP_STATE)) {
+        for (String state : List.of(DOMAIN_STATE, VOLUME_STATE, TASK_STATE, MAINTENANCE_STATE, BACKUP_STATE, BACKUP_POLICY_STATE)) {
             topics.add(new NewTopic(state, 3, replication).configs(Map.of(
                     TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
                     TopicConfig.MIN_COMPACTION_LAG_MS_CONFIG, "60000")));

@@ -46,6 +46,12 @@ final class Http {
         return post(path, body.encode());
     }
 
+    Response put(String path, JsonObject body) {
+        return send(HttpRequest.newBuilder(URI.create(base + path))
+                .header("Content-Type", "application/json")
+                .PUT(HttpRequest.BodyPublishers.ofString(body.encode())));
+    }
+
     Response delete(String path) {
         return send(HttpRequest.newBuilder(URI.create(base + path)).DELETE());
     }

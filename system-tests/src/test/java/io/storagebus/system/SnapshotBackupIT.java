@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.List;
 
 import io.storagebus.schema.BackupCompleted;
+import io.storagebus.schema.BackupDeleted;
 import io.storagebus.schema.BackupProgress;
 import io.storagebus.schema.SnapshotCreated;
 import io.storagebus.schema.SnapshotDeleted;
@@ -157,6 +158,48 @@ class SnapshotBackupIT {
         assertEquals("VOLUME_HAS_CLONES", http.delete("/api/v1/volumes/" + volumeId).json().getString("code"));
     }
 
+    /**
+     * A policy every 10 s, full every 2nd backup, keeping the newest 2: runs go full, incremental,
+     * full, incremental; each run merges away the snapshot the previous one needed; retention
+     * then deletes the first chain (its incremental before its base); the newest backup restores
+     * the data; removing the policy stops the runs.
+     */
+    @Test
+    void scheduledBackupsAlternateFullAndIncrementalAndRetentionDeletesTheOldestChain() throws Exception {
+        String volumeId = readyVolume("scheduled-disk", 4 * MIB);
+        write(volumeId, 0x5a, 0);
+        write(volumeId, 0x6b, 3);
+        Http.Response set = http.put("/api/v1/volumes/" + volumeId + "/backup-policy", new JsonObject().put("targetDomainId", backups)
+                .put("every", "PT10S").put("fullEvery", 2).put("keepLast", 2));
+        assertEquals(200, set.status(), set.body());
+        assertEquals("PT10S", http.get("/api/v1/volumes/" + volumeId + "/backup-policy").json().getString("every"));
+
+        List<BackupDeleted> deleted = await().atMost(Duration.ofSeconds(120)).until(() -> events(BackupDeleted.class, volumeId), d -> d.size() >= 2);
+        assertTrue(deleted.stream().allMatch(d -> "retention".equals(d.getReason())), deleted.toString());
+        List<BackupCompleted> made = events(BackupCompleted.class, volumeId);
+        assertTrue(made.size() >= 4, made.toString());
+        assertEquals(List.of(false, true, false, true), made.subList(0, 4).stream().map(b -> b.getBaseBackupId() != null).toList(),
+                "full every second backup");
+        assertEquals(List.of(made.get(1).getBackupId(), made.get(0).getBackupId()), deleted.subList(0, 2).stream()
+                .map(BackupDeleted::getBackupId).toList(), "the first chain goes, its incremental before its base");
+
+        Http.Response removed = http.delete("/api/v1/volumes/" + volumeId + "/backup-policy");
+        assertEquals(204, removed.status(), removed.body());
+        assertEquals("BACKUP_POLICY_NOT_FOUND", http.get("/api/v1/volumes/" + volumeId + "/backup-policy").json().getString("code"));
+        await().atMost(WAIT).until(() -> http.get("/api/v1/tasks?status=PENDING").array().isEmpty()
+                && http.get("/api/v1/tasks?status=RUNNING").array().isEmpty());
+        List<JsonObject> kept = backupsOf(volumeId);
+        assertTrue(kept.stream().allMatch(b -> "COMPLETE".equals(b.getString("status")) && b.getBoolean("scheduled")), kept.toString());
+        JsonArray snapshots = http.get("/api/v1/volumes/" + volumeId + "/snapshots").array();
+        assertTrue(snapshots.size() <= 2, "each run merges away the snapshot before: " + snapshots.encode());
+        int runs = kept.size();
+        await().during(Duration.ofSeconds(15)).atMost(Duration.ofSeconds(20)).until(() -> backupsOf(volumeId).size() == runs);
+
+        JsonObject newest = kept.get(kept.size() - 1);
+        assertEquals("INCREMENTAL".equals(newest.getString("kind")), newest.getString("baseBackupId") != null);
+        assertContent(restore(newest.getString("id"), "from-schedule"), 0x5a, 0, 0, 0x6b);
+    }
+
     @Test
     void badRequestsAreRefusedWithTheirField() throws Exception {
         String raw = readyVolumeOf("raw-disk", MIB, "raw");
@@ -177,6 +220,23 @@ class SnapshotBackupIT {
         Http.Response sameName = http.post("/api/v1/volumes/" + volumeId + "/snapshots", new JsonObject().put("name", "only"));
         assertEquals("SNAPSHOT_EXISTS", sameName.json().getString("code"));
         assertEquals(404, http.delete("/api/v1/volumes/" + volumeId + "/snapshots/nope").status());
+        Http.Response reserved = http.post("/api/v1/volumes/" + volumeId + "/snapshots", new JsonObject().put("name", "scheduled-1"));
+        assertEquals("RESERVED_NAME", reserved.json().getString("code"), reserved.body());
+
+        String policy = "/api/v1/volumes/" + volumeId + "/backup-policy";
+        Http.Response tooOften = http.put(policy, new JsonObject().put("targetDomainId", backups).put("every", "PT1S"));
+        assertEquals(400, tooOften.status(), tooOften.body());
+        assertEquals("every", tooOften.json().getString("field"));
+        assertEquals("OUT_OF_RANGE", tooOften.json().getString("code"));
+        Http.Response notADuration = http.put(policy, new JsonObject().put("targetDomainId", backups).put("every", "hourly"));
+        assertEquals("INVALID_DURATION", notADuration.json().getString("code"), notADuration.body());
+        Http.Response keepNone = http.put(policy, new JsonObject().put("targetDomainId", backups).put("every", "PT1H").put("keepLast", 0));
+        assertEquals("keepLast", keepNone.json().getString("field"), keepNone.body());
+        Http.Response toFiles = http.put(policy, new JsonObject().put("targetDomainId", files).put("every", "PT1H"));
+        assertEquals("NOT_A_BACKUP_DOMAIN", toFiles.json().getString("code"), toFiles.body());
+        Http.Response rawPolicy = http.put("/api/v1/volumes/" + raw + "/backup-policy", new JsonObject().put("targetDomainId", backups).put("every", "PT1H"));
+        assertEquals("SNAPSHOTS_UNSUPPORTED", rawPolicy.json().getString("code"), rawPolicy.body());
+        assertEquals(404, http.get(policy).status(), "nothing refused was stored");
         assertEquals(404, http.post("/api/v1/backups/nope/restore", new JsonObject().put("targetDomainId", files).put("name", "x")).status());
     }
 

@@ -166,7 +166,7 @@ final class BackupJobs {
         return BackupState.newBuilder().setEnvelope(envelope).setBackupId(cmd.getBackupId()).setTaskId(cmd.getTaskId())
                 .setVolumeId(cmd.getVolumeId()).setVolumeName(cmd.getVolumeName()).setDomainId(cmd.getSource().getId())
                 .setTargetDomainId(cmd.getTarget().getId()).setSnapshotId(cmd.getSnapshotId()).setVirtualSize(cmd.getVirtualSize())
-                .setBaseBackupId(cmd.getBaseBackupId()).setChain(cmd.getChain()).setStatus(status)
+                .setBaseBackupId(cmd.getBaseBackupId()).setChain(cmd.getChain()).setStatus(status).setScheduled(cmd.getScheduled())
                 .setCreatedAt(cmd.getEnvelope().getTimestamp()).build();
     }
 

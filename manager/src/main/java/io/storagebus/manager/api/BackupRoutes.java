@@ -24,6 +24,7 @@ import io.storagebus.schema.RestoreBackup;
 import io.storagebus.schema.SnapshotRef;
 import io.storagebus.schema.VolumeFormat;
 import io.storagebus.schema.VolumeState;
+import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -60,16 +61,20 @@ final class BackupRoutes {
                 .sorted(Comparator.comparing(BackupState::getCreatedAt)).map(Views::backup).toList()));
     }
 
+    private void backup(RoutingContext ctx) {
+        VolumeState volume = api.volumeOrThrow(ctx.pathParam("id"));
+        RequestBody body = RequestBody.of(ctx, Set.of("targetDomainId", "snapshotId", "incremental"));
+        RestApi.accepted(ctx, backup(volume, body.requiredString("targetDomainId"), body.optionalString("snapshotId", null),
+                body.optionalBoolean("incremental", false), false, api.origin(ctx)));
+    }
+
     /**
      * Backs up a snapshot (the newest if none is named). Incremental: only the snapshot's layer,
      * which needs a complete backup of its parent snapshot in the same backup domain.
      */
-    private void backup(RoutingContext ctx) {
-        VolumeState volume = api.volumeOrThrow(ctx.pathParam("id"));
-        RequestBody body = RequestBody.of(ctx, Set.of("targetDomainId", "snapshotId", "incremental"));
-        DomainState target = backupDomain(body.requiredString("targetDomainId"));
-        boolean incremental = body.optionalBoolean("incremental", false);
-        String snapshotId = body.optionalString("snapshotId", null);
+    Future<JsonObject> backup(VolumeState volume, String targetDomainId, String snapshotId, boolean incremental, boolean scheduled,
+                              RestApi.Origin origin) {
+        DomainState target = backupDomain(targetDomainId);
         List<SnapshotRef> ready = volume.getSnapshots().stream().filter(s -> "READY".equals(s.getStatus())).toList();
         SnapshotRef snapshot = snapshotId == null
                 ? ready.stream().reduce((a, b) -> b).orElseThrow(() -> ApiError.conflict("NO_SNAPSHOT", "volume '" + volume.getName()
@@ -94,17 +99,17 @@ final class BackupRoutes {
         }
         String taskId = UUID.randomUUID().toString();
         String backupId = UUID.randomUUID().toString();
-        Envelope envelope = api.origin(ctx, source.getEnvelope().getPool(), taskId);
+        Envelope envelope = origin.envelope(source.getEnvelope().getPool(), taskId);
         BackupVolume command = BackupVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setBackupId(backupId)
                 .setVolumeId(volume.getId()).setVolumeName(volume.getName()).setSource(RestApi.domainRef(source))
                 .setSnapshotId(snapshot.getSnapshotId()).setTarget(RestApi.domainRef(target)).setVirtualSize(volume.getVirtualSize())
                 .setBaseBackupId(base == null ? null : base.getBackupId()).setBaseSnapshotId(base == null ? null : base.getSnapshotId())
-                .setChain(chain).build();
+                .setChain(chain).setScheduled(scheduled).build();
         BackupState running = BackupState.newBuilder().setEnvelope(envelope).setBackupId(backupId).setTaskId(taskId)
                 .setVolumeId(volume.getId()).setVolumeName(volume.getName()).setDomainId(source.getId()).setTargetDomainId(target.getId())
                 .setSnapshotId(snapshot.getSnapshotId()).setVirtualSize(volume.getVirtualSize()).setBaseBackupId(command.getBaseBackupId())
-                .setChain(chain).setStatus(BackupStatus.RUNNING).setCreatedAt(envelope.getTimestamp()).build();
-        api.submitTask(ctx, "BACKUP_VOLUME", source.getId(), volume.getId(), command,
+                .setChain(chain).setStatus(BackupStatus.RUNNING).setCreatedAt(envelope.getTimestamp()).setScheduled(scheduled).build();
+        return api.submitTask("BACKUP_VOLUME", source.getId(), volume.getId(), command,
                 new JsonObject().put("backupId", backupId).put("snapshotId", snapshot.getSnapshotId())
                         .put("kind", base == null ? "FULL" : "INCREMENTAL"),
                 List.of(new Outgoing(Topics.BACKUP_STATE, backupId, running)), List.of());
@@ -158,9 +163,12 @@ final class BackupRoutes {
         return BackupLayer.newBuilder().setBackupId(b.getBackupId()).setBytes(b.getBytes()).setSha256(b.getSha256()).build();
     }
 
-    /** Removes a backup, unless a kept backup is restored on top of it. */
     private void delete(RoutingContext ctx) {
-        BackupState backup = backupOrThrow(ctx.pathParam("id"));
+        RestApi.accepted(ctx, delete(backupOrThrow(ctx.pathParam("id")), "requested", api.origin(ctx)));
+    }
+
+    /** Removes a backup, unless a kept backup is restored on top of it. */
+    Future<JsonObject> delete(BackupState backup, String reason, RestApi.Origin origin) {
         if (backup.getStatus() == BackupStatus.RUNNING) {
             throw ApiError.conflict("BACKUP_RUNNING", "backup " + backup.getBackupId() + " is still running", null);
         }
@@ -172,14 +180,14 @@ final class BackupRoutes {
         }
         DomainState target = api.domainOrThrow(backup.getTargetDomainId());
         String taskId = UUID.randomUUID().toString();
-        Envelope envelope = api.origin(ctx, target.getEnvelope().getPool(), taskId);
+        Envelope envelope = origin.envelope(target.getEnvelope().getPool(), taskId);
         DeleteBackup command = DeleteBackup.newBuilder().setEnvelope(envelope).setTaskId(taskId).setBackupId(backup.getBackupId())
-                .setVolumeId(backup.getVolumeId()).setTarget(RestApi.domainRef(target)).setReason("requested").build();
-        api.submitTask(ctx, "DELETE_BACKUP", target.getId(), backup.getVolumeId(), command,
+                .setVolumeId(backup.getVolumeId()).setTarget(RestApi.domainRef(target)).setReason(reason).build();
+        return api.submitTask("DELETE_BACKUP", target.getId(), backup.getVolumeId(), command,
                 new JsonObject().put("backupId", backup.getBackupId()), List.of(), List.of());
     }
 
-    private DomainState backupDomain(String id) {
+    DomainState backupDomain(String id) {
         DomainState domain = view.domain(id).orElseThrow(() -> ApiError.badField("targetDomainId", "UNKNOWN_DOMAIN",
                 "no domain with id '" + id + "'"));
         boolean target = drivers.find(domain.getDriver()).map(d -> d.capabilities().contains(Capability.BACKUP_TARGET)).orElse(false);

@@ -1,5 +1,7 @@
 package io.storagebus.manager.api;
 
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -76,6 +78,39 @@ final class RequestBody {
             throw ApiError.badField(field, "INVALID_TYPE", field + " must be a whole number of bytes");
         }
         return n.longValue();
+    }
+
+    /** A whole number within {@code min..max}, or {@code defaultValue} if absent. */
+    int optionalInt(String field, int defaultValue, int min, int max) {
+        Object value = json.getValue(field);
+        if (value == null) {
+            return defaultValue;
+        }
+        if (!(value instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())) {
+            throw ApiError.badField(field, "INVALID_TYPE", field + " must be a whole number");
+        }
+        if (n.doubleValue() < min || n.doubleValue() > max) {
+            throw ApiError.badField(field, "OUT_OF_RANGE", field + " must be within " + min + ".." + max + ", got " + value);
+        }
+        return n.intValue();
+    }
+
+    /** An ISO-8601 duration ({@code PT1H}, {@code P7D}) within {@code min..max}, or null if absent. */
+    Duration optionalDuration(String field, Duration min, Duration max) {
+        String value = optionalString(field, null);
+        if (value == null) {
+            return null;
+        }
+        Duration d;
+        try {
+            d = Duration.parse(value);
+        } catch (DateTimeParseException e) {
+            throw ApiError.badField(field, "INVALID_DURATION", field + " must be an ISO-8601 duration such as PT15M, PT6H or P7D, got '" + value + "'");
+        }
+        if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
+            throw ApiError.badField(field, "OUT_OF_RANGE", field + " must be within " + min + ".." + max + ", got " + d);
+        }
+        return d;
     }
 
     boolean optionalBoolean(String field, boolean defaultValue) {

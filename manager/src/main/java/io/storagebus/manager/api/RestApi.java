@@ -22,6 +22,7 @@ import io.storagebus.leases.SpmDirectory;
 import io.storagebus.leases.VolumeLease;
 import io.storagebus.manager.HealthCheck;
 import io.storagebus.manager.ManagerConfig;
+import io.storagebus.manager.backup.BackupScheduler;
 import io.storagebus.manager.bus.CommandBus.Outgoing;
 import io.storagebus.manager.bus.PoolTopics;
 import io.storagebus.manager.bus.PublishFailedException;
@@ -85,6 +86,7 @@ public final class RestApi {
     private final MaintenanceRoutes maintenanceRoutes;
     private final VolumeChainRoutes chainRoutes;
     private final BackupRoutes backupRoutes;
+    private final BackupPolicyRoutes policyRoutes;
     private final Vertx vertx;
 
     public RestApi(Vertx vertx, ManagerConfig config, StateView view, ActiveRole role, DriverRegistry drivers, HealthCheck health,
@@ -103,6 +105,7 @@ public final class RestApi {
         this.poolTopics = poolTopics;
         this.chainRoutes = new VolumeChainRoutes(this, view, leases, drivers);
         this.backupRoutes = new BackupRoutes(this, view, drivers);
+        this.policyRoutes = new BackupPolicyRoutes(this, view, role, chainRoutes, backupRoutes);
     }
 
     public Router router() {
@@ -131,6 +134,7 @@ public final class RestApi {
         maintenanceRoutes.register(router);
         chainRoutes.register(router);
         backupRoutes.register(router);
+        policyRoutes.register(router);
         router.get("/api/v1/tasks").handler(this::listTasks);
         router.get("/api/v1/tasks/:id").handler(ctx -> ok(ctx, 200, Views.task(view.task(ctx.pathParam("id"))
                 .orElseThrow(() -> ApiError.notFound("TASK_NOT_FOUND", "no task with id '" + ctx.pathParam("id") + "'")))));
@@ -169,10 +173,26 @@ public final class RestApi {
         ctx.next();
     }
 
+    /** Stamps the envelopes of a request's records: an HTTP request's, or the manager's own (its backup schedule). */
+    @FunctionalInterface
+    public interface Origin {
+        Envelope envelope(String pool, String correlationId);
+    }
+
+    /** The origin of an HTTP request: its correlation id goes back to the client as {@value #CORRELATION_HEADER}. */
+    Origin origin(RoutingContext ctx) {
+        return (pool, correlationId) -> origin(ctx, pool, correlationId);
+    }
+
     /** A request's first envelope; its correlation id goes back to the client as {@value #CORRELATION_HEADER}. */
     Envelope origin(RoutingContext ctx, String pool, String correlationId) {
         ctx.response().putHeader(CORRELATION_HEADER, correlationId);
         return Envelopes.origin(pool, "manager:" + config.managerId(), correlationId);
+    }
+
+    /** The requests the volumes' backup policies make, for the active manager's {@link BackupScheduler}. */
+    public BackupScheduler.Actions scheduledRequests() {
+        return policyRoutes.scheduledRequests(config.managerId());
     }
 
     /** Ready to serve: the state view is current and this manager knows its role (active or standby). */
@@ -504,10 +524,11 @@ public final class RestApi {
 
     /**
      * A command to the SPM of its envelope's pool with its PENDING task (and new state records to
-     * reserve, existing ones to update), in one transaction; answers 202 pointing at the task.
+     * reserve, existing ones to update), in one transaction. Completes with {@code answer} plus the
+     * task's id and status, once published.
      */
-    void submitTask(RoutingContext ctx, String taskType, String domainId, String volumeId, SpecificRecord command, JsonObject answer,
-                    List<Outgoing> reserve, List<Outgoing> updates) {
+    Future<JsonObject> submitTask(String taskType, String domainId, String volumeId, SpecificRecord command, JsonObject answer,
+                                  List<Outgoing> reserve, List<Outgoing> updates) {
         Envelope envelope = Envelopes.of(command);
         String taskId = envelope.getCorrelationId();
         TaskState task = TaskState.newBuilder().setEnvelope(envelope).setId(taskId).setType(taskType).setStatus(TaskStatus.PENDING)
@@ -515,12 +536,16 @@ public final class RestApi {
         List<Outgoing> records = new ArrayList<>(reserve);
         records.add(new Outgoing(Topics.TASK_STATE, taskId, task));
         records.add(new Outgoing(Topics.spmCommands(envelope.getPool()), volumeId, command));
-        publishReserved(records, updates)
-                .onSuccess(v -> {
-                    ctx.response().putHeader("Location", "/api/v1/tasks/" + taskId);
-                    ok(ctx, 202, answer.put("taskId", taskId).put("volumeId", volumeId).put("status", TaskStatus.PENDING.name()));
-                })
-                .onFailure(ctx::fail);
+        return publishReserved(records, updates)
+                .map(v -> answer.put("taskId", taskId).put("volumeId", volumeId).put("status", TaskStatus.PENDING.name()));
+    }
+
+    /** Answers a submitted task: 202 pointing at it, or the failure. */
+    static void accepted(RoutingContext ctx, Future<JsonObject> submitted) {
+        submitted.onSuccess(answer -> {
+            ctx.response().putHeader("Location", "/api/v1/tasks/" + answer.getString("taskId"));
+            ok(ctx, 202, answer);
+        }).onFailure(ctx::fail);
     }
 
     Future<Void> publishReserved(List<Outgoing> records) {

@@ -83,6 +83,7 @@ final class Views {
                 .put("chain", new JsonArray(new java.util.ArrayList<>(b.getChain())))
                 .put("virtualSize", b.getVirtualSize())
                 .put("status", b.getStatus().name())
+                .put("scheduled", b.getScheduled())
                 .put("taskId", b.getTaskId())
                 .put("createdAt", b.getCreatedAt().toString());
         if (b.getBaseBackupId() != null) {

@@ -9,6 +9,7 @@ import io.storagebus.driver.Capability;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.LeaseDirectory;
 import io.storagebus.leases.VolumeLease;
+import io.storagebus.manager.backup.BackupPlan;
 import io.storagebus.manager.bus.CommandBus.Outgoing;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.schema.CloneVolume;
@@ -21,6 +22,7 @@ import io.storagebus.schema.SnapshotVolume;
 import io.storagebus.schema.VolumeFormat;
 import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeStatus;
+import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -55,8 +57,17 @@ final class VolumeChainRoutes {
 
     private void snapshot(RoutingContext ctx) {
         VolumeState volume = ready(api.volumeOrThrow(ctx.pathParam("id")));
-        RequestBody body = RequestBody.of(ctx, Set.of("name"));
-        String name = body.name("name");
+        String name = RequestBody.of(ctx, Set.of("name")).name("name");
+        if (name.startsWith(BackupPlan.SNAPSHOT_PREFIX)) {
+            throw ApiError.badField("name", "RESERVED_NAME", "snapshot names starting with '" + BackupPlan.SNAPSHOT_PREFIX
+                    + "' belong to the volume's backup policy");
+        }
+        RestApi.accepted(ctx, snapshot(volume, name, api.origin(ctx)));
+    }
+
+    /** Takes a snapshot of a READY volume, live through its host's QEMU if it is prepared. */
+    Future<JsonObject> snapshot(VolumeState volume, String name, RestApi.Origin origin) {
+        ready(volume);
         DomainState domain = api.usable(api.domainOrThrow(volume.getDomainId()), null);
         requireSnapshots(domain, volume);
         if (volume.getSnapshots().stream().anyMatch(s -> s.getName().equals(name))) {
@@ -66,32 +77,40 @@ final class VolumeChainRoutes {
         String taskId = UUID.randomUUID().toString();
         String snapshotId = UUID.randomUUID().toString();
         String hostId = preparedOn(volume);
-        Envelope envelope = api.origin(ctx, domain.getEnvelope().getPool(), taskId);
+        Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), taskId);
         SnapshotVolume command = SnapshotVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
                 .setDomain(RestApi.domainRef(domain)).setVolume(volume).setSnapshotId(snapshotId).setName(name).setHostId(hostId).build();
-        api.submitTask(ctx, "SNAPSHOT_VOLUME", volume.getDomainId(), volume.getId(), command,
+        return api.submitTask("SNAPSHOT_VOLUME", volume.getDomainId(), volume.getId(), command,
                 new JsonObject().put("snapshotId", snapshotId).put("live", hostId != null), List.of(), List.of());
     }
 
     private void deleteSnapshot(RoutingContext ctx) {
-        VolumeState volume = ready(api.volumeOrThrow(ctx.pathParam("id")));
-        String snapshotId = ctx.pathParam("snapshotId");
+        RestApi.accepted(ctx, deleteSnapshot(ready(api.volumeOrThrow(ctx.pathParam("id"))), ctx.pathParam("snapshotId"), api.origin(ctx)));
+    }
+
+    /** Deletes a snapshot by merging its layer into the layer above: live through the host's QEMU if the volume is prepared. */
+    Future<JsonObject> deleteSnapshot(VolumeState volume, String snapshotId, RestApi.Origin origin) {
         SnapshotRef snapshot = volume.getSnapshots().stream().filter(s -> s.getSnapshotId().equals(snapshotId)).findFirst()
                 .orElseThrow(() -> ApiError.notFound("SNAPSHOT_NOT_FOUND", "volume '" + volume.getName() + "' has no snapshot '" + snapshotId + "'"));
         if (!"MERGING".equals(snapshot.getStatus())) {
             requireIdle(volume);
         }
-        if (view.volumes().stream().anyMatch(v -> volume.getId().equals(v.getParentVolumeId()))) {
+        if (isTemplate(volume)) {
             throw ApiError.conflict("VOLUME_HAS_CLONES", "volume '" + volume.getName() + "' is the template of clones; its snapshots stay", null);
         }
         DomainState domain = api.usable(api.domainOrThrow(volume.getDomainId()), null);
         String taskId = UUID.randomUUID().toString();
         String hostId = preparedOn(volume);
-        Envelope envelope = api.origin(ctx, domain.getEnvelope().getPool(), taskId);
+        Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), taskId);
         DeleteSnapshot command = DeleteSnapshot.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
                 .setDomain(RestApi.domainRef(domain)).setVolume(volume).setSnapshotId(snapshotId).setHostId(hostId).build();
-        api.submitTask(ctx, "DELETE_SNAPSHOT", volume.getDomainId(), volume.getId(), command,
+        return api.submitTask("DELETE_SNAPSHOT", volume.getDomainId(), volume.getId(), command,
                 new JsonObject().put("snapshotId", snapshotId).put("live", hostId != null), List.of(), List.of());
+    }
+
+    /** A volume that backs copy-on-write clones: its layers must not change. */
+    boolean isTemplate(VolumeState volume) {
+        return view.volumes().stream().anyMatch(v -> volume.getId().equals(v.getParentVolumeId()));
     }
 
     /**
@@ -145,8 +164,8 @@ final class VolumeChainRoutes {
         DeleteVolume command = DeleteVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
                 .setDomain(RestApi.domainRef(domain)).setVolume(volume).setWipe(wipe).build();
         VolumeState deleting = VolumeState.newBuilder(volume).setEnvelope(envelope).setTaskId(taskId).setStatus(VolumeStatus.DELETING).build();
-        api.submitTask(ctx, "DELETE_VOLUME", volume.getDomainId(), volume.getId(), command, new JsonObject().put("wipe", wipe),
-                List.of(), List.of(new Outgoing(Topics.VOLUME_STATE, volume.getId(), deleting)));
+        RestApi.accepted(ctx, api.submitTask("DELETE_VOLUME", volume.getDomainId(), volume.getId(), command, new JsonObject().put("wipe", wipe),
+                List.of(), List.of(new Outgoing(Topics.VOLUME_STATE, volume.getId(), deleting))));
     }
 
     private VolumeState ready(VolumeState volume) {
@@ -156,7 +175,7 @@ final class VolumeChainRoutes {
         return volume;
     }
 
-    private void requireSnapshots(DomainState domain, VolumeState volume) {
+    void requireSnapshots(DomainState domain, VolumeState volume) {
         if (!capable(domain, Capability.SNAPSHOT)) {
             throw ApiError.conflict("SNAPSHOTS_UNSUPPORTED", "domain '" + domain.getName() + "' (" + domain.getDriver()
                     + ") keeps no snapshots", null);

@@ -35,6 +35,7 @@ public final class CommandBus implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CommandBus.class);
 
     /** One record to publish. */
+    /** A record to publish; a null value is a tombstone (the keyed entity of a state topic is gone). */
     public record Outgoing(String topic, String key, SpecificRecord value) {
     }
 
@@ -159,8 +160,10 @@ public final class CommandBus implements AutoCloseable {
         try {
             for (Submission s : batch) {
                 for (Outgoing o : s.records()) {
-                    ProducerRecord<String, byte[]> r = new ProducerRecord<>(o.topic(), o.key(), codec.encode(o.value()));
-                    r.headers().add(Topics.TYPE_HEADER, o.value().getSchema().getFullName().getBytes(StandardCharsets.UTF_8));
+                    ProducerRecord<String, byte[]> r = new ProducerRecord<>(o.topic(), o.key(), o.value() == null ? null : codec.encode(o.value()));
+                    if (o.value() != null) {
+                        r.headers().add(Topics.TYPE_HEADER, o.value().getSchema().getFullName().getBytes(StandardCharsets.UTF_8));
+                    }
                     producer.send(r);
                 }
             }

@@ -1,6 +1,8 @@
 package io.storagebus.manager.ha;
 
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
@@ -39,6 +41,7 @@ public final class ActiveRole implements ManagerElection.Listener {
     private final HostDirectory hosts;
     private final DeadLetters deadLetters;
     private final AtomicReference<Parts> parts = new AtomicReference<>();
+    private final List<ManagerElection.Listener> alongside = new CopyOnWriteArrayList<>();
     private volatile BooleanSupplier leading = () -> false;
     private volatile ManagerElection election;
 
@@ -59,6 +62,11 @@ public final class ActiveRole implements ManagerElection.Listener {
         this.leading = election::leads;
     }
 
+    /** Something else only the active manager runs (the backup schedule): started once writes are taken, stopped first. */
+    public void runWhileActive(ManagerElection.Listener listener) {
+        alongside.add(listener);
+    }
+
     @Override
     public void activate() throws Exception {
         long started = System.nanoTime();
@@ -77,6 +85,9 @@ public final class ActiveRole implements ManagerElection.Listener {
             throw e;
         }
         parts.set(new Parts(bus, maintenance));
+        for (ManagerElection.Listener l : alongside) {
+            l.activate();
+        }
         StorageBusMetrics.get().managerActive(true);
         LOG.info("manager {} took writes after {} ms (fenced its predecessor, read the state to its end)", managerId,
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
@@ -84,6 +95,7 @@ public final class ActiveRole implements ManagerElection.Listener {
 
     @Override
     public void deactivate() {
+        alongside.forEach(ManagerElection.Listener::deactivate);
         Parts p = parts.getAndSet(null);
         StorageBusMetrics.get().managerActive(false);
         if (p != null) {

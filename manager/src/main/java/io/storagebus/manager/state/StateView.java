@@ -6,10 +6,13 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
+import io.storagebus.schema.BackupPolicy;
 import io.storagebus.schema.BackupState;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.MaintenanceState;
@@ -21,14 +24,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The manager's materialized view of the compacted state topics (domains, volumes, tasks, maintenance, backups). It
+ * The manager's materialized view of the compacted state topics (domains, volumes, tasks, maintenance, backups, backup policies). It
  * reads them from the beginning on start, so a restarted manager knows everything it knew; it
  * keeps no database of its own.
  */
 public final class StateView implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StateView.class);
     private static final List<String> TOPICS = List.of(Topics.DOMAIN_STATE, Topics.VOLUME_STATE, Topics.TASK_STATE,
-            Topics.MAINTENANCE_STATE, Topics.BACKUP_STATE);
+            Topics.MAINTENANCE_STATE, Topics.BACKUP_STATE, Topics.BACKUP_POLICY_STATE);
 
     private final MessageCodec codec = MessageCodec.standard();
     private final Map<String, DomainState> domains = new ConcurrentHashMap<>();
@@ -36,6 +39,8 @@ public final class StateView implements AutoCloseable {
     private final Map<String, TaskState> tasks = new ConcurrentHashMap<>();
     private final Map<String, MaintenanceState> maintenance = new ConcurrentHashMap<>();
     private final Map<String, BackupState> backups = new ConcurrentHashMap<>();
+    private final Map<String, BackupPolicy> policies = new ConcurrentHashMap<>();
+    private final List<Consumer<String>> volumeListeners = new CopyOnWriteArrayList<>();
     private final TopicFollower follower;
 
     public StateView(String bootstrapServers) {
@@ -94,6 +99,24 @@ public final class StateView implements AutoCloseable {
         return backups.values();
     }
 
+    /** The volume's backup policy, if it has one. */
+    public Optional<BackupPolicy> backupPolicy(String volumeId) {
+        return Optional.ofNullable(policies.get(volumeId));
+    }
+
+    public Collection<BackupPolicy> backupPolicies() {
+        return policies.values();
+    }
+
+    /**
+     * Calls {@code listener} with a volume's id after a record about the volume was applied: its
+     * state, one of its tasks or backups, its backup policy. Called on the view's consumer
+     * thread, so the listener must only hand the id on.
+     */
+    public void onVolumeActivity(Consumer<String> listener) {
+        volumeListeners.add(listener);
+    }
+
     /** The domain's latest maintenance request, as last published. */
     public Optional<MaintenanceState> maintenance(String domainId) {
         return Optional.ofNullable(maintenance.get(domainId));
@@ -134,30 +157,58 @@ public final class StateView implements AutoCloseable {
     }
 
     private void apply(ConsumerRecord<String, byte[]> record) {
-        if (record.value() == null) {
-            // Tombstone: the entity is gone for good.
-            switch (record.topic()) {
-                case Topics.DOMAIN_STATE -> domains.remove(record.key());
-                case Topics.VOLUME_STATE -> volumes.remove(record.key());
-                case Topics.TASK_STATE -> tasks.remove(record.key());
-                case Topics.MAINTENANCE_STATE -> maintenance.remove(record.key());
-                case Topics.BACKUP_STATE -> backups.remove(record.key());
-                default -> { }
-            }
-            return;
+        String volumeId = record.value() == null ? removed(record) : applied(record);
+        if (volumeId != null) {
+            volumeListeners.forEach(l -> l.accept(volumeId));
         }
+    }
+
+    /** Applies a tombstone: the entity is gone for good. Returns the volume it concerned, if any. */
+    private String removed(ConsumerRecord<String, byte[]> record) {
+        switch (record.topic()) {
+            case Topics.DOMAIN_STATE -> domains.remove(record.key());
+            case Topics.VOLUME_STATE -> {
+                volumes.remove(record.key());
+                return record.key();
+            }
+            case Topics.TASK_STATE -> {
+                TaskState t = tasks.remove(record.key());
+                return t == null ? null : t.getVolumeId();
+            }
+            case Topics.MAINTENANCE_STATE -> maintenance.remove(record.key());
+            case Topics.BACKUP_STATE -> {
+                BackupState b = backups.remove(record.key());
+                return b == null ? null : b.getVolumeId();
+            }
+            case Topics.BACKUP_POLICY_STATE -> {
+                policies.remove(record.key());
+                return record.key();
+            }
+            default -> { }
+        }
+        return null;
+    }
+
+    /** Applies a state record. Returns the volume it concerned, if any. */
+    private String applied(ConsumerRecord<String, byte[]> record) {
         try {
             SpecificRecord decoded = codec.decode(record.value());
             if (decoded instanceof DomainState d) {
                 domains.put(d.getId(), d);
             } else if (decoded instanceof VolumeState v) {
                 volumes.put(v.getId(), v);
+                return v.getId();
             } else if (decoded instanceof TaskState t) {
                 tasks.put(t.getId(), t);
+                return t.getVolumeId();
             } else if (decoded instanceof MaintenanceState m) {
                 maintenance.put(m.getDomainId(), m);
             } else if (decoded instanceof BackupState b) {
                 backups.put(b.getBackupId(), b);
+                return b.getVolumeId();
+            } else if (decoded instanceof BackupPolicy p) {
+                policies.put(p.getVolumeId(), p);
+                return p.getVolumeId();
             } else {
                 LOG.warn("{}-{}@{}: unexpected {} on a state topic, skipped",
                         record.topic(), record.partition(), record.offset(), decoded.getSchema().getFullName());
@@ -165,6 +216,7 @@ public final class StateView implements AutoCloseable {
         } catch (UndecodableRecordException e) {
             LOG.warn("{}-{}@{}: undecodable state record skipped: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
         }
+        return null;
     }
 
     @Override
