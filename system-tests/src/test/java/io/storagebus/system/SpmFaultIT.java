@@ -21,9 +21,12 @@ import io.storagebus.bus.Topics;
 import io.storagebus.driver.support.DirectoryFence;
 import io.storagebus.manager.Manager;
 import io.storagebus.manager.ManagerConfig;
+import io.storagebus.schema.BackupCompleted;
+import io.storagebus.schema.BackupProgress;
 import io.storagebus.schema.CommandFailed;
 import io.storagebus.schema.VolumeCreated;
 import io.storagebus.testkit.EmbeddedKafka;
+import io.storagebus.testkit.S3MockServer;
 import io.storagebus.testkit.TcpProxy;
 import io.storagebus.testkit.StorageBusProcess;
 import io.vertx.core.json.JsonObject;
@@ -59,6 +62,7 @@ class SpmFaultIT {
     private final Map<String, List<TcpProxy>> zkProxies = new HashMap<>();
     private final Map<String, StorageBusProcess> workers = new ConcurrentHashMap<>();
     private Manager manager;
+    private S3MockServer s3;
     private Http http;
     private Path images;
     private String domainId;
@@ -110,6 +114,9 @@ class SpmFaultIT {
         if (kafka != null) {
             kafka.close();
         }
+        if (s3 != null) {
+            s3.close();
+        }
         if (zk != null) {
             zk.close();
         }
@@ -140,6 +147,72 @@ class SpmFaultIT {
             workers.get(spm).kill();
             await().atMost(WAIT).until(() -> { JsonObject now = spm(); return now != null && !now.getString("host").equals(spm); });
         });
+    }
+
+    /**
+     * A backup whose SPM is killed with -9 while the data streams to the object store: it stays
+     * RUNNING (never COMPLETE) until the successor, resuming the job from spm-jobs, has copied
+     * and verified the data and written the manifest; the backup then restores to exactly the
+     * snapshot's content.
+     */
+    @Test
+    void backupInterruptedByKillingTheSpmIsResumedAndOnlyThenComplete() throws Exception {
+        s3 = S3MockServer.start(tmp.resolve("s3"));
+        JsonObject bag = new JsonObject();
+        s3.domainProperties().forEach(bag::put);
+        String objects = domain("objects", "object", bag);
+        String sources = domain("backup-sources", "file",
+                new JsonObject().put("path", Files.createDirectories(tmp.resolve("backup-sources")).toString()));
+        Http.Response created = http.post("/api/v1/domains/" + sources + "/volumes", new JsonObject().put("name", "big").put("virtualSize", 1L << 30));
+        String volumeId = created.json().getString("volumeId");
+        await().atMost(WAIT).until(() -> "READY".equals(http.get("/api/v1/volumes/" + volumeId).json().getString("status")));
+        ThinVolumes.run("qemu-io", "-f", "qcow2", "-c", "write -P 0x3c 0 384M", top(volumeId).toString());
+        String snapshotTask = http.post("/api/v1/volumes/" + volumeId + "/snapshots", new JsonObject().put("name", "before-kill")).json().getString("taskId");
+        await().atMost(WAIT).until(() -> "SUCCEEDED".equals(http.get("/api/v1/tasks/" + snapshotTask).json().getString("status")));
+
+        JsonObject spm = spm();
+        Http.Response started = http.post("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", objects));
+        assertEquals(202, started.status(), started.body());
+        String backupId = started.json().getString("backupId");
+        await().atMost(WAIT).until(() -> !events(BackupProgress.class, volumeId).isEmpty());
+        workers.get(spm.getString("host")).kill();
+        assertEquals("RUNNING", http.get("/api/v1/backups/" + backupId).json().getString("status"), "killed while the data streamed");
+
+        JsonObject ended = await().atMost(WAIT).until(() -> http.get("/api/v1/backups/" + backupId).json(),
+                b -> !"RUNNING".equals(b.getString("status")));
+        assertEquals("COMPLETE", ended.getString("status"), ended.encode());
+        List<BackupCompleted> completed = events(BackupCompleted.class, volumeId);
+        assertEquals(1, completed.size(), "completed once");
+        assertTrue(completed.get(0).getEnvelope().getSpmEpoch() > spm.getLong("epoch"), "completed by the successor: " + completed.get(0));
+
+        Http.Response restore = http.post("/api/v1/backups/" + backupId + "/restore", new JsonObject().put("targetDomainId", sources).put("name", "restored"));
+        assertEquals(202, restore.status(), restore.body());
+        String restoredId = restore.json().getString("volumeId");
+        await().atMost(WAIT).until(() -> "READY".equals(http.get("/api/v1/volumes/" + restoredId).json().getString("status")));
+        ThinVolumes.run("qemu-img", "compare", "-U", top(volumeId).toString(), top(restoredId).toString());
+    }
+
+    private String domain(String name, String driver, JsonObject properties) {
+        Http.Response r = http.post("/api/v1/domains", new JsonObject().put("name", name).put("driver", driver).put("properties", properties));
+        assertEquals(201, r.status(), r.body());
+        return r.json().getString("id");
+    }
+
+    private Path top(String volumeId) {
+        return Path.of(java.net.URI.create(http.get("/api/v1/volumes/" + volumeId).json().getString("uri")));
+    }
+
+    private <T extends SpecificRecord> List<T> events(Class<T> type, String volumeId) throws Exception {
+        List<T> found = new ArrayList<>();
+        for (var r : TopicReader.readAll(kafka.bootstrapServers(), Topics.EVENTS)) {
+            if (volumeId.equals(r.key())) {
+                SpecificRecord e = MessageCodec.standard().decode(r.value());
+                if (type.isInstance(e)) {
+                    found.add(type.cast(e));
+                }
+            }
+        }
+        return found;
     }
 
     @Test
