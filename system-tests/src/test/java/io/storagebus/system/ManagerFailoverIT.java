@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 
-import io.storagebus.dist.cli.Cli;
 import io.storagebus.manager.Manager;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
@@ -87,34 +86,24 @@ class ManagerFailoverIT {
     /** The CLI asked the standby: reads answered there, the write followed to the active manager. */
     private void operatorCliWorksThroughTheStandby(String domainId) {
         String url = standby.baseUrl();
-        Ran created = cli("volumes", "create", domainId, "--name", "via-cli", "--size", "16M", "--format", "qcow2", "--url", url, "--output", "json");
+        CliRun created = CliRun.of("volumes", "create", domainId, "--name", "via-cli", "--size", "16M", "--format", "qcow2", "--url", url, "--output", "json");
         assertEquals(0, created.exit(), created.err());
         String volumeId = new JsonObject(created.out()).getString("volumeId");
-        await().atMost(WAIT).until(() -> cli("volumes", "show", volumeId, "--url", url).out().contains("READY"));
-        Ran listed = cli("volumes", "list", domainId, "--url", url);
+        await().atMost(WAIT).until(() -> CliRun.of("volumes", "show", volumeId, "--url", url).out().contains("READY"));
+        CliRun listed = CliRun.of("volumes", "list", domainId, "--url", url);
         assertTrue(listed.out().lines().anyMatch(l -> l.startsWith(volumeId) && l.contains("via-cli") && l.contains("READY")), listed.out());
 
-        Ran duplicate = cli("volumes", "create", domainId, "--name", "via-cli", "--size", "16M", "--url", url);
+        CliRun duplicate = CliRun.of("volumes", "create", domainId, "--name", "via-cli", "--size", "16M", "--url", url);
         assertEquals(1, duplicate.exit());
         assertTrue(duplicate.err().contains("409 VOLUME_EXISTS"), duplicate.err());
-        Ran misused = cli("volumes", "create", domainId, "--url", url);
+        CliRun misused = CliRun.of("volumes", "create", domainId, "--url", url);
         assertEquals(2, misused.exit());
         assertTrue(misused.err().contains("--name is required"), misused.err());
 
-        Ran tail = cli("events", "tail", "--from-beginning", "--type", "VolumeCreated", "--volume", volumeId, "--count", "1",
+        CliRun tail = CliRun.of("events", "tail", "--from-beginning", "--type", "VolumeCreated", "--volume", volumeId, "--count", "1",
                 "--bootstrap-servers", cluster.kafka.bootstrapServers());
         assertEquals(0, tail.exit(), tail.err());
         assertTrue(tail.out().contains("VolumeCreated") && tail.out().contains("name=via-cli"), tail.out());
-    }
-
-    private record Ran(int exit, String out, String err) {
-    }
-
-    private static Ran cli(String... args) {
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-        int exit = Cli.run(args, java.util.Map.of(), new java.io.PrintStream(out, true), new java.io.PrintStream(err, true));
-        return new Ran(exit, out.toString(), err.toString());
     }
 
     private String domain(Http http, String name) throws Exception {

@@ -200,6 +200,53 @@ class SnapshotBackupIT {
         assertContent(restore(newest.getString("id"), "from-schedule"), 0x5a, 0, 0, 0x6b);
     }
 
+    /** The operator's path: snapshot, back up, list, delete the volume, restore, schedule, all with the CLI. */
+    @Test
+    void theCliSnapshotsBacksUpRestoresAndSchedules() throws Exception {
+        String url = "--url=" + http.base();
+        String volumeId = readyVolume("cli-disk", 2 * MIB);
+        write(volumeId, 0x7e, 1);
+        CliRun snapshot = CliRun.of("snapshots", "create", volumeId, "--name", "by-cli", "--output", "json", url);
+        assertEquals(0, snapshot.exit(), snapshot.err());
+        awaitTask(new JsonObject(snapshot.out()).getString("taskId"));
+        CliRun listed = CliRun.of("snapshots", "list", volumeId, url);
+        assertTrue(listed.out().contains("by-cli") && listed.out().contains("READY"), listed.out());
+
+        CliRun refused = CliRun.of("backups", "create", volumeId, "--to", files, url);
+        assertEquals(1, refused.exit());
+        assertTrue(refused.err().contains("NOT_A_BACKUP_DOMAIN") && refused.err().contains("field: targetDomainId"), refused.err());
+        CliRun backup = CliRun.of("backups", "create", volumeId, "--to", backups, "--output", "json", url);
+        assertEquals(0, backup.exit(), backup.err());
+        String backupId = new JsonObject(backup.out()).getString("backupId");
+        awaitTask(new JsonObject(backup.out()).getString("taskId"));
+        CliRun backupList = CliRun.of("backups", "list", "--volume", volumeId, url);
+        assertTrue(backupList.out().contains(backupId) && backupList.out().contains("COMPLETE"), backupList.out());
+
+        CliRun delete = CliRun.of("volumes", "delete", volumeId, "--output", "json", url);
+        assertEquals(0, delete.exit(), delete.err());
+        awaitTask(new JsonObject(delete.out()).getString("taskId"));
+        CliRun restore = CliRun.of("backups", "restore", backupId, "--to", files, "--name", "cli-restored", "--output", "json", url);
+        assertEquals(0, restore.exit(), restore.err());
+        awaitTask(new JsonObject(restore.out()).getString("taskId"));
+        assertContent(top(new JsonObject(restore.out()).getString("volumeId")), 0, 0x7e);
+
+        String scheduled = readyVolume("cli-scheduled", MIB);
+        CliRun schedule = CliRun.of("backups", "schedule", scheduled, "--to", backups, "--every", "P1D", "--keep-last", "3", url);
+        assertEquals(0, schedule.exit(), schedule.err());
+        assertTrue(schedule.out().contains("PT24H") && schedule.out().contains("keepLast"), schedule.out());
+        assertTrue(CliRun.of("backups", "policies", url).out().contains(scheduled));
+        assertEquals(2, CliRun.of("backups", "schedule", scheduled, "--to", backups, url).exit(), "--every is required");
+        CliRun unschedule = CliRun.of("backups", "unschedule", scheduled, url);
+        assertEquals(0, unschedule.exit(), unschedule.err());
+        assertEquals(404, http.get("/api/v1/volumes/" + scheduled + "/backup-policy").status());
+    }
+
+    private void awaitTask(String taskId) {
+        JsonObject task = await().atMost(WAIT).until(() -> http.get("/api/v1/tasks/" + taskId).json(),
+                t -> List.of("SUCCEEDED", "FAILED").contains(t.getString("status")));
+        assertEquals("SUCCEEDED", task.getString("status"), task.encode());
+    }
+
     @Test
     void badRequestsAreRefusedWithTheirField() throws Exception {
         String raw = readyVolumeOf("raw-disk", MIB, "raw");

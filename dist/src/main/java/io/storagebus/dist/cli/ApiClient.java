@@ -56,6 +56,10 @@ final class ApiClient {
         return send(path, b -> b.header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.encode())));
     }
 
+    Object put(String path, JsonObject body) throws Exception {
+        return send(path, b -> b.header("Content-Type", "application/json").PUT(HttpRequest.BodyPublishers.ofString(body.encode())));
+    }
+
     Object delete(String path) throws Exception {
         return send(path, HttpRequest.Builder::DELETE);
     }

@@ -48,6 +48,37 @@ public final class Cli {
             new Verb("volumes", "teardown", "VOLUME_ID", "releases the volume from its host",
                     c -> c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/teardown", new JsonObject()))),
             new Verb("volumes", "copy", "VOLUME_ID --to DOMAIN_ID [--name NAME]", "copies a volume into another domain", Cli::copyVolume),
+            new Verb("volumes", "clone", "VOLUME_ID --name NAME", "a copy-on-write clone in the same domain (the source becomes its template)",
+                    c -> c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/clone", new JsonObject().put("name", c.required("name"))))),
+            new Verb("volumes", "delete", "VOLUME_ID [--wipe]", "destroys a volume and all its layers (--wipe: zeros first); its backups stay",
+                    c -> c.object(c.api().delete("/api/v1/volumes/" + c.arg(0) + (c.flag("wipe") ? "?wipe=true" : "")))),
+            new Verb("snapshots", "list", "VOLUME_ID", "a volume's snapshots, oldest first",
+                    c -> c.table(c.api().get("/api/v1/volumes/" + c.arg(0) + "/snapshots"), "id", "name", "status", "parentSnapshotId", "createdAt")),
+            new Verb("snapshots", "create", "VOLUME_ID --name NAME", "takes a snapshot (live, through the guest's QEMU, if the volume is prepared)",
+                    c -> c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/snapshots", new JsonObject().put("name", c.required("name"))))),
+            new Verb("snapshots", "delete", "VOLUME_ID SNAPSHOT_ID", "deletes a snapshot by merging its layer into the one above",
+                    c -> c.object(c.api().delete("/api/v1/volumes/" + c.arg(0) + "/snapshots/" + c.arg(1)))),
+            new Verb("backups", "list", "[--volume VOLUME_ID]", "backups, oldest first (a deleted volume's too)",
+                    c -> c.table(c.api().get("/api/v1/backups" + (c.option("volume") == null ? "" : "?volumeId=" + c.option("volume"))),
+                            "id", "volumeName", "kind", "status", "bytes", "scheduled", "createdAt")),
+            new Verb("backups", "show", "BACKUP_ID", "one backup with its chain and checksum", c -> c.object(c.api().get("/api/v1/backups/" + c.arg(0)))),
+            new Verb("backups", "create", "VOLUME_ID --to DOMAIN_ID [--snapshot SNAPSHOT_ID] [--incremental]",
+                    "backs a snapshot (default: the newest) up to an object-store domain", Cli::backUp),
+            new Verb("backups", "restore", "BACKUP_ID --to DOMAIN_ID --name NAME", "restores a backup as a new volume",
+                    c -> c.object(c.api().post("/api/v1/backups/" + c.arg(0) + "/restore",
+                            new JsonObject().put("targetDomainId", c.required("to")).put("name", c.required("name"))))),
+            new Verb("backups", "delete", "BACKUP_ID", "removes a backup (not one an incremental stands on)",
+                    c -> c.object(c.api().delete("/api/v1/backups/" + c.arg(0)))),
+            new Verb("backups", "schedule", "VOLUME_ID --to DOMAIN_ID --every DURATION [--full-every N] [--keep-last N] [--keep-for DURATION]",
+                    "backs the volume up every DURATION (ISO-8601: PT6H, P1D) and keeps the newest N (or younger than --keep-for)",
+                    Cli::schedule),
+            new Verb("backups", "unschedule", "VOLUME_ID", "stops the volume's backup schedule (its backups stay)", c -> {
+                c.api().delete("/api/v1/volumes/" + c.arg(0) + "/backup-policy");
+                c.out().println("backup schedule of volume " + c.arg(0) + " removed");
+                return 0;
+            }),
+            new Verb("backups", "policies", "", "every volume's backup schedule", c -> c.table(c.api().get("/api/v1/backup-policies"),
+                    "volumeId", "targetDomainId", "every", "fullEvery", "keepLast", "keepFor", "nextRunAt")),
             new Verb("tasks", "list", "[--status PENDING|RUNNING|SUCCEEDED|FAILED]", "tasks, newest first",
                     c -> c.table(c.api().get("/api/v1/tasks" + (c.option("status") == null ? "" : "?status=" + c.option("status"))),
                             "id", "type", "status", "volumeId", "updatedAt")),
@@ -175,6 +206,28 @@ public final class Cli {
             body.put("name", c.option("name"));
         }
         return c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/copy", body));
+    }
+
+    private static int backUp(Invocation c) throws Exception {
+        JsonObject body = new JsonObject().put("targetDomainId", c.required("to")).put("incremental", c.flag("incremental"));
+        if (c.option("snapshot") != null) {
+            body.put("snapshotId", c.option("snapshot"));
+        }
+        return c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/backups", body));
+    }
+
+    private static int schedule(Invocation c) throws Exception {
+        JsonObject body = new JsonObject().put("targetDomainId", c.required("to")).put("every", c.required("every"));
+        if (c.option("full-every") != null) {
+            body.put("fullEvery", c.integer("full-every"));
+        }
+        if (c.option("keep-last") != null) {
+            body.put("keepLast", c.integer("keep-last"));
+        }
+        if (c.option("keep-for") != null) {
+            body.put("keepFor", c.option("keep-for"));
+        }
+        return c.object(c.api().put("/api/v1/volumes/" + c.arg(0) + "/backup-policy", body));
     }
 
     private static int requestMaintenance(Invocation c) throws Exception {
