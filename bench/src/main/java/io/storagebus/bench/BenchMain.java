@@ -12,11 +12,13 @@ public final class BenchMain {
         String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
         switch (name) {
             case "copy" -> CopyBenchmark.main(rest);
+            case "backup" -> BackupBenchmark.main(rest);
             case "failover" -> FailoverBenchmark.main(rest);
             case "extend" -> ExtendBenchmark.main(rest);
             case "maintenance" -> MaintenanceBenchmark.main(rest);
             default -> {
                 System.err.println("usage: storagebus bench copy [--size-gib N] [--data-gib N] [--part-size SIZE] [--dir DIR]\n"
+                        + "       storagebus bench backup [--size-gib N] [--data-gib N] [--dir DIR]\n"
                         + "       storagebus bench failover [--kills N] [--session-timeout-ms N] [--zk-tick-ms N]\n"
                         + "       storagebus bench extend [--hosts N] [--volumes-per-host M] [--duration S] [--warmup S]\n"
                         + "                               [--write-rate-mb N] [--chunk-mb N] [--dir DIR] [--bootstrap-servers B --zookeeper Z]\n"

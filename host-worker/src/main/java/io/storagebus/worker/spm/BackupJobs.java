@@ -89,7 +89,9 @@ final class BackupJobs {
                 requireParent(source.snapshots(sourceDomain, volume), cmd);
             }
             CopyResult result;
+            long exportNanos = System.nanoTime();
             try (VolumeImage image = source.export(sourceDomain, volume, cmd.getSnapshotId(), incremental)) {
+                exportNanos = System.nanoTime() - exportNanos;
                 result = VolumeCopier.copy(image, "snapshot " + cmd.getSnapshotId() + " of " + volume, target, targetDomain,
                         new VolumeSpec(cmd.getBackupId(), cmd.getVolumeName(), cmd.getVirtualSize(), io.storagebus.driver.VolumeFormat.QCOW2,
                                 io.storagebus.driver.Allocation.THIN),
@@ -98,9 +100,10 @@ final class BackupJobs {
             }
             Instant completed = Instant.now();
             target.putManifest(targetDomain, cmd.getBackupId(), manifest(cmd, result, completed));
-            LOG.info("epoch {}: backup {} of snapshot {} of volume {} complete ({} bytes{}, sha256 {})", term.epoch(), cmd.getBackupId(),
-                    cmd.getSnapshotId(), cmd.getVolumeId(), result.bytes(), incremental ? ", incremental on " + cmd.getBaseBackupId() : "",
-                    result.sha256());
+            LOG.info("epoch {}: backup {} of snapshot {} of volume {} complete ({} bytes{}, sha256 {}; export {} ms, stream {} ms, "
+                            + "verify {} ms)", term.epoch(), cmd.getBackupId(), cmd.getSnapshotId(), cmd.getVolumeId(), result.bytes(),
+                    incremental ? ", incremental on " + cmd.getBaseBackupId() : "", result.sha256(), exportNanos / 1_000_000,
+                    result.copyNanos() / 1_000_000, result.verifyNanos() / 1_000_000);
             Envelope done = spm.answer(cause, term);
             BackupState state = stateOf(cmd, done, BackupStatus.COMPLETE);
             state.setBytes(result.bytes());

@@ -1,0 +1,242 @@
+package io.storagebus.bench;
+
+import static io.storagebus.bench.Figures.option;
+
+import java.io.RandomAccessFile;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+import io.storagebus.manager.Manager;
+import io.storagebus.manager.ManagerConfig;
+import io.storagebus.testkit.EmbeddedKafka;
+import io.storagebus.testkit.EmbeddedZooKeeper;
+import io.storagebus.testkit.S3MockServer;
+import io.storagebus.worker.HostWorker;
+import io.storagebus.worker.WorkerConfig;
+import io.vertx.core.json.JsonObject;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.core.sync.ResponseTransformer;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+
+/**
+ * Backup and restore of a qcow2 volume (default 4 GiB holding 1 GiB of data) through the whole
+ * stack: REST request, SPM job, export of the snapshot, verified stream to an S3 server,
+ * manifest; and back: download, checksum check, flatten, verified write into a new volume.
+ * Next to it, what an operator would do by hand: {@code qemu-img convert} of the snapshot plus a
+ * plain S3 upload of the result, and a plain download plus {@code qemu-img convert} back. Then an
+ * incremental backup of a second snapshot after 64 MiB more were written, and its restore (two
+ * layers). Every restore is compared with its snapshot by {@code qemu-img compare}.
+ */
+public final class BackupBenchmark {
+    private static final long MIB = 1L << 20;
+    private static final long GIB = 1L << 30;
+
+    private BackupBenchmark() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        long size = (long) (Double.parseDouble(option(args, "--size-gib", "4")) * GIB);
+        long data = (long) (Double.parseDouble(option(args, "--data-gib", "1")) * GIB);
+        Path dir = Files.createTempDirectory(Path.of(option(args, "--dir", System.getProperty("java.io.tmpdir"))), "sb-bench-backup-");
+        try (EmbeddedZooKeeper zk = new EmbeddedZooKeeper(dir.resolve("zk"), 0).start();
+             EmbeddedKafka kafka = new EmbeddedKafka(dir.resolve("kafka"), 0).start();
+             S3MockServer s3 = S3MockServer.start(dir.resolve("s3"));
+             HostWorker worker = new HostWorker(WorkerConfig.of("bench-spm", "default", kafka.bootstrapServers(), zk.connectString())).start();
+             Manager manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zk.connectString(), 0)).start()) {
+            manager.defaultPoolReady().get(60, TimeUnit.SECONDS);
+            Rest rest = new Rest(manager.baseUrl());
+            String files = rest.post("/api/v1/domains", new JsonObject().put("name", "files").put("driver", "file")
+                    .put("properties", new JsonObject().put("path", Files.createDirectories(dir.resolve("files")).toString()))).getString("id");
+            JsonObject bag = new JsonObject();
+            s3.domainProperties().forEach(bag::put);
+            bag.remove("part_size"); // the driver's default, as an operator would have it
+            String objects = rest.post("/api/v1/domains", new JsonObject().put("name", "objects").put("driver", "object").put("properties", bag))
+                    .getString("id");
+
+            JsonObject created = rest.post("/api/v1/domains/" + files + "/volumes", new JsonObject().put("name", "bench").put("virtualSize", size));
+            rest.awaitTask(created.getString("taskId"));
+            String volumeId = created.getString("volumeId");
+            Path top = rest.top(volumeId);
+            Path raw = dir.resolve("data.raw");
+            fill(raw, size, data);
+            run("qemu-img", "convert", "-n", "--target-is-zero", "-f", "raw", "-O", "qcow2", raw.toString(), top.toString());
+            Files.delete(raw);
+            String first = rest.snapshot(volumeId, "first");
+
+            // By hand: flatten the snapshot, upload it; download it, convert it back.
+            Path exported = dir.resolve("export.qcow2");
+            S3Client client = s3Client(s3);
+            double handBackup = timed(() -> {
+                run("qemu-img", "convert", "-U", "-O", "qcow2", rest.top(volumeId).resolveSibling(volumeId + ".qcow2").toString(), exported.toString());
+                client.putObject(b -> b.bucket(S3MockServer.BUCKET).key("by-hand/export.qcow2"), RequestBody.fromFile(exported));
+            });
+            long exportedBytes = Files.size(exported);
+            Files.delete(exported);
+            Path downloaded = dir.resolve("download.qcow2");
+            double handRestore = timed(() -> {
+                client.getObject(b -> b.bucket(S3MockServer.BUCKET).key("by-hand/export.qcow2"), ResponseTransformer.toFile(downloaded));
+                run("qemu-img", "convert", "-O", "qcow2", downloaded.toString(), dir.resolve("by-hand.qcow2").toString());
+            });
+            Files.delete(downloaded);
+            Files.delete(dir.resolve("by-hand.qcow2"));
+
+            long t0 = System.nanoTime();
+            JsonObject full = rest.post("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", objects).put("snapshotId", first));
+            rest.awaitTask(full.getString("taskId"));
+            double backup = (System.nanoTime() - t0) / 1e9;
+            long fullBytes = rest.get("/api/v1/backups/" + full.getString("backupId")).getLong("bytes");
+            t0 = System.nanoTime();
+            JsonObject restored = rest.post("/api/v1/backups/" + full.getString("backupId") + "/restore",
+                    new JsonObject().put("targetDomainId", files).put("name", "restored-full"));
+            rest.awaitTask(restored.getString("taskId"));
+            double restore = (System.nanoTime() - t0) / 1e9;
+
+            run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5c 128M 64M", rest.top(volumeId).toString());
+            String second = rest.snapshot(volumeId, "second");
+            t0 = System.nanoTime();
+            JsonObject incremental = rest.post("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", objects)
+                    .put("snapshotId", second).put("incremental", true));
+            rest.awaitTask(incremental.getString("taskId"));
+            double incrementalBackup = (System.nanoTime() - t0) / 1e9;
+            long incrementalBytes = rest.get("/api/v1/backups/" + incremental.getString("backupId")).getLong("bytes");
+            t0 = System.nanoTime();
+            JsonObject restoredChain = rest.post("/api/v1/backups/" + incremental.getString("backupId") + "/restore",
+                    new JsonObject().put("targetDomainId", files).put("name", "restored-incremental"));
+            rest.awaitTask(restoredChain.getString("taskId"));
+            double incrementalRestore = (System.nanoTime() - t0) / 1e9;
+
+            // The first snapshot's layer is the volume's base file; the top, empty since the second snapshot, reads as the second.
+            run("qemu-img", "compare", "-U", rest.top(volumeId).resolveSibling(volumeId + ".qcow2").toString(),
+                    rest.top(restored.getString("volumeId")).toString());
+            run("qemu-img", "compare", "-U", rest.top(volumeId).toString(), rest.top(restoredChain.getString("volumeId")).toString());
+
+            List<String> lines = new ArrayList<>();
+            lines.add(String.format(Locale.ROOT, "volume: %d MiB qcow2 with %d MiB of data; full backup %d MiB, by-hand export %d MiB, incremental %d MiB",
+                    size / MIB, data / MIB, fullBytes / MIB, exportedBytes / MIB, incrementalBytes / MIB));
+            lines.add(row("by hand: qemu-img convert + S3 PUT", data, handBackup));
+            lines.add(row("StorageBus full backup (REST -> COMPLETE)", data, backup));
+            lines.add(row("by hand: S3 GET + qemu-img convert", data, handRestore));
+            lines.add(row("StorageBus restore (REST -> READY)", data, restore));
+            lines.add(row("StorageBus incremental backup (64 MiB)", 64 * MIB, incrementalBackup));
+            lines.add(row("StorageBus restore of full + incremental", data, incrementalRestore));
+            lines.add("both restores are identical to their snapshots (qemu-img compare)");
+            lines.forEach(System.out::println);
+            System.out.printf(Locale.ROOT, "{\"volume_mib\":%d,\"data_mib\":%d,\"by_hand_backup_s\":%.2f,\"backup_s\":%.2f,\"by_hand_restore_s\":%.2f,"
+                            + "\"restore_s\":%.2f,\"incremental_backup_s\":%.2f,\"incremental_restore_s\":%.2f,\"full_backup_mib\":%d,"
+                            + "\"incremental_backup_mib\":%d}%n",
+                    size / MIB, data / MIB, handBackup, backup, handRestore, restore, incrementalBackup, incrementalRestore,
+                    fullBytes / MIB, incrementalBytes / MIB);
+        } finally {
+            run("rm", "-rf", dir.toString());
+        }
+    }
+
+    private static S3Client s3Client(S3MockServer s3) {
+        Map<String, String> bag = s3.domainProperties();
+        return S3Client.builder().endpointOverride(URI.create(bag.get("endpoint"))).region(Region.US_EAST_1)
+                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(bag.get("access_key"), bag.get("secret_key"))))
+                .forcePathStyle(true)
+                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
+                .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
+                .httpClientBuilder(UrlConnectionHttpClient.builder()).build();
+    }
+
+    /** Random data in 16 MiB runs spread evenly over the volume; the rest stays a hole. */
+    private static void fill(Path file, long size, long data) throws Exception {
+        byte[] chunk = new byte[(int) (16 * MIB)];
+        Random random = new Random(42);
+        long chunks = data / chunk.length;
+        long stride = size / Math.max(1, chunks);
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+            raf.setLength(size);
+            for (long i = 0; i < chunks; i++) {
+                random.nextBytes(chunk);
+                raf.seek(i * stride);
+                raf.write(chunk);
+            }
+        }
+    }
+
+    private static String row(String what, long bytes, double seconds) {
+        return String.format(Locale.ROOT, "%-44s %7.1f s  %7.0f MiB/s of data", what, seconds, bytes / (double) MIB / seconds);
+    }
+
+    interface Step {
+        void run() throws Exception;
+    }
+
+    private static double timed(Step step) throws Exception {
+        long start = System.nanoTime();
+        step.run();
+        return (System.nanoTime() - start) / 1e9;
+    }
+
+    private static void run(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).inheritIO().start();
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException(String.join(" ", cmd) + " failed");
+        }
+    }
+
+    /** The REST calls the benchmark makes. */
+    private record Rest(String baseUrl, HttpClient client) {
+        Rest(String baseUrl) {
+            this(baseUrl, HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build());
+        }
+
+        JsonObject get(String path) throws Exception {
+            return new JsonObject(client.send(HttpRequest.newBuilder(URI.create(baseUrl + path)).build(), HttpResponse.BodyHandlers.ofString()).body());
+        }
+
+        JsonObject post(String path, JsonObject body) throws Exception {
+            HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(baseUrl + path)).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(body.encode())).build(), HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() / 100 != 2) {
+                throw new IllegalStateException("POST " + path + ": " + r.statusCode() + " " + r.body());
+            }
+            return new JsonObject(r.body());
+        }
+
+        /** Polls the task every 20 ms: fine enough for operations of seconds. */
+        void awaitTask(String taskId) throws Exception {
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
+            while (System.nanoTime() < deadline) {
+                JsonObject task = get("/api/v1/tasks/" + taskId);
+                if ("SUCCEEDED".equals(task.getString("status"))) {
+                    return;
+                }
+                if ("FAILED".equals(task.getString("status"))) {
+                    throw new IllegalStateException("task failed: " + task.encode());
+                }
+                TimeUnit.MILLISECONDS.sleep(20);
+            }
+            throw new IllegalStateException("task " + taskId + " did not end within 30 minutes");
+        }
+
+        String snapshot(String volumeId, String name) throws Exception {
+            JsonObject taken = post("/api/v1/volumes/" + volumeId + "/snapshots", new JsonObject().put("name", name));
+            awaitTask(taken.getString("taskId"));
+            return taken.getString("snapshotId");
+        }
+
+        Path top(String volumeId) throws Exception {
+            return Path.of(URI.create(get("/api/v1/volumes/" + volumeId).getString("uri")));
+        }
+    }
+}
