@@ -239,6 +239,29 @@ class SpmFaultIT {
         });
     }
 
+    /**
+     * The SPM cut off from Kafka alone, past its producer's 10 s limit, while it keeps its
+     * ZooKeeper session and so its role: its transactions time out (a commit whose outcome is
+     * unknown must be retried, not aborted), and once the connection is back it serves again.
+     */
+    @Test
+    void spmCutOffFromKafkaOnlyKeepsItsRoleAndRecovers() throws Exception {
+        faultDuringStream("Kafka cut", spm -> {
+            long before = timeouts(spm);
+            kafkaProxies.get(spm).cut();
+            await().atMost(WAIT).until(() -> timeouts(spm) > before);
+            kafkaProxies.get(spm).restore();
+            assertEquals(spm, spm().getString("host"), "ZooKeeper kept the SPM's session, so it kept its role");
+        });
+    }
+
+    /** Kafka timeouts the host has logged so far. */
+    private long timeouts(String host) throws Exception {
+        try (Stream<String> lines = Files.lines(workers.get(host).log())) {
+            return lines.filter(l -> l.contains("TimeoutException") || l.contains("not confirmed yet")).count();
+        }
+    }
+
     @Test
     void kafkaBrokerRestarted() throws Exception {
         faultDuringStream("broker restart", spm -> {

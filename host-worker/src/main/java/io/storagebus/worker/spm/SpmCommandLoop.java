@@ -142,6 +142,12 @@ final class SpmCommandLoop {
                     LOG.warn("epoch {}: Kafka error, restarting the SPM loop: {}", term.epoch(), e.toString());
                     pause();
                 }
+            } catch (RuntimeException e) {
+                // Never let the loop die while the term lasts: a silent SPM holds the role and serves nobody.
+                if (running) {
+                    LOG.error("epoch {}: the SPM loop failed, restarting it", term.epoch(), e);
+                    pause();
+                }
             } finally {
                 consumer = null;
             }
@@ -214,9 +220,9 @@ final class SpmCommandLoop {
                 return batch.size();
             }
             producer.sendOffsetsToTransaction(next, c.groupMetadata());
-            producer.commitTransaction();
+            commit(producer);
         } catch (SpmFencedException e) {
-            producer.abortTransaction();
+            abortQuietly(producer);
             throw e;
         } catch (ProducerFencedException | InvalidProducerEpochException | WakeupException e) {
             throw e;
@@ -224,7 +230,7 @@ final class SpmCommandLoop {
             // Nothing of the chunk is visible; the loop restarts from the committed offsets and
             // the commands run again (drivers are idempotent by volume id).
             LOG.warn("epoch {}: transaction failed, retrying the batch: {}", term.epoch(), e.toString());
-            producer.abortTransaction();
+            abortQuietly(producer);
             throw e;
         }
         accepted.forEach(h -> submit(h.jobId(), h.job(), c));
@@ -304,14 +310,46 @@ final class SpmCommandLoop {
         producer.beginTransaction();
         try {
             batch.forEach(o -> o.records().forEach(producer::send));
-            producer.commitTransaction();
+            commit(producer);
             batch.forEach(o -> activeJobs.remove(o.jobId()));
         } catch (ProducerFencedException | InvalidProducerEpochException e) {
             throw e;
         } catch (KafkaException e) {
-            producer.abortTransaction();
+            abortQuietly(producer);
             outcomes.addAll(batch); // tried again once the loop has a working producer
             throw e;
+        }
+    }
+
+    /**
+     * Commits the open transaction. A commit that timed out (the broker restarting, say) has an
+     * unknown outcome, and Kafka allows only one thing next: the same commit again. So it is
+     * retried for as long as the term lasts, rather than guessed at or given up.
+     */
+    private void commit(KafkaProducer<String, byte[]> producer) {
+        while (true) {
+            try {
+                producer.commitTransaction();
+                return;
+            } catch (org.apache.kafka.common.errors.TimeoutException e) {
+                if (!running) {
+                    throw e;
+                }
+                LOG.warn("epoch {}: commit not confirmed yet, trying it again: {}", term.epoch(), e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Aborts the open transaction if the producer still can. One that cannot (its commit timed
+     * out) is closed by the restarting loop, whose new producer settles the transaction when it
+     * registers under the same transactional id.
+     */
+    private void abortQuietly(KafkaProducer<String, byte[]> producer) {
+        try {
+            producer.abortTransaction();
+        } catch (KafkaException | IllegalStateException e) {
+            LOG.warn("epoch {}: cannot abort the transaction ({}); the next producer settles it", term.epoch(), e.getMessage());
         }
     }
 

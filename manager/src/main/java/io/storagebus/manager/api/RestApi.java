@@ -613,7 +613,8 @@ public final class RestApi {
                     + e.getMessage(), null, List.of()));
         } else if (failure instanceof PublishFailedException || failure instanceof org.apache.kafka.common.KafkaException) {
             LOG.warn("{} {}: {}", ctx.request().method(), ctx.request().path(), failure.toString());
-            error(ctx, ApiError.unavailable("nothing was changed: " + failure.getMessage()));
+            boolean unconfirmed = failure.getCause() instanceof org.apache.kafka.common.errors.TimeoutException;
+            error(ctx, ApiError.unavailable(unconfirmed ? failure.getMessage() : "nothing was changed: " + failure.getMessage()));
         } else {
             LOG.error("{} {} failed", ctx.request().method(), ctx.request().path(), failure);
             error(ctx, new ApiError(500, "INTERNAL_ERROR", "internal error; nothing was changed", null, List.of()));

@@ -44,6 +44,8 @@ public final class CommandBus implements AutoCloseable {
 
     private enum State { LATENT, STARTED, FENCED, CLOSED }
 
+    private static final int COMMIT_ATTEMPTS = 3;
+
     private final Vertx vertx;
     private final Properties producerProps;
     private final BooleanSupplier leading;
@@ -138,7 +140,9 @@ public final class CommandBus implements AutoCloseable {
                 state.compareAndSet(State.STARTED, State.FENCED);
             } catch (KafkaException e) {
                 LOG.warn("publishing {} request(s) failed: {}", batch.size(), e.toString());
-                fail(batch, new PublishFailedException("Kafka did not commit the request: " + e.getMessage(), e));
+                fail(batch, new PublishFailedException(e instanceof org.apache.kafka.common.errors.TimeoutException
+                        ? "Kafka did not confirm the request in time; it may still take effect, so look before sending it again: " + e.getMessage()
+                        : "Kafka did not commit the request: " + e.getMessage(), e));
                 // A producer in an unknown transaction state is replaced rather than reused.
                 if (producer != null) {
                     producer.close(java.time.Duration.ZERO);
@@ -167,16 +171,34 @@ public final class CommandBus implements AutoCloseable {
                     producer.send(r);
                 }
             }
-            producer.commitTransaction();
+            commitRetrying(producer);
         } catch (ProducerFencedException e) {
             throw e;
         } catch (KafkaException e) {
             try {
                 producer.abortTransaction();
-            } catch (KafkaException ignored) {
-                // the producer is replaced by the caller
+            } catch (KafkaException | IllegalStateException ignored) {
+                // the producer is replaced by the caller; its successor settles the transaction
             }
             throw e;
+        }
+    }
+
+    /**
+     * A commit that timed out has an unknown outcome, and Kafka allows only the same commit
+     * again: it is retried a few times before the request is reported as not confirmed.
+     */
+    private void commitRetrying(KafkaProducer<String, byte[]> producer) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                producer.commitTransaction();
+                return;
+            } catch (org.apache.kafka.common.errors.TimeoutException e) {
+                if (attempt == COMMIT_ATTEMPTS || state.get() != State.STARTED) {
+                    throw e;
+                }
+                LOG.warn("commit not confirmed yet (attempt {} of {}), trying it again: {}", attempt, COMMIT_ATTEMPTS, e.getMessage());
+            }
         }
     }
 
