@@ -160,20 +160,21 @@ public final class BackupScheduler implements ManagerElection.Listener {
                 wakeAt(volumeId, w.until());
             }
         } else if (step instanceof BackupPlan.TakeSnapshot s) {
-            lastRun.put(volumeId, now);
             request(volumeId, "takes snapshot " + s.name(), () -> actions.snapshot(volume, s.name()),
-                    taskId -> view.volume(volumeId).map(v -> v.getSnapshots().stream().anyMatch(x -> x.getName().equals(s.name()))).orElse(true));
+                    taskId -> view.volume(volumeId).map(v -> v.getSnapshots().stream().anyMatch(x -> x.getName().equals(s.name()))).orElse(true),
+                    () -> lastRun.put(volumeId, now));
         } else if (step instanceof BackupPlan.BackUp b) {
             request(volumeId, (b.incremental() ? "backs up (incremental) snapshot " : "backs up snapshot ") + b.snapshotId(),
                     () -> actions.backup(volume, policy.getTargetDomainId(), b.snapshotId(), b.incremental()),
-                    taskId -> view.backups().stream().anyMatch(x -> x.getTaskId().equals(taskId) && x.getStatus() != BackupStatus.RUNNING));
+                    taskId -> view.backups().stream().anyMatch(x -> x.getTaskId().equals(taskId) && x.getStatus() != BackupStatus.RUNNING),
+                    () -> { });
         } else if (step instanceof BackupPlan.MergeSnapshot m) {
             request(volumeId, "merges away snapshot " + m.snapshotId(), () -> actions.deleteSnapshot(volume, m.snapshotId()),
                     taskId -> view.volume(volumeId).map(v -> v.getSnapshots().stream().noneMatch(x -> x.getSnapshotId().equals(m.snapshotId())))
-                            .orElse(true));
+                            .orElse(true), () -> { });
         } else if (step instanceof BackupPlan.DeleteBackup d) {
             request(volumeId, "deletes backup " + d.backup().getBackupId() + " (retention)", () -> actions.deleteBackup(d.backup()),
-                    taskId -> view.backup(d.backup().getBackupId()).isEmpty());
+                    taskId -> view.backup(d.backup().getBackupId()).isEmpty(), () -> { });
         } else if (step instanceof BackupPlan.RemovePolicy) {
             LOG.info("volume {} is gone: its backup policy is removed, its backups stay", volumeId);
             actions.removePolicy(volumeId).onFailure(e -> LOG.warn("removing the backup policy of volume {}: {}", volumeId, e.getMessage()));
@@ -181,10 +182,12 @@ public final class BackupScheduler implements ManagerElection.Listener {
     }
 
     /**
-     * Makes a request and remembers it until its effect shows. A refused request (the domain is
-     * in maintenance, say) is logged and tried again after {@link #RETRY}.
+     * Makes a request and remembers it until its effect shows; {@code accepted} runs once it is
+     * published. A refused request (the domain is in maintenance, say) is logged and tried again
+     * after {@link #RETRY}.
      */
-    private void request(String volumeId, String what, Supplier<Future<JsonObject>> call, Predicate<String> effectVisible) {
+    private void request(String volumeId, String what, Supplier<Future<JsonObject>> call, Predicate<String> effectVisible,
+                         Runnable accepted) {
         InFlight f = new InFlight(effectVisible);
         Future<JsonObject> submitted;
         try {
@@ -198,6 +201,7 @@ public final class BackupScheduler implements ManagerElection.Listener {
         submitted.onComplete(ar -> {
             if (ar.succeeded()) {
                 f.taskId = ar.result().getString("taskId");
+                accepted.run();
                 LOG.info("backup policy of volume {} {} (task {})", volumeId, what, f.taskId);
                 touched(volumeId);
             } else {
