@@ -209,6 +209,57 @@ class SnapshotBackupIT {
         assertArrayEquals(want, Arrays.copyOfRange(image, block * want.length, (block + 1) * want.length), "block " + block + " " + where);
     }
 
+    /**
+     * The same live cycle on block storage (a blockfile domain: loop devices standing in for
+     * LVs): the host activates every layer as a device linked under its own name, the guest opens
+     * the top's link and finds the layers below through the links beside it; a live snapshot
+     * activates the new layer before the guest switches; a live merge first grows the child and
+     * the host refreshes its device; teardown detaches every layer's device.
+     */
+    @Test
+    void blockVolumesAreSnapshottedBackedUpAndMergedLiveAsChainsOfDevices() throws Exception {
+        assumeTrue(ThinVolumes.canRun(), "skipped: needs root, loop devices and " + QemuProcess.BINARY);
+        String blocks = created(http.post("/api/v1/domains", new JsonObject().put("name", "blocks").put("driver", "blockfile")
+                .put("properties", new JsonObject().put("path", Files.createDirectories(tmp.resolve("blocks")).toString()))));
+        Http.Response r = http.post("/api/v1/domains/" + blocks + "/volumes",
+                new JsonObject().put("name", "block-disk").put("virtualSize", 64 * MIB).put("format", "qcow2"));
+        assertEquals("SUCCEEDED", task(r).getString("status"));
+        String volumeId = r.json().getString("volumeId");
+        Path base = top(volumeId);
+        task(http.post("/api/v1/volumes/" + volumeId + "/prepare", new JsonObject().put("hostId", "host-1")));
+        String device = events(io.storagebus.schema.VolumePrepared.class, volumeId).get(0).getPath();
+        assertTrue(Files.readSymbolicLink(Path.of(device)).toString().startsWith("/dev/loop"), device);
+        Path vm = tmp.resolve("block-vm");
+        List<String> args = new ArrayList<>(List.of("-blockdev", "driver=host_device,filename=" + device + ",node-name=vol-dev,cache.direct=on",
+                "-blockdev", "driver=qcow2,file=vol-dev,node-name=vol,cache.direct=on", "-device", "virtio-blk-pci,drive=vol,id=disk0"));
+        args.addAll(ThinVolumes.testMonitor(vm));
+        JsonObject snapshot;
+        try (QemuProcess qemu = QemuProcess.start(vm, args); ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
+            assertEquals(202, http.post("/api/v1/volumes/" + volumeId + "/monitor",
+                    new JsonObject().put("qmpSocket", qemu.qmpSocket().toString()).put("nodeName", "vol")).status());
+            qmp.qemuIo(GUEST_DISK, "write -P 0xa1 0 1M");
+            snapshot = snapshot(volumeId, "on-block");
+            assertTrue(snapshot.getBoolean("live"), snapshot.encode());
+            qmp.qemuIo(GUEST_DISK, "write -P 0xb2 1M 1M");
+            JsonObject backup = backup(volumeId, snapshot.getString("snapshotId"), false);
+
+            JsonObject merge = task(http.delete("/api/v1/volumes/" + volumeId + "/snapshots/" + snapshot.getString("snapshotId")));
+            assertEquals("SUCCEEDED", merge.getString("status"), merge.encode());
+            assertTrue(events(SnapshotDeleted.class, volumeId).get(0).getLive(), "merged by the guest's QEMU");
+            qmp.qemuIo(GUEST_DISK, "write -P 0xc3 2M 1M");
+            assertEquals(0, qmp.failedWrites("vol"), "the guest never failed a write");
+            qmp.quit(qemu);
+            assertContent(restore(backup.getString("id"), "block-restored"), 0xa1, 0, 0);
+        }
+        Path top = top(volumeId);
+        assertTrue(Files.notExists(base), "the merged layer is gone from the storage");
+        task(http.delete("/api/v1/volumes/" + volumeId + "/monitor"), false);
+        task(http.post("/api/v1/volumes/" + volumeId + "/teardown", new JsonObject()));
+        assertEquals("", ThinVolumes.loopDeviceOf(top), "every layer's device is detached");
+        assertTrue(Files.notExists(Path.of(device).getParent()), "and the links are gone");
+        assertContent(top, 0xa1, 0xb2, 0xc3);
+    }
+
     @Test
     void offlineSnapshotsMergeAndCloneKeepData() throws Exception {
         String volumeId = readyVolume("offline-disk", 8 * MIB);

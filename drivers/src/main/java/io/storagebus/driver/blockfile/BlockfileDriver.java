@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.RandomAccessFile;
 import java.nio.channels.Channels;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -26,6 +27,7 @@ import io.storagebus.driver.support.DirectoryDriver;
 import io.storagebus.driver.support.LocalFiles;
 import io.storagebus.driver.support.Processes;
 import io.storagebus.driver.support.QemuImg;
+import io.storagebus.driver.support.SnapshotChain;
 import io.storagebus.driver.support.VolumeFiles;
 import io.storagebus.driver.support.VolumeMeta;
 
@@ -41,6 +43,9 @@ public final class BlockfileDriver extends DirectoryDriver {
     static final long EXTENT = Sizes.MIB;
     /** Optional limit on the bytes the domain's volumes may take, as a VG's size limits its LVs. */
     public static final String CAPACITY = "capacity";
+    /** System property: this host's directory of activated chains (links to loop devices). */
+    public static final String RUN_DIR_PROPERTY = "storagebus.blockfile.run-dir";
+    static final String DEFAULT_RUN_DIR = "/run/storagebus/blockfile";
 
     @Override
     public String name() {
@@ -49,7 +54,8 @@ public final class BlockfileDriver extends DirectoryDriver {
 
     @Override
     public Set<Capability> capabilities() {
-        return Set.of(Capability.THIN, Capability.EXTENDABLE, Capability.REFRESH, Capability.ACTIVATE, Capability.SHARED);
+        return Set.of(Capability.THIN, Capability.EXTENDABLE, Capability.REFRESH, Capability.ACTIVATE, Capability.SHARED,
+                Capability.SNAPSHOT);
     }
 
     @Override
@@ -152,8 +158,10 @@ public final class BlockfileDriver extends DirectoryDriver {
         String capacity = domain.properties().get(CAPACITY);
         if (capacity != null) {
             long used = 0;
-            for (VolumeInfo v : list(domain)) {
-                used += v.allocatedSize();
+            for (VolumeMeta m : files.listLive()) {
+                for (String layer : m.dataFiles()) {
+                    used += actualSize(files.volumesDir().resolve(layer));
+                }
             }
             free = Math.min(free, Math.max(0, Sizes.parse(capacity) - used));
         }
@@ -172,30 +180,134 @@ public final class BlockfileDriver extends DirectoryDriver {
         }
     }
 
+    /** Every layer's loop device sees its file's new size (a merge may have grown a layer below the top). */
     @Override
     public void refresh(DomainContext domain, VolumeUri volume) throws DriverException {
         VolumeFiles files = files(domain);
-        for (String device : attached(files.dataOf(files.liveOrThrow(volume.volumeId())))) {
-            Processes.run(List.of("losetup", "-c", device));
+        VolumeMeta meta = files.liveOrThrow(volume.volumeId());
+        for (String layer : meta.dataFiles()) {
+            for (String device : attached(files.volumesDir().resolve(layer))) {
+                Processes.run(List.of("losetup", "-c", device));
+            }
         }
     }
 
+    /**
+     * Attaches a loop device to every layer of the volume's chain and links each, under the
+     * layer's own file name, in a directory of this host ({@value #RUN_DIR_PROPERTY}, default
+     * {@value #DEFAULT_RUN_DIR}). The path returned is the top's link: a qcow2 layer names its
+     * backing file relative to itself, so QEMU, opening the link, finds the layer below as the
+     * link beside it, that layer's device. This is how oVirt runs chains of LVs.
+     */
     @Override
     public String activate(DomainContext domain, VolumeUri volume) throws DriverException {
         VolumeFiles files = files(domain);
-        Path file = files.dataOf(files.liveOrThrow(volume.volumeId()));
-        List<String> devices = attached(file);
-        if (!devices.isEmpty()) {
-            return devices.get(0);
+        VolumeMeta meta = files.liveOrThrow(volume.volumeId());
+        Path run = runDir(domain, volume.volumeId());
+        try {
+            Files.createDirectories(run);
+            for (String layer : meta.dataFiles()) {
+                Path file = files.volumesDir().resolve(layer);
+                List<String> devices = attached(file);
+                String device = devices.isEmpty() ? Processes.run(List.of("losetup", "--find", "--show", file.toString())).trim() : devices.get(0);
+                Path link = run.resolve(layer);
+                if (!Files.isSymbolicLink(link) || !Files.readSymbolicLink(link).toString().equals(device)) {
+                    Files.deleteIfExists(link);
+                    Files.createSymbolicLink(link, Path.of(device));
+                }
+            }
+        } catch (IOException e) {
+            throw VolumeFiles.ioError("cannot link the layers of volume " + volume + " in " + run, e);
         }
-        return Processes.run(List.of("losetup", "--find", "--show", file.toString())).trim();
+        return run.resolve(meta.dataFile()).toString();
     }
 
+    /** Detaches the devices of every layer linked here (a layer merged away while the guest ran too) and removes the links. */
     @Override
     public void deactivate(DomainContext domain, VolumeUri volume) throws DriverException {
         VolumeFiles files = files(domain);
-        for (String device : attached(files.dataOf(files.liveOrThrow(volume.volumeId())))) {
+        Path run = runDir(domain, volume.volumeId());
+        try {
+            if (Files.isDirectory(run)) {
+                try (var links = Files.list(run)) {
+                    for (Path link : links.toList()) {
+                        if (Files.isSymbolicLink(link)) {
+                            detach(Files.readSymbolicLink(link).toString(), files.volumesDir(), volume.volumeId());
+                        }
+                        Files.delete(link);
+                    }
+                }
+                Files.delete(run);
+            }
+        } catch (IOException e) {
+            throw VolumeFiles.ioError("cannot remove the layer links of volume " + volume + " in " + run, e);
+        }
+        for (String layer : files.liveOrThrow(volume.volumeId()).dataFiles()) {
+            for (String device : attached(files.volumesDir().resolve(layer))) {
+                Processes.run(List.of("losetup", "-d", device));
+            }
+        }
+    }
+
+    /**
+     * Detaches a loop device if it still shows one of the volume's files (a layer merged away
+     * shows as deleted); a device detached since, or reused for another file, is left alone.
+     */
+    private static void detach(String device, Path volumesDir, String volumeId) throws DriverException {
+        String backing;
+        try {
+            backing = Processes.run(List.of("losetup", "--noheadings", "--output", "BACK-FILE", device)).trim();
+        } catch (DriverException notAttached) {
+            return;
+        }
+        if (backing.startsWith(volumesDir.resolve(volumeId).toString())) {
             Processes.run(List.of("losetup", "-d", device));
+        }
+    }
+
+    private static Path runDir(DomainContext domain, String volumeId) {
+        return Path.of(System.getProperty(RUN_DIR_PROPERTY, DEFAULT_RUN_DIR), domain.id(), volumeId);
+    }
+
+    /** A new layer gets a thin volume's first allocation; before a merge, the child gets room for the layer's data. */
+    @Override
+    protected SnapshotChain.LayerFiles layerFiles(DomainContext domain) {
+        VolumeFiles files = files(domain);
+        return new SnapshotChain.LayerFiles() {
+            @Override
+            public String name(VolumeMeta meta, int generation) {
+                return meta.volumeId() + ".g" + generation + ".img";
+            }
+
+            @Override
+            public void allocate(Path overlay, VolumeMeta meta) throws DriverException {
+                long size = BlockSizing.initialSize(new VolumeSpec(meta.volumeId(), meta.name(), meta.virtualSize(), VolumeFormat.QCOW2,
+                        io.storagebus.driver.Allocation.THIN), EXTENT);
+                requireFree(domain, files, size);
+                setLength(overlay, size);
+            }
+
+            @Override
+            public void makeRoom(Path child, Path layer, VolumeMeta meta) throws DriverException {
+                try {
+                    long target = Math.min(Sizes.roundUp(Files.size(child) + Files.size(layer), EXTENT),
+                            BlockSizing.maxSize(VolumeFormat.QCOW2, meta.virtualSize(), EXTENT));
+                    if (target > Files.size(child)) {
+                        requireFree(domain, files, target - Files.size(child));
+                        setLength(child, target);
+                    }
+                } catch (IOException e) {
+                    throw VolumeFiles.ioError("cannot size " + child + " for the merge of " + layer, e);
+                }
+            }
+        };
+    }
+
+    private static void setLength(Path file, long size) throws DriverException {
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+            raf.setLength(size);
+        } catch (IOException e) {
+            throw VolumeFiles.ioError("cannot allocate " + file, e);
         }
     }
 
@@ -207,7 +319,10 @@ public final class BlockfileDriver extends DirectoryDriver {
 
     @Override
     protected void checkRemovable(VolumeFiles files, VolumeMeta meta, VolumeUri volume) throws DriverException {
-        List<String> devices = attached(files.dataOf(meta));
+        List<String> devices = new java.util.ArrayList<>();
+        for (String layer : meta.dataFiles()) {
+            devices.addAll(attached(files.volumesDir().resolve(layer)));
+        }
         if (!devices.isEmpty()) {
             throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " is active on this host as " + devices
                     + "; deactivate it first");

@@ -13,12 +13,9 @@ import io.storagebus.driver.Allocation;
 import io.storagebus.driver.Capability;
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
-import io.storagebus.driver.MergePlan;
 import io.storagebus.driver.PropertyDescriptor;
 import io.storagebus.driver.PropertyType;
-import io.storagebus.driver.SnapshotInfo;
 import io.storagebus.driver.VolumeFormat;
-import io.storagebus.driver.VolumeImage;
 import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeSpec;
 import io.storagebus.driver.VolumeUri;
@@ -26,7 +23,6 @@ import io.storagebus.driver.support.DirectoryDriver;
 import io.storagebus.driver.support.DirectoryFence;
 import io.storagebus.driver.support.LocalFiles;
 import io.storagebus.driver.support.QemuImg;
-import io.storagebus.driver.support.SnapshotChain;
 import io.storagebus.driver.support.VolumeFiles;
 import io.storagebus.driver.support.VolumeMeta;
 
@@ -152,48 +148,5 @@ public final class FileDriver extends DirectoryDriver {
         if (!children.isEmpty()) {
             throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " backs clones " + children);
         }
-    }
-
-    @Override
-    public VolumeImage export(DomainContext domain, VolumeUri volume, String snapshotId, boolean incremental) throws DriverException {
-        if (snapshotId == null && files(domain).liveOrThrow(volume.volumeId()).snapshots().isEmpty()) {
-            return super.export(domain, volume, null, false);
-        }
-        return chain(domain).export(volume, snapshotId, incremental);
-    }
-
-    @Override
-    public SnapshotInfo snapshot(DomainContext domain, VolumeUri volume, String snapshotId, String name, boolean pending)
-            throws DriverException {
-        return chain(domain).snapshot(volume, snapshotId, name, pending);
-    }
-
-    @Override
-    public SnapshotInfo commitSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
-        return chain(domain).commit(volume, snapshotId);
-    }
-
-    @Override
-    public void abortSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
-        chain(domain).abort(volume, snapshotId);
-    }
-
-    @Override
-    public List<SnapshotInfo> snapshots(DomainContext domain, VolumeUri volume) throws DriverException {
-        return chain(domain).list(volume);
-    }
-
-    @Override
-    public MergePlan beginMerge(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
-        return chain(domain).beginMerge(volume, snapshotId);
-    }
-
-    @Override
-    public void finishMerge(DomainContext domain, VolumeUri volume, String snapshotId, boolean streamed) throws DriverException {
-        chain(domain).finishMerge(volume, snapshotId, streamed);
-    }
-
-    private static SnapshotChain chain(DomainContext domain) {
-        return new SnapshotChain(domain, domain.path(PATH));
     }
 }

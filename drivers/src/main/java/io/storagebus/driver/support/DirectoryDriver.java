@@ -12,8 +12,11 @@ import java.util.Optional;
 
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
+import io.storagebus.driver.MergePlan;
 import io.storagebus.driver.PropertyViolation;
+import io.storagebus.driver.SnapshotInfo;
 import io.storagebus.driver.StorageDriver;
+import io.storagebus.driver.VolumeImage;
 import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeUri;
 
@@ -221,5 +224,55 @@ public abstract class DirectoryDriver implements StorageDriver {
     @FunctionalInterface
     protected interface DataMaker {
         void make(Path file) throws IOException, DriverException;
+    }
+
+    // Snapshots, for the directory drivers that declare Capability.SNAPSHOT: a qcow2 chain of files.
+
+    @Override
+    public VolumeImage export(DomainContext domain, VolumeUri volume, String snapshotId, boolean incremental) throws DriverException {
+        if (snapshotId == null && files(domain).liveOrThrow(volume.volumeId()).snapshots().isEmpty()) {
+            return StorageDriver.super.export(domain, volume, null, false);
+        }
+        return chain(domain).export(volume, snapshotId, incremental);
+    }
+
+    @Override
+    public SnapshotInfo snapshot(DomainContext domain, VolumeUri volume, String snapshotId, String name, boolean pending)
+            throws DriverException {
+        return chain(domain).snapshot(volume, snapshotId, name, pending);
+    }
+
+    @Override
+    public SnapshotInfo commitSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
+        return chain(domain).commit(volume, snapshotId);
+    }
+
+    @Override
+    public void abortSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
+        chain(domain).abort(volume, snapshotId);
+    }
+
+    @Override
+    public List<SnapshotInfo> snapshots(DomainContext domain, VolumeUri volume) throws DriverException {
+        return chain(domain).list(volume);
+    }
+
+    @Override
+    public MergePlan beginMerge(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
+        return chain(domain).beginMerge(volume, snapshotId);
+    }
+
+    @Override
+    public void finishMerge(DomainContext domain, VolumeUri volume, String snapshotId, boolean streamed) throws DriverException {
+        chain(domain).finishMerge(volume, snapshotId, streamed);
+    }
+
+    private SnapshotChain chain(DomainContext domain) {
+        return new SnapshotChain(domain, domain.path(PATH), layerFiles(domain));
+    }
+
+    /** How this driver names and sizes the layer files of a chain; plain growing qcow2 files unless a driver allocates. */
+    protected SnapshotChain.LayerFiles layerFiles(DomainContext domain) {
+        return SnapshotChain.LayerFiles.GROWING;
     }
 }

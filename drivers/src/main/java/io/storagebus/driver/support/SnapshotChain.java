@@ -25,14 +25,40 @@ import io.storagebus.driver.VolumeUri;
  * {@link SnapshotStatus#PENDING} or {@link SnapshotStatus#MERGING} at a time.
  */
 public final class SnapshotChain {
+    /**
+     * How a driver makes a chain's layer files: their names, and the room they get. Files simply
+     * grow; a block-like driver allocates a layer as it does a volume and makes room in the child
+     * before a merge copies a layer's data into it, as oVirt extends the top before a merge.
+     */
+    public interface LayerFiles {
+        /** Plain qcow2 files that grow as they are written. */
+        LayerFiles GROWING = new LayerFiles() {
+        };
+
+        /** File name of the top layer of {@code generation}. */
+        default String name(VolumeMeta meta, int generation) {
+            return meta.volumeId() + ".g" + generation + ".qcow2";
+        }
+
+        /** Gives a new, empty overlay its first allocation. */
+        default void allocate(Path overlay, VolumeMeta meta) throws DriverException {
+        }
+
+        /** Before {@code layer}'s data is streamed into {@code child}: room for it there. */
+        default void makeRoom(Path child, Path layer, VolumeMeta meta) throws DriverException {
+        }
+    }
+
     private final DomainContext domain;
     private final VolumeFiles files;
     private final Path root;
+    private final LayerFiles layerFiles;
 
-    public SnapshotChain(DomainContext domain, Path root) {
+    public SnapshotChain(DomainContext domain, Path root, LayerFiles layerFiles) {
         this.domain = domain;
         this.root = root;
         this.files = new VolumeFiles(root);
+        this.layerFiles = layerFiles;
     }
 
     public SnapshotInfo snapshot(VolumeUri volume, String snapshotId, String name, boolean pending) throws DriverException {
@@ -48,9 +74,15 @@ public final class SnapshotChain {
             }
             requireIdle(meta, volume);
             int generation = meta.generation() + 1;
-            String top = meta.volumeId() + ".g" + generation + ".qcow2";
+            String top = layerFiles.name(meta, generation);
             Path topPath = files.volumesDir().resolve(top);
             QemuImg.createOverlay(topPath, meta.dataFile(), VolumeFormat.QCOW2, meta.virtualSize());
+            try {
+                layerFiles.allocate(topPath, meta);
+            } catch (DriverException e) {
+                VolumeFiles.deleteQuietly(topPath);
+                throw e;
+            }
             LayerMeta layer = new LayerMeta(snapshotId, name, meta.dataFile(), System.currentTimeMillis(),
                     pending ? SnapshotStatus.PENDING : SnapshotStatus.READY);
             List<LayerMeta> layers = new ArrayList<>(meta.snapshots());
@@ -122,6 +154,8 @@ public final class SnapshotChain {
                     throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " backs clones "
                             + files.children(meta.volumeId()) + "; its snapshots stay until the clones are gone");
                 }
+                MergePlan plan = plan(meta, snapshotId);
+                layerFiles.makeRoom(Path.of(plan.child()), Path.of(plan.layer()), meta);
                 meta = meta.withChain(meta.dataFile(), meta.generation(), replace(meta, layer.withStatus(SnapshotStatus.MERGING)));
                 files.writeMeta(meta);
             }

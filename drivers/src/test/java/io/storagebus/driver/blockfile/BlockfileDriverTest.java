@@ -55,7 +55,7 @@ class BlockfileDriverTest extends DriverConformance {
         VolumeInfo volume = driver.create(domain, new VolumeSpec(id(), "grow", 256 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 16 * MIB));
         String device = driver.activate(domain, volume.uri());
         try {
-            assertTrue(device.startsWith("/dev/loop"), device);
+            assertTrue(Files.readSymbolicLink(Path.of(device)).toString().startsWith("/dev/loop"), device);
             assertEquals(device, driver.activate(domain, volume.uri()), "activate is idempotent");
             assertEquals(16 * MIB, deviceSize(device));
             String info = output("qemu-img", "info", "--output=json", device);
@@ -98,6 +98,66 @@ class BlockfileDriverTest extends DriverConformance {
         VolumeInfo volume = driver.create(domain, new VolumeSpec(id(), "small", 64 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 2 * MIB));
         byte[] data = pattern((int) (3 * MIB), 5);
         assertCode(DriverException.Code.NO_SPACE, () -> driver.write(domain, volume.uri(), new ByteArrayInputStream(data), data.length));
+    }
+
+    /**
+     * A chain of loop devices: a snapshot's new layer gets a thin first allocation, the activated
+     * top's link shows every layer's data through links to the layers' devices, a merge first
+     * grows the child by the layer's size, and deactivating detaches every layer's device.
+     */
+    @Test
+    void snapshotLayersAreLoopDevicesLinkedSoTheChainResolvesAndMergesMakeRoomFirst() throws Exception {
+        System.setProperty(BlockfileDriver.RUN_DIR_PROPERTY, scratch.resolve("run").toString());
+        try {
+            chainOfLoopDevices();
+        } finally {
+            System.clearProperty(BlockfileDriver.RUN_DIR_PROPERTY);
+        }
+    }
+
+    private void chainOfLoopDevices() throws Exception {
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeInfo volume = driver.create(domain, new VolumeSpec(id(), "chain", 4096 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 8 * MIB));
+        Path base = Path.of(java.net.URI.create(volume.location()));
+        output("qemu-io", "-f", "qcow2", "-c", "write -P 0x31 0 1M", base.toString());
+        driver.snapshot(domain, volume.uri(), "s1", "s1", false);
+        VolumeInfo top = driver.info(domain, volume.uri());
+        Path topFile = Path.of(java.net.URI.create(top.location()));
+        assertTrue(topFile.getFileName().toString().endsWith(".g1.img"), topFile.toString());
+        assertEquals(sizeOf(topFile), top.allocatedSize(), "the top's allocation is its own file");
+        assertTrue(sizeOf(topFile) >= 8 * MIB, "a new layer gets a thin first allocation: " + sizeOf(topFile));
+
+        String active = driver.activate(domain, volume.uri());
+        try {
+            assertEquals(topFile.getFileName(), Path.of(active).getFileName(), "the top's link is named as its file");
+            output("qemu-io", "-f", "qcow2", "-c", "write -P 0x32 1M 1M", active);
+            assertReads(active);
+            assertEquals(2, BlockfileDriver.attached(base).size() + BlockfileDriver.attached(topFile).size(), "one device per layer");
+            assertCode(DriverException.Code.CONFLICT, () -> driver.destroy(domain, volume.uri(), false));
+        } finally {
+            driver.deactivate(domain, volume.uri());
+        }
+        assertTrue(BlockfileDriver.attached(base).isEmpty() && BlockfileDriver.attached(topFile).isEmpty(), "every layer detached");
+        assertTrue(Files.notExists(Path.of(active).getParent()), "the links are gone");
+
+        long before = sizeOf(topFile);
+        driver.beginMerge(domain, volume.uri(), "s1");
+        assertEquals(before + sizeOf(base), sizeOf(topFile), "the child has room for the layer before its data moves");
+        driver.finishMerge(domain, volume.uri(), "s1", false);
+        assertTrue(Files.notExists(base), "the merged layer is gone");
+        assertReads(topFile.toString());
+        driver.destroy(domain, volume.uri(), false);
+    }
+
+    /** Both points in time show through the image: 0x31 from the first layer, 0x32 from the second. */
+    private static void assertReads(String image) throws Exception {
+        String read = output("qemu-io", "-f", "qcow2", "-c", "read -P 0x31 0 1M", "-c", "read -P 0x32 1M 1M", image);
+        assertTrue(!read.contains("verification failed") && read.contains("read 1048576/1048576"), read);
+    }
+
+    private static long sizeOf(Path file) throws Exception {
+        return Files.size(file);
     }
 
     private static long deviceSize(String device) throws Exception {

@@ -186,8 +186,12 @@ final class HostCommandHandler {
         LayerChangeDone.Builder done = layerChangeDone(cmd.getEnvelope(), cmd.getTaskId(), cmd.getVolumeId(), cmd.getDomain(),
                 cmd.getVolume(), cmd.getSnapshotId(), LayerChange.SNAPSHOT);
         try {
-            done.setLive(monitor.switchToLayer(cmd.getVolumeId(), cmd.getOverlay()).toCompletionStage().toCompletableFuture()
-                    .get(WATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS));
+            done.setLive(monitor.switchToLayer(cmd.getVolumeId(), activeLayer(cmd.getDomain(), cmd.getVolumeId(), cmd.getOverlay()))
+                    .toCompletionStage().toCompletableFuture().get(WATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS));
+        } catch (DriverException e) {
+            LOG.warn("host {}: cannot activate the new layer of volume {}: {}", config.hostId(), cmd.getVolumeId(), e.getMessage());
+            done.setErrorCode(e.code().name()).setErrorMessage("host " + config.hostId() + " could not activate the new layer "
+                    + cmd.getOverlay() + ": " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             done.setErrorCode("QMP_ERROR").setErrorMessage("interrupted");
@@ -208,6 +212,18 @@ final class HostCommandHandler {
     private void streamLayer(StreamLayer cmd) {
         LayerChangeDone.Builder done = layerChangeDone(cmd.getEnvelope(), cmd.getTaskId(), cmd.getVolumeId(), cmd.getDomain(),
                 cmd.getVolume(), cmd.getSnapshotId(), LayerChange.MERGE);
+        try {
+            // The SPM made room in the child for the layer's data: the child's device must see it before QEMU writes there.
+            StorageDriver driver = driver(cmd.getDomain());
+            if (driver.capabilities().contains(Capability.REFRESH)) {
+                driver.refresh(context(cmd.getDomain()), new VolumeUri(cmd.getDomain().getId(), cmd.getVolumeId()));
+            }
+        } catch (DriverException e) {
+            done.setErrorCode(e.code().name()).setErrorMessage("host " + config.hostId() + " could not refresh the layers of volume "
+                    + cmd.getVolumeId() + " before the merge: " + e.getMessage());
+            publishLater.accept(Records.of(Topics.spmCommands(cmd.getEnvelope().getPool()), cmd.getVolumeId(), done.build()));
+            return;
+        }
         monitor.streamLayer(cmd.getVolumeId(), java.nio.file.Path.of(cmd.getChild()),
                         cmd.getBase() == null ? null : java.nio.file.Path.of(cmd.getBase()))
                 .onSuccess(done::setLive)
@@ -219,6 +235,18 @@ final class HostCommandHandler {
                 })
                 .onComplete(ar -> publishLater.accept(Records.of(Topics.spmCommands(cmd.getEnvelope().getPool()), cmd.getVolumeId(),
                         done.build())));
+    }
+
+    /**
+     * Where the guest opens a layer: on drivers that activate volumes (loop devices, LVs) the
+     * layer is activated here first, and the guest opens its activated path; elsewhere the file.
+     */
+    private String activeLayer(DomainRef domain, String volumeId, String file) throws DriverException {
+        StorageDriver driver = driver(domain);
+        if (!driver.capabilities().contains(Capability.ACTIVATE)) {
+            return file;
+        }
+        return driver.activate(context(domain), new VolumeUri(domain.getId(), volumeId));
     }
 
     private LayerChangeDone.Builder layerChangeDone(Envelope command, String taskId, String volumeId, DomainRef domain,

@@ -296,6 +296,9 @@ public final class VolumeMonitor implements AutoCloseable {
         });
     }
 
+    /** Block drivers of the nodes below a format node, which name the same file. */
+    private static final java.util.Set<String> PROTOCOL_DRIVERS = java.util.Set.of("file", "host_device");
+
     /** The node whose image is {@code file}: the watched top node when the file is the top. */
     private static String nodeOf(JsonArray nodes, Path file, String topNode) {
         for (Object o : nodes) {
@@ -306,7 +309,10 @@ public final class VolumeMonitor implements AutoCloseable {
                 // A node QEMU opened with options (an overlay a snapshot added) names its file in a JSON pseudo-filename.
                 image = new JsonObject(image.substring("json:".length())).getJsonObject("file", new JsonObject()).getString("filename");
             }
-            if (name != null && image != null && !"file".equals(node.getString("drv")) && Path.of(image).normalize().equals(file.normalize())) {
+            // By file name: a guest may open a layer where its host activated it (a link to a device), not at its path on
+            // the storage; the names are the same, and unique, being the volume's id and the layer's generation.
+            if (name != null && image != null && !PROTOCOL_DRIVERS.contains(node.getString("drv"))
+                    && Path.of(image).getFileName().equals(file.getFileName())) {
                 return topNode != null && name.equals(topNode) ? topNode : name;
             }
         }
