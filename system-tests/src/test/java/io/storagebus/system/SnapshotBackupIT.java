@@ -249,7 +249,7 @@ class SnapshotBackupIT {
             qmp.qemuIo(GUEST_DISK, "write -P 0xc3 2M 1M");
             assertEquals(0, qmp.failedWrites("vol"), "the guest never failed a write");
             qmp.quit(qemu);
-            assertContent(restore(backup.getString("id"), "block-restored"), 0xa1, 0, 0);
+            assertContent(restore(backup.getString("id"), "block-restored", blocks), 0xa1, 0, 0);
         }
         Path top = top(volumeId);
         assertTrue(Files.notExists(base), "the merged layer is gone from the storage");
@@ -430,7 +430,11 @@ class SnapshotBackupIT {
     }
 
     private Path restore(String backupId, String name) {
-        Http.Response r = http.post("/api/v1/backups/" + backupId + "/restore", new JsonObject().put("targetDomainId", files).put("name", name));
+        return restore(backupId, name, files);
+    }
+
+    private Path restore(String backupId, String name, String domainId) {
+        Http.Response r = http.post("/api/v1/backups/" + backupId + "/restore", new JsonObject().put("targetDomainId", domainId).put("name", name));
         JsonObject task = task(r);
         assertEquals("SUCCEEDED", task.getString("status"), task.encode());
         return top(r.json().getString("volumeId"));
