@@ -78,6 +78,7 @@ public final class BackupScheduler implements ManagerElection.Listener {
     private final Map<String, InFlight> inFlight = new HashMap<>();
     private final Map<String, Instant> lastRun = new HashMap<>();
     private final Map<String, Long> timers = new HashMap<>();
+    private final Map<String, Instant> backOff = new HashMap<>();
 
     public BackupScheduler(Vertx vertx, StateView view, Actions actions, Clock clock) {
         this.vertx = vertx;
@@ -104,6 +105,7 @@ public final class BackupScheduler implements ManagerElection.Listener {
             timers.clear();
             inFlight.clear();
             lastRun.clear();
+            backOff.clear();
         });
     }
 
@@ -137,6 +139,7 @@ public final class BackupScheduler implements ManagerElection.Listener {
         if (policy == null) {
             inFlight.remove(volumeId);
             lastRun.remove(volumeId);
+            backOff.remove(volumeId);
             return;
         }
         InFlight pending = inFlight.get(volumeId);
@@ -144,9 +147,19 @@ public final class BackupScheduler implements ManagerElection.Listener {
             return;
         }
         inFlight.remove(volumeId);
+        Instant now = clock.instant();
+        if (pending != null && failed(pending)) {
+            // The step may fail again the same way (a merge the storage refuses): not before RETRY.
+            backOff.put(volumeId, now.plus(RETRY));
+        }
+        Instant notBefore = backOff.get(volumeId);
+        if (notBefore != null && notBefore.isAfter(now)) {
+            wakeAt(volumeId, notBefore);
+            return;
+        }
+        backOff.remove(volumeId);
         VolumeState volume = view.volume(volumeId).orElse(null);
         List<BackupState> backups = view.backups().stream().filter(b -> b.getVolumeId().equals(volumeId)).toList();
-        Instant now = clock.instant();
         Instant last = BackupPlan.lastRun(volume, backups);
         Instant remembered = lastRun.get(volumeId);
         if (remembered != null && (last == null || remembered.isAfter(last))) {
@@ -220,6 +233,10 @@ public final class BackupScheduler implements ManagerElection.Listener {
         }
         TaskStatus status = view.task(f.taskId).map(TaskState::getStatus).orElse(TaskStatus.PENDING);
         return status == TaskStatus.FAILED || (status == TaskStatus.SUCCEEDED && f.effectVisible.test(f.taskId));
+    }
+
+    private boolean failed(InFlight f) {
+        return view.task(f.taskId).map(TaskState::getStatus).orElse(null) == TaskStatus.FAILED;
     }
 
     private boolean chainTaskRunning(String volumeId) {
