@@ -7,6 +7,8 @@ import java.util.List;
 
 import io.storagebus.manager.Manager;
 import io.storagebus.manager.ManagerConfig;
+import io.storagebus.manager.security.ApiTokens;
+import io.storagebus.manager.security.Role;
 import io.storagebus.testkit.EmbeddedKafka;
 import io.storagebus.testkit.EmbeddedZooKeeper;
 import io.storagebus.worker.HostWorker;
@@ -25,6 +27,7 @@ public final class DevStack implements AutoCloseable {
     private EmbeddedZooKeeper zooKeeper;
     private EmbeddedKafka kafka;
     private Manager manager;
+    private String adminToken;
     private final List<HostWorker> workers = new ArrayList<>();
 
     public DevStack(Path dataDir, int httpPort, int workerCount) {
@@ -40,8 +43,17 @@ public final class DevStack implements AutoCloseable {
         for (int i = 1; i <= workerCount; i++) {
             workers.add(new HostWorker(WorkerConfig.of("host-" + i, POOL, kafka.bootstrapServers(), zooKeeper.connectString())).start());
         }
-        manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), httpPort)).start();
+        // Even the dev stack asks for a token: a fresh admin token each start, shown once, its hash in the data directory.
+        adminToken = ApiTokens.generate();
+        Path tokens = dataDir.resolve("api-tokens");
+        Files.writeString(tokens, "# written by the dev stack at each start\n" + ApiTokens.line("dev-admin", Role.ADMIN, adminToken) + "\n");
+        manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), httpPort).withApiTokens(tokens)).start();
         return this;
+    }
+
+    /** The admin token of this start: every REST call needs it (the CLI reads $STORAGEBUS_TOKEN). */
+    public String adminToken() {
+        return adminToken;
     }
 
     /** A directory the dev stack creates for file domains. */

@@ -92,8 +92,9 @@ public final class Main {
             awaitHealthy(stack);
             System.out.printf("Kafka: %s  ZooKeeper: %s  data: %s  file domains can use: %s%n",
                     stack.bootstrapServers(), stack.zkConnect(), dataDir.toAbsolutePath(), stack.imagesDir());
-            System.out.printf("(up in %.1f s; Ctrl-C stops; the REST API has no TLS or authentication in dev mode)%n",
-                    (System.nanoTime() - started) / 1e9);
+            System.out.printf("(up in %.1f s; Ctrl-C stops; dev mode: no TLS on the REST API, Kafka and ZooKeeper, and no Kafka "
+                    + "or ZooKeeper authentication)%n", (System.nanoTime() - started) / 1e9);
+            System.out.println("admin token (new at each start): export STORAGEBUS_TOKEN=" + stack.adminToken());
             System.out.println("StorageBus ready: " + url);
         });
     }
@@ -103,7 +104,8 @@ public final class Main {
         Manager manager = new Manager(new ManagerConfig(config.string("manager.id"), config.string("kafka.bootstrap-servers"),
                 config.string("zookeeper.connect"), config.string("manager.http-host"), config.integer("manager.http-port"),
                 config.string("manager.advertised-url"), config.string("manager.default-pool"),
-                (short) config.integer("topics.replication"), config.integer("zookeeper.session-timeout-ms")));
+                (short) config.integer("topics.replication"), config.integer("zookeeper.session-timeout-ms"),
+                "none".equals(config.string("manager.api-auth")) ? null : Path.of(config.string("manager.api-tokens-file"))));
         runUntilStopped(manager::close, manager::start);
     }
 
@@ -172,7 +174,8 @@ public final class Main {
         stack.manager().defaultPoolReady().get(120, TimeUnit.SECONDS);
         HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
         HttpResponse<String> response = client.send(HttpRequest.newBuilder(URI.create(stack.manager().baseUrl() + "/api/v1/health"))
-                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+                .header("Authorization", "Bearer " + stack.adminToken()).timeout(Duration.ofSeconds(5)).build(),
+                HttpResponse.BodyHandlers.ofString());
         if (response.statusCode() != 200) {
             throw new IllegalStateException("not healthy: " + response.body());
         }

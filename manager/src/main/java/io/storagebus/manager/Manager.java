@@ -17,6 +17,7 @@ import io.storagebus.leases.SpmTerm;
 import io.storagebus.leases.ZooKeeperClients;
 import io.storagebus.manager.api.RestApi;
 import io.storagebus.manager.backup.BackupScheduler;
+import io.storagebus.manager.security.ApiTokens;
 import io.storagebus.manager.bus.DeadLetters;
 import io.storagebus.manager.bus.PoolTopics;
 import io.storagebus.manager.ha.ActiveRole;
@@ -90,7 +91,7 @@ public final class Manager implements AutoCloseable {
         DriverRegistry drivers = DriverRegistry.load();
         HealthCheck health = new HealthCheck(vertx, admin, zk, view, spms, config.defaultPool(), role);
         RestApi api = new RestApi(vertx, config, view, role, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),
-                zk, spms, hosts, leases, subscribers);
+                zk, spms, hosts, leases, subscribers, apiTokens());
         role.runWhileActive(new BackupScheduler(vertx, view, api.scheduledRequests(), Clock.systemUTC()));
         http = vertx.createHttpServer().requestHandler(api.router())
                 .listen(config.httpPort(), config.httpHost())
@@ -104,6 +105,18 @@ public final class Manager implements AutoCloseable {
         election.settled().get(60, TimeUnit.SECONDS);
         LOG.info("manager {} is {}", config.managerId(), role.isActive() ? "active" : "standby");
         return this;
+    }
+
+    /** The REST API's tokens; without a file, none are asked for, and the log says so loudly. */
+    private ApiTokens apiTokens() throws java.io.IOException {
+        if (config.apiTokensFile() == null) {
+            LOG.warn("the REST API asks for no tokens: anyone who reaches {}:{} may call it (dev mode and tests only)",
+                    config.httpHost(), config.httpPort());
+            return null;
+        }
+        ApiTokens tokens = ApiTokens.load(config.apiTokensFile());
+        LOG.info("the REST API asks for bearer tokens: {} known, from {}", tokens.size(), config.apiTokensFile());
+        return tokens;
     }
 
     private String advertisedUrl() {

@@ -1,5 +1,6 @@
 package io.storagebus.manager;
 
+import java.nio.file.Path;
 import java.util.regex.Pattern;
 
 import io.storagebus.bus.Topics;
@@ -14,9 +15,12 @@ import io.storagebus.bus.Topics;
  * @param defaultPool pool of domains created without one
  * @param zkSessionTimeoutMs how long ZooKeeper waits before it declares this manager gone: the
  *        floor of a standby's takeover after a crash
+ * @param apiTokensFile the REST API's tokens ({@code name role sha256} lines); null: no
+ *        authentication, which the manager warns of when it starts
  */
 public record ManagerConfig(String managerId, String bootstrapServers, String zkConnect, String httpHost, int httpPort,
-                            String advertisedUrl, String defaultPool, short topicReplication, int zkSessionTimeoutMs) {
+                            String advertisedUrl, String defaultPool, short topicReplication, int zkSessionTimeoutMs,
+                            Path apiTokensFile) {
     public static final Pattern MANAGER_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
 
     public ManagerConfig {
@@ -29,11 +33,16 @@ public record ManagerConfig(String managerId, String bootstrapServers, String zk
     }
 
     public static ManagerConfig of(String bootstrapServers, String zkConnect, int httpPort) {
-        return new ManagerConfig("manager-1", bootstrapServers, zkConnect, "127.0.0.1", httpPort, null, "default", (short) 1, 6000);
+        return new ManagerConfig("manager-1", bootstrapServers, zkConnect, "127.0.0.1", httpPort, null, "default", (short) 1, 6000, null);
     }
 
     public ManagerConfig withId(String id) {
         return new ManagerConfig(id, bootstrapServers, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs);
+                zkSessionTimeoutMs, apiTokensFile);
+    }
+
+    public ManagerConfig withApiTokens(Path file) {
+        return new ManagerConfig(managerId, bootstrapServers, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+                zkSessionTimeoutMs, file);
     }
 }

@@ -43,7 +43,13 @@ final class Cluster implements AutoCloseable {
 
     /** Another manager of the same installation: active if none is, standby otherwise. The caller closes it. */
     Manager startManager(String managerId) throws Exception {
-        return new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), 0).withId(managerId)).start();
+        return startManager(managerId, null);
+    }
+
+    /** A manager whose REST API asks for the tokens of {@code apiTokens} (null: none). The caller closes it. */
+    Manager startManager(String managerId, java.nio.file.Path apiTokens) throws Exception {
+        return new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), 0).withId(managerId)
+                .withApiTokens(apiTokens)).start();
     }
 
     Optional<HostWorker> spm() {

@@ -28,8 +28,16 @@ final class Http {
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final String base;
 
+    private final String token;
+
     Http(String base) {
+        this(base, null);
+    }
+
+    /** A client that sends {@code Authorization: Bearer token} with every request. */
+    Http(String base, String token) {
         this.base = base;
+        this.token = token;
     }
 
     String base() {
@@ -61,6 +69,9 @@ final class Http {
     }
 
     private Response send(HttpRequest.Builder request) {
+        if (token != null) {
+            request.header("Authorization", "Bearer " + token);
+        }
         try {
             HttpResponse<String> r = client.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
             return new Response(r.statusCode(), r.body(), r.headers().firstValue("Content-Type").orElse(""), r.headers());

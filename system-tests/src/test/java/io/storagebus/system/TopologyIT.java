@@ -20,6 +20,8 @@ import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
+import io.storagebus.manager.security.ApiTokens;
+import io.storagebus.manager.security.Role;
 import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.VolumeWatermark;
 import io.storagebus.schema.WatermarkReason;
@@ -51,6 +53,8 @@ class TopologyIT {
     private Path tmp;
     private String kafka;
     private String zooKeeper;
+
+    private static final String ADMIN_TOKEN = ApiTokens.generate();
 
     @BeforeAll
     void start(@TempDir Path tmp) throws Exception {
@@ -202,7 +206,7 @@ class TopologyIT {
     }
 
     private Http http(String service) {
-        return new Http("http://127.0.0.1:" + httpPorts.get(service));
+        return new Http("http://127.0.0.1:" + httpPorts.get(service), ADMIN_TOKEN);
     }
 
     private Http.Response get(String service, String path) {
@@ -230,8 +234,14 @@ class TopologyIT {
         services.put(name, p);
     }
 
+    /** Managers as in production: their REST API asks for tokens, here one admin token the test holds. */
     private Path managerConfig(String id) throws IOException {
-        return config(id, "manager.id = " + id + "\nmanager.http-host = 127.0.0.1\nmanager.advertised-url = http://127.0.0.1:" + "%PORT%");
+        Path tokens = tmp.resolve("api-tokens");
+        if (Files.notExists(tokens)) {
+            Files.writeString(tokens, ApiTokens.line("topology-test", Role.ADMIN, ADMIN_TOKEN) + "\n");
+        }
+        return config(id, "manager.id = " + id + "\nmanager.http-host = 127.0.0.1\nmanager.advertised-url = http://127.0.0.1:" + "%PORT%"
+                + "\nmanager.api-tokens-file = " + tokens);
     }
 
     private Path config(String name, String specific) throws IOException {

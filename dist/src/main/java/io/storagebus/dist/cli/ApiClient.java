@@ -40,12 +40,14 @@ final class ApiClient {
 
     private final List<String> bases;
     private final String output;
+    private final String token;
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3))
             .followRedirects(HttpClient.Redirect.NORMAL).build();
 
-    ApiClient(String urls, String output) {
+    ApiClient(String urls, String output, String token) {
         this.bases = List.of(urls.split(",")).stream().map(String::strip).map(u -> u.endsWith("/") ? u.substring(0, u.length() - 1) : u).toList();
         this.output = output;
+        this.token = token;
     }
 
     Object get(String path) throws Exception {
@@ -69,8 +71,11 @@ final class ApiClient {
         for (String base : bases) {
             HttpResponse<String> response;
             try {
-                response = client.send(method.apply(HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30))).build(),
-                        HttpResponse.BodyHandlers.ofString());
+                HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30));
+                if (token != null) {
+                    request.header("Authorization", "Bearer " + token);
+                }
+                response = client.send(method.apply(request).build(), HttpResponse.BodyHandlers.ofString());
             } catch (ConnectException e) {
                 unreachable = e;
                 continue;

@@ -8,6 +8,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 
+import io.storagebus.manager.security.ApiTokens;
+import io.storagebus.manager.security.Role;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -99,6 +101,9 @@ public final class Cli {
                     c -> c.object(c.api().post("/api/v1/domains/" + c.arg(0) + "/activate", new JsonObject()))),
             new Verb("subscribers", "list", "", "registered subscribers and whether they are alive",
                     c -> c.table(c.api().get("/api/v1/subscribers"), "id", "silence", "alive", "description")),
+            new Verb("tokens", "create", "--name NAME --role admin|operator|viewer",
+                    "makes a REST token: prints it once, and the line to add to manager.api-tokens-file (its hash) on every manager",
+                    Cli::createToken),
             new Verb("health", "", "", "the manager's health, role and the active manager", c -> c.object(c.api().get("/api/v1/health"))),
             new Verb("events", "tail", "[--type T[,T]] [--volume ID] [--domain ID] [--from-beginning] [--count N]",
                     "prints public events as they happen (reads Kafka: --bootstrap-servers or $STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS)",
@@ -168,6 +173,7 @@ public final class Cli {
 
                 common options:
                   --url URL[,URL...]   managers to ask, first answering wins (default $STORAGEBUS_URL or http://127.0.0.1:8080)
+                  --token TOKEN        the REST API's bearer token (default $STORAGEBUS_TOKEN)
                   --output table|json  table for people (default), the API's JSON for scripts
                 """);
         return b.toString();
@@ -228,6 +234,33 @@ public final class Cli {
             body.put("keepFor", c.option("keep-for"));
         }
         return c.object(c.api().put("/api/v1/volumes/" + c.arg(0) + "/backup-policy", body));
+    }
+
+    /** Offline: nothing is sent; the token is shown once, the manager only ever learns its hash. */
+    private static int createToken(Invocation c) throws Exception {
+        String name = c.required("name");
+        Role role;
+        try {
+            role = Role.valueOf(c.required("role").toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new Invocation.UsageException("--role must be admin, operator or viewer");
+        }
+        String token = ApiTokens.generate();
+        String line;
+        try {
+            line = ApiTokens.line(name, role, token);
+        } catch (IllegalArgumentException e) {
+            throw new Invocation.UsageException(e.getMessage());
+        }
+        if ("json".equals(c.output())) {
+            return c.object(new JsonObject().put("name", name).put("role", role.name().toLowerCase(java.util.Locale.ROOT))
+                    .put("token", token).put("line", line));
+        }
+        c.out().println("token: " + token);
+        c.out().println("       (shown this once: hand it to its user as $STORAGEBUS_TOKEN; StorageBus keeps only its hash)");
+        c.out().println("line:  " + line);
+        c.out().println("       (append it to manager.api-tokens-file on every manager, then restart them)");
+        return 0;
     }
 
     private static int requestMaintenance(Invocation c) throws Exception {

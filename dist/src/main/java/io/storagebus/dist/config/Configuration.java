@@ -127,6 +127,12 @@ public final class Configuration {
             s.check(v.value()).ifPresent(why -> problems.add(new Problem(s.key(), v.source(),
                     "'" + s.key() + "' " + why + ", got '" + v.value() + "'")));
         }
+        // A manager asks for tokens unless the configuration says, in so many words, that it must not.
+        if (role == Role.MANAGER && "tokens".equals(string("manager.api-auth")) && values.get("manager.api-tokens-file") == null) {
+            problems.add(new Problem("manager.api-tokens-file", "configuration", "missing 'manager.api-tokens-file': the REST API needs "
+                    + "bearer tokens (make one with 'storagebus tokens create --name NAME --role admin'); to run without "
+                    + "authentication, set 'manager.api-auth = none', never in production"));
+        }
     }
 
     private Map<String, Value> options(List<String> args, List<Problem> problems) {

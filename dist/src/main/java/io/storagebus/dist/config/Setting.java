@@ -84,6 +84,12 @@ public record Setting(String key, Set<Role> roles, Type type, String defaultValu
                         : Optional.of("must be letters, digits, '_', '.' and '-' (" + Topics.HOST_ID.pattern() + ")");
             }
         },
+        API_AUTH("tokens or none") {
+            @Override
+            Optional<String> check(String v) {
+                return Set.of("tokens", "none").contains(v) ? Optional.empty() : Optional.of("must be tokens or none");
+            }
+        },
         LOG_FORMAT("text or json") {
             @Override
             Optional<String> check(String v) {

@@ -64,7 +64,9 @@ class ConfigurationTest {
         assertTrue(all.contains(file + ":6: key 'manager.id' is set twice (also at " + file + ":5)"), all);
         assertTrue(all.contains(file + ":7: expected 'key = value'"), all);
         assertTrue(all.contains("missing required key 'kafka.bootstrap-servers'"), all);
-        assertEquals(7, e.problems().size(), all);
+        assertTrue(all.contains("missing 'manager.api-tokens-file'") && all.contains("'manager.api-auth = none'"),
+                "a manager without tokens must say so explicitly: " + all);
+        assertEquals(8, e.problems().size(), all);
     }
 
     @Test
@@ -88,8 +90,14 @@ class ConfigurationTest {
                 kafka.bootstrap-servers = localhost:9092
                 zookeeper.connect = localhost:2181
                 manager.advertised-url = http://manager-1:8080
+                manager.api-tokens-file = /etc/storagebus/api-tokens
                 log.format = json
                 """), Role.MANAGER));
+        assertEquals(List.of(), Configuration.check(write("no-auth.conf", """
+                kafka.bootstrap-servers = localhost:9092
+                zookeeper.connect = localhost:2181
+                manager.api-auth = none
+                """), Role.MANAGER), "no authentication, when said explicitly");
     }
 
     @Test

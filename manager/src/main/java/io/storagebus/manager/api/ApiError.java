@@ -48,6 +48,17 @@ public final class ApiError extends RuntimeException {
         return new ApiError(503, "NO_ACTIVE_MANAGER", message, null, List.of(), Map.of("Retry-After", "2"), new JsonObject());
     }
 
+    /** No token, or one that is not valid: 401 with the scheme to use. */
+    public static ApiError unauthenticated(String message) {
+        return new ApiError(401, "UNAUTHENTICATED", message, null, List.of(), Map.of("WWW-Authenticate", "Bearer realm=\"storagebus\""),
+                new JsonObject());
+    }
+
+    /** A valid token whose role does not allow the request: 403 naming the role it needs. */
+    public static ApiError forbidden(String message, String requiredRole) {
+        return new ApiError(403, "FORBIDDEN", message, null, List.of(), Map.of(), new JsonObject().put("requiredRole", requiredRole));
+    }
+
     public static ApiError badField(String field, String code, String message) {
         return new ApiError(400, code, message, field, List.of(new FieldError(field, code, message)));
     }

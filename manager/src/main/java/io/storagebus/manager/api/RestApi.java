@@ -23,6 +23,7 @@ import io.storagebus.leases.VolumeLease;
 import io.storagebus.manager.HealthCheck;
 import io.storagebus.manager.ManagerConfig;
 import io.storagebus.manager.backup.BackupScheduler;
+import io.storagebus.manager.security.ApiTokens;
 import io.storagebus.manager.bus.CommandBus.Outgoing;
 import io.storagebus.manager.bus.PoolTopics;
 import io.storagebus.manager.bus.PublishFailedException;
@@ -87,12 +88,14 @@ public final class RestApi {
     private final VolumeChainRoutes chainRoutes;
     private final BackupRoutes backupRoutes;
     private final BackupPolicyRoutes policyRoutes;
+    private final AccessControl access;
     private final Vertx vertx;
 
     public RestApi(Vertx vertx, ManagerConfig config, StateView view, ActiveRole role, DriverRegistry drivers, HealthCheck health,
                    PoolTopics poolTopics, CuratorFramework zk, SpmDirectory spms, HostDirectory hosts, LeaseDirectory leases,
-                   SubscriberRegistry subscribers) {
+                   SubscriberRegistry subscribers, ApiTokens tokens) {
         this.vertx = vertx;
+        this.access = new AccessControl(tokens);
         this.maintenanceRoutes = new MaintenanceRoutes(role, view, subscribers, drivers);
         this.hosts = hosts;
         this.leases = leases;
@@ -115,6 +118,7 @@ public final class RestApi {
                 .end(StorageBusMetrics.get().scrape()));
         router.get("/health/live").handler(ctx -> ok(ctx, 200, new JsonObject().put("status", "UP")));
         router.get("/health/ready").handler(this::ready);
+        router.route("/api/*").handler(access::handle);
         router.route("/api/*").handler(BodyHandler.create().setBodyLimit(1 << 20));
         router.route("/api/*").handler(this::writesOnActiveOnly);
         router.get("/api/v1/health").handler(this::health);
