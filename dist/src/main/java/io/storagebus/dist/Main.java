@@ -21,6 +21,7 @@ import io.storagebus.dist.config.Setting.Role;
 import io.storagebus.manager.Manager;
 import io.storagebus.testkit.EmbeddedKafka;
 import io.storagebus.testkit.EmbeddedZooKeeper;
+import io.storagebus.leases.ZooKeeperAuth;
 import io.storagebus.manager.ManagerConfig;
 import io.storagebus.worker.HostWorker;
 import io.storagebus.worker.WorkerConfig;
@@ -105,8 +106,15 @@ public final class Main {
                 config.string("zookeeper.connect"), config.string("manager.http-host"), config.integer("manager.http-port"),
                 config.string("manager.advertised-url"), config.string("manager.default-pool"),
                 (short) config.integer("topics.replication"), config.integer("zookeeper.session-timeout-ms"),
-                "none".equals(config.string("manager.api-auth")) ? null : Path.of(config.string("manager.api-tokens-file"))));
+                "none".equals(config.string("manager.api-auth")) ? null : Path.of(config.string("manager.api-tokens-file")),
+                zooKeeperAuth(config)));
         runUntilStopped(manager::close, manager::start);
+    }
+
+    /** The digest identity for ZooKeeper, when one is configured; its password comes from a file of its own. */
+    private static ZooKeeperAuth zooKeeperAuth(Configuration config) throws java.io.IOException {
+        String user = config.string("zookeeper.digest-user");
+        return user == null ? null : ZooKeeperAuth.fromFile(user, Path.of(config.string("zookeeper.digest-password-file")));
     }
 
     private static void worker(Configuration config) throws Exception {
@@ -116,7 +124,7 @@ public final class Main {
                 config.integer("zookeeper.session-timeout-ms"), (short) config.integer("topics.replication"),
                 new ExtendPolicy(config.integer("extend.chunk-mb") * Sizes.MIB, config.integer("extend.free-percent"),
                         config.integer("extend.chunk-seconds")),
-                Duration.ofMillis(config.integer("worker.block-stats-interval-ms")));
+                Duration.ofMillis(config.integer("worker.block-stats-interval-ms")), zooKeeperAuth(config));
         WorkerService service = new WorkerService(workerConfig, config.string("worker.http-host"), config.integer("worker.http-port"));
         runUntilStopped(service::close, service::start);
     }

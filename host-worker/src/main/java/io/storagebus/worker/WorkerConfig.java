@@ -5,6 +5,7 @@ import java.util.Objects;
 import java.util.regex.Pattern;
 
 import io.storagebus.bus.Topics;
+import io.storagebus.leases.ZooKeeperAuth;
 import io.storagebus.worker.thin.ExtendPolicy;
 
 /**
@@ -17,9 +18,11 @@ import io.storagebus.worker.thin.ExtendPolicy;
  *        hosts arm their write thresholds by it, so every worker of a pool must have the same
  * @param blockStatsInterval how often a host reads guests' highest write offsets as a fallback
  *        to write-threshold events, and repeats a report the SPM has not answered
+ * @param zkAuth the identity shown to ZooKeeper and owning every znode created; null: anonymous
  */
 public record WorkerConfig(String hostId, String pool, String bootstrapServers, String zkConnect,
-                           int zkSessionTimeoutMs, short topicReplication, ExtendPolicy extendPolicy, Duration blockStatsInterval) {
+                           int zkSessionTimeoutMs, short topicReplication, ExtendPolicy extendPolicy, Duration blockStatsInterval,
+                           ZooKeeperAuth zkAuth) {
     public static final Pattern HOST_ID = Topics.HOST_ID;
 
     public WorkerConfig {
@@ -38,14 +41,19 @@ public record WorkerConfig(String hostId, String pool, String bootstrapServers, 
     }
 
     public static WorkerConfig of(String hostId, String pool, String bootstrapServers, String zkConnect) {
-        return new WorkerConfig(hostId, pool, bootstrapServers, zkConnect, 6000, (short) 1, ExtendPolicy.OVIRT, DEFAULT_BLOCK_STATS_INTERVAL);
+        return new WorkerConfig(hostId, pool, bootstrapServers, zkConnect, 6000, (short) 1, ExtendPolicy.OVIRT, DEFAULT_BLOCK_STATS_INTERVAL, null);
     }
 
     /** oVirt reads highest offsets every 2 s. */
     public static final Duration DEFAULT_BLOCK_STATS_INTERVAL = Duration.ofSeconds(2);
 
     public WorkerConfig withExtendPolicy(ExtendPolicy policy, Duration blockStats) {
-        return new WorkerConfig(hostId, pool, bootstrapServers, zkConnect, zkSessionTimeoutMs, topicReplication, policy, blockStats);
+        return new WorkerConfig(hostId, pool, bootstrapServers, zkConnect, zkSessionTimeoutMs, topicReplication, policy, blockStats, zkAuth);
+    }
+
+    public WorkerConfig withZooKeeperAuth(ZooKeeperAuth auth) {
+        return new WorkerConfig(hostId, pool, bootstrapServers, zkConnect, zkSessionTimeoutMs, topicReplication, extendPolicy,
+                blockStatsInterval, auth);
     }
 
     public String issuer() {

@@ -18,7 +18,19 @@ public final class ZooKeeperClients {
      *        holder, latch) after it goes silent: the floor of failover after a crash
      */
     public static CuratorFramework connect(String connectString, int sessionTimeoutMs) throws InterruptedException {
-        CuratorFramework client = CuratorFrameworkFactory.builder()
+        return connect(connectString, sessionTimeoutMs, null);
+    }
+
+    /**
+     * As {@link #connect(String, int)}, authenticated with {@code auth} (null: anonymous); every
+     * znode the client creates is then readable and writable by that identity only.
+     */
+    public static CuratorFramework connect(String connectString, int sessionTimeoutMs, ZooKeeperAuth auth) throws InterruptedException {
+        CuratorFrameworkFactory.Builder builder = CuratorFrameworkFactory.builder();
+        if (auth != null) {
+            builder.authorization("digest", auth.credentials()).aclProvider(auth.aclProvider());
+        }
+        CuratorFramework client = builder
                 .connectString(connectString)
                 .sessionTimeoutMs(sessionTimeoutMs)
                 .connectionTimeoutMs(Math.min(sessionTimeoutMs, 5000))

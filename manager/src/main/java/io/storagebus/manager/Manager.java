@@ -70,7 +70,7 @@ public final class Manager implements AutoCloseable {
         topics.addAll(Topics.poolTopics(config.defaultPool(), config.topicReplication()));
         Topics.ensure(admin, topics);
 
-        zk = ZooKeeperClients.connect(config.zkConnect(), config.zkSessionTimeoutMs());
+        zk = ZooKeeperClients.connect(config.zkConnect(), config.zkSessionTimeoutMs(), config.zkAuth());
         spms = new SpmDirectory(zk);
         spms.start();
         hosts = new HostDirectory(zk);

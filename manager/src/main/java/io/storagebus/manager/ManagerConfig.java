@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.regex.Pattern;
 
 import io.storagebus.bus.Topics;
+import io.storagebus.leases.ZooKeeperAuth;
 
 /**
  * What a manager needs to run.
@@ -17,10 +18,11 @@ import io.storagebus.bus.Topics;
  *        floor of a standby's takeover after a crash
  * @param apiTokensFile the REST API's tokens ({@code name role sha256} lines); null: no
  *        authentication, which the manager warns of when it starts
+ * @param zkAuth the identity shown to ZooKeeper and owning every znode created; null: anonymous
  */
 public record ManagerConfig(String managerId, String bootstrapServers, String zkConnect, String httpHost, int httpPort,
                             String advertisedUrl, String defaultPool, short topicReplication, int zkSessionTimeoutMs,
-                            Path apiTokensFile) {
+                            Path apiTokensFile, ZooKeeperAuth zkAuth) {
     public static final Pattern MANAGER_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
 
     public ManagerConfig {
@@ -33,16 +35,21 @@ public record ManagerConfig(String managerId, String bootstrapServers, String zk
     }
 
     public static ManagerConfig of(String bootstrapServers, String zkConnect, int httpPort) {
-        return new ManagerConfig("manager-1", bootstrapServers, zkConnect, "127.0.0.1", httpPort, null, "default", (short) 1, 6000, null);
+        return new ManagerConfig("manager-1", bootstrapServers, zkConnect, "127.0.0.1", httpPort, null, "default", (short) 1, 6000, null, null);
     }
 
     public ManagerConfig withId(String id) {
         return new ManagerConfig(id, bootstrapServers, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile);
+                zkSessionTimeoutMs, apiTokensFile, zkAuth);
     }
 
     public ManagerConfig withApiTokens(Path file) {
         return new ManagerConfig(managerId, bootstrapServers, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, file);
+                zkSessionTimeoutMs, file, zkAuth);
+    }
+
+    public ManagerConfig withZooKeeperAuth(ZooKeeperAuth auth) {
+        return new ManagerConfig(managerId, bootstrapServers, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+                zkSessionTimeoutMs, apiTokensFile, auth);
     }
 }

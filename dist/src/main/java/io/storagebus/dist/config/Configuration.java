@@ -127,6 +127,10 @@ public final class Configuration {
             s.check(v.value()).ifPresent(why -> problems.add(new Problem(s.key(), v.source(),
                     "'" + s.key() + "' " + why + ", got '" + v.value() + "'")));
         }
+        if (values.get("zookeeper.digest-user") != null && values.get("zookeeper.digest-password-file") == null) {
+            problems.add(new Problem("zookeeper.digest-password-file", "configuration",
+                    "missing 'zookeeper.digest-password-file': zookeeper.digest-user needs its password, read from that file"));
+        }
         // A manager asks for tokens unless the configuration says, in so many words, that it must not.
         if (role == Role.MANAGER && "tokens".equals(string("manager.api-auth")) && values.get("manager.api-tokens-file") == null) {
             problems.add(new Problem("manager.api-tokens-file", "configuration", "missing 'manager.api-tokens-file': the REST API needs "
