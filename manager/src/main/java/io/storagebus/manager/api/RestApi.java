@@ -169,7 +169,9 @@ public final class RestApi {
                 MDC.put("correlationId", correlationId);
             }
             try {
-                LOG.info("{} {} -> {} in {} ms", ctx.request().method(), ctx.request().path(), status, Math.round(seconds * 1000));
+                ApiTokens.Principal who = ctx.get(AccessControl.PRINCIPAL);
+                LOG.info("{} {} -> {} in {} ms{}", ctx.request().method(), ctx.request().path(), status, Math.round(seconds * 1000),
+                        who == null ? "" : " by token '" + who.name() + "' (" + who.role().name().toLowerCase(java.util.Locale.ROOT) + ")");
             } finally {
                 MDC.remove("correlationId");
             }
