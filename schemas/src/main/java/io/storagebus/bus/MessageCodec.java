@@ -8,6 +8,7 @@ import java.util.Map;
 
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaNormalization;
+import org.apache.avro.SystemLimitException;
 import org.apache.avro.message.BinaryMessageDecoder;
 import org.apache.avro.message.BinaryMessageEncoder;
 import org.apache.avro.specific.SpecificData;
@@ -21,7 +22,27 @@ import org.apache.avro.specific.SpecificRecord;
  */
 public final class MessageCodec {
     private static final int HEADER_LENGTH = 10;
+    /** Longest string or bytes field a record may hold: far above any StorageBus field, far below a heap. */
+    static final int MAX_FIELD_BYTES = 8 << 20;
+    /** Most items an array or map field may hold. */
+    static final int MAX_COLLECTION_ITEMS = 100_000;
+
+    static {
+        // Avro allocates a field as long as its length prefix says before it finds the record shorter, so a forged
+        // record of a dozen bytes could claim gigabytes of a consumer's heap. Its limits must be set before Avro reads
+        // them (when it first checks one); an operator's own setting of these properties wins.
+        limit(SystemLimitException.MAX_STRING_LENGTH_PROPERTY, MAX_FIELD_BYTES);
+        limit(SystemLimitException.MAX_BYTES_LENGTH_PROPERTY, MAX_FIELD_BYTES);
+        limit(SystemLimitException.MAX_COLLECTION_LENGTH_PROPERTY, MAX_COLLECTION_ITEMS);
+    }
+
     private static final MessageCodec STANDARD = new MessageCodec();
+
+    private static void limit(String property, int value) {
+        if (System.getProperty(property) == null) {
+            System.setProperty(property, Integer.toString(value));
+        }
+    }
 
     private final Map<Class<?>, BinaryMessageEncoder<SpecificRecord>> encoders = new HashMap<>();
     private final Map<Long, BinaryMessageDecoder<SpecificRecord>> decoders = new HashMap<>();
