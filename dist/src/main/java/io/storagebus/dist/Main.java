@@ -23,6 +23,7 @@ import io.storagebus.testkit.EmbeddedKafka;
 import io.storagebus.testkit.EmbeddedZooKeeper;
 import io.storagebus.leases.ZooKeeperAuth;
 import io.storagebus.manager.ManagerConfig;
+import io.storagebus.manager.security.TlsKeyStore;
 import io.storagebus.worker.HostWorker;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.thin.ExtendPolicy;
@@ -107,7 +108,9 @@ public final class Main {
                 config.string("manager.advertised-url"), config.string("manager.default-pool"),
                 (short) config.integer("topics.replication"), config.integer("zookeeper.session-timeout-ms"),
                 "none".equals(config.string("manager.api-auth")) ? null : Path.of(config.string("manager.api-tokens-file")),
-                zooKeeperAuth(config)));
+                zooKeeperAuth(config), "off".equals(config.string("manager.tls")) ? null
+                        : TlsKeyStore.of(Path.of(config.string("manager.tls-keystore-file")),
+                                Path.of(config.string("manager.tls-keystore-password-file")))));
         runUntilStopped(manager::close, manager::start);
     }
 

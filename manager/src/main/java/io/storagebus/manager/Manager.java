@@ -26,6 +26,8 @@ import io.storagebus.manager.maintenance.SubscriberRegistry;
 import io.storagebus.manager.state.StateView;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.net.KeyStoreOptions;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -93,7 +95,7 @@ public final class Manager implements AutoCloseable {
         RestApi api = new RestApi(vertx, config, view, role, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),
                 zk, spms, hosts, leases, subscribers, apiTokens());
         role.runWhileActive(new BackupScheduler(vertx, view, api.scheduledRequests(), Clock.systemUTC()));
-        http = vertx.createHttpServer().requestHandler(api.router())
+        http = vertx.createHttpServer(httpOptions()).requestHandler(api.router())
                 .listen(config.httpPort(), config.httpHost())
                 .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
         LOG.info("manager {} serving http://{}:{}", config.managerId(), config.httpHost(), http.actualPort());
@@ -105,6 +107,16 @@ public final class Manager implements AutoCloseable {
         election.settled().get(60, TimeUnit.SECONDS);
         LOG.info("manager {} is {}", config.managerId(), role.isActive() ? "active" : "standby");
         return this;
+    }
+
+    /** https with the configured keystore; plain http (warned of) without one. */
+    private HttpServerOptions httpOptions() {
+        if (config.tls() == null) {
+            LOG.warn("the REST API is plain http: tokens and data cross the network readable (dev mode and tests only)");
+            return new HttpServerOptions();
+        }
+        return new HttpServerOptions().setSsl(true).setKeyCertOptions(new KeyStoreOptions().setType("PKCS12")
+                .setPath(config.tls().keystore().toString()).setPassword(config.tls().password()));
     }
 
     /** The REST API's tokens; without a file, none are asked for, and the log says so loudly. */
@@ -147,7 +159,7 @@ public final class Manager implements AutoCloseable {
     }
 
     public String baseUrl() {
-        return "http://" + config.httpHost() + ":" + httpPort();
+        return (config.tls() == null ? "http://" : "https://") + config.httpHost() + ":" + httpPort();
     }
 
     @Override

@@ -5,6 +5,7 @@ import java.util.regex.Pattern;
 
 import io.storagebus.bus.Topics;
 import io.storagebus.leases.ZooKeeperAuth;
+import io.storagebus.manager.security.TlsKeyStore;
 
 /**
  * What a manager needs to run.
@@ -19,10 +20,11 @@ import io.storagebus.leases.ZooKeeperAuth;
  * @param apiTokensFile the REST API's tokens ({@code name role sha256} lines); null: no
  *        authentication, which the manager warns of when it starts
  * @param zkAuth the identity shown to ZooKeeper and owning every znode created; null: anonymous
+ * @param tls the REST API's certificate (https); null: plain http, which the manager warns of
  */
 public record ManagerConfig(String managerId, String bootstrapServers, String zkConnect, String httpHost, int httpPort,
                             String advertisedUrl, String defaultPool, short topicReplication, int zkSessionTimeoutMs,
-                            Path apiTokensFile, ZooKeeperAuth zkAuth) {
+                            Path apiTokensFile, ZooKeeperAuth zkAuth, TlsKeyStore tls) {
     public static final Pattern MANAGER_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
 
     public ManagerConfig {
@@ -35,21 +37,26 @@ public record ManagerConfig(String managerId, String bootstrapServers, String zk
     }
 
     public static ManagerConfig of(String bootstrapServers, String zkConnect, int httpPort) {
-        return new ManagerConfig("manager-1", bootstrapServers, zkConnect, "127.0.0.1", httpPort, null, "default", (short) 1, 6000, null, null);
+        return new ManagerConfig("manager-1", bootstrapServers, zkConnect, "127.0.0.1", httpPort, null, "default", (short) 1, 6000, null, null, null);
     }
 
     public ManagerConfig withId(String id) {
         return new ManagerConfig(id, bootstrapServers, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, zkAuth);
+                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls);
     }
 
     public ManagerConfig withApiTokens(Path file) {
         return new ManagerConfig(managerId, bootstrapServers, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, file, zkAuth);
+                zkSessionTimeoutMs, file, zkAuth, tls);
     }
 
     public ManagerConfig withZooKeeperAuth(ZooKeeperAuth auth) {
         return new ManagerConfig(managerId, bootstrapServers, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, auth);
+                zkSessionTimeoutMs, apiTokensFile, auth, tls);
+    }
+
+    public ManagerConfig withTls(TlsKeyStore keyStore) {
+        return new ManagerConfig(managerId, bootstrapServers, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+                zkSessionTimeoutMs, apiTokensFile, zkAuth, keyStore);
     }
 }

@@ -43,13 +43,12 @@ final class Cluster implements AutoCloseable {
 
     /** Another manager of the same installation: active if none is, standby otherwise. The caller closes it. */
     Manager startManager(String managerId) throws Exception {
-        return startManager(managerId, null);
+        return startManager(managerId, c -> c);
     }
 
-    /** A manager whose REST API asks for the tokens of {@code apiTokens} (null: none). The caller closes it. */
-    Manager startManager(String managerId, java.nio.file.Path apiTokens) throws Exception {
-        return new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), 0).withId(managerId)
-                .withApiTokens(apiTokens)).start();
+    /** A manager configured further by {@code tune} (tokens, TLS). The caller closes it. */
+    Manager startManager(String managerId, UnaryOperator<ManagerConfig> tune) throws Exception {
+        return new Manager(tune.apply(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), 0).withId(managerId))).start();
     }
 
     Optional<HostWorker> spm() {

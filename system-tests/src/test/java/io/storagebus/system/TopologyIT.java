@@ -55,6 +55,7 @@ class TopologyIT {
     private String zooKeeper;
 
     private static final String ADMIN_TOKEN = ApiTokens.generate();
+    private TestTls tls;
 
     @BeforeAll
     void start(@TempDir Path tmp) throws Exception {
@@ -205,8 +206,14 @@ class TopologyIT {
         await().atMost(WAIT).until(() -> get(manager, "/api/v1/tasks/" + taskId).json().getString("status"), status::equals);
     }
 
+    /** Managers speak https, workers' metrics and health endpoints plain http. */
     private Http http(String service) {
-        return new Http("http://127.0.0.1:" + httpPorts.get(service), ADMIN_TOKEN);
+        try {
+            return service.startsWith("manager") ? new Http("https://127.0.0.1:" + httpPorts.get(service), ADMIN_TOKEN, tls.clientContext())
+                    : new Http("http://127.0.0.1:" + httpPorts.get(service));
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private Http.Response get(String service, String path) {
@@ -234,14 +241,16 @@ class TopologyIT {
         services.put(name, p);
     }
 
-    /** Managers as in production: their REST API asks for tokens, here one admin token the test holds. */
-    private Path managerConfig(String id) throws IOException {
+    /** Managers as in production: https (a keytool certificate) and tokens, here one admin token the test holds. */
+    private Path managerConfig(String id) throws Exception {
         Path tokens = tmp.resolve("api-tokens");
         if (Files.notExists(tokens)) {
             Files.writeString(tokens, ApiTokens.line("topology-test", Role.ADMIN, ADMIN_TOKEN) + "\n");
+            tls = TestTls.create(tmp);
         }
-        return config(id, "manager.id = " + id + "\nmanager.http-host = 127.0.0.1\nmanager.advertised-url = http://127.0.0.1:" + "%PORT%"
-                + "\nmanager.api-tokens-file = " + tokens);
+        return config(id, "manager.id = " + id + "\nmanager.http-host = 127.0.0.1\nmanager.advertised-url = https://127.0.0.1:" + "%PORT%"
+                + "\nmanager.api-tokens-file = " + tokens + "\nmanager.tls-keystore-file = " + tls.keystore()
+                + "\nmanager.tls-keystore-password-file = " + tls.passwordFile());
     }
 
     private Path config(String name, String specific) throws IOException {

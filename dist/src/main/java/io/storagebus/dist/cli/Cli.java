@@ -174,6 +174,7 @@ public final class Cli {
                 common options:
                   --url URL[,URL...]   managers to ask, first answering wins (default $STORAGEBUS_URL or http://127.0.0.1:8080)
                   --token TOKEN        the REST API's bearer token (default $STORAGEBUS_TOKEN)
+                  --ca-file PEM        certificates to trust for https, e.g. a self-signed manager's (default $STORAGEBUS_CA_FILE)
                   --output table|json  table for people (default), the API's JSON for scripts
                 """);
         return b.toString();

@@ -64,7 +64,7 @@ final class Invocation {
             } else {
                 throw new UsageException("option --" + name + " needs a value");
             }
-            if (!List.of("url", "output", "token", "bootstrap-servers").contains(name) && !verb.usage().contains("--" + name)) {
+            if (!List.of("url", "output", "token", "ca-file", "bootstrap-servers").contains(name) && !verb.usage().contains("--" + name)) {
                 throw new UsageException("unknown option --" + name);
             }
             options.computeIfAbsent(name, k -> new ArrayList<>()).add(value);
@@ -140,8 +140,9 @@ final class Invocation {
 
     ApiClient api() {
         if (api == null) {
+            String caFile = optionOr("ca-file", env.get("STORAGEBUS_CA_FILE"));
             api = new ApiClient(optionOr("url", env.getOrDefault("STORAGEBUS_URL", "http://127.0.0.1:8080")), output,
-                    optionOr("token", env.get("STORAGEBUS_TOKEN")));
+                    optionOr("token", env.get("STORAGEBUS_TOKEN")), caFile == null ? null : java.nio.file.Path.of(caFile));
         }
         return api;
     }

@@ -131,6 +131,14 @@ public final class Configuration {
             problems.add(new Problem("zookeeper.digest-password-file", "configuration",
                     "missing 'zookeeper.digest-password-file': zookeeper.digest-user needs its password, read from that file"));
         }
+        if (role == Role.MANAGER && "on".equals(string("manager.tls"))) {
+            for (String key : List.of("manager.tls-keystore-file", "manager.tls-keystore-password-file")) {
+                if (values.get(key) == null) {
+                    problems.add(new Problem(key, "configuration", "missing '" + key + "': the REST API serves https (a PKCS#12 "
+                            + "keystore, see docs/SECURITY.md); to serve plain http, set 'manager.tls = off', never in production"));
+                }
+            }
+        }
         // A manager asks for tokens unless the configuration says, in so many words, that it must not.
         if (role == Role.MANAGER && "tokens".equals(string("manager.api-auth")) && values.get("manager.api-tokens-file") == null) {
             problems.add(new Problem("manager.api-tokens-file", "configuration", "missing 'manager.api-tokens-file': the REST API needs "

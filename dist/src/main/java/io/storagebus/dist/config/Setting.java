@@ -84,6 +84,12 @@ public record Setting(String key, Set<Role> roles, Type type, String defaultValu
                         : Optional.of("must be letters, digits, '_', '.' and '-' (" + Topics.HOST_ID.pattern() + ")");
             }
         },
+        ON_OFF("on or off") {
+            @Override
+            Optional<String> check(String v) {
+                return Set.of("on", "off").contains(v) ? Optional.empty() : Optional.of("must be on or off");
+            }
+        },
         API_AUTH("tokens or none") {
             @Override
             Optional<String> check(String v) {

@@ -66,7 +66,9 @@ class ConfigurationTest {
         assertTrue(all.contains("missing required key 'kafka.bootstrap-servers'"), all);
         assertTrue(all.contains("missing 'manager.api-tokens-file'") && all.contains("'manager.api-auth = none'"),
                 "a manager without tokens must say so explicitly: " + all);
-        assertEquals(8, e.problems().size(), all);
+        assertTrue(all.contains("missing 'manager.tls-keystore-file'") && all.contains("'manager.tls = off'"),
+                "a manager without TLS must say so explicitly: " + all);
+        assertEquals(10, e.problems().size(), all);
     }
 
     @Test
@@ -91,13 +93,16 @@ class ConfigurationTest {
                 zookeeper.connect = localhost:2181
                 manager.advertised-url = http://manager-1:8080
                 manager.api-tokens-file = /etc/storagebus/api-tokens
+                manager.tls-keystore-file = /etc/storagebus/tls/manager.p12
+                manager.tls-keystore-password-file = /etc/storagebus/tls/password
                 log.format = json
                 """), Role.MANAGER));
         assertEquals(List.of(), Configuration.check(write("no-auth.conf", """
                 kafka.bootstrap-servers = localhost:9092
                 zookeeper.connect = localhost:2181
                 manager.api-auth = none
-                """), Role.MANAGER), "no authentication, when said explicitly");
+                manager.tls = off
+                """), Role.MANAGER), "no authentication and no TLS, when said explicitly");
     }
 
     @Test
