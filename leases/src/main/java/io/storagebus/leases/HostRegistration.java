@@ -2,12 +2,15 @@ package io.storagebus.leases;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.api.CuratorWatcher;
 import org.apache.curator.framework.recipes.nodes.PersistentNode;
 import org.apache.zookeeper.CreateMode;
+import org.apache.zookeeper.data.Stat;
 
 /**
  * A host's presence in ZooKeeper: the ephemeral node {@code /storagebus/hosts/<hostId>}, kept
@@ -18,22 +21,59 @@ public final class HostRegistration implements AutoCloseable {
 
     private enum State { LATENT, STARTED, CLOSED }
 
+    private final CuratorFramework client;
+    private final String path;
     private final PersistentNode node;
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
 
     public HostRegistration(CuratorFramework client, String hostId, String pool) {
         byte[] data = (pool + "\n" + Instant.now().toEpochMilli()).getBytes(StandardCharsets.UTF_8);
-        this.node = new PersistentNode(client, CreateMode.EPHEMERAL, false, ROOT + "/" + hostId, data);
+        this.client = client;
+        this.path = ROOT + "/" + hostId;
+        this.node = new PersistentNode(client, CreateMode.EPHEMERAL, false, path, data);
     }
 
-    /** Registers, waiting up to the given time for the node (a previous session's node must expire first). */
+    /**
+     * Registers, and returns once the host node belongs to this session. After a crash and a
+     * quick restart the node is still the crashed process's until its session expires (Curator's
+     * node adopts it meanwhile), and a host is only known to the manager through a node of its
+     * own; so this waits, up to {@code waitMillis}, for the old one to go and this one to come.
+     */
     public void start(long waitMillis) throws InterruptedException {
         if (!state.compareAndSet(State.LATENT, State.STARTED)) {
             throw new IllegalStateException("host registration already started");
         }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMillis);
         node.start();
         if (!node.waitForInitialCreate(waitMillis, TimeUnit.MILLISECONDS)) {
-            throw new IllegalStateException("host node " + node.getActualPath() + " was not created in " + waitMillis + " ms");
+            throw new IllegalStateException("host node " + path + " was not created in " + waitMillis + " ms");
+        }
+        while (true) {
+            CountDownLatch changed = new CountDownLatch(1);
+            Stat stat;
+            try {
+                stat = client.checkExists().usingWatcher((CuratorWatcher) event -> changed.countDown()).forPath(path);
+            } catch (InterruptedException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException("cannot read host node " + path + ": " + e.getMessage(), e);
+            }
+            if (stat != null && stat.getEphemeralOwner() == sessionId()) {
+                return;
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0 || !changed.await(left, TimeUnit.NANOSECONDS)) {
+                throw new IllegalStateException("host node " + path + " still belongs to another ZooKeeper session after " + waitMillis
+                        + " ms: is another worker running with this host id?");
+            }
+        }
+    }
+
+    private long sessionId() {
+        try {
+            return client.getZookeeperClient().getZooKeeper().getSessionId();
+        } catch (Exception e) {
+            throw new IllegalStateException("no ZooKeeper session", e);
         }
     }
 
