@@ -76,10 +76,7 @@ final class BackupPolicyRoutes {
         DomainState domain = api.domainOrThrow(volume.getDomainId());
         chain.requireSnapshots(domain, volume);
         DomainState target = backups.backupDomain(targetId);
-        if (!target.getEnvelope().getPool().equals(domain.getEnvelope().getPool())) {
-            throw ApiError.badField("targetDomainId", "CROSS_POOL", "the backup domain is in pool '" + target.getEnvelope().getPool()
-                    + "', the volume in pool '" + domain.getEnvelope().getPool() + "'");
-        }
+        RestApi.requireSamePool(target, "backup domain", domain, "volume");
         Instant createdAt = view.backupPolicy(volume.getId()).map(BackupPolicy::getCreatedAt).orElse(Instant.now());
         BackupPolicy policy = BackupPolicy.newBuilder().setEnvelope(api.origin(ctx, domain.getEnvelope().getPool(), UUID.randomUUID().toString()))
                 .setVolumeId(volume.getId()).setTargetDomainId(target.getId()).setIntervalSeconds(every.toSeconds()).setFullEvery(fullEvery)

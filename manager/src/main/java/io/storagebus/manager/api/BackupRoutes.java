@@ -88,10 +88,7 @@ final class BackupRoutes {
                     + "'; back it up whole first", "incremental"));
         }
         DomainState source = api.usable(api.domainOrThrow(volume.getDomainId()), null);
-        if (!source.getEnvelope().getPool().equals(target.getEnvelope().getPool())) {
-            throw ApiError.badField("targetDomainId", "CROSS_POOL", "the backup domain is in pool '" + target.getEnvelope().getPool()
-                    + "', the volume in pool '" + source.getEnvelope().getPool() + "'");
-        }
+        RestApi.requireSamePool(target, "backup domain", source, "volume");
         List<String> chain = new ArrayList<>();
         if (base != null) {
             chain.addAll(base.getChain());
@@ -144,10 +141,7 @@ final class BackupRoutes {
         DomainState backupDomain = api.domainOrThrow(backup.getTargetDomainId());
         DomainState target = api.usable(view.domain(targetId).orElseThrow(() -> ApiError.badField("targetDomainId", "UNKNOWN_DOMAIN",
                 "no domain with id '" + targetId + "'")), "targetDomainId");
-        if (!target.getEnvelope().getPool().equals(backupDomain.getEnvelope().getPool())) {
-            throw ApiError.badField("targetDomainId", "CROSS_POOL", "the target domain is in pool '" + target.getEnvelope().getPool()
-                    + "', the backup in pool '" + backupDomain.getEnvelope().getPool() + "'");
-        }
+        RestApi.requireSamePool(target, "target domain", backupDomain, "backup");
         api.requireFreeVolumeName(target, name);
         String taskId = UUID.randomUUID().toString();
         String volumeId = UUID.randomUUID().toString();

@@ -476,6 +476,14 @@ public final class RestApi {
         }
     }
 
+    /** A request's {@code targetDomainId} must be in the pool of what it works on: each pool's SPM carries out its own. */
+    static void requireSamePool(DomainState target, String targetIs, DomainState other, String otherIs) {
+        if (!target.getEnvelope().getPool().equals(other.getEnvelope().getPool())) {
+            throw ApiError.badField("targetDomainId", "CROSS_POOL", "the " + targetIs + " is in pool '" + target.getEnvelope().getPool()
+                    + "', the " + otherIs + " in pool '" + other.getEnvelope().getPool() + "'");
+        }
+    }
+
     static DomainRef domainRef(DomainState domain) {
         return DomainRef.newBuilder().setId(domain.getId()).setDriver(domain.getDriver()).setProperties(domain.getProperties()).build();
     }
