@@ -1,8 +1,11 @@
 package io.storagebus.bench;
 
+import static io.storagebus.bench.BenchSupport.fillRandom;
+import static io.storagebus.bench.BenchSupport.run;
+import static io.storagebus.bench.BenchSupport.timed;
+
 import static io.storagebus.bench.Figures.option;
 
-import java.io.RandomAccessFile;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -13,7 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 import io.storagebus.manager.Manager;
@@ -74,7 +76,7 @@ public final class BackupBenchmark {
             String volumeId = created.getString("volumeId");
             Path top = rest.top(volumeId);
             Path raw = dir.resolve("data.raw");
-            fill(raw, size, data);
+            fillRandom(raw, size, data);
             run("qemu-img", "convert", "-n", "--target-is-zero", "-f", "raw", "-O", "qcow2", raw.toString(), top.toString());
             Files.delete(raw);
             String first = rest.snapshot(volumeId, "first");
@@ -96,35 +98,27 @@ public final class BackupBenchmark {
             Files.delete(downloaded);
             Files.delete(dir.resolve("by-hand.qcow2"));
 
-            long t0 = System.nanoTime();
-            JsonObject full = rest.post("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", objects).put("snapshotId", first));
-            rest.awaitTask(full.getString("taskId"));
-            double backup = (System.nanoTime() - t0) / 1e9;
-            long fullBytes = rest.get("/api/v1/backups/" + full.getString("backupId")).getLong("bytes");
-            t0 = System.nanoTime();
-            JsonObject restored = rest.post("/api/v1/backups/" + full.getString("backupId") + "/restore",
+            Timed full = rest.task("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", objects).put("snapshotId", first));
+            long fullBytes = rest.get("/api/v1/backups/" + full.answer().getString("backupId")).getLong("bytes");
+            Timed restored = rest.task("/api/v1/backups/" + full.answer().getString("backupId") + "/restore",
                     new JsonObject().put("targetDomainId", files).put("name", "restored-full"));
-            rest.awaitTask(restored.getString("taskId"));
-            double restore = (System.nanoTime() - t0) / 1e9;
 
             run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5c 128M 64M", rest.top(volumeId).toString());
             String second = rest.snapshot(volumeId, "second");
-            t0 = System.nanoTime();
-            JsonObject incremental = rest.post("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", objects)
+            Timed incremental = rest.task("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", objects)
                     .put("snapshotId", second).put("incremental", true));
-            rest.awaitTask(incremental.getString("taskId"));
-            double incrementalBackup = (System.nanoTime() - t0) / 1e9;
-            long incrementalBytes = rest.get("/api/v1/backups/" + incremental.getString("backupId")).getLong("bytes");
-            t0 = System.nanoTime();
-            JsonObject restoredChain = rest.post("/api/v1/backups/" + incremental.getString("backupId") + "/restore",
+            long incrementalBytes = rest.get("/api/v1/backups/" + incremental.answer().getString("backupId")).getLong("bytes");
+            Timed restoredChain = rest.task("/api/v1/backups/" + incremental.answer().getString("backupId") + "/restore",
                     new JsonObject().put("targetDomainId", files).put("name", "restored-incremental"));
-            rest.awaitTask(restoredChain.getString("taskId"));
-            double incrementalRestore = (System.nanoTime() - t0) / 1e9;
+            double backup = full.seconds();
+            double restore = restored.seconds();
+            double incrementalBackup = incremental.seconds();
+            double incrementalRestore = restoredChain.seconds();
 
             // The first snapshot's layer is the volume's base file; the top, empty since the second snapshot, reads as the second.
             run("qemu-img", "compare", "-U", rest.top(volumeId).resolveSibling(volumeId + ".qcow2").toString(),
-                    rest.top(restored.getString("volumeId")).toString());
-            run("qemu-img", "compare", "-U", rest.top(volumeId).toString(), rest.top(restoredChain.getString("volumeId")).toString());
+                    rest.top(restored.answer().getString("volumeId")).toString());
+            run("qemu-img", "compare", "-U", rest.top(volumeId).toString(), rest.top(restoredChain.answer().getString("volumeId")).toString());
 
             List<String> lines = new ArrayList<>();
             lines.add(String.format(Locale.ROOT, "volume: %d MiB qcow2 with %d MiB of data; full backup %d MiB, by-hand export %d MiB, incremental %d MiB",
@@ -157,41 +151,13 @@ public final class BackupBenchmark {
                 .httpClientBuilder(UrlConnectionHttpClient.builder()).build();
     }
 
-    /** Random data in 16 MiB runs spread evenly over the volume; the rest stays a hole. */
-    private static void fill(Path file, long size, long data) throws Exception {
-        byte[] chunk = new byte[(int) (16 * MIB)];
-        Random random = new Random(42);
-        long chunks = data / chunk.length;
-        long stride = size / Math.max(1, chunks);
-        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
-            raf.setLength(size);
-            for (long i = 0; i < chunks; i++) {
-                random.nextBytes(chunk);
-                raf.seek(i * stride);
-                raf.write(chunk);
-            }
-        }
-    }
 
     private static String row(String what, long bytes, double seconds) {
         return String.format(Locale.ROOT, "%-44s %7.1f s  %7.0f MiB/s of data", what, seconds, bytes / (double) MIB / seconds);
     }
 
-    interface Step {
-        void run() throws Exception;
-    }
-
-    private static double timed(Step step) throws Exception {
-        long start = System.nanoTime();
-        step.run();
-        return (System.nanoTime() - start) / 1e9;
-    }
-
-    private static void run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).inheritIO().start();
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException(String.join(" ", cmd) + " failed");
-        }
+    /** A task's answer and the seconds from its request to its success. */
+    private record Timed(JsonObject answer, double seconds) {
     }
 
     /** The REST calls the benchmark makes. */
@@ -227,6 +193,14 @@ public final class BackupBenchmark {
                 TimeUnit.MILLISECONDS.sleep(20);
             }
             throw new IllegalStateException("task " + taskId + " did not end within 30 minutes");
+        }
+
+        /** Posts a request that starts a task and waits for its success, timing both. */
+        Timed task(String path, JsonObject body) throws Exception {
+            long started = System.nanoTime();
+            JsonObject answer = post(path, body);
+            awaitTask(answer.getString("taskId"));
+            return new Timed(answer, (System.nanoTime() - started) / 1e9);
         }
 
         String snapshot(String volumeId, String name) throws Exception {

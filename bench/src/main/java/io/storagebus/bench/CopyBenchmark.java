@@ -1,6 +1,9 @@
 package io.storagebus.bench;
 
-import java.io.RandomAccessFile;
+import static io.storagebus.bench.BenchSupport.fillRandom;
+import static io.storagebus.bench.BenchSupport.run;
+import static io.storagebus.bench.BenchSupport.timed;
+
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
@@ -10,7 +13,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Random;
 
 import io.storagebus.driver.Allocation;
 import io.storagebus.driver.CheckedDriver;
@@ -58,7 +60,7 @@ public final class CopyBenchmark {
 
             VolumeInfo source = file.create(files, new VolumeSpec("source", "source", size, VolumeFormat.RAW, Allocation.THIN));
             Path sourceFile = Path.of(java.net.URI.create(source.location()));
-            fill(sourceFile, size, data);
+            fillRandom(sourceFile, size, data);
             lines.add(String.format(Locale.ROOT, "volume: %d MiB raw, %d MiB of data (%d MiB on disk); multipart part size %s",
                     size / MIB, data / MIB, file.info(files, source.uri()).actualSize() / MIB, objects.property(ObjectDriver.PART_SIZE)));
 
@@ -97,20 +99,6 @@ public final class CopyBenchmark {
         }
     }
 
-    /** Random data in 16 MiB runs spread evenly over the volume; the rest stays a hole. */
-    private static void fill(Path file, long size, long data) throws Exception {
-        byte[] chunk = new byte[(int) (16 * MIB)];
-        Random random = new Random(42);
-        long chunks = data / chunk.length;
-        long stride = size / Math.max(1, chunks);
-        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
-            for (long i = 0; i < chunks; i++) {
-                random.nextBytes(chunk);
-                raf.seek(i * stride);
-                raf.write(chunk);
-            }
-        }
-    }
 
     private static String row(String what, long bytes, double seconds) {
         return String.format(Locale.ROOT, "%-34s %7.1f s  %7.0f MiB/s", what, seconds, mibs(bytes, seconds));
@@ -118,16 +106,6 @@ public final class CopyBenchmark {
 
     private static double mibs(long bytes, double seconds) {
         return bytes / (double) MIB / seconds;
-    }
-
-    interface Step {
-        void run() throws Exception;
-    }
-
-    private static double timed(Step step) throws Exception {
-        long start = System.nanoTime();
-        step.run();
-        return (System.nanoTime() - start) / 1e9;
     }
 
     private static void resetPeaks() {
@@ -138,13 +116,6 @@ public final class CopyBenchmark {
     private static long peakHeap() {
         return ManagementFactory.getMemoryPoolMXBeans().stream().filter(p -> p.getType() == MemoryType.HEAP)
                 .mapToLong(p -> p.getPeakUsage().getUsed()).sum();
-    }
-
-    private static void run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).inheritIO().start();
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException(String.join(" ", cmd) + " failed");
-        }
     }
 
     private static double option(String[] args, String name, double defaultValue) {
