@@ -99,6 +99,7 @@ class DecoderFuzzTest {
         } catch (UndecodableRecordException e) {
             return null;
         } catch (Throwable t) {
+            // Errors too (an OutOfMemoryError from a forged length is what this test hunts): report them with the input's size.
             fail("decoding " + bytes.length + " bytes escaped with " + t, t);
             return null;
         }
