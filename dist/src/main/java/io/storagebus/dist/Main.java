@@ -14,6 +14,8 @@ import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import io.storagebus.bus.KafkaConnection;
+import io.storagebus.bus.SecretFile;
 import io.storagebus.dist.cli.Cli;
 import io.storagebus.dist.config.ConfigException;
 import io.storagebus.dist.config.Configuration;
@@ -28,6 +30,7 @@ import io.storagebus.worker.HostWorker;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.thin.ExtendPolicy;
 import io.storagebus.driver.Sizes;
+import org.slf4j.LoggerFactory;
 
 /** {@code bin/storagebus}: one launcher for the manager, a host worker, and the all-in-one dev mode. */
 public final class Main {
@@ -103,7 +106,8 @@ public final class Main {
 
     private static void manager(Configuration config) throws Exception {
         Logs.configure(config);
-        Manager manager = new Manager(new ManagerConfig(config.string("manager.id"), config.string("kafka.bootstrap-servers"),
+        Manager manager = new Manager(new ManagerConfig(config.string("manager.id"),
+                kafka(config, "kafka.sasl-username", "kafka.sasl-password-file", "kafka.ssl-keystore-file", "kafka.ssl-keystore-password-file"),
                 config.string("zookeeper.connect"), config.string("manager.http-host"), config.integer("manager.http-port"),
                 config.string("manager.advertised-url"), config.string("manager.default-pool"),
                 (short) config.integer("topics.replication"), config.integer("zookeeper.session-timeout-ms"),
@@ -120,14 +124,55 @@ public final class Main {
         return user == null ? null : ZooKeeperAuth.fromFile(user, Path.of(config.string("zookeeper.digest-password-file")));
     }
 
+    /**
+     * The identity these keys name ({@code kafka.*} for the process, {@code worker.spm-*} for a
+     * pool's SPM), over the protocol and CAs of {@code kafka.*}. A connection that is not
+     * encrypted or not authenticated is allowed, since the configuration asked for it, and said.
+     */
+    private static KafkaConnection kafka(Configuration config, String saslUser, String saslPasswordFile, String keystore,
+                                         String keystorePasswordFile) throws java.io.IOException {
+        String protocol = config.string("kafka.security-protocol");
+        KafkaConnection kafka = KafkaConnection.of(config.string("kafka.bootstrap-servers"), protocol);
+        if (protocol.startsWith("SASL")) {
+            kafka = kafka.withSasl(config.string("kafka.sasl-mechanism"), config.string(saslUser),
+                    SecretFile.read(Path.of(config.string(saslPasswordFile))));
+        }
+        if (config.string("kafka.ssl-ca-file") != null) {
+            kafka = kafka.withTrustedCas(Path.of(config.string("kafka.ssl-ca-file")));
+        }
+        if (config.string(keystore) != null) {
+            kafka = kafka.withKeyStore(Path.of(config.string(keystore)), SecretFile.read(Path.of(config.string(keystorePasswordFile))));
+        }
+        if (!kafka.encrypted() || !kafka.authenticated()) {
+            LoggerFactory.getLogger(Main.class).warn("Kafka connection {} is {}: anyone on the network can read or forge commands; "
+                    + "never in production (docs/SECURITY.md)", kafka, kafka.encrypted() ? "not authenticated" : "not encrypted");
+        }
+        return kafka;
+    }
+
+    /** The pool's SPM identity where worker.spm-* name one; the host's own identity otherwise. */
+    private static KafkaConnection spmKafka(Configuration config, KafkaConnection host) throws java.io.IOException {
+        boolean sasl = config.string("worker.spm-sasl-username") != null;
+        boolean certificate = config.string("worker.spm-ssl-keystore-file") != null;
+        if (!sasl && !certificate) {
+            return host;
+        }
+        return kafka(config, sasl ? "worker.spm-sasl-username" : "kafka.sasl-username",
+                sasl ? "worker.spm-sasl-password-file" : "kafka.sasl-password-file",
+                certificate ? "worker.spm-ssl-keystore-file" : "kafka.ssl-keystore-file",
+                certificate ? "worker.spm-ssl-keystore-password-file" : "kafka.ssl-keystore-password-file");
+    }
+
     private static void worker(Configuration config) throws Exception {
         Logs.configure(config);
+        KafkaConnection kafka = kafka(config, "kafka.sasl-username", "kafka.sasl-password-file", "kafka.ssl-keystore-file",
+                "kafka.ssl-keystore-password-file");
         WorkerConfig workerConfig = new WorkerConfig(config.string("worker.host-id"), config.string("worker.pool"),
-                config.string("kafka.bootstrap-servers"), config.string("zookeeper.connect"),
+                kafka, config.string("zookeeper.connect"),
                 config.integer("zookeeper.session-timeout-ms"), (short) config.integer("topics.replication"),
                 new ExtendPolicy(config.integer("extend.chunk-mb") * Sizes.MIB, config.integer("extend.free-percent"),
                         config.integer("extend.chunk-seconds")),
-                Duration.ofMillis(config.integer("worker.block-stats-interval-ms")), zooKeeperAuth(config));
+                Duration.ofMillis(config.integer("worker.block-stats-interval-ms")), zooKeeperAuth(config), spmKafka(config, kafka));
         WorkerService service = new WorkerService(workerConfig, config.string("worker.http-host"), config.integer("worker.http-port"));
         runUntilStopped(service::close, service::start);
     }

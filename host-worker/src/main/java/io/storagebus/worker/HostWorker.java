@@ -3,10 +3,10 @@ package io.storagebus.worker;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 
+import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.HostRegistration;
@@ -20,7 +20,6 @@ import io.storagebus.worker.host.HostCommandLoop;
 import io.storagebus.worker.spm.SpmRole;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -72,7 +71,7 @@ public final class HostWorker implements AutoCloseable {
         loop.set(hostCommands);
         hostCommands.start();
         // The host votes on maintenance like any subscriber; silence (a host that cannot tell) is a veto.
-        voter = StorageSubscriber.builder(config.bootstrapServers(), config.issuer())
+        voter = StorageSubscriber.builder(config.kafka(), config.issuer())
                 .description("host worker " + config.hostId() + " of pool " + config.pool() + ": vetoes while guests use volumes of the domain")
                 .silence(SilencePolicy.VETO).heartbeatInterval(HEARTBEAT_INTERVAL).voter(hostCommands::maintenanceVote)
                 .build();
@@ -110,12 +109,18 @@ public final class HostWorker implements AutoCloseable {
         return election == null ? Optional.empty() : election.currentTerm();
     }
 
+    /**
+     * The host makes its own topic as itself; the shared and pool topics it may need before any
+     * manager ran are made as the pool's SPM, the identity the ACLs let create them.
+     */
     private void ensureTopics() {
-        List<NewTopic> topics = new ArrayList<>(Topics.shared(config.topicReplication()));
-        topics.addAll(Topics.poolTopics(config.pool(), config.topicReplication()));
-        topics.add(Topics.hostCommandTopic(config.hostId(), config.topicReplication()));
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers()))) {
-            Topics.ensure(admin, topics);
+        List<NewTopic> shared = new ArrayList<>(Topics.shared(config.topicReplication()));
+        shared.addAll(Topics.poolTopics(config.pool(), config.topicReplication()));
+        try (Admin admin = KafkaClients.admin(config.spmKafka())) {
+            Topics.ensure(admin, shared);
+        }
+        try (Admin admin = KafkaClients.admin(config.kafka())) {
+            Topics.ensure(admin, List.of(Topics.hostCommandTopic(config.hostId(), config.topicReplication())));
         }
     }
 

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.regex.Pattern;
 
+import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Topics;
 import io.storagebus.leases.ZooKeeperAuth;
 import io.storagebus.worker.thin.ExtendPolicy;
@@ -18,15 +19,21 @@ import io.storagebus.worker.thin.ExtendPolicy;
  *        hosts arm their write thresholds by it, so every worker of a pool must have the same
  * @param blockStatsInterval how often a host reads guests' highest write offsets as a fallback
  *        to write-threshold events, and repeats a report the SPM has not answered
+ * @param kafka the brokers, and this host's own identity there: it reads its host topic and
+ *        writes its reports, votes and events as it
  * @param zkAuth the identity shown to ZooKeeper and owning every znode created; null: anonymous
+ * @param spmKafka the identity of the pool's SPM, used only while this host holds the role: it
+ *        alone may write pool state and send commands to other hosts (the same as {@code kafka}
+ *        where no separate SPM identity is configured)
  */
-public record WorkerConfig(String hostId, String pool, String bootstrapServers, String zkConnect,
+public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, String zkConnect,
                            int zkSessionTimeoutMs, short topicReplication, ExtendPolicy extendPolicy, Duration blockStatsInterval,
-                           ZooKeeperAuth zkAuth) {
+                           ZooKeeperAuth zkAuth, KafkaConnection spmKafka) {
     public static final Pattern HOST_ID = Topics.HOST_ID;
 
     public WorkerConfig {
-        Objects.requireNonNull(bootstrapServers, "bootstrapServers");
+        Objects.requireNonNull(kafka, "kafka");
+        Objects.requireNonNull(spmKafka, "spmKafka");
         Objects.requireNonNull(zkConnect, "zkConnect");
         Objects.requireNonNull(extendPolicy, "extendPolicy");
         if (blockStatsInterval == null || blockStatsInterval.isNegative() || blockStatsInterval.isZero()) {
@@ -41,19 +48,26 @@ public record WorkerConfig(String hostId, String pool, String bootstrapServers, 
     }
 
     public static WorkerConfig of(String hostId, String pool, String bootstrapServers, String zkConnect) {
-        return new WorkerConfig(hostId, pool, bootstrapServers, zkConnect, 6000, (short) 1, ExtendPolicy.OVIRT, DEFAULT_BLOCK_STATS_INTERVAL, null);
+        KafkaConnection kafka = KafkaConnection.plaintext(bootstrapServers);
+        return new WorkerConfig(hostId, pool, kafka, zkConnect, 6000, (short) 1, ExtendPolicy.OVIRT, DEFAULT_BLOCK_STATS_INTERVAL, null, kafka);
     }
 
     /** oVirt reads highest offsets every 2 s. */
     public static final Duration DEFAULT_BLOCK_STATS_INTERVAL = Duration.ofSeconds(2);
 
     public WorkerConfig withExtendPolicy(ExtendPolicy policy, Duration blockStats) {
-        return new WorkerConfig(hostId, pool, bootstrapServers, zkConnect, zkSessionTimeoutMs, topicReplication, policy, blockStats, zkAuth);
+        return new WorkerConfig(hostId, pool, kafka, zkConnect, zkSessionTimeoutMs, topicReplication, policy, blockStats, zkAuth, spmKafka);
     }
 
     public WorkerConfig withZooKeeperAuth(ZooKeeperAuth auth) {
-        return new WorkerConfig(hostId, pool, bootstrapServers, zkConnect, zkSessionTimeoutMs, topicReplication, extendPolicy,
-                blockStatsInterval, auth);
+        return new WorkerConfig(hostId, pool, kafka, zkConnect, zkSessionTimeoutMs, topicReplication, extendPolicy,
+                blockStatsInterval, auth, spmKafka);
+    }
+
+    /** Reaches Kafka as {@code host} for the host's own work, and as {@code spm} while this host is the pool's SPM. */
+    public WorkerConfig withKafka(KafkaConnection host, KafkaConnection spm) {
+        return new WorkerConfig(hostId, pool, host, zkConnect, zkSessionTimeoutMs, topicReplication, extendPolicy,
+                blockStatsInterval, zkAuth, spm);
     }
 
     public String issuer() {

@@ -8,6 +8,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
+import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.HostDirectory;
@@ -67,7 +68,7 @@ public final class Manager implements AutoCloseable {
         if (!state.compareAndSet(State.LATENT, State.STARTED)) {
             throw new IllegalStateException("manager already started");
         }
-        admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers()));
+        admin = KafkaClients.admin(config.kafka());
         List<NewTopic> topics = new ArrayList<>(Topics.shared(config.topicReplication()));
         topics.addAll(Topics.poolTopics(config.defaultPool(), config.topicReplication()));
         Topics.ensure(admin, topics);
@@ -80,16 +81,16 @@ public final class Manager implements AutoCloseable {
         leases = new LeaseDirectory(zk);
         leases.start();
 
-        view = new StateView(config.bootstrapServers());
+        view = new StateView(config.kafka());
         view.start();
-        deadLetters = new DeadLetters(config.bootstrapServers(), config.managerId());
-        subscribers = new SubscriberRegistry(config.bootstrapServers(), deadLetters);
+        deadLetters = new DeadLetters(config.kafka(), config.managerId());
+        subscribers = new SubscriberRegistry(config.kafka(), deadLetters);
         subscribers.start();
         view.caughtUp().get(60, TimeUnit.SECONDS);
         subscribers.caughtUp().get(60, TimeUnit.SECONDS);
 
         vertx = Vertx.vertx();
-        role = new ActiveRole(vertx, config.managerId(), config.bootstrapServers(), view, subscribers, hosts, deadLetters);
+        role = new ActiveRole(vertx, config.managerId(), config.kafka(), view, subscribers, hosts, deadLetters);
         DriverRegistry drivers = DriverRegistry.load();
         HealthCheck health = new HealthCheck(vertx, admin, zk, view, spms, config.defaultPool(), role);
         RestApi api = new RestApi(vertx, config, view, role, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),

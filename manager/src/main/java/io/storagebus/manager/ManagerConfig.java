@@ -3,6 +3,7 @@ package io.storagebus.manager;
 import java.nio.file.Path;
 import java.util.regex.Pattern;
 
+import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Topics;
 import io.storagebus.leases.ZooKeeperAuth;
 import io.storagebus.manager.security.TlsKeyStore;
@@ -11,6 +12,7 @@ import io.storagebus.manager.security.TlsKeyStore;
  * What a manager needs to run.
  *
  * @param managerId unique among the managers of one installation
+ * @param kafka the brokers, and the manager's identity there
  * @param httpPort 0 picks a free port
  * @param advertisedUrl how other managers' clients reach this one's REST API, given to them in a
  *        307 when this one is active; null means {@code http://httpHost:port}
@@ -22,7 +24,7 @@ import io.storagebus.manager.security.TlsKeyStore;
  * @param zkAuth the identity shown to ZooKeeper and owning every znode created; null: anonymous
  * @param tls the REST API's certificate (https); null: plain http, which the manager warns of
  */
-public record ManagerConfig(String managerId, String bootstrapServers, String zkConnect, String httpHost, int httpPort,
+public record ManagerConfig(String managerId, KafkaConnection kafka, String zkConnect, String httpHost, int httpPort,
                             String advertisedUrl, String defaultPool, short topicReplication, int zkSessionTimeoutMs,
                             Path apiTokensFile, ZooKeeperAuth zkAuth, TlsKeyStore tls) {
     public static final Pattern MANAGER_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
@@ -37,26 +39,31 @@ public record ManagerConfig(String managerId, String bootstrapServers, String zk
     }
 
     public static ManagerConfig of(String bootstrapServers, String zkConnect, int httpPort) {
-        return new ManagerConfig("manager-1", bootstrapServers, zkConnect, "127.0.0.1", httpPort, null, "default", (short) 1, 6000, null, null, null);
+        return new ManagerConfig("manager-1", KafkaConnection.plaintext(bootstrapServers), zkConnect, "127.0.0.1", httpPort, null, "default", (short) 1, 6000, null, null, null);
     }
 
     public ManagerConfig withId(String id) {
-        return new ManagerConfig(id, bootstrapServers, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+        return new ManagerConfig(id, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
                 zkSessionTimeoutMs, apiTokensFile, zkAuth, tls);
     }
 
     public ManagerConfig withApiTokens(Path file) {
-        return new ManagerConfig(managerId, bootstrapServers, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+        return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
                 zkSessionTimeoutMs, file, zkAuth, tls);
     }
 
     public ManagerConfig withZooKeeperAuth(ZooKeeperAuth auth) {
-        return new ManagerConfig(managerId, bootstrapServers, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+        return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
                 zkSessionTimeoutMs, apiTokensFile, auth, tls);
     }
 
+    public ManagerConfig withKafka(KafkaConnection connection) {
+        return new ManagerConfig(managerId, connection, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls);
+    }
+
     public ManagerConfig withTls(TlsKeyStore keyStore) {
-        return new ManagerConfig(managerId, bootstrapServers, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+        return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
                 zkSessionTimeoutMs, apiTokensFile, zkAuth, keyStore);
     }
 }

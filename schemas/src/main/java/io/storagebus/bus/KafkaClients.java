@@ -6,6 +6,8 @@ import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -30,10 +32,14 @@ public final class KafkaClients {
     private KafkaClients() {
     }
 
-    /** An idempotent producer: acks from all replicas, retries never duplicate a record. */
+    /** {@link #producer(KafkaConnection)} to a broker that needs no security. */
     public static Properties producer(String bootstrapServers) {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        return producer(KafkaConnection.plaintext(bootstrapServers));
+    }
+
+    /** An idempotent producer: acks from all replicas, retries never duplicate a record. */
+    public static Properties producer(KafkaConnection kafka) {
+        Properties p = connection(kafka);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.LINGER_MS_CONFIG, "0");
@@ -43,21 +49,37 @@ public final class KafkaClients {
     }
 
     /** A transactional producer: what {@link #producer} is, under a transactional id. */
-    public static Properties transactionalProducer(String bootstrapServers, String transactionalId) {
-        Properties p = producer(bootstrapServers);
+    public static Properties transactionalProducer(KafkaConnection kafka, String transactionalId) {
+        Properties p = producer(kafka);
         p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
         return p;
     }
 
-    /** A consumer that sees committed records only and never commits offsets on its own. */
+    /** {@link #consumer(KafkaConnection)} of a broker that needs no security. */
     public static Properties consumer(String bootstrapServers) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        return consumer(KafkaConnection.plaintext(bootstrapServers));
+    }
+
+    /** A consumer that sees committed records only and never commits offsets on its own. */
+    public static Properties consumer(KafkaConnection kafka) {
+        Properties p = connection(kafka);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        return p;
+    }
+
+    /** An admin client (topics, ACLs) with the connection's identity. */
+    public static Admin admin(KafkaConnection kafka) {
+        return Admin.create(connection(kafka));
+    }
+
+    private static Properties connection(KafkaConnection kafka) {
+        Properties p = new Properties();
+        p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        p.putAll(kafka.security());
         return p;
     }
 

@@ -54,12 +54,20 @@ public final class Topics {
     private Topics() {
     }
 
-    /** Commands only the SPM of the pool carries out; one partition keeps them in order. */
-    public static String spmCommands(String pool) {
+    /** What the names of host topics start with. */
+    public static final String HOST_TOPIC_PREFIX = "storagebus.host.";
+
+    /** What the names of a pool's topics start with. */
+    public static String poolTopicPrefix(String pool) {
         if (!POOL_NAME.matcher(pool).matches()) {
             throw new IllegalArgumentException("invalid pool name '" + pool + "': " + POOL_NAME.pattern());
         }
-        return "storagebus.pool." + pool + ".spm-commands";
+        return "storagebus.pool." + pool + ".";
+    }
+
+    /** Commands only the SPM of the pool carries out; one partition keeps them in order. */
+    public static String spmCommands(String pool) {
+        return poolTopicPrefix(pool) + "spm-commands";
     }
 
     /** Commands for one host (prepare, teardown); one partition keeps them in order. */
@@ -67,7 +75,7 @@ public final class Topics {
         if (!HOST_ID.matcher(hostId).matches()) {
             throw new IllegalArgumentException("invalid host id '" + hostId + "': " + HOST_ID.pattern());
         }
-        return "storagebus.host." + hostId + ".commands";
+        return HOST_TOPIC_PREFIX + hostId + ".commands";
     }
 
     public static NewTopic hostCommandTopic(String hostId, short replication) {

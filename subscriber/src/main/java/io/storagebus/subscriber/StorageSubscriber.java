@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.KafkaClients;
+import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
@@ -87,7 +88,12 @@ public final class StorageSubscriber implements AutoCloseable {
     }
 
     public static Builder builder(String bootstrapServers, String subscriberId) {
-        return new Builder(bootstrapServers, subscriberId);
+        return builder(KafkaConnection.plaintext(bootstrapServers), subscriberId);
+    }
+
+    /** A subscriber reaching Kafka with an identity of its own (TLS, SASL): see docs/SECURITY.md for the ACLs it needs. */
+    public static Builder builder(KafkaConnection kafka, String subscriberId) {
+        return new Builder(kafka, subscriberId);
     }
 
     public String subscriberId() {
@@ -102,7 +108,7 @@ public final class StorageSubscriber implements AutoCloseable {
         if (!state.compareAndSet(State.LATENT, State.STARTED)) {
             throw new IllegalStateException("subscriber " + config.subscriberId + " already started");
         }
-        Properties p = KafkaClients.producer(config.bootstrapServers);
+        Properties p = KafkaClients.producer(config.connection);
         p.putAll(config.kafka);
         producer = new KafkaProducer<>(p);
         KafkaConsumer<String, byte[]> c = newConsumer();
@@ -169,7 +175,7 @@ public final class StorageSubscriber implements AutoCloseable {
      * after registration can fall before its starting point.
      */
     private KafkaConsumer<String, byte[]> newConsumer() {
-        Properties p = KafkaClients.consumer(config.bootstrapServers);
+        Properties p = KafkaClients.consumer(config.connection);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "storagebus-subscriber-" + config.subscriberId);
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
         p.putAll(config.kafka);
@@ -284,7 +290,7 @@ public final class StorageSubscriber implements AutoCloseable {
 
     /** How a subscriber presents itself and what it does with what it reads. */
     public static final class Builder {
-        private final String bootstrapServers;
+        private final KafkaConnection connection;
         private final String subscriberId;
         private String description;
         private SilencePolicy silence = SilencePolicy.VETO;
@@ -293,8 +299,8 @@ public final class StorageSubscriber implements AutoCloseable {
         private StorageEventListener listener;
         private final Map<String, Object> kafka = new HashMap<>();
 
-        private Builder(String bootstrapServers, String subscriberId) {
-            this.bootstrapServers = Objects.requireNonNull(bootstrapServers, "bootstrapServers");
+        private Builder(KafkaConnection connection, String subscriberId) {
+            this.connection = Objects.requireNonNull(connection, "connection");
             if (subscriberId == null || !Topics.SUBSCRIBER_ID.matcher(subscriberId).matches()) {
                 throw new IllegalArgumentException("subscriber id '" + subscriberId + "' must match " + Topics.SUBSCRIBER_ID.pattern());
             }

@@ -42,6 +42,17 @@ public final class EmbeddedKafka implements AutoCloseable {
     /** Extra listeners: name, port the broker binds, port it advertises (a proxy in front of it). */
     private final java.util.List<int[]> extraPorts = new java.util.ArrayList<>();
     private final java.util.List<String> extraNames = new java.util.ArrayList<>();
+    private Security security;
+
+    /**
+     * The broker's TLS certificate (PKCS#12, its password) and the password of {@value #ADMIN},
+     * the super user that sets up users and ACLs.
+     */
+    public record Security(Path keystore, String keystorePassword, String adminPassword) {
+    }
+
+    /** The super user of a secured broker. */
+    public static final String ADMIN = "admin";
 
     /** A broker keeping its log under {@code logDir}; ports 0 pick free ones. */
     public EmbeddedKafka(Path logDir, int brokerPort) {
@@ -59,6 +70,35 @@ public final class EmbeddedKafka implements AutoCloseable {
         extraNames.add(name);
         extraPorts.add(new int[] {port, advertisedPort});
         return this;
+    }
+
+    /**
+     * Makes the client listener SASL_SSL (SCRAM-SHA-512 users, the certificate of {@code security})
+     * and turns the authorizer on: nobody may do anything without an ACL but {@value #ADMIN}. The
+     * broker talks to itself over the same listener as {@value #ADMIN}. Call before the first
+     * {@link #start()}: the admin's credentials are written when the log directory is formatted.
+     */
+    public synchronized EmbeddedKafka secured(Security security) {
+        this.security = security;
+        return this;
+    }
+
+    /** What an admin client needs besides the bootstrap servers: the plain or the admin's SASL_SSL settings. */
+    public Map<String, Object> adminClientProperties() {
+        Map<String, Object> p = new java.util.HashMap<>(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers()));
+        if (security != null) {
+            p.put("security.protocol", "SASL_SSL");
+            p.put("sasl.mechanism", "SCRAM-SHA-512");
+            p.put("sasl.jaas.config", jaas(ADMIN, security.adminPassword()));
+            p.put("ssl.truststore.type", "PKCS12");
+            p.put("ssl.truststore.location", security.keystore().toString());
+            p.put("ssl.truststore.password", security.keystorePassword());
+        }
+        return p;
+    }
+
+    private static String jaas(String user, String password) {
+        return "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"" + user + "\" password=\"" + password + "\";";
     }
 
     public synchronized EmbeddedKafka start() {
@@ -105,9 +145,10 @@ public final class EmbeddedKafka implements AutoCloseable {
         p.put("process.roles", "broker,controller");
         p.put("node.id", "1");
         p.put("controller.quorum.voters", "1@127.0.0.1:" + controllerPort);
-        StringBuilder listeners = new StringBuilder("PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
-        StringBuilder advertised = new StringBuilder("PLAINTEXT://127.0.0.1:" + brokerPort);
-        StringBuilder protocols = new StringBuilder("PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        String client = security == null ? "PLAINTEXT" : "SASL_SSL";
+        StringBuilder listeners = new StringBuilder(client + "://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
+        StringBuilder advertised = new StringBuilder(client + "://127.0.0.1:" + brokerPort);
+        StringBuilder protocols = new StringBuilder(client + ":" + client + ",CONTROLLER:PLAINTEXT");
         for (int i = 0; i < extraNames.size(); i++) {
             String name = extraNames.get(i);
             listeners.append(',').append(name).append("://127.0.0.1:").append(extraPorts.get(i)[0]);
@@ -117,7 +158,22 @@ public final class EmbeddedKafka implements AutoCloseable {
         p.put("listeners", listeners.toString());
         p.put("advertised.listeners", advertised.toString());
         p.put("controller.listener.names", "CONTROLLER");
-        p.put("inter.broker.listener.name", "PLAINTEXT");
+        p.put("inter.broker.listener.name", client);
+        if (security != null) {
+            p.put("sasl.enabled.mechanisms", "SCRAM-SHA-512");
+            p.put("sasl.mechanism.inter.broker.protocol", "SCRAM-SHA-512");
+            p.put("listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config", jaas(ADMIN, security.adminPassword()));
+            p.put("ssl.keystore.type", "PKCS12");
+            p.put("ssl.keystore.location", security.keystore().toString());
+            p.put("ssl.keystore.password", security.keystorePassword());
+            p.put("ssl.truststore.type", "PKCS12");
+            p.put("ssl.truststore.location", security.keystore().toString());
+            p.put("ssl.truststore.password", security.keystorePassword());
+            p.put("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer");
+            p.put("allow.everyone.if.no.acl.found", "false");
+            // ANONYMOUS reaches only the controller listener, bound to 127.0.0.1, which the broker itself uses.
+            p.put("super.users", "User:" + ADMIN + ";User:ANONYMOUS");
+        }
         p.put("listener.security.protocol.map", protocols.toString());
         p.put("log.dirs", logDir.toString());
         // A single broker: every internal topic has one replica and one partition, so that the
@@ -147,6 +203,8 @@ public final class EmbeddedKafka implements AutoCloseable {
                     .setControllerListenerName("CONTROLLER")
                     .setSupportedFeatures(Feature.PRODUCTION_FEATURES)
                     .setReleaseVersion(MetadataVersion.LATEST_PRODUCTION)
+                    .setScramArguments(security == null ? List.of()
+                            : List.of("SCRAM-SHA-512=[name=" + ADMIN + ",password=" + security.adminPassword() + "]"))
                     .run();
         } catch (Exception e) {
             throw new IllegalStateException("cannot format Kafka log dir " + logDir, e);
@@ -155,7 +213,7 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     private void awaitReady(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers()))) {
+        try (Admin admin = Admin.create(adminClientProperties())) {
             while (true) {
                 try {
                     if (!admin.describeCluster().nodes().get(5, TimeUnit.SECONDS).isEmpty()) {

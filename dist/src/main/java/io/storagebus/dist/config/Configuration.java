@@ -127,9 +127,22 @@ public final class Configuration {
             s.check(v.value()).ifPresent(why -> problems.add(new Problem(s.key(), v.source(),
                     "'" + s.key() + "' " + why + ", got '" + v.value() + "'")));
         }
-        if (values.get("zookeeper.digest-user") != null && values.get("zookeeper.digest-password-file") == null) {
-            problems.add(new Problem("zookeeper.digest-password-file", "configuration",
-                    "missing 'zookeeper.digest-password-file': zookeeper.digest-user needs its password, read from that file"));
+        requirePair("zookeeper.digest-user", "zookeeper.digest-password-file", problems);
+        requirePair("kafka.ssl-keystore-file", "kafka.ssl-keystore-password-file", problems);
+        requirePair("worker.spm-sasl-username", "worker.spm-sasl-password-file", problems);
+        requirePair("worker.spm-ssl-keystore-file", "worker.spm-ssl-keystore-password-file", problems);
+        String protocol = string("kafka.security-protocol");
+        if (protocol.startsWith("SASL")) {
+            for (String key : List.of("kafka.sasl-username", "kafka.sasl-password-file")) {
+                if (values.get(key) == null) {
+                    problems.add(new Problem(key, "configuration", "missing '" + key + "': kafka.security-protocol " + protocol
+                            + " logs in as a SASL user (see docs/SECURITY.md); to reach a broker that asks nobody, set "
+                            + "'kafka.security-protocol = PLAINTEXT', never in production"));
+                }
+            }
+        } else if (protocol.equals("SSL") && values.get("kafka.ssl-keystore-file") == null) {
+            problems.add(new Problem("kafka.ssl-keystore-file", "configuration", "missing 'kafka.ssl-keystore-file': "
+                    + "kafka.security-protocol SSL makes the client certificate this process's identity"));
         }
         if (role == Role.MANAGER && "on".equals(string("manager.tls"))) {
             for (String key : List.of("manager.tls-keystore-file", "manager.tls-keystore-password-file")) {
@@ -144,6 +157,13 @@ public final class Configuration {
             problems.add(new Problem("manager.api-tokens-file", "configuration", "missing 'manager.api-tokens-file': the REST API needs "
                     + "bearer tokens (make one with 'storagebus tokens create --name NAME --role admin'); to run without "
                     + "authentication, set 'manager.api-auth = none', never in production"));
+        }
+    }
+
+    /** {@code second} is where {@code first}'s secret is read from, so one without the other is useless. */
+    private void requirePair(String first, String second, List<Problem> problems) {
+        if (values.get(first) != null && values.get(second) == null) {
+            problems.add(new Problem(second, "configuration", "missing '" + second + "': " + first + " needs it"));
         }
     }
 

@@ -96,6 +96,20 @@ public record Setting(String key, Set<Role> roles, Type type, String defaultValu
                 return Set.of("tokens", "none").contains(v) ? Optional.empty() : Optional.of("must be tokens or none");
             }
         },
+        KAFKA_PROTOCOL("SASL_SSL, SSL, SASL_PLAINTEXT or PLAINTEXT") {
+            @Override
+            Optional<String> check(String v) {
+                return Set.of("SASL_SSL", "SSL", "SASL_PLAINTEXT", "PLAINTEXT").contains(v) ? Optional.empty()
+                        : Optional.of("must be SASL_SSL, SSL, SASL_PLAINTEXT or PLAINTEXT");
+            }
+        },
+        SASL_MECHANISM("SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN") {
+            @Override
+            Optional<String> check(String v) {
+                return Set.of("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN").contains(v) ? Optional.empty()
+                        : Optional.of("must be SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN");
+            }
+        },
         LOG_FORMAT("text or json") {
             @Override
             Optional<String> check(String v) {

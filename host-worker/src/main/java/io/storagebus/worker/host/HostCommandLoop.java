@@ -52,7 +52,7 @@ public final class HostCommandLoop implements AutoCloseable {
 
     public HostCommandLoop(WorkerConfig config, DriverRegistry drivers, VolumeLeases leases) {
         this.config = config;
-        Properties p = KafkaClients.producer(config.bootstrapServers());
+        Properties p = KafkaClients.producer(config.kafka());
         p.put(ProducerConfig.CLIENT_ID_CONFIG, "host-" + config.hostId());
         this.producer = new KafkaProducer<>(p);
         this.monitor = new VolumeMonitor(config, drivers, producer::send);
@@ -82,7 +82,7 @@ public final class HostCommandLoop implements AutoCloseable {
 
     private void run() {
         while (state.get() == State.STARTED) {
-            Properties p = KafkaClients.consumer(config.bootstrapServers());
+            Properties p = KafkaClients.consumer(config.kafka());
             p.put(ConsumerConfig.GROUP_ID_CONFIG, "storagebus-host-" + config.hostId());
             p.put(ConsumerConfig.CLIENT_ID_CONFIG, "host-" + config.hostId());
             try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p)) {

@@ -252,14 +252,14 @@ final class ExtendLoop {
     }
 
     private Properties producerProps() {
-        Properties p = KafkaClients.producer(config.bootstrapServers());
+        Properties p = KafkaClients.producer(config.spmKafka());
         p.put(ProducerConfig.CLIENT_ID_CONFIG, "spm-" + term.pool() + "-extends-" + config.hostId() + "-e" + term.epoch());
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "10000");
         return p;
     }
 
     private Properties consumerProps() {
-        Properties p = KafkaClients.consumer(config.bootstrapServers());
+        Properties p = KafkaClients.consumer(config.spmKafka());
         // Offsets only: assigned partitions, so a frozen old SPM cannot hold up the new one.
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "storagebus-spm-" + term.pool() + "-extends");
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, "spm-" + term.pool() + "-extends-" + config.hostId() + "-e" + term.epoch());

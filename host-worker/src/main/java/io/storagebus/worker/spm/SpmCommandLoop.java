@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.storagebus.bus.KafkaClients;
+import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Topics;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.worker.WorkerConfig;
@@ -249,7 +250,7 @@ final class SpmCommandLoop {
     private void readAndSubmitPendingJobs(KafkaConsumer<String, byte[]> commands) {
         String topic = Topics.spmJobs(term.pool());
         Map<String, byte[]> pending = new java.util.LinkedHashMap<>();
-        try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(KafkaClients.consumer(config.bootstrapServers()))) {
+        try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(KafkaClients.consumer(config.spmKafka()))) {
             List<TopicPartition> partitions = KafkaClients.partitionsOf(reader, topic, stopRequested);
             reader.assign(partitions);
             reader.seekToBeginning(partitions);
@@ -364,7 +365,7 @@ final class SpmCommandLoop {
     }
 
     private Properties producerProps() {
-        Properties p = KafkaClients.transactionalProducer(config.bootstrapServers(), "storagebus-spm-" + term.pool());
+        Properties p = KafkaClients.transactionalProducer(config.spmKafka(), "storagebus-spm-" + term.pool());
         // Long enough for the slowest driver operation of a batch (qemu-img, preallocation).
         p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "60000");
         // Without Kafka a commit fails after this, and the loop starts over.
@@ -380,13 +381,13 @@ final class SpmCommandLoop {
 
     /** For progress: delivered at once, outside transactions, never duplicated by retries. */
     private Properties progressProps() {
-        Properties p = KafkaClients.producer(config.bootstrapServers());
+        Properties p = KafkaClients.producer(config.spmKafka());
         p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId() + "-progress");
         return p;
     }
 
     private Properties consumerProps() {
-        Properties p = KafkaClients.consumer(config.bootstrapServers());
+        Properties p = KafkaClients.consumer(config.spmKafka());
         // The group only stores offsets; partitions are assigned, not balanced, so a frozen old
         // SPM cannot hold a rebalance up and failover does not wait for a group timeout.
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "storagebus-spm-" + term.pool());

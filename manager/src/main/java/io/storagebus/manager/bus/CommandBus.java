@@ -9,6 +9,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 
+import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Topics;
@@ -61,10 +62,10 @@ public final class CommandBus implements AutoCloseable {
      * @param leading whether this manager still leads; a producer that failed is replaced only
      *        while it does, so a deposed manager never fences the active one
      */
-    public CommandBus(Vertx vertx, String bootstrapServers, String transactionalId, BooleanSupplier leading) {
+    public CommandBus(Vertx vertx, KafkaConnection kafka, String transactionalId, BooleanSupplier leading) {
         this.vertx = vertx;
         this.leading = leading;
-        Properties p = KafkaClients.transactionalProducer(bootstrapServers, transactionalId);
+        Properties p = KafkaClients.transactionalProducer(kafka, transactionalId);
         // A REST client waits for the outcome, so give up within seconds when Kafka is away. A
         // record that cannot be delivered puts the transaction in an abortable error state, so
         // such a failure is a definite "nothing committed", never a half-written request.

@@ -2,6 +2,7 @@ package io.storagebus.manager.bus;
 
 import java.time.Duration;
 
+import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.Records;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -16,8 +17,8 @@ public final class DeadLetters implements AutoCloseable {
     private final KafkaProducer<String, byte[]> producer;
     private final String by;
 
-    public DeadLetters(String bootstrapServers, String managerId) {
-        this.producer = new KafkaProducer<>(KafkaClients.producer(bootstrapServers));
+    public DeadLetters(KafkaConnection kafka, String managerId) {
+        this.producer = new KafkaProducer<>(KafkaClients.producer(kafka));
         this.by = "manager:" + managerId;
     }
 

@@ -7,6 +7,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 
+import io.storagebus.bus.KafkaConnection;
 import io.storagebus.leases.HostDirectory;
 import io.storagebus.manager.api.ApiError;
 import io.storagebus.manager.bus.CommandBus;
@@ -35,7 +36,7 @@ public final class ActiveRole implements ManagerElection.Listener {
 
     private final Vertx vertx;
     private final String managerId;
-    private final String bootstrapServers;
+    private final KafkaConnection kafka;
     private final StateView view;
     private final SubscriberRegistry subscribers;
     private final HostDirectory hosts;
@@ -45,11 +46,11 @@ public final class ActiveRole implements ManagerElection.Listener {
     private volatile BooleanSupplier leading = () -> false;
     private volatile ManagerElection election;
 
-    public ActiveRole(Vertx vertx, String managerId, String bootstrapServers, StateView view, SubscriberRegistry subscribers,
+    public ActiveRole(Vertx vertx, String managerId, KafkaConnection kafka, StateView view, SubscriberRegistry subscribers,
                       HostDirectory hosts, DeadLetters deadLetters) {
         this.vertx = vertx;
         this.managerId = managerId;
-        this.bootstrapServers = bootstrapServers;
+        this.kafka = kafka;
         this.view = view;
         this.subscribers = subscribers;
         this.hosts = hosts;
@@ -70,12 +71,12 @@ public final class ActiveRole implements ManagerElection.Listener {
     @Override
     public void activate() throws Exception {
         long started = System.nanoTime();
-        CommandBus bus = new CommandBus(vertx, bootstrapServers, TRANSACTIONAL_ID, () -> leading.getAsBoolean());
+        CommandBus bus = new CommandBus(vertx, kafka, TRANSACTIONAL_ID, () -> leading.getAsBoolean());
         bus.start();
         MaintenanceCoordinator maintenance = null;
         try {
             view.sync().get(30, TimeUnit.SECONDS);
-            maintenance = new MaintenanceCoordinator(vertx, managerId, bootstrapServers, view, bus, subscribers, hosts, deadLetters);
+            maintenance = new MaintenanceCoordinator(vertx, managerId, kafka, view, bus, subscribers, hosts, deadLetters);
             maintenance.start().get(60, TimeUnit.SECONDS);
         } catch (Exception e) {
             if (maintenance != null) {

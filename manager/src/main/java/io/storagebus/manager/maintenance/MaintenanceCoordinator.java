@@ -14,6 +14,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
 
+import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Topics;
@@ -127,7 +128,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
     private final Map<String, Open> byDomain = new HashMap<>();
     private final Map<String, Open> byRequest = new HashMap<>();
 
-    public MaintenanceCoordinator(Vertx vertx, String managerId, String bootstrapServers, StateView view, CommandBus bus,
+    public MaintenanceCoordinator(Vertx vertx, String managerId, KafkaConnection kafka, StateView view, CommandBus bus,
                                   SubscriberRegistry subscribers, HostDirectory hosts, DeadLetters deadLetters) {
         this.vertx = vertx;
         this.issuer = "manager:" + managerId;
@@ -136,7 +137,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         this.subscribers = subscribers;
         this.hosts = hosts;
         this.deadLetters = deadLetters;
-        this.replies = new TopicFollower(bootstrapServers, "maintenance-replies", List.of(Topics.MAINTENANCE), this::onReply);
+        this.replies = new TopicFollower(kafka, "maintenance-replies", List.of(Topics.MAINTENANCE), this::onReply);
     }
 
     /**

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
+import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
@@ -40,9 +41,9 @@ public final class SubscriberRegistry implements AutoCloseable {
     private final DeadLetters deadLetters;
     private final TopicFollower follower;
 
-    public SubscriberRegistry(String bootstrapServers, DeadLetters deadLetters) {
+    public SubscriberRegistry(KafkaConnection kafka, DeadLetters deadLetters) {
         this.deadLetters = deadLetters;
-        this.follower = new TopicFollower(bootstrapServers, "subscriber-registry", List.of(Topics.SUBSCRIBERS), this::apply);
+        this.follower = new TopicFollower(kafka, "subscriber-registry", List.of(Topics.SUBSCRIBERS), this::apply);
     }
 
     public void start() {

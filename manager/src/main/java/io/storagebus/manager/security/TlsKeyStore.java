@@ -1,10 +1,10 @@
 package io.storagebus.manager.security;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
+
+import io.storagebus.bus.SecretFile;
 
 /**
  * The REST API's certificate and key: a PKCS#12 keystore, with its password in a file of its
@@ -12,14 +12,11 @@ import java.util.List;
  */
 public record TlsKeyStore(Path keystore, String password) {
     public static TlsKeyStore of(Path keystore, Path passwordFile) throws IOException {
-        List<String> lines = Files.readAllLines(passwordFile, StandardCharsets.UTF_8);
-        if (lines.isEmpty() || lines.get(0).strip().isEmpty()) {
-            throw new IllegalArgumentException(passwordFile + " holds no password on its first line");
-        }
+        String password = SecretFile.read(passwordFile);
         if (!Files.isReadable(keystore)) {
             throw new IllegalArgumentException("cannot read the TLS keystore " + keystore);
         }
-        return new TlsKeyStore(keystore, lines.get(0).strip());
+        return new TlsKeyStore(keystore, password);
     }
 
     @Override

@@ -9,6 +9,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 
+import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
@@ -43,8 +44,8 @@ public final class StateView implements AutoCloseable {
     private final List<Consumer<String>> volumeListeners = new CopyOnWriteArrayList<>();
     private final TopicFollower follower;
 
-    public StateView(String bootstrapServers) {
-        this.follower = new TopicFollower(bootstrapServers, "state-view", TOPICS, this::apply);
+    public StateView(KafkaConnection kafka) {
+        this.follower = new TopicFollower(kafka, "state-view", TOPICS, this::apply);
     }
 
     public void start() {

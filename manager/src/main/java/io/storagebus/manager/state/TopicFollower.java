@@ -10,6 +10,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
+import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.ConsumerLag;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.metrics.StorageBusMetrics;
@@ -30,7 +31,7 @@ public final class TopicFollower implements AutoCloseable {
 
     private enum State { LATENT, STARTED, CLOSED }
 
-    private final String bootstrapServers;
+    private final KafkaConnection kafka;
     private final String name;
     private final List<String> topics;
     private final Consumer<ConsumerRecord<String, byte[]>> handler;
@@ -44,8 +45,8 @@ public final class TopicFollower implements AutoCloseable {
     private volatile boolean following;
     private final ConsumerLag lag = new ConsumerLag();
 
-    public TopicFollower(String bootstrapServers, String name, List<String> topics, Consumer<ConsumerRecord<String, byte[]>> handler) {
-        this.bootstrapServers = bootstrapServers;
+    public TopicFollower(KafkaConnection kafka, String name, List<String> topics, Consumer<ConsumerRecord<String, byte[]>> handler) {
+        this.kafka = kafka;
         this.name = name;
         this.topics = List.copyOf(topics);
         this.handler = handler;
@@ -85,7 +86,7 @@ public final class TopicFollower implements AutoCloseable {
     }
 
     private void run() {
-        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaClients.consumer(bootstrapServers))) {
+        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaClients.consumer(kafka))) {
             consumer = c;
             if (state.get() == State.CLOSED) {
                 return;

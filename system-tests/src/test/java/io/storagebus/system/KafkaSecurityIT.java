@@ -1,0 +1,186 @@
+package io.storagebus.system;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import io.storagebus.bus.KafkaAcls;
+import io.storagebus.bus.KafkaClients;
+import io.storagebus.bus.KafkaConnection;
+import io.storagebus.bus.Topics;
+import io.storagebus.manager.Manager;
+import io.storagebus.manager.ManagerConfig;
+import io.storagebus.schema.SilencePolicy;
+import io.storagebus.schema.VolumeCreated;
+import io.storagebus.subscriber.StorageSubscriber;
+import io.storagebus.subscriber.Vote;
+import io.storagebus.testkit.EmbeddedZooKeeper;
+import io.storagebus.worker.HostWorker;
+import io.storagebus.worker.WorkerConfig;
+import io.vertx.core.json.JsonObject;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.SaslAuthenticationException;
+import org.apache.kafka.common.errors.TopicAuthorizationException;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * StorageBus on a broker secured as docs/SECURITY.md says: SASL_SSL only, a SCRAM user for the
+ * manager, each host, the pool's SPM and a subscriber, each granted exactly its
+ * {@link KafkaAcls}. The whole stack works (a volume made and prepared, a maintenance voted
+ * and carried out, a subscriber told), and every identity is refused what it was not granted.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class KafkaSecurityIT {
+    private static final Duration WAIT = Duration.ofSeconds(60);
+    private static final String POOL = "default";
+
+    private SecuredKafka kafka;
+    private EmbeddedZooKeeper zooKeeper;
+    private Manager manager;
+    private final List<HostWorker> workers = new CopyOnWriteArrayList<>();
+    private KafkaConnection host1;
+    private KafkaConnection billing;
+
+    @BeforeAll
+    void start(@TempDir Path dir) throws Exception {
+        kafka = new SecuredKafka(dir.resolve("kafka"));
+        zooKeeper = new EmbeddedZooKeeper(dir.resolve("zookeeper"), 0).start();
+        KafkaConnection spm = kafka.user("sb-spm-default", KafkaAcls.spm("User:sb-spm-default", POOL));
+        host1 = kafka.user("sb-host-1", KafkaAcls.host("User:sb-host-1", "host-1", POOL));
+        KafkaConnection host2 = kafka.user("sb-host-2", KafkaAcls.host("User:sb-host-2", "host-2", POOL));
+        KafkaConnection managerKafka = kafka.user("sb-manager", KafkaAcls.manager("User:sb-manager"));
+        billing = kafka.user("billing", KafkaAcls.subscriber("User:billing", "billing"));
+        workers.add(new HostWorker(WorkerConfig.of("host-1", POOL, kafka.bootstrapServers(), zooKeeper.connectString())
+                .withKafka(host1, spm)).start());
+        workers.add(new HostWorker(WorkerConfig.of("host-2", POOL, kafka.bootstrapServers(), zooKeeper.connectString())
+                .withKafka(host2, spm)).start());
+        manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), 0).withKafka(managerKafka)).start();
+        manager.defaultPoolReady().get(60, TimeUnit.SECONDS);
+    }
+
+    @AfterAll
+    void stop() {
+        if (manager != null) {
+            manager.close();
+        }
+        workers.forEach(HostWorker::close);
+        if (zooKeeper != null) {
+            zooKeeper.close();
+        }
+        if (kafka != null) {
+            kafka.close();
+        }
+    }
+
+    @Test
+    void everyIdentityDoesItsWorkWithOnlyItsGrants() throws Exception {
+        List<VolumeCreated> told = new CopyOnWriteArrayList<>();
+        try (StorageSubscriber subscriber = StorageSubscriber.builder(billing, "billing").silence(SilencePolicy.VETO)
+                .voter(request -> Vote.consent()).listener(e -> {
+                    if (e instanceof VolumeCreated created) {
+                        told.add(created);
+                    }
+                }).build()) {
+            subscriber.start();
+            Http http = new Http(manager.baseUrl());
+            Http.Response domain = http.post("/api/v1/domains", new JsonObject().put("name", "d").put("driver", "file")
+                    .put("properties", new JsonObject().put("path", Files.createTempDirectory("kafka-acl").toString())));
+            assertEquals(201, domain.status(), domain.body());
+            String domainId = domain.json().getString("id");
+            Http.Response created = http.post("/api/v1/domains/" + domainId + "/volumes", new JsonObject().put("name", "v").put("virtualSize", 1 << 20));
+            assertEquals(202, created.status(), created.body());
+            String volumeId = created.json().getString("volumeId");
+            await().atMost(WAIT).until(() -> "READY".equals(http.get("/api/v1/volumes/" + volumeId).json().getString("status")));
+            Http.Response prepared = http.post("/api/v1/volumes/" + volumeId + "/prepare", new JsonObject().put("hostId", "host-1"));
+            assertEquals(202, prepared.status(), prepared.body());
+            String taskId = prepared.json().getString("taskId");
+            assertEquals("SUCCEEDED", await().atMost(WAIT).until(() -> http.get("/api/v1/tasks/" + taskId).json().getString("status"),
+                    s -> !"RUNNING".equals(s) && !"PENDING".equals(s)));
+            assertTrue(http.get("/api/v1/volumes/" + volumeId).json().containsKey("lease"));
+            await().atMost(WAIT).until(() -> told.stream().anyMatch(e -> e.getVolumeId().equals(volumeId)));
+
+            // Maintenance: the subscriber and both hosts vote, the hosts disconnect and say so.
+            Http.Response requested = http.post("/api/v1/domains/" + domainId + "/maintenance",
+                    new JsonObject().put("reason", "acl check").put("deadlineSeconds", 30));
+            assertEquals(202, requested.status(), requested.body());
+            JsonObject completed = await().atMost(WAIT).until(() -> http.get("/api/v1/domains/" + domainId + "/maintenance").json(),
+                    m -> Set.of("COMPLETED", "ABORTED").contains(m.getString("status")));
+            assertEquals("COMPLETED", completed.getString("status"), completed.encode());
+            assertTrue(completed.getJsonArray("voters").stream().map(JsonObject.class::cast)
+                    .allMatch(v -> "CONSENT".equals(v.getString("vote")) && !v.getBoolean("silent", false)), completed.encode());
+        }
+    }
+
+    @Test
+    void aClientWithoutCredentialsOrWithAWrongPasswordIsRefused() {
+        KafkaConnection anonymous = KafkaConnection.of(kafka.bootstrapServers(), "SSL").withTrustedCas(kafka.caFile());
+        ExecutionException refused = assertThrows(ExecutionException.class, () -> topics(anonymous));
+        System.out.println("without credentials: " + refused.getCause());
+        ExecutionException wrong = assertThrows(ExecutionException.class, () -> topics(kafka.connection("sb-host-1", "guessed")));
+        assertInstanceOf(SaslAuthenticationException.class, wrong.getCause(), wrong.toString());
+        ExecutionException plaintext = assertThrows(ExecutionException.class, () -> topics(KafkaConnection.plaintext(kafka.bootstrapServers())));
+        System.out.println("plaintext: " + plaintext.getCause());
+    }
+
+    @Test
+    void aHostCanNeitherWriteNorReadAnotherHostsTopicNorWritePoolState() {
+        assertRefusedWrite(host1, Topics.hostCommands("host-2"));
+        assertRefusedWrite(host1, Topics.VOLUME_STATE);
+        assertRefusedWrite(host1, Topics.spmJobs(POOL));
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(KafkaClients.consumer(host1))) {
+            consumer.assign(List.of(new TopicPartition(Topics.hostCommands("host-2"), 0)));
+            assertThrows(TopicAuthorizationException.class, () -> consumer.poll(Duration.ofSeconds(10)));
+        }
+    }
+
+    @Test
+    void aSubscriberCanWriteNoCommandAndNoState() {
+        assertRefusedWrite(billing, Topics.spmCommands(POOL));
+        assertRefusedWrite(billing, Topics.hostCommands("host-1"));
+        assertRefusedWrite(billing, Topics.DOMAIN_STATE);
+        assertRefusedWrite(billing, Topics.EVENTS);
+    }
+
+    private static void assertRefusedWrite(KafkaConnection who, String topic) {
+        Properties p = KafkaClients.producer(who);
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "10000");
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p)) {
+            Exception e = assertThrows(Exception.class, () -> producer.send(new ProducerRecord<>(topic, "k", new byte[] {1})).get(20, TimeUnit.SECONDS));
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+            assertInstanceOf(TopicAuthorizationException.class, cause, topic + ": " + e);
+        }
+    }
+
+    private static Set<String> topics(KafkaConnection who) throws Exception {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", who.bootstrapServers());
+        p.putAll(who.security());
+        p.put("default.api.timeout.ms", "8000");
+        p.put("request.timeout.ms", "4000");
+        try (Admin admin = Admin.create(p)) {
+            return admin.listTopics().names().get();
+        }
+    }
+}
