@@ -8,10 +8,12 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 
+import io.storagebus.bus.KafkaAcls;
 import io.storagebus.manager.security.ApiTokens;
 import io.storagebus.manager.security.Role;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import org.apache.kafka.common.acl.AclBinding;
 
 /**
  * The operator's verbs: {@code storagebus <noun> <verb> [args] [--options]}, each a REST call to
@@ -104,6 +106,8 @@ public final class Cli {
             new Verb("tokens", "create", "--name NAME --role admin|operator|viewer",
                     "makes a REST token: prints it once, and the line to add to manager.api-tokens-file (its hash) on every manager",
                     Cli::createToken),
+            new Verb("kafka-acls", "", "--for manager|host|spm|subscriber --principal User:NAME [--host-id H] [--pool P] [--subscriber-id S]",
+                    "prints the Kafka ACLs that identity needs, as kafka-acls.sh arguments (docs/SECURITY.md)", Cli::kafkaAcls),
             new Verb("health", "", "", "the manager's health, role and the active manager", c -> c.object(c.api().get("/api/v1/health"))),
             new Verb("events", "tail", "[--type T[,T]] [--volume ID] [--domain ID] [--from-beginning] [--count N]",
                     "prints public events as they happen (reads Kafka: --bootstrap-servers or $STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS)",
@@ -261,6 +265,26 @@ public final class Cli {
         c.out().println("       (shown this once: hand it to its user as $STORAGEBUS_TOKEN; StorageBus keeps only its hash)");
         c.out().println("line:  " + line);
         c.out().println("       (append it to manager.api-tokens-file on every manager, then restart them)");
+        return 0;
+    }
+
+    /** Offline: the grants of one StorageBus identity, for the operator to apply with Kafka's own tools. */
+    private static int kafkaAcls(Invocation c) throws Exception {
+        String principal = c.required("principal");
+        String pool = c.optionOr("pool", "default");
+        List<AclBinding> acls;
+        try {
+            acls = switch (c.required("for")) {
+                case "manager" -> KafkaAcls.manager(principal);
+                case "host" -> KafkaAcls.host(principal, c.required("host-id"), pool);
+                case "spm" -> KafkaAcls.spm(principal, pool);
+                case "subscriber" -> KafkaAcls.subscriber(principal, c.required("subscriber-id"));
+                default -> throw new Invocation.UsageException("--for must be manager, host, spm or subscriber");
+            };
+        } catch (IllegalArgumentException e) {
+            throw new Invocation.UsageException(e.getMessage());
+        }
+        acls.forEach(acl -> c.out().println(KafkaAcls.asKafkaAclsArguments(acl)));
         return 0;
     }
 

@@ -25,6 +25,8 @@ class ConfigurationTest {
         Path file = write("worker.conf", """
                 # a host worker
                 kafka.bootstrap-servers = kafka-1:9092,kafka-2:9092
+                kafka.sasl-username = sb-host-7
+                kafka.sasl-password-file = /etc/storagebus/secrets/kafka-host
                 zookeeper.connect = zk-1:2181
                 worker.host-id = host-7
                 worker.pool = from-file
@@ -38,7 +40,7 @@ class ConfigurationTest {
         assertEquals("host-7", config.string("worker.host-id"));
         assertEquals(9100, config.integer("worker.http-port"));
         assertEquals("$STORAGEBUS_EXTEND_CHUNK_MB", config.effective().get("extend.chunk-mb").source());
-        assertEquals(file + ":3", config.effective().get("zookeeper.connect").source());
+        assertEquals(file + ":5", config.effective().get("zookeeper.connect").source());
         assertEquals("default", config.effective().get("worker.http-port").source());
     }
 
@@ -68,14 +70,17 @@ class ConfigurationTest {
                 "a manager without tokens must say so explicitly: " + all);
         assertTrue(all.contains("missing 'manager.tls-keystore-file'") && all.contains("'manager.tls = off'"),
                 "a manager without TLS must say so explicitly: " + all);
-        assertEquals(10, e.problems().size(), all);
+        assertTrue(all.contains("missing 'kafka.sasl-username'") && all.contains("'kafka.security-protocol = PLAINTEXT'"),
+                "a process without a Kafka identity must say so explicitly: " + all);
+        assertEquals(12, e.problems().size(), all);
     }
 
     @Test
     void environmentValuesAndOptionsAreCheckedToo() {
         ConfigException e = assertThrows(ConfigException.class, () -> Configuration.load(Role.WORKER,
                 List.of("--host-id", "h1", "--zookeper", "zk:2181"),
-                Map.of("STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS", "no-port", "STORAGEBUS_ZOOKEEPER_CONNECT", "zk:2181")));
+                Map.of("STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS", "no-port", "STORAGEBUS_ZOOKEEPER_CONNECT", "zk:2181",
+                        "STORAGEBUS_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")));
         String all = e.problems().stream().map(Configuration.Problem::toString).collect(Collectors.joining("\n"));
 
         assertTrue(all.contains("$STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS: 'kafka.bootstrap-servers' must be host:port"), all);
@@ -90,6 +95,9 @@ class ConfigurationTest {
         assertEquals(Optional.empty(), Configuration.roleOf(write("both.conf", "manager.id = m\nworker.host-id = h\n")));
         assertEquals(List.of(), Configuration.check(write("ok.conf", """
                 kafka.bootstrap-servers = localhost:9092
+                kafka.sasl-username = sb-manager
+                kafka.sasl-password-file = /etc/storagebus/secrets/kafka
+                kafka.ssl-ca-file = /etc/storagebus/tls/kafka-ca.pem
                 zookeeper.connect = localhost:2181
                 manager.advertised-url = http://manager-1:8080
                 manager.api-tokens-file = /etc/storagebus/api-tokens
@@ -102,7 +110,25 @@ class ConfigurationTest {
                 zookeeper.connect = localhost:2181
                 manager.api-auth = none
                 manager.tls = off
+                kafka.security-protocol = PLAINTEXT
                 """), Role.MANAGER), "no authentication and no TLS, when said explicitly");
+    }
+
+    @Test
+    void eachKafkaIdentityNeedsItsSecret() throws IOException {
+        String all = Configuration.check(write("kafka.conf", """
+                kafka.bootstrap-servers = localhost:9093
+                zookeeper.connect = localhost:2181
+                worker.host-id = h1
+                kafka.security-protocol = SSL
+                worker.spm-sasl-username = sb-spm-default
+                worker.spm-ssl-keystore-file = /etc/storagebus/tls/spm.p12
+                """), Role.WORKER).stream().map(Configuration.Problem::toString).collect(Collectors.joining("\n"));
+        assertTrue(all.contains("missing 'kafka.ssl-keystore-file': kafka.security-protocol SSL makes the client certificate"), all);
+        assertTrue(all.contains("missing 'worker.spm-sasl-password-file': worker.spm-sasl-username needs it"), all);
+        assertTrue(all.contains("missing 'worker.spm-ssl-keystore-password-file'"), all);
+        assertTrue(Configuration.check(write("typo.conf", "kafka.bootstrap-servers = k:1\nzookeeper.connect = z:2\nworker.host-id = h\n"
+                + "kafka.security-protocol = TLS\n"), Role.WORKER).toString().contains("must be SASL_SSL, SSL, SASL_PLAINTEXT or PLAINTEXT"));
     }
 
     @Test
