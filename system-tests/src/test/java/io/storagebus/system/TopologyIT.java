@@ -17,7 +17,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import io.storagebus.bus.Envelopes;
+import io.storagebus.bus.KafkaAcls;
 import io.storagebus.bus.KafkaClients;
+import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
 import io.storagebus.manager.security.ApiTokens;
@@ -37,7 +39,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The compose topology as separate processes on one machine, each started as
  * {@code bin/storagebus} starts it, from configuration files: ZooKeeper, Kafka, two managers and
- * three host workers. The active manager is killed and the standby takes over; a worker is
+ * three host workers, each with its own Kafka user (SASL_SSL, ACLs as docs/SECURITY.md grants
+ * them) and the shared ZooKeeper digest identity; the managers serve https with tokens. The active manager is killed and the standby takes over; a worker is
  * killed and restarted with its host id; storage keeps extending with no manager up.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -51,8 +54,10 @@ class TopologyIT {
     private final Map<String, StorageBusProcess> services = new LinkedHashMap<>();
     private final Map<String, Integer> httpPorts = new LinkedHashMap<>();
     private Path tmp;
-    private String kafka;
+    private SecuredKafka kafka;
+    private final Map<String, KafkaConnection> kafkaUsers = new LinkedHashMap<>();
     private String zooKeeper;
+    private Path zooKeeperPassword;
 
     private static final String ADMIN_TOKEN = ApiTokens.generate();
     private TestTls tls;
@@ -61,9 +66,16 @@ class TopologyIT {
     void start(@TempDir Path tmp) throws Exception {
         this.tmp = tmp;
         zooKeeper = standalone("zookeeper", "ZooKeeper ready at ");
-        kafka = standalone("kafka", "Kafka ready at ");
+        zooKeeperPassword = Files.writeString(tmp.resolve("zookeeper-password"), "zk-" + System.nanoTime() + "\n");
+        kafka = new SecuredKafka(tmp.resolve("kafka"));
+        kafkaUsers.put("sb-spm-default", kafka.user("sb-spm-default", KafkaAcls.spm("User:sb-spm-default", "default")));
+        kafkaUsers.put("sb-manager", kafka.user("sb-manager", KafkaAcls.manager("User:sb-manager")));
         for (String host : List.of("host-1", "host-2", "host-3")) {
-            service(host, "worker", config(host, "worker.host-id = " + host));
+            kafkaUsers.put("sb-" + host, kafka.user("sb-" + host, KafkaAcls.host("User:sb-" + host, host, "default")));
+        }
+        for (String host : List.of("host-1", "host-2", "host-3")) {
+            service(host, "worker", config(host, "worker.host-id = " + host + "\nworker.spm-sasl-username = sb-spm-default"
+                    + "\nworker.spm-sasl-password-file = " + kafka.passwordFile("sb-spm-default")));
         }
         for (String host : List.of("host-1", "host-2", "host-3")) {
             await().atMost(WAIT).until(() -> get(host, "/health/ready").status() == 200);
@@ -79,13 +91,16 @@ class TopologyIT {
         for (int i = processes.size() - 1; i >= 0; i--) {
             processes.get(i).close();
         }
+        if (kafka != null) {
+            kafka.close();
+        }
     }
 
     @Test
     void configCheckAcceptsTheFilesInUseAndNamesTheWrongKeyOfABadOne() throws Exception {
         assertEquals(0, run("config", "check", tmp.resolve("manager-1.conf").toString()).exit());
         assertEquals(0, run("config", "check", tmp.resolve("host-1.conf").toString()).exit());
-        Path bad = Files.writeString(tmp.resolve("bad.conf"), "kafka.bootstrap-servers = " + kafka + "\nzookeeper.conect = " + zooKeeper
+        Path bad = Files.writeString(tmp.resolve("bad.conf"), "kafka.bootstrap-servers = " + kafka.bootstrapServers() + "\nzookeeper.conect = " + zooKeeper
                 + "\nworker.host-id = host-9\n");
         Ran checked = run("config", "check", bad.toString());
         assertEquals(1, checked.exit(), checked.output());
@@ -190,7 +205,7 @@ class TopologyIT {
     /** What a host's volume monitor sends when a guest's writes near the end of the allocation. */
     private void report(String domainId, Path domainDir, String volumeId, String hostId, long allocation) {
         DomainRef domain = DomainRef.newBuilder().setId(domainId).setDriver("blockfile").setProperties(Map.of("path", domainDir.toString())).build();
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(KafkaClients.producer(kafka))) {
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(KafkaClients.producer(kafkaUsers.get("sb-" + hostId)))) {
             producer.send(Records.of(Topics.watermarks("default"), volumeId, VolumeWatermark.newBuilder()
                     .setEnvelope(Envelopes.origin("default", "host:" + hostId, "topology-extend")).setVolumeId(volumeId).setDomain(domain)
                     .setHostId(hostId).setAllocation(allocation).setHighestOffset(allocation - (1 << 20)).setWriteRate(50L << 20)
@@ -257,10 +272,16 @@ class TopologyIT {
         int port = freePort();
         httpPorts.put(name, port);
         String portKey = name.startsWith("manager") ? "manager.http-port" : "worker.http-port";
+        String kafkaUser = name.startsWith("manager") ? "sb-manager" : "sb-" + name;
         return Files.writeString(tmp.resolve(name + ".conf"), String.join("\n",
-                "# " + name + " of the topology test",
-                "kafka.bootstrap-servers = " + kafka,
+                "# " + name + " of the topology test: Kafka over SASL_SSL with ACLs, ZooKeeper with a digest identity",
+                "kafka.bootstrap-servers = " + kafka.bootstrapServers(),
+                "kafka.ssl-ca-file = " + kafka.caFile(),
+                "kafka.sasl-username = " + kafkaUser,
+                "kafka.sasl-password-file = " + kafka.passwordFile(kafkaUser),
                 "zookeeper.connect = " + zooKeeper,
+                "zookeeper.digest-user = storagebus",
+                "zookeeper.digest-password-file = " + zooKeeperPassword,
                 "zookeeper.session-timeout-ms = " + SESSION_MS,
                 "log.format = json",
                 portKey + " = " + port,
