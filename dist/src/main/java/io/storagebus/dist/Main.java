@@ -14,6 +14,8 @@ import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import io.storagebus.bus.CommandSigner;
+import io.storagebus.bus.CommandVerifier;
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.SecretFile;
 import io.storagebus.dist.cli.Cli;
@@ -27,6 +29,7 @@ import io.storagebus.leases.ZooKeeperAuth;
 import io.storagebus.manager.ManagerConfig;
 import io.storagebus.manager.security.TlsKeyStore;
 import io.storagebus.worker.HostWorker;
+import io.storagebus.worker.IssuerPolicy;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.thin.ExtendPolicy;
 import io.storagebus.driver.Sizes;
@@ -114,7 +117,9 @@ public final class Main {
                 "none".equals(config.string("manager.api-auth")) ? null : Path.of(config.string("manager.api-tokens-file")),
                 zooKeeperAuth(config), "off".equals(config.string("manager.tls")) ? null
                         : TlsKeyStore.of(Path.of(config.string("manager.tls-keystore-file")),
-                                Path.of(config.string("manager.tls-keystore-password-file")))));
+                                Path.of(config.string("manager.tls-keystore-password-file"))),
+                "off".equals(config.string("commands.signatures")) ? null
+                        : CommandSigner.fromPem(Path.of(config.string("commands.signing-key-file")))));
         runUntilStopped(manager::close, manager::start);
     }
 
@@ -172,7 +177,9 @@ public final class Main {
                 config.integer("zookeeper.session-timeout-ms"), (short) config.integer("topics.replication"),
                 new ExtendPolicy(config.integer("extend.chunk-mb") * Sizes.MIB, config.integer("extend.free-percent"),
                         config.integer("extend.chunk-seconds")),
-                Duration.ofMillis(config.integer("worker.block-stats-interval-ms")), zooKeeperAuth(config), spmKafka(config, kafka));
+                Duration.ofMillis(config.integer("worker.block-stats-interval-ms")), zooKeeperAuth(config), spmKafka(config, kafka),
+                "off".equals(config.string("commands.signatures")) ? IssuerPolicy.unsigned()
+                        : IssuerPolicy.signedBy(CommandVerifier.fromPem(Path.of(config.string("commands.trusted-keys-file")))));
         WorkerService service = new WorkerService(workerConfig, config.string("worker.http-host"), config.integer("worker.http-port"));
         runUntilStopped(service::close, service::start);
     }

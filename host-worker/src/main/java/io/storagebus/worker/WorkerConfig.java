@@ -25,15 +25,17 @@ import io.storagebus.worker.thin.ExtendPolicy;
  * @param spmKafka the identity of the pool's SPM, used only while this host holds the role: it
  *        alone may write pool state and send commands to other hosts (the same as {@code kafka}
  *        where no separate SPM identity is configured)
+ * @param issuerPolicy who may make this worker destroy storage
  */
 public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, String zkConnect,
                            int zkSessionTimeoutMs, short topicReplication, ExtendPolicy extendPolicy, Duration blockStatsInterval,
-                           ZooKeeperAuth zkAuth, KafkaConnection spmKafka) {
+                           ZooKeeperAuth zkAuth, KafkaConnection spmKafka, IssuerPolicy issuerPolicy) {
     public static final Pattern HOST_ID = Topics.HOST_ID;
 
     public WorkerConfig {
         Objects.requireNonNull(kafka, "kafka");
         Objects.requireNonNull(spmKafka, "spmKafka");
+        Objects.requireNonNull(issuerPolicy, "issuerPolicy");
         Objects.requireNonNull(zkConnect, "zkConnect");
         Objects.requireNonNull(extendPolicy, "extendPolicy");
         if (blockStatsInterval == null || blockStatsInterval.isNegative() || blockStatsInterval.isZero()) {
@@ -49,25 +51,31 @@ public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, St
 
     public static WorkerConfig of(String hostId, String pool, String bootstrapServers, String zkConnect) {
         KafkaConnection kafka = KafkaConnection.plaintext(bootstrapServers);
-        return new WorkerConfig(hostId, pool, kafka, zkConnect, 6000, (short) 1, ExtendPolicy.OVIRT, DEFAULT_BLOCK_STATS_INTERVAL, null, kafka);
+        return new WorkerConfig(hostId, pool, kafka, zkConnect, 6000, (short) 1, ExtendPolicy.OVIRT, DEFAULT_BLOCK_STATS_INTERVAL, null, kafka,
+                IssuerPolicy.unsigned());
     }
 
     /** oVirt reads highest offsets every 2 s. */
     public static final Duration DEFAULT_BLOCK_STATS_INTERVAL = Duration.ofSeconds(2);
 
     public WorkerConfig withExtendPolicy(ExtendPolicy policy, Duration blockStats) {
-        return new WorkerConfig(hostId, pool, kafka, zkConnect, zkSessionTimeoutMs, topicReplication, policy, blockStats, zkAuth, spmKafka);
+        return new WorkerConfig(hostId, pool, kafka, zkConnect, zkSessionTimeoutMs, topicReplication, policy, blockStats, zkAuth, spmKafka, issuerPolicy);
     }
 
     public WorkerConfig withZooKeeperAuth(ZooKeeperAuth auth) {
         return new WorkerConfig(hostId, pool, kafka, zkConnect, zkSessionTimeoutMs, topicReplication, extendPolicy,
-                blockStatsInterval, auth, spmKafka);
+                blockStatsInterval, auth, spmKafka, issuerPolicy);
     }
 
     /** Reaches Kafka as {@code host} for the host's own work, and as {@code spm} while this host is the pool's SPM. */
     public WorkerConfig withKafka(KafkaConnection host, KafkaConnection spm) {
         return new WorkerConfig(hostId, pool, host, zkConnect, zkSessionTimeoutMs, topicReplication, extendPolicy,
-                blockStatsInterval, zkAuth, spm);
+                blockStatsInterval, zkAuth, spm, issuerPolicy);
+    }
+
+    public WorkerConfig withIssuerPolicy(IssuerPolicy policy) {
+        return new WorkerConfig(hostId, pool, kafka, zkConnect, zkSessionTimeoutMs, topicReplication, extendPolicy,
+                blockStatsInterval, zkAuth, spmKafka, policy);
     }
 
     public String issuer() {

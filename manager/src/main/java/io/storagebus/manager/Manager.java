@@ -90,7 +90,7 @@ public final class Manager implements AutoCloseable {
         subscribers.caughtUp().get(60, TimeUnit.SECONDS);
 
         vertx = Vertx.vertx();
-        role = new ActiveRole(vertx, config.managerId(), config.kafka(), view, subscribers, hosts, deadLetters);
+        role = new ActiveRole(vertx, config.managerId(), config.kafka(), view, subscribers, hosts, deadLetters, config.signer());
         DriverRegistry drivers = DriverRegistry.load();
         HealthCheck health = new HealthCheck(vertx, admin, zk, view, spms, config.defaultPool(), role);
         RestApi api = new RestApi(vertx, config, view, role, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),

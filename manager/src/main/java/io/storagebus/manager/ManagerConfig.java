@@ -3,6 +3,7 @@ package io.storagebus.manager;
 import java.nio.file.Path;
 import java.util.regex.Pattern;
 
+import io.storagebus.bus.CommandSigner;
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Topics;
 import io.storagebus.leases.ZooKeeperAuth;
@@ -23,10 +24,11 @@ import io.storagebus.manager.security.TlsKeyStore;
  *        authentication, which the manager warns of when it starts
  * @param zkAuth the identity shown to ZooKeeper and owning every znode created; null: anonymous
  * @param tls the REST API's certificate (https); null: plain http, which the manager warns of
+ * @param signer signs every command, for workers that check who sent a destructive one; null: unsigned
  */
 public record ManagerConfig(String managerId, KafkaConnection kafka, String zkConnect, String httpHost, int httpPort,
                             String advertisedUrl, String defaultPool, short topicReplication, int zkSessionTimeoutMs,
-                            Path apiTokensFile, ZooKeeperAuth zkAuth, TlsKeyStore tls) {
+                            Path apiTokensFile, ZooKeeperAuth zkAuth, TlsKeyStore tls, CommandSigner signer) {
     public static final Pattern MANAGER_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
 
     public ManagerConfig {
@@ -39,31 +41,37 @@ public record ManagerConfig(String managerId, KafkaConnection kafka, String zkCo
     }
 
     public static ManagerConfig of(String bootstrapServers, String zkConnect, int httpPort) {
-        return new ManagerConfig("manager-1", KafkaConnection.plaintext(bootstrapServers), zkConnect, "127.0.0.1", httpPort, null, "default", (short) 1, 6000, null, null, null);
+        return new ManagerConfig("manager-1", KafkaConnection.plaintext(bootstrapServers), zkConnect, "127.0.0.1", httpPort, null, "default",
+                (short) 1, 6000, null, null, null, null);
     }
 
     public ManagerConfig withId(String id) {
         return new ManagerConfig(id, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls);
+                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls, signer);
     }
 
     public ManagerConfig withApiTokens(Path file) {
         return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, file, zkAuth, tls);
+                zkSessionTimeoutMs, file, zkAuth, tls, signer);
     }
 
     public ManagerConfig withZooKeeperAuth(ZooKeeperAuth auth) {
         return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, auth, tls);
+                zkSessionTimeoutMs, apiTokensFile, auth, tls, signer);
     }
 
     public ManagerConfig withKafka(KafkaConnection connection) {
         return new ManagerConfig(managerId, connection, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls);
+                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls, signer);
+    }
+
+    public ManagerConfig withSigner(CommandSigner commandSigner) {
+        return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls, commandSigner);
     }
 
     public ManagerConfig withTls(TlsKeyStore keyStore) {
         return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, zkAuth, keyStore);
+                zkSessionTimeoutMs, apiTokensFile, zkAuth, keyStore, signer);
     }
 }

@@ -42,7 +42,8 @@ class ComposeFileIT {
         assertEquals(0, run(List.of("config", "show", "manager", "--config", COMPOSE.resolve("config/manager.conf").toString()),
                 Map.of("STORAGEBUS_MANAGER_ID", "manager-2", "STORAGEBUS_MANAGER_ADVERTISED_URL", "http://localhost:8081")));
         assertEquals(0, run(List.of("config", "show", "worker", "--config", COMPOSE.resolve("config/worker.conf").toString()),
-                Map.of("STORAGEBUS_WORKER_HOST_ID", "host-1")));
+                Map.of("STORAGEBUS_WORKER_HOST_ID", "host-1", "STORAGEBUS_KAFKA_SASL_USERNAME", "sb-host-1",
+                        "STORAGEBUS_KAFKA_SASL_PASSWORD_FILE", "/etc/storagebus/secrets/sb-host-1.password")));
         assertEquals(1, run(List.of("config", "show", "worker", "--config", COMPOSE.resolve("config/worker.conf").toString()), Map.of()),
                 "without its host id a worker's configuration is incomplete");
     }

@@ -6,31 +6,47 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyPair;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
+import io.storagebus.bus.CommandSigner;
+import io.storagebus.bus.CommandVerifier;
+import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.KafkaAcls;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.KafkaConnection;
+import io.storagebus.bus.MessageCodec;
+import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
+import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.manager.Manager;
 import io.storagebus.manager.ManagerConfig;
+import io.storagebus.schema.CommandFailed;
+import io.storagebus.schema.DeleteVolume;
+import io.storagebus.schema.DisconnectDomain;
+import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.SilencePolicy;
 import io.storagebus.schema.VolumeCreated;
+import io.storagebus.schema.VolumeState;
 import io.storagebus.subscriber.StorageSubscriber;
 import io.storagebus.subscriber.Vote;
 import io.storagebus.testkit.EmbeddedZooKeeper;
 import io.storagebus.worker.HostWorker;
+import io.storagebus.worker.IssuerPolicy;
 import io.storagebus.worker.WorkerConfig;
 import io.vertx.core.json.JsonObject;
+import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -61,22 +77,28 @@ class KafkaSecurityIT {
     private Manager manager;
     private final List<HostWorker> workers = new CopyOnWriteArrayList<>();
     private KafkaConnection host1;
+    private KafkaConnection spm;
+    private KafkaConnection managerKafka;
     private KafkaConnection billing;
 
     @BeforeAll
     void start(@TempDir Path dir) throws Exception {
         kafka = new SecuredKafka(dir.resolve("kafka"));
         zooKeeper = new EmbeddedZooKeeper(dir.resolve("zookeeper"), 0).start();
-        KafkaConnection spm = kafka.user("sb-spm-default", KafkaAcls.spm("User:sb-spm-default", POOL));
+        spm = kafka.user("sb-spm-default", KafkaAcls.spm("User:sb-spm-default", POOL));
         host1 = kafka.user("sb-host-1", KafkaAcls.host("User:sb-host-1", "host-1", POOL));
         KafkaConnection host2 = kafka.user("sb-host-2", KafkaAcls.host("User:sb-host-2", "host-2", POOL));
-        KafkaConnection managerKafka = kafka.user("sb-manager", KafkaAcls.manager("User:sb-manager"));
+        managerKafka = kafka.user("sb-manager", KafkaAcls.manager("User:sb-manager"));
         billing = kafka.user("billing", KafkaAcls.subscriber("User:billing", "billing"));
+        // The managers' command key, as 'storagebus command-keys create' makes it: workers trust its public half only.
+        KeyPair commandKey = CommandSigner.generate();
+        IssuerPolicy trusted = IssuerPolicy.signedBy(CommandVerifier.of(commandKey.getPublic()));
         workers.add(new HostWorker(WorkerConfig.of("host-1", POOL, kafka.bootstrapServers(), zooKeeper.connectString())
-                .withKafka(host1, spm)).start());
+                .withKafka(host1, spm).withIssuerPolicy(trusted)).start());
         workers.add(new HostWorker(WorkerConfig.of("host-2", POOL, kafka.bootstrapServers(), zooKeeper.connectString())
-                .withKafka(host2, spm)).start());
-        manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), 0).withKafka(managerKafka)).start();
+                .withKafka(host2, spm).withIssuerPolicy(trusted)).start());
+        manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), 0).withKafka(managerKafka)
+                .withSigner(CommandSigner.of(commandKey.getPrivate()))).start();
         manager.defaultPoolReady().get(60, TimeUnit.SECONDS);
     }
 
@@ -161,6 +183,73 @@ class KafkaSecurityIT {
         assertRefusedWrite(billing, Topics.hostCommands("host-1"));
         assertRefusedWrite(billing, Topics.DOMAIN_STATE);
         assertRefusedWrite(billing, Topics.EVENTS);
+    }
+
+    /**
+     * Whoever can write a command topic (a host may write to its SPM's, the SPM to every host's)
+     * still cannot make a worker destroy: an unsigned command, one signed by another key, and
+     * one naming a subscriber as its issuer are refused and reported, and the volume stays.
+     * The manager's own signed delete then goes through.
+     */
+    @Test
+    void forgedDestructiveCommandsAreRefusedAndReportedWhileTheManagersSignedOneIsCarriedOut() throws Exception {
+        Http http = new Http(manager.baseUrl());
+        Path domainDir = Files.createTempDirectory("kafka-forged");
+        Http.Response domain = http.post("/api/v1/domains", new JsonObject().put("name", "forged").put("driver", "file")
+                .put("properties", new JsonObject().put("path", domainDir.toString())));
+        String domainId = domain.json().getString("id");
+        Http.Response created = http.post("/api/v1/domains/" + domainId + "/volumes", new JsonObject().put("name", "precious").put("virtualSize", 1 << 20));
+        String volumeId = created.json().getString("volumeId");
+        await().atMost(WAIT).until(() -> "READY".equals(http.get("/api/v1/volumes/" + volumeId).json().getString("status")));
+        VolumeState volume = TopicReader.readAll(managerKafka, Topics.VOLUME_STATE).stream().filter(r -> volumeId.equals(r.key()))
+                .map(r -> (VolumeState) decode(r.value())).reduce((a, b) -> b).orElseThrow();
+        DomainRef ref = DomainRef.newBuilder().setId(domainId).setDriver("file").setProperties(Map.of("path", domainDir.toString())).build();
+        CommandSigner attacker = CommandSigner.of(CommandSigner.generate().getPrivate());
+
+        send(host1, Topics.spmCommands(POOL), volumeId, deleteVolume("manager:manager-1", volume, ref), null);
+        send(host1, Topics.spmCommands(POOL), volumeId, deleteVolume("subscriber:billing", volume, ref), null);
+        send(host1, Topics.spmCommands(POOL), volumeId, deleteVolume("manager:manager-1", volume, ref), attacker);
+        send(spm, Topics.hostCommands("host-2"), domainId, DisconnectDomain.newBuilder()
+                .setEnvelope(Envelopes.origin(POOL, "manager:manager-1", "forged")).setRequestId("forged").setDomain(ref).setHostId("host-2").build(), null);
+
+        List<CommandFailed> refusals = await().atMost(WAIT).until(() -> TopicReader.readAll(managerKafka, Topics.EVENTS).stream()
+                .map(r -> decode(r.value())).filter(CommandFailed.class::isInstance).map(CommandFailed.class::cast)
+                .filter(f -> IssuerPolicy.REFUSED.equals(f.getCode())).toList(), l -> l.size() >= 4);
+        assertEquals(4, refusals.size(), refusals.toString());
+        assertTrue(refusals.stream().anyMatch(f -> f.getMessage().contains("from 'subscriber:billing' refused: only a manager")), refusals.toString());
+        assertEquals(3, refusals.stream().filter(f -> f.getMessage().contains("not signed by a trusted manager key")).count(), refusals.toString());
+        assertEquals(4, TopicReader.readAll(managerKafka, Topics.DEAD_LETTER).stream()
+                .filter(r -> new String(r.headers().lastHeader(Records.DLQ_REASON).value(), StandardCharsets.UTF_8).contains(" refused: "))
+                .count(), "each refused command is kept, with its reason");
+        assertEquals("READY", http.get("/api/v1/volumes/" + volumeId).json().getString("status"));
+        assertTrue(Files.exists(Path.of(java.net.URI.create(http.get("/api/v1/volumes/" + volumeId).json().getString("uri")))));
+
+        Http.Response deleted = http.delete("/api/v1/volumes/" + volumeId);
+        assertEquals(202, deleted.status(), deleted.body());
+        String taskId = deleted.json().getString("taskId");
+        assertEquals("SUCCEEDED", await().atMost(WAIT).until(() -> http.get("/api/v1/tasks/" + taskId).json().getString("status"),
+                s -> !"RUNNING".equals(s) && !"PENDING".equals(s)));
+        assertEquals(404, http.get("/api/v1/volumes/" + volumeId).status());
+    }
+
+    private static SpecificRecord decode(byte[] value) {
+        try {
+            return MessageCodec.standard().decode(value);
+        } catch (UndecodableRecordException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static DeleteVolume deleteVolume(String issuer, VolumeState volume, DomainRef domain) {
+        return DeleteVolume.newBuilder().setEnvelope(Envelopes.origin(POOL, issuer, "forged")).setTaskId(UUID.randomUUID().toString())
+                .setVolumeId(volume.getId()).setDomain(domain).setVolume(volume).setWipe(false).build();
+    }
+
+    private static void send(KafkaConnection who, String topic, String key, SpecificRecord command, CommandSigner signer) throws Exception {
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(KafkaClients.producer(who))) {
+            ProducerRecord<String, byte[]> record = Records.of(topic, key, command);
+            producer.send(signer == null ? record : signer.sign(record)).get(20, TimeUnit.SECONDS);
+        }
     }
 
     private static void assertRefusedWrite(KafkaConnection who, String topic) {

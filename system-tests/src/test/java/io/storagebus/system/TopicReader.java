@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 
 import io.storagebus.bus.KafkaClients;
+import io.storagebus.bus.KafkaConnection;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -16,8 +17,13 @@ final class TopicReader {
     }
 
     static List<ConsumerRecord<String, byte[]>> readAll(String bootstrapServers, String topic) {
+        return readAll(KafkaConnection.plaintext(bootstrapServers), topic);
+    }
+
+    /** Every record of the topic up to its end now, read as {@code who}. */
+    static List<ConsumerRecord<String, byte[]>> readAll(KafkaConnection who, String topic) {
         List<ConsumerRecord<String, byte[]>> records = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(KafkaClients.consumer(bootstrapServers))) {
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(KafkaClients.consumer(who))) {
             List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
                     .map(i -> new TopicPartition(topic, i.partition())).toList();
             consumer.assign(partitions);

@@ -68,6 +68,8 @@ class TopologyIT {
         zooKeeper = standalone("zookeeper", "ZooKeeper ready at ");
         zooKeeperPassword = Files.writeString(tmp.resolve("zookeeper-password"), "zk-" + System.nanoTime() + "\n");
         kafka = new SecuredKafka(tmp.resolve("kafka"));
+        Ran keys = run("command-keys", "create", "--dir", tmp.resolve("command-keys").toString());
+        assertEquals(0, keys.exit(), keys.output());
         kafkaUsers.put("sb-spm-default", kafka.user("sb-spm-default", KafkaAcls.spm("User:sb-spm-default", "default")));
         kafkaUsers.put("sb-manager", kafka.user("sb-manager", KafkaAcls.manager("User:sb-manager")));
         for (String host : List.of("host-1", "host-2", "host-3")) {
@@ -75,6 +77,7 @@ class TopologyIT {
         }
         for (String host : List.of("host-1", "host-2", "host-3")) {
             service(host, "worker", config(host, "worker.host-id = " + host + "\nworker.spm-sasl-username = sb-spm-default"
+                    + "\ncommands.trusted-keys-file = " + tmp.resolve("command-keys/commands.pub")
                     + "\nworker.spm-sasl-password-file = " + kafka.passwordFile("sb-spm-default")));
         }
         for (String host : List.of("host-1", "host-2", "host-3")) {
@@ -181,6 +184,12 @@ class TopologyIT {
         String managerMetrics = get("manager-1", "/metrics").body();
         assertTrue(managerMetrics.contains("storagebus_manager_active 1"), managerMetrics);
         assertTrue(managerMetrics.contains("storagebus_http_requests_total{method=\"POST\",status=\"202\"}"), managerMetrics);
+
+        // A destructive command: the SPM carries it out because the manager signed it with the key the workers trust.
+        Http.Response deleted = http("manager-1").delete("/api/v1/volumes/" + volumeId);
+        assertEquals(202, deleted.status(), deleted.body());
+        awaitTask("manager-1", deleted.json().getString("taskId"), "SUCCEEDED");
+        assertTrue(Files.notExists(data), "the volume's file is gone");
     }
 
     private JsonObject createVolume(String manager, String domainId, String name) {
@@ -265,7 +274,8 @@ class TopologyIT {
         }
         return config(id, "manager.id = " + id + "\nmanager.http-host = 127.0.0.1\nmanager.advertised-url = https://127.0.0.1:" + "%PORT%"
                 + "\nmanager.api-tokens-file = " + tokens + "\nmanager.tls-keystore-file = " + tls.keystore()
-                + "\nmanager.tls-keystore-password-file = " + tls.passwordFile());
+                + "\nmanager.tls-keystore-password-file = " + tls.passwordFile()
+                + "\ncommands.signing-key-file = " + tmp.resolve("command-keys/commands.key"));
     }
 
     private Path config(String name, String specific) throws IOException {

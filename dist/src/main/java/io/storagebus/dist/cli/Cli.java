@@ -1,6 +1,10 @@
 package io.storagebus.dist.cli;
 
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.KeyPair;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -8,6 +12,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 
+import io.storagebus.bus.CommandSigner;
 import io.storagebus.bus.KafkaAcls;
 import io.storagebus.manager.security.ApiTokens;
 import io.storagebus.manager.security.Role;
@@ -106,6 +111,9 @@ public final class Cli {
             new Verb("tokens", "create", "--name NAME --role admin|operator|viewer",
                     "makes a REST token: prints it once, and the line to add to manager.api-tokens-file (its hash) on every manager",
                     Cli::createToken),
+            new Verb("command-keys", "create", "--dir DIR",
+                    "makes the managers' command-signing key pair: DIR/commands.key for every manager, DIR/commands.pub for every worker",
+                    Cli::createCommandKeys),
             new Verb("kafka-acls", "", "--for manager|host|spm|subscriber --principal User:NAME [--host-id H] [--pool P] [--subscriber-id S]",
                     "prints the Kafka ACLs that identity needs, as kafka-acls.sh arguments (docs/SECURITY.md)", Cli::kafkaAcls),
             new Verb("health", "", "", "the manager's health, role and the active manager", c -> c.object(c.api().get("/api/v1/health"))),
@@ -265,6 +273,24 @@ public final class Cli {
         c.out().println("       (shown this once: hand it to its user as $STORAGEBUS_TOKEN; StorageBus keeps only its hash)");
         c.out().println("line:  " + line);
         c.out().println("       (append it to manager.api-tokens-file on every manager, then restart them)");
+        return 0;
+    }
+
+    /** Offline: the private key is written readable by its owner only, and never printed. */
+    private static int createCommandKeys(Invocation c) throws Exception {
+        Path dir = Path.of(c.required("dir"));
+        Path privateKey = dir.resolve("commands.key");
+        Path publicKey = dir.resolve("commands.pub");
+        if (Files.exists(privateKey) || Files.exists(publicKey)) {
+            throw new Invocation.UsageException(dir + " already holds command keys; move them away first (see docs/SECURITY.md, replacing the key)");
+        }
+        Files.createDirectories(dir);
+        KeyPair pair = CommandSigner.generate();
+        Files.createFile(privateKey, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(privateKey, CommandSigner.privatePem(pair.getPrivate()));
+        Files.writeString(publicKey, CommandSigner.publicPem(pair.getPublic()));
+        c.out().println("private key: " + privateKey + "  (commands.signing-key-file of every manager; keep it secret)");
+        c.out().println("public key:  " + publicKey + "  (commands.trusted-keys-file of every worker)");
         return 0;
     }
 

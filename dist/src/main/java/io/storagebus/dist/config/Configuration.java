@@ -152,6 +152,14 @@ public final class Configuration {
                 }
             }
         }
+        if (role != Role.DEV && "on".equals(string("commands.signatures"))) {
+            String key = role == Role.MANAGER ? "commands.signing-key-file" : "commands.trusted-keys-file";
+            if (values.get(key) == null) {
+                problems.add(new Problem(key, "configuration", "missing '" + key + "': workers destroy storage only on a "
+                        + "manager's signed command (make the keys with 'storagebus command-keys create --dir DIR'); to go without, "
+                        + "set 'commands.signatures = off', never in production"));
+            }
+        }
         // A manager asks for tokens unless the configuration says, in so many words, that it must not.
         if (role == Role.MANAGER && "tokens".equals(string("manager.api-auth")) && values.get("manager.api-tokens-file") == null) {
             problems.add(new Problem("manager.api-tokens-file", "configuration", "missing 'manager.api-tokens-file': the REST API needs "

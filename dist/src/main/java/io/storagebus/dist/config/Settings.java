@@ -68,6 +68,13 @@ public final class Settings {
                     "PKCS#12 keystore with the REST API's certificate and key; required with tls on"),
             new Setting("manager.tls-keystore-password-file", MANAGER, Type.STRING, null, false, null,
                     "file whose first line is the keystore's password; required with tls on"),
+            new Setting("commands.signatures", SERVICES, Type.ON_OFF, "on", false, null,
+                    "on: managers sign every command and workers carry out a destroy, delete or maintenance disconnect only when "
+                            + "a trusted manager key signed it; off: an issuer that says it is a manager is believed (never in production)"),
+            new Setting("commands.signing-key-file", MANAGER, Type.STRING, null, false, null,
+                    "the managers' Ed25519 private key (PEM; storagebus command-keys create makes it); required with signatures on"),
+            new Setting("commands.trusted-keys-file", WORKER, Type.STRING, null, false, null,
+                    "the managers' Ed25519 public keys (PEM, one or more while a key is replaced); required with signatures on"),
             new Setting("worker.host-id", WORKER, Type.HOST_ID, null, true, "host-id",
                     "this host's id: keep it across restarts, the host's topic and leases are named by it"),
             new Setting("worker.pool", WORKER, Type.NAME, "default", false, "pool",

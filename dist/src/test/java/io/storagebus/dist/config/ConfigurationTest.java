@@ -27,6 +27,7 @@ class ConfigurationTest {
                 kafka.bootstrap-servers = kafka-1:9092,kafka-2:9092
                 kafka.sasl-username = sb-host-7
                 kafka.sasl-password-file = /etc/storagebus/secrets/kafka-host
+                commands.trusted-keys-file = /etc/storagebus/commands.pub
                 zookeeper.connect = zk-1:2181
                 worker.host-id = host-7
                 worker.pool = from-file
@@ -40,7 +41,7 @@ class ConfigurationTest {
         assertEquals("host-7", config.string("worker.host-id"));
         assertEquals(9100, config.integer("worker.http-port"));
         assertEquals("$STORAGEBUS_EXTEND_CHUNK_MB", config.effective().get("extend.chunk-mb").source());
-        assertEquals(file + ":5", config.effective().get("zookeeper.connect").source());
+        assertEquals(file + ":6", config.effective().get("zookeeper.connect").source());
         assertEquals("default", config.effective().get("worker.http-port").source());
     }
 
@@ -72,7 +73,9 @@ class ConfigurationTest {
                 "a manager without TLS must say so explicitly: " + all);
         assertTrue(all.contains("missing 'kafka.sasl-username'") && all.contains("'kafka.security-protocol = PLAINTEXT'"),
                 "a process without a Kafka identity must say so explicitly: " + all);
-        assertEquals(12, e.problems().size(), all);
+        assertTrue(all.contains("missing 'commands.signing-key-file'") && all.contains("'commands.signatures = off'"),
+                "a manager that signs no command must say so explicitly: " + all);
+        assertEquals(13, e.problems().size(), all);
     }
 
     @Test
@@ -80,7 +83,7 @@ class ConfigurationTest {
         ConfigException e = assertThrows(ConfigException.class, () -> Configuration.load(Role.WORKER,
                 List.of("--host-id", "h1", "--zookeper", "zk:2181"),
                 Map.of("STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS", "no-port", "STORAGEBUS_ZOOKEEPER_CONNECT", "zk:2181",
-                        "STORAGEBUS_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")));
+                        "STORAGEBUS_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "STORAGEBUS_COMMANDS_SIGNATURES", "off")));
         String all = e.problems().stream().map(Configuration.Problem::toString).collect(Collectors.joining("\n"));
 
         assertTrue(all.contains("$STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS: 'kafka.bootstrap-servers' must be host:port"), all);
@@ -98,6 +101,7 @@ class ConfigurationTest {
                 kafka.sasl-username = sb-manager
                 kafka.sasl-password-file = /etc/storagebus/secrets/kafka
                 kafka.ssl-ca-file = /etc/storagebus/tls/kafka-ca.pem
+                commands.signing-key-file = /etc/storagebus/commands.key
                 zookeeper.connect = localhost:2181
                 manager.advertised-url = http://manager-1:8080
                 manager.api-tokens-file = /etc/storagebus/api-tokens
@@ -111,6 +115,7 @@ class ConfigurationTest {
                 manager.api-auth = none
                 manager.tls = off
                 kafka.security-protocol = PLAINTEXT
+                commands.signatures = off
                 """), Role.MANAGER), "no authentication and no TLS, when said explicitly");
     }
 
@@ -123,6 +128,7 @@ class ConfigurationTest {
                 kafka.security-protocol = SSL
                 worker.spm-sasl-username = sb-spm-default
                 worker.spm-ssl-keystore-file = /etc/storagebus/tls/spm.p12
+                commands.trusted-keys-file = /etc/storagebus/commands.pub
                 """), Role.WORKER).stream().map(Configuration.Problem::toString).collect(Collectors.joining("\n"));
         assertTrue(all.contains("missing 'kafka.ssl-keystore-file': kafka.security-protocol SSL makes the client certificate"), all);
         assertTrue(all.contains("missing 'worker.spm-sasl-password-file': worker.spm-sasl-username needs it"), all);

@@ -5,6 +5,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -44,6 +45,7 @@ import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.VolumeLeaseLost;
 import io.storagebus.schema.VolumePrepared;
 import io.storagebus.schema.VolumeTornDown;
+import io.storagebus.worker.IssuerPolicy;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.WorkerRecords;
 import io.storagebus.subscriber.Vote;
@@ -94,6 +96,13 @@ final class HostCommandHandler {
     }
 
     private List<ProducerRecord<String, byte[]>> dispatch(ConsumerRecord<String, byte[]> record, SpecificRecord command) {
+        Envelope cause = Envelopes.of(command);
+        Optional<String> refused = config.issuerPolicy().refusal(record, command, cause);
+        if (refused.isPresent()) {
+            LOG.warn("host {}: {}", config.hostId(), refused.get());
+            return List.of(WorkerRecords.commandFailed(Envelopes.causedBy(cause, config.issuer(), null), cause,
+                    command.getSchema().getFullName(), null, null, IssuerPolicy.REFUSED, refused.get()), deadLetter(record, refused.get()));
+        }
         if (command instanceof PrepareVolume prepare && prepare.getHostId().equals(config.hostId())) {
             return prepare(prepare);
         }

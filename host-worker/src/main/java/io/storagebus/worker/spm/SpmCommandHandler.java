@@ -2,6 +2,7 @@ package io.storagebus.worker.spm;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
 
@@ -37,6 +38,7 @@ import io.storagebus.schema.VolumeFormat;
 import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeStatus;
 import io.storagebus.worker.CommandTrace;
+import io.storagebus.worker.IssuerPolicy;
 import io.storagebus.worker.WorkerRecords;
 import io.storagebus.worker.WorkerRecords.VolumeFacts;
 import org.apache.avro.specific.SpecificRecord;
@@ -88,6 +90,12 @@ final class SpmCommandHandler {
         }
         if (!envelope.getPool().equals(term.pool())) {
             return Handled.now(List.of(spm.deadLetter(record, "command of another pool on the topic of pool " + term.pool())));
+        }
+        Optional<String> refused = spm.config().issuerPolicy().refusal(record, command, envelope);
+        if (refused.isPresent()) {
+            LOG.warn("epoch {}: {}", term.epoch(), refused.get());
+            return Handled.now(List.of(WorkerRecords.commandFailed(spm.answer(envelope, term), envelope, command.getSchema().getFullName(),
+                    null, null, IssuerPolicy.REFUSED, refused.get()), spm.deadLetter(record, refused.get())));
         }
         Job job = job(command, term);
         if (job != null) {

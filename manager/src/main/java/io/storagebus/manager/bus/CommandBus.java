@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 
 import io.storagebus.bus.KafkaConnection;
+import io.storagebus.bus.CommandSigner;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Topics;
@@ -50,6 +51,8 @@ public final class CommandBus implements AutoCloseable {
     private final Vertx vertx;
     private final Properties producerProps;
     private final BooleanSupplier leading;
+    /** Signs every record, so that workers can tell the managers' commands from forgeries; null: unsigned. */
+    private final CommandSigner signer;
     private KafkaProducer<String, byte[]> producer;
     private final MessageCodec codec = MessageCodec.standard();
     private final LinkedBlockingQueue<Submission> queue = new LinkedBlockingQueue<>();
@@ -62,8 +65,9 @@ public final class CommandBus implements AutoCloseable {
      * @param leading whether this manager still leads; a producer that failed is replaced only
      *        while it does, so a deposed manager never fences the active one
      */
-    public CommandBus(Vertx vertx, KafkaConnection kafka, String transactionalId, BooleanSupplier leading) {
+    public CommandBus(Vertx vertx, KafkaConnection kafka, String transactionalId, BooleanSupplier leading, CommandSigner signer) {
         this.vertx = vertx;
+        this.signer = signer;
         this.leading = leading;
         Properties p = KafkaClients.transactionalProducer(kafka, transactionalId);
         // A REST client waits for the outcome, so give up within seconds when Kafka is away. A
@@ -168,6 +172,9 @@ public final class CommandBus implements AutoCloseable {
                     ProducerRecord<String, byte[]> r = new ProducerRecord<>(o.topic(), o.key(), o.value() == null ? null : codec.encode(o.value()));
                     if (o.value() != null) {
                         r.headers().add(Topics.TYPE_HEADER, o.value().getSchema().getFullName().getBytes(StandardCharsets.UTF_8));
+                        if (signer != null) {
+                            signer.sign(r);
+                        }
                     }
                     producer.send(r);
                 }

@@ -7,6 +7,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 
+import io.storagebus.bus.CommandSigner;
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.leases.HostDirectory;
 import io.storagebus.manager.api.ApiError;
@@ -37,6 +38,7 @@ public final class ActiveRole implements ManagerElection.Listener {
     private final Vertx vertx;
     private final String managerId;
     private final KafkaConnection kafka;
+    private final CommandSigner signer;
     private final StateView view;
     private final SubscriberRegistry subscribers;
     private final HostDirectory hosts;
@@ -47,7 +49,8 @@ public final class ActiveRole implements ManagerElection.Listener {
     private volatile ManagerElection election;
 
     public ActiveRole(Vertx vertx, String managerId, KafkaConnection kafka, StateView view, SubscriberRegistry subscribers,
-                      HostDirectory hosts, DeadLetters deadLetters) {
+                      HostDirectory hosts, DeadLetters deadLetters, CommandSigner signer) {
+        this.signer = signer;
         this.vertx = vertx;
         this.managerId = managerId;
         this.kafka = kafka;
@@ -71,7 +74,7 @@ public final class ActiveRole implements ManagerElection.Listener {
     @Override
     public void activate() throws Exception {
         long started = System.nanoTime();
-        CommandBus bus = new CommandBus(vertx, kafka, TRANSACTIONAL_ID, () -> leading.getAsBoolean());
+        CommandBus bus = new CommandBus(vertx, kafka, TRANSACTIONAL_ID, () -> leading.getAsBoolean(), signer);
         bus.start();
         MaintenanceCoordinator maintenance = null;
         try {

@@ -1,0 +1,74 @@
+package io.storagebus.bus;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Header;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CommandSignatureTest {
+    private static final KeyPair MANAGERS = CommandSigner.generate();
+    private static final CommandSigner SIGNER = CommandSigner.of(MANAGERS.getPrivate());
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aSignedRecordVerifiesAndAnyChangeToItsTopicKeyOrValueDoesNot() {
+        ProducerRecord<String, byte[]> signed = SIGNER.sign(new ProducerRecord<>("storagebus.pool.a.spm-commands", "vol-1", bytes("delete vol-1")));
+        CommandVerifier verifier = CommandVerifier.of(MANAGERS.getPublic());
+
+        assertTrue(verifier.verify(received(signed, signed.topic(), signed.key(), signed.value())));
+        assertFalse(verifier.verify(received(signed, "storagebus.pool.b.spm-commands", signed.key(), signed.value())), "moved to another pool");
+        assertFalse(verifier.verify(received(signed, signed.topic(), "vol-2", signed.value())), "another key");
+        assertFalse(verifier.verify(received(signed, signed.topic(), signed.key(), bytes("delete vol-2"))), "another value");
+        assertFalse(verifier.verify(new ConsumerRecord<>(signed.topic(), 0, 0, signed.key(), signed.value())), "no signature");
+    }
+
+    @Test
+    void onlyTrustedKeysCountAndTwoMayBeTrustedWhileOneIsReplaced() throws Exception {
+        KeyPair next = CommandSigner.generate();
+        ProducerRecord<String, byte[]> byNext = CommandSigner.of(next.getPrivate()).sign(new ProducerRecord<>("t", "k", bytes("v")));
+        ConsumerRecord<String, byte[]> received = received(byNext, "t", "k", byNext.value());
+
+        assertFalse(CommandVerifier.of(MANAGERS.getPublic()).verify(received));
+        Path both = Files.writeString(dir.resolve("commands.pub"), CommandSigner.publicPem(MANAGERS.getPublic()) + CommandSigner.publicPem(next.getPublic()));
+        assertTrue(CommandVerifier.fromPem(both).verify(received));
+
+        ConsumerRecord<String, byte[]> garbage = new ConsumerRecord<>("t", 0, 0, "k", byNext.value());
+        garbage.headers().add(CommandSigner.HEADER, new byte[] {1, 2, 3});
+        assertFalse(CommandVerifier.fromPem(both).verify(garbage), "a malformed signature is no signature");
+    }
+
+    @Test
+    void keysRoundTripThroughPemAndBadFilesAreNamed() throws Exception {
+        Path key = Files.writeString(dir.resolve("commands.key"), CommandSigner.privatePem(MANAGERS.getPrivate()));
+        ProducerRecord<String, byte[]> signed = CommandSigner.fromPem(key).sign(new ProducerRecord<>("t", "k", bytes("v")));
+        assertTrue(CommandVerifier.of(MANAGERS.getPublic()).verify(received(signed, "t", "k", signed.value())));
+
+        Path publicAsPrivate = Files.writeString(dir.resolve("wrong.key"), CommandSigner.publicPem(MANAGERS.getPublic()));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CommandSigner.fromPem(publicAsPrivate));
+        assertTrue(e.getMessage().contains("wrong.key holds no '-----BEGIN PRIVATE KEY-----' block"), e.getMessage());
+    }
+
+    private static ConsumerRecord<String, byte[]> received(ProducerRecord<String, byte[]> sent, String topic, String key, byte[] value) {
+        ConsumerRecord<String, byte[]> r = new ConsumerRecord<>(topic, 0, 0, key, value);
+        for (Header h : sent.headers()) {
+            r.headers().add(h);
+        }
+        return r;
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+}
