@@ -153,6 +153,18 @@ class KafkaSecurityIT {
             assertTrue(completed.getJsonArray("voters").stream().map(JsonObject.class::cast)
                     .allMatch(v -> "CONSENT".equals(v.getString("vote")) && !v.getBoolean("silent", false)), completed.encode());
         }
+
+        // The CLI tails events as a subscriber, with Kafka's client settings in a properties file.
+        Path clientConfig = Files.createTempFile("billing", ".properties");
+        Properties client = new Properties();
+        client.putAll(billing.security());
+        try (var out = Files.newBufferedWriter(clientConfig)) {
+            client.store(out, "billing's Kafka identity");
+        }
+        CliRun tail = CliRun.of("events", "tail", "--from-beginning", "--count", "1", "--type", "VolumeCreated",
+                "--bootstrap-servers", kafka.bootstrapServers(), "--command-config", clientConfig.toString());
+        assertEquals(0, tail.exit(), tail.err());
+        assertTrue(tail.out().contains("VolumeCreated"), tail.out());
     }
 
     @Test

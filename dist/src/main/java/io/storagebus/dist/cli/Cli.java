@@ -117,8 +117,9 @@ public final class Cli {
             new Verb("kafka-acls", "", "--for manager|host|spm|subscriber --principal User:NAME [--host-id H] [--pool P] [--subscriber-id S]",
                     "prints the Kafka ACLs that identity needs, as kafka-acls.sh arguments (docs/SECURITY.md)", Cli::kafkaAcls),
             new Verb("health", "", "", "the manager's health, role and the active manager", c -> c.object(c.api().get("/api/v1/health"))),
-            new Verb("events", "tail", "[--type T[,T]] [--volume ID] [--domain ID] [--from-beginning] [--count N]",
-                    "prints public events as they happen (reads Kafka: --bootstrap-servers or $STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS)",
+            new Verb("events", "tail", "[--type T[,T]] [--volume ID] [--domain ID] [--from-beginning] [--count N] [--command-config FILE]",
+                    "prints public events as they happen (reads Kafka: --bootstrap-servers or $STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS; "
+                            + "a secured Kafka's client settings from --command-config, as a subscriber's identity)",
                     EventsTail::run),
             new Verb("completion", "bash", "", "prints a bash completion script: source <(storagebus completion bash)",
                     c -> {

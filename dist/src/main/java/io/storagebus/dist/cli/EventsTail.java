@@ -35,6 +35,19 @@ final class EventsTail {
     private EventsTail() {
     }
 
+    /** A Kafka client properties file (security.protocol, sasl.*, ssl.*), as Kafka's own tools take with --command-config. */
+    private static Properties clientSecurity(String file) {
+        Properties p = new Properties();
+        if (file != null) {
+            try (var in = java.nio.file.Files.newBufferedReader(java.nio.file.Path.of(file))) {
+                p.load(in);
+            } catch (java.io.IOException e) {
+                throw new Invocation.UsageException("cannot read --command-config " + file + ": " + e.getMessage());
+            }
+        }
+        return p;
+    }
+
     static int run(Invocation call) {
         String bootstrap = call.optionOr("bootstrap-servers", call.env().get("STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS"));
         if (bootstrap == null) {
@@ -46,6 +59,7 @@ final class EventsTail {
         long limit = call.option("count") == null ? Long.MAX_VALUE : call.integer("count");
         MessageCodec codec = MessageCodec.standard();
         Properties props = KafkaClients.consumer(bootstrap);
+        props.putAll(clientSecurity(call.option("command-config")));
         props.put(ConsumerConfig.CLIENT_ID_CONFIG, "storagebus-events-tail");
         CountDownLatch stop = new CountDownLatch(1);
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(props)) {
