@@ -77,7 +77,7 @@ public final class FailoverBenchmark {
             ScheduledExecutorService commands = Executors.newSingleThreadScheduledExecutor();
             commands.scheduleAtFixedRate(() -> {
                 String id = UUID.randomUUID().toString();
-                CreateVolume cmd = CreateVolume.newBuilder().setEnvelope(Envelopes.origin("default", "bench", id)).setTaskId(id)
+                CreateVolume cmd = CreateVolume.newBuilder().setEnvelope(Envelopes.origin("default", "manager:bench", id)).setTaskId(id)
                         .setVolumeId(id).setDomain(domain).setName("b").setVirtualSize(1 << 20)
                         .setFormat(VolumeFormat.RAW).setAllocation(Allocation.THIN).build();
                 producer.send(new ProducerRecord<>(Topics.spmCommands("default"), id, MessageCodec.standard().encode(cmd)));

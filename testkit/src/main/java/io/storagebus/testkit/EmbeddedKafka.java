@@ -49,6 +49,10 @@ public final class EmbeddedKafka implements AutoCloseable {
      * the super user that sets up users and ACLs.
      */
     public record Security(Path keystore, String keystorePassword, String adminPassword) {
+        /** The keystore as Kafka's {@code ssl.keystore.*} or {@code ssl.truststore.*} settings. */
+        Map<String, String> store(String prefix) {
+            return Map.of(prefix + "type", "PKCS12", prefix + "location", keystore.toString(), prefix + "password", keystorePassword);
+        }
     }
 
     /** The super user of a secured broker. */
@@ -90,9 +94,7 @@ public final class EmbeddedKafka implements AutoCloseable {
             p.put("security.protocol", "SASL_SSL");
             p.put("sasl.mechanism", "SCRAM-SHA-512");
             p.put("sasl.jaas.config", jaas(ADMIN, security.adminPassword()));
-            p.put("ssl.truststore.type", "PKCS12");
-            p.put("ssl.truststore.location", security.keystore().toString());
-            p.put("ssl.truststore.password", security.keystorePassword());
+            p.putAll(security.store("ssl.truststore."));
         }
         return p;
     }
@@ -163,12 +165,9 @@ public final class EmbeddedKafka implements AutoCloseable {
             p.put("sasl.enabled.mechanisms", "SCRAM-SHA-512");
             p.put("sasl.mechanism.inter.broker.protocol", "SCRAM-SHA-512");
             p.put("listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config", jaas(ADMIN, security.adminPassword()));
-            p.put("ssl.keystore.type", "PKCS12");
-            p.put("ssl.keystore.location", security.keystore().toString());
-            p.put("ssl.keystore.password", security.keystorePassword());
-            p.put("ssl.truststore.type", "PKCS12");
-            p.put("ssl.truststore.location", security.keystore().toString());
-            p.put("ssl.truststore.password", security.keystorePassword());
+            // The certificate is self-signed: the broker, as its own client, trusts the keystore it serves.
+            p.putAll(security.store("ssl.keystore."));
+            p.putAll(security.store("ssl.truststore."));
             p.put("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer");
             p.put("allow.everyone.if.no.acl.found", "false");
             // ANONYMOUS reaches only the controller listener, bound to 127.0.0.1, which the broker itself uses.
