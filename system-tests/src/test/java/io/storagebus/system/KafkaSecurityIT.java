@@ -54,6 +54,8 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.SaslAuthenticationException;
+import org.apache.kafka.common.errors.SslAuthenticationException;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.errors.TopicAuthorizationException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -83,7 +85,7 @@ class KafkaSecurityIT {
 
     @BeforeAll
     void start(@TempDir Path dir) throws Exception {
-        kafka = new SecuredKafka(dir.resolve("kafka"));
+        kafka = new SecuredKafka(dir.resolve("kafka"), List.of("sb-host-9"));
         zooKeeper = new EmbeddedZooKeeper(dir.resolve("zookeeper"), 0).start();
         spm = kafka.user("sb-spm-default", KafkaAcls.spm("User:sb-spm-default", POOL));
         host1 = kafka.user("sb-host-1", KafkaAcls.host("User:sb-host-1", "host-1", POOL));
@@ -170,12 +172,30 @@ class KafkaSecurityIT {
     @Test
     void aClientWithoutCredentialsOrWithAWrongPasswordIsRefused() {
         KafkaConnection anonymous = KafkaConnection.of(kafka.bootstrapServers(), "SSL").withTrustedCas(kafka.caFile());
+        // The broker never answers a client that does not start SASL: it gives up on the handshake.
         ExecutionException refused = assertThrows(ExecutionException.class, () -> topics(anonymous));
-        System.out.println("without credentials: " + refused.getCause());
+        assertInstanceOf(TimeoutException.class, refused.getCause(), refused.toString());
         ExecutionException wrong = assertThrows(ExecutionException.class, () -> topics(kafka.connection("sb-host-1", "guessed")));
         assertInstanceOf(SaslAuthenticationException.class, wrong.getCause(), wrong.toString());
         ExecutionException plaintext = assertThrows(ExecutionException.class, () -> topics(KafkaConnection.plaintext(kafka.bootstrapServers())));
-        System.out.println("plaintext: " + plaintext.getCause());
+        assertInstanceOf(TimeoutException.class, plaintext.getCause(), plaintext.toString());
+    }
+
+    /** mTLS instead of SCRAM: the certificate's CN is the principal, and the same grants apply. */
+    @Test
+    void aClientCertificateIsAnIdentityWithTheSameGrants() throws Exception {
+        kafka.grant("User:sb-host-9", KafkaAcls.host("User:sb-host-9", "host-9", POOL));
+        KafkaConnection certificate = kafka.certificateConnection("sb-host-9");
+        try (Admin admin = KafkaClients.admin(certificate)) {
+            Topics.ensure(admin, List.of(Topics.hostCommandTopic("host-9", (short) 1)));
+            IllegalStateException other = assertThrows(IllegalStateException.class,
+                    () -> Topics.ensure(admin, List.of(Topics.hostCommandTopic("host-10", (short) 1))));
+            assertInstanceOf(TopicAuthorizationException.class, other.getCause(), other.toString());
+        }
+        assertRefusedWrite(certificate, Topics.hostCommands("host-1"));
+        KafkaConnection noCertificate = KafkaConnection.of(certificate.bootstrapServers(), "SSL").withTrustedCas(kafka.caFile());
+        ExecutionException refused = assertThrows(ExecutionException.class, () -> topics(noCertificate));
+        assertInstanceOf(SslAuthenticationException.class, refused.getCause(), refused.toString());
     }
 
     @Test

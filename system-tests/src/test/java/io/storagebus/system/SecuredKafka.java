@@ -37,10 +37,23 @@ final class SecuredKafka implements AutoCloseable {
     private final Admin admin;
 
     SecuredKafka(Path dir) throws Exception {
+        this(dir, List.of());
+    }
+
+    /**
+     * Also a mutual-TLS listener, whose clients show one of the certificates made here for
+     * {@code certificateUsers} (CN = user) and are that user to the ACLs.
+     */
+    SecuredKafka(Path dir, List<String> certificateUsers) throws Exception {
         this.dir = Files.createDirectories(dir);
         this.tls = TestTls.create(this.dir);
+        Path trusted = null;
+        for (String user : certificateUsers) {
+            trusted = this.dir.resolve("client-certificates.p12");
+            TestTls.clientCertificate(this.dir, user, trusted);
+        }
         this.kafka = new EmbeddedKafka(this.dir.resolve("log"), 0)
-                .secured(new EmbeddedKafka.Security(tls.keystore(), Files.readString(tls.passwordFile()).strip(), "admin-" + UUID.randomUUID()))
+                .secured(new EmbeddedKafka.Security(tls.keystore(), keystorePassword(), "admin-" + UUID.randomUUID(), trusted))
                 .start();
         this.admin = Admin.create(kafka.adminClientProperties());
     }
@@ -59,6 +72,24 @@ final class SecuredKafka implements AutoCloseable {
         return KafkaConnection.of(bootstrapServers(), "SASL_SSL").withSasl("SCRAM-SHA-512", user, password).withTrustedCas(caFile());
     }
 
+    /** How the holder of {@code user}'s client certificate connects (SSL, the certificate as its identity). */
+    KafkaConnection certificateConnection(String user) throws Exception {
+        return KafkaConnection.of(kafka.mutualTlsServers(), "SSL").withTrustedCas(caFile())
+                .withKeyStore(dir.resolve(user + ".p12"), keystorePassword());
+    }
+
+    private String keystorePassword() throws Exception {
+        return Files.readString(tls.passwordFile()).strip();
+    }
+
+    /** Grants {@code acls}, once the broker enforces them. */
+    void grant(String principal, List<AclBinding> acls) throws Exception {
+        admin.createAcls(acls).all().get();
+        AclBindingFilter mine = new AclBindingFilter(ResourcePatternFilter.ANY,
+                new AccessControlEntryFilter(principal, null, AclOperation.ANY, AclPermissionType.ANY));
+        await().atMost(WAIT).until(() -> admin.describeAcls(mine).values().get().size() >= Set.copyOf(acls).size());
+    }
+
     /** The password file of a user made by {@link #user}. */
     Path passwordFile(String user) {
         return dir.resolve(user + ".password");
@@ -70,11 +101,8 @@ final class SecuredKafka implements AutoCloseable {
         Files.writeString(passwordFile(name), password + "\n");
         admin.alterUserScramCredentials(List.of(new UserScramCredentialUpsertion(name,
                 new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), password))).all().get();
-        admin.createAcls(acls).all().get();
-        AclBindingFilter mine = new AclBindingFilter(ResourcePatternFilter.ANY,
-                new AccessControlEntryFilter("User:" + name, null, AclOperation.ANY, AclPermissionType.ANY));
-        await().atMost(WAIT).until(() -> admin.describeAcls(mine).values().get().size() >= Set.copyOf(acls).size()
-                && admin.describeUserScramCredentials(List.of(name)).all().get().containsKey(name));
+        grant("User:" + name, acls);
+        await().atMost(WAIT).until(() -> admin.describeUserScramCredentials(List.of(name)).all().get().containsKey(name));
         return connection(name, password);
     }
 

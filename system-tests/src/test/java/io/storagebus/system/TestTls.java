@@ -29,6 +29,23 @@ record TestTls(Path keystore, Path passwordFile, Path certificate) {
         return new TestTls(keystore, Files.writeString(dir.resolve("keystore-password"), PASSWORD + "\n"), pem);
     }
 
+    /**
+     * A client certificate for {@code CN=<cn>} in {@code <cn>.p12} (this class's password), and
+     * its certificate added to the PKCS#12 truststore {@code trusted}, which a broker that asks
+     * for client certificates trusts.
+     */
+    static Path clientCertificate(Path dir, String cn, Path trusted) throws Exception {
+        Path keystore = dir.resolve(cn + ".p12");
+        Path pem = dir.resolve(cn + ".pem");
+        String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
+        run(keytool, "-genkeypair", "-alias", cn, "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=" + cn, "-validity", "2",
+                "-storetype", "PKCS12", "-keystore", keystore.toString(), "-storepass", PASSWORD, "-keypass", PASSWORD);
+        run(keytool, "-exportcert", "-rfc", "-alias", cn, "-keystore", keystore.toString(), "-storepass", PASSWORD, "-file", pem.toString());
+        run(keytool, "-importcert", "-noprompt", "-alias", cn, "-file", pem.toString(), "-storetype", "PKCS12",
+                "-keystore", trusted.toString(), "-storepass", PASSWORD);
+        return keystore;
+    }
+
     TlsKeyStore keyStore() throws Exception {
         return TlsKeyStore.of(keystore, passwordFile);
     }

@@ -43,12 +43,14 @@ public final class EmbeddedKafka implements AutoCloseable {
     private final java.util.List<int[]> extraPorts = new java.util.ArrayList<>();
     private final java.util.List<String> extraNames = new java.util.ArrayList<>();
     private Security security;
+    private final int mutualTlsPort = freePort();
 
     /**
      * The broker's TLS certificate (PKCS#12, its password) and the password of {@value #ADMIN},
-     * the super user that sets up users and ACLs.
+     * the super user that sets up users and ACLs; {@code clientCertificates}, when not null, a
+     * PKCS#12 truststore (same password) of the client certificates a mutual-TLS listener accepts.
      */
-    public record Security(Path keystore, String keystorePassword, String adminPassword) {
+    public record Security(Path keystore, String keystorePassword, String adminPassword, Path clientCertificates) {
         /** The keystore as Kafka's {@code ssl.keystore.*} or {@code ssl.truststore.*} settings. */
         Map<String, String> store(String prefix) {
             return Map.of(prefix + "type", "PKCS12", prefix + "location", keystore.toString(), prefix + "password", keystorePassword);
@@ -85,6 +87,15 @@ public final class EmbeddedKafka implements AutoCloseable {
     public synchronized EmbeddedKafka secured(Security security) {
         this.security = security;
         return this;
+    }
+
+    /**
+     * The listener where clients show a certificate instead of a password (SSL with client
+     * authentication required); the principal is the certificate's CN ({@code User:<CN>}).
+     * Only with {@link Security#clientCertificates()}.
+     */
+    public String mutualTlsServers() {
+        return "127.0.0.1:" + mutualTlsPort;
     }
 
     /** What an admin client needs besides the bootstrap servers: the plain or the admin's SASL_SSL settings. */
@@ -151,6 +162,16 @@ public final class EmbeddedKafka implements AutoCloseable {
         StringBuilder listeners = new StringBuilder(client + "://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
         StringBuilder advertised = new StringBuilder(client + "://127.0.0.1:" + brokerPort);
         StringBuilder protocols = new StringBuilder(client + ":" + client + ",CONTROLLER:PLAINTEXT");
+        if (security != null && security.clientCertificates() != null) {
+            listeners.append(",MTLS://127.0.0.1:").append(mutualTlsPort);
+            advertised.append(",MTLS://127.0.0.1:").append(mutualTlsPort);
+            protocols.append(",MTLS:SSL");
+            p.put("listener.name.mtls.ssl.client.auth", "required");
+            p.put("listener.name.mtls.ssl.truststore.type", "PKCS12");
+            p.put("listener.name.mtls.ssl.truststore.location", security.clientCertificates().toString());
+            p.put("listener.name.mtls.ssl.truststore.password", security.keystorePassword());
+            p.put("listener.name.mtls.ssl.principal.mapping.rules", "RULE:^CN=([^,]+).*$/$1/,DEFAULT");
+        }
         for (int i = 0; i < extraNames.size(); i++) {
             String name = extraNames.get(i);
             listeners.append(',').append(name).append("://127.0.0.1:").append(extraPorts.get(i)[0]);
