@@ -16,13 +16,15 @@ public final class BenchMain {
             case "failover" -> FailoverBenchmark.main(rest);
             case "extend" -> ExtendBenchmark.main(rest);
             case "maintenance" -> MaintenanceBenchmark.main(rest);
+            case "signatures" -> SignatureBenchmark.main(rest);
             default -> {
                 System.err.println("usage: storagebus bench copy [--size-gib N] [--data-gib N] [--part-size SIZE] [--dir DIR]\n"
                         + "       storagebus bench backup [--size-gib N] [--data-gib N] [--dir DIR]\n"
                         + "       storagebus bench failover [--kills N] [--session-timeout-ms N] [--zk-tick-ms N]\n"
                         + "       storagebus bench extend [--hosts N] [--volumes-per-host M] [--duration S] [--warmup S]\n"
                         + "                               [--write-rate-mb N] [--chunk-mb N] [--dir DIR] [--bootstrap-servers B --zookeeper Z]\n"
-                        + "       storagebus bench maintenance [--subscribers N] [--rounds N] [--dir DIR]");
+                        + "       storagebus bench maintenance [--subscribers N] [--rounds N] [--dir DIR]\n"
+                        + "       storagebus bench signatures [--records N]");
                 System.exit(2);
             }
         }

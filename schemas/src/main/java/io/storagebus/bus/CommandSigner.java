@@ -17,7 +17,7 @@ import java.util.Base64;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
 /**
- * Signs the records a manager publishes with its Ed25519 key, so that a worker can tell a
+ * Signs the commands a manager publishes with its Ed25519 key, so that a worker can tell a
  * manager's command from one that anyone else with write access to a topic made up. Kafka does
  * not tell a consumer who produced a record; the signature does. It covers the topic, the key
  * and the value (whose envelope names the issuer), so a signed command can be neither altered

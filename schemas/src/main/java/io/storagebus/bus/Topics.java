@@ -78,6 +78,11 @@ public final class Topics {
         return HOST_TOPIC_PREFIX + hostId + ".commands";
     }
 
+    /** Whether workers carry out what is on the topic: a pool's SPM commands or a host's commands. */
+    public static boolean carriesCommands(String topic) {
+        return topic.startsWith(HOST_TOPIC_PREFIX) || topic.startsWith("storagebus.pool.") && topic.endsWith(".spm-commands");
+    }
+
     public static NewTopic hostCommandTopic(String hostId, short replication) {
         return new NewTopic(hostCommands(hostId), 1, replication);
     }

@@ -60,6 +60,16 @@ class CommandSignatureTest {
         assertTrue(e.getMessage().contains("wrong.key holds no '-----BEGIN PRIVATE KEY-----' block"), e.getMessage());
     }
 
+    @Test
+    void theTopicsWorkersTakeCommandsFromAreTheOnesSigned() {
+        assertTrue(Topics.carriesCommands(Topics.spmCommands("default")));
+        assertTrue(Topics.carriesCommands(Topics.hostCommands("hv-1")));
+        assertFalse(Topics.carriesCommands(Topics.VOLUME_STATE));
+        assertFalse(Topics.carriesCommands(Topics.EVENTS));
+        assertFalse(Topics.carriesCommands(Topics.watermarks("default")));
+        assertFalse(Topics.carriesCommands(Topics.spmJobs("default")));
+    }
+
     private static ConsumerRecord<String, byte[]> received(ProducerRecord<String, byte[]> sent, String topic, String key, byte[] value) {
         ConsumerRecord<String, byte[]> r = new ConsumerRecord<>(topic, 0, 0, key, value);
         for (Header h : sent.headers()) {

@@ -51,7 +51,7 @@ public final class CommandBus implements AutoCloseable {
     private final Vertx vertx;
     private final Properties producerProps;
     private final BooleanSupplier leading;
-    /** Signs every record, so that workers can tell the managers' commands from forgeries; null: unsigned. */
+    /** Signs every command, so that workers can tell the managers' commands from forgeries; null: unsigned. */
     private final CommandSigner signer;
     private KafkaProducer<String, byte[]> producer;
     private final MessageCodec codec = MessageCodec.standard();
@@ -172,7 +172,8 @@ public final class CommandBus implements AutoCloseable {
                     ProducerRecord<String, byte[]> r = new ProducerRecord<>(o.topic(), o.key(), o.value() == null ? null : codec.encode(o.value()));
                     if (o.value() != null) {
                         r.headers().add(Topics.TYPE_HEADER, o.value().getSchema().getFullName().getBytes(StandardCharsets.UTF_8));
-                        if (signer != null) {
+                        // Only commands: workers check nothing else, and a signature costs ~0.5 ms here.
+                        if (signer != null && Topics.carriesCommands(o.topic())) {
                             signer.sign(r);
                         }
                     }
