@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes everything the secured compose deployment needs, once, on the Docker host:
-#   1. certificates: Kafka's (config/tls/kafka.p12, trusted through kafka.pem) and the REST API's
-#      (config/tls/manager.p12, manager.pem), self-signed with the JDK's keytool;
+#   1. certificates: Kafka's (config/tls/kafka.p12, trusted through kafka.pem), the ZooKeeper
+#      ensemble's (zookeeper.p12, zookeeper.pem) and the REST API's (manager.p12, manager.pem),
+#      self-signed with the JDK's keytool;
 #   2. passwords, each in a file of its own: one Kafka user per StorageBus identity
 #      (sb-manager, sb-host-N, the pool's SPM sb-spm-default) and the ZooKeeper digest identity;
 #   3. the managers' command-signing key pair (config/commands/);
@@ -24,9 +25,11 @@ certificate() { # name, subject alternative names
 }
 
 certificate kafka dns:kafka,dns:localhost,ip:127.0.0.1
+certificate zookeeper dns:zk1,dns:zk2,dns:zk3,dns:localhost,ip:127.0.0.1
 certificate manager dns:localhost,dns:manager-1,dns:manager-2,ip:127.0.0.1
 cp config/tls/manager.password config/tls/password            # manager.tls-keystore-password-file
-echo "KAFKA_KEYSTORE_PASSWORD=$(cat config/tls/kafka.password)" > .env   # read by docker compose for the broker only
+{ echo "KAFKA_KEYSTORE_PASSWORD=$(cat config/tls/kafka.password)"      # read by docker compose for the broker
+  echo "ZOOKEEPER_KEYSTORE_PASSWORD=$(cat config/tls/zookeeper.password)"; } > .env   # and for the ensemble
 
 secret config/secrets/manager/sb-manager.password
 secret config/secrets/hosts/sb-spm-$POOL.password
@@ -35,7 +38,7 @@ secret config/secrets/manager/zookeeper.password
 cp config/secrets/manager/zookeeper.password config/secrets/hosts/zookeeper.password
 [ -s config/commands/commands.key ] || $STORAGEBUS command-keys create --dir config/commands
 
-docker compose up -d kafka
+docker compose up -d kafka zk1 zk2 zk3
 until [ "$(docker inspect -f '{{.State.Health.Status}}' "$(docker compose ps -q kafka)")" = healthy ]; do sleep 2; done
 kafka() { docker compose exec -T kafka "/opt/kafka/bin/$1" --bootstrap-server 127.0.0.1:9095 "${@:2}"; }
 user() { # name, password file

@@ -26,6 +26,7 @@ import io.storagebus.manager.Manager;
 import io.storagebus.testkit.EmbeddedKafka;
 import io.storagebus.testkit.EmbeddedZooKeeper;
 import io.storagebus.leases.ZooKeeperAuth;
+import io.storagebus.leases.ZooKeeperTls;
 import io.storagebus.manager.ManagerConfig;
 import io.storagebus.manager.security.TlsKeyStore;
 import io.storagebus.worker.HostWorker;
@@ -119,7 +120,7 @@ public final class Main {
                         : TlsKeyStore.of(Path.of(config.string("manager.tls-keystore-file")),
                                 Path.of(config.string("manager.tls-keystore-password-file"))),
                 "off".equals(config.string("commands.signatures")) ? null
-                        : CommandSigner.fromPem(Path.of(config.string("commands.signing-key-file")))));
+                        : CommandSigner.fromPem(Path.of(config.string("commands.signing-key-file"))), zooKeeperTls(config)));
         runUntilStopped(manager::close, manager::start);
     }
 
@@ -127,6 +128,17 @@ public final class Main {
     private static ZooKeeperAuth zooKeeperAuth(Configuration config) throws java.io.IOException {
         String user = config.string("zookeeper.digest-user");
         return user == null ? null : ZooKeeperAuth.fromFile(user, Path.of(config.string("zookeeper.digest-password-file")));
+    }
+
+    /** TLS to ZooKeeper when a CA file is configured, with a client certificate if one is. */
+    private static ZooKeeperTls zooKeeperTls(Configuration config) throws java.io.IOException {
+        String ca = config.string("zookeeper.ssl-ca-file");
+        if (ca == null) {
+            return null;
+        }
+        String keystore = config.string("zookeeper.ssl-keystore-file");
+        return keystore == null ? ZooKeeperTls.trusting(Path.of(ca))
+                : new ZooKeeperTls(Path.of(ca), Path.of(keystore), SecretFile.read(Path.of(config.string("zookeeper.ssl-keystore-password-file"))));
     }
 
     /**
@@ -179,29 +191,37 @@ public final class Main {
                         config.integer("extend.chunk-seconds")),
                 Duration.ofMillis(config.integer("worker.block-stats-interval-ms")), zooKeeperAuth(config), spmKafka(config, kafka),
                 "off".equals(config.string("commands.signatures")) ? IssuerPolicy.unsigned()
-                        : IssuerPolicy.signedBy(CommandVerifier.fromPem(Path.of(config.string("commands.trusted-keys-file")))));
+                        : IssuerPolicy.signedBy(CommandVerifier.fromPem(Path.of(config.string("commands.trusted-keys-file")))),
+                zooKeeperTls(config));
         WorkerService service = new WorkerService(workerConfig, config.string("worker.http-host"), config.integer("worker.http-port"));
         runUntilStopped(service::close, service::start);
     }
 
-    /** One bundled ZooKeeper or Kafka node, as its own process. */
+    /**
+     * One bundled ZooKeeper or Kafka node, as its own process. ZooKeeper also takes
+     * {@code --tls-keystore P12 --tls-password-file F --tls-certificate PEM} to serve TLS only.
+     */
     private static void standalone(String what, List<String> args) throws Exception {
-        Path dataDir = null;
-        int port = -1;
+        Map<String, String> options = new java.util.HashMap<>();
+        Set<String> known = what.equals("zookeeper") ? Set.of("--data-dir", "--port", "--tls-keystore", "--tls-password-file", "--tls-certificate")
+                : Set.of("--data-dir", "--port");
         for (int i = 0; i + 1 < args.size(); i += 2) {
-            switch (args.get(i)) {
-                case "--data-dir" -> dataDir = Path.of(args.get(i + 1));
-                case "--port" -> port = Integer.parseInt(args.get(i + 1));
-                default -> throw new IllegalArgumentException("unknown option " + args.get(i) + "; " + what + " takes --data-dir DIR --port N");
+            if (!known.contains(args.get(i))) {
+                throw new IllegalArgumentException("unknown option " + args.get(i) + "; " + what + " takes " + String.join(" ", known.stream().sorted().toList()));
             }
+            options.put(args.get(i), args.get(i + 1));
         }
-        if (dataDir == null || port < 0 || args.size() % 2 != 0) {
+        if (!options.containsKey("--data-dir") || !options.containsKey("--port") || args.size() % 2 != 0) {
             throw new IllegalArgumentException(what + " takes --data-dir DIR --port N");
         }
-        Path dir = dataDir;
-        int p = port;
+        Path dir = Path.of(options.get("--data-dir"));
+        int p = Integer.parseInt(options.get("--port"));
         if (what.equals("zookeeper")) {
             EmbeddedZooKeeper zk = new EmbeddedZooKeeper(dir, p);
+            if (options.containsKey("--tls-keystore")) {
+                zk.secured(Path.of(options.get("--tls-keystore")), SecretFile.read(Path.of(options.get("--tls-password-file"))),
+                        Path.of(options.get("--tls-certificate")));
+            }
             runUntilStopped(zk::close, () -> System.out.println("ZooKeeper ready at " + zk.start().connectString()));
         } else {
             EmbeddedKafka kafka = new EmbeddedKafka(dir, p);

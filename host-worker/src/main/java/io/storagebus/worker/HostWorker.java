@@ -55,7 +55,7 @@ public final class HostWorker implements AutoCloseable {
             throw new IllegalStateException("worker " + config.hostId() + " already started");
         }
         ensureTopics();
-        zk = ZooKeeperClients.connect(config.zkConnect(), config.zkSessionTimeoutMs(), config.zkAuth());
+        zk = ZooKeeperClients.connect(config.zkConnect(), config.zkSessionTimeoutMs(), config.zkAuth(), config.zkTls());
         registration = new HostRegistration(zk, config.hostId(), config.pool());
         registration.start(2L * config.zkSessionTimeoutMs());
         DriverRegistry drivers = DriverRegistry.load();

@@ -7,6 +7,7 @@ import java.util.regex.Pattern;
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Topics;
 import io.storagebus.leases.ZooKeeperAuth;
+import io.storagebus.leases.ZooKeeperTls;
 import io.storagebus.worker.thin.ExtendPolicy;
 
 /**
@@ -25,11 +26,13 @@ import io.storagebus.worker.thin.ExtendPolicy;
  * @param spmKafka the identity of the pool's SPM, used only while this host holds the role: it
  *        alone may write pool state and send commands to other hosts (the same as {@code kafka}
  *        where no separate SPM identity is configured)
- * @param issuerPolicy who may make this worker destroy storage
+ * @param issuerPolicy whose commands this worker carries out
+ * @param zkTls TLS to ZooKeeper; null: plain TCP
  */
 public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, String zkConnect,
                            int zkSessionTimeoutMs, short topicReplication, ExtendPolicy extendPolicy, Duration blockStatsInterval,
-                           ZooKeeperAuth zkAuth, KafkaConnection spmKafka, IssuerPolicy issuerPolicy) {
+                           ZooKeeperAuth zkAuth, KafkaConnection spmKafka, IssuerPolicy issuerPolicy,
+                           ZooKeeperTls zkTls) {
     public static final Pattern HOST_ID = Topics.HOST_ID;
 
     public WorkerConfig {
@@ -51,31 +54,37 @@ public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, St
 
     public static WorkerConfig of(String hostId, String pool, String bootstrapServers, String zkConnect) {
         KafkaConnection kafka = KafkaConnection.plaintext(bootstrapServers);
-        return new WorkerConfig(hostId, pool, kafka, zkConnect, 6000, (short) 1, ExtendPolicy.OVIRT, DEFAULT_BLOCK_STATS_INTERVAL, null, kafka,
-                IssuerPolicy.unsigned());
+        return new WorkerConfig(hostId, pool, kafka, zkConnect, 6000, (short) 1, ExtendPolicy.OVIRT, DEFAULT_BLOCK_STATS_INTERVAL, null,
+                kafka, IssuerPolicy.unsigned(), null);
     }
 
     /** oVirt reads highest offsets every 2 s. */
     public static final Duration DEFAULT_BLOCK_STATS_INTERVAL = Duration.ofSeconds(2);
 
     public WorkerConfig withExtendPolicy(ExtendPolicy policy, Duration blockStats) {
-        return new WorkerConfig(hostId, pool, kafka, zkConnect, zkSessionTimeoutMs, topicReplication, policy, blockStats, zkAuth, spmKafka, issuerPolicy);
+        return new WorkerConfig(hostId, pool, kafka, zkConnect, zkSessionTimeoutMs, topicReplication, policy, blockStats, zkAuth, spmKafka,
+                issuerPolicy, zkTls);
     }
 
     public WorkerConfig withZooKeeperAuth(ZooKeeperAuth auth) {
         return new WorkerConfig(hostId, pool, kafka, zkConnect, zkSessionTimeoutMs, topicReplication, extendPolicy,
-                blockStatsInterval, auth, spmKafka, issuerPolicy);
+                blockStatsInterval, auth, spmKafka, issuerPolicy, zkTls);
     }
 
     /** Reaches Kafka as {@code host} for the host's own work, and as {@code spm} while this host is the pool's SPM. */
     public WorkerConfig withKafka(KafkaConnection host, KafkaConnection spm) {
         return new WorkerConfig(hostId, pool, host, zkConnect, zkSessionTimeoutMs, topicReplication, extendPolicy,
-                blockStatsInterval, zkAuth, spm, issuerPolicy);
+                blockStatsInterval, zkAuth, spm, issuerPolicy, zkTls);
+    }
+
+    public WorkerConfig withZooKeeperTls(ZooKeeperTls tls) {
+        return new WorkerConfig(hostId, pool, kafka, zkConnect, zkSessionTimeoutMs, topicReplication, extendPolicy,
+                blockStatsInterval, zkAuth, spmKafka, issuerPolicy, tls);
     }
 
     public WorkerConfig withIssuerPolicy(IssuerPolicy policy) {
         return new WorkerConfig(hostId, pool, kafka, zkConnect, zkSessionTimeoutMs, topicReplication, extendPolicy,
-                blockStatsInterval, zkAuth, spmKafka, policy);
+                blockStatsInterval, zkAuth, spmKafka, policy, zkTls);
     }
 
     public String issuer() {

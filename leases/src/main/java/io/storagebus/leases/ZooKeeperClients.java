@@ -26,9 +26,18 @@ public final class ZooKeeperClients {
      * znode the client creates is then readable and writable by that identity only.
      */
     public static CuratorFramework connect(String connectString, int sessionTimeoutMs, ZooKeeperAuth auth) throws InterruptedException {
+        return connect(connectString, sessionTimeoutMs, auth, null);
+    }
+
+    /** As {@link #connect(String, int, ZooKeeperAuth)}, over TLS when {@code tls} is not null. */
+    public static CuratorFramework connect(String connectString, int sessionTimeoutMs, ZooKeeperAuth auth, ZooKeeperTls tls)
+            throws InterruptedException {
         CuratorFrameworkFactory.Builder builder = CuratorFrameworkFactory.builder();
         if (auth != null) {
             builder.authorization("digest", auth.credentials()).aclProvider(auth.aclProvider());
+        }
+        if (tls != null) {
+            builder.zkClientConfig(tls.clientConfig());
         }
         CuratorFramework client = builder
                 .connectString(connectString)

@@ -73,7 +73,7 @@ public final class Manager implements AutoCloseable {
         topics.addAll(Topics.poolTopics(config.defaultPool(), config.topicReplication()));
         Topics.ensure(admin, topics);
 
-        zk = ZooKeeperClients.connect(config.zkConnect(), config.zkSessionTimeoutMs(), config.zkAuth());
+        zk = ZooKeeperClients.connect(config.zkConnect(), config.zkSessionTimeoutMs(), config.zkAuth(), config.zkTls());
         spms = new SpmDirectory(zk);
         spms.start();
         hosts = new HostDirectory(zk);

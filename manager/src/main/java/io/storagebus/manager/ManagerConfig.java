@@ -7,6 +7,7 @@ import io.storagebus.bus.CommandSigner;
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Topics;
 import io.storagebus.leases.ZooKeeperAuth;
+import io.storagebus.leases.ZooKeeperTls;
 import io.storagebus.manager.security.TlsKeyStore;
 
 /**
@@ -24,11 +25,13 @@ import io.storagebus.manager.security.TlsKeyStore;
  *        authentication, which the manager warns of when it starts
  * @param zkAuth the identity shown to ZooKeeper and owning every znode created; null: anonymous
  * @param tls the REST API's certificate (https); null: plain http, which the manager warns of
- * @param signer signs every command, for workers that check who sent a destructive one; null: unsigned
+ * @param signer signs every command, for workers that check who sent it; null: unsigned
+ * @param zkTls TLS to ZooKeeper; null: plain TCP
  */
 public record ManagerConfig(String managerId, KafkaConnection kafka, String zkConnect, String httpHost, int httpPort,
                             String advertisedUrl, String defaultPool, short topicReplication, int zkSessionTimeoutMs,
-                            Path apiTokensFile, ZooKeeperAuth zkAuth, TlsKeyStore tls, CommandSigner signer) {
+                            Path apiTokensFile, ZooKeeperAuth zkAuth, TlsKeyStore tls, CommandSigner signer,
+                            ZooKeeperTls zkTls) {
     public static final Pattern MANAGER_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
 
     public ManagerConfig {
@@ -42,36 +45,41 @@ public record ManagerConfig(String managerId, KafkaConnection kafka, String zkCo
 
     public static ManagerConfig of(String bootstrapServers, String zkConnect, int httpPort) {
         return new ManagerConfig("manager-1", KafkaConnection.plaintext(bootstrapServers), zkConnect, "127.0.0.1", httpPort, null, "default",
-                (short) 1, 6000, null, null, null, null);
+                (short) 1, 6000, null, null, null, null, null);
     }
 
     public ManagerConfig withId(String id) {
         return new ManagerConfig(id, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls, signer);
+                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls, signer, zkTls);
     }
 
     public ManagerConfig withApiTokens(Path file) {
         return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, file, zkAuth, tls, signer);
+                zkSessionTimeoutMs, file, zkAuth, tls, signer, zkTls);
     }
 
     public ManagerConfig withZooKeeperAuth(ZooKeeperAuth auth) {
         return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, auth, tls, signer);
+                zkSessionTimeoutMs, apiTokensFile, auth, tls, signer, zkTls);
     }
 
     public ManagerConfig withKafka(KafkaConnection connection) {
         return new ManagerConfig(managerId, connection, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls, signer);
+                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls, signer, zkTls);
     }
 
     public ManagerConfig withSigner(CommandSigner commandSigner) {
         return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls, commandSigner);
+                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls, commandSigner, zkTls);
+    }
+
+    public ManagerConfig withZooKeeperTls(ZooKeeperTls zooKeeperTls) {
+        return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls, signer, zooKeeperTls);
     }
 
     public ManagerConfig withTls(TlsKeyStore keyStore) {
         return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, zkAuth, keyStore, signer);
+                zkSessionTimeoutMs, apiTokensFile, zkAuth, keyStore, signer, zkTls);
     }
 }

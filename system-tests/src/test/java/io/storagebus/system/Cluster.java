@@ -22,8 +22,13 @@ final class Cluster implements AutoCloseable {
     Manager manager;
 
     Cluster(KafkaFixture kafka, Path dir) {
+        this(kafka, new EmbeddedZooKeeper(dir.resolve("zookeeper"), 0).start());
+    }
+
+    /** On a ZooKeeper the caller set up (secured, say); the cluster closes it. */
+    Cluster(KafkaFixture kafka, EmbeddedZooKeeper zooKeeper) {
         this.kafka = kafka;
-        this.zooKeeper = new EmbeddedZooKeeper(dir.resolve("zookeeper"), 0).start();
+        this.zooKeeper = zooKeeper;
     }
 
     HostWorker startWorker(String hostId) throws Exception {

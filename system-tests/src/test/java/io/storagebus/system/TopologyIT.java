@@ -40,7 +40,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The compose topology as separate processes on one machine, each started as
  * {@code bin/storagebus} starts it, from configuration files: ZooKeeper, Kafka, two managers and
  * three host workers, each with its own Kafka user (SASL_SSL, ACLs as docs/SECURITY.md grants
- * them) and the shared ZooKeeper digest identity; the managers serve https with tokens. The active manager is killed and the standby takes over; a worker is
+ * them) and the shared ZooKeeper digest identity over TLS; the managers serve https with tokens
+ * and sign commands. The active manager is killed and the standby takes over; a worker is
  * killed and restarted with its host id; storage keeps extending with no manager up.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -58,6 +59,7 @@ class TopologyIT {
     private final Map<String, KafkaConnection> kafkaUsers = new LinkedHashMap<>();
     private String zooKeeper;
     private Path zooKeeperPassword;
+    private TestTls zooKeeperTls;
 
     private static final String ADMIN_TOKEN = ApiTokens.generate();
     private TestTls tls;
@@ -65,7 +67,9 @@ class TopologyIT {
     @BeforeAll
     void start(@TempDir Path tmp) throws Exception {
         this.tmp = tmp;
-        zooKeeper = standalone("zookeeper", "ZooKeeper ready at ");
+        zooKeeperTls = TestTls.create(Files.createDirectories(tmp.resolve("zookeeper-tls")));
+        zooKeeper = standalone("zookeeper", "ZooKeeper ready at ", "--tls-keystore", zooKeeperTls.keystore().toString(),
+                "--tls-password-file", zooKeeperTls.passwordFile().toString(), "--tls-certificate", zooKeeperTls.certificate().toString());
         zooKeeperPassword = Files.writeString(tmp.resolve("zookeeper-password"), "zk-" + System.nanoTime() + "\n");
         kafka = new SecuredKafka(tmp.resolve("kafka"));
         Ran keys = run("command-keys", "create", "--dir", tmp.resolve("command-keys").toString());
@@ -248,9 +252,10 @@ class TopologyIT {
         }
     }
 
-    private String standalone(String what, String readyLine) throws Exception {
-        StorageBusProcess p = new StorageBusProcess(dist, what, List.of(what, "--data-dir", tmp.resolve(what).toString(),
-                "--port", Integer.toString(freePort())), Map.of(), tmp);
+    private String standalone(String what, String readyLine, String... more) throws Exception {
+        List<String> args = new ArrayList<>(List.of(what, "--data-dir", tmp.resolve(what).toString(), "--port", Integer.toString(freePort())));
+        args.addAll(List.of(more));
+        StorageBusProcess p = new StorageBusProcess(dist, what, args, Map.of(), tmp);
         processes.add(p.start());
         Pattern ready = Pattern.compile(Pattern.quote(readyLine) + "(\\S+)");
         return await().atMost(WAIT).until(() -> {
@@ -284,12 +289,13 @@ class TopologyIT {
         String portKey = name.startsWith("manager") ? "manager.http-port" : "worker.http-port";
         String kafkaUser = name.startsWith("manager") ? "sb-manager" : "sb-" + name;
         return Files.writeString(tmp.resolve(name + ".conf"), String.join("\n",
-                "# " + name + " of the topology test: Kafka over SASL_SSL with ACLs, ZooKeeper with a digest identity",
+                "# " + name + " of the topology test: Kafka over SASL_SSL with ACLs, ZooKeeper over TLS with a digest identity",
                 "kafka.bootstrap-servers = " + kafka.bootstrapServers(),
                 "kafka.ssl-ca-file = " + kafka.caFile(),
                 "kafka.sasl-username = " + kafkaUser,
                 "kafka.sasl-password-file = " + kafka.passwordFile(kafkaUser),
                 "zookeeper.connect = " + zooKeeper,
+                "zookeeper.ssl-ca-file = " + zooKeeperTls.certificate(),
                 "zookeeper.digest-user = storagebus",
                 "zookeeper.digest-password-file = " + zooKeeperPassword,
                 "zookeeper.session-timeout-ms = " + SESSION_MS,

@@ -20,6 +20,9 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
     private final int port;
     private final int tickMillis;
     private ZooKeeperServerEmbedded server;
+    private Path keystore;
+    private String keystorePassword;
+    private Path certificate;
 
     public EmbeddedZooKeeper(Path baseDir, int port) {
         this(baseDir, port, 1000);
@@ -32,6 +35,19 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
         this.tickMillis = tickMillis;
     }
 
+    /**
+     * Serves clients over TLS only, with the certificate of a PKCS#12 keystore: the port becomes
+     * the {@code secureClientPort}, and no plain client port is open. Call before {@link #start()}.
+     *
+     * @param certificatePem the keystore's certificate, which the server's trust store needs to hold something
+     */
+    public synchronized EmbeddedZooKeeper secured(Path pkcs12, String password, Path certificatePem) {
+        this.keystore = pkcs12;
+        this.keystorePassword = password;
+        this.certificate = certificatePem;
+        return this;
+    }
+
     public synchronized EmbeddedZooKeeper start() {
         if (server != null) {
             return this;
@@ -40,8 +56,22 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
             Files.createDirectories(baseDir);
             Properties p = new Properties();
             p.put("tickTime", Integer.toString(tickMillis));
-            p.put("clientPort", Integer.toString(port));
-            p.put("clientPortAddress", "127.0.0.1");
+            if (keystore == null) {
+                p.put("clientPort", Integer.toString(port));
+                p.put("clientPortAddress", "127.0.0.1");
+            } else {
+                p.put("secureClientPort", Integer.toString(port));
+                p.put("secureClientPortAddress", "127.0.0.1");
+                p.put("serverCnxnFactory", "org.apache.zookeeper.server.NettyServerCnxnFactory");
+                p.put("ssl.keyStore.location", keystore.toString());
+                p.put("ssl.keyStore.type", "PKCS12");
+                p.put("ssl.keyStore.password", keystorePassword);
+                // Clients are not asked for a certificate (they show the digest identity); the
+                // server still needs a trust store that is not empty to start.
+                p.put("ssl.trustStore.location", certificate.toString());
+                p.put("ssl.trustStore.type", "PEM");
+                p.put("ssl.clientAuth", "none");
+            }
             p.put("dataDir", baseDir.resolve("data").toString());
             p.put("admin.enableServer", "false");
             p.put("4lw.commands.whitelist", "ruok,stat,mntr");

@@ -129,6 +129,8 @@ public final class Configuration {
         }
         requirePair("zookeeper.digest-user", "zookeeper.digest-password-file", problems);
         requirePair("kafka.ssl-keystore-file", "kafka.ssl-keystore-password-file", problems);
+        requirePair("zookeeper.ssl-keystore-file", "zookeeper.ssl-keystore-password-file", problems);
+        requirePair("zookeeper.ssl-keystore-file", "zookeeper.ssl-ca-file", problems);
         requirePair("worker.spm-sasl-username", "worker.spm-sasl-password-file", problems);
         requirePair("worker.spm-ssl-keystore-file", "worker.spm-ssl-keystore-password-file", problems);
         String protocol = string("kafka.security-protocol");

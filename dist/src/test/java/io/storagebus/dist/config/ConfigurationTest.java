@@ -128,11 +128,14 @@ class ConfigurationTest {
                 kafka.security-protocol = SSL
                 worker.spm-sasl-username = sb-spm-default
                 worker.spm-ssl-keystore-file = /etc/storagebus/tls/spm.p12
+                zookeeper.ssl-keystore-file = /etc/storagebus/tls/zk-client.p12
+                zookeeper.ssl-keystore-password-file = /etc/storagebus/tls/zk-client.password
                 commands.trusted-keys-file = /etc/storagebus/commands.pub
                 """), Role.WORKER).stream().map(Configuration.Problem::toString).collect(Collectors.joining("\n"));
         assertTrue(all.contains("missing 'kafka.ssl-keystore-file': kafka.security-protocol SSL makes the client certificate"), all);
         assertTrue(all.contains("missing 'worker.spm-sasl-password-file': worker.spm-sasl-username needs it"), all);
         assertTrue(all.contains("missing 'worker.spm-ssl-keystore-password-file'"), all);
+        assertTrue(all.contains("missing 'zookeeper.ssl-ca-file': zookeeper.ssl-keystore-file needs it"), all);
         assertTrue(Configuration.check(write("typo.conf", "kafka.bootstrap-servers = k:1\nzookeeper.connect = z:2\nworker.host-id = h\n"
                 + "kafka.security-protocol = TLS\n"), Role.WORKER).toString().contains("must be SASL_SSL, SSL, SASL_PLAINTEXT or PLAINTEXT"));
     }
