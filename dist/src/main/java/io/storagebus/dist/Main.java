@@ -130,15 +130,17 @@ public final class Main {
         return user == null ? null : ZooKeeperAuth.fromFile(user, Path.of(config.string("zookeeper.digest-password-file")));
     }
 
-    /** TLS to ZooKeeper when a CA file is configured, with a client certificate if one is. */
+    /** TLS to ZooKeeper unless it is turned off, which is said at every start. */
     private static ZooKeeperTls zooKeeperTls(Configuration config) throws java.io.IOException {
-        String ca = config.string("zookeeper.ssl-ca-file");
-        if (ca == null) {
+        if ("off".equals(config.string("zookeeper.tls"))) {
+            LoggerFactory.getLogger(Main.class).warn("ZooKeeper over plain TCP (zookeeper.tls = off): the digest password, leases and "
+                    + "elections cross the network in the clear; never in production (docs/SECURITY.md)");
             return null;
         }
+        String ca = config.string("zookeeper.ssl-ca-file");
         String keystore = config.string("zookeeper.ssl-keystore-file");
-        return keystore == null ? ZooKeeperTls.trusting(Path.of(ca))
-                : new ZooKeeperTls(Path.of(ca), Path.of(keystore), SecretFile.read(Path.of(config.string("zookeeper.ssl-keystore-password-file"))));
+        return new ZooKeeperTls(ca == null ? null : Path.of(ca), keystore == null ? null : Path.of(keystore),
+                keystore == null ? null : SecretFile.read(Path.of(config.string("zookeeper.ssl-keystore-password-file"))));
     }
 
     /**

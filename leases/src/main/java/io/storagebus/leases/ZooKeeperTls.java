@@ -1,7 +1,6 @@
 package io.storagebus.leases;
 
 import java.nio.file.Path;
-import java.util.Objects;
 
 import org.apache.zookeeper.client.ZKClientConfig;
 import org.apache.zookeeper.common.ClientX509Util;
@@ -11,11 +10,11 @@ import org.apache.zookeeper.common.ClientX509Util;
  * not cross the network in the clear: the servers' {@code secureClientPort}, trusted through a
  * PEM file of CAs, and optionally a client certificate (PKCS#12) for servers that ask for one.
  *
+ * @param caFile null: the JDK's CAs
  * @param keystore null: no client certificate
  */
 public record ZooKeeperTls(Path caFile, Path keystore, String keystorePassword) {
     public ZooKeeperTls {
-        Objects.requireNonNull(caFile, "caFile");
         if (keystore != null && (keystorePassword == null || keystorePassword.isEmpty())) {
             throw new IllegalArgumentException("the ZooKeeper client keystore " + keystore + " needs its password");
         }
@@ -31,8 +30,10 @@ public record ZooKeeperTls(Path caFile, Path keystore, String keystorePassword) 
         config.setProperty(ZKClientConfig.SECURE_CLIENT, "true");
         config.setProperty(ZKClientConfig.ZOOKEEPER_CLIENT_CNXN_SOCKET, "org.apache.zookeeper.ClientCnxnSocketNetty");
         try (ClientX509Util x509 = new ClientX509Util()) {
-            config.setProperty(x509.getSslTruststoreLocationProperty(), caFile.toString());
-            config.setProperty(x509.getSslTruststoreTypeProperty(), "PEM");
+            if (caFile != null) {
+                config.setProperty(x509.getSslTruststoreLocationProperty(), caFile.toString());
+                config.setProperty(x509.getSslTruststoreTypeProperty(), "PEM");
+            }
             if (keystore != null) {
                 config.setProperty(x509.getSslKeystoreLocationProperty(), keystore.toString());
                 config.setProperty(x509.getSslKeystoreTypeProperty(), "PKCS12");
@@ -44,6 +45,6 @@ public record ZooKeeperTls(Path caFile, Path keystore, String keystorePassword) 
 
     @Override
     public String toString() {
-        return "ZooKeeperTls[trusting " + caFile + (keystore == null ? "" : ", certificate " + keystore + ", password ******") + "]";
+        return "ZooKeeperTls[trusting " + (caFile == null ? "the JDK's CAs" : caFile) + (keystore == null ? "" : ", certificate " + keystore + ", password ******") + "]";
     }
 }

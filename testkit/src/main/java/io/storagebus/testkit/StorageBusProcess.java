@@ -36,7 +36,7 @@ public final class StorageBusProcess implements AutoCloseable {
     /** A host worker, as on a hypervisor host. */
     public static StorageBusProcess worker(Path distDir, String hostId, String bootstrapServers, String zkConnect, int sessionTimeoutMs,
                                            Path logDir) {
-        return new StorageBusProcess(distDir, hostId, List.of("worker", "--host-id", hostId, "--bootstrap-servers", bootstrapServers, "--kafka.security-protocol", "PLAINTEXT", "--commands.signatures", "off",
+        return new StorageBusProcess(distDir, hostId, List.of("worker", "--host-id", hostId, "--bootstrap-servers", bootstrapServers, "--kafka.security-protocol", "PLAINTEXT", "--commands.signatures", "off", "--zookeeper.tls", "off",
                 "--zookeeper", zkConnect, "--zk-session-timeout-ms", Integer.toString(sessionTimeoutMs), "--http-port", "0"), Map.of(), logDir);
     }
 

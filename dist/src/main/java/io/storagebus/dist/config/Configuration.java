@@ -130,7 +130,6 @@ public final class Configuration {
         requirePair("zookeeper.digest-user", "zookeeper.digest-password-file", problems);
         requirePair("kafka.ssl-keystore-file", "kafka.ssl-keystore-password-file", problems);
         requirePair("zookeeper.ssl-keystore-file", "zookeeper.ssl-keystore-password-file", problems);
-        requirePair("zookeeper.ssl-keystore-file", "zookeeper.ssl-ca-file", problems);
         requirePair("worker.spm-sasl-username", "worker.spm-sasl-password-file", problems);
         requirePair("worker.spm-ssl-keystore-file", "worker.spm-ssl-keystore-password-file", problems);
         String protocol = string("kafka.security-protocol");
@@ -153,6 +152,10 @@ public final class Configuration {
                             + "keystore, see docs/SECURITY.md); to serve plain http, set 'manager.tls = off', never in production"));
                 }
             }
+        }
+        if (role != Role.DEV && "off".equals(string("zookeeper.tls")) && values.get("zookeeper.ssl-ca-file") != null) {
+            problems.add(new Problem("zookeeper.ssl-ca-file", values.get("zookeeper.ssl-ca-file").source(),
+                    "'zookeeper.ssl-ca-file' is set but 'zookeeper.tls' is off: say which you mean"));
         }
         if (role != Role.DEV && "on".equals(string("commands.signatures"))) {
             String key = role == Role.MANAGER ? "commands.signing-key-file" : "commands.trusted-keys-file";

@@ -42,11 +42,13 @@ public final class Settings {
                     "ZooKeeper digest identity shared by every StorageBus process; the znodes they create are theirs alone (unset: anonymous, open znodes)"),
             new Setting("zookeeper.digest-password-file", SERVICES, Type.STRING, null, false, null,
                     "file whose first line is that identity's password; required with zookeeper.digest-user"),
+            new Setting("zookeeper.tls", SERVICES, Type.ON_OFF, "on", false, null,
+                    "on: the ensemble is reached over TLS (its secureClientPort); off: plain TCP, where the digest password "
+                            + "travels in the clear (never in production)"),
             new Setting("zookeeper.ssl-ca-file", SERVICES, Type.STRING, null, false, null,
-                    "PEM file of the CAs that sign the ZooKeeper servers' certificates: set, the ensemble is reached over TLS "
-                            + "(its secureClientPort); unset, plain TCP"),
+                    "PEM file of the CAs that sign the ZooKeeper servers' certificates (unset: the JDK's CAs)"),
             new Setting("zookeeper.ssl-keystore-file", SERVICES, Type.STRING, null, false, null,
-                    "PKCS#12 keystore with a client certificate, for an ensemble that asks for one (needs zookeeper.ssl-ca-file)"),
+                    "PKCS#12 keystore with a client certificate, for an ensemble that asks for one"),
             new Setting("zookeeper.ssl-keystore-password-file", SERVICES, Type.STRING, null, false, null,
                     "file whose first line is that keystore's password; required with zookeeper.ssl-keystore-file"),
             new Setting("topics.replication", SERVICES, Type.INT, "1", false, null,

@@ -83,7 +83,8 @@ class ConfigurationTest {
         ConfigException e = assertThrows(ConfigException.class, () -> Configuration.load(Role.WORKER,
                 List.of("--host-id", "h1", "--zookeper", "zk:2181"),
                 Map.of("STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS", "no-port", "STORAGEBUS_ZOOKEEPER_CONNECT", "zk:2181",
-                        "STORAGEBUS_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "STORAGEBUS_COMMANDS_SIGNATURES", "off")));
+                        "STORAGEBUS_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "STORAGEBUS_COMMANDS_SIGNATURES", "off",
+                        "STORAGEBUS_ZOOKEEPER_TLS", "off")));
         String all = e.problems().stream().map(Configuration.Problem::toString).collect(Collectors.joining("\n"));
 
         assertTrue(all.contains("$STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS: 'kafka.bootstrap-servers' must be host:port"), all);
@@ -116,6 +117,7 @@ class ConfigurationTest {
                 manager.tls = off
                 kafka.security-protocol = PLAINTEXT
                 commands.signatures = off
+                zookeeper.tls = off
                 """), Role.MANAGER), "no authentication and no TLS, when said explicitly");
     }
 
@@ -128,14 +130,14 @@ class ConfigurationTest {
                 kafka.security-protocol = SSL
                 worker.spm-sasl-username = sb-spm-default
                 worker.spm-ssl-keystore-file = /etc/storagebus/tls/spm.p12
-                zookeeper.ssl-keystore-file = /etc/storagebus/tls/zk-client.p12
-                zookeeper.ssl-keystore-password-file = /etc/storagebus/tls/zk-client.password
+                zookeeper.tls = off
+                zookeeper.ssl-ca-file = /etc/storagebus/tls/zookeeper-ca.pem
                 commands.trusted-keys-file = /etc/storagebus/commands.pub
                 """), Role.WORKER).stream().map(Configuration.Problem::toString).collect(Collectors.joining("\n"));
         assertTrue(all.contains("missing 'kafka.ssl-keystore-file': kafka.security-protocol SSL makes the client certificate"), all);
         assertTrue(all.contains("missing 'worker.spm-sasl-password-file': worker.spm-sasl-username needs it"), all);
         assertTrue(all.contains("missing 'worker.spm-ssl-keystore-password-file'"), all);
-        assertTrue(all.contains("missing 'zookeeper.ssl-ca-file': zookeeper.ssl-keystore-file needs it"), all);
+        assertTrue(all.contains("'zookeeper.ssl-ca-file' is set but 'zookeeper.tls' is off"), all);
         assertTrue(Configuration.check(write("typo.conf", "kafka.bootstrap-servers = k:1\nzookeeper.connect = z:2\nworker.host-id = h\n"
                 + "kafka.security-protocol = TLS\n"), Role.WORKER).toString().contains("must be SASL_SSL, SSL, SASL_PLAINTEXT or PLAINTEXT"));
     }
