@@ -25,6 +25,7 @@ import io.storagebus.dist.config.Setting.Role;
 import io.storagebus.manager.Manager;
 import io.storagebus.testkit.EmbeddedKafka;
 import io.storagebus.testkit.EmbeddedZooKeeper;
+import io.storagebus.leases.ZooKeeperAccess;
 import io.storagebus.leases.ZooKeeperAuth;
 import io.storagebus.leases.ZooKeeperTls;
 import io.storagebus.manager.ManagerConfig;
@@ -112,16 +113,20 @@ public final class Main {
         Logs.configure(config);
         Manager manager = new Manager(new ManagerConfig(config.string("manager.id"),
                 kafka(config, "kafka.sasl-username", "kafka.sasl-password-file", "kafka.ssl-keystore-file", "kafka.ssl-keystore-password-file"),
-                config.string("zookeeper.connect"), config.string("manager.http-host"), config.integer("manager.http-port"),
-                config.string("manager.advertised-url"), config.string("manager.default-pool"),
-                (short) config.integer("topics.replication"), config.integer("zookeeper.session-timeout-ms"),
+                zooKeeper(config), config.string("manager.http-host"), config.integer("manager.http-port"),
+                config.string("manager.advertised-url"), config.string("manager.default-pool"), (short) config.integer("topics.replication"),
                 "none".equals(config.string("manager.api-auth")) ? null : Path.of(config.string("manager.api-tokens-file")),
-                zooKeeperAuth(config), "off".equals(config.string("manager.tls")) ? null
-                        : TlsKeyStore.of(Path.of(config.string("manager.tls-keystore-file")),
-                                Path.of(config.string("manager.tls-keystore-password-file"))),
+                "off".equals(config.string("manager.tls")) ? null : TlsKeyStore.of(Path.of(config.string("manager.tls-keystore-file")),
+                        Path.of(config.string("manager.tls-keystore-password-file"))),
                 "off".equals(config.string("commands.signatures")) ? null
-                        : CommandSigner.fromPem(Path.of(config.string("commands.signing-key-file"))), zooKeeperTls(config)));
+                        : CommandSigner.fromPem(Path.of(config.string("commands.signing-key-file")))));
         runUntilStopped(manager::close, manager::start);
+    }
+
+    /** The ensemble, the session timeout, the digest identity and TLS of the zookeeper.* keys. */
+    private static ZooKeeperAccess zooKeeper(Configuration config) throws java.io.IOException {
+        return new ZooKeeperAccess(config.string("zookeeper.connect"), config.integer("zookeeper.session-timeout-ms"),
+                zooKeeperAuth(config), zooKeeperTls(config));
     }
 
     /** The digest identity for ZooKeeper, when one is configured; its password comes from a file of its own. */
@@ -187,14 +192,12 @@ public final class Main {
         KafkaConnection kafka = kafka(config, "kafka.sasl-username", "kafka.sasl-password-file", "kafka.ssl-keystore-file",
                 "kafka.ssl-keystore-password-file");
         WorkerConfig workerConfig = new WorkerConfig(config.string("worker.host-id"), config.string("worker.pool"),
-                kafka, config.string("zookeeper.connect"),
-                config.integer("zookeeper.session-timeout-ms"), (short) config.integer("topics.replication"),
+                kafka, spmKafka(config, kafka), zooKeeper(config), (short) config.integer("topics.replication"),
                 new ExtendPolicy(config.integer("extend.chunk-mb") * Sizes.MIB, config.integer("extend.free-percent"),
                         config.integer("extend.chunk-seconds")),
-                Duration.ofMillis(config.integer("worker.block-stats-interval-ms")), zooKeeperAuth(config), spmKafka(config, kafka),
+                Duration.ofMillis(config.integer("worker.block-stats-interval-ms")),
                 "off".equals(config.string("commands.signatures")) ? IssuerPolicy.unsigned()
-                        : IssuerPolicy.signedBy(CommandVerifier.fromPem(Path.of(config.string("commands.trusted-keys-file")))),
-                zooKeeperTls(config));
+                        : IssuerPolicy.signedBy(CommandVerifier.fromPem(Path.of(config.string("commands.trusted-keys-file")))));
         WorkerService service = new WorkerService(workerConfig, config.string("worker.http-host"), config.integer("worker.http-port"));
         runUntilStopped(service::close, service::start);
     }

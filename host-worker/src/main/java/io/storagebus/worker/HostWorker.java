@@ -13,7 +13,6 @@ import io.storagebus.leases.HostRegistration;
 import io.storagebus.leases.SpmElection;
 import io.storagebus.leases.VolumeLeases;
 import io.storagebus.leases.SpmTerm;
-import io.storagebus.leases.ZooKeeperClients;
 import io.storagebus.schema.SilencePolicy;
 import io.storagebus.subscriber.StorageSubscriber;
 import io.storagebus.worker.host.HostCommandLoop;
@@ -55,9 +54,9 @@ public final class HostWorker implements AutoCloseable {
             throw new IllegalStateException("worker " + config.hostId() + " already started");
         }
         ensureTopics();
-        zk = ZooKeeperClients.connect(config.zkConnect(), config.zkSessionTimeoutMs(), config.zkAuth(), config.zkTls());
+        zk = config.zooKeeper().connect();
         registration = new HostRegistration(zk, config.hostId(), config.pool());
-        registration.start(2L * config.zkSessionTimeoutMs());
+        registration.start(2L * config.zooKeeper().sessionTimeoutMs());
         DriverRegistry drivers = DriverRegistry.load();
         AtomicReference<HostCommandLoop> loop = new AtomicReference<>();
         leases = new VolumeLeases(zk, config.hostId(), (lease, reason) -> {

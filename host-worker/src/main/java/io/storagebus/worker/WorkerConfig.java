@@ -6,41 +6,39 @@ import java.util.regex.Pattern;
 
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Topics;
-import io.storagebus.leases.ZooKeeperAuth;
-import io.storagebus.leases.ZooKeeperTls;
+import io.storagebus.leases.ZooKeeperAccess;
 import io.storagebus.worker.thin.ExtendPolicy;
 
 /**
  * What a host worker needs to run.
  *
- * @param zkSessionTimeoutMs how long ZooKeeper waits before it declares this host gone: the
- *        floor of SPM failover after a crash
+ * @param kafka the brokers, and this host's own identity there: it reads its host topic and
+ *        writes its reports, votes and events as it
+ * @param spmKafka the identity of the pool's SPM, used only while this host holds the role: it
+ *        alone may write pool state and send commands to other hosts (the same as {@code kafka}
+ *        where no separate SPM identity is configured)
+ * @param zooKeeper the ensemble, the session timeout (the floor of SPM failover after a crash),
+ *        the digest identity and TLS
  * @param topicReplication replication factor of topics this worker creates if they are missing
  * @param extendPolicy when and by how much thin volumes are extended: the SPM extends by it and
  *        hosts arm their write thresholds by it, so every worker of a pool must have the same
  * @param blockStatsInterval how often a host reads guests' highest write offsets as a fallback
  *        to write-threshold events, and repeats a report the SPM has not answered
- * @param kafka the brokers, and this host's own identity there: it reads its host topic and
- *        writes its reports, votes and events as it
- * @param zkAuth the identity shown to ZooKeeper and owning every znode created; null: anonymous
- * @param spmKafka the identity of the pool's SPM, used only while this host holds the role: it
- *        alone may write pool state and send commands to other hosts (the same as {@code kafka}
- *        where no separate SPM identity is configured)
  * @param issuerPolicy whose commands this worker carries out
- * @param zkTls TLS to ZooKeeper; null: plain TCP
  */
-public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, String zkConnect,
-                           int zkSessionTimeoutMs, short topicReplication, ExtendPolicy extendPolicy, Duration blockStatsInterval,
-                           ZooKeeperAuth zkAuth, KafkaConnection spmKafka, IssuerPolicy issuerPolicy,
-                           ZooKeeperTls zkTls) {
+public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, KafkaConnection spmKafka, ZooKeeperAccess zooKeeper,
+                           short topicReplication, ExtendPolicy extendPolicy, Duration blockStatsInterval, IssuerPolicy issuerPolicy) {
     public static final Pattern HOST_ID = Topics.HOST_ID;
+
+    /** oVirt reads highest offsets every 2 s. */
+    public static final Duration DEFAULT_BLOCK_STATS_INTERVAL = Duration.ofSeconds(2);
 
     public WorkerConfig {
         Objects.requireNonNull(kafka, "kafka");
         Objects.requireNonNull(spmKafka, "spmKafka");
-        Objects.requireNonNull(issuerPolicy, "issuerPolicy");
-        Objects.requireNonNull(zkConnect, "zkConnect");
+        Objects.requireNonNull(zooKeeper, "zooKeeper");
         Objects.requireNonNull(extendPolicy, "extendPolicy");
+        Objects.requireNonNull(issuerPolicy, "issuerPolicy");
         if (blockStatsInterval == null || blockStatsInterval.isNegative() || blockStatsInterval.isZero()) {
             throw new IllegalArgumentException("blockStatsInterval must be positive, not " + blockStatsInterval);
         }
@@ -52,39 +50,28 @@ public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, St
         }
     }
 
+    /** Plain Kafka and ZooKeeper, one identity, unsigned commands: tests, benchmarks, the dev mode. */
     public static WorkerConfig of(String hostId, String pool, String bootstrapServers, String zkConnect) {
         KafkaConnection kafka = KafkaConnection.plaintext(bootstrapServers);
-        return new WorkerConfig(hostId, pool, kafka, zkConnect, 6000, (short) 1, ExtendPolicy.OVIRT, DEFAULT_BLOCK_STATS_INTERVAL, null,
-                kafka, IssuerPolicy.unsigned(), null);
+        return new WorkerConfig(hostId, pool, kafka, kafka, ZooKeeperAccess.of(zkConnect, 6000), (short) 1, ExtendPolicy.OVIRT,
+                DEFAULT_BLOCK_STATS_INTERVAL, IssuerPolicy.unsigned());
     }
-
-    /** oVirt reads highest offsets every 2 s. */
-    public static final Duration DEFAULT_BLOCK_STATS_INTERVAL = Duration.ofSeconds(2);
 
     public WorkerConfig withExtendPolicy(ExtendPolicy policy, Duration blockStats) {
-        return new WorkerConfig(hostId, pool, kafka, zkConnect, zkSessionTimeoutMs, topicReplication, policy, blockStats, zkAuth, spmKafka,
-                issuerPolicy, zkTls);
+        return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, policy, blockStats, issuerPolicy);
     }
 
-    public WorkerConfig withZooKeeperAuth(ZooKeeperAuth auth) {
-        return new WorkerConfig(hostId, pool, kafka, zkConnect, zkSessionTimeoutMs, topicReplication, extendPolicy,
-                blockStatsInterval, auth, spmKafka, issuerPolicy, zkTls);
+    public WorkerConfig withZooKeeper(ZooKeeperAccess access) {
+        return new WorkerConfig(hostId, pool, kafka, spmKafka, access, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy);
     }
 
     /** Reaches Kafka as {@code host} for the host's own work, and as {@code spm} while this host is the pool's SPM. */
     public WorkerConfig withKafka(KafkaConnection host, KafkaConnection spm) {
-        return new WorkerConfig(hostId, pool, host, zkConnect, zkSessionTimeoutMs, topicReplication, extendPolicy,
-                blockStatsInterval, zkAuth, spm, issuerPolicy, zkTls);
-    }
-
-    public WorkerConfig withZooKeeperTls(ZooKeeperTls tls) {
-        return new WorkerConfig(hostId, pool, kafka, zkConnect, zkSessionTimeoutMs, topicReplication, extendPolicy,
-                blockStatsInterval, zkAuth, spmKafka, issuerPolicy, tls);
+        return new WorkerConfig(hostId, pool, host, spm, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy);
     }
 
     public WorkerConfig withIssuerPolicy(IssuerPolicy policy) {
-        return new WorkerConfig(hostId, pool, kafka, zkConnect, zkSessionTimeoutMs, topicReplication, extendPolicy,
-                blockStatsInterval, zkAuth, spmKafka, policy, zkTls);
+        return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, policy);
     }
 
     public String issuer() {

@@ -15,7 +15,6 @@ import io.storagebus.leases.HostDirectory;
 import io.storagebus.leases.LeaseDirectory;
 import io.storagebus.leases.SpmDirectory;
 import io.storagebus.leases.SpmTerm;
-import io.storagebus.leases.ZooKeeperClients;
 import io.storagebus.manager.api.RestApi;
 import io.storagebus.manager.backup.BackupScheduler;
 import io.storagebus.manager.security.ApiTokens;
@@ -73,7 +72,7 @@ public final class Manager implements AutoCloseable {
         topics.addAll(Topics.poolTopics(config.defaultPool(), config.topicReplication()));
         Topics.ensure(admin, topics);
 
-        zk = ZooKeeperClients.connect(config.zkConnect(), config.zkSessionTimeoutMs(), config.zkAuth(), config.zkTls());
+        zk = config.zooKeeper().connect();
         spms = new SpmDirectory(zk);
         spms.start();
         hosts = new HostDirectory(zk);

@@ -6,8 +6,7 @@ import java.util.regex.Pattern;
 import io.storagebus.bus.CommandSigner;
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Topics;
-import io.storagebus.leases.ZooKeeperAuth;
-import io.storagebus.leases.ZooKeeperTls;
+import io.storagebus.leases.ZooKeeperAccess;
 import io.storagebus.manager.security.TlsKeyStore;
 
 /**
@@ -15,23 +14,20 @@ import io.storagebus.manager.security.TlsKeyStore;
  *
  * @param managerId unique among the managers of one installation
  * @param kafka the brokers, and the manager's identity there
+ * @param zooKeeper the ensemble, the session timeout (the floor of a standby's takeover after a
+ *        crash), the digest identity and TLS
  * @param httpPort 0 picks a free port
  * @param advertisedUrl how other managers' clients reach this one's REST API, given to them in a
  *        307 when this one is active; null means {@code http://httpHost:port}
  * @param defaultPool pool of domains created without one
- * @param zkSessionTimeoutMs how long ZooKeeper waits before it declares this manager gone: the
- *        floor of a standby's takeover after a crash
  * @param apiTokensFile the REST API's tokens ({@code name role sha256} lines); null: no
  *        authentication, which the manager warns of when it starts
- * @param zkAuth the identity shown to ZooKeeper and owning every znode created; null: anonymous
  * @param tls the REST API's certificate (https); null: plain http, which the manager warns of
  * @param signer signs every command, for workers that check who sent it; null: unsigned
- * @param zkTls TLS to ZooKeeper; null: plain TCP
  */
-public record ManagerConfig(String managerId, KafkaConnection kafka, String zkConnect, String httpHost, int httpPort,
-                            String advertisedUrl, String defaultPool, short topicReplication, int zkSessionTimeoutMs,
-                            Path apiTokensFile, ZooKeeperAuth zkAuth, TlsKeyStore tls, CommandSigner signer,
-                            ZooKeeperTls zkTls) {
+public record ManagerConfig(String managerId, KafkaConnection kafka, ZooKeeperAccess zooKeeper, String httpHost, int httpPort,
+                            String advertisedUrl, String defaultPool, short topicReplication, Path apiTokensFile, TlsKeyStore tls,
+                            CommandSigner signer) {
     public static final Pattern MANAGER_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
 
     public ManagerConfig {
@@ -43,43 +39,39 @@ public record ManagerConfig(String managerId, KafkaConnection kafka, String zkCo
         }
     }
 
+    /** Plain Kafka and ZooKeeper, no tokens, no TLS, unsigned commands: tests, benchmarks, the dev mode. */
     public static ManagerConfig of(String bootstrapServers, String zkConnect, int httpPort) {
-        return new ManagerConfig("manager-1", KafkaConnection.plaintext(bootstrapServers), zkConnect, "127.0.0.1", httpPort, null, "default",
-                (short) 1, 6000, null, null, null, null, null);
+        return new ManagerConfig("manager-1", KafkaConnection.plaintext(bootstrapServers), ZooKeeperAccess.of(zkConnect, 6000), "127.0.0.1",
+                httpPort, null, "default", (short) 1, null, null, null);
     }
 
     public ManagerConfig withId(String id) {
-        return new ManagerConfig(id, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls, signer, zkTls);
+        return new ManagerConfig(id, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication, apiTokensFile, tls,
+                signer);
     }
 
     public ManagerConfig withApiTokens(Path file) {
-        return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, file, zkAuth, tls, signer, zkTls);
+        return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication, file, tls,
+                signer);
     }
 
-    public ManagerConfig withZooKeeperAuth(ZooKeeperAuth auth) {
-        return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, auth, tls, signer, zkTls);
+    public ManagerConfig withZooKeeper(ZooKeeperAccess access) {
+        return new ManagerConfig(managerId, kafka, access, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication, apiTokensFile,
+                tls, signer);
     }
 
     public ManagerConfig withKafka(KafkaConnection connection) {
-        return new ManagerConfig(managerId, connection, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls, signer, zkTls);
+        return new ManagerConfig(managerId, connection, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+                apiTokensFile, tls, signer);
     }
 
     public ManagerConfig withSigner(CommandSigner commandSigner) {
-        return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls, commandSigner, zkTls);
-    }
-
-    public ManagerConfig withZooKeeperTls(ZooKeeperTls zooKeeperTls) {
-        return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, zkAuth, tls, signer, zooKeeperTls);
+        return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+                apiTokensFile, tls, commandSigner);
     }
 
     public ManagerConfig withTls(TlsKeyStore keyStore) {
-        return new ManagerConfig(managerId, kafka, zkConnect, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                zkSessionTimeoutMs, apiTokensFile, zkAuth, keyStore, signer, zkTls);
+        return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+                apiTokensFile, keyStore, signer);
     }
 }

@@ -56,9 +56,9 @@ class ZooKeeperAuthIT {
         EmbeddedZooKeeper zooKeeper = new EmbeddedZooKeeper(dir.resolve("zookeeper"), 0)
                 .secured(cert.keystore(), Files.readString(cert.passwordFile()).strip(), cert.certificate()).start();
         cluster = new Cluster(new InProcessKafka(dir.resolve("kafka")), zooKeeper);
-        cluster.startWorker("host-1", c -> c.withZooKeeperAuth(auth).withZooKeeperTls(tls));
-        manager = new Manager(ManagerConfig.of(cluster.kafka.bootstrapServers(), cluster.zooKeeper.connectString(), 0)
-                .withZooKeeperAuth(auth).withZooKeeperTls(tls)).start();
+        cluster.startWorker("host-1", c -> c.withZooKeeper(c.zooKeeper().withAuth(auth).withTls(tls)));
+        ManagerConfig config = ManagerConfig.of(cluster.kafka.bootstrapServers(), cluster.zooKeeper.connectString(), 0);
+        manager = new Manager(config.withZooKeeper(config.zooKeeper().withAuth(auth).withTls(tls))).start();
         manager.defaultPoolReady().get(60, TimeUnit.SECONDS);
     }
 
