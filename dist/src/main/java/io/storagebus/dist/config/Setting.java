@@ -1,6 +1,7 @@
 package io.storagebus.dist.config;
 
 import java.net.URI;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
@@ -84,43 +85,15 @@ public record Setting(String key, Set<Role> roles, Type type, String defaultValu
                         : Optional.of("must be letters, digits, '_', '.' and '-' (" + Topics.HOST_ID.pattern() + ")");
             }
         },
-        ON_OFF("on or off") {
+        ON_OFF(List.of("on", "off")),
+        API_AUTH(List.of("tokens", "none")),
+        KAFKA_PROTOCOL(List.of("SASL_SSL", "SSL", "SASL_PLAINTEXT", "PLAINTEXT")),
+        SASL_MECHANISM(List.of("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")),
+        LOG_FORMAT(List.of("text", "json")),
+        LOG_LEVEL(List.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR")) {
             @Override
             Optional<String> check(String v) {
-                return Set.of("on", "off").contains(v) ? Optional.empty() : Optional.of("must be on or off");
-            }
-        },
-        API_AUTH("tokens or none") {
-            @Override
-            Optional<String> check(String v) {
-                return Set.of("tokens", "none").contains(v) ? Optional.empty() : Optional.of("must be tokens or none");
-            }
-        },
-        KAFKA_PROTOCOL("SASL_SSL, SSL, SASL_PLAINTEXT or PLAINTEXT") {
-            @Override
-            Optional<String> check(String v) {
-                return Set.of("SASL_SSL", "SSL", "SASL_PLAINTEXT", "PLAINTEXT").contains(v) ? Optional.empty()
-                        : Optional.of("must be SASL_SSL, SSL, SASL_PLAINTEXT or PLAINTEXT");
-            }
-        },
-        SASL_MECHANISM("SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN") {
-            @Override
-            Optional<String> check(String v) {
-                return Set.of("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN").contains(v) ? Optional.empty()
-                        : Optional.of("must be SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN");
-            }
-        },
-        LOG_FORMAT("text or json") {
-            @Override
-            Optional<String> check(String v) {
-                return Set.of("text", "json").contains(v) ? Optional.empty() : Optional.of("must be text or json");
-            }
-        },
-        LOG_LEVEL("TRACE, DEBUG, INFO, WARN or ERROR") {
-            @Override
-            Optional<String> check(String v) {
-                return Set.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR").contains(v.toUpperCase(Locale.ROOT)) ? Optional.empty()
-                        : Optional.of("must be TRACE, DEBUG, INFO, WARN or ERROR");
+                return super.check(v.toUpperCase(Locale.ROOT));
             }
         };
 
@@ -128,9 +101,17 @@ public record Setting(String key, Set<Role> roles, Type type, String defaultValu
         private static final Pattern NAME_PATTERN = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
 
         private final String description;
+        /** The values a choice takes; empty for the other types, which check values their own way. */
+        private final List<String> choices;
 
         Type(String description) {
             this.description = description;
+            this.choices = List.of();
+        }
+
+        Type(List<String> choices) {
+            this.description = String.join(", ", choices.subList(0, choices.size() - 1)) + " or " + choices.get(choices.size() - 1);
+            this.choices = choices;
         }
 
         public String description() {
@@ -138,7 +119,9 @@ public record Setting(String key, Set<Role> roles, Type type, String defaultValu
         }
 
         /** Why {@code value} is not acceptable, if it is not. */
-        abstract Optional<String> check(String value);
+        Optional<String> check(String value) {
+            return choices.contains(value) ? Optional.empty() : Optional.of("must be " + description);
+        }
     }
 
     public String envName() {
