@@ -31,7 +31,6 @@ import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.manager.Manager;
-import io.storagebus.manager.ManagerConfig;
 import io.storagebus.schema.CommandFailed;
 import io.storagebus.schema.DeleteVolume;
 import io.storagebus.schema.DisconnectDomain;
@@ -41,10 +40,7 @@ import io.storagebus.schema.VolumeCreated;
 import io.storagebus.schema.VolumeState;
 import io.storagebus.subscriber.StorageSubscriber;
 import io.storagebus.subscriber.Vote;
-import io.storagebus.testkit.EmbeddedZooKeeper;
-import io.storagebus.worker.HostWorker;
 import io.storagebus.worker.IssuerPolicy;
-import io.storagebus.worker.WorkerConfig;
 import io.vertx.core.json.JsonObject;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.admin.Admin;
@@ -75,9 +71,8 @@ class KafkaSecurityIT {
     private static final String POOL = "default";
 
     private SecuredKafka kafka;
-    private EmbeddedZooKeeper zooKeeper;
+    private Cluster cluster;
     private Manager manager;
-    private final List<HostWorker> workers = new CopyOnWriteArrayList<>();
     private KafkaConnection host1;
     private KafkaConnection spm;
     private KafkaConnection managerKafka;
@@ -86,7 +81,7 @@ class KafkaSecurityIT {
     @BeforeAll
     void start(@TempDir Path dir) throws Exception {
         kafka = new SecuredKafka(dir.resolve("kafka"), List.of("sb-host-9"));
-        zooKeeper = new EmbeddedZooKeeper(dir.resolve("zookeeper"), 0).start();
+        cluster = new Cluster(kafka, dir);
         spm = kafka.user("sb-spm-default", KafkaAcls.spm("User:sb-spm-default", POOL));
         host1 = kafka.user("sb-host-1", KafkaAcls.host("User:sb-host-1", "host-1", POOL));
         KafkaConnection host2 = kafka.user("sb-host-2", KafkaAcls.host("User:sb-host-2", "host-2", POOL));
@@ -95,26 +90,17 @@ class KafkaSecurityIT {
         // The managers' command key, as 'storagebus command-keys create' makes it: workers trust its public half only.
         KeyPair commandKey = CommandSigner.generate();
         IssuerPolicy trusted = IssuerPolicy.signedBy(CommandVerifier.of(commandKey.getPublic()));
-        workers.add(new HostWorker(WorkerConfig.of("host-1", POOL, kafka.bootstrapServers(), zooKeeper.connectString())
-                .withKafka(host1, spm).withIssuerPolicy(trusted)).start());
-        workers.add(new HostWorker(WorkerConfig.of("host-2", POOL, kafka.bootstrapServers(), zooKeeper.connectString())
-                .withKafka(host2, spm).withIssuerPolicy(trusted)).start());
-        manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), 0).withKafka(managerKafka)
-                .withSigner(CommandSigner.of(commandKey.getPrivate()))).start();
+        cluster.startWorker("host-1", c -> c.withKafka(host1, spm).withIssuerPolicy(trusted));
+        cluster.startWorker("host-2", c -> c.withKafka(host2, spm).withIssuerPolicy(trusted));
+        manager = cluster.startManager("manager-1", c -> c.withKafka(managerKafka).withSigner(CommandSigner.of(commandKey.getPrivate())));
+        cluster.manager = manager;
         manager.defaultPoolReady().get(60, TimeUnit.SECONDS);
     }
 
     @AfterAll
     void stop() {
-        if (manager != null) {
-            manager.close();
-        }
-        workers.forEach(HostWorker::close);
-        if (zooKeeper != null) {
-            zooKeeper.close();
-        }
-        if (kafka != null) {
-            kafka.close();
+        if (cluster != null) {
+            cluster.close();
         }
     }
 

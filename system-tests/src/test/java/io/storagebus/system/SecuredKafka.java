@@ -28,7 +28,7 @@ import org.apache.kafka.common.resource.ResourcePatternFilter;
  * test, as the broker's admin, makes each StorageBus identity a user and grants it its
  * {@link io.storagebus.bus.KafkaAcls}.
  */
-final class SecuredKafka implements AutoCloseable {
+final class SecuredKafka implements KafkaFixture {
     private static final Duration WAIT = Duration.ofSeconds(30);
 
     private final Path dir;
@@ -58,7 +58,8 @@ final class SecuredKafka implements AutoCloseable {
         this.admin = Admin.create(kafka.adminClientProperties());
     }
 
-    String bootstrapServers() {
+    @Override
+    public String bootstrapServers() {
         return kafka.bootstrapServers();
     }
 

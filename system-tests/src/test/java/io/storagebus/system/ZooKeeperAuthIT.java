@@ -20,7 +20,6 @@ import io.storagebus.leases.ZooKeeperClients;
 import io.storagebus.leases.ZooKeeperTls;
 import io.storagebus.testkit.EmbeddedZooKeeper;
 import io.storagebus.manager.Manager;
-import io.storagebus.manager.ManagerConfig;
 import io.vertx.core.json.JsonObject;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.zookeeper.CreateMode;
@@ -57,16 +56,13 @@ class ZooKeeperAuthIT {
                 .secured(cert.keystore(), Files.readString(cert.passwordFile()).strip(), cert.certificate()).start();
         cluster = new Cluster(new InProcessKafka(dir.resolve("kafka")), zooKeeper);
         cluster.startWorker("host-1", c -> c.withZooKeeper(c.zooKeeper().withAuth(auth).withTls(tls)));
-        ManagerConfig config = ManagerConfig.of(cluster.kafka.bootstrapServers(), cluster.zooKeeper.connectString(), 0);
-        manager = new Manager(config.withZooKeeper(config.zooKeeper().withAuth(auth).withTls(tls))).start();
+        manager = cluster.startManager("manager-1", c -> c.withZooKeeper(c.zooKeeper().withAuth(auth).withTls(tls)));
+        cluster.manager = manager;
         manager.defaultPoolReady().get(60, TimeUnit.SECONDS);
     }
 
     @AfterAll
     void stop() {
-        if (manager != null) {
-            manager.close();
-        }
         if (cluster != null) {
             cluster.close();
         }
