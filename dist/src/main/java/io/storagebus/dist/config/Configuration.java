@@ -132,7 +132,9 @@ public final class Configuration {
         requirePair("zookeeper.ssl-keystore-file", "zookeeper.ssl-keystore-password-file", problems);
         requirePair("worker.spm-sasl-username", "worker.spm-sasl-password-file", problems);
         requirePair("worker.spm-ssl-keystore-file", "worker.spm-ssl-keystore-password-file", problems);
-        String protocol = string("kafka.security-protocol");
+        // The rules between keys hold only where the role reads those keys: the dev stack's
+        // embedded Kafka and ZooKeeper have no security settings at all.
+        String protocol = reads("kafka.security-protocol") ? string("kafka.security-protocol") : "";
         if (protocol.startsWith("SASL")) {
             for (String key : List.of("kafka.sasl-username", "kafka.sasl-password-file")) {
                 if (values.get(key) == null) {
@@ -153,11 +155,11 @@ public final class Configuration {
                 }
             }
         }
-        if (role != Role.DEV && "off".equals(string("zookeeper.tls")) && values.get("zookeeper.ssl-ca-file") != null) {
+        if (reads("zookeeper.tls") && "off".equals(string("zookeeper.tls")) && values.get("zookeeper.ssl-ca-file") != null) {
             problems.add(new Problem("zookeeper.ssl-ca-file", values.get("zookeeper.ssl-ca-file").source(),
                     "'zookeeper.ssl-ca-file' is set but 'zookeeper.tls' is off: say which you mean"));
         }
-        if (role != Role.DEV && "on".equals(string("commands.signatures"))) {
+        if (reads("commands.signatures") && "on".equals(string("commands.signatures"))) {
             String key = role == Role.MANAGER ? "commands.signing-key-file" : "commands.trusted-keys-file";
             if (values.get(key) == null) {
                 problems.add(new Problem(key, "configuration", "missing '" + key + "': workers destroy storage only on a "
@@ -171,6 +173,10 @@ public final class Configuration {
                     + "bearer tokens (make one with 'storagebus tokens create --name NAME --role admin'); to run without "
                     + "authentication, set 'manager.api-auth = none', never in production"));
         }
+    }
+
+    private boolean reads(String key) {
+        return Settings.find(key).map(s -> s.roles().contains(role)).orElse(false);
     }
 
     /** {@code second} is where {@code first}'s secret is read from, so one without the other is useless. */

@@ -45,6 +45,17 @@ class ConfigurationTest {
         assertEquals("default", config.effective().get("worker.http-port").source());
     }
 
+    /** The README's first command: the dev stack's embedded Kafka and ZooKeeper have no security settings to ask for. */
+    @Test
+    void theDevStackStartsWithoutAnySetting() {
+        Configuration config = Configuration.load(Role.DEV, List.of(), Map.of());
+
+        assertEquals("storagebus-data", config.string("dev.data-dir"));
+        assertEquals(8080, config.integer("dev.http-port"));
+        assertEquals(2, config.integer("dev.workers"));
+        assertEquals(19090, Configuration.load(Role.DEV, List.of("--http-port", "19090", "--data-dir", "x"), Map.of()).integer("dev.http-port"));
+    }
+
     @Test
     void aBadFileIsRefusedNamingEveryWrongKeyAndWhereItIs() throws IOException {
         Path file = write("manager.conf", """
