@@ -10,9 +10,12 @@ import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.cache.ChildData;
 import org.apache.curator.framework.recipes.cache.CuratorCache;
 import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Every volume lease in ZooKeeper, kept current from watches: who uses which volume. */
 public final class LeaseDirectory implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(LeaseDirectory.class);
     private enum State { LATENT, STARTED, CLOSED }
 
     private final CuratorCache cache;
@@ -31,7 +34,11 @@ public final class LeaseDirectory implements AutoCloseable {
                 .forCreatesAndChanges((before, node) -> {
                     String id = volumeId(node);
                     if (id != null && node.getData() != null) {
-                        leases.put(id, VolumeLease.fromBytes(id, node.getData()));
+                        try {
+                            leases.put(id, VolumeLease.fromBytes(id, node.getData()));
+                        } catch (IllegalArgumentException e) {
+                            LOG.warn("lease node {} skipped: {}", node.getPath(), e.getMessage());
+                        }
                     }
                 })
                 .forDeletes(node -> {

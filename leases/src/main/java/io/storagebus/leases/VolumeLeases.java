@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.UnaryOperator;
 
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.state.ConnectionState;
@@ -36,10 +37,14 @@ public final class VolumeLeases implements AutoCloseable {
 
     private enum State { LATENT, STARTED, CLOSED }
 
+    /** A lease this host holds, and the version of its node: only this host writes the node while it lives. */
+    private record Held(VolumeLease lease, int version) {
+    }
+
     private final CuratorFramework client;
     private final String hostId;
     private final Listener listener;
-    private final Map<String, VolumeLease> held = new ConcurrentHashMap<>();
+    private final Map<String, Held> held = new ConcurrentHashMap<>();
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
     private final ConnectionStateListener connection = this::onConnectionState;
 
@@ -58,9 +63,10 @@ public final class VolumeLeases implements AutoCloseable {
 
     /** Takes the volume's lease for this host, or returns the one it holds already. */
     public VolumeLease acquire(String volumeId) throws LeaseHeldException, Exception {
-        VolumeLease mine = held.get(volumeId);
-        if (mine != null && holderOf(volumeId) != null && holderOf(volumeId).epoch() == mine.epoch()) {
-            return mine;
+        Held mine = held.get(volumeId);
+        VolumeLease holder = mine == null ? null : holderOf(volumeId);
+        if (holder != null && holder.epoch() == mine.lease().epoch()) {
+            return mine.lease();
         }
         VolumeLease existing = holderOf(volumeId);
         if (existing != null) {
@@ -73,21 +79,48 @@ public final class VolumeLeases implements AutoCloseable {
             VolumeLease winner = holderOf(volumeId);
             throw new LeaseHeldException(winner != null ? winner : lease);
         }
-        held.put(volumeId, lease);
+        held.put(volumeId, new Held(lease, 0));
         LOG.info("host {} holds the lease of volume {} (epoch {})", hostId, volumeId, lease.epoch());
         return lease;
     }
 
+    /**
+     * Describes how the volume is used under this host's lease (where it is usable, its
+     * allocation): the node is rewritten in the background, conditional on its version, so a node
+     * that is no longer this lease's is never touched. Nothing happens if this host does not hold
+     * the lease or {@code change} returns the lease unchanged.
+     */
+    public void describe(String volumeId, UnaryOperator<VolumeLease> change) {
+        held.computeIfPresent(volumeId, (id, mine) -> {
+            VolumeLease changed = change.apply(mine.lease());
+            if (changed.equals(mine.lease())) {
+                return mine;
+            }
+            try {
+                client.setData().withVersion(mine.version()).inBackground((c, event) -> {
+                    if (event.getResultCode() != KeeperException.Code.OK.intValue()) {
+                        LOG.debug("host {}: the lease node of volume {} was not updated: {}", hostId, id,
+                                KeeperException.Code.get(event.getResultCode()));
+                    }
+                }).forPath(ROOT + "/" + id, changed.toBytes());
+            } catch (Exception e) {
+                LOG.warn("host {}: cannot describe the lease of volume {}: {}", hostId, id, e.toString());
+                return mine;
+            }
+            return new Held(changed, mine.version() + 1);
+        });
+    }
+
     /** Gives the lease up; nothing happens if this host does not hold it. */
     public void release(String volumeId) throws Exception {
-        VolumeLease mine = held.remove(volumeId);
+        Held mine = held.remove(volumeId);
         if (mine == null) {
             return;
         }
         Stat stat = new Stat();
         try {
             byte[] data = client.getData().storingStatIn(stat).forPath(ROOT + "/" + volumeId);
-            if (VolumeLease.fromBytes(volumeId, data).epoch() == mine.epoch()) {
+            if (VolumeLease.fromBytes(volumeId, data).epoch() == mine.lease().epoch()) {
                 client.delete().withVersion(stat.getVersion()).forPath(ROOT + "/" + volumeId);
             }
         } catch (KeeperException.NoNodeException gone) {
@@ -105,7 +138,7 @@ public final class VolumeLeases implements AutoCloseable {
     }
 
     public List<VolumeLease> held() {
-        return List.copyOf(held.values());
+        return held.values().stream().map(Held::lease).toList();
     }
 
     private long nextEpoch(String volumeId) throws Exception {
@@ -141,8 +174,9 @@ public final class VolumeLeases implements AutoCloseable {
             return;
         }
         for (String volumeId : List.copyOf(held.keySet())) {
-            VolumeLease lease = held.remove(volumeId);
-            if (lease != null) {
+            Held mine = held.remove(volumeId);
+            if (mine != null) {
+                VolumeLease lease = mine.lease();
                 LOG.warn("host {} lost the lease of volume {} (epoch {}): ZooKeeper session lost", hostId, volumeId, lease.epoch());
                 listener.leaseLost(lease, "the host's ZooKeeper session was lost");
             }

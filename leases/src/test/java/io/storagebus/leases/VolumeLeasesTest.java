@@ -41,6 +41,40 @@ class VolumeLeasesTest extends ZooKeeperTestBase {
     }
 
     @Test
+    void theHolderDescribesWhereTheVolumeIsUsableAndItsAllocationForEveryReader() throws Exception {
+        VolumeLeases a = leases("host-a", (l, r) -> { });
+        VolumeLeases b = leases("host-b", (l, r) -> { });
+        LeaseDirectory directory = new LeaseDirectory(client());
+        closeables.add(directory);
+        directory.start();
+        a.acquire("vol-1");
+
+        a.describe("vol-1", l -> l.usableAt("/run/storagebus/blockfile/d1/vol-1", 1 << 30));
+        java.time.Instant extendedAt = java.time.Instant.ofEpochMilli(1_700_000_000_000L);
+        a.describe("vol-1", l -> l.extendedTo(3L << 30, extendedAt));
+        b.describe("vol-1", l -> l.usableAt("/elsewhere", 1));
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> directory.leaseOf("vol-1").map(VolumeLease::lastExtendedAt).isPresent());
+        VolumeLease seen = directory.leaseOf("vol-1").orElseThrow();
+        assertEquals("/run/storagebus/blockfile/d1/vol-1", seen.path(), "only the holder writes the description");
+        assertEquals(3L << 30, seen.allocatedBytes());
+        assertEquals(extendedAt, seen.lastExtendedAt());
+        assertEquals(seen, a.holderOf("vol-1"));
+        assertEquals(a.acquire("vol-1").epoch(), seen.epoch(), "describing it keeps the lease");
+    }
+
+    @Test
+    void aLeaseNodeIsInputFromAStranger() {
+        assertThrows(IllegalArgumentException.class, () -> VolumeLease.fromBytes("v", "host-a\nnot-a-number\n1".getBytes()));
+        assertThrows(IllegalArgumentException.class, () -> VolumeLease.fromBytes("v", "host-a".getBytes()));
+        VolumeLease lease = VolumeLease.fromBytes("v", "host-a\n7\n1000\nallocated=lots\npath=/dev/x\nfuture=1".getBytes());
+        assertEquals(7, lease.epoch(), "a description that cannot be read does not lose the lease");
+        assertEquals(-1, lease.allocatedBytes());
+        assertEquals("/dev/x", lease.path());
+        assertThrows(IllegalArgumentException.class, () -> lease.usableAt("/a\nextended=1", 1));
+    }
+
+    @Test
     void losingTheSessionLosesTheLeasesAndTellsTheHost() throws Exception {
         List<String> lost = new CopyOnWriteArrayList<>();
         VolumeLeases a = leases("host-a", (lease, reason) -> lost.add(lease.volumeId()));

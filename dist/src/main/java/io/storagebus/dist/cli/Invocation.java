@@ -153,10 +153,22 @@ final class Invocation {
             out.println(json instanceof JsonObject o ? o.encodePrettily() : ((JsonArray) json).encodePrettily());
             return 0;
         }
-        JsonObject o = (JsonObject) json;
-        int width = o.fieldNames().stream().mapToInt(String::length).max().orElse(0);
-        o.forEach(e -> out.printf("%-" + width + "s  %s%n", e.getKey(), Cli.cell(e.getValue())));
+        Map<String, Object> rows = new LinkedHashMap<>();
+        flatten("", (JsonObject) json, rows);
+        int width = rows.keySet().stream().mapToInt(String::length).max().orElse(0);
+        rows.forEach((key, value) -> out.printf("%-" + width + "s  %s%n", key, Cli.cell(value)));
         return 0;
+    }
+
+    /** A nested object's fields as rows of their own ({@code lease.path}), so none hides in a JSON cell. */
+    private static void flatten(String prefix, JsonObject o, Map<String, Object> rows) {
+        o.forEach(e -> {
+            if (e.getValue() instanceof JsonObject nested && !nested.isEmpty()) {
+                flatten(prefix + e.getKey() + ".", nested, rows);
+            } else {
+                rows.put(prefix + e.getKey(), e.getValue());
+            }
+        });
     }
 
     /** Prints an array of objects: as JSON, or as a table of {@code columns}. */

@@ -1,5 +1,7 @@
 package io.storagebus.worker.host;
 
+import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -23,6 +25,7 @@ import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.driver.StorageDriver;
+import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeUri;
 import io.storagebus.leases.LeaseHeldException;
 import io.storagebus.leases.VolumeLease;
@@ -129,8 +132,11 @@ final class HostCommandHandler {
         if (command instanceof RefreshVolume refresh && refresh.getHostId().equals(config.hostId())) {
             StorageBusMetrics.get().extendRoundTrip(Duration.between(refresh.getReportedAt(), Instant.now()).toNanos() / 1e9);
             // Answered asynchronously; if it fails, the monitor reports the volume again and the SPM answers again.
-            monitor.refresh(refresh).onFailure(e -> LOG.error("host {}: refreshing volume {} failed: {}", config.hostId(),
-                    refresh.getVolumeId(), e.getMessage()));
+            monitor.refresh(refresh)
+                    .onSuccess(v -> leases.describe(refresh.getVolumeId(), l -> refresh.getAllocation() > l.allocatedBytes()
+                            ? l.extendedTo(refresh.getAllocation(), Instant.now()) : l))
+                    .onFailure(e -> LOG.error("host {}: refreshing volume {} failed: {}", config.hostId(),
+                            refresh.getVolumeId(), e.getMessage()));
             return List.of();
         }
         return List.of(deadLetter(record, command.getSchema().getFullName() + " is not a command for host " + config.hostId()));
@@ -152,7 +158,10 @@ final class HostCommandHandler {
         try {
             StorageDriver driver = driver(cmd.getDomain());
             DomainContext domain = context(cmd.getDomain());
-            String path = driver.capabilities().contains(Capability.ACTIVATE) ? driver.activate(domain, uri) : driver.info(domain, uri).location();
+            VolumeInfo info = driver.info(domain, uri);
+            String path = driver.capabilities().contains(Capability.ACTIVATE) ? driver.activate(domain, uri) : guestPath(info.location());
+            long allocated = info.allocatedSize();
+            leases.describe(cmd.getVolumeId(), l -> l.usableAt(path, allocated));
             prepared.put(cmd.getVolumeId(), cmd.getDomain());
             LOG.info("host {}: volume {} prepared at {} (lease epoch {})", config.hostId(), cmd.getVolumeId(), path, lease.epoch());
             return List.of(
@@ -166,6 +175,11 @@ final class HostCommandHandler {
             return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, "PREPARE_VOLUME", cmd.getTaskId(), cmd.getDomain().getId(),
                     cmd.getVolumeId(), e.code().name(), e.getMessage());
         }
+    }
+
+    /** What a guest opens: a file volume's path, not the {@code file:} URI the driver names it by. */
+    private static String guestPath(String location) {
+        return location.startsWith("file:") ? Path.of(URI.create(location)).toString() : location;
     }
 
     /** Starts watching; a QEMU that cannot be reached or a node it does not know is a failed command. */

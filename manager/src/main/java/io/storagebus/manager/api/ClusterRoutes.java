@@ -92,9 +92,20 @@ final class ClusterRoutes {
         RestApi.ok(ctx, 200, list);
     }
 
+    /** A lease, with where its volume is usable and its allocation once the holder has said. */
     static JsonObject leaseJson(VolumeLease lease) {
-        return new JsonObject().put("volumeId", lease.volumeId()).put("host", lease.hostId()).put("epoch", lease.epoch())
+        JsonObject json = new JsonObject().put("volumeId", lease.volumeId()).put("host", lease.hostId()).put("epoch", lease.epoch())
                 .put("since", lease.since().toString());
+        if (lease.path() != null) {
+            json.put("path", lease.path());
+        }
+        if (lease.allocatedBytes() >= 0) {
+            json.put("allocatedBytes", lease.allocatedBytes());
+        }
+        if (lease.lastExtendedAt() != null) {
+            json.put("lastExtendedAt", lease.lastExtendedAt().toString());
+        }
+        return json;
     }
 
     static JsonObject termJson(SpmTerm term) {
