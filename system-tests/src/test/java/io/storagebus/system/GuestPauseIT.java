@@ -80,6 +80,7 @@ class GuestPauseIT {
         assertFalse(paused.isEmpty(), "pauses are reported");
         assertTrue(paused.stream().allMatch(GuestPaused::getNospace));
         assertEquals(paused.size(), resumed.size(), "every pause was resumed");
+        assertTrue(resumed.stream().allMatch(GuestResumed::getPauseStartKnown), "the host saw each pause happen: " + resumed);
         assertTrue(thin.events(VolumeExtended.class, volumeId).stream().anyMatch(VolumeExtended::getResumed));
         assertTrue(ThinVolumes.deviceSize(device) >= WRITTEN, "the volume grew to hold what was written");
         teardown(volumeId);
@@ -99,6 +100,8 @@ class GuestPauseIT {
         }
         assertGuestWroteEverything(device);
         assertEquals("found paused on a full volume", thin.events(GuestPaused.class, volumeId).get(0).getReason());
+        GuestResumed first = await().atMost(WAIT).until(() -> thin.events(GuestResumed.class, volumeId), r -> !r.isEmpty()).get(0);
+        assertFalse(first.getPauseStartKnown(), "QEMU does not say when a guest found paused stopped: " + first);
         teardown(volumeId);
     }
 

@@ -82,6 +82,8 @@ public final class VolumeMonitor implements AutoCloseable {
         /** A {@code cont} is on its way: answers to the same pause (threshold and nospace reports) resume once. */
         boolean resuming;
         long pausedAtMillis;
+        /** False when the guest was found paused: then pausedAtMillis is when the host noticed, not when QEMU stopped. */
+        boolean pauseStartKnown;
         long reportedAtNanos;
         /** Reports in a row the SPM did not answer (it could not extend, or failed over): the retry backs off. */
         int unanswered;
@@ -369,9 +371,10 @@ public final class VolumeMonitor implements AutoCloseable {
                 o.paused = false;
                 o.pausedNoSpace = false;
             });
-            LOG.info("host {}: guest using volume {} resumed after {} ms", config.hostId(), w.volumeId, pausedMillis);
+            LOG.info("host {}: guest using volume {} resumed after {}{} ms", config.hostId(), w.volumeId, w.pauseStartKnown ? "" : "at least ",
+                    pausedMillis);
             publish.accept(Records.of(Topics.EVENTS, w.volumeId, GuestResumed.newBuilder().setEnvelope(origin(w.volumeId))
-                    .setVolumeId(w.volumeId).setDomainId(w.domain.getId()).setHostId(config.hostId()).setPausedMillis(pausedMillis).build()));
+                    .setVolumeId(w.volumeId).setDomainId(w.domain.getId()).setHostId(config.hostId()).setPausedMillis(pausedMillis).setPauseStartKnown(w.pauseStartKnown).build()));
             return true;
         });
     }
@@ -419,7 +422,7 @@ public final class VolumeMonitor implements AutoCloseable {
                 boolean ours = w.drive.equals(inserted.getString("node-name")) || w.drive.equals(disk.getString("device"))
                         || w.drive.equals(disk.getString("qdev"));
                 if (ours && "nospace".equals(disk.getString("io-status"))) {
-                    paused(w, true, "found paused on a full volume");
+                    paused(w, true, "found paused on a full volume", false);
                 }
             }
             return null;
@@ -444,17 +447,18 @@ public final class VolumeMonitor implements AutoCloseable {
         if (w == null || !"stop".equals(data.getString("action"))) {
             return;
         }
-        paused(w, data.getBoolean("nospace", false), String.valueOf(data.getString("reason")));
+        paused(w, data.getBoolean("nospace", false), String.valueOf(data.getString("reason")), true);
     }
 
     /** The guest stopped on an I/O error of the volume: say so, and on a full volume ask for space at once. */
-    private void paused(Watched w, boolean nospace, String reason) {
+    private void paused(Watched w, boolean nospace, String reason, boolean startKnown) {
         if (w.paused) {
             return; // every request in flight fails alike: one pause
         }
         w.paused = true;
         w.pausedNoSpace = nospace;
         w.pausedAtMillis = System.currentTimeMillis();
+        w.pauseStartKnown = startKnown;
         StorageBusMetrics.get().guestPaused();
         LOG.warn("host {}: guest paused on volume {}: {}{}", config.hostId(), w.volumeId, reason, nospace ? " (no space)" : "");
         publish.accept(Records.of(Topics.EVENTS, w.volumeId, GuestPaused.newBuilder().setEnvelope(origin(w.volumeId))
