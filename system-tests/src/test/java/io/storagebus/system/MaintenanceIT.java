@@ -42,6 +42,7 @@ import io.storagebus.schema.MaintenanceCompleted;
 import io.storagebus.schema.MaintenanceRequested;
 import io.storagebus.schema.MaintenanceVote;
 import io.storagebus.schema.SilencePolicy;
+import io.storagebus.schema.SubscriberHeartbeat;
 import io.storagebus.schema.VolumeTornDown;
 import io.storagebus.schema.VoteDecision;
 import io.storagebus.subscriber.MaintenanceVoter;
@@ -235,6 +236,8 @@ class MaintenanceIT {
         JsonObject after = http.get("/api/v1/domains/" + domainId + "/maintenance").json();
         assertEquals("CANCELLED", after.getString("status"));
         assertFalse(voter(after, "slow").containsKey("vote"), after.encode());
+        assertFalse(after.getJsonArray("silent").contains("slow"), "silence is a pending vote, not one that came too late: " + after.encode());
+        assertTrue(after.getJsonArray("notCounted").contains("slow"), after.encode());
     }
 
     @Test
@@ -282,6 +285,32 @@ class MaintenanceIT {
         } finally {
             log.detachAppender(logged);
         }
+    }
+
+    /** A subscriber cannot read the dead-letter topic: the operator sees why its heartbeat was refused, until a good one comes. */
+    @Test
+    void aRefusedHeartbeatIsListedWithItsReason() throws Exception {
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(KafkaClients.producer(cluster.kafka.bootstrapServers()))) {
+            producer.send(Records.of(Topics.SUBSCRIBERS, "too-fast", heartbeat("too-fast", 50))).get();
+            JsonObject refused = await().atMost(WAIT).until(() -> subscriberEntry("too-fast"), e -> e != null && e.containsKey("refused"));
+            assertTrue(refused.getString("refused").contains("heartbeatIntervalMs must be within 100..3600000, got 50"), refused.encode());
+            assertFalse(refused.getBoolean("alive"));
+
+            producer.send(Records.of(Topics.SUBSCRIBERS, "too-fast", heartbeat("too-fast", 1000))).get();
+            await().atMost(WAIT).until(() -> subscriberEntry("too-fast"), e -> e != null && !e.containsKey("refused") && e.getBoolean("alive"));
+            producer.send(new ProducerRecord<>(Topics.SUBSCRIBERS, "too-fast", null)).get();
+            await().atMost(WAIT).until(() -> subscriberEntry("too-fast") == null);
+        }
+    }
+
+    private static SubscriberHeartbeat heartbeat(String id, long intervalMs) {
+        return SubscriberHeartbeat.newBuilder().setEnvelope(Envelopes.origin("default", "subscriber:" + id, id)).setSubscriberId(id)
+                .setDescription("a subscriber in a hurry").setSilence(SilencePolicy.CONSENT).setHeartbeatIntervalMs(intervalMs).build();
+    }
+
+    private JsonObject subscriberEntry(String id) {
+        return http.get("/api/v1/subscribers").array().stream().map(JsonObject.class::cast)
+                .filter(e -> id.equals(e.getString("id"))).findFirst().orElse(null);
     }
 
     @Test

@@ -14,6 +14,7 @@ import io.storagebus.manager.maintenance.SubscriberRegistry;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.schema.CastVote;
 import io.storagebus.schema.MaintenanceState;
+import io.storagebus.schema.MaintenanceStatus;
 import io.storagebus.schema.MaintenanceVoter;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -80,6 +81,8 @@ final class MaintenanceRoutes {
         subscribers.all().forEach(s -> list.add(new JsonObject().put("id", s.id()).put("description", s.description())
                 .put("silence", s.silence().name()).put("heartbeatIntervalMs", s.heartbeatIntervalMs())
                 .put("lastHeartbeat", s.lastHeartbeat().toString()).put("alive", s.alive(now))));
+        subscribers.refused().forEach(r -> list.add(new JsonObject().put("id", r.key()).put("alive", false)
+                .put("refused", r.reason()).put("lastHeartbeat", r.at().toString())));
         RestApi.ok(ctx, 200, list);
     }
 
@@ -89,14 +92,21 @@ final class MaintenanceRoutes {
         Map<String, CastVote> votes = new HashMap<>();
         s.getVotes().forEach(v -> votes.put(v.getSubscriberId(), v));
         JsonArray voters = new JsonArray();
+        // While the vote is open, "silent" is who has not voted yet. Once decided it is who was counted
+        // by their silence policy; who had not voted when a veto or a cancellation ended it was not counted.
+        boolean open = s.getStatus() == MaintenanceStatus.VOTING;
         JsonArray silent = new JsonArray();
+        JsonArray notCounted = new JsonArray();
         for (MaintenanceVoter voter : s.getVoters()) {
             JsonObject json = new JsonObject().put("subscriberId", voter.getSubscriberId()).put("description", voter.getDescription())
                     .put("silence", voter.getSilence().name());
             CastVote vote = votes.get(voter.getSubscriberId());
             if (vote == null) {
-                silent.add(voter.getSubscriberId());
+                (open ? silent : notCounted).add(voter.getSubscriberId());
             } else {
+                if (vote.getSilent()) {
+                    silent.add(voter.getSubscriberId());
+                }
                 json.put("vote", vote.getDecision().name()).put("reason", vote.getReason()).put("silent", vote.getSilent())
                         .put("at", vote.getAt().toString());
             }
@@ -111,6 +121,7 @@ final class MaintenanceRoutes {
                 .put("createdAt", s.getCreatedAt().toString())
                 .put("voters", voters)
                 .put("silent", silent)
+                .put("notCounted", notCounted)
                 .put("hostsPending", new JsonArray(s.getHostsPending()))
                 .put("hostsDisconnected", new JsonArray(s.getHostsDisconnected()));
         if (s.getDecidedAt() != null) {

@@ -36,8 +36,16 @@ public final class SubscriberRegistry implements AutoCloseable {
         }
     }
 
+    /**
+     * A heartbeat that was refused, by its record key: the subscriber cannot read the dead-letter
+     * topic, so the operator sees why here ({@code GET /api/v1/subscribers}).
+     */
+    public record Refusal(String key, String reason, Instant at) {
+    }
+
     private final MessageCodec codec = MessageCodec.standard();
     private final Map<String, Subscriber> subscribers = new ConcurrentHashMap<>();
+    private final Map<String, Refusal> refused = new ConcurrentHashMap<>();
     private final DeadLetters deadLetters;
     private final TopicFollower follower;
 
@@ -58,12 +66,18 @@ public final class SubscriberRegistry implements AutoCloseable {
         return subscribers.values().stream().sorted(Comparator.comparing(Subscriber::id)).toList();
     }
 
+    /** The latest refused heartbeat of each key that has not sent a good one since. */
+    public List<Refusal> refused() {
+        return refused.values().stream().sorted(Comparator.comparing(Refusal::key)).toList();
+    }
+
     public List<Subscriber> alive(Instant now) {
         return all().stream().filter(s -> s.alive(now)).toList();
     }
 
     private void apply(ConsumerRecord<String, byte[]> record) {
         if (record.value() == null) {
+            refused.remove(record.key());
             if (subscribers.remove(record.key()) != null && follower.isCaughtUp()) {
                 LOG.info("subscriber {} unregistered", record.key());
             }
@@ -76,6 +90,7 @@ public final class SubscriberRegistry implements AutoCloseable {
                     : decoded.getSchema().getFullName() + " is not a SubscriberHeartbeat";
             if (problem == null) {
                 SubscriberHeartbeat beat = (SubscriberHeartbeat) decoded;
+                refused.remove(record.key());
                 Subscriber before = subscribers.put(beat.getSubscriberId(), new Subscriber(beat.getSubscriberId(), beat.getDescription(),
                         beat.getSilence(), beat.getHeartbeatIntervalMs(), Instant.ofEpochMilli(record.timestamp())));
                 if (before == null && follower.isCaughtUp()) {
@@ -87,6 +102,9 @@ public final class SubscriberRegistry implements AutoCloseable {
             problem = e.getMessage();
         }
         LOG.warn("{}-{}@{}: subscriber record refused: {}", record.topic(), record.partition(), record.offset(), problem);
+        if (record.key() != null) {
+            refused.put(record.key(), new Refusal(record.key(), problem, Instant.ofEpochMilli(record.timestamp())));
+        }
         if (follower.isCaughtUp()) {
             deadLetters.send(record, problem);
         }
