@@ -160,6 +160,11 @@ class ThinProvisioningIT {
         String volumeId = thin.thinVolume(domainId, "threshold", 256 * MIB, 32 * MIB);
         String device = thin.prepare(volumeId, "host-1");
         assertEquals(32 * MIB, ThinVolumes.deviceSize(device));
+        JsonObject lease = await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + volumeId).json().getJsonObject("lease"),
+                l -> l != null && l.containsKey("path"));
+        assertEquals(device, Path.of(lease.getString("path")).toRealPath().toString(), "the volume says where a guest on host-1 opens it: " + lease);
+        assertEquals(32 * MIB, lease.getLong("allocatedBytes"), lease.encode());
+        assertFalse(lease.containsKey("lastExtendedAt"), lease.encode());
         Path vm = tmp.resolve("vm-threshold");
         List<String> args = new ArrayList<>(List.of("-machine", "none"));
         args.addAll(ThinVolumes.volumeNodes(device));
@@ -182,6 +187,9 @@ class ThinProvisioningIT {
             assertEquals("host-1", extended.getHostId());
             assertFalse(extended.getResumed());
             assertEquals(64 * MIB, ThinVolumes.deviceSize(device), "the host refreshed its loop device");
+            JsonObject extendedLease = await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + volumeId).json().getJsonObject("lease"),
+                    l -> l.getLong("allocatedBytes") == 64 * MIB);
+            assertTrue(extendedLease.containsKey("lastExtendedAt"), "the volume says when it was last extended: " + extendedLease);
             await().atMost(WAIT).until(() -> qmp.writeThreshold("vol-file"), t -> t == 56 * MIB);
 
             // Past the old allocation: these writes would have failed with ENOSPC before.
