@@ -2,6 +2,7 @@ package io.storagebus.dist;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -48,7 +49,28 @@ public final class DevStack implements AutoCloseable {
         Path tokens = dataDir.resolve("api-tokens");
         Files.writeString(tokens, "# written by the dev stack at each start\n" + ApiTokens.line("dev-admin", Role.ADMIN, adminToken) + "\n");
         manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), httpPort).withApiTokens(tokens)).start();
+        writeEnvironment();
         return this;
+    }
+
+    /**
+     * What a second shell needs to talk to this start, for {@code . storagebus-data/dev.env}: the
+     * API's URL, the admin token and Kafka's address (its port is new at each start). Readable by
+     * its owner only, since it holds the token.
+     */
+    private void writeEnvironment() throws java.io.IOException {
+        Path env = environmentFile();
+        Files.deleteIfExists(env);
+        Files.createFile(env, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(env, "# written by 'storagebus dev' at each start; in another shell: . " + env + "\n"
+                + "export STORAGEBUS_URL=" + manager.baseUrl() + "\n"
+                + "export STORAGEBUS_TOKEN=" + adminToken + "\n"
+                + "export STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS=" + kafka.bootstrapServers() + "\n");
+    }
+
+    /** The shell file with this start's URL, token and Kafka address. */
+    public Path environmentFile() {
+        return dataDir.resolve("dev.env");
     }
 
     /** The admin token of this start: every REST call needs it (the CLI reads $STORAGEBUS_TOKEN). */

@@ -102,9 +102,10 @@ public final class Main {
             awaitHealthy(stack);
             System.out.printf("Kafka: %s  ZooKeeper: %s  data: %s  file domains can use: %s%n",
                     stack.bootstrapServers(), stack.zkConnect(), dataDir.toAbsolutePath(), stack.imagesDir());
-            System.out.printf("(up in %.1f s; Ctrl-C stops; dev mode: no TLS on the REST API, Kafka and ZooKeeper, and no Kafka "
-                    + "or ZooKeeper authentication, and commands are not signed)%n", (System.nanoTime() - started) / 1e9);
+            System.out.printf("(up in %.1f s; Ctrl-C or SIGTERM stops it cleanly; dev mode: no TLS on the REST API, Kafka and ZooKeeper, "
+                    + "and no Kafka or ZooKeeper authentication, and commands are not signed)%n", (System.nanoTime() - started) / 1e9);
             System.out.println("admin token (new at each start): export STORAGEBUS_TOKEN=" + stack.adminToken());
+            System.out.println("in another shell, for curl and the CLI: . " + stack.environmentFile());
             System.out.println("StorageBus ready: " + url);
         });
     }

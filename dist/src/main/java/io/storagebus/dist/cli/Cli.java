@@ -92,6 +92,9 @@ public final class Cli {
                     c -> c.table(c.api().get("/api/v1/tasks" + (c.option("status") == null ? "" : "?status=" + c.option("status"))),
                             "id", "type", "status", "volumeId", "updatedAt")),
             new Verb("tasks", "show", "TASK_ID", "one task", c -> c.object(c.api().get("/api/v1/tasks/" + c.arg(0)))),
+            new Verb("tasks", "wait", "TASK_ID [--timeout SECONDS]",
+                    "waits until the task ends (default 60 s) and prints it; exits 0 if it SUCCEEDED, 1 if it FAILED or time ran out",
+                    Cli::waitForTask),
             new Verb("hosts", "list", "", "host workers registered in ZooKeeper", c -> c.table(c.api().get("/api/v1/hosts"),
                     "hostId", "pool", "since")),
             new Verb("spm", "show", "[--pool POOL]", "the pool's SPM: host and epoch",
@@ -107,7 +110,7 @@ public final class Cli {
             new Verb("maintenance", "activate", "DOMAIN_ID", "brings a domain back from maintenance",
                     c -> c.object(c.api().post("/api/v1/domains/" + c.arg(0) + "/activate", new JsonObject()))),
             new Verb("subscribers", "list", "", "registered subscribers and whether they are alive",
-                    c -> c.table(c.api().get("/api/v1/subscribers"), "id", "silence", "alive", "description")),
+                    c -> c.table(c.api().get("/api/v1/subscribers"), "id", "silence", "alive", "description", "refused")),
             new Verb("tokens", "create", "--name NAME --role admin|operator|viewer",
                     "makes a REST token: prints it once, and the line to add to manager.api-tokens-file (its hash) on every manager",
                     Cli::createToken),
@@ -139,14 +142,14 @@ public final class Cli {
             return 2;
         }
         List<String> rest = new ArrayList<>(List.of(argv).subList(1, argv.length));
+        boolean helpAsked = rest.contains("--help") || rest.contains("-h");
         Verb verb = ofNoun.stream().filter(v -> v.name().isEmpty()).findFirst().orElse(null);
         if (!rest.isEmpty() && ofNoun.stream().anyMatch(v -> v.name().equals(rest.get(0)))) {
             String name = rest.remove(0);
             verb = ofNoun.stream().filter(v -> v.name().equals(name)).findFirst().orElseThrow();
-        } else if (verb == null && (rest.isEmpty() || rest.get(0).startsWith("--")) && ofNoun.get(0).name().equals("list")) {
-            verb = ofNoun.get(0); // "storagebus hosts" lists them
+        } else if (verb == null && !helpAsked && (rest.isEmpty() || rest.get(0).startsWith("--")) && ofNoun.get(0).name().equals("list")) {
+            verb = ofNoun.get(0); // "storagebus hosts" lists them; "storagebus hosts --help" tells every verb
         }
-        boolean helpAsked = rest.contains("--help") || rest.contains("-h");
         if (verb == null) {
             if (!helpAsked && !rest.isEmpty()) {
                 err.println("storagebus " + noun + ": unknown verb '" + rest.get(0) + "'");
@@ -248,6 +251,25 @@ public final class Cli {
             body.put("keepFor", c.option("keep-for"));
         }
         return c.object(c.api().put("/api/v1/volumes/" + c.arg(0) + "/backup-policy", body));
+    }
+
+    /** Asks every 100 ms: tasks of a dev stack end in a tenth of a second, and a script should not wait longer than that. */
+    private static int waitForTask(Invocation c) throws Exception {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(c.option("timeout") == null ? 60 : c.integer("timeout"));
+        while (true) {
+            JsonObject task = (JsonObject) c.api().get("/api/v1/tasks/" + c.arg(0));
+            String status = task.getString("status");
+            if ("SUCCEEDED".equals(status) || "FAILED".equals(status)) {
+                c.object(task);
+                return "SUCCEEDED".equals(status) ? 0 : 1;
+            }
+            if (System.nanoTime() > deadline) {
+                c.object(task);
+                c.err().println("storagebus tasks wait: task " + c.arg(0) + " is still " + status + " after " + c.optionOr("timeout", "60") + " s");
+                return 1;
+            }
+            Thread.sleep(100);
+        }
     }
 
     /** Offline: nothing is sent; the token is shown once, the manager only ever learns its hash. */
@@ -361,7 +383,8 @@ public final class Cli {
             return "-";
         }
         if (value instanceof JsonObject o) {
-            return o.containsKey("hostId") ? o.getString("hostId") : o.encode();
+            // A lease or an SPM term reads as its host.
+            return o.containsKey("hostId") ? o.getString("hostId") : o.containsKey("host") ? o.getString("host") : o.encode();
         }
         if (value instanceof JsonArray a) {
             List<String> items = new ArrayList<>();

@@ -21,6 +21,10 @@ class CliTest {
     void everyVerbHasHelpAndMisuseSaysWhatIsWrong() {
         assertEquals(0, run("volumes", "create", "--help"));
         assertTrue(out.toString().startsWith("usage: storagebus volumes create DOMAIN_ID --name NAME --size BYTES"), out.toString());
+        out.reset();
+        assertEquals(0, run("volumes", "--help"));
+        assertTrue(out.toString().contains("usage: storagebus volumes show VOLUME_ID") && out.toString().contains("usage: storagebus volumes delete"),
+                "a noun's help tells all its verbs, not only the one it does by default: " + out);
         assertEquals(2, run("volumes", "frob"));
         assertTrue(err.toString().contains("unknown verb 'frob'"), err.toString());
         assertEquals(2, run("nothing"));
