@@ -30,4 +30,43 @@ class EventsDocTest {
             }
         }
     }
+
+    /** The fingerprint's test vector is what Avro computes, and the JavaScript given for it computes the same. */
+    @Test
+    void theFingerprintAlgorithmAndItsTestVectorAreRight() throws Exception {
+        String doc = Files.readString(Path.of("..", "docs", "EVENTS.md"));
+        Schema heartbeat = MessageTypes.history(io.storagebus.schema.SubscriberHeartbeat.getClassSchema()).get(0);
+        String canonical = SchemaNormalization.toParsingForm(heartbeat);
+        String fingerprint = String.format("%016x", SchemaNormalization.parsingFingerprint64(heartbeat));
+        assertTrue(doc.contains("\n" + canonical + "\n"), "docs/EVENTS.md's canonical form of SubscriberHeartbeat v1 is not Avro's: " + canonical);
+        assertTrue(doc.contains("and the fingerprint `" + fingerprint + "`"), fingerprint);
+        assertTrue(doc.contains("`\"int\"`, fingerprint\n`" + String.format("%016x", SchemaNormalization.parsingFingerprint64(Schema.create(Schema.Type.INT))) + "`"));
+
+        String js = doc.substring(doc.indexOf("```js\n") + 6, doc.indexOf("```", doc.indexOf("```js\n") + 6));
+        Path script = Files.createTempFile("fingerprint", ".js");
+        Files.writeString(script, js + "\nconsole.log(fingerprint64(process.argv[2]).toString(16).padStart(16, '0'));\n");
+        Process node;
+        try {
+            node = new ProcessBuilder("node", script.toString(), canonical).redirectErrorStream(true).start();
+        } catch (java.io.IOException e) {
+            org.junit.jupiter.api.Assumptions.abort("node is not installed, so the JavaScript in docs/EVENTS.md was not run: " + e.getMessage());
+            return;
+        } finally {
+            script.toFile().deleteOnExit();
+        }
+        String printed = new String(node.getInputStream().readAllBytes()).strip();
+        assertTrue(node.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
+        org.junit.jupiter.api.Assertions.assertEquals(fingerprint, printed, "the JavaScript in docs/EVENTS.md");
+    }
+
+    /** Subscribers set the issuer from the schema's doc or from EVENTS.md: both must say the same. */
+    @Test
+    void theIssuerIsDocumentedAlikeInTheSchemaAndTheDocs() throws Exception {
+        String doc = Files.readString(Path.of("..", "docs", "EVENTS.md"));
+        String schemaDoc = io.storagebus.schema.Envelope.getClassSchema().getField("issuer").doc();
+        for (String form : java.util.List.of("manager:<", "host:<hostId>", "subscriber:<subscriberId>")) {
+            assertTrue(schemaDoc.contains(form), "Envelope.avsc's issuer doc lacks " + form + ": " + schemaDoc);
+            assertTrue(doc.contains("`" + form), "docs/EVENTS.md lacks the issuer form " + form);
+        }
+    }
 }
