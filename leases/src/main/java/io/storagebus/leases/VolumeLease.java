@@ -61,9 +61,11 @@ public record VolumeLease(String volumeId, String hostId, long epoch, Instant si
         if (lines.length < 3) {
             throw new IllegalArgumentException("malformed lease node of volume " + volumeId);
         }
-        VolumeLease lease;
+        long epoch;
+        Instant since;
         try {
-            lease = new VolumeLease(volumeId, lines[0], Long.parseLong(lines[1]), Instant.ofEpochMilli(Long.parseLong(lines[2])));
+            epoch = Long.parseLong(lines[1]);
+            since = Instant.ofEpochMilli(Long.parseLong(lines[2]));
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("malformed lease node of volume " + volumeId + ": " + e.getMessage(), e);
         }
@@ -84,6 +86,6 @@ public record VolumeLease(String volumeId, String hostId, long epoch, Instant si
                 // a description that cannot be read is not shown
             }
         }
-        return new VolumeLease(volumeId, lease.hostId, lease.epoch, lease.since, path, allocated, extended);
+        return new VolumeLease(volumeId, lines[0], epoch, since, path, allocated, extended);
     }
 }

@@ -374,7 +374,8 @@ public final class VolumeMonitor implements AutoCloseable {
             LOG.info("host {}: guest using volume {} resumed after {}{} ms", config.hostId(), w.volumeId, w.pauseStartKnown ? "" : "at least ",
                     pausedMillis);
             publish.accept(Records.of(Topics.EVENTS, w.volumeId, GuestResumed.newBuilder().setEnvelope(origin(w.volumeId))
-                    .setVolumeId(w.volumeId).setDomainId(w.domain.getId()).setHostId(config.hostId()).setPausedMillis(pausedMillis).setPauseStartKnown(w.pauseStartKnown).build()));
+                    .setVolumeId(w.volumeId).setDomainId(w.domain.getId()).setHostId(config.hostId()).setPausedMillis(pausedMillis)
+                    .setPauseStartKnown(w.pauseStartKnown).build()));
             return true;
         });
     }
