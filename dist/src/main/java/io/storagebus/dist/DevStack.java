@@ -104,7 +104,8 @@ public final class DevStack implements AutoCloseable {
         if (manager != null) {
             manager.close();
         }
-        workers.forEach(HostWorker::close);
+        // The SPM last, so that stopping does not hand its role to a worker that is about to stop too.
+        workers.stream().sorted(java.util.Comparator.comparing(w -> w.spmTerm().isPresent())).forEach(HostWorker::close);
         if (kafka != null) {
             kafka.close();
         }
