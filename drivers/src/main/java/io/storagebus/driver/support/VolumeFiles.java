@@ -14,6 +14,8 @@ import java.util.stream.Stream;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.storagebus.driver.DriverException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Volumes kept as files under a domain directory: {@code volumes/} holds live volumes,
@@ -22,6 +24,7 @@ import io.storagebus.driver.DriverException;
  * metadata is an unfinished operation and never counts as a volume.
  */
 public final class VolumeFiles {
+    private static final Logger LOG = LoggerFactory.getLogger(VolumeFiles.class);
     private static final ObjectMapper JSON = new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     private static final String META = ".meta.json";
 
@@ -53,11 +56,11 @@ public final class VolumeFiles {
     }
 
     public Optional<VolumeMeta> live(String volumeId) throws DriverException {
-        return read(volumesDir().resolve(volumeId + META));
+        return read(volumesDir(), volumeId);
     }
 
     public Optional<VolumeMeta> delinked(String volumeId) throws DriverException {
-        return read(delinkedDir().resolve(volumeId + META));
+        return read(delinkedDir(), volumeId);
     }
 
     public VolumeMeta liveOrThrow(String volumeId) throws DriverException {
@@ -133,9 +136,17 @@ public final class VolumeFiles {
         }
     }
 
-    private static Optional<VolumeMeta> read(Path meta) throws DriverException {
+    /**
+     * Reads and checks {@code <volumeId>.meta.json} in {@code dir}. Metadata on storage is input
+     * from a stranger (anyone who can write the directory, or a domain attached from elsewhere):
+     * it is refused unless every name in it is one this driver would have written and every data
+     * file it names is a plain file in {@code dir}, so no operation reaches outside the domain.
+     */
+    private static Optional<VolumeMeta> read(Path dir, String volumeId) throws DriverException {
+        Path meta = dir.resolve(volumeId + META);
+        VolumeMeta read;
         try {
-            return Optional.of(JSON.readValue(meta.toFile(), VolumeMeta.class));
+            read = JSON.readValue(meta.toFile(), VolumeMeta.class);
         } catch (NoSuchFileException | java.io.FileNotFoundException e) {
             return Optional.empty();
         } catch (IOException e) {
@@ -144,13 +155,24 @@ public final class VolumeFiles {
             }
             throw ioError("unreadable volume metadata " + meta, e);
         }
+        String problem = StoredMetadata.problemOf(read, volumeId, dir);
+        if (problem != null) {
+            throw new DriverException(DriverException.Code.IO_ERROR, "volume metadata " + meta + " refused: " + problem);
+        }
+        return Optional.of(read);
     }
 
+    /** Every volume in {@code dir}; metadata that is unreadable or refused is left out and logged, so one bad file blocks nothing else. */
     private static List<VolumeMeta> list(Path dir) throws DriverException {
         List<VolumeMeta> result = new ArrayList<>();
         try (Stream<Path> files = Files.list(dir)) {
             for (Path p : (Iterable<Path>) files.filter(f -> f.getFileName().toString().endsWith(META)).sorted()::iterator) {
-                read(p).ifPresent(result::add);
+                String name = p.getFileName().toString();
+                try {
+                    read(dir, name.substring(0, name.length() - META.length())).ifPresent(result::add);
+                } catch (DriverException e) {
+                    LOG.warn("{}: not a volume: {}", p, e.getMessage());
+                }
             }
         } catch (IOException e) {
             throw ioError("cannot list " + dir, e);

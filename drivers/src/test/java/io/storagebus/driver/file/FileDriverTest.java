@@ -44,6 +44,38 @@ class FileDriverTest extends DriverConformance {
         return Path.of(URI.create(info.location()));
     }
 
+    /**
+     * A meta file is input from a stranger: one that names a file outside the domain (a path, or a
+     * link with a volume's name) is not a volume, and nothing done to it reaches that file.
+     */
+    @Test
+    void metadataThatLeadsOutsideTheDomainIsRefusedAndNothingOutsideIsTouched() throws Exception {
+        DomainContext domain = domain();
+        StorageDriver driver = driver();
+        Path dir = Path.of(domain.properties().get(FileDriver.PATH));
+        Path victim = Files.writeString(scratch.resolve("victim-" + id()), "precious");
+        driver.create(domain, new VolumeSpec("good", "good", MIB, VolumeFormat.RAW, Allocation.THIN));
+        Path volumes = dir.resolve("volumes");
+        String meta = Files.readString(volumes.resolve("good.meta.json"));
+        Files.writeString(volumes.resolve("escape.meta.json"), meta.replace("\"good\"", "\"escape\"")
+                .replace("\"good.raw\"", "\"../../" + victim.getFileName() + "\""));
+        Files.writeString(volumes.resolve("absolute.meta.json"), meta.replace("\"good\"", "\"absolute\"")
+                .replace("\"good.raw\"", "\"" + victim + "\""));
+        Files.writeString(volumes.resolve("linked.meta.json"), meta.replace("\"good\"", "\"linked\"").replace("good.raw", "linked.raw"));
+        Files.createSymbolicLink(volumes.resolve("linked.raw"), victim);
+        Files.writeString(volumes.resolve("other.meta.json"), meta.replace("good.raw", "other.raw"));
+
+        assertEquals(List.of("good"), driver.list(domain).stream().map(v -> v.uri().volumeId()).toList(),
+                "only the volume whose metadata holds up is listed (and so imported)");
+        for (String id : List.of("escape", "absolute", "linked", "other")) {
+            io.storagebus.driver.VolumeUri uri = new io.storagebus.driver.VolumeUri(domain.id(), id);
+            DriverException refused = org.junit.jupiter.api.Assertions.assertThrows(DriverException.class, () -> driver.destroy(domain, uri, true));
+            assertTrue(refused.getMessage().contains("refused"), refused.getMessage());
+            org.junit.jupiter.api.Assertions.assertThrows(DriverException.class, () -> driver.delink(domain, uri));
+        }
+        assertEquals("precious", Files.readString(victim), "neither deleted nor wiped");
+    }
+
     @Test
     void thinQcow2IsAcceptedByQemuImgAndAllocatesLittle() throws Exception {
         DomainContext domain = domain();
