@@ -81,6 +81,10 @@ class RestValidationIT {
                 Arguments.of("{\"name\":\"v\",\"virtualSize\":1.5}", "INVALID_TYPE", "virtualSize"),
                 Arguments.of("{\"name\":\"v\",\"virtualSize\":\"1G\"}", "INVALID_TYPE", "virtualSize"),
                 Arguments.of("{\"name\":\"v\",\"virtualSize\":140737488355328}", "OUT_OF_RANGE", "virtualSize"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":18446744073709552128}", "OUT_OF_RANGE", "virtualSize"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":9223372036854775808}", "OUT_OF_RANGE", "virtualSize"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":1048576.5}", "INVALID_TYPE", "virtualSize"),
+                Arguments.of("{\"name\":\"v\",\"virtualSize\":-5,\"virtualSize\":1048576}", "INVALID_JSON", null),
                 Arguments.of("{\"name\":\"v/../../etc\",\"virtualSize\":1048576}", "INVALID_NAME", "name"),
                 Arguments.of("{\"name\":\"a..b\",\"virtualSize\":1048576}", "INVALID_NAME", "name"),
                 Arguments.of("{\"name\":\"v\",\"virtualSize\":1048576,\"format\":\"vmdk\"}", "INVALID_VALUE", "format"),
@@ -96,6 +100,15 @@ class RestValidationIT {
     @MethodSource("badVolumes")
     void badVolumeIsRefused(String body, String code, String field) {
         assertError(http.post("/api/v1/domains/" + domainId + "/volumes", body), 400, code, field);
+    }
+
+    /** Numbers are read exactly: one beyond 64 bits is refused as it was sent, never wrapped around into another. */
+    @Test
+    void numbersBeyondSixtyFourBitsAreNamedAsSent() {
+        Http.Response r = http.post("/api/v1/domains/" + domainId + "/volumes", "{\"name\":\"v\",\"virtualSize\":9223372036854775808}");
+        assertTrue(r.json().getString("message").endsWith("got 9223372036854775808"), r.body());
+        r = http.post("/api/v1/domains/" + domainId + "/maintenance", "{\"reason\":\"r\",\"deadlineSeconds\":1.5}");
+        assertEquals("deadlineSeconds must be a whole number, got 1.5", r.json().getString("message"), r.body());
     }
 
     @Test

@@ -1,5 +1,7 @@
 package io.storagebus.manager.api;
 
+import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
@@ -8,6 +10,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 
@@ -15,6 +21,8 @@ import io.vertx.ext.web.RoutingContext;
 final class RequestBody {
     /** Names of domains and volumes: they may end up in paths and LV names, so nothing that can escape. */
     static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+
+    private static final JsonFactory STRICT = JsonFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
     private final JsonObject json;
 
@@ -32,6 +40,7 @@ final class RequestBody {
         if (json == null) {
             throw new ApiError(400, "INVALID_JSON", "request body must be a JSON object", null, java.util.List.of());
         }
+        refuseDuplicateKeys(ctx.body().asString());
         for (String field : json.fieldNames()) {
             if (!allowedFields.contains(field)) {
                 throw ApiError.badField(field, "UNKNOWN_FIELD", "unknown field '" + field + "'; allowed: " + allowedFields);
@@ -73,11 +82,13 @@ final class RequestBody {
         if (value == null) {
             throw ApiError.badField(field, "REQUIRED", field + " is required");
         }
-        if (!(value instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())
-                || value instanceof Double && Math.abs(n.doubleValue()) >= 0x1p53) {
-            throw ApiError.badField(field, "INVALID_TYPE", field + " must be a whole number of bytes");
+        BigDecimal exact = wholeNumber(field, value);
+        try {
+            return exact.longValueExact();
+        } catch (ArithmeticException e) {
+            throw ApiError.badField(field, "OUT_OF_RANGE", field + " must be within " + Long.MIN_VALUE + ".." + Long.MAX_VALUE
+                    + ", got " + exact.toPlainString());
         }
-        return n.longValue();
     }
 
     /** A whole number within {@code min..max}, or {@code defaultValue} if absent. */
@@ -86,13 +97,46 @@ final class RequestBody {
         if (value == null) {
             return defaultValue;
         }
-        if (!(value instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())) {
+        BigDecimal exact = wholeNumber(field, value);
+        if (exact.compareTo(BigDecimal.valueOf(min)) < 0 || exact.compareTo(BigDecimal.valueOf(max)) > 0) {
+            throw ApiError.badField(field, "OUT_OF_RANGE", field + " must be within " + min + ".." + max + ", got " + exact.toPlainString());
+        }
+        return exact.intValueExact();
+    }
+
+    /**
+     * The number exactly as sent: JSON numbers beyond 64 bits arrive as big numbers, which
+     * {@code longValue()} would silently wrap (2^64 + 512 became a 512-byte volume).
+     */
+    private static BigDecimal wholeNumber(String field, Object value) {
+        if (!(value instanceof Number n)) {
             throw ApiError.badField(field, "INVALID_TYPE", field + " must be a whole number");
         }
-        if (n.doubleValue() < min || n.doubleValue() > max) {
-            throw ApiError.badField(field, "OUT_OF_RANGE", field + " must be within " + min + ".." + max + ", got " + value);
+        if ((value instanceof Double || value instanceof Float) && !(Math.abs(n.doubleValue()) < 0x1p53)) {
+            // Written with a fraction or an exponent and too large for a double to hold exactly.
+            throw ApiError.badField(field, "INVALID_TYPE", field + " must be written as a whole number, without a fraction or an exponent");
         }
-        return n.intValue();
+        BigDecimal exact = value instanceof BigDecimal d ? d : value instanceof BigInteger i ? new BigDecimal(i) : new BigDecimal(n.toString());
+        if (exact.signum() != 0 && exact.stripTrailingZeros().scale() > 0) {
+            throw ApiError.badField(field, "INVALID_TYPE", field + " must be a whole number, got " + exact.toPlainString());
+        }
+        return exact;
+    }
+
+    /**
+     * Refuses a body that names a field twice: parsers keep the last, so
+     * {@code {"virtualSize":-5,"virtualSize":1048576}} would pass a check a proxy made on the first.
+     */
+    private static void refuseDuplicateKeys(String body) {
+        try (JsonParser parser = STRICT.createParser(body)) {
+            while (parser.nextToken() != null) {
+                // reading every token is the check
+            }
+        } catch (JsonParseException e) {
+            throw new ApiError(400, "INVALID_JSON", "request body is not valid JSON: " + e.getOriginalMessage(), null, java.util.List.of());
+        } catch (java.io.IOException e) {
+            throw new ApiError(400, "INVALID_JSON", "request body cannot be read: " + e.getMessage(), null, java.util.List.of());
+        }
     }
 
     /** An ISO-8601 duration ({@code PT1H}, {@code P7D}) within {@code min..max}, or null if absent. */
