@@ -41,6 +41,7 @@ public final class HostWorker implements AutoCloseable {
     private HostRegistration registration;
     private SpmRole spmRole;
     private VolumeLeases leases;
+    private VolumeLeases spmLeases;
     private HostCommandLoop hostCommands;
     private StorageSubscriber voter;
     private SpmElection election;
@@ -75,7 +76,11 @@ public final class HostWorker implements AutoCloseable {
                 .silence(SilencePolicy.VETO).heartbeatInterval(HEARTBEAT_INTERVAL).voter(hostCommands::maintenanceVote)
                 .build();
         voter.start();
-        spmRole = new SpmRole(config, drivers);
+        // The SPM's own holder of the leases of volumes it destroys: never this host's, which a prepare here may hold.
+        spmLeases = new VolumeLeases(zk, "spm:" + config.hostId(), (lease, reason) -> LOG.warn("host {}: the SPM lost the lease of "
+                + "volume {} it was deleting: {}", config.hostId(), lease.volumeId(), reason));
+        spmLeases.start();
+        spmRole = new SpmRole(config, drivers, spmLeases);
         election = new SpmElection(zk, config.pool(), config.hostId(), spmRole);
         election.start();
         LOG.info("host worker {} started in pool {}", config.hostId(), config.pool());
@@ -140,6 +145,9 @@ public final class HostWorker implements AutoCloseable {
         }
         if (leases != null) {
             leases.close();
+        }
+        if (spmLeases != null) {
+            spmLeases.close();
         }
         if (registration != null) {
             try {

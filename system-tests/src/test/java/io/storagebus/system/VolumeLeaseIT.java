@@ -100,6 +100,52 @@ class VolumeLeaseIT {
         await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + volumeId).json().getValue("lease") == null);
     }
 
+    /**
+     * The manager checks that a volume is not prepared before it accepts a delete, but a prepare
+     * may come between its check and the SPM's act: sent together, at most one of them may
+     * succeed, and what is left says which (a volume still there and prepared, or gone with no lease).
+     */
+    @Test
+    void aDeleteRacingAPrepareNeverDestroysAVolumeInUse() throws Exception {
+        java.util.Map<String, Integer> outcomes = new java.util.TreeMap<>();
+        for (int i = 0; i < 10; i++) {
+            Http.Response created = http.post("/api/v1/domains/" + domainId + "/volumes",
+                    new JsonObject().put("name", "race-" + i).put("virtualSize", 64L << 20).put("format", "qcow2"));
+            String volumeId = created.json().getString("volumeId");
+            await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + volumeId).json(), v -> "READY".equals(v.getString("status")));
+            String host = "host-" + (i % 2 + 1);
+            var delete = java.util.concurrent.CompletableFuture.supplyAsync(() -> outcome(http.delete("/api/v1/volumes/" + volumeId)));
+            var prepare = java.util.concurrent.CompletableFuture.supplyAsync(() -> outcome(
+                    http.post("/api/v1/volumes/" + volumeId + "/prepare", new JsonObject().put("hostId", host))));
+            String deleted = delete.get();
+            String prepared = prepare.get();
+            outcomes.merge("delete " + deleted + ", prepare " + prepared, 1, Integer::sum);
+            assertTrue(!deleted.equals("SUCCEEDED") || !prepared.equals("SUCCEEDED"), "both succeeded on volume " + volumeId);
+            if (prepared.equals("SUCCEEDED")) {
+                JsonObject volume = http.get("/api/v1/volumes/" + volumeId).json();
+                assertEquals(host, volume.getJsonObject("lease").getString("host"), volume.encode());
+                assertEquals("READY", volume.getString("status"), volume.encode());
+                assertEquals("SUCCEEDED", awaitTask(http.post("/api/v1/volumes/" + volumeId + "/teardown", new JsonObject())).getString("status"));
+            } else {
+                assertEquals("SUCCEEDED", deleted, "one of the two succeeds");
+                assertEquals(404, http.get("/api/v1/volumes/" + volumeId).status());
+                await().atMost(WAIT).until(() -> http.get("/api/v1/hosts").array().stream().map(JsonObject.class::cast)
+                        .noneMatch(h -> h.getJsonArray("leases").stream().map(JsonObject.class::cast)
+                                .anyMatch(l -> volumeId.equals(l.getString("volumeId")))));
+            }
+        }
+        System.out.println("delete and prepare sent together, 10 times: " + outcomes);
+    }
+
+    /** SUCCEEDED, or how the request or its task failed. */
+    private String outcome(Http.Response accepted) {
+        if (accepted.status() != 202) {
+            return "refused " + accepted.json().getString("code");
+        }
+        JsonObject task = awaitTask(accepted);
+        return task.getString("status").equals("SUCCEEDED") ? "SUCCEEDED" : "failed " + task.getJsonObject("error").getString("code");
+    }
+
     private JsonObject awaitTask(Http.Response accepted) {
         assertEquals(202, accepted.status(), accepted.body());
         String taskId = accepted.json().getString("taskId");

@@ -17,7 +17,9 @@ import io.storagebus.driver.StorageDriver;
 import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeSpec;
 import io.storagebus.driver.VolumeUri;
+import io.storagebus.leases.LeaseHeldException;
 import io.storagebus.leases.SpmTerm;
+import io.storagebus.leases.VolumeLeases;
 import io.storagebus.schema.BackupVolume;
 import io.storagebus.schema.CloneVolume;
 import io.storagebus.schema.CopyVolume;
@@ -63,12 +65,14 @@ final class SpmCommandHandler {
             RestoreBackup.class, DeleteBackup.class);
 
     private final SpmDrivers spm;
+    private final VolumeLeases deletions;
     private final SnapshotCommands snapshots;
     private final BackupJobs backups;
     private final MessageCodec codec = MessageCodec.standard();
 
-    SpmCommandHandler(SpmDrivers spm) {
+    SpmCommandHandler(SpmDrivers spm, VolumeLeases deletions) {
         this.spm = spm;
+        this.deletions = deletions;
         this.snapshots = new SnapshotCommands(spm);
         this.backups = new BackupJobs(spm);
     }
@@ -283,9 +287,24 @@ final class SpmCommandHandler {
         }
     }
 
-    /** Destroys the volume and every layer; a volume already gone counts as deleted. */
+    /**
+     * Destroys the volume and every layer; a volume already gone counts as deleted. The manager
+     * refused a volume prepared on a host when the request came, but a prepare may have come
+     * since: the SPM holds the volume's lease while it destroys, so a host that has it makes the
+     * delete fail, and a host that asks for it meanwhile is refused.
+     */
     private List<ProducerRecord<String, byte[]>> deleteVolume(DeleteVolume cmd, SpmTerm term) {
         VolumeState volume = cmd.getVolume();
+        try {
+            deletions.acquire(cmd.getVolumeId());
+        } catch (LeaseHeldException e) {
+            LOG.warn("epoch {}: volume {} not deleted: {}", term.epoch(), cmd.getVolumeId(), e.getMessage());
+            return notDeleted(cmd, term, "VOLUME_IN_USE", "volume " + cmd.getVolumeId() + " is prepared on host " + e.holder().hostId()
+                    + " (lease epoch " + e.holder().epoch() + "); tear it down first");
+        } catch (Exception e) {
+            // ZooKeeper could not say who uses the volume: better not deleted than deleted under a guest.
+            return notDeleted(cmd, term, "LEASE_UNAVAILABLE", "cannot take the lease of volume " + cmd.getVolumeId() + " to delete it: " + e);
+        }
         try {
             try {
                 spm.driver(cmd.getDomain()).destroy(SpmDrivers.context(cmd.getDomain(), term),
@@ -294,6 +313,8 @@ final class SpmCommandHandler {
                 if (e.code() != DriverException.Code.NOT_FOUND) {
                     throw e;
                 }
+            } finally {
+                releaseQuietly(cmd.getVolumeId());
             }
             LOG.info("epoch {}: deleted volume {}{}", term.epoch(), cmd.getVolumeId(), cmd.getWipe() ? " (wiped)" : "");
             Envelope done = spm.answer(cmd.getEnvelope(), term);
@@ -307,16 +328,30 @@ final class SpmCommandHandler {
         } catch (DriverException e) {
             SpmDrivers.failedOn(cmd.getDomain(), e, term);
             LOG.warn("epoch {}: volume {} not deleted: {} {}", term.epoch(), cmd.getVolumeId(), e.code(), e.getMessage());
-            Envelope failed = spm.answer(cmd.getEnvelope(), term);
-            List<ProducerRecord<String, byte[]>> out = new ArrayList<>(taskFailed(cmd.getEnvelope(), failed, DeleteVolume.class,
-                    "DELETE_VOLUME", cmd.getTaskId(), volume, e.code().name(), e.getMessage()));
-            out.add(WorkerRecords.volumeState(volume, failed, cmd.getTaskId(), VolumeStatus.READY, volume.getUri(), volume.getSnapshots(),
-                    e.code().name(), e.getMessage()));
-            out.add(jobDone(term, cmd.getTaskId()));
-            return out;
+            return notDeleted(cmd, term, e.code().name(), e.getMessage());
         } catch (SpmFencedException e) {
             return List.of();
         }
+    }
+
+    /** A lease left behind goes with the SPM's session; until then a prepare of the (deleted) volume is refused anyway. */
+    private void releaseQuietly(String volumeId) {
+        try {
+            deletions.release(volumeId);
+        } catch (Exception e) {
+            LOG.warn("cannot release the lease of deleted volume {}: {}", volumeId, e.toString());
+        }
+    }
+
+    private List<ProducerRecord<String, byte[]>> notDeleted(DeleteVolume cmd, SpmTerm term, String code, String message) {
+        VolumeState volume = cmd.getVolume();
+        Envelope failed = spm.answer(cmd.getEnvelope(), term);
+        List<ProducerRecord<String, byte[]>> out = new ArrayList<>(taskFailed(cmd.getEnvelope(), failed, DeleteVolume.class,
+                "DELETE_VOLUME", cmd.getTaskId(), volume, code, message));
+        out.add(WorkerRecords.volumeState(volume, failed, cmd.getTaskId(), VolumeStatus.READY, volume.getUri(), volume.getSnapshots(),
+                code, message));
+        out.add(jobDone(term, cmd.getTaskId()));
+        return out;
     }
 
     /** True when a job's failure only means the term is over: it publishes nothing, and the next term runs it again. */

@@ -5,6 +5,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.SpmListener;
 import io.storagebus.leases.SpmTerm;
+import io.storagebus.leases.VolumeLeases;
 import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.worker.WorkerConfig;
 
@@ -31,10 +32,14 @@ public final class SpmRole implements SpmListener {
         }
     }
 
-    public SpmRole(WorkerConfig config, DriverRegistry drivers) {
+    /**
+     * @param deletions volume leases the SPM takes for itself while it destroys a volume, so that no
+     *        host can prepare the volume meanwhile, and a volume a host holds is not destroyed
+     */
+    public SpmRole(WorkerConfig config, DriverRegistry drivers, VolumeLeases deletions) {
         this.config = config;
         this.drivers = drivers;
-        this.handler = new SpmCommandHandler(new SpmDrivers(config, drivers));
+        this.handler = new SpmCommandHandler(new SpmDrivers(config, drivers), deletions);
     }
 
     @Override
