@@ -48,7 +48,8 @@ public final class DevStack implements AutoCloseable {
         adminToken = ApiTokens.generate();
         Path tokens = dataDir.resolve("api-tokens");
         Files.writeString(tokens, "# written by the dev stack at each start\n" + ApiTokens.line("dev-admin", Role.ADMIN, adminToken) + "\n");
-        manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), httpPort).withApiTokens(tokens)).start();
+        manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), httpPort).withApiTokens(tokens)
+                .withReservedDirectories(List.of(dataDir.resolve("kafka"), dataDir.resolve("zookeeper")))).start();
         writeEnvironment();
         return this;
     }

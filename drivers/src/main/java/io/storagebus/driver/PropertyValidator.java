@@ -69,7 +69,8 @@ public final class PropertyValidator {
                     if (!Path.of(value).isAbsolute()) {
                         return violation(d, "NOT_ABSOLUTE", "must be an absolute path, got " + shown);
                     }
-                    if (!Path.of(value).normalize().toString().equals(value) && !value.endsWith("/")) {
+                    String withoutSlash = value.length() > 1 && value.endsWith("/") ? value.substring(0, value.length() - 1) : value;
+                    if (!Path.of(value).normalize().toString().equals(withoutSlash)) {
                         return violation(d, "NOT_NORMALIZED", "must not contain '.' or '..' segments, got " + shown);
                     }
                 } catch (InvalidPathException e) {

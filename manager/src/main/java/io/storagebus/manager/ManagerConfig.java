@@ -1,6 +1,7 @@
 package io.storagebus.manager;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.regex.Pattern;
 
 import io.storagebus.bus.CommandSigner;
@@ -27,10 +28,11 @@ import io.storagebus.manager.security.TlsKeyStore;
  */
 public record ManagerConfig(String managerId, KafkaConnection kafka, ZooKeeperAccess zooKeeper, String httpHost, int httpPort,
                             String advertisedUrl, String defaultPool, short topicReplication, Path apiTokensFile, TlsKeyStore tls,
-                            CommandSigner signer) {
+                            CommandSigner signer, List<Path> reservedDirectories) {
     public static final Pattern MANAGER_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
 
     public ManagerConfig {
+        reservedDirectories = reservedDirectories == null ? List.of() : List.copyOf(reservedDirectories);
         if (managerId == null || !MANAGER_ID.matcher(managerId).matches()) {
             throw new IllegalArgumentException("invalid manager id '" + managerId + "': " + MANAGER_ID.pattern());
         }
@@ -42,36 +44,45 @@ public record ManagerConfig(String managerId, KafkaConnection kafka, ZooKeeperAc
     /** Plain Kafka and ZooKeeper, no tokens, no TLS, unsigned commands: tests, benchmarks, the dev mode. */
     public static ManagerConfig of(String bootstrapServers, String zkConnect, int httpPort) {
         return new ManagerConfig("manager-1", KafkaConnection.plaintext(bootstrapServers), ZooKeeperAccess.of(zkConnect, 6000), "127.0.0.1",
-                httpPort, null, "default", (short) 1, null, null, null);
+                httpPort, null, "default", (short) 1, null, null, null, List.of());
     }
 
     public ManagerConfig withId(String id) {
         return new ManagerConfig(id, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication, apiTokensFile, tls,
-                signer);
+                signer, reservedDirectories);
     }
 
     public ManagerConfig withApiTokens(Path file) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication, file, tls,
-                signer);
+                signer, reservedDirectories);
     }
 
     public ManagerConfig withZooKeeper(ZooKeeperAccess access) {
         return new ManagerConfig(managerId, kafka, access, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication, apiTokensFile,
-                tls, signer);
+                tls, signer, reservedDirectories);
     }
 
     public ManagerConfig withKafka(KafkaConnection connection) {
         return new ManagerConfig(managerId, connection, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, tls, signer);
+                apiTokensFile, tls, signer, reservedDirectories);
     }
 
     public ManagerConfig withSigner(CommandSigner commandSigner) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, tls, commandSigner);
+                apiTokensFile, tls, commandSigner, reservedDirectories);
+    }
+
+    /**
+     * Directories no domain may be on, in or above: those of services running beside the
+     * manager (the dev stack's Kafka and ZooKeeper), which a domain's {@code volumes/} would break.
+     */
+    public ManagerConfig withReservedDirectories(List<Path> directories) {
+        return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+                apiTokensFile, tls, signer, directories);
     }
 
     public ManagerConfig withTls(TlsKeyStore keyStore) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, keyStore, signer);
+                apiTokensFile, keyStore, signer, reservedDirectories);
     }
 }

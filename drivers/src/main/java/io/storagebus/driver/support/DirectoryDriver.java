@@ -33,14 +33,17 @@ public abstract class DirectoryDriver implements StorageDriver {
         return LocalFiles.directoryViolations(PATH, Path.of(properties.get(PATH)));
     }
 
-    /** The directory, with symbolic links resolved where it exists. */
+    /**
+     * {@code dir:} and the directory, with symbolic links resolved where it exists: the same for
+     * every directory driver, so a {@code file} and a {@code blockfile} domain cannot share one.
+     */
     @Override
     public String storageId(Map<String, String> properties) {
         Path dir = Path.of(properties.get(PATH)).normalize();
         try {
-            return dir.toRealPath().toString();
+            return "dir:" + dir.toRealPath();
         } catch (IOException e) {
-            return dir.toString();
+            return "dir:" + dir;
         }
     }
 

@@ -26,10 +26,31 @@ public final class LocalFiles {
             violations.add(new PropertyViolation(property, "NOT_FOUND", "directory " + dir + " does not exist"));
         } else if (!Files.isDirectory(dir)) {
             violations.add(new PropertyViolation(property, "NOT_A_DIRECTORY", dir + " is not a directory"));
+        } else if (systemDirectory(dir) != null) {
+            violations.add(new PropertyViolation(property, "SYSTEM_DIRECTORY", "directory " + dir + " is " + systemDirectory(dir)
+                    + ", which belongs to the operating system; a domain needs a directory of its own"));
         } else if (!Files.isWritable(dir)) {
             violations.add(new PropertyViolation(property, "NOT_WRITABLE", "directory " + dir + " is not writable"));
         }
         return violations;
+    }
+
+    /** The operating system's directories a domain's {@code volumes/} would litter or break: the root and what lies under these. */
+    private static final List<Path> SYSTEM = List.of("/proc", "/sys", "/dev", "/etc", "/boot", "/bin", "/sbin", "/lib", "/lib32",
+            "/lib64", "/usr", "/run/storagebus").stream().map(Path::of).toList();
+
+    /** How {@code dir} (links resolved) is a system directory, or null. */
+    private static String systemDirectory(Path dir) {
+        Path real;
+        try {
+            real = dir.toRealPath();
+        } catch (IOException e) {
+            return null;
+        }
+        if (real.getNameCount() == 0) {
+            return "the root directory";
+        }
+        return SYSTEM.stream().filter(real::startsWith).findFirst().map(s -> real.equals(s) ? s.toString() : "under " + s).orElse(null);
     }
 
     public static void requireFreeSpace(Path dir, long bytes) throws DriverException {

@@ -76,6 +76,7 @@ public final class RestApi {
     static final long SECTOR = 512;
 
     private final ManagerConfig config;
+    private final DomainStorage domainStorage;
     private final StateView view;
     private final ActiveRole role;
     private final DriverRegistry drivers;
@@ -106,6 +107,7 @@ public final class RestApi {
         this.drivers = drivers;
         this.health = health;
         this.poolTopics = poolTopics;
+        this.domainStorage = new DomainStorage(view, drivers, config.reservedDirectories());
         this.chainRoutes = new VolumeChainRoutes(this, view, leases, drivers);
         this.backupRoutes = new BackupRoutes(this, view, drivers);
         this.policyRoutes = new BackupPolicyRoutes(this, view, role, chainRoutes, backupRoutes);
@@ -243,6 +245,8 @@ public final class RestApi {
         boolean importVolumes = body.optionalBoolean("importVolumes", false);
         requireFreeDomainName(name);
         String id = UUID.randomUUID().toString();
+        // The storage stays claimed until the domain is in the view (reserved below) or refused.
+        java.util.concurrent.atomic.AtomicReference<String> claimed = new java.util.concurrent.atomic.AtomicReference<>();
         // Driver validation and listing touch the storage: off the event loop.
         vertx.executeBlocking(() -> {
             PropertyValidator.Result validated = PropertyValidator.validate(driver, bag);
@@ -253,12 +257,8 @@ public final class RestApi {
                         : errors.size() + " properties are invalid", errors.get(0).field(), errors);
             }
             String storage = driver.storageId(validated.properties());
-            for (DomainState other : view.domains()) {
-                if (other.getDriver().equals(driverName) && driver.storageId(other.getProperties()).equals(storage)) {
-                    throw ApiError.conflict("STORAGE_IN_USE", "domain '" + other.getName() + "' already uses this storage ("
-                            + driverName + "); attach it once, or use importVolumes on a domain that is gone", "properties");
-                }
-            }
+            domainStorage.claim(storage, name);
+            claimed.set(storage);
             List<VolumeInfo> found = importVolumes ? driver.list(new DomainContext(id, validated.properties())) : List.of();
             return new CheckedDomain(validated.properties(), found);
         }, false)
@@ -281,6 +281,11 @@ public final class RestApi {
                         LOG.info("domain {} '{}' created ({} driver, pool {}, {} volumes imported)", id, name, driverName, pool, found.size());
                         return domain;
                     });
+                })
+                .onComplete(ar -> {
+                    if (claimed.get() != null) {
+                        domainStorage.release(claimed.get());
+                    }
                 })
                 .onSuccess(domain -> {
                     ctx.response().putHeader("Location", "/api/v1/domains/" + id);
