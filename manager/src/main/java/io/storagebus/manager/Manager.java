@@ -17,7 +17,7 @@ import io.storagebus.leases.SpmDirectory;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.manager.api.RestApi;
 import io.storagebus.manager.backup.BackupScheduler;
-import io.storagebus.manager.security.ApiTokens;
+import io.storagebus.manager.security.TokensFile;
 import io.storagebus.manager.bus.DeadLetters;
 import io.storagebus.manager.bus.PoolTopics;
 import io.storagebus.manager.ha.ActiveRole;
@@ -95,7 +95,7 @@ public final class Manager implements AutoCloseable {
         RestApi api = new RestApi(vertx, config, view, role, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),
                 zk, spms, hosts, leases, subscribers, apiTokens());
         role.runWhileActive(new BackupScheduler(vertx, view, api.scheduledRequests(), Clock.systemUTC()));
-        http = vertx.createHttpServer(httpOptions()).requestHandler(api.router())
+        http = vertx.createHttpServer(httpOptions()).requestHandler(api.router()).invalidRequestHandler(RestApi::invalidRequest)
                 .listen(config.httpPort(), config.httpHost())
                 .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
         LOG.info("manager {} serving http://{}:{}", config.managerId(), config.httpHost(), http.actualPort());
@@ -120,14 +120,14 @@ public final class Manager implements AutoCloseable {
     }
 
     /** The REST API's tokens; without a file, none are asked for, and the log says so loudly. */
-    private ApiTokens apiTokens() throws java.io.IOException {
+    private TokensFile apiTokens() throws java.io.IOException {
         if (config.apiTokensFile() == null) {
             LOG.warn("the REST API asks for no tokens: anyone who reaches {}:{} may call it (dev mode and tests only)",
                     config.httpHost(), config.httpPort());
             return null;
         }
-        ApiTokens tokens = ApiTokens.load(config.apiTokensFile());
-        LOG.info("the REST API asks for bearer tokens: {} known, from {}", tokens.size(), config.apiTokensFile());
+        TokensFile tokens = TokensFile.load(config.apiTokensFile());
+        LOG.info("the REST API asks for bearer tokens: {} known, from {} (read again when it changes)", tokens.size(), config.apiTokensFile());
         return tokens;
     }
 

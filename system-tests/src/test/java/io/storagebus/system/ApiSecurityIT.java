@@ -73,6 +73,23 @@ class ApiSecurityIT {
         return new Http(url, token, tls.clientContext());
     }
 
+    /** Tokens are revoked by editing the file: no restart, and the very next request is refused. */
+    @Test
+    void aTokenAddedToTheFileWorksAndOneTakenOutStopsWorkingWithoutARestart() throws Exception {
+        Path tokens = tmp.resolve("api-tokens");
+        String before = Files.readString(tokens);
+        String temporary = ApiTokens.generate();
+        try {
+            Files.writeString(tokens, before + ApiTokens.line("temp", Role.VIEWER, temporary) + "\n");
+            assertEquals(200, http(temporary).get("/api/v1/domains").status(), "a new line works at once");
+            Files.writeString(tokens, before);
+            assertEquals(401, http(temporary).get("/api/v1/domains").status(), "a removed line is refused at once");
+            assertEquals(200, http(viewer).get("/api/v1/domains").status(), "the other tokens stay");
+        } finally {
+            Files.writeString(tokens, before);
+        }
+    }
+
     @Test
     void plainHttpAndClientsThatDoNotTrustTheCertificateGetNowhere() throws Exception {
         String plain = base.replace("https://", "http://");

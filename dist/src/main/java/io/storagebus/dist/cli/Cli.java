@@ -295,7 +295,7 @@ public final class Cli {
         c.out().println("token: " + token);
         c.out().println("       (shown this once: hand it to its user as $STORAGEBUS_TOKEN; StorageBus keeps only its hash)");
         c.out().println("line:  " + line);
-        c.out().println("       (append it to manager.api-tokens-file on every manager, then restart them)");
+        c.out().println("       (append it to manager.api-tokens-file on every manager; they read the file again when it changes)");
         return 0;
     }
 

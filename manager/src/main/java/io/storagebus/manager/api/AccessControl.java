@@ -4,6 +4,7 @@ import java.util.Locale;
 import java.util.regex.Pattern;
 
 import io.storagebus.manager.security.ApiTokens;
+import io.storagebus.manager.security.TokensFile;
 import io.storagebus.manager.security.Role;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.ext.web.RoutingContext;
@@ -23,9 +24,9 @@ final class AccessControl {
     private static final Pattern OPERATOR_WRITES = Pattern.compile(
             "/api/v1/(volumes/.+|backups/.+|domains/[^/]+/(volumes|maintenance|activate))");
 
-    private final ApiTokens tokens;
+    private final TokensFile tokens;
 
-    AccessControl(ApiTokens tokens) {
+    AccessControl(TokensFile tokens) {
         this.tokens = tokens;
     }
 
@@ -43,11 +44,17 @@ final class AccessControl {
         Role required = required(ctx.request().method(), ctx.normalizedPath());
         if (!principal.role().allows(required)) {
             String role = required.name().toLowerCase(Locale.ROOT);
-            throw ApiError.forbidden("token '" + principal.name() + "' is a " + principal.role().name().toLowerCase(Locale.ROOT) + "; "
-                    + ctx.request().method() + " " + ctx.normalizedPath() + " needs " + (required == Role.ADMIN ? "an " : "a ") + role, role);
+            throw ApiError.forbidden("token '" + principal.name() + "' is " + withArticle(principal.role()) + "; "
+                    + ctx.request().method() + " " + ctx.normalizedPath() + " needs " + withArticle(required), role);
         }
         ctx.put(PRINCIPAL, principal);
         ctx.next();
+    }
+
+    /** "an admin", "an operator", "a viewer". */
+    private static String withArticle(Role role) {
+        String name = role.name().toLowerCase(Locale.ROOT);
+        return ("aeiou".indexOf(name.charAt(0)) >= 0 ? "an " : "a ") + name;
     }
 
     static Role required(HttpMethod method, String path) {

@@ -58,6 +58,9 @@ final class ClusterRoutes {
      * which the SPM directory learns from a ZooKeeper watch.
      */
     private void release(RoutingContext ctx) {
+        if (ctx.body().length() > 0) {
+            RequestBody.of(ctx, java.util.Set.of()); // it takes no fields: a body is at least well formed and empty
+        }
         SpmTerm released = currentTerm(ctx);
         long started = System.nanoTime();
         vertx.executeBlocking(() -> {

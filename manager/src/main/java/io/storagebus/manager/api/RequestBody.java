@@ -30,23 +30,52 @@ final class RequestBody {
         this.json = json;
     }
 
+    /**
+     * Every request with a body, whatever its route does with it: JSON by its Content-Type, in
+     * UTF-8, without comments or a byte-order mark, naming no field twice. A route that takes no
+     * body still refuses a malformed one.
+     */
+    static void wellFormed(RoutingContext ctx) {
+        if (ctx.body() != null && ctx.body().length() > 0) {
+            requireJsonContentType(ctx);
+            refuseDuplicateKeys(ctx.body().asString());
+        }
+        ctx.next();
+    }
+
     static RequestBody of(RoutingContext ctx, Set<String> allowedFields) {
         JsonObject json;
         try {
             json = ctx.body().asJsonObject();
+        } catch (ClassCastException e) {
+            throw new ApiError(400, "INVALID_JSON", "request body must be a JSON object, not an array or a single value", null, java.util.List.of());
         } catch (RuntimeException e) {
             throw new ApiError(400, "INVALID_JSON", "request body is not a JSON object: " + rootMessage(e), null, java.util.List.of());
         }
         if (json == null) {
             throw new ApiError(400, "INVALID_JSON", "request body must be a JSON object", null, java.util.List.of());
         }
-        refuseDuplicateKeys(ctx.body().asString());
         for (String field : json.fieldNames()) {
             if (!allowedFields.contains(field)) {
                 throw ApiError.badField(field, "UNKNOWN_FIELD", "unknown field '" + field + "'; allowed: " + allowedFields);
             }
         }
         return new RequestBody(json);
+    }
+
+    /**
+     * A body is JSON only when it says so: a form, text or XML body is not parsed as JSON by
+     * guesswork (it would pass checks a proxy or a WAF made for its declared type). UTF-8 only.
+     */
+    private static void requireJsonContentType(RoutingContext ctx) {
+        String type = ctx.request().getHeader("Content-Type");
+        String[] parts = type == null ? new String[] {""} : type.split(";");
+        boolean json = parts[0].strip().equalsIgnoreCase("application/json");
+        boolean utf8 = parts.length < 2 || parts[1].strip().replace(" ", "").equalsIgnoreCase("charset=utf-8");
+        if (!json || !utf8) {
+            throw new ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "the body must be sent as 'Content-Type: application/json' (UTF-8), got "
+                    + (type == null ? "none" : "'" + type + "'"), null, java.util.List.of());
+        }
     }
 
     String name(String field) {
@@ -65,6 +94,12 @@ final class RequestBody {
         }
         if (!(value instanceof String s)) {
             throw ApiError.badField(field, "INVALID_TYPE", field + " must be a string");
+        }
+        int control = s.codePoints().filter(c -> Character.getType(c) == Character.CONTROL && c != '\n' && c != '\t').findFirst().orElse(-1);
+        if (control >= 0) {
+            // Text is stored and shown as given (and logged escaped), but a NUL or an escape sequence means nothing in it.
+            throw ApiError.badField(field, "INVALID_VALUE", String.format("%s must not hold control characters other than line breaks "
+                    + "and tabs, got U+%04X", field, control));
         }
         return s;
     }
@@ -124,8 +159,9 @@ final class RequestBody {
     }
 
     /**
-     * Refuses a body that names a field twice: parsers keep the last, so
-     * {@code {"virtualSize":-5,"virtualSize":1048576}} would pass a check a proxy made on the first.
+     * Refuses a body that names a field twice (parsers keep the last, so
+     * {@code {"virtualSize":-5,"virtualSize":1048576}} would pass a check a proxy made on the
+     * first), and anything strict JSON is not: comments, a byte-order mark, another encoding.
      */
     private static void refuseDuplicateKeys(String body) {
         try (JsonParser parser = STRICT.createParser(body)) {

@@ -24,6 +24,7 @@ import io.storagebus.manager.HealthCheck;
 import io.storagebus.manager.ManagerConfig;
 import io.storagebus.manager.backup.BackupScheduler;
 import io.storagebus.manager.security.ApiTokens;
+import io.storagebus.manager.security.TokensFile;
 import io.storagebus.manager.bus.CommandBus.Outgoing;
 import io.storagebus.manager.bus.PoolTopics;
 import io.storagebus.manager.bus.PublishFailedException;
@@ -94,7 +95,7 @@ public final class RestApi {
 
     public RestApi(Vertx vertx, ManagerConfig config, StateView view, ActiveRole role, DriverRegistry drivers, HealthCheck health,
                    PoolTopics poolTopics, CuratorFramework zk, SpmDirectory spms, HostDirectory hosts, LeaseDirectory leases,
-                   SubscriberRegistry subscribers, ApiTokens tokens) {
+                   SubscriberRegistry subscribers, TokensFile tokens) {
         this.vertx = vertx;
         this.access = new AccessControl(tokens);
         this.maintenanceRoutes = new MaintenanceRoutes(role, view, subscribers, drivers);
@@ -122,6 +123,7 @@ public final class RestApi {
         router.get("/health/ready").handler(this::ready);
         router.route("/api/*").handler(access::handle);
         router.route("/api/*").handler(BodyHandler.create().setBodyLimit(1 << 20));
+        router.route("/api/*").handler(RequestBody::wellFormed);
         router.route("/api/*").handler(this::writesOnActiveOnly);
         router.get("/api/v1/health").handler(this::health);
         router.get("/api/v1/drivers").handler(ctx -> ok(ctx, 200, new JsonArray(drivers.all().stream().map(Views::driver).toList())));
@@ -149,6 +151,9 @@ public final class RestApi {
         router.errorHandler(405, ctx -> error(ctx, new ApiError(405, "METHOD_NOT_ALLOWED",
                 ctx.request().method() + " is not allowed on " + ctx.request().path(), null, List.of())));
         router.errorHandler(413, ctx -> error(ctx, new ApiError(413, "BODY_TOO_LARGE", "request body exceeds 1 MiB", null, List.of())));
+        // A request the router itself cannot read (a bad %-escape in the path): a stranger's mistake, not ours to log at length.
+        router.errorHandler(400, ctx -> error(ctx, ctx.failure() instanceof ApiError e ? e : new ApiError(400, "BAD_REQUEST",
+                "the request cannot be read" + (ctx.failure() == null ? "" : ": " + ctx.failure().getMessage()), null, List.of())));
         router.errorHandler(500, this::failure);
         return router;
     }
@@ -638,6 +643,22 @@ public final class RestApi {
             LOG.error("{} {} failed", ctx.request().method(), ctx.request().path(), failure);
             error(ctx, new ApiError(500, "INTERNAL_ERROR", "internal error; nothing was changed", null, List.of()));
         }
+    }
+
+    /**
+     * A request HTTP itself cannot read (a request line or headers over Netty's limits, garbage):
+     * answered as JSON with a code like every other error, then the connection is closed, since
+     * what follows on it cannot be trusted.
+     */
+    public static void invalidRequest(io.vertx.core.http.HttpServerRequest request) {
+        Throwable cause = request.decoderResult().cause();
+        ApiError error = cause instanceof io.netty.handler.codec.http.TooLongHttpLineException
+                ? new ApiError(414, "URI_TOO_LONG", "the request line is longer than 4096 bytes", null, List.of())
+                : cause instanceof io.netty.handler.codec.http.TooLongHttpHeaderException
+                ? new ApiError(431, "HEADERS_TOO_LARGE", "the request's headers are larger than 8192 bytes", null, List.of())
+                : new ApiError(400, "BAD_REQUEST", "not a valid HTTP request", null, List.of());
+        request.response().setStatusCode(error.status()).putHeader("Content-Type", JSON).putHeader("Connection", "close")
+                .end(error.toJson().encode()).onComplete(done -> request.connection().close());
     }
 
     private static void error(RoutingContext ctx, ApiError e) {
