@@ -31,6 +31,7 @@ import io.storagebus.driver.support.BlockSizing;
 import io.storagebus.driver.support.LocalFiles;
 import io.storagebus.driver.support.Processes;
 import io.storagebus.driver.support.QemuImg;
+import io.storagebus.driver.support.StoredMetadata;
 
 /**
  * Volumes as logical volumes of a volume group on a shared LUN, described by LV tags
@@ -44,6 +45,7 @@ import io.storagebus.driver.support.QemuImg;
  * the others fail with {@link DriverException.Code#DOMAIN_UNAVAILABLE} and leave nothing behind.
  */
 public final class LvmDriver implements StorageDriver {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LvmDriver.class);
     public static final String NAME = "lvm";
     public static final String VG = "vg";
     static final String TAG = "sb_vol";
@@ -195,11 +197,46 @@ public final class LvmDriver implements StorageDriver {
         return lvm.list(domain.property(VG)).stream().filter(lv -> lv.name().equals(lvName) && lv.tags().contains(TAG)).findFirst();
     }
 
-    private static VolumeInfo toInfo(DomainContext domain, Lvm.Lv lv) {
+    /**
+     * A volume as its LV's name and tags describe it. Tags are input from a stranger (anyone who
+     * runs lvchange on the VG): an LV whose name is not a volume id or whose tags do not read is
+     * refused, never half believed.
+     */
+    private static VolumeInfo toInfo(DomainContext domain, Lvm.Lv lv) throws DriverException {
         String id = lv.name().startsWith(DELINKED) ? lv.name().substring(DELINKED.length()) : lv.name();
-        return new VolumeInfo(new VolumeUri(domain.id(), id), lv.tag("sb_name="), "/dev/" + domain.property(VG) + "/" + lv.name(),
-                Long.parseLong(lv.tag("sb_vsize=")), lv.size(), lv.size(),
-                VolumeFormat.valueOf(lv.tag("sb_fmt=")), Allocation.valueOf(lv.tag("sb_alloc=")));
+        String name = lv.tag("sb_name=");
+        String where = "LV " + domain.property(VG) + "/" + lv.name() + " refused: ";
+        if (!VolumeUri.ID.matcher(id).matches()) {
+            throw new DriverException(DriverException.Code.IO_ERROR, where + "its name is not a volume id");
+        }
+        if (!StoredMetadata.isName(name)) {
+            throw new DriverException(DriverException.Code.IO_ERROR, where + "tag sb_name=" + name + " is not a volume name");
+        }
+        try {
+            long virtualSize = Long.parseLong(String.valueOf(lv.tag("sb_vsize=")));
+            if (virtualSize <= 0) {
+                throw new NumberFormatException("not positive");
+            }
+            return new VolumeInfo(new VolumeUri(domain.id(), id), name, "/dev/" + domain.property(VG) + "/" + lv.name(),
+                    virtualSize, lv.size(), lv.size(), VolumeFormat.valueOf(String.valueOf(lv.tag("sb_fmt="))),
+                    Allocation.valueOf(String.valueOf(lv.tag("sb_alloc="))));
+        } catch (IllegalArgumentException e) {
+            throw new DriverException(DriverException.Code.IO_ERROR, where + "tags sb_vsize=" + lv.tag("sb_vsize=") + " sb_fmt="
+                    + lv.tag("sb_fmt=") + " sb_alloc=" + lv.tag("sb_alloc=") + " do not describe a volume (" + e.getMessage() + ")");
+        }
+    }
+
+    /** The volumes these LVs describe; one whose tags are refused is left out with a warning, so it blocks nothing else. */
+    private static List<VolumeInfo> described(DomainContext domain, List<Lvm.Lv> lvs) {
+        List<VolumeInfo> result = new ArrayList<>();
+        for (Lvm.Lv lv : lvs) {
+            try {
+                result.add(toInfo(domain, lv));
+            } catch (DriverException e) {
+                LOG.warn("not a volume: {}", e.getMessage());
+            }
+        }
+        return result;
     }
 
     @Override
@@ -305,24 +342,14 @@ public final class LvmDriver implements StorageDriver {
 
     @Override
     public List<VolumeInfo> list(DomainContext domain) throws DriverException {
-        List<VolumeInfo> result = new ArrayList<>();
-        for (Lvm.Lv lv : lvm.list(domain.property(VG))) {
-            if (lv.tags().contains(TAG) && !lv.name().startsWith(DELINKED)) {
-                result.add(toInfo(domain, lv));
-            }
-        }
-        return result;
+        return described(domain, lvm.list(domain.property(VG)).stream()
+                .filter(lv -> lv.tags().contains(TAG) && !lv.name().startsWith(DELINKED)).toList());
     }
 
     @Override
     public List<VolumeInfo> listDelinked(DomainContext domain) throws DriverException {
-        List<VolumeInfo> result = new ArrayList<>();
-        for (Lvm.Lv lv : lvm.list(domain.property(VG))) {
-            if (lv.tags().contains(TAG) && lv.name().startsWith(DELINKED)) {
-                result.add(toInfo(domain, lv));
-            }
-        }
-        return result;
+        return described(domain, lvm.list(domain.property(VG)).stream()
+                .filter(lv -> lv.tags().contains(TAG) && lv.name().startsWith(DELINKED)).toList());
     }
 
     @Override

@@ -14,7 +14,7 @@ import io.storagebus.driver.VolumeUri;
  * REST request meets for ids and names, and data files that are plain files of the volume in the
  * volume's own directory, never a path or a link that leads elsewhere.
  */
-final class StoredMetadata {
+public final class StoredMetadata {
     /** A volume or snapshot name as the REST API accepts it. */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     /** A data file name as the drivers write them: {@code <volumeId>.<ext>} or {@code <volumeId>.g<N>.<ext>}. */
@@ -23,12 +23,17 @@ final class StoredMetadata {
     private StoredMetadata() {
     }
 
+    /** Whether a volume or snapshot name read from storage is one the REST API would have accepted. */
+    public static boolean isName(String name) {
+        return name != null && NAME.matcher(name).matches() && !name.contains("..");
+    }
+
     /** Why {@code meta}, found as {@code <expectedId>.meta.json} in {@code dir}, cannot be used; null if it can. */
     static String problemOf(VolumeMeta meta, String expectedId, Path dir) {
         if (meta.volumeId() == null || !meta.volumeId().equals(expectedId) || !VolumeUri.ID.matcher(expectedId).matches()) {
             return "volumeId '" + meta.volumeId() + "' is not the id its file is named by ('" + expectedId + "')";
         }
-        if (meta.name() == null || !NAME.matcher(meta.name()).matches() || meta.name().contains("..")) {
+        if (!isName(meta.name())) {
             return "name '" + meta.name() + "' is not a volume name";
         }
         if (meta.virtualSize() <= 0 || meta.format() == null || meta.allocation() == null) {
@@ -45,7 +50,7 @@ final class StoredMetadata {
             if (layer == null || layer.snapshotId() == null || !VolumeUri.ID.matcher(layer.snapshotId()).matches()) {
                 return "a snapshot's id is not an id: " + layer;
             }
-            if (layer.name() == null || !NAME.matcher(layer.name()).matches() || layer.status() == null) {
+            if (!isName(layer.name()) || layer.status() == null) {
                 return "snapshot " + layer.snapshotId() + " has no valid name or status";
             }
         }

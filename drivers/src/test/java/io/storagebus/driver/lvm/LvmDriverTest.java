@@ -88,6 +88,25 @@ class LvmDriverTest extends DriverConformance {
         assertEquals(12 * MIB, info.allocatedSize());
     }
 
+    /** Tags are input from a stranger: an LV whose tags do not describe a volume is not one, and blocks no other. */
+    @Test
+    void lvsWhoseTagsDoNotDescribeAVolumeAreLeftOut() throws Exception {
+        DomainContext domain = domain();
+        String vg = domain.property(LvmDriver.VG);
+        driver().create(domain, new VolumeSpec("good", "good", 4 * MIB, VolumeFormat.RAW, Allocation.PREALLOCATED));
+        lvm("lvcreate", "-q", "-Wn", "-Zn", "-L", "4m", "-n", "bad-size", "--addtag", "sb_vol", "--addtag", "sb_name=x",
+                "--addtag", "sb_fmt=RAW", "--addtag", "sb_alloc=THIN", "--addtag", "sb_vsize=lots", vg);
+        lvm("lvcreate", "-q", "-Wn", "-Zn", "-L", "4m", "-n", "bad-name", "--addtag", "sb_vol", "--addtag", "sb_name=..",
+                "--addtag", "sb_fmt=RAW", "--addtag", "sb_alloc=THIN", "--addtag", "sb_vsize=4194304", vg);
+        lvm("lvcreate", "-q", "-Wn", "-Zn", "-L", "4m", "-n", "bad+id", "--addtag", "sb_vol", "--addtag", "sb_name=x",
+                "--addtag", "sb_fmt=RAW", "--addtag", "sb_alloc=THIN", "--addtag", "sb_vsize=4194304", vg);
+
+        assertEquals(List.of("good"), driver().list(domain).stream().map(v -> v.uri().volumeId()).toList());
+        DriverException refused = org.junit.jupiter.api.Assertions.assertThrows(DriverException.class,
+                () -> driver().info(domain, new io.storagebus.driver.VolumeUri(domain.id(), "bad-size")));
+        assertTrue(refused.getMessage().contains("sb_vsize=lots"), refused.getMessage());
+    }
+
     @Test
     void extendRunsLvextendAndStopsAtTheFullyAllocatedSize() throws Exception {
         DomainContext domain = domain();
