@@ -29,6 +29,7 @@ import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeSpec;
 import io.storagebus.driver.VolumeUri;
 import io.storagebus.driver.support.QemuImg;
+import io.storagebus.driver.support.StoredMetadata;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
@@ -53,6 +54,7 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * part buffer, downloads stream the object, so no volume is ever held in memory.
  */
 public final class ObjectDriver implements StorageDriver {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ObjectDriver.class);
     public static final String NAME = "object";
     public static final String ENDPOINT = "endpoint";
     public static final String BUCKET = "bucket";
@@ -137,7 +139,8 @@ public final class ObjectDriver implements StorageDriver {
         return all;
     }
 
-    private S3Client client(DomainContext domain) {
+    /** The domain's client; package-private so tests can put objects there as a stranger could. */
+    S3Client client(DomainContext domain) {
         List<String> key = List.of(domain.property(ENDPOINT), domain.property(REGION, "us-east-1"), domain.property(ACCESS_KEY),
                 domain.property(SECRET_KEY), domain.property(PATH_STYLE, "true"));
         return clients.computeIfAbsent(key, k -> S3Client.builder()
@@ -410,7 +413,16 @@ public final class ObjectDriver implements StorageDriver {
             for (S3Object object : client(domain).listObjectsV2Paginator(b -> b.bucket(bucket(domain)).prefix(prefix)).contents()) {
                 String rest = object.key().substring(prefix.length());
                 if (rest.endsWith(suffix) && !rest.contains("/")) {
-                    ObjectMeta meta = meta(domain, rest.substring(0, rest.length() - suffix.length()), suffix);
+                    ObjectMeta meta;
+                    try {
+                        meta = meta(domain, rest.substring(0, rest.length() - suffix.length()), suffix);
+                    } catch (DriverException e) {
+                        if (e.getCause() instanceof SdkException) {
+                            throw e;
+                        }
+                        LOG.warn("{}: not a volume: {}", object.key(), e.getMessage());
+                        continue;
+                    }
                     if (meta != null) {
                         result.add(toInfo(domain, meta));
                     }
@@ -482,7 +494,14 @@ public final class ObjectDriver implements StorageDriver {
     private ObjectMeta meta(DomainContext domain, String volumeId, String suffix) throws DriverException {
         try {
             byte[] json = client(domain).getObjectAsBytes(b -> b.bucket(bucket(domain)).key(key(domain, volumeId, suffix))).asByteArray();
-            return JSON.readValue(json, ObjectMeta.class);
+            ObjectMeta meta = JSON.readValue(json, ObjectMeta.class);
+            // Metadata in a bucket is input from a stranger (anyone with the bucket's keys): held to a REST request's rules.
+            if (!volumeId.equals(meta.volumeId()) || !VolumeUri.ID.matcher(volumeId).matches() || !StoredMetadata.isName(meta.name())
+                    || meta.virtualSize() <= 0 || meta.dataLength() < -1 || meta.format() == null || meta.allocation() == null) {
+                throw new DriverException(DriverException.Code.IO_ERROR, "metadata of " + volumeId + " refused: it does not describe volume "
+                        + volumeId + " (" + meta + ")");
+            }
+            return meta;
         } catch (NoSuchKeyException e) {
             return null;
         } catch (IOException e) {

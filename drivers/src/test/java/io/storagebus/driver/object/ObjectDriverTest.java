@@ -92,6 +92,27 @@ class ObjectDriverTest extends DriverConformance {
         assertTrue(driver.list(domain).stream().noneMatch(v -> v.volumeId().equals(backupId)));
     }
 
+    /** Metadata in a bucket is input from a stranger: what does not describe the volume it is named for is not a volume. */
+    @Test
+    void metadataThatDoesNotDescribeItsVolumeIsLeftOut() throws Exception {
+        DomainContext domain = domain();
+        DRIVER.create(domain, new VolumeSpec("good", "good", MIB, VolumeFormat.RAW, Allocation.THIN));
+        String prefix = domain.properties().get(ObjectDriver.PREFIX) + "/";
+        Map<String, String> strangers = Map.of(
+                "other", "{\"volumeId\":\"good\",\"name\":\"x\",\"virtualSize\":1048576,\"format\":\"RAW\",\"allocation\":\"THIN\",\"dataLength\":0}",
+                "dots", "{\"volumeId\":\"dots\",\"name\":\"../..\",\"virtualSize\":1048576,\"format\":\"RAW\",\"allocation\":\"THIN\",\"dataLength\":0}",
+                "negative", "{\"volumeId\":\"negative\",\"name\":\"n\",\"virtualSize\":-1,\"format\":\"RAW\",\"allocation\":\"THIN\",\"dataLength\":0}",
+                "garbage", "not json");
+        for (Map.Entry<String, String> e : strangers.entrySet()) {
+            DRIVER.client(domain).putObject(b -> b.bucket(domain.properties().get(ObjectDriver.BUCKET)).key(prefix + e.getKey() + ".meta.json"),
+                    software.amazon.awssdk.core.sync.RequestBody.fromString(e.getValue()));
+        }
+        assertEquals(List.of("good"), DRIVER.list(domain).stream().map(VolumeInfo::volumeId).toList());
+        DriverException refused = org.junit.jupiter.api.Assertions.assertThrows(DriverException.class,
+                () -> DRIVER.info(domain, new io.storagebus.driver.VolumeUri(domain.id(), "dots")));
+        assertTrue(refused.getMessage().contains("refused"), refused.getMessage());
+    }
+
     @Test
     void neverWrittenRawVolumeReadsAsZeros() throws Exception {
         StorageDriver driver = driver();
