@@ -39,10 +39,12 @@ public final class DevStack implements AutoCloseable {
 
     public DevStack start() throws Exception {
         Files.createDirectories(imagesDir());
+        Files.createDirectories(qmpDir());
         zooKeeper = new EmbeddedZooKeeper(dataDir.resolve("zookeeper"), 0).start();
         kafka = new EmbeddedKafka(dataDir.resolve("kafka"), 0).start();
         for (int i = 1; i <= workerCount; i++) {
-            workers.add(new HostWorker(WorkerConfig.of("host-" + i, POOL, kafka.bootstrapServers(), zooKeeper.connectString())).start());
+            workers.add(new HostWorker(WorkerConfig.of("host-" + i, POOL, kafka.bootstrapServers(), zooKeeper.connectString())
+                    .withQmpDirectory(qmpDir())).start());
         }
         // Even the dev stack asks for a token: a fresh admin token each start, shown once, its hash in the data directory.
         adminToken = ApiTokens.generate();
@@ -77,6 +79,11 @@ public final class DevStack implements AutoCloseable {
     /** The admin token of this start: every REST call needs it (the CLI reads $STORAGEBUS_TOKEN). */
     public String adminToken() {
         return adminToken;
+    }
+
+    /** Where the dev stack's workers accept QMP sockets of guests (worker.qmp-dir). */
+    public Path qmpDir() {
+        return dataDir.resolve("qmp");
     }
 
     /** A directory the dev stack creates for file domains. */

@@ -198,7 +198,8 @@ public final class Main {
                         config.integer("extend.chunk-seconds")),
                 Duration.ofMillis(config.integer("worker.block-stats-interval-ms")),
                 "off".equals(config.string("commands.signatures")) ? IssuerPolicy.unsigned()
-                        : IssuerPolicy.signedBy(CommandVerifier.fromPem(Path.of(config.string("commands.trusted-keys-file")))));
+                        : IssuerPolicy.signedBy(CommandVerifier.fromPem(Path.of(config.string("commands.trusted-keys-file")))),
+                Path.of(config.string("worker.qmp-dir")));
         WorkerService service = new WorkerService(workerConfig, config.string("worker.http-host"), config.integer("worker.http-port"));
         runUntilStopped(service::close, service::start);
     }

@@ -1,5 +1,6 @@
 package io.storagebus.worker;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.regex.Pattern;
@@ -25,9 +26,12 @@ import io.storagebus.worker.thin.ExtendPolicy;
  * @param blockStatsInterval how often a host reads guests' highest write offsets as a fallback
  *        to write-threshold events, and repeats a report the SPM has not answered
  * @param issuerPolicy whose commands this worker carries out
+ * @param qmpDirectory where this host's QEMUs keep their QMP sockets: a monitor request naming a
+ *        socket elsewhere is refused, so no caller can make the host talk to another service's socket
  */
 public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, KafkaConnection spmKafka, ZooKeeperAccess zooKeeper,
-                           short topicReplication, ExtendPolicy extendPolicy, Duration blockStatsInterval, IssuerPolicy issuerPolicy) {
+                           short topicReplication, ExtendPolicy extendPolicy, Duration blockStatsInterval, IssuerPolicy issuerPolicy,
+                           Path qmpDirectory) {
     public static final Pattern HOST_ID = Topics.HOST_ID;
 
     /** oVirt reads highest offsets every 2 s. */
@@ -39,6 +43,7 @@ public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, Ka
         Objects.requireNonNull(zooKeeper, "zooKeeper");
         Objects.requireNonNull(extendPolicy, "extendPolicy");
         Objects.requireNonNull(issuerPolicy, "issuerPolicy");
+        Objects.requireNonNull(qmpDirectory, "qmpDirectory");
         if (blockStatsInterval == null || blockStatsInterval.isNegative() || blockStatsInterval.isZero()) {
             throw new IllegalArgumentException("blockStatsInterval must be positive, not " + blockStatsInterval);
         }
@@ -50,28 +55,37 @@ public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, Ka
         }
     }
 
-    /** Plain Kafka and ZooKeeper, one identity, unsigned commands: tests, benchmarks, the dev mode. */
+    /** Plain Kafka and ZooKeeper, one identity, unsigned commands, QMP sockets in the temporary directory: tests, benchmarks, the dev mode. */
     public static WorkerConfig of(String hostId, String pool, String bootstrapServers, String zkConnect) {
         KafkaConnection kafka = KafkaConnection.plaintext(bootstrapServers);
         return new WorkerConfig(hostId, pool, kafka, kafka, ZooKeeperAccess.of(zkConnect, 6000), (short) 1, ExtendPolicy.OVIRT,
-                DEFAULT_BLOCK_STATS_INTERVAL, IssuerPolicy.unsigned());
+                DEFAULT_BLOCK_STATS_INTERVAL, IssuerPolicy.unsigned(), Path.of(System.getProperty("java.io.tmpdir")));
     }
 
     public WorkerConfig withExtendPolicy(ExtendPolicy policy, Duration blockStats) {
-        return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, policy, blockStats, issuerPolicy);
+        return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, policy, blockStats, issuerPolicy,
+                qmpDirectory);
     }
 
     public WorkerConfig withZooKeeper(ZooKeeperAccess access) {
-        return new WorkerConfig(hostId, pool, kafka, spmKafka, access, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy);
+        return new WorkerConfig(hostId, pool, kafka, spmKafka, access, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
+                qmpDirectory);
     }
 
     /** Reaches Kafka as {@code host} for the host's own work, and as {@code spm} while this host is the pool's SPM. */
     public WorkerConfig withKafka(KafkaConnection host, KafkaConnection spm) {
-        return new WorkerConfig(hostId, pool, host, spm, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy);
+        return new WorkerConfig(hostId, pool, host, spm, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
+                qmpDirectory);
     }
 
     public WorkerConfig withIssuerPolicy(IssuerPolicy policy) {
-        return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, policy);
+        return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, policy,
+                qmpDirectory);
+    }
+
+    public WorkerConfig withQmpDirectory(Path directory) {
+        return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
+                directory);
     }
 
     public String issuer() {

@@ -175,6 +175,12 @@ class ThinProvisioningIT {
         assertEquals("INVALID_PATH", bad.json().getString("code"), bad.body());
         bad = http.post("/api/v1/volumes/" + volumeId + "/monitor", new JsonObject().put("qmpSocket", "/run/qmp.sock").put("nodeName", "vol file"));
         assertEquals("nodeName", bad.json().getString("field"), bad.body());
+        // A socket outside the host's QMP directory (worker.qmp-dir) is another service's: the host will not connect to it.
+        assertEquals(202, http.post("/api/v1/volumes/" + volumeId + "/monitor", new JsonObject().put("qmpSocket", "/run/dbus/system_bus_socket")
+                .put("nodeName", "vol-file")).status());
+        io.storagebus.schema.CommandFailed refused = await().atMost(WAIT).until(() -> thin.events(io.storagebus.schema.CommandFailed.class,
+                volumeId), e -> !e.isEmpty()).get(0);
+        assertEquals("QMP_SOCKET_REFUSED", refused.getCode(), refused.toString());
         thin.monitor(volumeId, qemu.qmpSocket(), "vol-file", "vol");
         try (ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
             await().atMost(WAIT).until(() -> qmp.writeThreshold("vol-file"), t -> t == 24 * MIB);

@@ -100,6 +100,9 @@ public final class Settings {
                     "address of the worker's /metrics and health endpoints"),
             new Setting("worker.http-port", WORKER, Type.PORT, "9100", false, "http-port",
                     "port of the worker's /metrics and health endpoints"),
+            new Setting("worker.qmp-dir", WORKER, Type.STRING, "/var/lib/libvirt/qemu", false, "qmp-dir",
+                    "where this host's QEMUs keep their QMP sockets (libvirt's, by default); a monitor request naming a socket "
+                            + "outside it is refused"),
             new Setting("worker.block-stats-interval-ms", WORKER, Type.INT, "2000", false, "block-stats-interval-ms",
                     "fallback read of guests' highest write offsets, and repeat of an unanswered report"),
             new Setting("extend.chunk-mb", WORKER, Type.INT, "2560", false, "extend-chunk-mb",

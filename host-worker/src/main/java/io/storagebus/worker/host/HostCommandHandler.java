@@ -182,12 +182,33 @@ final class HostCommandHandler {
         return location.startsWith("file:") ? Path.of(URI.create(location)).toString() : location;
     }
 
+    /**
+     * Whether a socket lies in the host's QMP directory once links are resolved: the caller names
+     * the socket, and the host must not be talked into connecting to another service's.
+     */
+    private boolean inQmpDirectory(Path socket) {
+        try {
+            Path directory = config.qmpDirectory().toRealPath();
+            Path real = java.nio.file.Files.exists(socket) ? socket.toRealPath() : socket.toAbsolutePath().normalize();
+            return real.startsWith(directory) && !real.equals(directory);
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
     /** Starts watching; a QEMU that cannot be reached or a node it does not know is a failed command. */
     private List<ProducerRecord<String, byte[]>> monitor(MonitorVolume cmd) {
         Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
         if (!prepared.containsKey(cmd.getVolumeId())) {
             return List.of(WorkerRecords.commandFailed(envelope, cmd.getEnvelope(), MonitorVolume.class.getName(), null, cmd.getVolumeId(),
                     "NOT_PREPARED", "volume " + cmd.getVolumeId() + " is not prepared on host " + config.hostId() + "; prepare it first"));
+        }
+        if (!inQmpDirectory(Path.of(cmd.getQmpSocket()))) {
+            LOG.warn("host {}: refused to watch volume {} through {}: not under {}", config.hostId(), cmd.getVolumeId(), cmd.getQmpSocket(),
+                    config.qmpDirectory());
+            return List.of(WorkerRecords.commandFailed(envelope, cmd.getEnvelope(), MonitorVolume.class.getName(), null, cmd.getVolumeId(),
+                    "QMP_SOCKET_REFUSED", "QMP socket " + cmd.getQmpSocket() + " is not under host " + config.hostId()
+                            + "'s QMP directory " + config.qmpDirectory() + " (worker.qmp-dir)"));
         }
         try {
             monitor.watch(cmd).toCompletionStage().toCompletableFuture().get(WATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS);
