@@ -38,7 +38,7 @@ final class RequestBody {
     static void wellFormed(RoutingContext ctx) {
         if (ctx.body() != null && ctx.body().length() > 0) {
             requireJsonContentType(ctx);
-            refuseDuplicateKeys(ctx.body().asString());
+            requireStrictJson(ctx.body().asString());
         }
         ctx.next();
     }
@@ -163,7 +163,7 @@ final class RequestBody {
      * {@code {"virtualSize":-5,"virtualSize":1048576}} would pass a check a proxy made on the
      * first), and anything strict JSON is not: comments, a byte-order mark, another encoding.
      */
-    private static void refuseDuplicateKeys(String body) {
+    private static void requireStrictJson(String body) {
         try (JsonParser parser = STRICT.createParser(body)) {
             while (parser.nextToken() != null) {
                 // reading every token is the check
