@@ -269,5 +269,8 @@ public final class Main {
         if (response.statusCode() != 200) {
             throw new IllegalStateException("not healthy: " + response.body());
         }
+        if (response.body().contains("\"DEGRADED\"")) {
+            System.out.println("WARNING: StorageBus is DEGRADED: " + response.body());
+        }
     }
 }

@@ -200,6 +200,12 @@ public final class CheckedDriver implements StorageDriver {
     }
 
     @Override
+    public java.util.Optional<String> parentOf(DomainContext domain, VolumeUri volume) throws DriverException {
+        own(domain, volume);
+        return driver.parentOf(domain, volume);
+    }
+
+    @Override
     public List<SnapshotInfo> snapshots(DomainContext domain, VolumeUri volume) throws DriverException {
         own(domain, volume);
         return driver.snapshots(domain, volume);

@@ -131,6 +131,14 @@ public interface StorageDriver {
         throw CheckedDriver.unsupported(this, Capability.SNAPSHOT, "abort a snapshot");
     }
 
+    /**
+     * {@link Capability#CLONE_COW}: the volume a copy-on-write clone was made from, as the
+     * storage's own metadata says, so a domain attached again keeps its templates.
+     */
+    default java.util.Optional<String> parentOf(DomainContext domain, VolumeUri volume) throws DriverException {
+        return java.util.Optional.empty();
+    }
+
     /** {@link Capability#SNAPSHOT}: the volume's snapshots, oldest first. */
     default java.util.List<SnapshotInfo> snapshots(DomainContext domain, VolumeUri volume) throws DriverException {
         return java.util.List.of();

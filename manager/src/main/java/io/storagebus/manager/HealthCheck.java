@@ -7,6 +7,7 @@ import java.util.concurrent.TimeUnit;
 import io.storagebus.leases.SpmDirectory;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.manager.ha.ActiveRole;
+import io.storagebus.manager.state.StateHistory;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.schema.DomainState;
 import io.vertx.core.Future;
@@ -30,9 +31,12 @@ public final class HealthCheck {
     private final SpmDirectory spms;
     private final String defaultPool;
     private final ActiveRole role;
+    private final StateHistory history;
 
-    public HealthCheck(Vertx vertx, Admin admin, CuratorFramework zk, StateView view, SpmDirectory spms, String defaultPool, ActiveRole role) {
+    public HealthCheck(Vertx vertx, Admin admin, CuratorFramework zk, StateView view, SpmDirectory spms, String defaultPool, ActiveRole role,
+                       StateHistory history) {
         this.role = role;
+        this.history = history;
         this.vertx = vertx;
         this.admin = admin;
         this.zk = zk;
@@ -57,8 +61,10 @@ public final class HealthCheck {
                         : new JsonObject().put("host", term.hostId()).put("epoch", term.epoch()).put("since", term.since().toString()));
             }
             boolean up = kafkaUp && zkUp && stateUp && spmUp;
-            return new JsonObject()
-                    .put("status", up ? "UP" : "DOWN")
+            String lost = history.lost();
+            // DEGRADED: everything answers, but Kafka lost state ZooKeeper remembers; what is shown is not all there was.
+            JsonObject json = new JsonObject()
+                    .put("status", !up ? "DOWN" : lost != null ? "DEGRADED" : "UP")
                     .put("kafka", kafkaUp ? "UP" : "DOWN")
                     .put("zookeeper", zkUp ? "UP" : "DOWN")
                     .put("state", stateUp ? "UP" : "LOADING")
@@ -66,6 +72,10 @@ public final class HealthCheck {
                     .put("role", role.isActive() ? "ACTIVE" : "STANDBY")
                     .put("activeManager", role.activeManager().map(c -> new JsonObject().put("id", c.managerId()).put("url", c.url()))
                             .orElse(null));
+            if (lost != null) {
+                json.put("stateLost", lost + "; see docs/OPERATIONS.md, 'Kafka lost the state'");
+            }
+            return json;
         });
     }
 

@@ -23,6 +23,7 @@ import io.storagebus.manager.bus.PoolTopics;
 import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.ha.ManagerElection;
 import io.storagebus.manager.maintenance.SubscriberRegistry;
+import io.storagebus.manager.state.StateHistory;
 import io.storagebus.manager.state.StateView;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
@@ -40,6 +41,7 @@ import org.slf4j.LoggerFactory;
  * bus and the maintenance coordinator only on the active one, which a ZooKeeper election picks.
  */
 public final class Manager implements AutoCloseable {
+    private static final long HISTORY_CHECK_MILLIS = 30_000;
     private static final Logger LOG = LoggerFactory.getLogger(Manager.class);
 
     private enum State { LATENT, STARTED, CLOSED }
@@ -87,13 +89,20 @@ public final class Manager implements AutoCloseable {
         subscribers.start();
         view.caughtUp().get(60, TimeUnit.SECONDS);
         subscribers.caughtUp().get(60, TimeUnit.SECONDS);
+        StateHistory history = new StateHistory(zk, admin);
+        history.check();
 
         vertx = Vertx.vertx();
+        // Raises ZooKeeper's mark as the state grows, and notices a Kafka that lost it while this manager runs.
+        vertx.setPeriodic(HISTORY_CHECK_MILLIS, t -> vertx.executeBlocking(() -> {
+            history.check();
+            return null;
+        }, false).onFailure(e -> LOG.warn("cannot compare the state topics with ZooKeeper's mark: {}", e.toString())));
         role = new ActiveRole(vertx, config.managerId(), config.kafka(), view, subscribers, hosts, deadLetters, config.signer());
         DriverRegistry drivers = DriverRegistry.load();
-        HealthCheck health = new HealthCheck(vertx, admin, zk, view, spms, config.defaultPool(), role);
+        HealthCheck health = new HealthCheck(vertx, admin, zk, view, spms, config.defaultPool(), role, history);
         RestApi api = new RestApi(vertx, config, view, role, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),
-                zk, spms, hosts, leases, subscribers, apiTokens());
+                zk, spms, hosts, leases, subscribers, apiTokens(), history);
         role.runWhileActive(new BackupScheduler(vertx, view, api.scheduledRequests(), Clock.systemUTC()));
         http = vertx.createHttpServer(httpOptions()).requestHandler(api.router()).invalidRequestHandler(RestApi::invalidRequest)
                 .listen(config.httpPort(), config.httpHost())

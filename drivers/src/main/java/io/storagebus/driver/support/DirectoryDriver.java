@@ -256,6 +256,11 @@ public abstract class DirectoryDriver implements StorageDriver {
     }
 
     @Override
+    public java.util.Optional<String> parentOf(DomainContext domain, VolumeUri volume) throws DriverException {
+        return java.util.Optional.ofNullable(files(domain).liveOrThrow(volume.volumeId()).parent());
+    }
+
+    @Override
     public List<SnapshotInfo> snapshots(DomainContext domain, VolumeUri volume) throws DriverException {
         return chain(domain).list(volume);
     }

@@ -30,6 +30,7 @@ import io.storagebus.manager.bus.PoolTopics;
 import io.storagebus.manager.bus.PublishFailedException;
 import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.maintenance.SubscriberRegistry;
+import io.storagebus.manager.state.StateHistory;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.schema.Allocation;
@@ -82,6 +83,7 @@ public final class RestApi {
     private final ActiveRole role;
     private final DriverRegistry drivers;
     private final HealthCheck health;
+    private final StateHistory history;
     private final PoolTopics poolTopics;
     private final ClusterRoutes cluster;
     private final HostDirectory hosts;
@@ -95,7 +97,7 @@ public final class RestApi {
 
     public RestApi(Vertx vertx, ManagerConfig config, StateView view, ActiveRole role, DriverRegistry drivers, HealthCheck health,
                    PoolTopics poolTopics, CuratorFramework zk, SpmDirectory spms, HostDirectory hosts, LeaseDirectory leases,
-                   SubscriberRegistry subscribers, TokensFile tokens) {
+                   SubscriberRegistry subscribers, TokensFile tokens, StateHistory history) {
         this.vertx = vertx;
         this.access = new AccessControl(tokens);
         this.maintenanceRoutes = new MaintenanceRoutes(role, view, subscribers, drivers);
@@ -107,6 +109,7 @@ public final class RestApi {
         this.role = role;
         this.drivers = drivers;
         this.health = health;
+        this.history = history;
         this.poolTopics = poolTopics;
         this.domainStorage = new DomainStorage(view, drivers, config.reservedDirectories());
         this.chainRoutes = new VolumeChainRoutes(this, view, leases, drivers);
@@ -128,6 +131,7 @@ public final class RestApi {
         router.get("/api/v1/health").handler(this::health);
         router.get("/api/v1/drivers").handler(ctx -> ok(ctx, 200, new JsonArray(drivers.all().stream().map(Views::driver).toList())));
         router.post("/api/v1/domains").handler(this::createDomain);
+        router.post("/api/v1/domains/:id/import").handler(this::importVolumes);
         router.get("/api/v1/domains").handler(this::listDomains);
         router.get("/api/v1/domains/:id").handler(ctx -> ok(ctx, 200, domainJson(domainOrThrow(ctx.pathParam("id")))));
         router.post("/api/v1/domains/:id/volumes").handler(this::createVolume);
@@ -143,6 +147,11 @@ public final class RestApi {
         chainRoutes.register(router);
         backupRoutes.register(router);
         policyRoutes.register(router);
+        router.post("/api/v1/state/accept-loss").handler(ctx -> vertx.executeBlocking(() -> {
+            history.acceptLoss();
+            return null;
+        }, false).onSuccess(v -> ok(ctx, 200, new JsonObject().put("status", "ACCEPTED")
+                .put("message", "the state as it is now is the state from now on"))).onFailure(ctx::fail));
         router.get("/api/v1/tasks").handler(this::listTasks);
         router.get("/api/v1/tasks/:id").handler(ctx -> ok(ctx, 200, Views.task(view.task(ctx.pathParam("id"))
                 .orElseThrow(() -> ApiError.notFound("TASK_NOT_FOUND", "no task with id '" + ctx.pathParam("id") + "'")))));
@@ -227,7 +236,7 @@ public final class RestApi {
     private void health(RoutingContext ctx) {
         health.check().onComplete(ar -> {
             JsonObject body = ar.succeeded() ? ar.result() : new JsonObject().put("status", "DOWN").put("error", ar.cause().getMessage());
-            ok(ctx, "UP".equals(body.getString("status")) ? 200 : 503, body);
+            ok(ctx, "DOWN".equals(body.getString("status")) ? 503 : 200, body);
         });
     }
 
@@ -264,13 +273,13 @@ public final class RestApi {
             String storage = driver.storageId(validated.properties());
             domainStorage.claim(storage, name);
             claimed.set(storage);
-            List<VolumeInfo> found = importVolumes ? driver.list(new DomainContext(id, validated.properties())) : List.of();
+            List<ImportedVolume> found = importVolumes ? foundOn(driver, new DomainContext(id, validated.properties())) : List.of();
             return new CheckedDomain(validated.properties(), found);
         }, false)
                 .compose(checked -> poolTopics.ensure(pool).map(checked))
                 .compose(checked -> {
                     Map<String, String> properties = checked.properties();
-                    List<VolumeInfo> found = checked.found();
+                    List<ImportedVolume> found = checked.found();
                     // Checked again right before the reservation: both run on the event loop, so
                     // two requests for one name cannot both pass.
                     requireFreeDomainName(name);
@@ -281,7 +290,7 @@ public final class RestApi {
                             .build();
                     List<Outgoing> records = new ArrayList<>();
                     records.add(new Outgoing(Topics.DOMAIN_STATE, id, domain));
-                    found.forEach(v -> records.add(new Outgoing(Topics.VOLUME_STATE, v.volumeId(), importedVolume(envelope, id, v))));
+                    found.forEach(v -> records.add(new Outgoing(Topics.VOLUME_STATE, v.info().volumeId(), importedVolume(envelope, id, v))));
                     return publishReserved(records).map(v -> {
                         LOG.info("domain {} '{}' created ({} driver, pool {}, {} volumes imported)", id, name, driverName, pool, found.size());
                         return domain;
@@ -300,16 +309,59 @@ public final class RestApi {
                 .onFailure(ctx::fail);
     }
 
-    /** A bag the driver accepted, and the volumes found on the storage when importing. */
-    private record CheckedDomain(Map<String, String> properties, List<VolumeInfo> found) {
+    /** The volumes on a domain's storage. The storage's own metadata brings back what a lost state knew: snapshot chains and templates. */
+    private static List<ImportedVolume> foundOn(StorageDriver driver, DomainContext context) throws io.storagebus.driver.DriverException {
+        List<ImportedVolume> found = new ArrayList<>();
+        for (VolumeInfo v : driver.list(context)) {
+            found.add(new ImportedVolume(v, driver.snapshots(context, v.uri()), driver.parentOf(context, v.uri()).orElse(null)));
+        }
+        return found;
     }
 
-    private static VolumeState importedVolume(Envelope envelope, String domainId, VolumeInfo v) {
+    /**
+     * Registers the volumes on a domain's storage that the state does not know: for a domain
+     * attached without {@code importVolumes}, or after Kafka lost the state. Known volumes stay as they are.
+     */
+    private void importVolumes(RoutingContext ctx) {
+        DomainState domain = domainOrThrow(ctx.pathParam("id"));
+        StorageDriver driver = drivers.find(domain.getDriver()).orElseThrow(() -> ApiError.conflict("UNKNOWN_DRIVER",
+                "domain '" + domain.getName() + "' uses driver '" + domain.getDriver() + "', which this manager does not have", null));
+        vertx.executeBlocking(() -> foundOn(driver, new DomainContext(domain.getId(), domain.getProperties())), false)
+                .compose(found -> {
+                    Envelope envelope = origin(ctx, domain.getEnvelope().getPool(), UUID.randomUUID().toString());
+                    List<Outgoing> records = found.stream().filter(v -> view.volume(v.info().volumeId()).isEmpty())
+                            .map(v -> new Outgoing(Topics.VOLUME_STATE, v.info().volumeId(), importedVolume(envelope, domain.getId(), v)))
+                            .toList();
+                    return publishReserved(records).map(v -> {
+                        LOG.info("domain {} '{}': {} volumes imported, {} known already", domain.getId(), domain.getName(), records.size(),
+                                found.size() - records.size());
+                        return new JsonObject().put("domainId", domain.getId()).put("importedVolumes", records.size())
+                                .put("knownVolumes", found.size() - records.size());
+                    });
+                })
+                .onSuccess(json -> ok(ctx, 200, json))
+                .onFailure(ctx::fail);
+    }
+
+    /** A bag the driver accepted, and the volumes found on the storage when importing. */
+    private record CheckedDomain(Map<String, String> properties, List<ImportedVolume> found) {
+    }
+
+    /** A volume found on storage, with its snapshots and its template as the storage describes them. */
+    private record ImportedVolume(VolumeInfo info, List<io.storagebus.driver.SnapshotInfo> snapshots, String parent) {
+    }
+
+    private static VolumeState importedVolume(Envelope envelope, String domainId, ImportedVolume imported) {
+        VolumeInfo v = imported.info();
         return VolumeState.newBuilder()
                 .setEnvelope(envelope).setId(v.volumeId()).setDomainId(domainId).setName(v.name() == null ? v.volumeId() : v.name())
                 .setVirtualSize(v.virtualSize()).setFormat(VolumeFormat.valueOf(v.format().name()))
                 .setAllocation(Allocation.valueOf(v.allocation().name())).setStatus(VolumeStatus.READY).setUri(v.location())
                 .setTaskId(envelope.getCorrelationId()).setCreatedAt(envelope.getTimestamp())
+                .setSnapshots(imported.snapshots().stream().map(s -> io.storagebus.schema.SnapshotRef.newBuilder()
+                        .setSnapshotId(s.snapshotId()).setName(s.name()).setStatus(s.status().name())
+                        .setParentSnapshotId(s.parentSnapshotId()).setCreatedAt(java.time.Instant.ofEpochMilli(s.createdAt())).build()).toList())
+                .setParentVolumeId(imported.parent())
                 .build();
     }
 

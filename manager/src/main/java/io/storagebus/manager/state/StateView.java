@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class StateView implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StateView.class);
-    private static final List<String> TOPICS = List.of(Topics.DOMAIN_STATE, Topics.VOLUME_STATE, Topics.TASK_STATE,
+    static final List<String> TOPICS = List.of(Topics.DOMAIN_STATE, Topics.VOLUME_STATE, Topics.TASK_STATE,
             Topics.MAINTENANCE_STATE, Topics.BACKUP_STATE, Topics.BACKUP_POLICY_STATE);
 
     private final MessageCodec codec = MessageCodec.standard();
