@@ -134,7 +134,11 @@ class ApiSecurityIT {
         assertEquals("FORBIDDEN", byViewer.json().getString("code"));
         assertEquals("admin", byViewer.json().getString("requiredRole"));
         assertTrue(byViewer.json().getString("message").contains("'dashboard' is a viewer"), byViewer.body());
-        assertEquals(403, http(operator).post("/api/v1/domains", domain).status(), "domains are an admin's");
+        Http.Response byOperator = http(operator).post("/api/v1/domains", domain);
+        assertEquals(403, byOperator.status(), "domains are an admin's");
+        assertTrue(byOperator.json().getString("message").contains("'ops' is an operator") && byOperator.json().getString("message")
+                .endsWith("needs an admin"), byOperator.body());
+        assertEquals(403, http(operator).post("/api/v1/state/accept-loss", "").status(), "accepting a loss of state is an admin's");
 
         Http.Response created = http(admin).post("/api/v1/domains", domain);
         assertEquals(201, created.status(), created.body());
