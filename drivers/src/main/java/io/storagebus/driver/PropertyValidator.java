@@ -22,8 +22,17 @@ public final class PropertyValidator {
     private PropertyValidator() {
     }
 
-    /** The bag with defaults applied, or the violations found. */
+    /** The bag with defaults applied, or the violations found: its shape, then the storage as this process sees it. */
     public static Result validate(StorageDriver driver, Map<String, String> bag) {
+        Result shape = checkShape(driver, bag);
+        return shape.valid() ? new Result(shape.properties(), List.copyOf(driver.validate(shape.properties()))) : shape;
+    }
+
+    /**
+     * The bag checked against the descriptors only, with defaults applied: what a process that
+     * does not see the storage (a manager) can check. The storage is checked on a host.
+     */
+    public static Result checkShape(StorageDriver driver, Map<String, String> bag) {
         List<PropertyViolation> violations = new ArrayList<>();
         Map<String, String> effective = new HashMap<>();
         Map<String, PropertyDescriptor> known = new HashMap<>();
@@ -54,9 +63,6 @@ public final class PropertyValidator {
             } else {
                 effective.put(d.name(), value);
             }
-        }
-        if (violations.isEmpty()) {
-            violations.addAll(driver.validate(effective));
         }
         return new Result(Map.copyOf(effective), List.copyOf(violations));
     }

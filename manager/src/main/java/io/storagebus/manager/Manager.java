@@ -20,6 +20,7 @@ import io.storagebus.manager.backup.BackupScheduler;
 import io.storagebus.manager.security.TokensFile;
 import io.storagebus.manager.bus.DeadLetters;
 import io.storagebus.manager.bus.PoolTopics;
+import io.storagebus.manager.bus.StorageChecks;
 import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.ha.ManagerElection;
 import io.storagebus.manager.maintenance.SubscriberRegistry;
@@ -60,6 +61,7 @@ public final class Manager implements AutoCloseable {
     private ActiveRole role;
     private ManagerElection election;
     private HttpServer http;
+    private StorageChecks storageChecks;
 
     public Manager(ManagerConfig config) {
         this.config = config;
@@ -101,8 +103,10 @@ public final class Manager implements AutoCloseable {
         role = new ActiveRole(vertx, config.managerId(), config.kafka(), view, subscribers, hosts, deadLetters, config.signer());
         DriverRegistry drivers = DriverRegistry.load();
         HealthCheck health = new HealthCheck(vertx, admin, zk, view, spms, config.defaultPool(), role, history);
+        storageChecks = new StorageChecks(vertx, config.kafka());
+        storageChecks.start();
         RestApi api = new RestApi(vertx, config, view, role, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),
-                zk, spms, hosts, leases, subscribers, apiTokens(), history);
+                zk, spms, hosts, leases, subscribers, apiTokens(), history, storageChecks);
         role.runWhileActive(new BackupScheduler(vertx, view, api.scheduledRequests(), Clock.systemUTC()));
         http = vertx.createHttpServer(httpOptions()).requestHandler(api.router()).invalidRequestHandler(RestApi::invalidRequest)
                 .listen(config.httpPort(), config.httpHost())
@@ -178,6 +182,9 @@ public final class Manager implements AutoCloseable {
         }
         if (election != null) {
             election.close();
+        }
+        if (storageChecks != null) {
+            storageChecks.close();
         }
         if (http != null) {
             http.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).exceptionally(e -> null).join();

@@ -3,6 +3,10 @@ package io.storagebus.bus;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.stream.Collectors;
+import java.util.TreeSet;
+import java.util.Map;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Set;
 
@@ -47,7 +51,8 @@ public final class KafkaAcls {
         Grants g = new Grants(principal);
         g.topic(Topics.hostCommands(hostId), PatternType.LITERAL, AclOperation.READ, AclOperation.DESCRIBE, AclOperation.CREATE);
         g.group("storagebus-host-" + hostId, PatternType.LITERAL);
-        for (String reports : List.of(Topics.EVENTS, Topics.TASK_STATE, Topics.DEAD_LETTER, Topics.watermarks(pool), Topics.spmCommands(pool))) {
+        for (String reports : List.of(Topics.EVENTS, Topics.TASK_STATE, Topics.DEAD_LETTER, Topics.STORAGE_CHECKS, Topics.watermarks(pool),
+                Topics.spmCommands(pool))) {
             g.topic(reports, PatternType.LITERAL, AclOperation.WRITE, AclOperation.DESCRIBE);
         }
         Set<AclBinding> all = new LinkedHashSet<>(g.bindings);
@@ -82,17 +87,37 @@ public final class KafkaAcls {
         return g.bindings;
     }
 
-    /** The {@code kafka-acls.sh} arguments that add the binding, for operators who apply ACLs with Kafka's own tools. */
-    public static String asKafkaAclsArguments(AclBinding binding) {
-        ResourcePattern r = binding.pattern();
-        String resource = switch (r.resourceType()) {
-            case TOPIC -> "--topic";
-            case GROUP -> "--group";
-            case TRANSACTIONAL_ID -> "--transactional-id";
-            default -> "--" + r.resourceType().name().toLowerCase(Locale.ROOT);
-        };
-        return "--add --allow-principal " + binding.entry().principal() + " --operation " + toCamel(binding.entry().operation().name())
-                + " " + resource + " '" + r.name() + "' --resource-pattern-type " + r.patternType().name().toLowerCase(Locale.ROOT);
+    /**
+     * The {@code kafka-acls.sh} argument lines that add the bindings, for operators who apply ACLs
+     * with Kafka's own tools: one line a principal, resource kind and pattern type and set of
+     * operations, naming every resource that takes that set (kafka-acls.sh grants each operation
+     * on each resource named), so that a handful of tool runs grant an identity everything.
+     */
+    public static List<String> asKafkaAclsArguments(List<AclBinding> bindings) {
+        Map<String, Set<AclOperation>> operations = new LinkedHashMap<>();
+        Map<String, ResourcePattern> patterns = new LinkedHashMap<>();
+        for (AclBinding b : bindings) {
+            String key = b.entry().principal() + " " + b.pattern();
+            patterns.putIfAbsent(key, b.pattern());
+            operations.computeIfAbsent(key, k -> new TreeSet<>()).add(b.entry().operation());
+        }
+        Map<String, List<String>> lines = new LinkedHashMap<>();
+        for (Map.Entry<String, Set<AclOperation>> e : operations.entrySet()) {
+            ResourcePattern r = patterns.get(e.getKey());
+            String principal = e.getKey().substring(0, e.getKey().indexOf(' '));
+            String head = "--add --allow-principal " + principal + e.getValue().stream()
+                    .map(o -> " --operation " + toCamel(o.name())).collect(Collectors.joining())
+                    + " --resource-pattern-type " + r.patternType().name().toLowerCase(Locale.ROOT);
+            String option = switch (r.resourceType()) {
+                case TOPIC -> "--topic";
+                case GROUP -> "--group";
+                case TRANSACTIONAL_ID -> "--transactional-id";
+                default -> "--" + r.resourceType().name().toLowerCase(Locale.ROOT);
+            };
+            lines.computeIfAbsent(head + " " + r.resourceType(), k -> new ArrayList<>()).add(option + " '" + r.name() + "'");
+        }
+        return lines.entrySet().stream()
+                .map(e -> e.getKey().substring(0, e.getKey().lastIndexOf(' ')) + " " + String.join(" ", e.getValue())).toList();
     }
 
     private static String toCamel(String upperSnake) {

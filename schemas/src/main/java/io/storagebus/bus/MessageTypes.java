@@ -20,9 +20,11 @@ import io.storagebus.schema.CreateVolume;
 import io.storagebus.schema.DeleteBackup;
 import io.storagebus.schema.DeleteSnapshot;
 import io.storagebus.schema.DeleteVolume;
+import io.storagebus.schema.CheckDomainStorage;
 import io.storagebus.schema.DisconnectDomain;
 import io.storagebus.schema.DomainActivated;
 import io.storagebus.schema.DomainDisconnected;
+import io.storagebus.schema.DomainStorageChecked;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.GuestPaused;
 import io.storagebus.schema.GuestResumed;
@@ -123,7 +125,9 @@ public final class MessageTypes {
             BackupDeleted.class,
             VolumeRestored.class,
             BackupState.class,
-            BackupPolicy.class);
+            BackupPolicy.class,
+            CheckDomainStorage.class,
+            DomainStorageChecked.class);
 
     private MessageTypes() {
     }

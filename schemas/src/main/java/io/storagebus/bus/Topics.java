@@ -38,6 +38,11 @@ public final class Topics {
     public static final String SUBSCRIBERS = "storagebus.subscribers";
     /** Answers to maintenance requests, keyed by request id: MaintenanceVote and DomainDisconnected. */
     public static final String MAINTENANCE = "storagebus.maintenance";
+    /**
+     * Hosts' answers to CheckDomainStorage (DomainStorageChecked), keyed by check id: a manager
+     * stores a domain only once a host of its pool saw the storage. Of no use once answered.
+     */
+    public static final String STORAGE_CHECKS = "storagebus.storage-checks";
 
     /** Host ids become part of topic and znode names too. */
     public static final Pattern HOST_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
@@ -117,6 +122,7 @@ public final class Topics {
                 TopicConfig.MESSAGE_TIMESTAMP_TYPE_CONFIG, "LogAppendTime")));
         // One partition: a request's votes and host answers are read in the order they came.
         topics.add(new NewTopic(MAINTENANCE, 1, replication).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "604800000")));
+        topics.add(new NewTopic(STORAGE_CHECKS, 1, replication).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "3600000")));
         return topics;
     }
 

@@ -34,7 +34,7 @@ class StateLossIT {
     void aKafkaThatLostTheStateIsNoticedAndSaidUntilTheLossIsAccepted(@TempDir Path tmp) throws Exception {
         InProcessKafka first = new InProcessKafka(tmp.resolve("kafka-1"));
         try (Cluster cluster = new Cluster(first, tmp)) {
-            cluster.startWorker("host-1");
+            io.storagebus.worker.HostWorker host = cluster.startWorker("host-1");
             Http http = new Http(cluster.startManager().baseUrl());
             await().atMost(WAIT).until(() -> http.get("/api/v1/health").status() == 200);
             String images = Files.createDirectories(tmp.resolve("images")).toString();
@@ -58,8 +58,12 @@ class StateLossIT {
             cluster.manager.close();
             cluster.manager = null;
 
-            // The broker's data is gone: a new, empty Kafka, with the same ZooKeeper.
-            try (InProcessKafka empty = new InProcessKafka(tmp.resolve("kafka-2"))) {
+            // The broker's data is gone: a new, empty Kafka, with the same ZooKeeper; the host
+            // restarts on it (it checks the storage of the domain attached again).
+            host.close();
+            try (InProcessKafka empty = new InProcessKafka(tmp.resolve("kafka-2"));
+                 io.storagebus.worker.HostWorker restarted = new io.storagebus.worker.HostWorker(io.storagebus.worker.WorkerConfig.of(
+                         "host-1", Cluster.POOL, empty.bootstrapServers(), cluster.zooKeeper.connectString())).start()) {
                 Manager manager = new Manager(ManagerConfig.of(empty.bootstrapServers(), cluster.zooKeeper.connectString(), 0)).start();
                 try {
                     Http after = new Http(manager.baseUrl());

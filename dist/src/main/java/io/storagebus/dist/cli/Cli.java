@@ -333,7 +333,7 @@ public final class Cli {
         } catch (IllegalArgumentException e) {
             throw new Invocation.UsageException(e.getMessage());
         }
-        acls.forEach(acl -> c.out().println(KafkaAcls.asKafkaAclsArguments(acl)));
+        KafkaAcls.asKafkaAclsArguments(acls).forEach(c.out()::println);
         return 0;
     }
 

@@ -30,6 +30,7 @@ import io.storagebus.driver.VolumeUri;
 import io.storagebus.leases.LeaseHeldException;
 import io.storagebus.leases.VolumeLease;
 import io.storagebus.leases.VolumeLeases;
+import io.storagebus.schema.CheckDomainStorage;
 import io.storagebus.schema.DisconnectDomain;
 import io.storagebus.schema.DomainDisconnected;
 import io.storagebus.schema.DomainRef;
@@ -111,6 +112,9 @@ final class HostCommandHandler {
         }
         if (command instanceof TeardownVolume teardown && teardown.getHostId().equals(config.hostId())) {
             return teardown(teardown);
+        }
+        if (command instanceof CheckDomainStorage check && check.getHostId().equals(config.hostId())) {
+            return List.of(DomainStorageCheck.answer(check, config.hostId(), config.issuer(), drivers));
         }
         if (command instanceof DisconnectDomain disconnect && disconnect.getHostId().equals(config.hostId())) {
             return disconnect(disconnect);

@@ -44,7 +44,10 @@ final class DomainStorage {
         synchronized (claims) {
             for (DomainState other : view.domains()) {
                 Optional<StorageDriver> driver = drivers.find(other.getDriver());
-                if (driver.isPresent() && overlaps(storage, driver.get().storageId(other.getProperties()))) {
+                // As the host that checked it resolved it; domains stored before hosts checked storage have none.
+                String theirs = other.getStorageId() != null ? other.getStorageId()
+                        : driver.map(d -> d.storageId(other.getProperties())).orElse(null);
+                if (theirs != null && overlaps(storage, theirs)) {
                     throw conflict(storage, "domain '" + other.getName() + "'");
                 }
             }

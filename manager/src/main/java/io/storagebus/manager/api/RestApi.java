@@ -10,15 +10,14 @@ import java.util.UUID;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.Topics;
-import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.driver.PropertyValidator;
 import io.storagebus.driver.StorageDriver;
-import io.storagebus.driver.VolumeInfo;
 import io.storagebus.leases.HostDirectory;
 import io.storagebus.leases.LeaseDirectory;
 import io.storagebus.leases.SpmDirectory;
+import io.storagebus.leases.SpmTerm;
 import io.storagebus.leases.VolumeLease;
 import io.storagebus.manager.HealthCheck;
 import io.storagebus.manager.ManagerConfig;
@@ -28,17 +27,20 @@ import io.storagebus.manager.security.TokensFile;
 import io.storagebus.manager.bus.CommandBus.Outgoing;
 import io.storagebus.manager.bus.PoolTopics;
 import io.storagebus.manager.bus.PublishFailedException;
+import io.storagebus.manager.bus.StorageChecks;
 import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.maintenance.SubscriberRegistry;
 import io.storagebus.manager.state.StateHistory;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.schema.Allocation;
+import io.storagebus.schema.CheckDomainStorage;
 import io.storagebus.schema.CopyVolume;
 import io.storagebus.schema.CreateVolume;
 import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.DomainStatus;
+import io.storagebus.schema.DomainStorageChecked;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.MonitorVolume;
 import io.storagebus.schema.PrepareVolume;
@@ -87,6 +89,10 @@ public final class RestApi {
     private final PoolTopics poolTopics;
     private final ClusterRoutes cluster;
     private final HostDirectory hosts;
+    private final SpmDirectory spms;
+    /** Hosts check the storage of new domains: the manager usually cannot see it. */
+    private final StorageChecks storageChecks;
+    private static final java.time.Duration STORAGE_CHECK_TIMEOUT = java.time.Duration.ofSeconds(30);
     private final LeaseDirectory leases;
     private final MaintenanceRoutes maintenanceRoutes;
     private final VolumeChainRoutes chainRoutes;
@@ -97,8 +103,10 @@ public final class RestApi {
 
     public RestApi(Vertx vertx, ManagerConfig config, StateView view, ActiveRole role, DriverRegistry drivers, HealthCheck health,
                    PoolTopics poolTopics, CuratorFramework zk, SpmDirectory spms, HostDirectory hosts, LeaseDirectory leases,
-                   SubscriberRegistry subscribers, TokensFile tokens, StateHistory history) {
+                   SubscriberRegistry subscribers, TokensFile tokens, StateHistory history, StorageChecks storageChecks) {
         this.vertx = vertx;
+        this.spms = spms;
+        this.storageChecks = storageChecks;
         this.access = new AccessControl(tokens);
         this.maintenanceRoutes = new MaintenanceRoutes(role, view, subscribers, drivers);
         this.hosts = hosts;
@@ -241,12 +249,13 @@ public final class RestApi {
     }
 
     /**
-     * Validates the bag against the driver (and the storage itself) before anything is stored,
-     * refuses a second domain on storage another domain uses, and with {@code importVolumes}
-     * registers the volumes already on that storage (a domain attached from elsewhere).
+     * Checks the bag's shape here, then has a host of the pool check the storage itself (the
+     * manager usually cannot see it: a directory mounted on the hosts, a SAN's VG), refuses a
+     * second domain on storage another domain uses, and with {@code importVolumes} registers the
+     * volumes the host found there (a domain attached from elsewhere). Stored only on the host's yes.
      */
     private void createDomain(RoutingContext ctx) {
-        RequestBody body = RequestBody.of(ctx, Set.of("name", "driver", "properties", "pool", "importVolumes"));
+        RequestBody body = RequestBody.of(ctx, Set.of("name", "driver", "properties", "pool", "importVolumes", "hostId"));
         String name = body.name("name");
         String driverName = body.requiredString("driver");
         String pool = body.optionalString("pool", config.defaultPool());
@@ -258,41 +267,38 @@ public final class RestApi {
         Map<String, String> bag = body.stringMap("properties");
         boolean importVolumes = body.optionalBoolean("importVolumes", false);
         requireFreeDomainName(name);
+        PropertyValidator.Result shape = PropertyValidator.checkShape(driver, bag);
+        if (!shape.valid()) {
+            throw invalidProperties(shape.violations().stream().map(v -> new ApiError.FieldError("properties." + v.property(), v.code(),
+                    v.message())).toList());
+        }
+        String hostId = checkingHost(pool, body.optionalString("hostId", null));
         String id = UUID.randomUUID().toString();
+        DomainRef ref = DomainRef.newBuilder().setId(id).setDriver(driverName).setProperties(shape.properties()).build();
         // The storage stays claimed until the domain is in the view (reserved below) or refused.
         java.util.concurrent.atomic.AtomicReference<String> claimed = new java.util.concurrent.atomic.AtomicReference<>();
-        // Driver validation and listing touch the storage: off the event loop.
-        vertx.executeBlocking(() -> {
-            PropertyValidator.Result validated = PropertyValidator.validate(driver, bag);
-            if (!validated.valid()) {
-                List<ApiError.FieldError> errors = validated.violations().stream()
-                        .map(v -> new ApiError.FieldError("properties." + v.property(), v.code(), v.message())).toList();
-                throw new ApiError(400, "INVALID_PROPERTIES", errors.size() == 1 ? errors.get(0).message()
-                        : errors.size() + " properties are invalid", errors.get(0).field(), errors);
-            }
-            String storage = driver.storageId(validated.properties());
-            domainStorage.claim(storage, name);
-            claimed.set(storage);
-            List<ImportedVolume> found = importVolumes ? foundOn(driver, new DomainContext(id, validated.properties())) : List.of();
-            return new CheckedDomain(validated.properties(), found);
-        }, false)
-                .compose(checked -> poolTopics.ensure(pool).map(checked))
-                .compose(checked -> {
-                    Map<String, String> properties = checked.properties();
-                    List<ImportedVolume> found = checked.found();
+        checkStorage(ctx, pool, hostId, ref, importVolumes)
+                .compose(answer -> vertx.executeBlocking(() -> {
+                    domainStorage.claim(answer.getStorageId(), name);
+                    claimed.set(answer.getStorageId());
+                    return answer;
+                }, false))
+                .compose(answer -> poolTopics.ensure(pool).map(answer))
+                .compose(answer -> {
                     // Checked again right before the reservation: both run on the event loop, so
                     // two requests for one name cannot both pass.
                     requireFreeDomainName(name);
                     Envelope envelope = origin(ctx, pool, id);
                     DomainState domain = DomainState.newBuilder()
-                            .setEnvelope(envelope).setId(id).setName(name).setDriver(driverName).setProperties(properties)
-                            .setStatus(DomainStatus.ACTIVE).setCreatedAt(envelope.getTimestamp())
+                            .setEnvelope(envelope).setId(id).setName(name).setDriver(driverName).setProperties(shape.properties())
+                            .setStatus(DomainStatus.ACTIVE).setCreatedAt(envelope.getTimestamp()).setStorageId(answer.getStorageId())
                             .build();
                     List<Outgoing> records = new ArrayList<>();
                     records.add(new Outgoing(Topics.DOMAIN_STATE, id, domain));
-                    found.forEach(v -> records.add(new Outgoing(Topics.VOLUME_STATE, v.info().volumeId(), importedVolume(envelope, id, v))));
+                    answer.getVolumes().forEach(v -> records.add(new Outgoing(Topics.VOLUME_STATE, v.getId(), imported(envelope, v))));
                     return publishReserved(records).map(v -> {
-                        LOG.info("domain {} '{}' created ({} driver, pool {}, {} volumes imported)", id, name, driverName, pool, found.size());
+                        LOG.info("domain {} '{}' created ({} driver, pool {}, storage checked by host {}, {} volumes imported)", id, name,
+                                driverName, pool, hostId, answer.getVolumes().size());
                         return domain;
                     });
                 })
@@ -303,66 +309,88 @@ public final class RestApi {
                 })
                 .onSuccess(domain -> {
                     ctx.response().putHeader("Location", "/api/v1/domains/" + id);
-                    ok(ctx, 201, domainJson(domain).put("importedVolumes", importVolumes ? view.volumes().stream()
+                    ok(ctx, 201, domainJson(domain).put("checkedBy", hostId).put("importedVolumes", importVolumes ? view.volumes().stream()
                             .filter(v -> v.getDomainId().equals(id)).count() : 0));
                 })
                 .onFailure(ctx::fail);
     }
 
-    /** The volumes on a domain's storage. The storage's own metadata brings back what a lost state knew: snapshot chains and templates. */
-    private static List<ImportedVolume> foundOn(StorageDriver driver, DomainContext context) throws io.storagebus.driver.DriverException {
-        List<ImportedVolume> found = new ArrayList<>();
-        for (VolumeInfo v : driver.list(context)) {
-            found.add(new ImportedVolume(v, driver.snapshots(context, v.uri()), driver.parentOf(context, v.uri()).orElse(null)));
+    private static ApiError invalidProperties(List<ApiError.FieldError> errors) {
+        return new ApiError(400, "INVALID_PROPERTIES", errors.size() == 1 ? errors.get(0).message()
+                : errors.size() + " properties are invalid", errors.get(0).field(), errors);
+    }
+
+    /** The host that checks a pool's storage: the one named, or the pool's SPM, or any host of the pool. */
+    private String checkingHost(String pool, String named) {
+        if (named != null) {
+            HostDirectory.Host host = hosts.all().stream().filter(h -> h.hostId().equals(named)).findFirst()
+                    .orElseThrow(() -> ApiError.badField("hostId", "UNKNOWN_HOST", "no host '" + named + "' is connected"));
+            if (!host.pool().equals(pool)) {
+                throw ApiError.badField("hostId", "CROSS_POOL", "host '" + named + "' serves pool '" + host.pool() + "', not pool '" + pool + "'");
+            }
+            return named;
         }
-        return found;
+        return spms.spmOf(pool).map(SpmTerm::hostId)
+                .or(() -> hosts.all().stream().filter(h -> h.pool().equals(pool)).map(HostDirectory.Host::hostId).sorted().findFirst())
+                .orElseThrow(() -> new ApiError(503, "NO_HOST", "no host of pool '" + pool + "' is connected to check the storage on; "
+                        + "a domain is stored only once a host of its pool saw its storage: start a host worker of the pool", "pool", List.of()));
+    }
+
+    /**
+     * The host's answer to a storage check, or the error to give: the host's objections as
+     * property errors, no answer in time as 504 STORAGE_CHECK_TIMEOUT.
+     */
+    private Future<DomainStorageChecked> checkStorage(RoutingContext ctx, String pool, String hostId, DomainRef domain, boolean listVolumes) {
+        String checkId = UUID.randomUUID().toString();
+        CheckDomainStorage check = CheckDomainStorage.newBuilder().setEnvelope(origin(ctx, pool, checkId)).setCheckId(checkId)
+                .setDomain(domain).setHostId(hostId).setListVolumes(listVolumes).build();
+        return storageChecks.ask(role.bus(), check, STORAGE_CHECK_TIMEOUT)
+                .recover(e -> Future.failedFuture(e instanceof StorageChecks.NoAnswerException
+                        ? new ApiError(504, "STORAGE_CHECK_TIMEOUT", e.getMessage(), "hostId", List.of()) : e))
+                .map(answer -> {
+                    if (!answer.getViolations().isEmpty()) {
+                        throw invalidProperties(answer.getViolations().stream().map(v -> new ApiError.FieldError("properties." + v.getProperty(),
+                                v.getCode(), v.getMessage() + " (checked on host " + hostId + ")")).toList());
+                    }
+                    if (answer.getError() != null || answer.getStorageId() == null) {
+                        throw new ApiError(503, "STORAGE_UNAVAILABLE", "host " + hostId + " cannot use the storage, nothing was changed: "
+                                + answer.getError(), "properties", List.of());
+                    }
+                    return answer;
+                });
     }
 
     /**
      * Registers the volumes on a domain's storage that the state does not know: for a domain
-     * attached without {@code importVolumes}, or after Kafka lost the state. Known volumes stay as they are.
+     * attached without {@code importVolumes}, or after Kafka lost the state. Known volumes stay as
+     * they are. The pool's SPM lists them, or the host named by {@code ?hostId=}.
      */
     private void importVolumes(RoutingContext ctx) {
         DomainState domain = domainOrThrow(ctx.pathParam("id"));
-        StorageDriver driver = drivers.find(domain.getDriver()).orElseThrow(() -> ApiError.conflict("UNKNOWN_DRIVER",
-                "domain '" + domain.getName() + "' uses driver '" + domain.getDriver() + "', which this manager does not have", null));
-        vertx.executeBlocking(() -> foundOn(driver, new DomainContext(domain.getId(), domain.getProperties())), false)
-                .compose(found -> {
-                    Envelope envelope = origin(ctx, domain.getEnvelope().getPool(), UUID.randomUUID().toString());
-                    List<Outgoing> records = found.stream().filter(v -> view.volume(v.info().volumeId()).isEmpty())
-                            .map(v -> new Outgoing(Topics.VOLUME_STATE, v.info().volumeId(), importedVolume(envelope, domain.getId(), v)))
+        String pool = domain.getEnvelope().getPool();
+        String hostId = checkingHost(pool, ctx.request().getParam("hostId"));
+        checkStorage(ctx, pool, hostId, DomainRef.newBuilder().setId(domain.getId()).setDriver(domain.getDriver())
+                .setProperties(domain.getProperties()).build(), true)
+                .compose(answer -> {
+                    Envelope envelope = origin(ctx, pool, UUID.randomUUID().toString());
+                    List<Outgoing> records = answer.getVolumes().stream().filter(v -> view.volume(v.getId()).isEmpty())
+                            .map(v -> new Outgoing(Topics.VOLUME_STATE, v.getId(), imported(envelope, v)))
                             .toList();
+                    int known = answer.getVolumes().size() - records.size();
                     return publishReserved(records).map(v -> {
-                        LOG.info("domain {} '{}': {} volumes imported, {} known already", domain.getId(), domain.getName(), records.size(),
-                                found.size() - records.size());
+                        LOG.info("domain {} '{}': {} volumes imported, {} known already (listed by host {})", domain.getId(), domain.getName(),
+                                records.size(), known, hostId);
                         return new JsonObject().put("domainId", domain.getId()).put("importedVolumes", records.size())
-                                .put("knownVolumes", found.size() - records.size());
+                                .put("knownVolumes", known).put("checkedBy", hostId);
                     });
                 })
                 .onSuccess(json -> ok(ctx, 200, json))
                 .onFailure(ctx::fail);
     }
 
-    /** A bag the driver accepted, and the volumes found on the storage when importing. */
-    private record CheckedDomain(Map<String, String> properties, List<ImportedVolume> found) {
-    }
-
-    /** A volume found on storage, with its snapshots and its template as the storage describes them. */
-    private record ImportedVolume(VolumeInfo info, List<io.storagebus.driver.SnapshotInfo> snapshots, String parent) {
-    }
-
-    private static VolumeState importedVolume(Envelope envelope, String domainId, ImportedVolume imported) {
-        VolumeInfo v = imported.info();
-        return VolumeState.newBuilder()
-                .setEnvelope(envelope).setId(v.volumeId()).setDomainId(domainId).setName(v.name() == null ? v.volumeId() : v.name())
-                .setVirtualSize(v.virtualSize()).setFormat(VolumeFormat.valueOf(v.format().name()))
-                .setAllocation(Allocation.valueOf(v.allocation().name())).setStatus(VolumeStatus.READY).setUri(v.location())
-                .setTaskId(envelope.getCorrelationId()).setCreatedAt(envelope.getTimestamp())
-                .setSnapshots(imported.snapshots().stream().map(s -> io.storagebus.schema.SnapshotRef.newBuilder()
-                        .setSnapshotId(s.snapshotId()).setName(s.name()).setStatus(s.status().name())
-                        .setParentSnapshotId(s.parentSnapshotId()).setCreatedAt(java.time.Instant.ofEpochMilli(s.createdAt())).build()).toList())
-                .setParentVolumeId(imported.parent())
-                .build();
+    /** A volume a host found on storage, as this manager records it: under its own envelope and task. */
+    private static VolumeState imported(Envelope envelope, VolumeState found) {
+        return VolumeState.newBuilder(found).setEnvelope(envelope).setTaskId(envelope.getCorrelationId()).setCreatedAt(envelope.getTimestamp()).build();
     }
 
     private void requireFreeDomainName(String name) {
