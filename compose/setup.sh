@@ -11,6 +11,8 @@
 # Run it from compose/ before the first 'docker compose up'; it changes nothing that exists.
 set -euo pipefail
 cd "$(dirname "$0")"
+# The compose plugin, or docker-compose 1.29+ where there is none.
+if docker compose version > /dev/null 2>&1; then compose() { docker compose "$@"; }; else compose() { docker-compose "$@"; }; fi
 STORAGEBUS=../bin/storagebus
 HOSTS="host-1 host-2 host-3"
 POOL=default
@@ -24,7 +26,8 @@ certificate() { # name, subject alternative names
   keytool -exportcert -rfc -alias "$1" -keystore "config/tls/$1.p12" -storepass "$(cat "config/tls/$1.password")" -file "config/tls/$1.pem"
 }
 
-certificate kafka dns:kafka,dns:localhost,ip:127.0.0.1
+# One certificate for the three brokers: they also know each other by it (mutual TLS between them).
+certificate kafka dns:kafka-1,dns:kafka-2,dns:kafka-3,dns:localhost,ip:127.0.0.1
 certificate zookeeper dns:zk1,dns:zk2,dns:zk3,dns:localhost,ip:127.0.0.1
 certificate manager dns:localhost,dns:manager-1,dns:manager-2,ip:127.0.0.1
 cp config/tls/manager.password config/tls/password            # manager.tls-keystore-password-file
@@ -38,9 +41,12 @@ secret config/secrets/manager/zookeeper.password
 cp config/secrets/manager/zookeeper.password config/secrets/hosts/zookeeper.password
 [ -s config/commands/commands.key ] || $STORAGEBUS command-keys create --dir config/commands
 
-docker compose up -d kafka zk1 zk2 zk3
-until [ "$(docker inspect -f '{{.State.Health.Status}}' "$(docker compose ps -q kafka)")" = healthy ]; do sleep 2; done
-kafka() { docker compose exec -T kafka "/opt/kafka/bin/$1" --bootstrap-server 127.0.0.1:9095 "${@:2}"; }
+compose up -d kafka-1 kafka-2 kafka-3 zk1 zk2 zk3
+for k in kafka-1 kafka-2 kafka-3; do
+  until [ "$(docker inspect -f '{{.State.Health.Status}}' "$(compose ps -q $k)")" = healthy ]; do sleep 2; done
+done
+# stdin from /dev/null: exec would read the loop's input in grant below.
+kafka() { compose exec -T kafka-1 "/opt/kafka/bin/$1" --bootstrap-server 127.0.0.1:9095 "${@:2}" < /dev/null; }
 user() { # name, password file
   kafka kafka-configs.sh --alter --entity-type users --entity-name "$1" --add-config "SCRAM-SHA-512=[password=$(cat "$2")]"
 }

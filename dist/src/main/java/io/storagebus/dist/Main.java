@@ -120,7 +120,8 @@ public final class Main {
                 "off".equals(config.string("manager.tls")) ? null : TlsKeyStore.of(Path.of(config.string("manager.tls-keystore-file")),
                         Path.of(config.string("manager.tls-keystore-password-file"))),
                 "off".equals(config.string("commands.signatures")) ? null
-                        : CommandSigner.fromPem(Path.of(config.string("commands.signing-key-file"))), List.of()));
+                        : CommandSigner.fromPem(Path.of(config.string("commands.signing-key-file"))), List.of(),
+                Duration.ofMillis(config.integer("manager.storage-check-timeout-ms"))));
         runUntilStopped(manager::close, manager::start);
     }
 

@@ -25,14 +25,20 @@ import io.storagebus.manager.security.TlsKeyStore;
  *        authentication, which the manager warns of when it starts
  * @param tls the REST API's certificate (https); null: plain http, which the manager warns of
  * @param signer signs every command, for workers that check who sent it; null: unsigned
+ * @param storageCheckTimeout how long a new domain waits for a host to check its storage
  */
 public record ManagerConfig(String managerId, KafkaConnection kafka, ZooKeeperAccess zooKeeper, String httpHost, int httpPort,
                             String advertisedUrl, String defaultPool, short topicReplication, Path apiTokensFile, TlsKeyStore tls,
-                            CommandSigner signer, List<Path> reservedDirectories) {
+                            CommandSigner signer, List<Path> reservedDirectories, java.time.Duration storageCheckTimeout) {
+    public static final java.time.Duration STORAGE_CHECK_TIMEOUT = java.time.Duration.ofSeconds(30);
     public static final Pattern MANAGER_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
 
     public ManagerConfig {
         reservedDirectories = reservedDirectories == null ? List.of() : List.copyOf(reservedDirectories);
+        storageCheckTimeout = storageCheckTimeout == null ? STORAGE_CHECK_TIMEOUT : storageCheckTimeout;
+        if (storageCheckTimeout.toMillis() < 1) {
+            throw new IllegalArgumentException("the storage check timeout must be positive, got " + storageCheckTimeout);
+        }
         if (managerId == null || !MANAGER_ID.matcher(managerId).matches()) {
             throw new IllegalArgumentException("invalid manager id '" + managerId + "': " + MANAGER_ID.pattern());
         }
@@ -44,32 +50,32 @@ public record ManagerConfig(String managerId, KafkaConnection kafka, ZooKeeperAc
     /** Plain Kafka and ZooKeeper, no tokens, no TLS, unsigned commands: tests, benchmarks, the dev mode. */
     public static ManagerConfig of(String bootstrapServers, String zkConnect, int httpPort) {
         return new ManagerConfig("manager-1", KafkaConnection.plaintext(bootstrapServers), ZooKeeperAccess.of(zkConnect, 6000), "127.0.0.1",
-                httpPort, null, "default", (short) 1, null, null, null, List.of());
+                httpPort, null, "default", (short) 1, null, null, null, List.of(), STORAGE_CHECK_TIMEOUT);
     }
 
     public ManagerConfig withId(String id) {
         return new ManagerConfig(id, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication, apiTokensFile, tls,
-                signer, reservedDirectories);
+                signer, reservedDirectories, storageCheckTimeout);
     }
 
     public ManagerConfig withApiTokens(Path file) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication, file, tls,
-                signer, reservedDirectories);
+                signer, reservedDirectories, storageCheckTimeout);
     }
 
     public ManagerConfig withZooKeeper(ZooKeeperAccess access) {
         return new ManagerConfig(managerId, kafka, access, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication, apiTokensFile,
-                tls, signer, reservedDirectories);
+                tls, signer, reservedDirectories, storageCheckTimeout);
     }
 
     public ManagerConfig withKafka(KafkaConnection connection) {
         return new ManagerConfig(managerId, connection, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, tls, signer, reservedDirectories);
+                apiTokensFile, tls, signer, reservedDirectories, storageCheckTimeout);
     }
 
     public ManagerConfig withSigner(CommandSigner commandSigner) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, tls, commandSigner, reservedDirectories);
+                apiTokensFile, tls, commandSigner, reservedDirectories, storageCheckTimeout);
     }
 
     /**
@@ -78,11 +84,17 @@ public record ManagerConfig(String managerId, KafkaConnection kafka, ZooKeeperAc
      */
     public ManagerConfig withReservedDirectories(List<Path> directories) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, tls, signer, directories);
+                apiTokensFile, tls, signer, directories, storageCheckTimeout);
     }
 
     public ManagerConfig withTls(TlsKeyStore keyStore) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, keyStore, signer, reservedDirectories);
+                apiTokensFile, keyStore, signer, reservedDirectories, storageCheckTimeout);
+    }
+
+    /** How long a new domain waits for a host of its pool to check its storage. */
+    public ManagerConfig withStorageCheckTimeout(java.time.Duration timeout) {
+        return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+                apiTokensFile, tls, signer, reservedDirectories, timeout);
     }
 }

@@ -32,7 +32,7 @@ class ComposeFileIT {
                 .redirectErrorStream(true).start();
         String services = new String(config.getInputStream().readAllBytes());
         assertEquals(0, config.waitFor(), services);
-        assertEquals(List.of("kafka", "manager-1", "manager-2", "worker-1", "worker-2", "worker-3", "zk1", "zk2", "zk3"),
+        assertEquals(List.of("kafka-1", "kafka-2", "kafka-3", "manager-1", "manager-2", "worker-1", "worker-2", "worker-3", "zk1", "zk2", "zk3"),
                 services.lines().sorted().toList(), services);
     }
 

@@ -1,15 +1,18 @@
 package io.storagebus.system;
 
 import org.testcontainers.kafka.KafkaContainer;
+import org.testcontainers.utility.DockerImageName;
 
-/** The official Apache Kafka image in KRaft mode, started by Testcontainers. */
+/**
+ * Kafka in KRaft mode in a container, started by Testcontainers: the official image where it can
+ * be pulled, else CI's image of the same Kafka, a compatible substitute (DockerImages).
+ */
 final class ContainerKafka implements KafkaFixture {
-    static final String IMAGE = "apache/kafka:4.0.0";
-
     private final KafkaContainer container;
 
     ContainerKafka() {
-        container = new KafkaContainer(IMAGE)
+        DockerImageName image = DockerImageName.parse(DockerImages.kafka()).asCompatibleSubstituteFor("apache/kafka");
+        container = new KafkaContainer(image)
                 .withEnv("KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS", "1")
                 .withEnv("KAFKA_TRANSACTION_STATE_LOG_NUM_PARTITIONS", "1")
                 .withEnv("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")

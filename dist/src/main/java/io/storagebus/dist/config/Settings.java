@@ -67,6 +67,8 @@ public final class Settings {
                     "how clients reach this manager; a standby sends writes here with a 307 (default http://<http-host>:<http-port>)"),
             new Setting("manager.default-pool", MANAGER, Type.NAME, "default", false, "default-pool",
                     "pool of domains created without one"),
+            new Setting("manager.storage-check-timeout-ms", MANAGER, Type.INT, "30000", false, null,
+                    "how long creating a domain waits for a host of its pool to check the storage (504 STORAGE_CHECK_TIMEOUT after)"),
             new Setting("manager.api-auth", MANAGER, Type.API_AUTH, "tokens", false, null,
                     "tokens: every REST call needs a bearer token from manager.api-tokens-file; none: no authentication (never in production)"),
             new Setting("manager.api-tokens-file", MANAGER, Type.STRING, null, false, "api-tokens-file",

@@ -92,7 +92,6 @@ public final class RestApi {
     private final SpmDirectory spms;
     /** Hosts check the storage of new domains: the manager usually cannot see it. */
     private final StorageChecks storageChecks;
-    private static final java.time.Duration STORAGE_CHECK_TIMEOUT = java.time.Duration.ofSeconds(30);
     private final LeaseDirectory leases;
     private final MaintenanceRoutes maintenanceRoutes;
     private final VolumeChainRoutes chainRoutes;
@@ -344,7 +343,7 @@ public final class RestApi {
         String checkId = UUID.randomUUID().toString();
         CheckDomainStorage check = CheckDomainStorage.newBuilder().setEnvelope(origin(ctx, pool, checkId)).setCheckId(checkId)
                 .setDomain(domain).setHostId(hostId).setListVolumes(listVolumes).build();
-        return storageChecks.ask(role.bus(), check, STORAGE_CHECK_TIMEOUT)
+        return storageChecks.ask(role.bus(), check, config.storageCheckTimeout())
                 .recover(e -> Future.failedFuture(e instanceof StorageChecks.NoAnswerException
                         ? new ApiError(504, "STORAGE_CHECK_TIMEOUT", e.getMessage(), "hostId", List.of()) : e))
                 .map(answer -> {
