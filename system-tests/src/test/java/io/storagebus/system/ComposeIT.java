@@ -206,8 +206,13 @@ class ComposeIT {
         List<String> streamed = listed.stream().map(o -> ((JsonObject) o).getString("name")).filter(n -> n.startsWith("stream-")).toList();
         assertEquals(accepted.size(), streamed.size(), "each accepted create is one volume: " + streamed);
         assertEquals(new HashSet<>(accepted.values()), new HashSet<>(streamed));
+        // On the storage too: one volume's metadata a volume the state knows, none twice, none more.
+        String onStorage = compose(List.of("exec", "-T", "worker-1", "ls", "/var/lib/storagebus/domains/shared/volumes"), 60).output();
+        List<String> metas = onStorage.lines().filter(f -> f.matches("[0-9a-f-]{36}\\.meta\\.json")).map(f -> f.substring(0, 36)).sorted().toList();
+        assertEquals(listed.stream().map(o -> ((JsonObject) o).getString("id")).sorted().toList(), metas, onStorage);
         System.out.printf("ComposeIT: %d creates accepted while kafka-2 was killed after %d, %d refused (503 while a leader moved), "
-                + "none lost, none duplicated%n", accepted.size(), atKill, refused.get());
+                + "none lost, none duplicated (%d volumes in the state, the same %d on the storage)%n", accepted.size(), atKill, refused.get(),
+                listed.size(), metas.size());
         assertEquals(0, compose(List.of("start", "kafka-2"), 120).exit());
         awaitHealthy(SERVICES);
         timings.put("broker killed", elapsed(brokerFault));

@@ -315,8 +315,14 @@ class MaintenanceIT {
 
     @Test
     void storageBusVetoesWhileTasksRunOnTheDomain() throws Exception {
-        // A pool without hosts has no SPM: the create below stays PENDING, a task that runs.
-        String domainId = domain("busy", "idle");
+        // A host of the pool checks the domain's storage, then leaves: a pool without hosts has no
+        // SPM, so the create below stays PENDING, a task that runs.
+        String domainId;
+        try (io.storagebus.worker.HostWorker idle = new io.storagebus.worker.HostWorker(io.storagebus.worker.WorkerConfig.of("host-idle",
+                "idle", cluster.kafka.bootstrapServers(), cluster.zooKeeper.connectString())).start()) {
+            domainId = domain("busy", "idle");
+        }
+        awaitAliveSubscribers(with("host:host-idle", false));
         Http.Response created = http.post("/api/v1/domains/" + domainId + "/volumes", new JsonObject().put("name", "waiting").put("virtualSize", 1 << 20));
         assertEquals(202, created.status(), created.body());
 

@@ -26,7 +26,7 @@ final class Views {
         for (Map.Entry<String, String> e : d.getProperties().entrySet()) {
             properties.put(e.getKey(), isSecret(driver, e.getKey()) ? MASK : e.getValue());
         }
-        return new JsonObject()
+        JsonObject json = new JsonObject()
                 .put("id", d.getId())
                 .put("name", d.getName())
                 .put("pool", d.getEnvelope().getPool())
@@ -34,6 +34,11 @@ final class Views {
                 .put("properties", properties)
                 .put("status", d.getStatus().name())
                 .put("createdAt", d.getCreatedAt().toString());
+        // What the host that checked the storage resolved it to (never a secret); none for domains stored before hosts checked.
+        if (d.getStorageId() != null) {
+            json.put("storageId", d.getStorageId());
+        }
+        return json;
     }
 
     static JsonObject volume(VolumeState v) {
