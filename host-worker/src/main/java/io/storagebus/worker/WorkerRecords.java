@@ -1,5 +1,6 @@
 package io.storagebus.worker;
 
+import io.storagebus.bus.TaskType;
 import java.util.List;
 
 import io.storagebus.bus.Records;
@@ -55,16 +56,16 @@ public final class WorkerRecords {
         return new ProducerRecord<>(topic, key, null);
     }
 
-    public static ProducerRecord<String, byte[]> taskState(String taskId, String type, VolumeFacts v, Envelope envelope, TaskStatus status,
+    public static ProducerRecord<String, byte[]> taskState(String taskId, TaskType type, VolumeFacts v, Envelope envelope, TaskStatus status,
                                                            Long done, Long total, String code, String message) {
         return taskState(taskId, type, v.domainId(), v.volumeId(), v.createdAt(), envelope, status, done, total, code, message);
     }
 
-    public static ProducerRecord<String, byte[]> taskState(String taskId, String type, String domainId, String volumeId,
+    public static ProducerRecord<String, byte[]> taskState(String taskId, TaskType type, String domainId, String volumeId,
                                                            java.time.Instant createdAt, Envelope envelope, TaskStatus status,
                                                            Long done, Long total, String code, String message) {
         return Records.of(Topics.TASK_STATE, taskId, TaskState.newBuilder()
-                .setEnvelope(envelope).setId(taskId).setType(type).setStatus(status)
+                .setEnvelope(envelope).setId(taskId).setType(type.name()).setStatus(status)
                 .setDomainId(domainId).setVolumeId(volumeId).setDoneBytes(done).setTotalBytes(total)
                 .setErrorCode(code).setErrorMessage(message).setCreatedAt(createdAt)
                 .build());

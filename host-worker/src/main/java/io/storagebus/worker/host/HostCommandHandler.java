@@ -1,5 +1,6 @@
 package io.storagebus.worker.host;
 
+import io.storagebus.bus.TaskType;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -153,10 +154,10 @@ final class HostCommandHandler {
         try {
             lease = leases.acquire(cmd.getVolumeId());
         } catch (LeaseHeldException e) {
-            return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, "PREPARE_VOLUME", cmd.getTaskId(), cmd.getDomain().getId(),
+            return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, TaskType.PREPARE_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(),
                     cmd.getVolumeId(), "LEASE_HELD", e.getMessage());
         } catch (Exception e) {
-            return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, "PREPARE_VOLUME", cmd.getTaskId(), cmd.getDomain().getId(),
+            return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, TaskType.PREPARE_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(),
                     cmd.getVolumeId(), "LEASE_UNAVAILABLE", "cannot take the lease: " + e.getMessage());
         }
         try {
@@ -172,11 +173,11 @@ final class HostCommandHandler {
                     Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumePrepared.newBuilder().setEnvelope(envelope)
                             .setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId()).setHostId(config.hostId()).setPath(path)
                             .setLeaseEpoch(lease.epoch()).build()),
-                    task(cmd.getTaskId(), "PREPARE_VOLUME", cmd.getDomain(), cmd.getVolumeId(), cmd.getEnvelope(), envelope,
+                    task(cmd.getTaskId(), TaskType.PREPARE_VOLUME, cmd.getDomain(), cmd.getVolumeId(), cmd.getEnvelope(), envelope,
                             TaskStatus.SUCCEEDED, null, null));
         } catch (DriverException e) {
             releaseQuietly(cmd.getVolumeId());
-            return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, "PREPARE_VOLUME", cmd.getTaskId(), cmd.getDomain().getId(),
+            return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, TaskType.PREPARE_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(),
                     cmd.getVolumeId(), e.code().name(), e.getMessage());
         }
     }
@@ -309,13 +310,13 @@ final class HostCommandHandler {
         try {
             return List.of(
                     tearDown(cmd.getDomain(), cmd.getVolumeId(), cmd.getTaskId(), envelope),
-                    task(cmd.getTaskId(), "TEARDOWN_VOLUME", cmd.getDomain(), cmd.getVolumeId(), cmd.getEnvelope(), envelope,
+                    task(cmd.getTaskId(), TaskType.TEARDOWN_VOLUME, cmd.getDomain(), cmd.getVolumeId(), cmd.getEnvelope(), envelope,
                             TaskStatus.SUCCEEDED, null, null));
         } catch (DriverException e) {
-            return failed(cmd.getEnvelope(), envelope, TeardownVolume.class, "TEARDOWN_VOLUME", cmd.getTaskId(), cmd.getDomain().getId(),
+            return failed(cmd.getEnvelope(), envelope, TeardownVolume.class, TaskType.TEARDOWN_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(),
                     cmd.getVolumeId(), e.code().name(), e.getMessage());
         } catch (Exception e) {
-            return failed(cmd.getEnvelope(), envelope, TeardownVolume.class, "TEARDOWN_VOLUME", cmd.getTaskId(), cmd.getDomain().getId(),
+            return failed(cmd.getEnvelope(), envelope, TeardownVolume.class, TaskType.TEARDOWN_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(),
                     cmd.getVolumeId(), "LEASE_UNAVAILABLE", "cannot release the lease: " + e.getMessage());
         }
     }
@@ -422,12 +423,12 @@ final class HostCommandHandler {
         return new DomainContext(domain.getId(), domain.getProperties());
     }
 
-    private static ProducerRecord<String, byte[]> task(String taskId, String type, DomainRef domain, String volumeId, Envelope command,
+    private static ProducerRecord<String, byte[]> task(String taskId, TaskType type, DomainRef domain, String volumeId, Envelope command,
                                                        Envelope envelope, TaskStatus status, String code, String message) {
         return WorkerRecords.taskState(taskId, type, domain.getId(), volumeId, command.getTimestamp(), envelope, status, null, null, code, message);
     }
 
-    private List<ProducerRecord<String, byte[]>> failed(Envelope command, Envelope envelope, Class<?> commandType, String taskType,
+    private List<ProducerRecord<String, byte[]>> failed(Envelope command, Envelope envelope, Class<?> commandType, TaskType taskType,
                                                         String taskId, String domainId, String volumeId, String code, String message) {
         LOG.warn("host {}: {} of volume {} failed: {} {}", config.hostId(), taskType, volumeId, code, message);
         return List.of(

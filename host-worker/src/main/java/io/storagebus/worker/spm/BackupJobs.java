@@ -1,5 +1,6 @@
 package io.storagebus.worker.spm;
 
+import io.storagebus.bus.TaskType;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -71,7 +72,7 @@ final class BackupJobs {
         Envelope accepted = spm.answer(cmd.getEnvelope(), term);
         return new SpmCommandHandler.Job(cmd.getTaskId(), List.of(
                 backupState(cmd, accepted, BackupStatus.RUNNING, null, null),
-                WorkerRecords.taskState(cmd.getTaskId(), "BACKUP_VOLUME", cmd.getSource().getId(), cmd.getVolumeId(),
+                WorkerRecords.taskState(cmd.getTaskId(), TaskType.BACKUP_VOLUME, cmd.getSource().getId(), cmd.getVolumeId(),
                         cmd.getEnvelope().getTimestamp(), accepted, TaskStatus.RUNNING, 0L, null, null, null)),
                 context -> runBackup(cmd, term, context));
     }
@@ -95,7 +96,7 @@ final class BackupJobs {
                 result = VolumeCopier.copy(image, "snapshot " + cmd.getSnapshotId() + " of " + volume, target, targetDomain,
                         new VolumeSpec(cmd.getBackupId(), cmd.getVolumeName(), cmd.getVirtualSize(), io.storagebus.driver.VolumeFormat.QCOW2,
                                 io.storagebus.driver.Allocation.THIN),
-                        progress(cmd.getTaskId(), cmd.getBackupId(), cmd.getVolumeId(), "BACKUP_VOLUME", cmd.getSource().getId(), cause,
+                        progress(cmd.getTaskId(), cmd.getBackupId(), cmd.getVolumeId(), TaskType.BACKUP_VOLUME, cmd.getSource().getId(), cause,
                                 term, context, 0));
             }
             Instant completed = Instant.now();
@@ -115,7 +116,7 @@ final class BackupJobs {
                             .setTargetDomainId(cmd.getTarget().getId()).setBaseBackupId(cmd.getBaseBackupId()).setBytes(result.bytes())
                             .setSha256(result.sha256()).setUri(result.target().location()).build()),
                     Records.of(Topics.BACKUP_STATE, cmd.getBackupId(), state),
-                    WorkerRecords.taskState(cmd.getTaskId(), "BACKUP_VOLUME", cmd.getSource().getId(), cmd.getVolumeId(), cause.getTimestamp(),
+                    WorkerRecords.taskState(cmd.getTaskId(), TaskType.BACKUP_VOLUME, cmd.getSource().getId(), cmd.getVolumeId(), cause.getTimestamp(),
                             done, TaskStatus.SUCCEEDED, result.bytes(), result.bytes(), null, null),
                     SpmCommandHandler.jobDone(term, cmd.getTaskId()));
         } catch (DriverException | IOException | RuntimeException e) {
@@ -128,7 +129,7 @@ final class BackupJobs {
             return List.of(
                     WorkerRecords.commandFailed(failed, cause, BackupVolume.class.getName(), cmd.getTaskId(), cmd.getVolumeId(), code, e.getMessage()),
                     backupState(cmd, failed, BackupStatus.FAILED, code, e.getMessage()),
-                    WorkerRecords.taskState(cmd.getTaskId(), "BACKUP_VOLUME", cmd.getSource().getId(), cmd.getVolumeId(), cause.getTimestamp(),
+                    WorkerRecords.taskState(cmd.getTaskId(), TaskType.BACKUP_VOLUME, cmd.getSource().getId(), cmd.getVolumeId(), cause.getTimestamp(),
                             failed, TaskStatus.FAILED, null, null, code, e.getMessage()),
                     SpmCommandHandler.jobDone(term, cmd.getTaskId()));
         }
@@ -183,7 +184,7 @@ final class BackupJobs {
 
     SpmCommandHandler.Job restore(RestoreBackup cmd, SpmTerm term) {
         VolumeFacts volume = restored(cmd);
-        return new SpmCommandHandler.Job(cmd.getTaskId(), List.of(WorkerRecords.taskState(cmd.getTaskId(), "RESTORE_BACKUP", volume,
+        return new SpmCommandHandler.Job(cmd.getTaskId(), List.of(WorkerRecords.taskState(cmd.getTaskId(), TaskType.RESTORE_BACKUP, volume,
                 spm.answer(cmd.getEnvelope(), term), TaskStatus.RUNNING, 0L, null, null, null)),
                 context -> runRestore(cmd, volume, term, context));
     }
@@ -207,7 +208,7 @@ final class BackupJobs {
             for (int i = 0; i < cmd.getChain().size(); i++) {
                 BackupLayer layer = cmd.getChain().get(i);
                 Path file = work.resolve(i + ".qcow2");
-                download(source, sourceDomain, layer, file, progress(cmd.getTaskId(), cmd.getBackupId(), cmd.getVolumeId(), "RESTORE_BACKUP",
+                download(source, sourceDomain, layer, file, progress(cmd.getTaskId(), cmd.getBackupId(), cmd.getVolumeId(), TaskType.RESTORE_BACKUP,
                         cmd.getTarget().getId(), cause, term, context, done), total);
                 done += layer.getBytes();
                 if (top != null) {
@@ -235,7 +236,7 @@ final class BackupJobs {
                             .setBackupId(cmd.getBackupId()).setVolumeId(cmd.getVolumeId()).setDomainId(cmd.getTarget().getId())
                             .setUri(result.target().location()).setBytes(result.bytes()).build()),
                     WorkerRecords.volumeState(volume, finished, VolumeStatus.READY, result.target().location(), null, null),
-                    WorkerRecords.taskState(cmd.getTaskId(), "RESTORE_BACKUP", volume, finished, TaskStatus.SUCCEEDED, total, total, null, null),
+                    WorkerRecords.taskState(cmd.getTaskId(), TaskType.RESTORE_BACKUP, volume, finished, TaskStatus.SUCCEEDED, total, total, null, null),
                     SpmCommandHandler.jobDone(term, cmd.getTaskId()));
         } catch (DriverException | IOException | RuntimeException e) {
             if (SpmCommandHandler.abandoned(e, context, term, "restore of backup " + cmd.getBackupId())) {
@@ -244,7 +245,7 @@ final class BackupJobs {
             String code = e instanceof DriverException de ? de.code().name() : e instanceof IOException ? "IO_ERROR" : "INVALID_COMMAND";
             LOG.warn("epoch {}: restore of backup {} failed: {} {}", term.epoch(), cmd.getBackupId(), code, e.getMessage());
             List<ProducerRecord<String, byte[]>> out = new ArrayList<>(SpmCommandHandler.failed(cause, spm.answer(cause, term),
-                    RestoreBackup.class, "RESTORE_BACKUP", volume, code, e.getMessage()));
+                    RestoreBackup.class, TaskType.RESTORE_BACKUP, volume, code, e.getMessage()));
             out.add(SpmCommandHandler.jobDone(term, cmd.getTaskId()));
             return out;
         } finally {
@@ -286,7 +287,7 @@ final class BackupJobs {
 
     SpmCommandHandler.Job delete(DeleteBackup cmd, SpmTerm term) {
         Envelope accepted = spm.answer(cmd.getEnvelope(), term);
-        return new SpmCommandHandler.Job(cmd.getTaskId(), List.of(WorkerRecords.taskState(cmd.getTaskId(), "DELETE_BACKUP",
+        return new SpmCommandHandler.Job(cmd.getTaskId(), List.of(WorkerRecords.taskState(cmd.getTaskId(), TaskType.DELETE_BACKUP,
                 cmd.getTarget().getId(), cmd.getVolumeId(), cmd.getEnvelope().getTimestamp(), accepted, TaskStatus.RUNNING, null, null, null, null)),
                 context -> {
                     Envelope done = spm.answer(cmd.getEnvelope(), term);
@@ -297,7 +298,7 @@ final class BackupJobs {
                                 Records.of(Topics.EVENTS, cmd.getVolumeId(), BackupDeleted.newBuilder().setEnvelope(done).setTaskId(cmd.getTaskId())
                                         .setBackupId(cmd.getBackupId()).setVolumeId(cmd.getVolumeId()).setReason(cmd.getReason()).build()),
                                 WorkerRecords.tombstone(Topics.BACKUP_STATE, cmd.getBackupId()),
-                                WorkerRecords.taskState(cmd.getTaskId(), "DELETE_BACKUP", cmd.getTarget().getId(), cmd.getVolumeId(),
+                                WorkerRecords.taskState(cmd.getTaskId(), TaskType.DELETE_BACKUP, cmd.getTarget().getId(), cmd.getVolumeId(),
                                         cmd.getEnvelope().getTimestamp(), done, TaskStatus.SUCCEEDED, null, null, null, null),
                                 SpmCommandHandler.jobDone(term, cmd.getTaskId()));
                     } catch (DriverException | RuntimeException e) {
@@ -308,7 +309,7 @@ final class BackupJobs {
                         return List.of(
                                 WorkerRecords.commandFailed(done, cmd.getEnvelope(), DeleteBackup.class.getName(), cmd.getTaskId(),
                                         cmd.getVolumeId(), code, e.getMessage()),
-                                WorkerRecords.taskState(cmd.getTaskId(), "DELETE_BACKUP", cmd.getTarget().getId(), cmd.getVolumeId(),
+                                WorkerRecords.taskState(cmd.getTaskId(), TaskType.DELETE_BACKUP, cmd.getTarget().getId(), cmd.getVolumeId(),
                                         cmd.getEnvelope().getTimestamp(), done, TaskStatus.FAILED, null, null, code, e.getMessage()),
                                 SpmCommandHandler.jobDone(term, cmd.getTaskId()));
                     }
@@ -316,7 +317,7 @@ final class BackupJobs {
     }
 
     /** Progress of a backup or restore: an event and the task's bytes, published at once; stops the copy when the term ends. */
-    private CopyListener progress(String taskId, String backupId, String volumeId, String taskType, String domainId, Envelope cause,
+    private CopyListener progress(String taskId, String backupId, String volumeId, TaskType taskType, String domainId, Envelope cause,
                                   SpmTerm term, Handled.JobContext context, long before) {
         return (copied, total) -> {
             if (context.cancelled()) {

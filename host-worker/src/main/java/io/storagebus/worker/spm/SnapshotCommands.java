@@ -1,5 +1,6 @@
 package io.storagebus.worker.spm;
 
+import io.storagebus.bus.TaskType;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -41,8 +42,8 @@ import org.slf4j.LoggerFactory;
  */
 final class SnapshotCommands {
     private static final Logger LOG = LoggerFactory.getLogger(SnapshotCommands.class);
-    static final String SNAPSHOT_TASK = "SNAPSHOT_VOLUME";
-    static final String DELETE_TASK = "DELETE_SNAPSHOT";
+    static final TaskType SNAPSHOT_TASK = TaskType.SNAPSHOT_VOLUME;
+    static final TaskType DELETE_TASK = TaskType.DELETE_SNAPSHOT;
 
     private final SpmDrivers spm;
 
@@ -146,7 +147,7 @@ final class SnapshotCommands {
     List<ProducerRecord<String, byte[]>> layerChanged(LayerChangeDone done, SpmTerm term) {
         Envelope envelope = spm.answer(done.getEnvelope(), term);
         boolean snapshot = done.getChange() == LayerChange.SNAPSHOT;
-        String taskType = snapshot ? SNAPSHOT_TASK : DELETE_TASK;
+        TaskType taskType = snapshot ? SNAPSHOT_TASK : DELETE_TASK;
         VolumeState volume = done.getVolume();
         try {
             StorageDriver driver = spm.driver(done.getDomain());
@@ -207,7 +208,7 @@ final class SnapshotCommands {
                 SpmDrivers.snapshotRefs(driver.snapshots(domain, uri)), null, null);
     }
 
-    private static ProducerRecord<String, byte[]> task(String taskId, String type, VolumeState volume, Envelope command, Envelope envelope,
+    private static ProducerRecord<String, byte[]> task(String taskId, TaskType type, VolumeState volume, Envelope command, Envelope envelope,
                                                        TaskStatus status) {
         return WorkerRecords.taskState(taskId, type, volume.getDomainId(), volume.getId(), command.getTimestamp(), envelope, status,
                 null, null, null, null);

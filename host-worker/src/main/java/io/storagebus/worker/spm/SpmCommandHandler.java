@@ -1,5 +1,6 @@
 package io.storagebus.worker.spm;
 
+import io.storagebus.bus.TaskType;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -138,12 +139,12 @@ final class SpmCommandHandler {
     private Job job(SpecificRecord command, SpmTerm term) {
         if (command instanceof CopyVolume copy) {
             VolumeFacts target = copyTarget(copy);
-            return new Job(copy.getTaskId(), List.of(WorkerRecords.taskState(copy.getTaskId(), "COPY_VOLUME", target,
+            return new Job(copy.getTaskId(), List.of(WorkerRecords.taskState(copy.getTaskId(), TaskType.COPY_VOLUME, target,
                     spm.answer(copy.getEnvelope(), term), TaskStatus.RUNNING, 0L, null, null, null)),
                     context -> runCopy(copy, term, target, context));
         }
         if (command instanceof DeleteVolume delete) {
-            return new Job(delete.getTaskId(), List.of(running(delete.getTaskId(), "DELETE_VOLUME", delete.getVolume(),
+            return new Job(delete.getTaskId(), List.of(running(delete.getTaskId(), TaskType.DELETE_VOLUME, delete.getVolume(),
                     spm.answer(delete.getEnvelope(), term))), context -> deleteVolume(delete, term));
         }
         if (command instanceof BackupVolume backup) {
@@ -159,7 +160,7 @@ final class SpmCommandHandler {
     }
 
     /** The RUNNING task of a job on an existing volume. */
-    static ProducerRecord<String, byte[]> running(String taskId, String type, VolumeState volume, Envelope envelope) {
+    static ProducerRecord<String, byte[]> running(String taskId, TaskType type, VolumeState volume, Envelope envelope) {
         return WorkerRecords.taskState(taskId, type, volume.getDomainId(), volume.getId(), envelope.getTimestamp(), envelope,
                 TaskStatus.RUNNING, null, null, null, null);
     }
@@ -194,13 +195,13 @@ final class SpmCommandHandler {
                     cmd.getVirtualSize(), SpmDrivers.driverFormat(cmd.getFormat()), SpmDrivers.driverAllocation(cmd.getAllocation()),
                     cmd.getInitialSize() == null ? 0 : cmd.getInitialSize()));
             LOG.info("epoch {}: created volume {} at {}", term.epoch(), cmd.getVolumeId(), info.location());
-            return created(envelope, volume, "CREATE_VOLUME", info, null);
+            return created(envelope, volume, TaskType.CREATE_VOLUME, info, null);
         } catch (DriverException e) {
             SpmDrivers.failedOn(cmd.getDomain(), e, term);
             LOG.warn("epoch {}: volume {} not created: {} {}", term.epoch(), cmd.getVolumeId(), e.code(), e.getMessage());
-            return failed(cmd.getEnvelope(), envelope, CreateVolume.class, "CREATE_VOLUME", volume, e.code().name(), e.getMessage());
+            return failed(cmd.getEnvelope(), envelope, CreateVolume.class, TaskType.CREATE_VOLUME, volume, e.code().name(), e.getMessage());
         } catch (IllegalArgumentException e) {
-            return failed(cmd.getEnvelope(), envelope, CreateVolume.class, "CREATE_VOLUME", volume, "INVALID_COMMAND", e.getMessage());
+            return failed(cmd.getEnvelope(), envelope, CreateVolume.class, TaskType.CREATE_VOLUME, volume, "INVALID_COMMAND", e.getMessage());
         }
     }
 
@@ -214,16 +215,16 @@ final class SpmCommandHandler {
                     new VolumeUri(cmd.getDomain().getId(), cmd.getSourceVolumeId()), new VolumeSpec(cmd.getTargetVolumeId(), cmd.getName(),
                             cmd.getVirtualSize(), io.storagebus.driver.VolumeFormat.QCOW2, io.storagebus.driver.Allocation.THIN));
             LOG.info("epoch {}: cloned volume {} as {} at {}", term.epoch(), cmd.getSourceVolumeId(), cmd.getTargetVolumeId(), info.location());
-            return created(envelope, volume, "CLONE_VOLUME", info, cmd.getSourceVolumeId());
+            return created(envelope, volume, TaskType.CLONE_VOLUME, info, cmd.getSourceVolumeId());
         } catch (DriverException e) {
             SpmDrivers.failedOn(cmd.getDomain(), e, term);
-            return failed(cmd.getEnvelope(), envelope, CloneVolume.class, "CLONE_VOLUME", volume, e.code().name(), e.getMessage());
+            return failed(cmd.getEnvelope(), envelope, CloneVolume.class, TaskType.CLONE_VOLUME, volume, e.code().name(), e.getMessage());
         } catch (IllegalArgumentException e) {
-            return failed(cmd.getEnvelope(), envelope, CloneVolume.class, "CLONE_VOLUME", volume, "INVALID_COMMAND", e.getMessage());
+            return failed(cmd.getEnvelope(), envelope, CloneVolume.class, TaskType.CLONE_VOLUME, volume, "INVALID_COMMAND", e.getMessage());
         }
     }
 
-    private List<ProducerRecord<String, byte[]>> created(Envelope envelope, VolumeFacts volume, String taskType, VolumeInfo info,
+    private List<ProducerRecord<String, byte[]>> created(Envelope envelope, VolumeFacts volume, TaskType taskType, VolumeInfo info,
                                                          String parentVolumeId) {
         VolumeCreated event = VolumeCreated.newBuilder()
                 .setEnvelope(envelope).setTaskId(volume.taskId()).setVolumeId(volume.volumeId())
@@ -259,7 +260,7 @@ final class SpmCommandHandler {
                                 Records.of(Topics.EVENTS, cmd.getTargetVolumeId(), VolumeCopyProgress.newBuilder().setEnvelope(e)
                                         .setTaskId(cmd.getTaskId()).setSourceVolumeId(cmd.getSourceVolumeId())
                                         .setTargetVolumeId(cmd.getTargetVolumeId()).setCopiedBytes(copied).setTotalBytes(total).build()),
-                                WorkerRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, e, TaskStatus.RUNNING, copied, total, null, null)));
+                                WorkerRecords.taskState(cmd.getTaskId(), TaskType.COPY_VOLUME, target, e, TaskStatus.RUNNING, copied, total, null, null)));
                     });
             LOG.info("epoch {}: copied volume {} to {} ({} bytes, sha256 {})", term.epoch(), cmd.getSourceVolumeId(),
                     result.target().location(), result.bytes(), result.sha256());
@@ -272,7 +273,7 @@ final class SpmCommandHandler {
             return List.of(
                     Records.of(Topics.EVENTS, cmd.getTargetVolumeId(), event),
                     WorkerRecords.volumeState(target, done, VolumeStatus.READY, result.target().location(), null, null),
-                    WorkerRecords.taskState(cmd.getTaskId(), "COPY_VOLUME", target, done, TaskStatus.SUCCEEDED, result.bytes(), result.bytes(), null, null),
+                    WorkerRecords.taskState(cmd.getTaskId(), TaskType.COPY_VOLUME, target, done, TaskStatus.SUCCEEDED, result.bytes(), result.bytes(), null, null),
                     jobDone(term, cmd.getTaskId()));
         } catch (DriverException | RuntimeException e) {
             if (abandoned(e, context, term, "copy of " + cmd.getSourceVolumeId())) {
@@ -281,7 +282,7 @@ final class SpmCommandHandler {
             String code = e instanceof DriverException de ? de.code().name() : "INVALID_COMMAND";
             LOG.warn("epoch {}: copy of {} failed: {} {}", term.epoch(), cmd.getSourceVolumeId(), code, e.getMessage());
             List<ProducerRecord<String, byte[]>> outcome = new ArrayList<>(
-                    failed(cause, spm.answer(cause, term), CopyVolume.class, "COPY_VOLUME", target, code, e.getMessage()));
+                    failed(cause, spm.answer(cause, term), CopyVolume.class, TaskType.COPY_VOLUME, target, code, e.getMessage()));
             outcome.add(jobDone(term, cmd.getTaskId()));
             return outcome;
         }
@@ -322,7 +323,7 @@ final class SpmCommandHandler {
                     Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumeDeleted.newBuilder().setEnvelope(done).setTaskId(cmd.getTaskId())
                             .setVolumeId(cmd.getVolumeId()).setDomainId(cmd.getDomain().getId()).setWiped(cmd.getWipe()).build()),
                     WorkerRecords.tombstone(Topics.VOLUME_STATE, cmd.getVolumeId()),
-                    WorkerRecords.taskState(cmd.getTaskId(), "DELETE_VOLUME", volume.getDomainId(), volume.getId(),
+                    WorkerRecords.taskState(cmd.getTaskId(), TaskType.DELETE_VOLUME, volume.getDomainId(), volume.getId(),
                             cmd.getEnvelope().getTimestamp(), done, TaskStatus.SUCCEEDED, null, null, null, null),
                     jobDone(term, cmd.getTaskId()));
         } catch (DriverException e) {
@@ -347,7 +348,7 @@ final class SpmCommandHandler {
         VolumeState volume = cmd.getVolume();
         Envelope failed = spm.answer(cmd.getEnvelope(), term);
         List<ProducerRecord<String, byte[]>> out = new ArrayList<>(taskFailed(cmd.getEnvelope(), failed, DeleteVolume.class,
-                "DELETE_VOLUME", cmd.getTaskId(), volume, code, message));
+                TaskType.DELETE_VOLUME, cmd.getTaskId(), volume, code, message));
         out.add(WorkerRecords.volumeState(volume, failed, cmd.getTaskId(), VolumeStatus.READY, volume.getUri(), volume.getSnapshots(),
                 code, message));
         out.add(jobDone(term, cmd.getTaskId()));
@@ -370,7 +371,7 @@ final class SpmCommandHandler {
     }
 
     /** A command on an existing volume failed: the event and the task say so, the volume is as it was. */
-    static List<ProducerRecord<String, byte[]>> taskFailed(Envelope command, Envelope envelope, Class<?> commandType, String taskType,
+    static List<ProducerRecord<String, byte[]>> taskFailed(Envelope command, Envelope envelope, Class<?> commandType, TaskType taskType,
                                                            String taskId, VolumeState volume, String code, String message) {
         return List.of(
                 WorkerRecords.commandFailed(envelope, command, commandType.getName(), taskId, volume.getId(), code, message),
@@ -379,7 +380,7 @@ final class SpmCommandHandler {
     }
 
     /** A command that was to make a volume failed: the volume is FAILED. */
-    static List<ProducerRecord<String, byte[]>> failed(Envelope command, Envelope envelope, Class<?> commandType, String taskType,
+    static List<ProducerRecord<String, byte[]>> failed(Envelope command, Envelope envelope, Class<?> commandType, TaskType taskType,
                                                        VolumeFacts volume, String code, String message) {
         return List.of(
                 WorkerRecords.commandFailed(envelope, command, commandType.getName(), volume.taskId(), volume.volumeId(), code, message),

@@ -1,5 +1,6 @@
 package io.storagebus.manager.api;
 
+import io.storagebus.bus.TaskType;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -106,7 +107,7 @@ final class BackupRoutes {
                 .setVolumeId(volume.getId()).setVolumeName(volume.getName()).setDomainId(source.getId()).setTargetDomainId(target.getId())
                 .setSnapshotId(snapshot.getSnapshotId()).setVirtualSize(volume.getVirtualSize()).setBaseBackupId(command.getBaseBackupId())
                 .setChain(chain).setStatus(BackupStatus.RUNNING).setCreatedAt(envelope.getTimestamp()).setScheduled(scheduled).build();
-        return api.submitTask("BACKUP_VOLUME", source.getId(), volume.getId(), command,
+        return api.submitTask(TaskType.BACKUP_VOLUME, source.getId(), volume.getId(), command,
                 new JsonObject().put("backupId", backupId).put("snapshotId", snapshot.getSnapshotId())
                         .put("kind", base == null ? "FULL" : "INCREMENTAL"),
                 List.of(new Outgoing(Topics.BACKUP_STATE, backupId, running)), List.of());
@@ -149,7 +150,7 @@ final class BackupRoutes {
         RestoreBackup command = RestoreBackup.newBuilder().setEnvelope(envelope).setTaskId(taskId).setBackupId(backup.getBackupId())
                 .setChain(chain).setSource(RestApi.domainRef(backupDomain)).setTarget(RestApi.domainRef(target))
                 .setVolumeId(volumeId).setName(name).setVirtualSize(backup.getVirtualSize()).build();
-        api.submitNewVolume(ctx, "RESTORE_BACKUP", RestApi.creating(envelope, volumeId, target.getId(), name, backup.getVirtualSize(),
+        api.submitNewVolume(ctx, TaskType.RESTORE_BACKUP, RestApi.creating(envelope, volumeId, target.getId(), name, backup.getVirtualSize(),
                 VolumeFormat.QCOW2, Allocation.THIN), command);
     }
 
@@ -177,7 +178,7 @@ final class BackupRoutes {
         Envelope envelope = origin.envelope(target.getEnvelope().getPool(), taskId);
         DeleteBackup command = DeleteBackup.newBuilder().setEnvelope(envelope).setTaskId(taskId).setBackupId(backup.getBackupId())
                 .setVolumeId(backup.getVolumeId()).setTarget(RestApi.domainRef(target)).setReason(reason).build();
-        return api.submitTask("DELETE_BACKUP", target.getId(), backup.getVolumeId(), command,
+        return api.submitTask(TaskType.DELETE_BACKUP, target.getId(), backup.getVolumeId(), command,
                 new JsonObject().put("backupId", backup.getBackupId()), List.of(), List.of());
     }
 

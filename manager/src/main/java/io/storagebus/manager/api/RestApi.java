@@ -1,5 +1,6 @@
 package io.storagebus.manager.api;
 
+import io.storagebus.bus.TaskType;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumSet;
@@ -436,18 +437,18 @@ public final class RestApi {
                 .setDomain(domainRef(domain))
                 .setName(name).setVirtualSize(virtualSize).setFormat(format).setAllocation(allocation).setInitialSize(initialSize)
                 .build();
-        submitNewVolume(ctx, "CREATE_VOLUME", creating(envelope, volumeId, domain.getId(), name, virtualSize, format, allocation), command);
+        submitNewVolume(ctx, TaskType.CREATE_VOLUME, creating(envelope, volumeId, domain.getId(), name, virtualSize, format, allocation), command);
     }
 
     /**
      * Publishes a command that makes a new volume together with the volume's CREATING state and
      * its PENDING task, and answers 202 pointing at the task.
      */
-    void submitNewVolume(RoutingContext ctx, String taskType, VolumeState volume, SpecificRecord command) {
+    void submitNewVolume(RoutingContext ctx, TaskType taskType, VolumeState volume, SpecificRecord command) {
         Envelope envelope = volume.getEnvelope();
         String taskId = envelope.getCorrelationId();
         TaskState task = TaskState.newBuilder()
-                .setEnvelope(envelope).setId(taskId).setType(taskType).setStatus(TaskStatus.PENDING)
+                .setEnvelope(envelope).setId(taskId).setType(taskType.name()).setStatus(TaskStatus.PENDING)
                 .setDomainId(volume.getDomainId()).setVolumeId(volume.getId()).setCreatedAt(envelope.getTimestamp())
                 .build();
         publishReserved(List.of(
@@ -511,7 +512,7 @@ public final class RestApi {
                 : TeardownVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
                         .setDomain(domainRef(domain)).setHostId(hostId).build();
         TaskState task = TaskState.newBuilder()
-                .setEnvelope(envelope).setId(taskId).setType(prepare ? "PREPARE_VOLUME" : "TEARDOWN_VOLUME").setStatus(TaskStatus.PENDING)
+                .setEnvelope(envelope).setId(taskId).setType((prepare ? TaskType.PREPARE_VOLUME : TaskType.TEARDOWN_VOLUME).name()).setStatus(TaskStatus.PENDING)
                 .setDomainId(domain.getId()).setVolumeId(volume.getId()).setCreatedAt(envelope.getTimestamp())
                 .build();
         publishReserved(List.of(
@@ -553,7 +554,7 @@ public final class RestApi {
                 .setTargetVolumeId(volumeId).setTarget(domainRef(target)).setTargetName(name)
                 .setVirtualSize(source.getVirtualSize()).setFormat(source.getFormat()).setAllocation(source.getAllocation())
                 .build();
-        submitNewVolume(ctx, "COPY_VOLUME", creating(envelope, volumeId, target.getId(), name, source.getVirtualSize(),
+        submitNewVolume(ctx, TaskType.COPY_VOLUME, creating(envelope, volumeId, target.getId(), name, source.getVirtualSize(),
                 source.getFormat(), source.getAllocation()), command);
     }
 
@@ -630,11 +631,11 @@ public final class RestApi {
      * reserve, existing ones to update), in one transaction. Completes with {@code answer} plus the
      * task's id and status, once published.
      */
-    Future<JsonObject> submitTask(String taskType, String domainId, String volumeId, SpecificRecord command, JsonObject answer,
+    Future<JsonObject> submitTask(TaskType taskType, String domainId, String volumeId, SpecificRecord command, JsonObject answer,
                                   List<Outgoing> reserve, List<Outgoing> updates) {
         Envelope envelope = Envelopes.of(command);
         String taskId = envelope.getCorrelationId();
-        TaskState task = TaskState.newBuilder().setEnvelope(envelope).setId(taskId).setType(taskType).setStatus(TaskStatus.PENDING)
+        TaskState task = TaskState.newBuilder().setEnvelope(envelope).setId(taskId).setType(taskType.name()).setStatus(TaskStatus.PENDING)
                 .setDomainId(domainId).setVolumeId(volumeId).setCreatedAt(envelope.getTimestamp()).build();
         List<Outgoing> records = new ArrayList<>(reserve);
         records.add(new Outgoing(Topics.TASK_STATE, taskId, task));

@@ -1,5 +1,6 @@
 package io.storagebus.manager.api;
 
+import io.storagebus.bus.TaskType;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
@@ -80,7 +81,7 @@ final class VolumeChainRoutes {
         Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), taskId);
         SnapshotVolume command = SnapshotVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
                 .setDomain(RestApi.domainRef(domain)).setVolume(volume).setSnapshotId(snapshotId).setName(name).setHostId(hostId).build();
-        return api.submitTask("SNAPSHOT_VOLUME", volume.getDomainId(), volume.getId(), command,
+        return api.submitTask(TaskType.SNAPSHOT_VOLUME, volume.getDomainId(), volume.getId(), command,
                 new JsonObject().put("snapshotId", snapshotId).put("live", hostId != null), List.of(), List.of());
     }
 
@@ -104,7 +105,7 @@ final class VolumeChainRoutes {
         Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), taskId);
         DeleteSnapshot command = DeleteSnapshot.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
                 .setDomain(RestApi.domainRef(domain)).setVolume(volume).setSnapshotId(snapshotId).setHostId(hostId).build();
-        return api.submitTask("DELETE_SNAPSHOT", volume.getDomainId(), volume.getId(), command,
+        return api.submitTask(TaskType.DELETE_SNAPSHOT, volume.getDomainId(), volume.getId(), command,
                 new JsonObject().put("snapshotId", snapshotId).put("live", hostId != null), List.of(), List.of());
     }
 
@@ -140,7 +141,7 @@ final class VolumeChainRoutes {
         VolumeState creating = RestApi.creating(envelope, volumeId, domain.getId(), name, source.getVirtualSize(), VolumeFormat.QCOW2,
                 io.storagebus.schema.Allocation.THIN);
         creating.setParentVolumeId(source.getId());
-        api.submitNewVolume(ctx, "CLONE_VOLUME", creating, command);
+        api.submitNewVolume(ctx, TaskType.CLONE_VOLUME, creating, command);
     }
 
     /** Destroys the volume and all its layers; {@code ?wipe=true} overwrites it with zeros first. */
@@ -164,7 +165,7 @@ final class VolumeChainRoutes {
         DeleteVolume command = DeleteVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
                 .setDomain(RestApi.domainRef(domain)).setVolume(volume).setWipe(wipe).build();
         VolumeState deleting = VolumeState.newBuilder(volume).setEnvelope(envelope).setTaskId(taskId).setStatus(VolumeStatus.DELETING).build();
-        RestApi.accepted(ctx, api.submitTask("DELETE_VOLUME", volume.getDomainId(), volume.getId(), command, new JsonObject().put("wipe", wipe),
+        RestApi.accepted(ctx, api.submitTask(TaskType.DELETE_VOLUME, volume.getDomainId(), volume.getId(), command, new JsonObject().put("wipe", wipe),
                 List.of(), List.of(new Outgoing(Topics.VOLUME_STATE, volume.getId(), deleting))));
     }
 

@@ -1,5 +1,6 @@
 package io.storagebus.manager.backup;
 
+import io.storagebus.bus.TaskType;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -40,8 +41,8 @@ public final class BackupScheduler implements ManagerElection.Listener {
     /** After a refused or failed request: try again after this long (or sooner, if the volume changes). */
     static final Duration RETRY = Duration.ofSeconds(30);
     /** Tasks that change a volume's chain or backups: while one runs, the policy waits. */
-    private static final Set<String> CHAIN_TASKS = Set.of("SNAPSHOT_VOLUME", "DELETE_SNAPSHOT", "BACKUP_VOLUME", "DELETE_BACKUP",
-            "DELETE_VOLUME", "RESTORE_BACKUP");
+    private static final Set<TaskType> CHAIN_TASKS = java.util.EnumSet.of(TaskType.SNAPSHOT_VOLUME, TaskType.DELETE_SNAPSHOT, TaskType.BACKUP_VOLUME, TaskType.DELETE_BACKUP,
+            TaskType.DELETE_VOLUME, TaskType.RESTORE_BACKUP);
 
     /** The requests a policy makes: the REST API's own, each completing with its answer (with {@code taskId}). */
     public interface Actions {
@@ -240,7 +241,7 @@ public final class BackupScheduler implements ManagerElection.Listener {
     }
 
     private boolean chainTaskRunning(String volumeId) {
-        return view.tasks().stream().anyMatch(t -> volumeId.equals(t.getVolumeId()) && CHAIN_TASKS.contains(t.getType())
+        return view.tasks().stream().anyMatch(t -> volumeId.equals(t.getVolumeId()) && TaskType.of(t.getType()).filter(CHAIN_TASKS::contains).isPresent()
                 && (t.getStatus() == TaskStatus.PENDING || t.getStatus() == TaskStatus.RUNNING));
     }
 
