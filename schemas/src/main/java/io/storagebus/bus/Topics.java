@@ -14,7 +14,7 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
 
-/** Every topic StorageBus uses, in one place. See docs/ARCHITECTURE.md for the map. */
+/** Every topic StorageBus uses, in one place. docs/EVENTS.md, "Topics", has the map. */
 public final class Topics {
     /** Public storage events (VolumeCreated, CommandFailed, ...), keyed by volume or domain id. */
     public static final String EVENTS = "storagebus.events";
