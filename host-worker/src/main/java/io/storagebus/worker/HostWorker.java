@@ -13,6 +13,7 @@ import io.storagebus.leases.HostRegistration;
 import io.storagebus.leases.SpmElection;
 import io.storagebus.leases.VolumeLeases;
 import io.storagebus.leases.SpmTerm;
+import io.storagebus.lifecycle.Lifecycle;
 import io.storagebus.schema.SilencePolicy;
 import io.storagebus.subscriber.StorageSubscriber;
 import io.storagebus.worker.host.HostCommandLoop;
@@ -30,13 +31,11 @@ import org.slf4j.LoggerFactory;
 public final class HostWorker implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(HostWorker.class);
 
-    private enum State { LATENT, STARTED, CLOSED }
-
     /** How often the host tells the manager it is there to vote; three missed and it is not asked. */
     static final Duration HEARTBEAT_INTERVAL = Duration.ofSeconds(5);
 
     private final WorkerConfig config;
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("host worker");
     private CuratorFramework zk;
     private HostRegistration registration;
     private SpmRole spmRole;
@@ -51,9 +50,7 @@ public final class HostWorker implements AutoCloseable {
     }
 
     public HostWorker start() throws Exception {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("worker " + config.hostId() + " already started");
-        }
+        lifecycle.start();
         ensureTopics();
         zk = config.zooKeeper().connect();
         registration = new HostRegistration(zk, config.hostId(), config.pool());
@@ -105,7 +102,7 @@ public final class HostWorker implements AutoCloseable {
     }
 
     public boolean isStarted() {
-        return state.get() == State.STARTED;
+        return lifecycle.isStarted();
     }
 
     /** The SPM term this host holds now, if any. */
@@ -130,7 +127,7 @@ public final class HostWorker implements AutoCloseable {
 
     @Override
     public void close() {
-        if (!state.compareAndSet(State.STARTED, State.CLOSED)) {
+        if (!lifecycle.close()) {
             return;
         }
         // The election ends the term first, which stops the SPM loop, before ZooKeeper goes.

@@ -6,9 +6,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
+import io.storagebus.lifecycle.Lifecycle;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.cache.ChildData;
 import org.apache.curator.framework.recipes.cache.CuratorCache;
@@ -21,11 +21,9 @@ public final class HostDirectory implements AutoCloseable {
     public record Host(String hostId, String pool, Instant since, long sessionId) {
     }
 
-    private enum State { LATENT, STARTED, CLOSED }
-
     private final CuratorCache cache;
     private final Map<String, Host> hosts = new ConcurrentHashMap<>();
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("host directory");
     private final List<Consumer<String>> departures = new CopyOnWriteArrayList<>();
 
     public HostDirectory(CuratorFramework client) {
@@ -33,9 +31,7 @@ public final class HostDirectory implements AutoCloseable {
     }
 
     public void start() {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("host directory already started");
-        }
+        lifecycle.start();
         cache.listenable().addListener(CuratorCacheListener.builder()
                 .forCreatesAndChanges((before, node) -> update(node))
                 .forDeletes(node -> {
@@ -76,7 +72,7 @@ public final class HostDirectory implements AutoCloseable {
 
     @Override
     public void close() {
-        if (state.compareAndSet(State.STARTED, State.CLOSED)) {
+        if (lifecycle.close()) {
             cache.close();
         }
     }

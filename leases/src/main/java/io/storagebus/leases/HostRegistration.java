@@ -4,8 +4,8 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 
+import io.storagebus.lifecycle.Lifecycle;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.CuratorWatcher;
 import org.apache.curator.framework.recipes.nodes.PersistentNode;
@@ -19,12 +19,10 @@ import org.apache.zookeeper.data.Stat;
 public final class HostRegistration implements AutoCloseable {
     static final String ROOT = "/storagebus/hosts";
 
-    private enum State { LATENT, STARTED, CLOSED }
-
     private final CuratorFramework client;
     private final String path;
     private final PersistentNode node;
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("host registration");
 
     public HostRegistration(CuratorFramework client, String hostId, String pool) {
         byte[] data = (pool + "\n" + Instant.now().toEpochMilli()).getBytes(StandardCharsets.UTF_8);
@@ -40,9 +38,7 @@ public final class HostRegistration implements AutoCloseable {
      * own; so this waits, up to {@code waitMillis}, for the old one to go and this one to come.
      */
     public void start(long waitMillis) throws InterruptedException {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("host registration already started");
-        }
+        lifecycle.start();
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMillis);
         node.start();
         if (!node.waitForInitialCreate(waitMillis, TimeUnit.MILLISECONDS)) {
@@ -79,7 +75,7 @@ public final class HostRegistration implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        if (state.compareAndSet(State.STARTED, State.CLOSED)) {
+        if (lifecycle.close()) {
             node.close();
         }
     }

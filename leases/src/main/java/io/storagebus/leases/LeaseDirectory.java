@@ -4,8 +4,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicReference;
 
+import io.storagebus.lifecycle.Lifecycle;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.cache.ChildData;
 import org.apache.curator.framework.recipes.cache.CuratorCache;
@@ -16,20 +16,16 @@ import org.slf4j.LoggerFactory;
 /** Every volume lease in ZooKeeper, kept current from watches: who uses which volume. */
 public final class LeaseDirectory implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LeaseDirectory.class);
-    private enum State { LATENT, STARTED, CLOSED }
-
     private final CuratorCache cache;
     private final Map<String, VolumeLease> leases = new ConcurrentHashMap<>();
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("lease directory");
 
     public LeaseDirectory(CuratorFramework client) {
         this.cache = CuratorCache.build(client, VolumeLeases.ROOT);
     }
 
     public void start() {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("lease directory already started");
-        }
+        lifecycle.start();
         cache.listenable().addListener(CuratorCacheListener.builder()
                 .forCreatesAndChanges((before, node) -> {
                     String id = volumeId(node);
@@ -67,7 +63,7 @@ public final class LeaseDirectory implements AutoCloseable {
 
     @Override
     public void close() {
-        if (state.compareAndSet(State.STARTED, State.CLOSED)) {
+        if (lifecycle.close()) {
             cache.close();
         }
     }

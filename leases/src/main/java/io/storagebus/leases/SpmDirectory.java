@@ -6,8 +6,8 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicReference;
 
+import io.storagebus.lifecycle.Lifecycle;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.cache.ChildData;
 import org.apache.curator.framework.recipes.cache.CuratorCache;
@@ -22,24 +22,20 @@ import org.slf4j.LoggerFactory;
 public final class SpmDirectory implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SpmDirectory.class);
 
-    private enum State { LATENT, STARTED, CLOSED }
-
     private final CuratorCache cache;
     private final Map<String, SpmTerm> holders = new ConcurrentHashMap<>();
     private final List<Waiter> waiters = new CopyOnWriteArrayList<>();
 
     private record Waiter(String pool, long afterEpoch, CompletableFuture<SpmTerm> future) {
     }
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("SPM directory");
 
     public SpmDirectory(CuratorFramework client) {
         this.cache = CuratorCache.build(client, SpmPaths.ROOT);
     }
 
     public void start() {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("SPM directory already started");
-        }
+        lifecycle.start();
         cache.listenable().addListener(CuratorCacheListener.builder()
                 .forCreatesAndChanges((oldNode, node) -> update(node))
                 .forDeletes(this::remove)
@@ -100,7 +96,7 @@ public final class SpmDirectory implements AutoCloseable {
 
     @Override
     public void close() {
-        if (state.compareAndSet(State.STARTED, State.CLOSED)) {
+        if (lifecycle.close()) {
             cache.close();
         }
     }

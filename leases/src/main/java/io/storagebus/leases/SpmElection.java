@@ -10,6 +10,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
+import io.storagebus.lifecycle.Lifecycle;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.transaction.CuratorOp;
 import org.apache.curator.framework.recipes.cache.CuratorCache;
@@ -34,8 +35,6 @@ import org.slf4j.LoggerFactory;
 public final class SpmElection implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SpmElection.class);
 
-    private enum State { LATENT, STARTED, CLOSED }
-
     private final CuratorFramework client;
     private final String pool;
     private final String hostId;
@@ -43,7 +42,7 @@ public final class SpmElection implements AutoCloseable {
     private final AtomicReference<LeaderLatch> latch = new AtomicReference<>();
     private final CuratorCache releaseRequests;
     private final ScheduledExecutorService events;
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("SPM election");
     private final AtomicReference<SpmTerm> current = new AtomicReference<>();
 
     public SpmElection(CuratorFramework client, String pool, String hostId, SpmListener listener) {
@@ -60,9 +59,7 @@ public final class SpmElection implements AutoCloseable {
     }
 
     public void start() throws Exception {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("SPM election of pool " + pool + " already started");
-        }
+        lifecycle.start();
         releaseRequests.listenable().addListener(CuratorCacheListener.builder()
                 .forCreatesAndChanges((before, node) -> onReleaseRequest(node.getData()))
                 .build(), events);
@@ -105,7 +102,7 @@ public final class SpmElection implements AutoCloseable {
 
     private void onReleaseRequest(byte[] data) {
         SpmTerm term = current.get();
-        if (term == null || state.get() != State.STARTED || data == null
+        if (term == null || !lifecycle.isStarted() || data == null
                 || !Long.toString(term.epoch()).equals(new String(data, StandardCharsets.UTF_8))) {
             return;
         }
@@ -133,8 +130,7 @@ public final class SpmElection implements AutoCloseable {
 
     @Override
     public void close() {
-        if (!state.compareAndSet(State.STARTED, State.CLOSED)) {
-            state.set(State.CLOSED);
+        if (!lifecycle.close()) {
             events.shutdownNow();
             return;
         }
@@ -151,7 +147,7 @@ public final class SpmElection implements AutoCloseable {
     }
 
     private void onLeadership() {
-        if (state.get() != State.STARTED) {
+        if (!lifecycle.isStarted()) {
             return;
         }
         try {

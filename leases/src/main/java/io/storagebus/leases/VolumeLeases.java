@@ -5,9 +5,9 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.UnaryOperator;
 
+import io.storagebus.lifecycle.Lifecycle;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.framework.state.ConnectionStateListener;
@@ -35,8 +35,6 @@ public final class VolumeLeases implements AutoCloseable {
         void leaseLost(VolumeLease lease, String reason);
     }
 
-    private enum State { LATENT, STARTED, CLOSED }
-
     /** A lease this host holds, and the version of its node: only this host writes the node while it lives. */
     private record Held(VolumeLease lease, int version) {
     }
@@ -45,7 +43,7 @@ public final class VolumeLeases implements AutoCloseable {
     private final String hostId;
     private final Listener listener;
     private final Map<String, Held> held = new ConcurrentHashMap<>();
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("volume leases");
     private final ConnectionStateListener connection = this::onConnectionState;
 
     public VolumeLeases(CuratorFramework client, String hostId, Listener listener) {
@@ -55,9 +53,7 @@ public final class VolumeLeases implements AutoCloseable {
     }
 
     public void start() {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("volume leases already started");
-        }
+        lifecycle.start();
         client.getConnectionStateListenable().addListener(connection);
     }
 
@@ -185,7 +181,7 @@ public final class VolumeLeases implements AutoCloseable {
 
     @Override
     public void close() {
-        if (state.compareAndSet(State.STARTED, State.CLOSED)) {
+        if (lifecycle.close()) {
             client.getConnectionStateListenable().removeListener(connection);
         }
     }

@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.Topics;
@@ -15,6 +14,7 @@ import io.storagebus.leases.HostDirectory;
 import io.storagebus.leases.LeaseDirectory;
 import io.storagebus.leases.SpmDirectory;
 import io.storagebus.leases.SpmTerm;
+import io.storagebus.lifecycle.Lifecycle;
 import io.storagebus.manager.api.RestApi;
 import io.storagebus.manager.backup.BackupScheduler;
 import io.storagebus.manager.security.TokensFile;
@@ -45,10 +45,8 @@ public final class Manager implements AutoCloseable {
     private static final long HISTORY_CHECK_MILLIS = 30_000;
     private static final Logger LOG = LoggerFactory.getLogger(Manager.class);
 
-    private enum State { LATENT, STARTED, CLOSED }
-
     private final ManagerConfig config;
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("manager");
     private Vertx vertx;
     private Admin admin;
     private CuratorFramework zk;
@@ -68,9 +66,7 @@ public final class Manager implements AutoCloseable {
     }
 
     public Manager start() throws Exception {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("manager already started");
-        }
+        lifecycle.start();
         admin = KafkaClients.admin(config.kafka());
         List<NewTopic> topics = new ArrayList<>(Topics.shared(config.topicReplication()));
         topics.addAll(Topics.poolTopics(config.defaultPool(), config.topicReplication()));
@@ -177,7 +173,7 @@ public final class Manager implements AutoCloseable {
 
     @Override
     public void close() {
-        if (!state.compareAndSet(State.STARTED, State.CLOSED)) {
+        if (!lifecycle.close()) {
             return;
         }
         if (election != null) {

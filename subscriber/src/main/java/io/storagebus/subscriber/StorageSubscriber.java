@@ -11,7 +11,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.KafkaClients;
@@ -20,6 +19,7 @@ import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
+import io.storagebus.lifecycle.Lifecycle;
 import io.storagebus.schema.MaintenanceRequested;
 import io.storagebus.schema.MaintenanceVote;
 import io.storagebus.schema.SilencePolicy;
@@ -63,12 +63,10 @@ public final class StorageSubscriber implements AutoCloseable {
     /** The pool a subscriber's own records name: it is not bound to one. */
     static final String ANY_POOL = "*";
 
-    private enum State { LATENT, STARTED, CLOSED }
-
     private final Builder config;
     private final String issuer;
     private final MessageCodec codec = MessageCodec.standard();
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("subscriber");
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private final ScheduledExecutorService heartbeats;
     private final Thread thread;
@@ -105,9 +103,7 @@ public final class StorageSubscriber implements AutoCloseable {
      * request made from now on reaches this subscriber.
      */
     public void start() {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("subscriber " + config.subscriberId + " already started");
-        }
+        lifecycle.start();
         Properties p = KafkaClients.producer(config.connection);
         p.putAll(config.kafka);
         producer = new KafkaProducer<>(p);
@@ -123,7 +119,7 @@ public final class StorageSubscriber implements AutoCloseable {
 
     /** Answers a request the voter returned null for. Completes once Kafka has the vote. */
     public CompletableFuture<Void> vote(MaintenanceRequested request, Vote vote) {
-        if (state.get() != State.STARTED) {
+        if (!lifecycle.isStarted()) {
             return CompletableFuture.failedFuture(new IllegalStateException("subscriber " + config.subscriberId + " is not running"));
         }
         MaintenanceVote record = MaintenanceVote.newBuilder()
@@ -192,12 +188,12 @@ public final class StorageSubscriber implements AutoCloseable {
     }
 
     private void run() {
-        while (state.get() == State.STARTED) {
+        while (lifecycle.isStarted()) {
             try {
                 KafkaConsumer<String, byte[]> c = consumer != null ? consumer : newConsumer();
                 consumer = c;
                 try (c) {
-                    while (state.get() == State.STARTED) {
+                    while (lifecycle.isStarted()) {
                         ConsumerRecords<String, byte[]> records = c.poll(Duration.ofSeconds(1));
                         records.forEach(this::handle);
                         if (!records.isEmpty()) {
@@ -208,7 +204,7 @@ public final class StorageSubscriber implements AutoCloseable {
             } catch (WakeupException e) {
                 // closing
             } catch (KafkaException e) {
-                if (state.get() == State.STARTED) {
+                if (lifecycle.isStarted()) {
                     LOG.warn("subscriber {}: Kafka error, reconnecting in a second: {}", config.subscriberId, e.toString());
                     try {
                         stopRequested.await(1, TimeUnit.SECONDS);
@@ -270,8 +266,7 @@ public final class StorageSubscriber implements AutoCloseable {
     /** Stops following and voting; the registration stays until heartbeats are missed (see {@link #unregister()}). */
     @Override
     public void close() {
-        if (!state.compareAndSet(State.STARTED, State.CLOSED)) {
-            state.set(State.CLOSED);
+        if (!lifecycle.close()) {
             return;
         }
         stopRequested.countDown();

@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 
 import io.storagebus.bus.ConsumerLag;
 import io.storagebus.bus.KafkaClients;
@@ -13,6 +12,7 @@ import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.VolumeLease;
 import io.storagebus.leases.VolumeLeases;
+import io.storagebus.lifecycle.Lifecycle;
 import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.schema.MaintenanceRequested;
 import io.storagebus.subscriber.Vote;
@@ -37,12 +37,10 @@ import org.slf4j.LoggerFactory;
 public final class HostCommandLoop implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(HostCommandLoop.class);
 
-    private enum State { LATENT, STARTED, CLOSED }
-
     private final WorkerConfig config;
     private final HostCommandHandler handler;
     private final Thread thread;
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("host command loop");
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private volatile KafkaConsumer<String, byte[]> consumer;
     private final ConsumerLag lag = new ConsumerLag();
@@ -62,9 +60,7 @@ public final class HostCommandLoop implements AutoCloseable {
     }
 
     public void start() {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("host command loop already started");
-        }
+        lifecycle.start();
         monitor.start();
         thread.start();
     }
@@ -81,20 +77,20 @@ public final class HostCommandLoop implements AutoCloseable {
     }
 
     private void run() {
-        while (state.get() == State.STARTED) {
+        while (lifecycle.isStarted()) {
             Properties p = KafkaClients.consumer(config.kafka());
             p.put(ConsumerConfig.GROUP_ID_CONFIG, "storagebus-host-" + config.hostId());
             p.put(ConsumerConfig.CLIENT_ID_CONFIG, "host-" + config.hostId());
             try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p)) {
                 consumer = c;
-                if (state.get() != State.STARTED) {
+                if (!lifecycle.isStarted()) {
                     return;
                 }
                 String topic = Topics.hostCommands(config.hostId());
                 c.assign(KafkaClients.partitionsOf(c, topic, stopRequested));
                 StorageBusMetrics.get().lag("host-commands", lag);
                 consuming = true;
-                while (state.get() == State.STARTED) {
+                while (lifecycle.isStarted()) {
                     ConsumerRecords<String, byte[]> records = c.poll(Duration.ofSeconds(1));
                     lag.track(c);
                     for (ConsumerRecord<String, byte[]> record : records) {
@@ -109,7 +105,7 @@ public final class HostCommandLoop implements AutoCloseable {
             } catch (WakeupException e) {
                 // closing
             } catch (KafkaException e) {
-                if (state.get() == State.STARTED) {
+                if (lifecycle.isStarted()) {
                     LOG.warn("host {}: Kafka error in the host command loop, restarting it: {}", config.hostId(), e.toString());
                     try {
                         stopRequested.await(1, TimeUnit.SECONDS);
@@ -132,7 +128,7 @@ public final class HostCommandLoop implements AutoCloseable {
 
     @Override
     public void close() {
-        if (!state.compareAndSet(State.STARTED, State.CLOSED)) {
+        if (!lifecycle.close()) {
             return;
         }
         stopRequested.countDown();

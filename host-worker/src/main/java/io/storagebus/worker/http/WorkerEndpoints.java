@@ -1,8 +1,8 @@
 package io.storagebus.worker.http;
 
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 
+import io.storagebus.lifecycle.Lifecycle;
 import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.worker.HostWorker;
 import io.vertx.core.Vertx;
@@ -21,12 +21,10 @@ import org.slf4j.LoggerFactory;
 public final class WorkerEndpoints implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WorkerEndpoints.class);
 
-    private enum State { LATENT, STARTED, CLOSED }
-
     private final HostWorker worker;
     private final String host;
     private final int port;
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("worker endpoints");
     private Vertx vertx;
     private HttpServer server;
 
@@ -37,9 +35,7 @@ public final class WorkerEndpoints implements AutoCloseable {
     }
 
     public WorkerEndpoints start() throws Exception {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("worker endpoints already started");
-        }
+        lifecycle.start();
         vertx = Vertx.vertx();
         server = vertx.createHttpServer().requestHandler(this::handle).listen(port, host)
                 .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -77,7 +73,7 @@ public final class WorkerEndpoints implements AutoCloseable {
 
     @Override
     public void close() {
-        if (state.getAndSet(State.CLOSED) != State.STARTED) {
+        if (!lifecycle.close()) {
             return;
         }
         vertx.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).exceptionally(e -> null).join();

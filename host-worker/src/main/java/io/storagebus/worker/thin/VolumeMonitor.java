@@ -6,11 +6,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.Records;
+import io.storagebus.lifecycle.Lifecycle;
 import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.bus.Topics;
 import io.storagebus.driver.Capability;
@@ -59,8 +59,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class VolumeMonitor implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VolumeMonitor.class);
-
-    private enum State { LATENT, STARTED, CLOSED }
 
     /** One guest's use of one volume. */
     private static final class Watched {
@@ -149,7 +147,7 @@ public final class VolumeMonitor implements AutoCloseable {
 
         @Override
         public void closed(QmpClient closed, Throwable cause) {
-            if (volumesOf(this).isEmpty() || state.get() != State.STARTED) {
+            if (volumesOf(this).isEmpty() || !lifecycle.isStarted()) {
                 qemus.remove(socket);
                 return;
             }
@@ -179,7 +177,7 @@ public final class VolumeMonitor implements AutoCloseable {
     private final DriverRegistry drivers;
     private final ExtendPolicy policy;
     private final Consumer<ProducerRecord<String, byte[]>> publish;
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("volume monitor");
     private final Map<String, Watched> watched = new HashMap<>();
     private final Map<Path, Qemu> qemus = new HashMap<>();
     private Vertx vertx;
@@ -195,9 +193,7 @@ public final class VolumeMonitor implements AutoCloseable {
     }
 
     public void start() {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("volume monitor already started");
-        }
+        lifecycle.start();
         vertx = Vertx.vertx();
         context = vertx.getOrCreateContext();
         context.runOnContext(v -> statsTimer = vertx.setPeriodic(config.blockStatsInterval().toMillis(), t -> readBlockStats()));
@@ -613,7 +609,7 @@ public final class VolumeMonitor implements AutoCloseable {
     }
 
     private <T> Future<T> onContext(java.util.function.Supplier<Future<T>> step) {
-        if (state.get() != State.STARTED) {
+        if (!lifecycle.isStarted()) {
             return Future.failedFuture(new IllegalStateException("volume monitor is not running"));
         }
         Promise<T> promise = Promise.promise();
@@ -623,7 +619,7 @@ public final class VolumeMonitor implements AutoCloseable {
 
     @Override
     public void close() {
-        if (!state.compareAndSet(State.STARTED, State.CLOSED)) {
+        if (!lifecycle.close()) {
             return;
         }
         vertx.cancelTimer(statsTimer);

@@ -4,12 +4,12 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicReference;
 
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
+import io.storagebus.lifecycle.Lifecycle;
 import io.storagebus.manager.state.TopicFollower;
 import io.storagebus.schema.CheckDomainStorage;
 import io.storagebus.schema.DomainStorageChecked;
@@ -38,8 +38,6 @@ public final class StorageChecks implements AutoCloseable {
         }
     }
 
-    private enum State { LATENT, STARTED, CLOSED }
-
     private record Waiting(Promise<DomainStorageChecked> promise, Context context) {
     }
 
@@ -47,7 +45,7 @@ public final class StorageChecks implements AutoCloseable {
     private final TopicFollower answers;
     private final MessageCodec codec = MessageCodec.standard();
     private final Map<String, Waiting> waiting = new ConcurrentHashMap<>();
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("storage checks");
 
     public StorageChecks(Vertx vertx, KafkaConnection kafka) {
         this.vertx = vertx;
@@ -55,9 +53,7 @@ public final class StorageChecks implements AutoCloseable {
     }
 
     public void start() {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("storage checks already started");
-        }
+        lifecycle.start();
         answers.start();
     }
 
@@ -66,8 +62,8 @@ public final class StorageChecks implements AutoCloseable {
      * fails with {@link NoAnswerException} after {@code timeout}. Call on a Vert.x context.
      */
     public Future<DomainStorageChecked> ask(CommandBus bus, CheckDomainStorage check, Duration timeout) {
-        if (state.get() != State.STARTED) {
-            return Future.failedFuture(new IllegalStateException("storage checks are " + state.get()));
+        if (!lifecycle.isStarted()) {
+            return Future.failedFuture(new IllegalStateException("storage checks are " + lifecycle.state()));
         }
         Promise<DomainStorageChecked> promise = Promise.promise();
         // Waiting before sending: the answer may come back before publish() completes.
@@ -109,7 +105,7 @@ public final class StorageChecks implements AutoCloseable {
 
     @Override
     public void close() {
-        if (state.getAndSet(State.CLOSED) != State.CLOSED) {
+        if (lifecycle.close()) {
             answers.close();
             waiting.values().forEach(w -> w.promise().tryFail(new IllegalStateException("the manager is stopping")));
             waiting.clear();

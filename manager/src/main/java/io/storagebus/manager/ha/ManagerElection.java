@@ -9,6 +9,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
+import io.storagebus.lifecycle.Lifecycle;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.cache.ChildData;
 import org.apache.curator.framework.recipes.cache.CuratorCache;
@@ -28,8 +29,6 @@ public final class ManagerElection implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ManagerElection.class);
     static final String LATCH = "/storagebus/managers/latch";
     private static final long REJOIN_DELAY_SECONDS = 2;
-
-    private enum State { LATENT, STARTED, CLOSED }
 
     /** A manager as it announces itself in the election. */
     public record Candidate(String managerId, String url) {
@@ -59,7 +58,7 @@ public final class ManagerElection implements AutoCloseable {
     private final AtomicReference<LeaderLatch> latch = new AtomicReference<>();
     private final CuratorCache candidates;
     private final ScheduledExecutorService events;
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("manager election");
     private final AtomicReference<Candidate> leader = new AtomicReference<>();
     private final CompletableFuture<Void> settled = new CompletableFuture<>();
     private volatile boolean active;
@@ -77,9 +76,7 @@ public final class ManagerElection implements AutoCloseable {
     }
 
     public void start() throws Exception {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("manager election already started");
-        }
+        lifecycle.start();
         candidates.listenable().addListener(CuratorCacheListener.builder().forAll((type, before, after) -> candidatesChanged()).build(), events);
         candidates.start();
         joinLatch();
@@ -135,7 +132,7 @@ public final class ManagerElection implements AutoCloseable {
     }
 
     private void onLeadership(LeaderLatch won) {
-        if (state.get() != State.STARTED) {
+        if (!lifecycle.isStarted()) {
             return;
         }
         try {
@@ -165,7 +162,7 @@ public final class ManagerElection implements AutoCloseable {
         }
         events.schedule(() -> {
             try {
-                if (state.get() == State.STARTED) {
+                if (lifecycle.isStarted()) {
                     joinLatch();
                 }
             } catch (Exception e) {
@@ -204,8 +201,7 @@ public final class ManagerElection implements AutoCloseable {
 
     @Override
     public void close() {
-        if (!state.compareAndSet(State.STARTED, State.CLOSED)) {
-            state.set(State.CLOSED);
+        if (!lifecycle.close()) {
             events.shutdownNow();
             return;
         }

@@ -12,7 +12,6 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicReference;
 
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Envelopes;
@@ -20,6 +19,7 @@ import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.leases.HostDirectory;
+import io.storagebus.lifecycle.Lifecycle;
 import io.storagebus.manager.api.ApiError;
 import io.storagebus.manager.bus.CommandBus;
 import io.storagebus.manager.bus.CommandBus.Outgoing;
@@ -69,8 +69,6 @@ import org.slf4j.LoggerFactory;
 public final class MaintenanceCoordinator implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MaintenanceCoordinator.class);
     private static final long RETRY_MS = 1000;
-
-    private enum State { LATENT, STARTED, CLOSED }
 
     /** A request still in play: voting, or decided and waiting for the hosts. */
     private static final class Open {
@@ -124,7 +122,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
     private final DeadLetters deadLetters;
     private final TopicFollower replies;
     private final MessageCodec codec = MessageCodec.standard();
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("maintenance coordinator");
     private final Map<String, Open> byDomain = new HashMap<>();
     private final Map<String, Open> byRequest = new HashMap<>();
 
@@ -145,9 +143,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
      * what can be decided. The state view must have caught up.
      */
     public CompletableFuture<Void> start() {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException("maintenance coordinator already started");
-        }
+        lifecycle.start();
         synchronized (this) {
             for (MaintenanceState s : view.maintenance()) {
                 if (s.getStatus() == MaintenanceStatus.VOTING || s.getStatus() == MaintenanceStatus.PREPARING) {
@@ -336,7 +332,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
 
     /** Decides the request if its votes (or its deadline) allow; retried after a failed publication. */
     private void evaluate(Open open) {
-        if (state.get() != State.STARTED || open.publishing || open.status != MaintenanceStatus.VOTING || !replies.isCaughtUp()
+        if (!lifecycle.isStarted() || open.publishing || open.status != MaintenanceStatus.VOTING || !replies.isCaughtUp()
                 || byRequest.get(open.requestId) != open) {
             return;
         }
@@ -536,7 +532,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
 
     @Override
     public void close() {
-        if (state.getAndSet(State.CLOSED) != State.STARTED) {
+        if (!lifecycle.close()) {
             return;
         }
         replies.close();

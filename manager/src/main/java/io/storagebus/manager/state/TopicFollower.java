@@ -7,12 +7,12 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.ConsumerLag;
 import io.storagebus.bus.KafkaClients;
+import io.storagebus.lifecycle.Lifecycle;
 import io.storagebus.metrics.StorageBusMetrics;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -29,14 +29,12 @@ import org.slf4j.LoggerFactory;
 public final class TopicFollower implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TopicFollower.class);
 
-    private enum State { LATENT, STARTED, CLOSED }
-
     private final KafkaConnection kafka;
     private final String name;
     private final List<String> topics;
     private final Consumer<ConsumerRecord<String, byte[]>> handler;
     private final CompletableFuture<Void> caughtUp = new CompletableFuture<>();
-    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final Lifecycle lifecycle = new Lifecycle("topic follower");
     private final CountDownLatch closed = new CountDownLatch(1);
     private final ConcurrentLinkedQueue<CompletableFuture<Void>> syncRequests = new ConcurrentLinkedQueue<>();
     private final Thread thread;
@@ -55,9 +53,7 @@ public final class TopicFollower implements AutoCloseable {
     }
 
     public void start() {
-        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
-            throw new IllegalStateException(name + " already started");
-        }
+        lifecycle.start();
         thread.start();
     }
 
@@ -88,7 +84,7 @@ public final class TopicFollower implements AutoCloseable {
     private void run() {
         try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaClients.consumer(kafka))) {
             consumer = c;
-            if (state.get() == State.CLOSED) {
+            if (lifecycle.isClosed()) {
                 return;
             }
             List<TopicPartition> partitions = new ArrayList<>();
@@ -101,7 +97,7 @@ public final class TopicFollower implements AutoCloseable {
             List<Map.Entry<CompletableFuture<Void>, Map<TopicPartition, Long>>> syncing = new ArrayList<>();
             following = true;
             StorageBusMetrics.get().lag(name, lag);
-            while (state.get() != State.CLOSED) {
+            while (!lifecycle.isClosed()) {
                 try {
                     for (ConsumerRecord<String, byte[]> record : c.poll(Duration.ofSeconds(1))) {
                         handler.accept(record);
@@ -133,7 +129,7 @@ public final class TopicFollower implements AutoCloseable {
 
     @Override
     public void close() {
-        if (state.getAndSet(State.CLOSED) != State.STARTED) {
+        if (!lifecycle.close()) {
             return;
         }
         closed.countDown();
