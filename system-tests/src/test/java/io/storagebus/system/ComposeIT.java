@@ -58,14 +58,12 @@ class ComposeIT {
     @AfterEach
     void down() {
         if (compose != null) {
+            // The containers' last lines, kept for whoever reads a failure: down removes the containers.
             DockerImages.Result logs = compose(List.of("logs", "--no-color", "--tail=40"), 120);
-            if (!Boolean.getBoolean("composeit.quiet")) {
-                Path saved = REPO.resolve("system-tests/target/compose-logs.txt");
-                try {
-                    Files.writeString(saved, logs.output());
-                } catch (java.io.IOException e) {
-                    // the logs are for reading after a failure only
-                }
+            try {
+                Files.writeString(REPO.resolve("system-tests/target/compose-logs.txt"), logs.output());
+            } catch (java.io.IOException e) {
+                System.err.println("ComposeIT: cannot keep the containers' logs: " + e);
             }
             compose(List.of("down", "-v", "--remove-orphans"), 300);
         }
