@@ -492,7 +492,11 @@ public final class MaintenanceCoordinator implements AutoCloseable {
 
     private void onDisconnected(DomainDisconnected answer, boolean live) {
         Open open = byRequest.get(answer.getRequestId());
-        if (open == null || open.status != MaintenanceStatus.PREPARING || !open.hostsPending.contains(answer.getHostId())) {
+        // A host may answer before this manager has seen its own start committed: the host read
+        // the committed DisconnectDomain, so the start did commit, and the answer counts.
+        boolean waiting = open != null && open.hostsPending.contains(answer.getHostId())
+                && (open.status == MaintenanceStatus.PREPARING || open.status == MaintenanceStatus.VOTING && open.publishing);
+        if (!waiting) {
             if (live) {
                 LOG.info("disconnect answer of host {} for maintenance {} ignored: nothing waits for it", answer.getHostId(), answer.getRequestId());
             }
