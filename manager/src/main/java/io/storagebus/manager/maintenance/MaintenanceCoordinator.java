@@ -229,7 +229,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         Envelope envelope = Envelopes.origin(open.pool, issuer, open.requestId);
         MaintenanceState cancelled = open.snapshot(envelope, MaintenanceStatus.CANCELLED);
         open.publishing = true;
-        return bus.publish(List.of(new Outgoing(Topics.MAINTENANCE_STATE, domainId, cancelled), new Outgoing(Topics.EVENTS, domainId,
+        return publishAndApply(List.of(new Outgoing(Topics.MAINTENANCE_STATE, domainId, cancelled), new Outgoing(Topics.EVENTS, domainId,
                         MaintenanceCancelled.newBuilder().setEnvelope(envelope).setRequestId(open.requestId).setDomainId(domainId).build())))
                 .map(v -> {
                     synchronized (this) {
@@ -257,7 +257,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         Envelope envelope = Envelopes.origin(domain.getEnvelope().getPool(), issuer, last.getRequestId());
         DomainState active = withStatus(domain, envelope, DomainStatus.ACTIVE);
         MaintenanceState ended = MaintenanceState.newBuilder(last).setEnvelope(envelope).setStatus(MaintenanceStatus.ENDED).build();
-        return bus.publish(List.of(
+        return publishAndApply(List.of(
                         new Outgoing(Topics.DOMAIN_STATE, domainId, active),
                         new Outgoing(Topics.MAINTENANCE_STATE, domainId, ended),
                         new Outgoing(Topics.EVENTS, domainId, DomainActivated.newBuilder().setEnvelope(envelope).setDomainId(domainId)
@@ -426,7 +426,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
      */
     private void publishTransition(Open open, List<Outgoing> records, Runnable committed) {
         open.publishing = true;
-        bus.publish(records).onComplete(ar -> {
+        publishAndApply(records).onComplete(ar -> {
             synchronized (this) {
                 open.publishing = false;
                 if (ar.succeeded()) {
@@ -442,6 +442,21 @@ public final class MaintenanceCoordinator implements AutoCloseable {
                 });
             }
         });
+    }
+
+    /**
+     * Publishes a transition and completes once this manager's view shows it, on every topic it
+     * touched: a client that reads the domain after reading COMPLETED (or after activating) sees
+     * the domain's new status, although the two records are on different topics that the view
+     * applies in no particular order.
+     */
+    private Future<Void> publishAndApply(List<Outgoing> records) {
+        var context = vertx.getOrCreateContext();
+        return bus.publish(records).compose(published -> Future.fromCompletionStage(view.sync(), context)
+                .recover(e -> {
+                    LOG.warn("the state view did not confirm a published transition: {}", e.toString());
+                    return Future.succeededFuture();
+                }));
     }
 
     private void onReply(ConsumerRecord<String, byte[]> record) {

@@ -41,7 +41,11 @@ public final class TopicFollower implements AutoCloseable {
     private volatile KafkaConsumer<String, byte[]> consumer;
     /** Set once the consumer is in its poll loop, where a wakeup from sync() is expected. */
     private volatile boolean following;
+    /** Why the follower stopped, once it has: a sync() asked after that can never complete. */
+    private volatile RuntimeException stopped;
     private final ConsumerLag lag = new ConsumerLag();
+    /** sync() requests with the end offsets they wait for; touched only by the follower's thread. */
+    private final List<Map.Entry<CompletableFuture<Void>, Map<TopicPartition, Long>>> syncing = new ArrayList<>();
 
     public TopicFollower(KafkaConnection kafka, String name, List<String> topics, Consumer<ConsumerRecord<String, byte[]>> handler) {
         this.kafka = kafka;
@@ -74,6 +78,10 @@ public final class TopicFollower implements AutoCloseable {
     public CompletableFuture<Void> sync() {
         CompletableFuture<Void> synced = new CompletableFuture<>();
         syncRequests.add(synced);
+        if (stopped != null) {
+            failPendingSyncs();
+            return synced;
+        }
         KafkaConsumer<String, byte[]> c = consumer;
         if (c != null && following) {
             c.wakeup();
@@ -94,7 +102,7 @@ public final class TopicFollower implements AutoCloseable {
             c.assign(partitions);
             c.seekToBeginning(partitions);
             Map<TopicPartition, Long> end = c.endOffsets(partitions);
-            List<Map.Entry<CompletableFuture<Void>, Map<TopicPartition, Long>>> syncing = new ArrayList<>();
+            syncing.clear();
             following = true;
             StorageBusMetrics.get().lag(name, lag);
             while (!lifecycle.isClosed()) {
@@ -118,8 +126,20 @@ public final class TopicFollower implements AutoCloseable {
             // closed before the topics were found
         } catch (RuntimeException e) {
             LOG.error("{} stopped: {}", name, e.toString(), e);
-            caughtUp.completeExceptionally(e);
-            syncRequests.forEach(r -> r.completeExceptionally(e));
+            stopped = e;
+        } finally {
+            if (stopped == null) {
+                stopped = new IllegalStateException(name + " is closed");
+            }
+            caughtUp.completeExceptionally(stopped);
+            syncing.forEach(s -> s.getKey().completeExceptionally(stopped));
+            failPendingSyncs();
+        }
+    }
+
+    private void failPendingSyncs() {
+        for (CompletableFuture<Void> request; (request = syncRequests.poll()) != null; ) {
+            request.completeExceptionally(stopped);
         }
     }
 
