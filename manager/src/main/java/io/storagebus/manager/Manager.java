@@ -17,6 +17,7 @@ import io.storagebus.leases.SpmTerm;
 import io.storagebus.lifecycle.Lifecycle;
 import io.storagebus.manager.api.RestApi;
 import io.storagebus.manager.backup.BackupScheduler;
+import io.storagebus.manager.requests.Requests;
 import io.storagebus.manager.security.TokensFile;
 import io.storagebus.manager.bus.DeadLetters;
 import io.storagebus.manager.bus.PoolTopics;
@@ -101,9 +102,10 @@ public final class Manager implements AutoCloseable {
         HealthCheck health = new HealthCheck(vertx, admin, zk, view, spms, config.defaultPool(), role, history);
         storageChecks = new StorageChecks(vertx, config.kafka());
         storageChecks.start();
-        RestApi api = new RestApi(vertx, config, view, role, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),
+        Requests requests = Requests.of(view, role, drivers, leases, hosts);
+        RestApi api = new RestApi(vertx, config, requests, role, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),
                 zk, spms, hosts, leases, subscribers, apiTokens(), history, storageChecks);
-        role.runWhileActive(new BackupScheduler(vertx, view, api.scheduledRequests(), Clock.systemUTC()));
+        role.runWhileActive(new BackupScheduler(vertx, view, requests.policies().scheduled(config.managerId()), Clock.systemUTC()));
         http = vertx.createHttpServer(httpOptions()).requestHandler(api.router()).invalidRequestHandler(RestApi::invalidRequest)
                 .listen(config.httpPort(), config.httpHost())
                 .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);

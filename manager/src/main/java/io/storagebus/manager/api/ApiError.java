@@ -3,6 +3,7 @@ package io.storagebus.manager.api;
 import java.util.List;
 import java.util.Map;
 
+import io.storagebus.manager.requests.RequestException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -35,6 +36,25 @@ public final class ApiError extends RuntimeException {
         this.errors = List.copyOf(errors);
         this.headers = Map.copyOf(headers);
         this.extra = extra;
+    }
+
+    /**
+     * The HTTP answer to a refused request: 404, 409, 400 with the field, 503 (504 when asked and
+     * not answered in time), or for a write on a standby 307 to the same {@code uri} on the active
+     * manager.
+     */
+    public static ApiError of(RequestException e, String uri) {
+        if (e instanceof RequestException.NotFound) {
+            return notFound(e.code(), e.getMessage());
+        } else if (e instanceof RequestException.Conflict) {
+            return conflict(e.code(), e.getMessage(), e.field());
+        } else if (e instanceof RequestException.Invalid) {
+            return badField(e.field(), e.code(), e.getMessage());
+        } else if (e instanceof RequestException.Unavailable u) {
+            return new ApiError(u.timedOut() ? 504 : 503, e.code(), e.getMessage(), null, List.of());
+        }
+        RequestException.NotActive n = (RequestException.NotActive) e;
+        return n.activeUrl() == null ? noActiveManager(e.getMessage()) : notActive(e.getMessage(), n.activeManagerId(), n.activeUrl() + uri);
     }
 
     /** A write sent to a standby manager: 307 to the same request on the active one. */

@@ -39,7 +39,7 @@ final class ClusterRoutes {
     }
 
     void register(Router router) {
-        router.get("/api/v1/pools/:pool/spm").handler(ctx -> RestApi.ok(ctx, 200, termJson(currentTerm(ctx))));
+        router.get("/api/v1/pools/:pool/spm").handler(ctx -> Answers.ok(ctx, 200, termJson(currentTerm(ctx))));
         router.post("/api/v1/pools/:pool/spm/release").handler(this::release);
         router.get("/api/v1/hosts").handler(this::listHosts);
     }
@@ -69,7 +69,7 @@ final class ClusterRoutes {
         }, false)
                 .compose(v -> Future.fromCompletionStage(spms.nextTerm(released.pool(), released.epoch())
                         .orTimeout(HANDOVER_TIMEOUT_SECONDS, TimeUnit.SECONDS), vertx.getOrCreateContext()))
-                .onSuccess(next -> RestApi.ok(ctx, 200, new JsonObject()
+                .onSuccess(next -> Answers.ok(ctx, 200, new JsonObject()
                         .put("pool", released.pool())
                         .put("released", termJson(released))
                         .put("spm", termJson(next))
@@ -92,7 +92,7 @@ final class ClusterRoutes {
                     .put("spm", term == null ? null : termJson(term))
                     .put("leases", new JsonArray(leases.heldBy(host.hostId()).stream().map(ClusterRoutes::leaseJson).toList())));
         }
-        RestApi.ok(ctx, 200, list);
+        Answers.ok(ctx, 200, list);
     }
 
     /** A lease, with where its volume is usable and its allocation once the holder has said. */

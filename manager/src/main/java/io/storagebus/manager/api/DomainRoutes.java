@@ -20,6 +20,7 @@ import io.storagebus.manager.bus.CommandBus.Outgoing;
 import io.storagebus.manager.bus.PoolTopics;
 import io.storagebus.manager.bus.StorageChecks;
 import io.storagebus.manager.ha.ActiveRole;
+import io.storagebus.manager.requests.TaskSubmitter;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.schema.CheckDomainStorage;
 import io.storagebus.schema.DomainRef;
@@ -44,7 +45,8 @@ import org.slf4j.LoggerFactory;
 final class DomainRoutes {
     private static final Logger LOG = LoggerFactory.getLogger(DomainRoutes.class);
 
-    private final RestApi api;
+    private final TaskSubmitter submitter;
+    private final String issuer;
     private final Vertx vertx;
     private final ManagerConfig config;
     private final StateView view;
@@ -57,9 +59,10 @@ final class DomainRoutes {
     private final PoolTopics poolTopics;
     private final DomainStorage domainStorage;
 
-    DomainRoutes(RestApi api, Vertx vertx, ManagerConfig config, StateView view, ActiveRole role, DriverRegistry drivers, HostDirectory hosts,
+    DomainRoutes(TaskSubmitter submitter, Vertx vertx, ManagerConfig config, StateView view, ActiveRole role, DriverRegistry drivers, HostDirectory hosts,
                  SpmDirectory spms, StorageChecks storageChecks, PoolTopics poolTopics, DomainStorage domainStorage) {
-        this.api = api;
+        this.submitter = submitter;
+        this.issuer = "manager:" + config.managerId();
         this.vertx = vertx;
         this.config = config;
         this.view = view;
@@ -76,7 +79,7 @@ final class DomainRoutes {
         router.post("/api/v1/domains").handler(this::createDomain);
         router.post("/api/v1/domains/:id/import").handler(this::importVolumes);
         router.get("/api/v1/domains").handler(this::listDomains);
-        router.get("/api/v1/domains/:id").handler(ctx -> RestApi.ok(ctx, 200, api.domainJson(api.domainOrThrow(ctx.pathParam("id")))));
+        router.get("/api/v1/domains/:id").handler(ctx -> Answers.ok(ctx, 200, json(domain(ctx.pathParam("id")))));
     }
 
     /**
@@ -119,7 +122,7 @@ final class DomainRoutes {
                     // Checked again right before the reservation: both run on the event loop, so
                     // two requests for one name cannot both pass.
                     requireFreeDomainName(name);
-                    Envelope envelope = api.origin(ctx, pool, id);
+                    Envelope envelope = Answers.origin(ctx, issuer).envelope(pool, id);
                     DomainState domain = DomainState.newBuilder()
                             .setEnvelope(envelope).setId(id).setName(name).setDriver(driverName).setProperties(shape.properties())
                             .setStatus(DomainStatus.ACTIVE).setCreatedAt(envelope.getTimestamp()).setStorageId(answer.getStorageId())
@@ -127,7 +130,7 @@ final class DomainRoutes {
                     List<Outgoing> records = new ArrayList<>();
                     records.add(new Outgoing(Topics.DOMAIN_STATE, id, domain));
                     answer.getVolumes().forEach(v -> records.add(new Outgoing(Topics.VOLUME_STATE, v.getId(), imported(envelope, v))));
-                    return api.publishReserved(records).map(v -> {
+                    return submitter.publishNew(records, List.of()).map(v -> {
                         LOG.info("domain {} '{}' created ({} driver, pool {}, storage checked by host {}, {} volumes imported)", id, name,
                                 driverName, pool, hostId, answer.getVolumes().size());
                         return domain;
@@ -140,7 +143,7 @@ final class DomainRoutes {
                 })
                 .onSuccess(domain -> {
                     ctx.response().putHeader("Location", "/api/v1/domains/" + id);
-                    RestApi.ok(ctx, 201, api.domainJson(domain).put("checkedBy", hostId).put("importedVolumes", importVolumes ? view.volumes().stream()
+                    Answers.ok(ctx, 201, json(domain).put("checkedBy", hostId).put("importedVolumes", importVolumes ? view.volumes().stream()
                             .filter(v -> v.getDomainId().equals(id)).count() : 0));
                 })
                 .onFailure(ctx::fail);
@@ -173,7 +176,7 @@ final class DomainRoutes {
      */
     private Future<DomainStorageChecked> checkStorage(RoutingContext ctx, String pool, String hostId, DomainRef domain, boolean listVolumes) {
         String checkId = UUID.randomUUID().toString();
-        CheckDomainStorage check = CheckDomainStorage.newBuilder().setEnvelope(api.origin(ctx, pool, checkId)).setCheckId(checkId)
+        CheckDomainStorage check = CheckDomainStorage.newBuilder().setEnvelope(Answers.origin(ctx, issuer).envelope(pool, checkId)).setCheckId(checkId)
                 .setDomain(domain).setHostId(hostId).setListVolumes(listVolumes).build();
         return storageChecks.ask(role.bus(), check, config.storageCheckTimeout())
                 .recover(e -> Future.failedFuture(e instanceof StorageChecks.NoAnswerException
@@ -197,25 +200,25 @@ final class DomainRoutes {
      * they are. The pool's SPM lists them, or the host named by {@code ?hostId=}.
      */
     private void importVolumes(RoutingContext ctx) {
-        DomainState domain = api.domainOrThrow(ctx.pathParam("id"));
+        DomainState domain = domain(ctx.pathParam("id"));
         String pool = domain.getEnvelope().getPool();
         String hostId = checkingHost(pool, ctx.request().getParam("hostId"));
         checkStorage(ctx, pool, hostId, DomainRef.newBuilder().setId(domain.getId()).setDriver(domain.getDriver())
                 .setProperties(domain.getProperties()).build(), true)
                 .compose(answer -> {
-                    Envelope envelope = api.origin(ctx, pool, UUID.randomUUID().toString());
+                    Envelope envelope = Answers.origin(ctx, issuer).envelope(pool, UUID.randomUUID().toString());
                     List<Outgoing> records = answer.getVolumes().stream().filter(v -> view.volume(v.getId()).isEmpty())
                             .map(v -> new Outgoing(Topics.VOLUME_STATE, v.getId(), imported(envelope, v)))
                             .toList();
                     int known = answer.getVolumes().size() - records.size();
-                    return api.publishReserved(records).map(v -> {
+                    return submitter.publishNew(records, List.of()).map(v -> {
                         LOG.info("domain {} '{}': {} volumes imported, {} known already (listed by host {})", domain.getId(), domain.getName(),
                                 records.size(), known, hostId);
                         return new JsonObject().put("domainId", domain.getId()).put("importedVolumes", records.size())
                                 .put("knownVolumes", known).put("checkedBy", hostId);
                     });
                 })
-                .onSuccess(json -> RestApi.ok(ctx, 200, json))
+                .onSuccess(json -> Answers.ok(ctx, 200, json))
                 .onFailure(ctx::fail);
     }
 
@@ -230,8 +233,16 @@ final class DomainRoutes {
         }
     }
 
+    private DomainState domain(String id) {
+        return view.domain(id).orElseThrow(() -> ApiError.notFound("DOMAIN_NOT_FOUND", "no domain with id '" + id + "'"));
+    }
+
+    private JsonObject json(DomainState d) {
+        return Views.domain(d, drivers.find(d.getDriver()).orElse(null));
+    }
+
     private void listDomains(RoutingContext ctx) {
-        RestApi.ok(ctx, 200, new JsonArray(view.domains().stream()
-                .sorted(Comparator.comparing(DomainState::getCreatedAt)).map(api::domainJson).toList()));
+        Answers.ok(ctx, 200, new JsonArray(view.domains().stream()
+                .sorted(Comparator.comparing(DomainState::getCreatedAt)).map(this::json).toList()));
     }
 }

@@ -41,12 +41,12 @@ final class MaintenanceRoutes {
 
     void register(Router router) {
         router.post("/api/v1/domains/:id/maintenance").handler(this::request);
-        router.get("/api/v1/domains/:id/maintenance").handler(ctx -> RestApi.ok(ctx, 200, json(current(ctx.pathParam("id"))
+        router.get("/api/v1/domains/:id/maintenance").handler(ctx -> Answers.ok(ctx, 200, json(current(ctx.pathParam("id"))
                 .orElseThrow(() -> ApiError.notFound("NO_MAINTENANCE_REQUEST", "domain " + ctx.pathParam("id") + " has no maintenance request")))));
         router.delete("/api/v1/domains/:id/maintenance").handler(ctx -> role.maintenance().cancel(ctx.pathParam("id"))
-                .onSuccess(s -> RestApi.ok(ctx, 200, json(s))).onFailure(ctx::fail));
+                .onSuccess(s -> Answers.ok(ctx, 200, json(s))).onFailure(ctx::fail));
         router.post("/api/v1/domains/:id/activate").handler(ctx -> role.maintenance().activate(ctx.pathParam("id"))
-                .onSuccess(d -> RestApi.ok(ctx, 200, Views.domain(d, drivers.find(d.getDriver()).orElse(null)))).onFailure(ctx::fail));
+                .onSuccess(d -> Answers.ok(ctx, 200, Views.domain(d, drivers.find(d.getDriver()).orElse(null)))).onFailure(ctx::fail));
         router.get("/api/v1/subscribers").handler(this::listSubscribers);
     }
 
@@ -70,7 +70,7 @@ final class MaintenanceRoutes {
         role.maintenance().request(domainId, reason, Duration.ofSeconds(seconds))
                 .onSuccess(s -> {
                     ctx.response().putHeader("Location", "/api/v1/domains/" + domainId + "/maintenance");
-                    RestApi.ok(ctx, 202, json(s));
+                    Answers.ok(ctx, 202, json(s));
                 })
                 .onFailure(ctx::fail);
     }
@@ -83,7 +83,7 @@ final class MaintenanceRoutes {
                 .put("lastHeartbeat", s.lastHeartbeat().toString()).put("alive", s.alive(now))));
         subscribers.refused().forEach(r -> list.add(new JsonObject().put("id", r.key()).put("alive", false)
                 .put("refused", r.reason()).put("lastHeartbeat", r.at().toString())));
-        RestApi.ok(ctx, 200, list);
+        Answers.ok(ctx, 200, list);
     }
 
     /** Every voter with its vote (or none yet), the ones still silent, and the hosts' progress. */

@@ -14,6 +14,7 @@ import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 import io.storagebus.manager.ha.ManagerElection;
+import io.storagebus.manager.requests.Submitted;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.schema.BackupPolicy;
 import io.storagebus.schema.BackupState;
@@ -24,7 +25,6 @@ import io.storagebus.schema.VolumeState;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,15 +44,15 @@ public final class BackupScheduler implements ManagerElection.Listener {
     private static final Set<TaskType> CHAIN_TASKS = java.util.EnumSet.of(TaskType.SNAPSHOT_VOLUME, TaskType.DELETE_SNAPSHOT, TaskType.BACKUP_VOLUME, TaskType.DELETE_BACKUP,
             TaskType.DELETE_VOLUME, TaskType.RESTORE_BACKUP);
 
-    /** The requests a policy makes: the REST API's own, each completing with its answer (with {@code taskId}). */
+    /** The requests a policy makes: the same a user makes, each completing once its task is published. */
     public interface Actions {
-        Future<JsonObject> snapshot(VolumeState volume, String name);
+        Future<Submitted> snapshot(VolumeState volume, String name);
 
-        Future<JsonObject> backup(VolumeState volume, String targetDomainId, String snapshotId, boolean incremental);
+        Future<Submitted> backup(VolumeState volume, String targetDomainId, String snapshotId, boolean incremental);
 
-        Future<JsonObject> deleteSnapshot(VolumeState volume, String snapshotId);
+        Future<Submitted> deleteSnapshot(VolumeState volume, String snapshotId);
 
-        Future<JsonObject> deleteBackup(BackupState backup);
+        Future<Submitted> deleteBackup(BackupState backup);
 
         Future<Void> removePolicy(String volumeId);
     }
@@ -200,10 +200,10 @@ public final class BackupScheduler implements ManagerElection.Listener {
      * published. A refused request (the domain is in maintenance, say) is logged and tried again
      * after {@link #RETRY}.
      */
-    private void request(String volumeId, String what, Supplier<Future<JsonObject>> call, Predicate<String> effectVisible,
+    private void request(String volumeId, String what, Supplier<Future<Submitted>> call, Predicate<String> effectVisible,
                          Runnable accepted) {
         InFlight f = new InFlight(effectVisible);
-        Future<JsonObject> submitted;
+        Future<Submitted> submitted;
         try {
             submitted = call.get();
         } catch (RuntimeException e) {
@@ -214,7 +214,7 @@ public final class BackupScheduler implements ManagerElection.Listener {
         inFlight.put(volumeId, f);
         submitted.onComplete(ar -> {
             if (ar.succeeded()) {
-                f.taskId = ar.result().getString("taskId");
+                f.taskId = ar.result().taskId();
                 accepted.run();
                 LOG.info("backup policy of volume {} {} (task {})", volumeId, what, f.taskId);
                 touched(volumeId);

@@ -10,7 +10,7 @@ import java.util.function.BooleanSupplier;
 import io.storagebus.bus.CommandSigner;
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.leases.HostDirectory;
-import io.storagebus.manager.api.ApiError;
+import io.storagebus.manager.requests.RequestException;
 import io.storagebus.manager.bus.CommandBus;
 import io.storagebus.manager.bus.DeadLetters;
 import io.storagebus.manager.maintenance.MaintenanceCoordinator;
@@ -112,12 +112,12 @@ public final class ActiveRole implements ManagerElection.Listener {
         return parts.get() != null;
     }
 
-    /** The command bus, or a 307/503 naming the active manager when this one is standby. */
+    /** The command bus, or NotActive naming the active manager when this one is standby. */
     public CommandBus bus() {
         return parts().bus();
     }
 
-    /** The maintenance coordinator, or a 307/503 naming the active manager when this one is standby. */
+    /** The maintenance coordinator, or NotActive naming the active manager when this one is standby. */
     public MaintenanceCoordinator maintenance() {
         return parts().maintenance();
     }
@@ -130,7 +130,7 @@ public final class ActiveRole implements ManagerElection.Listener {
     private Parts parts() {
         Parts p = parts.get();
         if (p == null) {
-            throw notActive("");
+            throw notActive();
         }
         return p;
     }
@@ -140,12 +140,13 @@ public final class ActiveRole implements ManagerElection.Listener {
         return election == null ? Optional.empty() : election.leader();
     }
 
-    /** Where a write should go: 307 to the active manager's {@code uri}, or 503 while none leads. */
-    public ApiError notActive(String uri) {
+    /** Why this manager does not write, naming the active manager (if one leads) for the client to go to. */
+    public RequestException.NotActive notActive() {
         Optional<ManagerElection.Candidate> leader = election == null ? Optional.empty() : election.leader()
                 .filter(c -> !c.managerId().equals(managerId) && c.url() != null);
-        return leader.map(c -> ApiError.notActive("manager " + managerId + " is standby; send writes to the active manager "
-                        + c.managerId() + " at " + c.url(), c.managerId(), c.url() + uri))
-                .orElseGet(() -> ApiError.noActiveManager("no manager is active right now (an election is under way); retry in a few seconds"));
+        return leader.map(c -> new RequestException.NotActive("manager " + managerId + " is standby; send writes to the active manager "
+                        + c.managerId() + " at " + c.url(), c.managerId(), c.url()))
+                .orElseGet(() -> new RequestException.NotActive("no manager is active right now (an election is under way); retry in a few seconds",
+                        null, null));
     }
 }

@@ -20,7 +20,8 @@ import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.leases.HostDirectory;
 import io.storagebus.lifecycle.Lifecycle;
-import io.storagebus.manager.api.ApiError;
+import io.storagebus.manager.requests.RequestException.Conflict;
+import io.storagebus.manager.requests.RequestException.NotFound;
 import io.storagebus.manager.bus.CommandBus;
 import io.storagebus.manager.bus.CommandBus.Outgoing;
 import io.storagebus.manager.bus.DeadLetters;
@@ -175,7 +176,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         DomainState domain = activeDomain(domainId);
         Open existing = byDomain.get(domainId);
         if (existing != null) {
-            throw ApiError.conflict("MAINTENANCE_IN_PROGRESS", "domain '" + domain.getName() + "' has maintenance request "
+            throw new Conflict("MAINTENANCE_IN_PROGRESS", "domain '" + domain.getName() + "' has maintenance request "
                     + existing.requestId + " " + existing.status + "; cancel it or wait for its decision", null);
         }
         Instant now = Instant.now();
@@ -220,10 +221,10 @@ public final class MaintenanceCoordinator implements AutoCloseable {
     public synchronized Future<Snapshot> cancel(String domainId) {
         Open open = byDomain.get(domainId);
         if (open == null) {
-            throw ApiError.notFound("NO_MAINTENANCE_REQUEST", "domain " + domainId + " has no open maintenance request");
+            throw new NotFound("NO_MAINTENANCE_REQUEST", "domain " + domainId + " has no open maintenance request");
         }
         if (open.status != MaintenanceStatus.VOTING || open.publishing) {
-            throw ApiError.conflict("NOT_CANCELLABLE", "maintenance request " + open.requestId + " is "
+            throw new Conflict("NOT_CANCELLABLE", "maintenance request " + open.requestId + " is "
                     + (open.publishing ? "being published or decided" : "decided (" + open.status + ")") + "; it can no longer be cancelled", null);
         }
         Envelope envelope = Envelopes.origin(open.pool, issuer, open.requestId);
@@ -248,10 +249,10 @@ public final class MaintenanceCoordinator implements AutoCloseable {
 
     /** Takes a domain out of maintenance. */
     public synchronized Future<DomainState> activate(String domainId) {
-        DomainState domain = view.domain(domainId).orElseThrow(() -> ApiError.notFound("DOMAIN_NOT_FOUND", "no domain with id '" + domainId + "'"));
+        DomainState domain = view.domain(domainId).orElseThrow(() -> new NotFound("DOMAIN_NOT_FOUND", "no domain with id '" + domainId + "'"));
         MaintenanceState last = view.maintenance(domainId).orElse(null);
         if (domain.getStatus() != DomainStatus.MAINTENANCE || last == null || byDomain.containsKey(domainId)) {
-            throw ApiError.conflict("NOT_IN_MAINTENANCE", "domain '" + domain.getName() + "' is " + domain.getStatus()
+            throw new Conflict("NOT_IN_MAINTENANCE", "domain '" + domain.getName() + "' is " + domain.getStatus()
                     + (byDomain.containsKey(domainId) ? " with maintenance " + byDomain.get(domainId).status : "") + ", not in MAINTENANCE", null);
         }
         Envelope envelope = Envelopes.origin(domain.getEnvelope().getPool(), issuer, last.getRequestId());
@@ -292,9 +293,9 @@ public final class MaintenanceCoordinator implements AutoCloseable {
     }
 
     private DomainState activeDomain(String domainId) {
-        DomainState domain = view.domain(domainId).orElseThrow(() -> ApiError.notFound("DOMAIN_NOT_FOUND", "no domain with id '" + domainId + "'"));
+        DomainState domain = view.domain(domainId).orElseThrow(() -> new NotFound("DOMAIN_NOT_FOUND", "no domain with id '" + domainId + "'"));
         if (domain.getStatus() == DomainStatus.MAINTENANCE) {
-            throw ApiError.conflict("DOMAIN_IN_MAINTENANCE", "domain '" + domain.getName() + "' is in maintenance already", null);
+            throw new Conflict("DOMAIN_IN_MAINTENANCE", "domain '" + domain.getName() + "' is in maintenance already", null);
         }
         return domain;
     }

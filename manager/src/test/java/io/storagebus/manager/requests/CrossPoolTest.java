@@ -1,4 +1,4 @@
-package io.storagebus.manager.api;
+package io.storagebus.manager.requests;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -16,12 +16,12 @@ class CrossPoolTest {
     @Test
     void aTargetInAnotherPoolIsRefusedNamingBothPools() {
         DomainState backups = domain("backups", "east");
-        ApiError e = assertThrows(ApiError.class, () -> RestApi.requireSamePool(backups, "backup domain", domain("files", "west"), "volume"));
-        assertEquals(400, e.status());
-        assertEquals("CROSS_POOL", e.toJson().getString("code"));
-        assertEquals("targetDomainId", e.toJson().getString("field"));
+        RequestException.Invalid e = assertThrows(RequestException.Invalid.class,
+                () -> Resources.requireSamePool(backups, "backup domain", domain("files", "west"), "volume"));
+        assertEquals("CROSS_POOL", e.code());
+        assertEquals("targetDomainId", e.field());
         assertEquals("the backup domain is in pool 'east', the volume in pool 'west'", e.getMessage());
-        assertDoesNotThrow(() -> RestApi.requireSamePool(backups, "backup domain", domain("files", "east"), "volume"));
+        assertDoesNotThrow(() -> Resources.requireSamePool(backups, "backup domain", domain("files", "east"), "volume"));
     }
 
     private static DomainState domain(String name, String pool) {

@@ -1,0 +1,224 @@
+package io.storagebus.manager.requests;
+
+import java.util.List;
+import java.util.UUID;
+import java.util.regex.Pattern;
+
+import io.storagebus.bus.TaskType;
+import io.storagebus.bus.Topics;
+import io.storagebus.leases.HostDirectory;
+import io.storagebus.manager.bus.CommandBus.Outgoing;
+import io.storagebus.manager.ha.ActiveRole;
+import io.storagebus.manager.requests.RequestException.Conflict;
+import io.storagebus.manager.requests.RequestException.Invalid;
+import io.storagebus.schema.Allocation;
+import io.storagebus.schema.CopyVolume;
+import io.storagebus.schema.CreateVolume;
+import io.storagebus.schema.DeleteVolume;
+import io.storagebus.schema.DomainState;
+import io.storagebus.schema.Envelope;
+import io.storagebus.schema.MonitorVolume;
+import io.storagebus.schema.PrepareVolume;
+import io.storagebus.schema.TeardownVolume;
+import io.storagebus.schema.UnmonitorVolume;
+import io.storagebus.schema.VolumeFormat;
+import io.storagebus.schema.VolumeState;
+import io.storagebus.schema.VolumeStatus;
+import io.vertx.core.Future;
+
+/** Volumes: create, copy, delete (on the SPM), prepare and tear down (on a host), and the monitoring of a guest's use. */
+public final class VolumeRequests {
+    /** Largest volume accepted: 64 TiB, well inside what qcow2 and LVM address. */
+    public static final long MAX_VIRTUAL_SIZE = 64L << 40;
+    static final long SECTOR = 512;
+    /** QEMU ids and node names: a letter, then letters, digits, '-', '.', '_'; at most 31 characters. */
+    private static final Pattern QEMU_NAME = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,30}");
+
+    /** A new empty volume; {@code initialSize} (thin only) is what a block domain allocates at first. */
+    public record Create(String domainId, String name, long virtualSize, VolumeFormat format, Allocation allocation, Long initialSize) {
+    }
+
+    /** A guest's QEMU uses the volume: where its QMP socket is and which block node is on the volume. */
+    public record Monitor(String volumeId, String qmpSocket, String nodeName, String drive) {
+    }
+
+    /** What a host was told about a guest's use of a volume. */
+    public record Monitoring(String volumeId, String hostId, boolean monitored, String qmpSocket, String nodeName, String drive) {
+    }
+
+    private final Resources resources;
+    private final TaskSubmitter submitter;
+    private final HostDirectory hosts;
+    private final ActiveRole role;
+
+    public VolumeRequests(Resources resources, TaskSubmitter submitter, HostDirectory hosts, ActiveRole role) {
+        this.resources = resources;
+        this.submitter = submitter;
+        this.hosts = hosts;
+        this.role = role;
+    }
+
+    public Future<Submitted> create(Create request, Origin origin) {
+        DomainState domain = resources.usable(resources.domain(request.domainId()), null);
+        long virtualSize = request.virtualSize();
+        if (virtualSize <= 0) {
+            throw new Invalid("virtualSize", "OUT_OF_RANGE", "virtualSize must be positive, got " + virtualSize);
+        }
+        if (virtualSize > MAX_VIRTUAL_SIZE) {
+            throw new Invalid("virtualSize", "OUT_OF_RANGE", "virtualSize must be at most " + MAX_VIRTUAL_SIZE + " (64 TiB)");
+        }
+        if (virtualSize % SECTOR != 0) {
+            throw new Invalid("virtualSize", "NOT_ALIGNED", "virtualSize must be a multiple of 512 bytes, got " + virtualSize);
+        }
+        Long initialSize = request.initialSize();
+        if (initialSize != null && (initialSize <= 0 || initialSize > virtualSize)) {
+            throw new Invalid("initialSize", "OUT_OF_RANGE", "initialSize must be within 1.." + virtualSize + " (the virtual size), got " + initialSize);
+        }
+        if (initialSize != null && request.allocation() != Allocation.THIN) {
+            throw new Invalid("initialSize", "NOT_THIN", "initialSize applies to thin volumes only; a preallocated volume gets all of its size");
+        }
+        resources.requireFreeVolumeName(domain, request.name());
+        String taskId = UUID.randomUUID().toString();
+        String volumeId = UUID.randomUUID().toString();
+        Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), taskId);
+        CreateVolume command = CreateVolume.newBuilder()
+                .setEnvelope(envelope).setTaskId(taskId).setVolumeId(volumeId).setDomain(Resources.domainRef(domain))
+                .setName(request.name()).setVirtualSize(virtualSize).setFormat(request.format()).setAllocation(request.allocation())
+                .setInitialSize(initialSize)
+                .build();
+        return submitter.newVolume(TaskType.CREATE_VOLUME, Resources.creating(envelope, volumeId, domain.getId(), request.name(), virtualSize,
+                request.format(), request.allocation()), command);
+    }
+
+    /** Copies a READY volume into a new volume of a domain of the same pool (a backup, when the target is an object store). */
+    public Future<Submitted> copy(String sourceId, String targetDomainId, String name, Origin origin) {
+        VolumeState source = resources.volume(sourceId);
+        if (source.getStatus() != VolumeStatus.READY) {
+            throw new Conflict("VOLUME_NOT_READY", "volume '" + source.getName() + "' is " + source.getStatus() + ", not READY", null);
+        }
+        DomainState sourceDomain = resources.usable(resources.domain(source.getDomainId()), null);
+        DomainState target = resources.usable(resources.domain(targetDomainId, "targetDomainId"), "targetDomainId");
+        String pool = sourceDomain.getEnvelope().getPool();
+        if (!target.getEnvelope().getPool().equals(pool)) {
+            throw new Invalid("targetDomainId", "CROSS_POOL", "the target domain is in pool '" + target.getEnvelope().getPool()
+                    + "', the volume in pool '" + pool + "': a copy stays within one pool, whose SPM carries it out");
+        }
+        resources.requireFreeVolumeName(target, name);
+        String taskId = UUID.randomUUID().toString();
+        String volumeId = UUID.randomUUID().toString();
+        Envelope envelope = origin.envelope(pool, taskId);
+        CopyVolume command = CopyVolume.newBuilder()
+                .setEnvelope(envelope).setTaskId(taskId).setSourceVolumeId(sourceId).setSource(Resources.domainRef(sourceDomain))
+                .setTargetVolumeId(volumeId).setTarget(Resources.domainRef(target)).setTargetName(name)
+                .setVirtualSize(source.getVirtualSize()).setFormat(source.getFormat()).setAllocation(source.getAllocation())
+                .build();
+        return submitter.newVolume(TaskType.COPY_VOLUME, Resources.creating(envelope, volumeId, target.getId(), name, source.getVirtualSize(),
+                source.getFormat(), source.getAllocation()), command);
+    }
+
+    /** Destroys the volume and all its layers; {@code wipe} overwrites it with zeros first. */
+    public Future<Submitted> delete(String volumeId, boolean wipe, Origin origin) {
+        VolumeState volume = resources.volume(volumeId);
+        if (volume.getStatus() == VolumeStatus.CREATING || volume.getStatus() == VolumeStatus.DELETING) {
+            throw new Conflict("VOLUME_BUSY", "volume '" + volume.getName() + "' is " + volume.getStatus(), null);
+        }
+        resources.preparedOn(volume).ifPresent(host -> {
+            throw new Conflict("VOLUME_IN_USE", "volume '" + volume.getName() + "' is prepared on host " + host + "; tear it down first", null);
+        });
+        List<String> clones = resources.view().volumes().stream().filter(v -> volume.getId().equals(v.getParentVolumeId()))
+                .map(VolumeState::getName).toList();
+        if (!clones.isEmpty()) {
+            throw new Conflict("VOLUME_HAS_CLONES", "volume '" + volume.getName() + "' is the template of " + clones + "; delete them first", null);
+        }
+        DomainState domain = resources.usable(resources.domain(volume.getDomainId()), null);
+        String taskId = UUID.randomUUID().toString();
+        Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), taskId);
+        DeleteVolume command = DeleteVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
+                .setDomain(Resources.domainRef(domain)).setVolume(volume).setWipe(wipe).build();
+        VolumeState deleting = VolumeState.newBuilder(volume).setEnvelope(envelope).setTaskId(taskId).setStatus(VolumeStatus.DELETING).build();
+        return submitter.spmTask(TaskType.DELETE_VOLUME, volume.getDomainId(), volume.getId(), command, List.of(),
+                List.of(new Outgoing(Topics.VOLUME_STATE, volume.getId(), deleting))).map(s -> s.with("wipe", wipe));
+    }
+
+    /** Takes the volume's lease on a host and activates it there, for a guest to use. */
+    public Future<Submitted> prepare(String volumeId, String hostId, Origin origin) {
+        VolumeState volume = resources.volume(volumeId);
+        if (volume.getStatus() != VolumeStatus.READY) {
+            throw new Conflict("VOLUME_NOT_READY", "volume '" + volume.getName() + "' is " + volume.getStatus() + ", not READY", null);
+        }
+        DomainState domain = resources.usable(resources.domain(volume.getDomainId()), null);
+        String taskId = UUID.randomUUID().toString();
+        Envelope envelope = origin.envelope(hostOfPool(hostId, domain), taskId);
+        return submitter.hostTask(TaskType.PREPARE_VOLUME, domain.getId(), volume.getId(), hostId, PrepareVolume.newBuilder()
+                .setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId()).setDomain(Resources.domainRef(domain)).setHostId(hostId)
+                .build());
+    }
+
+    /** Deactivates the volume on a host (by default the one holding its lease) and lets the lease go. */
+    public Future<Submitted> teardown(String volumeId, String hostId, Origin origin) {
+        VolumeState volume = resources.volume(volumeId);
+        String host = hostId != null ? hostId : resources.preparedOn(volume)
+                .orElseThrow(() -> new Conflict("NOT_PREPARED", "volume '" + volume.getName() + "' is not prepared on any host", null));
+        DomainState domain = resources.domain(volume.getDomainId());
+        String taskId = UUID.randomUUID().toString();
+        Envelope envelope = origin.envelope(hostOfPool(host, domain), taskId);
+        return submitter.hostTask(TaskType.TEARDOWN_VOLUME, domain.getId(), volume.getId(), host, TeardownVolume.newBuilder()
+                .setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId()).setDomain(Resources.domainRef(domain)).setHostId(host)
+                .build());
+    }
+
+    /** The pool of a connected host that serves the domain's pool. */
+    private String hostOfPool(String hostId, DomainState domain) {
+        String pool = domain.getEnvelope().getPool();
+        HostDirectory.Host host = hosts.all().stream().filter(h -> h.hostId().equals(hostId)).findFirst()
+                .orElseThrow(() -> new Invalid("hostId", "UNKNOWN_HOST", "no host '" + hostId + "' is connected"));
+        if (!host.pool().equals(pool)) {
+            throw new Invalid("hostId", "CROSS_POOL", "host '" + hostId + "' serves pool '" + host.pool() + "', the volume is in pool '" + pool + "'");
+        }
+        return pool;
+    }
+
+    /**
+     * Tells the host that holds the volume's lease that a QEMU uses it, so the host keeps it
+     * extended. The host answers with CommandFailed on the event stream if it cannot reach QEMU
+     * or find the node.
+     */
+    public Future<Monitoring> monitor(Monitor request, Origin origin) {
+        VolumeState volume = resources.volume(request.volumeId());
+        String hostId = holder(volume);
+        DomainState domain = resources.usable(resources.domain(volume.getDomainId()), null);
+        String socket = request.qmpSocket();
+        if (!socket.startsWith("/") || socket.length() > 4096 || socket.contains("\0")) {
+            throw new Invalid("qmpSocket", "INVALID_PATH", "qmpSocket must be the absolute path of QEMU's QMP unix socket on host '" + hostId + "'");
+        }
+        requireQemuName("nodeName", request.nodeName());
+        requireQemuName("drive", request.drive());
+        Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), UUID.randomUUID().toString());
+        MonitorVolume command = MonitorVolume.newBuilder().setEnvelope(envelope).setVolumeId(volume.getId()).setDomain(Resources.domainRef(domain))
+                .setHostId(hostId).setQmpSocket(socket).setNodeName(request.nodeName()).setDrive(request.drive()).build();
+        return role.bus().publish(List.of(new Outgoing(Topics.hostCommands(hostId), volume.getId(), command)))
+                .map(v -> new Monitoring(volume.getId(), hostId, true, socket, request.nodeName(), request.drive()));
+    }
+
+    /** The host stops watching the guest's use of the volume. */
+    public Future<Monitoring> unmonitor(String volumeId, Origin origin) {
+        VolumeState volume = resources.volume(volumeId);
+        String hostId = holder(volume);
+        DomainState domain = resources.domain(volume.getDomainId());
+        Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), UUID.randomUUID().toString());
+        UnmonitorVolume command = UnmonitorVolume.newBuilder().setEnvelope(envelope).setVolumeId(volume.getId()).setHostId(hostId).build();
+        return role.bus().publish(List.of(new Outgoing(Topics.hostCommands(hostId), volume.getId(), command)))
+                .map(v -> new Monitoring(volume.getId(), hostId, false, null, null, null));
+    }
+
+    private String holder(VolumeState volume) {
+        return resources.preparedOn(volume).orElseThrow(() -> new Conflict("NOT_PREPARED",
+                "volume '" + volume.getName() + "' is not prepared on any host; prepare it where the guest runs first", null));
+    }
+
+    private static void requireQemuName(String field, String value) {
+        if (value != null && !QEMU_NAME.matcher(value).matches()) {
+            throw new Invalid(field, "INVALID_NAME", field + " must be a QEMU node or device name: " + QEMU_NAME.pattern());
+        }
+    }
+}
