@@ -102,9 +102,9 @@ public final class Manager implements AutoCloseable {
         HealthCheck health = new HealthCheck(vertx, admin, zk, view, spms, config.defaultPool(), role, history);
         storageChecks = new StorageChecks(vertx, config.kafka());
         storageChecks.start();
-        Requests requests = Requests.of(view, role, drivers, leases, hosts);
-        RestApi api = new RestApi(vertx, config, requests, role, drivers, health, new PoolTopics(vertx, admin, config.topicReplication()),
-                zk, spms, hosts, leases, subscribers, apiTokens(), history, storageChecks);
+        Requests requests = Requests.of(new Requests.Parts(vertx, config, view, role, drivers, leases, hosts, spms, storageChecks,
+                new PoolTopics(vertx, admin, config.topicReplication())));
+        RestApi api = new RestApi(vertx, config, requests, role, drivers, health, zk, spms, hosts, leases, subscribers, apiTokens(), history);
         role.runWhileActive(new BackupScheduler(vertx, view, requests.policies().scheduled(config.managerId()), Clock.systemUTC()));
         http = vertx.createHttpServer(httpOptions()).requestHandler(api.router()).invalidRequestHandler(RestApi::invalidRequest)
                 .listen(config.httpPort(), config.httpHost())

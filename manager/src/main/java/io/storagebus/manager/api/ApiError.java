@@ -48,10 +48,11 @@ public final class ApiError extends RuntimeException {
             return notFound(e.code(), e.getMessage());
         } else if (e instanceof RequestException.Conflict) {
             return conflict(e.code(), e.getMessage(), e.field());
-        } else if (e instanceof RequestException.Invalid) {
-            return badField(e.field(), e.code(), e.getMessage());
+        } else if (e instanceof RequestException.Invalid i) {
+            return new ApiError(400, e.code(), e.getMessage(), e.field(),
+                    i.problems().stream().map(p -> new FieldError(p.field(), p.code(), p.message())).toList());
         } else if (e instanceof RequestException.Unavailable u) {
-            return new ApiError(u.timedOut() ? 504 : 503, e.code(), e.getMessage(), null, List.of());
+            return new ApiError(u.timedOut() ? 504 : 503, e.code(), e.getMessage(), e.field(), List.of());
         }
         RequestException.NotActive n = (RequestException.NotActive) e;
         return n.activeUrl() == null ? noActiveManager(e.getMessage()) : notActive(e.getMessage(), n.activeManagerId(), n.activeUrl() + uri);

@@ -13,9 +13,7 @@ import io.storagebus.leases.LeaseDirectory;
 import io.storagebus.leases.SpmDirectory;
 import io.storagebus.manager.HealthCheck;
 import io.storagebus.manager.ManagerConfig;
-import io.storagebus.manager.bus.PoolTopics;
 import io.storagebus.manager.bus.PublishFailedException;
-import io.storagebus.manager.bus.StorageChecks;
 import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.maintenance.SubscriberRegistry;
 import io.storagebus.manager.requests.RequestException;
@@ -58,8 +56,8 @@ public final class RestApi {
     private final List<Consumer<Router>> routes;
 
     public RestApi(Vertx vertx, ManagerConfig config, Requests requests, ActiveRole role, DriverRegistry drivers, HealthCheck health,
-                   PoolTopics poolTopics, CuratorFramework zk, SpmDirectory spms, HostDirectory hosts, LeaseDirectory leases,
-                   SubscriberRegistry subscribers, TokensFile tokens, StateHistory history, StorageChecks storageChecks) {
+                   CuratorFramework zk, SpmDirectory spms, HostDirectory hosts, LeaseDirectory leases,
+                   SubscriberRegistry subscribers, TokensFile tokens, StateHistory history) {
         this.vertx = vertx;
         this.access = new AccessControl(tokens);
         this.view = requests.resources().view();
@@ -70,8 +68,7 @@ public final class RestApi {
         String issuer = "manager:" + config.managerId();
         Resources resources = requests.resources();
         this.routes = List.of(
-                new DomainRoutes(requests.submitter(), vertx, config, view, role, drivers, hosts, spms, storageChecks, poolTopics,
-                        new DomainStorage(view, drivers, config.reservedDirectories()))::register,
+                new DomainRoutes(requests.domains(), resources, drivers, config.defaultPool(), issuer)::register,
                 new VolumeRoutes(requests.volumes(), resources, leases, issuer)::register,
                 new ClusterRoutes(vertx, zk, spms, hosts, leases)::register,
                 new MaintenanceRoutes(role, view, subscribers, drivers)::register,

@@ -2,6 +2,7 @@ package io.storagebus.manager.maintenance;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -13,6 +14,8 @@ import java.util.function.Supplier;
 import io.storagebus.schema.CastVote;
 import io.storagebus.schema.MaintenanceVoter;
 import io.storagebus.schema.SilencePolicy;
+import io.storagebus.schema.TaskState;
+import io.storagebus.schema.TaskStatus;
 import io.storagebus.schema.VoteDecision;
 
 /**
@@ -60,6 +63,18 @@ public final class MaintenanceBallot {
     public static MaintenanceVoter selfVoter() {
         return MaintenanceVoter.newBuilder().setSubscriberId(STORAGEBUS)
                 .setDescription("StorageBus: vetoes while tasks run on the domain").setSilence(SilencePolicy.CONSENT).build();
+    }
+
+    /** StorageBus's own vote: a veto, naming them, while tasks of the domain have not finished. */
+    public static Optional<String> selfVeto(Collection<TaskState> tasks, String domainId) {
+        List<String> running = tasks.stream()
+                .filter(t -> domainId.equals(t.getDomainId()) && (t.getStatus() == TaskStatus.PENDING || t.getStatus() == TaskStatus.RUNNING))
+                .map(t -> t.getType() + " " + t.getId()).sorted().toList();
+        if (running.isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(running.size() + " task(s) still run on the domain: "
+                + String.join(", ", running.subList(0, Math.min(10, running.size()))) + (running.size() > 10 ? ", ..." : ""));
     }
 
     /** The first vote of a voter counts; later ones, and votes of subscribers not asked, do not. */

@@ -8,16 +8,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Envelopes;
-import io.storagebus.bus.MessageCodec;
-import io.storagebus.bus.Topics;
-import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.leases.HostDirectory;
 import io.storagebus.lifecycle.Lifecycle;
 import io.storagebus.manager.requests.RequestException.Conflict;
@@ -27,29 +23,18 @@ import io.storagebus.manager.bus.CommandBus.Outgoing;
 import io.storagebus.manager.bus.DeadLetters;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.metrics.StorageBusMetrics;
-import io.storagebus.manager.state.TopicFollower;
 import io.storagebus.schema.CastVote;
 import io.storagebus.schema.DisconnectDomain;
-import io.storagebus.schema.DomainActivated;
 import io.storagebus.schema.DomainDisconnected;
-import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.DomainStatus;
 import io.storagebus.schema.Envelope;
-import io.storagebus.schema.MaintenanceAborted;
-import io.storagebus.schema.MaintenanceCancelled;
-import io.storagebus.schema.MaintenanceCompleted;
-import io.storagebus.schema.MaintenanceRequested;
-import io.storagebus.schema.MaintenanceStarted;
 import io.storagebus.schema.MaintenanceState;
 import io.storagebus.schema.MaintenanceStatus;
 import io.storagebus.schema.MaintenanceVote;
 import io.storagebus.schema.MaintenanceVoter;
-import io.storagebus.schema.TaskStatus;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import org.apache.avro.specific.SpecificRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -71,45 +56,6 @@ public final class MaintenanceCoordinator implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MaintenanceCoordinator.class);
     private static final long RETRY_MS = 1000;
 
-    /** A request still in play: voting, or decided and waiting for the hosts. */
-    private static final class Open {
-        final String requestId;
-        final String domainId;
-        final String pool;
-        final String reason;
-        final Instant createdAt;
-        final MaintenanceBallot ballot;
-        MaintenanceStatus status;
-        final Set<String> hostsPending = new TreeSet<>();
-        final Set<String> hostsDisconnected = new TreeSet<>();
-        final Map<String, String> hostFailures = new TreeMap<>();
-        Instant decidedAt;
-        boolean publishing;
-        long timer = -1;
-
-        Open(MaintenanceState s, String pool) {
-            this.requestId = s.getRequestId();
-            this.domainId = s.getDomainId();
-            this.pool = pool;
-            this.reason = s.getReason();
-            this.createdAt = s.getCreatedAt();
-            this.ballot = new MaintenanceBallot(s.getVoters(), s.getVotes(), s.getDeadline());
-            this.status = s.getStatus();
-            this.hostsPending.addAll(s.getHostsPending());
-            this.hostsDisconnected.addAll(s.getHostsDisconnected());
-            this.decidedAt = s.getDecidedAt();
-        }
-
-        MaintenanceState snapshot(Envelope envelope, MaintenanceStatus status) {
-            return MaintenanceState.newBuilder()
-                    .setEnvelope(envelope).setRequestId(requestId).setDomainId(domainId).setReason(reason)
-                    .setDeadline(ballot.deadline()).setStatus(status).setVoters(ballot.voters()).setVotes(ballot.votes())
-                    .setHostsPending(List.copyOf(hostsPending)).setHostsDisconnected(List.copyOf(hostsDisconnected))
-                    .setCreatedAt(createdAt).setDecidedAt(decidedAt)
-                    .build();
-        }
-    }
-
     /** What GET shows: the request as it stands, and hosts that failed to disconnect. */
     public record Snapshot(MaintenanceState state, Map<String, String> hostFailures) {
     }
@@ -120,12 +66,10 @@ public final class MaintenanceCoordinator implements AutoCloseable {
     private final CommandBus bus;
     private final SubscriberRegistry subscribers;
     private final HostDirectory hosts;
-    private final DeadLetters deadLetters;
-    private final TopicFollower replies;
-    private final MessageCodec codec = MessageCodec.standard();
+    private final MaintenanceReplies replies;
     private final Lifecycle lifecycle = new Lifecycle("maintenance coordinator");
-    private final Map<String, Open> byDomain = new HashMap<>();
-    private final Map<String, Open> byRequest = new HashMap<>();
+    private final Map<String, OpenRequest> byDomain = new HashMap<>();
+    private final Map<String, OpenRequest> byRequest = new HashMap<>();
 
     public MaintenanceCoordinator(Vertx vertx, String managerId, KafkaConnection kafka, StateView view, CommandBus bus,
                                   SubscriberRegistry subscribers, HostDirectory hosts, DeadLetters deadLetters) {
@@ -135,8 +79,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         this.bus = bus;
         this.subscribers = subscribers;
         this.hosts = hosts;
-        this.deadLetters = deadLetters;
-        this.replies = new TopicFollower(kafka, "maintenance-replies", List.of(Topics.MAINTENANCE), this::onReply);
+        this.replies = new MaintenanceReplies(kafka, deadLetters, this::onVote, this::onDisconnected);
     }
 
     /**
@@ -148,7 +91,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         synchronized (this) {
             for (MaintenanceState s : view.maintenance()) {
                 if (s.getStatus() == MaintenanceStatus.VOTING || s.getStatus() == MaintenanceStatus.PREPARING) {
-                    track(new Open(s, s.getEnvelope().getPool()));
+                    track(new OpenRequest(s, s.getEnvelope().getPool()));
                     LOG.info("maintenance {} of domain {} resumed ({})", s.getRequestId(), s.getDomainId(), s.getStatus());
                 }
             }
@@ -157,7 +100,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         replies.start();
         return replies.caughtUp().thenRun(() -> {
             synchronized (this) {
-                for (Open open : List.copyOf(byDomain.values())) {
+                for (OpenRequest open : List.copyOf(byDomain.values())) {
                     if (open.status == MaintenanceStatus.VOTING) {
                         armDeadline(open);
                         evaluate(open);
@@ -174,7 +117,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
     /** Opens a vote on taking the domain into maintenance; completes once the request is published. */
     public synchronized Future<Snapshot> request(String domainId, String reason, Duration votingTime) {
         DomainState domain = activeDomain(domainId);
-        Open existing = byDomain.get(domainId);
+        OpenRequest existing = byDomain.get(domainId);
         if (existing != null) {
             throw new Conflict("MAINTENANCE_IN_PROGRESS", "domain '" + domain.getName() + "' has maintenance request "
                     + existing.requestId + " " + existing.status + "; cancel it or wait for its decision", null);
@@ -185,26 +128,16 @@ public final class MaintenanceCoordinator implements AutoCloseable {
                 .setSubscriberId(s.id()).setDescription(s.description()).setSilence(s.silence()).build()));
         voters.add(MaintenanceBallot.selfVoter());
         String requestId = UUID.randomUUID().toString();
-        String pool = domain.getEnvelope().getPool();
-        Envelope envelope = Envelopes.origin(pool, issuer, requestId);
-        MaintenanceState voting = MaintenanceState.newBuilder()
-                .setEnvelope(envelope).setRequestId(requestId).setDomainId(domainId).setReason(reason)
-                .setDeadline(now.plus(votingTime)).setStatus(MaintenanceStatus.VOTING).setVoters(voters).setVotes(List.of())
-                .setHostsPending(List.of()).setHostsDisconnected(List.of()).setCreatedAt(now)
-                .build();
-        Open open = new Open(voting, pool);
+        Envelope envelope = Envelopes.origin(domain.getEnvelope().getPool(), issuer, requestId);
+        OpenRequest open = OpenRequest.voting(envelope, domainId, reason, voters, now, now.plus(votingTime));
         open.publishing = true;
         track(open);
-        MaintenanceRequested event = MaintenanceRequested.newBuilder()
-                .setEnvelope(envelope).setRequestId(requestId).setDomainId(domainId).setDomainName(domain.getName())
-                .setReason(reason).setDeadline(voting.getDeadline()).setVoters(voters)
-                .build();
-        return bus.publish(List.of(new Outgoing(Topics.MAINTENANCE_STATE, domainId, voting), new Outgoing(Topics.EVENTS, domainId, event)))
+        return bus.publish(open.requested(envelope, domain.getName()))
                 .map(v -> {
                     synchronized (this) {
                         open.publishing = false;
                         LOG.info("maintenance {} of domain {} requested ({}), {} voters, deadline {}", requestId, domainId, reason,
-                                voters.size(), voting.getDeadline());
+                                voters.size(), open.ballot.deadline());
                         armDeadline(open);
                         evaluate(open);
                         return snapshot(open);
@@ -219,7 +152,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
 
     /** Withdraws a request that is still being voted on. */
     public synchronized Future<Snapshot> cancel(String domainId) {
-        Open open = byDomain.get(domainId);
+        OpenRequest open = byDomain.get(domainId);
         if (open == null) {
             throw new NotFound("NO_MAINTENANCE_REQUEST", "domain " + domainId + " has no open maintenance request");
         }
@@ -228,10 +161,10 @@ public final class MaintenanceCoordinator implements AutoCloseable {
                     + (open.publishing ? "being published or decided" : "decided (" + open.status + ")") + "; it can no longer be cancelled", null);
         }
         Envelope envelope = Envelopes.origin(open.pool, issuer, open.requestId);
-        MaintenanceState cancelled = open.snapshot(envelope, MaintenanceStatus.CANCELLED);
+        List<Outgoing> records = open.cancelled(envelope);
+        MaintenanceState cancelled = (MaintenanceState) records.get(0).value();
         open.publishing = true;
-        return publishAndApply(List.of(new Outgoing(Topics.MAINTENANCE_STATE, domainId, cancelled), new Outgoing(Topics.EVENTS, domainId,
-                        MaintenanceCancelled.newBuilder().setEnvelope(envelope).setRequestId(open.requestId).setDomainId(domainId).build())))
+        return publishAndApply(records)
                 .map(v -> {
                     synchronized (this) {
                         untrack(open);
@@ -256,13 +189,8 @@ public final class MaintenanceCoordinator implements AutoCloseable {
                     + (byDomain.containsKey(domainId) ? " with maintenance " + byDomain.get(domainId).status : "") + ", not in MAINTENANCE", null);
         }
         Envelope envelope = Envelopes.origin(domain.getEnvelope().getPool(), issuer, last.getRequestId());
-        DomainState active = withStatus(domain, envelope, DomainStatus.ACTIVE);
-        MaintenanceState ended = MaintenanceState.newBuilder(last).setEnvelope(envelope).setStatus(MaintenanceStatus.ENDED).build();
-        return publishAndApply(List.of(
-                        new Outgoing(Topics.DOMAIN_STATE, domainId, active),
-                        new Outgoing(Topics.MAINTENANCE_STATE, domainId, ended),
-                        new Outgoing(Topics.EVENTS, domainId, DomainActivated.newBuilder().setEnvelope(envelope).setDomainId(domainId)
-                                .setRequestId(last.getRequestId()).build())))
+        DomainState active = OpenRequest.withStatus(domain, envelope, DomainStatus.ACTIVE);
+        return publishAndApply(OpenRequest.ended(envelope, last, active))
                 .map(v -> {
                     LOG.info("domain {} '{}' activated after maintenance {}", domainId, domain.getName(), last.getRequestId());
                     return active;
@@ -271,7 +199,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
 
     /** The domain's maintenance request: the open one as it stands, else the last one published. */
     public synchronized Optional<Snapshot> current(String domainId) {
-        Open open = byDomain.get(domainId);
+        OpenRequest open = byDomain.get(domainId);
         if (open != null) {
             return Optional.of(snapshot(open));
         }
@@ -280,7 +208,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
 
     /** Why volume operations on the domain are refused now, if they are. */
     public synchronized Optional<String> refusesVolumeOperations(String domainId) {
-        Open open = byDomain.get(domainId);
+        OpenRequest open = byDomain.get(domainId);
         if (open != null && open.status == MaintenanceStatus.PREPARING) {
             return Optional.of("is being taken into maintenance (request " + open.requestId + ")");
         }
@@ -288,7 +216,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
                 .map(d -> "is in " + d.getStatus());
     }
 
-    private Snapshot snapshot(Open open) {
+    private Snapshot snapshot(OpenRequest open) {
         return new Snapshot(open.snapshot(Envelopes.origin(open.pool, issuer, open.requestId), open.status), Map.copyOf(open.hostFailures));
     }
 
@@ -300,12 +228,12 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         return domain;
     }
 
-    private void track(Open open) {
+    private void track(OpenRequest open) {
         byDomain.put(open.domainId, open);
         byRequest.put(open.requestId, open);
     }
 
-    private void untrack(Open open) {
+    private void untrack(OpenRequest open) {
         byDomain.remove(open.domainId, open);
         byRequest.remove(open.requestId, open);
         if (open.timer >= 0) {
@@ -317,7 +245,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
      * Decides at the deadline. Timers run on the monotonic clock and the deadline is wall-clock
      * time; if the timer comes early by the wall clock, it is armed again for what is left.
      */
-    private void armDeadline(Open open) {
+    private void armDeadline(OpenRequest open) {
         long delay = Math.max(1, Duration.between(Instant.now(), open.ballot.deadline()).toMillis() + 1);
         open.timer = vertx.setTimer(delay, id -> {
             synchronized (this) {
@@ -332,12 +260,12 @@ public final class MaintenanceCoordinator implements AutoCloseable {
     }
 
     /** Decides the request if its votes (or its deadline) allow; retried after a failed publication. */
-    private void evaluate(Open open) {
+    private void evaluate(OpenRequest open) {
         if (!lifecycle.isStarted() || open.publishing || open.status != MaintenanceStatus.VOTING || !replies.isCaughtUp()
                 || byRequest.get(open.requestId) != open) {
             return;
         }
-        MaintenanceBallot.Outcome outcome = open.ballot.decide(Instant.now(), () -> runningTasks(open.domainId));
+        MaintenanceBallot.Outcome outcome = open.ballot.decide(Instant.now(), () -> MaintenanceBallot.selfVeto(view.tasks(), open.domainId));
         if (outcome instanceof MaintenanceBallot.Abort abort) {
             abort(open, abort.vetoes());
         } else if (outcome instanceof MaintenanceBallot.Start start) {
@@ -345,25 +273,10 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         }
     }
 
-    /** StorageBus's own vote: no while a task of the domain has not finished. */
-    private Optional<String> runningTasks(String domainId) {
-        List<String> running = view.tasks().stream()
-                .filter(t -> domainId.equals(t.getDomainId()) && (t.getStatus() == TaskStatus.PENDING || t.getStatus() == TaskStatus.RUNNING))
-                .map(t -> t.getType() + " " + t.getId()).sorted().toList();
-        if (running.isEmpty()) {
-            return Optional.empty();
-        }
-        return Optional.of(running.size() + " task(s) still run on the domain: "
-                + String.join(", ", running.subList(0, Math.min(10, running.size()))) + (running.size() > 10 ? ", ..." : ""));
-    }
-
-    private void abort(Open open, List<CastVote> vetoes) {
+    private void abort(OpenRequest open, List<CastVote> vetoes) {
         Envelope envelope = Envelopes.origin(open.pool, issuer, open.requestId);
         open.decidedAt = envelope.getTimestamp();
-        publishTransition(open, List.of(
-                new Outgoing(Topics.MAINTENANCE_STATE, open.domainId, open.snapshot(envelope, MaintenanceStatus.ABORTED)),
-                new Outgoing(Topics.EVENTS, open.domainId, MaintenanceAborted.newBuilder().setEnvelope(envelope)
-                        .setRequestId(open.requestId).setDomainId(open.domainId).setVetoes(vetoes).build())), () -> {
+        publishTransition(open, open.aborted(envelope, vetoes), () -> {
             untrack(open);
             StorageBusMetrics.get().maintenanceDecided("ABORTED");
             LOG.info("maintenance {} of domain {} aborted: {}", open.requestId, open.domainId,
@@ -371,7 +284,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         });
     }
 
-    private void start(Open open, List<CastVote> consents) {
+    private void start(OpenRequest open, List<CastVote> consents) {
         DomainState domain = view.domain(open.domainId).orElse(null);
         if (domain == null) {
             LOG.warn("maintenance {}: domain {} is gone; dropping the request", open.requestId, open.domainId);
@@ -382,16 +295,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         List<String> poolHosts = hosts.all().stream().filter(h -> h.pool().equals(open.pool)).map(HostDirectory.Host::hostId).toList();
         open.decidedAt = envelope.getTimestamp();
         open.hostsPending.addAll(poolHosts);
-        DomainRef ref = DomainRef.newBuilder().setId(domain.getId()).setDriver(domain.getDriver()).setProperties(domain.getProperties()).build();
-        List<Outgoing> records = new ArrayList<>();
-        records.add(new Outgoing(Topics.DOMAIN_STATE, open.domainId, withStatus(domain, envelope, DomainStatus.PREPARING_FOR_MAINTENANCE)));
-        records.add(new Outgoing(Topics.MAINTENANCE_STATE, open.domainId, open.snapshot(envelope, MaintenanceStatus.PREPARING)));
-        records.add(new Outgoing(Topics.EVENTS, open.domainId, MaintenanceStarted.newBuilder().setEnvelope(envelope)
-                .setRequestId(open.requestId).setDomainId(open.domainId).setVotes(consents).setHosts(poolHosts).build()));
-        for (String host : poolHosts) {
-            records.add(new Outgoing(Topics.hostCommands(host), open.domainId, DisconnectDomain.newBuilder().setEnvelope(envelope)
-                    .setRequestId(open.requestId).setDomain(ref).setHostId(host).build()));
-        }
+        List<Outgoing> records = open.started(envelope, domain, poolHosts, consents);
         publishTransition(open, records, () -> {
             open.status = MaintenanceStatus.PREPARING;
             StorageBusMetrics.get().maintenanceDecided("STARTED");
@@ -400,7 +304,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         });
     }
 
-    private void completeIfDisconnected(Open open) {
+    private void completeIfDisconnected(OpenRequest open) {
         if (open.status != MaintenanceStatus.PREPARING || open.publishing || !open.hostsPending.isEmpty() || byRequest.get(open.requestId) != open) {
             return;
         }
@@ -410,11 +314,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
             return;
         }
         Envelope envelope = Envelopes.origin(open.pool, issuer, open.requestId);
-        publishTransition(open, List.of(
-                new Outgoing(Topics.DOMAIN_STATE, open.domainId, withStatus(domain, envelope, DomainStatus.MAINTENANCE)),
-                new Outgoing(Topics.MAINTENANCE_STATE, open.domainId, open.snapshot(envelope, MaintenanceStatus.COMPLETED)),
-                new Outgoing(Topics.EVENTS, open.domainId, MaintenanceCompleted.newBuilder().setEnvelope(envelope)
-                        .setRequestId(open.requestId).setDomainId(open.domainId).setHosts(List.copyOf(open.hostsDisconnected)).build())), () -> {
+        publishTransition(open, open.completed(envelope, domain), () -> {
             untrack(open);
             StorageBusMetrics.get().maintenanceDecided("COMPLETED");
             LOG.info("domain {} is in maintenance (request {}); hosts disconnected: {}", open.domainId, open.requestId, open.hostsDisconnected);
@@ -425,7 +325,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
      * Publishes one transition; applies it once committed. If Kafka did not take it, nothing
      * changed, and the same decision is tried again a second later.
      */
-    private void publishTransition(Open open, List<Outgoing> records, Runnable committed) {
+    private void publishTransition(OpenRequest open, List<Outgoing> records, Runnable committed) {
         open.publishing = true;
         publishAndApply(records).onComplete(ar -> {
             synchronized (this) {
@@ -460,35 +360,8 @@ public final class MaintenanceCoordinator implements AutoCloseable {
                 }));
     }
 
-    private void onReply(ConsumerRecord<String, byte[]> record) {
-        boolean live = replies.isCaughtUp();
-        SpecificRecord reply;
-        try {
-            reply = codec.decode(record.value());
-        } catch (UndecodableRecordException e) {
-            LOG.warn("{}-{}@{}: undecodable maintenance reply: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
-            if (live) {
-                deadLetters.send(record, e.getMessage());
-            }
-            return;
-        }
-        synchronized (this) {
-            if (reply instanceof MaintenanceVote vote) {
-                onVote(vote, Instant.ofEpochMilli(record.timestamp()), live);
-            } else if (reply instanceof DomainDisconnected disconnected) {
-                onDisconnected(disconnected, live);
-            } else {
-                String why = reply.getSchema().getFullName() + " is not a maintenance reply";
-                LOG.warn("{}-{}@{}: {}", record.topic(), record.partition(), record.offset(), why);
-                if (live) {
-                    deadLetters.send(record, why);
-                }
-            }
-        }
-    }
-
-    private void onVote(MaintenanceVote vote, Instant at, boolean live) {
-        Open open = byRequest.get(vote.getRequestId());
+    private synchronized void onVote(MaintenanceVote vote, Instant at, boolean live) {
+        OpenRequest open = byRequest.get(vote.getRequestId());
         if (open == null || open.status != MaintenanceStatus.VOTING) {
             if (live) {
                 LOG.warn("vote of {} ignored: maintenance request {} is {}", vote.getSubscriberId(), vote.getRequestId(),
@@ -506,8 +379,8 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         }
     }
 
-    private void onDisconnected(DomainDisconnected answer, boolean live) {
-        Open open = byRequest.get(answer.getRequestId());
+    private synchronized void onDisconnected(DomainDisconnected answer, boolean live) {
+        OpenRequest open = byRequest.get(answer.getRequestId());
         // A host may answer before this manager has seen its own start committed: the host read
         // the committed DisconnectDomain, so the start did commit, and the answer counts.
         boolean waiting = open != null && open.hostsPending.contains(answer.getHostId())
@@ -519,20 +392,17 @@ public final class MaintenanceCoordinator implements AutoCloseable {
             return;
         }
         if (!answer.getFailures().isEmpty()) {
-            open.hostFailures.put(answer.getHostId(), String.join("; ", answer.getFailures()));
             LOG.warn("maintenance {}: host {} could not tear down every volume of domain {}: {}", open.requestId, answer.getHostId(),
                     open.domainId, answer.getFailures());
-            return;
         }
-        open.hostFailures.remove(answer.getHostId());
-        open.hostsPending.remove(answer.getHostId());
-        open.hostsDisconnected.add(answer.getHostId());
-        completeIfDisconnected(open);
+        if (open.hostAnswered(answer.getHostId(), answer.getFailures())) {
+            completeIfDisconnected(open);
+        }
     }
 
     /** A host whose session ended holds no lease any more: it no longer uses the domain. */
     private synchronized void onHostGone(String hostId) {
-        for (Open open : List.copyOf(byDomain.values())) {
+        for (OpenRequest open : List.copyOf(byDomain.values())) {
             if (open.status == MaintenanceStatus.PREPARING && open.hostsPending.contains(hostId)) {
                 hostGone(open, hostId);
                 completeIfDisconnected(open);
@@ -540,14 +410,9 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         }
     }
 
-    private void hostGone(Open open, String hostId) {
+    private void hostGone(OpenRequest open, String hostId) {
         LOG.info("maintenance {}: host {} left the cluster; its leases ended with its session", open.requestId, hostId);
-        open.hostsPending.remove(hostId);
-        open.hostsDisconnected.add(hostId);
-    }
-
-    private static DomainState withStatus(DomainState domain, Envelope envelope, DomainStatus status) {
-        return DomainState.newBuilder(domain).setEnvelope(envelope).setStatus(status).build();
+        open.hostAnswered(hostId, List.of());
     }
 
     @Override

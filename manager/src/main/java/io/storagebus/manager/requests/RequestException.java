@@ -1,5 +1,7 @@
 package io.storagebus.manager.requests;
 
+import java.util.List;
+
 /**
  * Why a request was refused, in the terms of the request itself: each case has a stable code a
  * client can branch on and a message a person understands. The REST API maps these to HTTP once
@@ -39,10 +41,35 @@ public abstract sealed class RequestException extends RuntimeException {
         }
     }
 
-    /** A field of the request is wrong whatever the state. */
+    /** One thing wrong with one field. */
+    public record Problem(String field, String code, String message) {
+    }
+
+    /** A field of the request is wrong whatever the state; or several, each a {@link Problem}. */
     public static final class Invalid extends RequestException {
+        private final List<Problem> problems;
+
         public Invalid(String field, String code, String message) {
+            this(code, message, field, List.of(new Problem(field, code, message)));
+        }
+
+        /** Several fields at once: {@code code} names the whole, the first problem's field is the field. */
+        public Invalid(String code, List<Problem> problems) {
+            this(code, problems.size() == 1 ? problems.get(0).message() : problems.size() + " " + plural(problems) + " are invalid",
+                    problems.get(0).field(), problems);
+        }
+
+        private Invalid(String code, String message, String field, List<Problem> problems) {
             super(code, message, field);
+            this.problems = List.copyOf(problems);
+        }
+
+        private static String plural(List<Problem> problems) {
+            return problems.get(0).field().startsWith("properties.") ? "properties" : "fields";
+        }
+
+        public List<Problem> problems() {
+            return problems;
         }
     }
 
@@ -50,8 +77,8 @@ public abstract sealed class RequestException extends RuntimeException {
     public static final class Unavailable extends RequestException {
         private final boolean timedOut;
 
-        public Unavailable(String code, String message, boolean timedOut) {
-            super(code, message, null);
+        public Unavailable(String code, String message, String field, boolean timedOut) {
+            super(code, message, field);
             this.timedOut = timedOut;
         }
 

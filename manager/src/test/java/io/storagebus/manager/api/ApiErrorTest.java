@@ -35,8 +35,8 @@ class ApiErrorTest {
 
     @Test
     void unavailableIs503AndNoAnswerInTimeIs504() {
-        assertEquals(503, ApiError.of(new RequestException.Unavailable("NO_HOST", "none", false), "/").status());
-        assertEquals(504, ApiError.of(new RequestException.Unavailable("STORAGE_CHECK_TIMEOUT", "late", true), "/").status());
+        assertEquals(503, ApiError.of(new RequestException.Unavailable("NO_HOST", "none", "pool", false), "/").status());
+        assertEquals(504, ApiError.of(new RequestException.Unavailable("STORAGE_CHECK_TIMEOUT", "late", "hostId", true), "/").status());
     }
 
     @Test

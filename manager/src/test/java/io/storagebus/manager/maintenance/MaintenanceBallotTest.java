@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import io.storagebus.bus.Envelopes;
 import io.storagebus.manager.maintenance.MaintenanceBallot.Abort;
 import io.storagebus.manager.maintenance.MaintenanceBallot.Counted;
 import io.storagebus.manager.maintenance.MaintenanceBallot.Pending;
@@ -16,6 +17,8 @@ import io.storagebus.manager.maintenance.MaintenanceBallot.Start;
 import io.storagebus.schema.CastVote;
 import io.storagebus.schema.MaintenanceVoter;
 import io.storagebus.schema.SilencePolicy;
+import io.storagebus.schema.TaskState;
+import io.storagebus.schema.TaskStatus;
 import io.storagebus.schema.VoteDecision;
 import org.junit.jupiter.api.Test;
 
@@ -98,5 +101,19 @@ class MaintenanceBallotTest {
         assertEquals(Counted.NOT_A_VOTER, ballot.record("intruder", VoteDecision.VETO, "no", T0));
         assertEquals(Counted.NOT_A_VOTER, ballot.record(MaintenanceBallot.STORAGEBUS, VoteDecision.VETO, "spoofed", T0));
         assertInstanceOf(Start.class, ballot.decide(T0, Optional::empty));
+    }
+
+    @Test
+    void storageBusVetoesWhileTasksOfTheDomainRunNamingThem() {
+        List<TaskState> tasks = List.of(
+                task("t1", "d1", TaskStatus.RUNNING), task("t2", "d1", TaskStatus.SUCCEEDED),
+                task("t3", "d2", TaskStatus.PENDING));
+        assertEquals(Optional.of("1 task(s) still run on the domain: CREATE_VOLUME t1"), MaintenanceBallot.selfVeto(tasks, "d1"));
+        assertEquals(Optional.empty(), MaintenanceBallot.selfVeto(tasks, "d3"));
+    }
+
+    private static TaskState task(String id, String domainId, io.storagebus.schema.TaskStatus status) {
+        return TaskState.newBuilder().setEnvelope(Envelopes.origin("default", "test", id)).setId(id)
+                .setType("CREATE_VOLUME").setStatus(status).setDomainId(domainId).setCreatedAt(Instant.now()).build();
     }
 }

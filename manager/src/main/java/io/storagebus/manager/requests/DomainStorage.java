@@ -1,4 +1,4 @@
-package io.storagebus.manager.api;
+package io.storagebus.manager.requests;
 
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -8,6 +8,8 @@ import java.util.Optional;
 
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.driver.StorageDriver;
+import io.storagebus.manager.requests.RequestException.Conflict;
+import io.storagebus.manager.requests.RequestException.Invalid;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.schema.DomainState;
 
@@ -37,7 +39,7 @@ final class DomainStorage {
     void claim(String storage, String domainName) {
         for (Path dir : reserved) {
             if (overlaps(storage, DIRECTORY + dir)) {
-                throw ApiError.badField("properties", "RESERVED_STORAGE", storage.substring(DIRECTORY.length()) + " is in, on or above "
+                throw new Invalid("properties", "RESERVED_STORAGE", storage.substring(DIRECTORY.length()) + " is in, on or above "
                         + dir + ", which StorageBus itself uses; choose a directory of its own");
             }
         }
@@ -67,8 +69,8 @@ final class DomainStorage {
         }
     }
 
-    private static ApiError conflict(String storage, String other) {
-        return ApiError.conflict("STORAGE_IN_USE", other + " already uses this storage or one in or above it ("
+    private static Conflict conflict(String storage, String other) {
+        return new Conflict("STORAGE_IN_USE", other + " already uses this storage or one in or above it ("
                 + storage + "); attach it once, or use importVolumes on a domain that is gone", "properties");
     }
 

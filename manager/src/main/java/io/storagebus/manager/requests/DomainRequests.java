@@ -1,0 +1,215 @@
+package io.storagebus.manager.requests;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicReference;
+
+import io.storagebus.bus.Topics;
+import io.storagebus.driver.DriverRegistry;
+import io.storagebus.driver.PropertyValidator;
+import io.storagebus.driver.StorageDriver;
+import io.storagebus.leases.HostDirectory;
+import io.storagebus.leases.SpmDirectory;
+import io.storagebus.leases.SpmTerm;
+import io.storagebus.manager.bus.CommandBus.Outgoing;
+import io.storagebus.manager.bus.PoolTopics;
+import io.storagebus.manager.bus.StorageChecks;
+import io.storagebus.manager.ha.ActiveRole;
+import io.storagebus.manager.requests.RequestException.Conflict;
+import io.storagebus.manager.requests.RequestException.Invalid;
+import io.storagebus.manager.requests.RequestException.Problem;
+import io.storagebus.manager.requests.RequestException.Unavailable;
+import io.storagebus.manager.state.StateView;
+import io.storagebus.schema.CheckDomainStorage;
+import io.storagebus.schema.DomainRef;
+import io.storagebus.schema.DomainState;
+import io.storagebus.schema.DomainStatus;
+import io.storagebus.schema.DomainStorageChecked;
+import io.storagebus.schema.Envelope;
+import io.storagebus.schema.VolumeState;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Storage domains: created once a host of the pool checked the storage (the manager usually
+ * cannot see it: a directory mounted on the hosts, a SAN's VG), and the volumes found on a
+ * domain's storage imported.
+ */
+public final class DomainRequests {
+    private static final Logger LOG = LoggerFactory.getLogger(DomainRequests.class);
+
+    /** A new domain; {@code hostId} (optional) is the host to check its storage, else the pool's SPM. */
+    public record Create(String name, String driver, String pool, Map<String, String> properties, boolean importVolumes, String hostId) {
+    }
+
+    /** The domain stored, the host that checked its storage, and how many volumes it found there. */
+    public record Created(DomainState domain, String checkedBy, long importedVolumes) {
+    }
+
+    /** What an import found: volumes new to the state, and ones it knew already. */
+    public record Imported(String domainId, int importedVolumes, int knownVolumes, String checkedBy) {
+    }
+
+    private final Vertx vertx;
+    private final StateView view;
+    private final ActiveRole role;
+    private final DriverRegistry drivers;
+    private final HostDirectory hosts;
+    private final SpmDirectory spms;
+    private final StorageChecks storageChecks;
+    private final PoolTopics poolTopics;
+    private final DomainStorage domainStorage;
+    private final TaskSubmitter submitter;
+    private final java.time.Duration storageCheckTimeout;
+
+    public DomainRequests(Vertx vertx, Resources resources, TaskSubmitter submitter, ActiveRole role, DriverRegistry drivers,
+                          HostDirectory hosts, SpmDirectory spms, StorageChecks storageChecks, PoolTopics poolTopics,
+                          DomainStorage domainStorage, java.time.Duration storageCheckTimeout) {
+        this.vertx = vertx;
+        this.view = resources.view();
+        this.submitter = submitter;
+        this.role = role;
+        this.drivers = drivers;
+        this.hosts = hosts;
+        this.spms = spms;
+        this.storageChecks = storageChecks;
+        this.poolTopics = poolTopics;
+        this.domainStorage = domainStorage;
+        this.storageCheckTimeout = storageCheckTimeout;
+    }
+
+    /**
+     * Checks the bag's shape here, then has a host of the pool check the storage itself, refuses
+     * a second domain on storage another domain uses, and with {@code importVolumes} registers the
+     * volumes the host found there (a domain attached from elsewhere). Stored only on the host's yes.
+     */
+    public Future<Created> create(Create request, Origin origin) {
+        String name = request.name();
+        String pool = request.pool();
+        if (!Topics.POOL_NAME.matcher(pool).matches()) {
+            throw new Invalid("pool", "INVALID_NAME", "pool must match " + Topics.POOL_NAME.pattern());
+        }
+        StorageDriver driver = drivers.find(request.driver()).orElseThrow(() -> new Invalid("driver", "UNKNOWN_DRIVER",
+                "unknown driver '" + request.driver() + "'; available: " + drivers.all().stream().map(StorageDriver::name).toList()));
+        requireFreeDomainName(name);
+        PropertyValidator.Result shape = PropertyValidator.checkShape(driver, request.properties());
+        if (!shape.valid()) {
+            throw new Invalid("INVALID_PROPERTIES", shape.violations().stream()
+                    .map(v -> new Problem("properties." + v.property(), v.code(), v.message())).toList());
+        }
+        String hostId = checkingHost(pool, request.hostId());
+        String id = UUID.randomUUID().toString();
+        DomainRef ref = DomainRef.newBuilder().setId(id).setDriver(driver.name()).setProperties(shape.properties()).build();
+        // The storage stays claimed until the domain is in the view (reserved below) or refused.
+        AtomicReference<String> claimed = new AtomicReference<>();
+        return checkStorage(origin, pool, hostId, ref, request.importVolumes())
+                .compose(answer -> vertx.executeBlocking(() -> {
+                    domainStorage.claim(answer.getStorageId(), name);
+                    claimed.set(answer.getStorageId());
+                    return answer;
+                }, false))
+                .compose(answer -> poolTopics.ensure(pool).map(answer))
+                .compose(answer -> {
+                    // Checked again right before the reservation: both run on the event loop, so
+                    // two requests for one name cannot both pass.
+                    requireFreeDomainName(name);
+                    Envelope envelope = origin.envelope(pool, id);
+                    DomainState domain = DomainState.newBuilder()
+                            .setEnvelope(envelope).setId(id).setName(name).setDriver(driver.name()).setProperties(shape.properties())
+                            .setStatus(DomainStatus.ACTIVE).setCreatedAt(envelope.getTimestamp()).setStorageId(answer.getStorageId())
+                            .build();
+                    List<Outgoing> records = new ArrayList<>();
+                    records.add(new Outgoing(Topics.DOMAIN_STATE, id, domain));
+                    answer.getVolumes().forEach(v -> records.add(new Outgoing(Topics.VOLUME_STATE, v.getId(), imported(envelope, v))));
+                    return submitter.publishNew(records, List.of()).map(v -> {
+                        LOG.info("domain {} '{}' created ({} driver, pool {}, storage checked by host {}, {} volumes imported)", id, name,
+                                driver.name(), pool, hostId, answer.getVolumes().size());
+                        return new Created(domain, hostId, request.importVolumes()
+                                ? view.volumes().stream().filter(vol -> vol.getDomainId().equals(id)).count() : 0);
+                    });
+                })
+                .onComplete(ar -> {
+                    if (claimed.get() != null) {
+                        domainStorage.release(claimed.get());
+                    }
+                });
+    }
+
+    /**
+     * Registers the volumes on a domain's storage that the state does not know: for a domain
+     * attached without {@code importVolumes}, or after Kafka lost the state. Known volumes stay as
+     * they are. The pool's SPM lists them, or {@code hostId}.
+     */
+    public Future<Imported> importVolumes(DomainState domain, String hostIdOrNull, Origin origin) {
+        String pool = domain.getEnvelope().getPool();
+        String hostId = checkingHost(pool, hostIdOrNull);
+        return checkStorage(origin, pool, hostId, Resources.domainRef(domain), true)
+                .compose(answer -> {
+                    Envelope envelope = origin.envelope(pool, UUID.randomUUID().toString());
+                    List<Outgoing> records = answer.getVolumes().stream().filter(v -> view.volume(v.getId()).isEmpty())
+                            .map(v -> new Outgoing(Topics.VOLUME_STATE, v.getId(), imported(envelope, v)))
+                            .toList();
+                    int known = answer.getVolumes().size() - records.size();
+                    return submitter.publishNew(records, List.of()).map(v -> {
+                        LOG.info("domain {} '{}': {} volumes imported, {} known already (listed by host {})", domain.getId(), domain.getName(),
+                                records.size(), known, hostId);
+                        return new Imported(domain.getId(), records.size(), known, hostId);
+                    });
+                });
+    }
+
+    /** The host that checks a pool's storage: the one named, or the pool's SPM, or any host of the pool. */
+    private String checkingHost(String pool, String named) {
+        if (named != null) {
+            HostDirectory.Host host = hosts.all().stream().filter(h -> h.hostId().equals(named)).findFirst()
+                    .orElseThrow(() -> new Invalid("hostId", "UNKNOWN_HOST", "no host '" + named + "' is connected"));
+            if (!host.pool().equals(pool)) {
+                throw new Invalid("hostId", "CROSS_POOL", "host '" + named + "' serves pool '" + host.pool() + "', not pool '" + pool + "'");
+            }
+            return named;
+        }
+        return spms.spmOf(pool).map(SpmTerm::hostId)
+                .or(() -> hosts.all().stream().filter(h -> h.pool().equals(pool)).map(HostDirectory.Host::hostId).sorted().findFirst())
+                .orElseThrow(() -> new Unavailable("NO_HOST", "no host of pool '" + pool + "' is connected to check the storage on; "
+                        + "a domain is stored only once a host of its pool saw its storage: start a host worker of the pool", "pool", false));
+    }
+
+    /**
+     * The host's answer to a storage check, or the refusal: the host's objections as property
+     * errors, no answer in time as STORAGE_CHECK_TIMEOUT.
+     */
+    private Future<DomainStorageChecked> checkStorage(Origin origin, String pool, String hostId, DomainRef domain, boolean listVolumes) {
+        String checkId = UUID.randomUUID().toString();
+        CheckDomainStorage check = CheckDomainStorage.newBuilder().setEnvelope(origin.envelope(pool, checkId)).setCheckId(checkId)
+                .setDomain(domain).setHostId(hostId).setListVolumes(listVolumes).build();
+        return storageChecks.ask(role.bus(), check, storageCheckTimeout)
+                .recover(e -> Future.failedFuture(e instanceof StorageChecks.NoAnswerException
+                        ? new Unavailable("STORAGE_CHECK_TIMEOUT", e.getMessage(), "hostId", true) : e))
+                .map(answer -> {
+                    if (!answer.getViolations().isEmpty()) {
+                        throw new Invalid("INVALID_PROPERTIES", answer.getViolations().stream().map(v -> new Problem("properties." + v.getProperty(),
+                                v.getCode(), v.getMessage() + " (checked on host " + hostId + ")")).toList());
+                    }
+                    if (answer.getError() != null || answer.getStorageId() == null) {
+                        throw new Unavailable("STORAGE_UNAVAILABLE", "host " + hostId + " cannot use the storage, nothing was changed: "
+                                + answer.getError(), "properties", false);
+                    }
+                    return answer;
+                });
+    }
+
+    /** A volume a host found on storage, as this manager records it: under its own envelope and task. */
+    private static VolumeState imported(Envelope envelope, VolumeState found) {
+        return VolumeState.newBuilder(found).setEnvelope(envelope).setTaskId(envelope.getCorrelationId()).setCreatedAt(envelope.getTimestamp()).build();
+    }
+
+    private void requireFreeDomainName(String name) {
+        if (view.domains().stream().anyMatch(d -> d.getName().equals(name))) {
+            throw new Conflict("DOMAIN_EXISTS", "a domain named '" + name + "' exists already", "name");
+        }
+    }
+}
