@@ -1,6 +1,7 @@
 package io.storagebus.worker;
 
 import io.storagebus.bus.TaskType;
+import java.time.Instant;
 import java.util.List;
 
 import io.storagebus.bus.Records;
@@ -23,7 +24,7 @@ public final class WorkerRecords {
 
     /** The volume state a command leaves a volume in. */
     public record VolumeFacts(String volumeId, String domainId, String name, long virtualSize, VolumeFormat format, Allocation allocation,
-                       String taskId, java.time.Instant createdAt) {
+                       String taskId, Instant createdAt) {
     }
 
     public static ProducerRecord<String, byte[]> volumeState(VolumeFacts v, Envelope envelope, VolumeStatus status, String uri,
@@ -56,19 +57,56 @@ public final class WorkerRecords {
         return new ProducerRecord<>(topic, key, null);
     }
 
-    public static ProducerRecord<String, byte[]> taskState(String taskId, TaskType type, VolumeFacts v, Envelope envelope, TaskStatus status,
-                                                           Long done, Long total, String code, String message) {
-        return taskState(taskId, type, v.domainId(), v.volumeId(), v.createdAt(), envelope, status, done, total, code, message);
-    }
+    /**
+     * A task a worker reports on: which it is and what it concerns. Each method is the task's
+     * state record in one status, stamped with the envelope of the report.
+     */
+    public record Task(String taskId, TaskType type, String domainId, String volumeId, Instant createdAt) {
+        /** The task of a command that makes {@code v}. */
+        public static Task of(TaskType type, VolumeFacts v) {
+            return new Task(v.taskId(), type, v.domainId(), v.volumeId(), v.createdAt());
+        }
 
-    public static ProducerRecord<String, byte[]> taskState(String taskId, TaskType type, String domainId, String volumeId,
-                                                           java.time.Instant createdAt, Envelope envelope, TaskStatus status,
-                                                           Long done, Long total, String code, String message) {
-        return Records.of(Topics.TASK_STATE, taskId, TaskState.newBuilder()
-                .setEnvelope(envelope).setId(taskId).setType(type.name()).setStatus(status)
-                .setDomainId(domainId).setVolumeId(volumeId).setDoneBytes(done).setTotalBytes(total)
-                .setErrorCode(code).setErrorMessage(message).setCreatedAt(createdAt)
-                .build());
+        /** The task of a command on an existing volume, issued at {@code createdAt}. */
+        public static Task of(String taskId, TaskType type, VolumeState volume, Instant createdAt) {
+            return new Task(taskId, type, volume.getDomainId(), volume.getId(), createdAt);
+        }
+
+        /** Running, with nothing to count. */
+        public ProducerRecord<String, byte[]> running(Envelope envelope) {
+            return record(envelope, TaskStatus.RUNNING, null, null, null, null);
+        }
+
+        /** Running, {@code done} bytes of {@code total} (null while unknown). */
+        public ProducerRecord<String, byte[]> progress(Envelope envelope, long done, Long total) {
+            return record(envelope, TaskStatus.RUNNING, done, total, null, null);
+        }
+
+        public ProducerRecord<String, byte[]> succeeded(Envelope envelope) {
+            return record(envelope, TaskStatus.SUCCEEDED, null, null, null, null);
+        }
+
+        /** Succeeded, having moved {@code bytes}. */
+        public ProducerRecord<String, byte[]> succeeded(Envelope envelope, long bytes) {
+            return record(envelope, TaskStatus.SUCCEEDED, bytes, bytes, null, null);
+        }
+
+        public ProducerRecord<String, byte[]> failed(Envelope envelope, String code, String message) {
+            return record(envelope, TaskStatus.FAILED, null, null, code, message);
+        }
+
+        /** In {@code status}, with nothing counted and no error: for tasks whose status is decided elsewhere. */
+        public ProducerRecord<String, byte[]> in(Envelope envelope, TaskStatus status) {
+            return record(envelope, status, null, null, null, null);
+        }
+
+        private ProducerRecord<String, byte[]> record(Envelope envelope, TaskStatus status, Long done, Long total, String code, String message) {
+            return Records.of(Topics.TASK_STATE, taskId, TaskState.newBuilder()
+                    .setEnvelope(envelope).setId(taskId).setType(type.name()).setStatus(status)
+                    .setDomainId(domainId).setVolumeId(volumeId).setDoneBytes(done).setTotalBytes(total)
+                    .setErrorCode(code).setErrorMessage(message).setCreatedAt(createdAt)
+                    .build());
+        }
     }
 
     public static ProducerRecord<String, byte[]> commandFailed(Envelope envelope, Envelope command, String commandType, String taskId,

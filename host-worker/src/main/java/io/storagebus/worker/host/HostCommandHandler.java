@@ -3,16 +3,15 @@ package io.storagebus.worker.host;
 import io.storagebus.bus.TaskType;
 import java.net.URI;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.HashMap;
 import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.metrics.StorageBusMetrics;
@@ -36,8 +35,6 @@ import io.storagebus.schema.DisconnectDomain;
 import io.storagebus.schema.DomainDisconnected;
 import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.Envelope;
-import io.storagebus.schema.LayerChange;
-import io.storagebus.schema.LayerChangeDone;
 import io.storagebus.schema.MaintenanceRequested;
 import io.storagebus.schema.MonitorVolume;
 import io.storagebus.schema.RefreshVolume;
@@ -45,7 +42,6 @@ import io.storagebus.schema.UnmonitorVolume;
 import io.storagebus.schema.PrepareVolume;
 import io.storagebus.schema.StreamLayer;
 import io.storagebus.schema.SwitchToLayer;
-import io.storagebus.schema.TaskStatus;
 import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.VolumeLeaseLost;
 import io.storagebus.schema.VolumePrepared;
@@ -55,6 +51,7 @@ import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.WorkerRecords;
 import io.storagebus.subscriber.Vote;
 import io.storagebus.worker.thin.VolumeMonitor;
+import org.apache.avro.Schema;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -73,21 +70,57 @@ final class HostCommandHandler {
     private final DriverRegistry drivers;
     private final VolumeLeases leases;
     private final VolumeMonitor monitor;
-    private static final long WATCH_TIMEOUT_SECONDS = 15;
     private final MessageCodec codec = MessageCodec.standard();
     /** Domains of the volumes prepared here, to deactivate them when their lease is lost. */
     private final Map<String, DomainRef> prepared = new ConcurrentHashMap<>();
 
-    /** Sends a record without blocking: for answers that come after the command was handled. */
-    private final java.util.function.Consumer<ProducerRecord<String, byte[]>> publishLater;
+    /** How long a vote waits for the monitor to say which guests use the domain. */
+    private static final long VOTE_TIMEOUT_SECONDS = 15;
+    /** The commands of this host, by type. */
+    private final Map<Class<?>, Handler<?>> commands = new HashMap<>();
 
     HostCommandHandler(WorkerConfig config, DriverRegistry drivers, VolumeLeases leases, VolumeMonitor monitor,
-                       java.util.function.Consumer<ProducerRecord<String, byte[]>> publishLater) {
-        this.publishLater = publishLater;
+                       Consumer<ProducerRecord<String, byte[]>> publishLater) {
         this.config = config;
         this.drivers = drivers;
         this.leases = leases;
         this.monitor = monitor;
+        GuestCommands guests = new GuestCommands(config, drivers, leases, monitor, prepared::containsKey, publishLater);
+        on(PrepareVolume.class, this::prepare);
+        on(TeardownVolume.class, this::teardown);
+        on(CheckDomainStorage.class, check -> List.of(DomainStorageCheck.answer(check, config.hostId(), config.issuer(), drivers)));
+        on(DisconnectDomain.class, this::disconnect);
+        on(MonitorVolume.class, guests::monitor);
+        on(UnmonitorVolume.class, unwatch -> {
+            guests.unmonitor(unwatch.getVolumeId());
+            return List.of();
+        });
+        on(SwitchToLayer.class, change -> List.of(guests.switchToLayer(change)));
+        on(StreamLayer.class, stream -> {
+            guests.streamLayer(stream);
+            return List.of();
+        });
+        on(RefreshVolume.class, refresh -> {
+            guests.refresh(refresh);
+            return List.of();
+        });
+    }
+
+    /** A command type this host carries out, with its handler. */
+    private record Handler<C extends SpecificRecord>(Class<C> type, Function<C, List<ProducerRecord<String, byte[]>>> handler) {
+        List<ProducerRecord<String, byte[]>> handle(SpecificRecord command) {
+            return handler.apply(type.cast(command));
+        }
+    }
+
+    private <C extends SpecificRecord> void on(Class<C> type, Function<C, List<ProducerRecord<String, byte[]>>> handler) {
+        commands.put(type, new Handler<>(type, handler));
+    }
+
+    /** Every host command names the host it is for in its {@code hostId} field; a command for another host is not this one's. */
+    private static String hostIdOf(SpecificRecord command) {
+        Schema.Field field = command.getSchema().getField("hostId");
+        return field == null ? null : String.valueOf(command.get(field.pos()));
     }
 
     List<ProducerRecord<String, byte[]>> handle(ConsumerRecord<String, byte[]> record) {
@@ -108,41 +141,9 @@ final class HostCommandHandler {
             return List.of(WorkerRecords.commandFailed(Envelopes.causedBy(cause, config.issuer(), null), cause,
                     command.getSchema().getFullName(), null, null, IssuerPolicy.REFUSED, refused.get()), deadLetter(record, refused.get()));
         }
-        if (command instanceof PrepareVolume prepare && prepare.getHostId().equals(config.hostId())) {
-            return prepare(prepare);
-        }
-        if (command instanceof TeardownVolume teardown && teardown.getHostId().equals(config.hostId())) {
-            return teardown(teardown);
-        }
-        if (command instanceof CheckDomainStorage check && check.getHostId().equals(config.hostId())) {
-            return List.of(DomainStorageCheck.answer(check, config.hostId(), config.issuer(), drivers));
-        }
-        if (command instanceof DisconnectDomain disconnect && disconnect.getHostId().equals(config.hostId())) {
-            return disconnect(disconnect);
-        }
-        if (command instanceof MonitorVolume watch && watch.getHostId().equals(config.hostId())) {
-            return monitor(watch);
-        }
-        if (command instanceof UnmonitorVolume unwatch && unwatch.getHostId().equals(config.hostId())) {
-            monitor.unwatch(unwatch.getVolumeId());
-            return List.of();
-        }
-        if (command instanceof SwitchToLayer change && change.getHostId().equals(config.hostId())) {
-            return List.of(switchToLayer(change));
-        }
-        if (command instanceof StreamLayer stream && stream.getHostId().equals(config.hostId())) {
-            streamLayer(stream);
-            return List.of();
-        }
-        if (command instanceof RefreshVolume refresh && refresh.getHostId().equals(config.hostId())) {
-            StorageBusMetrics.get().extendRoundTrip(Duration.between(refresh.getReportedAt(), Instant.now()).toNanos() / 1e9);
-            // Answered asynchronously; if it fails, the monitor reports the volume again and the SPM answers again.
-            monitor.refresh(refresh)
-                    .onSuccess(v -> leases.describe(refresh.getVolumeId(), l -> refresh.getAllocation() > l.allocatedBytes()
-                            ? l.extendedTo(refresh.getAllocation(), Instant.now()) : l))
-                    .onFailure(e -> LOG.error("host {}: refreshing volume {} failed: {}", config.hostId(),
-                            refresh.getVolumeId(), e.getMessage()));
-            return List.of();
+        Handler<?> handler = commands.get(command.getClass());
+        if (handler != null && config.hostId().equals(hostIdOf(command))) {
+            return handler.handle(command);
         }
         return List.of(deadLetter(record, command.getSchema().getFullName() + " is not a command for host " + config.hostId()));
     }
@@ -173,8 +174,7 @@ final class HostCommandHandler {
                     Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumePrepared.newBuilder().setEnvelope(envelope)
                             .setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId()).setHostId(config.hostId()).setPath(path)
                             .setLeaseEpoch(lease.epoch()).build()),
-                    task(cmd.getTaskId(), TaskType.PREPARE_VOLUME, cmd.getDomain(), cmd.getVolumeId(), cmd.getEnvelope(), envelope,
-                            TaskStatus.SUCCEEDED, null, null));
+                    succeeded(cmd.getTaskId(), TaskType.PREPARE_VOLUME, cmd.getDomain(), cmd.getVolumeId(), cmd.getEnvelope(), envelope));
         } catch (DriverException e) {
             releaseQuietly(cmd.getVolumeId());
             return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, TaskType.PREPARE_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(),
@@ -187,131 +187,12 @@ final class HostCommandHandler {
         return location.startsWith("file:") ? Path.of(URI.create(location)).toString() : location;
     }
 
-    /**
-     * Whether a socket lies in the host's QMP directory once links are resolved: the caller names
-     * the socket, and the host must not be talked into connecting to another service's.
-     */
-    private boolean inQmpDirectory(Path socket) {
-        try {
-            Path directory = config.qmpDirectory().toRealPath();
-            Path real = java.nio.file.Files.exists(socket) ? socket.toRealPath() : socket.toAbsolutePath().normalize();
-            return real.startsWith(directory) && !real.equals(directory);
-        } catch (java.io.IOException e) {
-            return false;
-        }
-    }
-
-    /** Starts watching; a QEMU that cannot be reached or a node it does not know is a failed command. */
-    private List<ProducerRecord<String, byte[]>> monitor(MonitorVolume cmd) {
-        Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
-        if (!prepared.containsKey(cmd.getVolumeId())) {
-            return List.of(WorkerRecords.commandFailed(envelope, cmd.getEnvelope(), MonitorVolume.class.getName(), null, cmd.getVolumeId(),
-                    "NOT_PREPARED", "volume " + cmd.getVolumeId() + " is not prepared on host " + config.hostId() + "; prepare it first"));
-        }
-        if (!inQmpDirectory(Path.of(cmd.getQmpSocket()))) {
-            LOG.warn("host {}: refused to watch volume {} through {}: not under {}", config.hostId(), cmd.getVolumeId(), cmd.getQmpSocket(),
-                    config.qmpDirectory());
-            return List.of(WorkerRecords.commandFailed(envelope, cmd.getEnvelope(), MonitorVolume.class.getName(), null, cmd.getVolumeId(),
-                    "QMP_SOCKET_REFUSED", "QMP socket " + cmd.getQmpSocket() + " is not under host " + config.hostId()
-                            + "'s QMP directory " + config.qmpDirectory() + " (worker.qmp-dir)"));
-        }
-        try {
-            monitor.watch(cmd).toCompletionStage().toCompletableFuture().get(WATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-            return List.of();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return List.of();
-        } catch (ExecutionException | TimeoutException e) {
-            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
-            LOG.warn("host {}: cannot watch volume {} through {}: {}", config.hostId(), cmd.getVolumeId(), cmd.getQmpSocket(), cause.toString());
-            return List.of(WorkerRecords.commandFailed(envelope, cmd.getEnvelope(), MonitorVolume.class.getName(), null, cmd.getVolumeId(),
-                    "QMP_ERROR", "cannot watch volume " + cmd.getVolumeId() + " through QMP socket " + cmd.getQmpSocket()
-                            + " node " + cmd.getNodeName() + ": " + cause.getMessage()));
-        }
-    }
-
-    /** A live snapshot's second step: the guest here moves to the new layer; the SPM hears how it went. */
-    private ProducerRecord<String, byte[]> switchToLayer(SwitchToLayer cmd) {
-        LayerChangeDone.Builder done = layerChangeDone(cmd.getEnvelope(), cmd.getTaskId(), cmd.getVolumeId(), cmd.getDomain(),
-                cmd.getVolume(), cmd.getSnapshotId(), LayerChange.SNAPSHOT);
-        try {
-            done.setLive(monitor.switchToLayer(cmd.getVolumeId(), activeLayer(cmd.getDomain(), cmd.getVolumeId(), cmd.getOverlay()))
-                    .toCompletionStage().toCompletableFuture().get(WATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS));
-        } catch (DriverException e) {
-            LOG.warn("host {}: cannot activate the new layer of volume {}: {}", config.hostId(), cmd.getVolumeId(), e.getMessage());
-            done.setErrorCode(e.code().name()).setErrorMessage("host " + config.hostId() + " could not activate the new layer "
-                    + cmd.getOverlay() + ": " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            done.setErrorCode("QMP_ERROR").setErrorMessage("interrupted");
-        } catch (ExecutionException | TimeoutException e) {
-            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
-            LOG.warn("host {}: cannot switch the guest of volume {} to its new layer: {}", config.hostId(), cmd.getVolumeId(), cause.toString());
-            done.setErrorCode("QMP_ERROR").setErrorMessage("host " + config.hostId() + " could not switch the guest to the new layer "
-                    + cmd.getOverlay() + ": " + cause.getMessage());
-        }
-        return Records.of(Topics.spmCommands(cmd.getEnvelope().getPool()), cmd.getVolumeId(), done.build());
-    }
-
-    /**
-     * A live merge: the guest here streams the layer away, which takes as long as the layer is
-     * large, so the answer to the SPM is sent when QEMU reports the job ended; other commands of
-     * this host go on meanwhile.
-     */
-    private void streamLayer(StreamLayer cmd) {
-        LayerChangeDone.Builder done = layerChangeDone(cmd.getEnvelope(), cmd.getTaskId(), cmd.getVolumeId(), cmd.getDomain(),
-                cmd.getVolume(), cmd.getSnapshotId(), LayerChange.MERGE);
-        try {
-            // The SPM made room in the child for the layer's data: the child's device must see it before QEMU writes there.
-            StorageDriver driver = driver(cmd.getDomain());
-            if (driver.capabilities().contains(Capability.REFRESH)) {
-                driver.refresh(context(cmd.getDomain()), new VolumeUri(cmd.getDomain().getId(), cmd.getVolumeId()));
-            }
-        } catch (DriverException e) {
-            done.setErrorCode(e.code().name()).setErrorMessage("host " + config.hostId() + " could not refresh the layers of volume "
-                    + cmd.getVolumeId() + " before the merge: " + e.getMessage());
-            publishLater.accept(Records.of(Topics.spmCommands(cmd.getEnvelope().getPool()), cmd.getVolumeId(), done.build()));
-            return;
-        }
-        monitor.streamLayer(cmd.getVolumeId(), java.nio.file.Path.of(cmd.getChild()),
-                        cmd.getBase() == null ? null : java.nio.file.Path.of(cmd.getBase()))
-                .onSuccess(done::setLive)
-                .onFailure(e -> {
-                    LOG.warn("host {}: streaming snapshot {} of volume {} failed: {}", config.hostId(), cmd.getSnapshotId(),
-                            cmd.getVolumeId(), e.toString());
-                    done.setErrorCode("QMP_ERROR").setErrorMessage("host " + config.hostId() + " could not stream snapshot "
-                            + cmd.getSnapshotId() + " into " + cmd.getChild() + ": " + e.getMessage());
-                })
-                .onComplete(ar -> publishLater.accept(Records.of(Topics.spmCommands(cmd.getEnvelope().getPool()), cmd.getVolumeId(),
-                        done.build())));
-    }
-
-    /**
-     * Where the guest opens a layer: on drivers that activate volumes (loop devices, LVs) the
-     * layer is activated here first, and the guest opens its activated path; elsewhere the file.
-     */
-    private String activeLayer(DomainRef domain, String volumeId, String file) throws DriverException {
-        StorageDriver driver = driver(domain);
-        if (!driver.capabilities().contains(Capability.ACTIVATE)) {
-            return file;
-        }
-        return driver.activate(context(domain), new VolumeUri(domain.getId(), volumeId));
-    }
-
-    private LayerChangeDone.Builder layerChangeDone(Envelope command, String taskId, String volumeId, DomainRef domain,
-                                                    io.storagebus.schema.VolumeState volume, String snapshotId, LayerChange change) {
-        return LayerChangeDone.newBuilder().setEnvelope(Envelopes.causedBy(command, config.issuer(), null)).setTaskId(taskId)
-                .setVolumeId(volumeId).setDomain(domain).setVolume(volume).setSnapshotId(snapshotId).setChange(change)
-                .setHostId(config.hostId()).setLive(false);
-    }
-
     private List<ProducerRecord<String, byte[]>> teardown(TeardownVolume cmd) {
         Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
         try {
             return List.of(
                     tearDown(cmd.getDomain(), cmd.getVolumeId(), cmd.getTaskId(), envelope),
-                    task(cmd.getTaskId(), TaskType.TEARDOWN_VOLUME, cmd.getDomain(), cmd.getVolumeId(), cmd.getEnvelope(), envelope,
-                            TaskStatus.SUCCEEDED, null, null));
+                    succeeded(cmd.getTaskId(), TaskType.TEARDOWN_VOLUME, cmd.getDomain(), cmd.getVolumeId(), cmd.getEnvelope(), envelope));
         } catch (DriverException e) {
             return failed(cmd.getEnvelope(), envelope, TeardownVolume.class, TaskType.TEARDOWN_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(),
                     cmd.getVolumeId(), e.code().name(), e.getMessage());
@@ -365,7 +246,7 @@ final class HostCommandHandler {
     /** This host's vote: a veto while a guest here uses a volume of the domain, naming them. */
     Vote maintenanceVote(MaintenanceRequested request) throws Exception {
         List<String> used = monitor.guestVolumes(request.getDomainId()).toCompletionStage().toCompletableFuture()
-                .get(WATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+                .get(VOTE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
         if (used.isEmpty()) {
             return Vote.consent();
         }
@@ -414,18 +295,22 @@ final class HostCommandHandler {
     }
 
     private StorageDriver driver(DomainRef domain) throws DriverException {
+        return driver(drivers, config.hostId(), domain);
+    }
+
+    static StorageDriver driver(DriverRegistry drivers, String hostId, DomainRef domain) throws DriverException {
         return drivers.find(domain.getDriver()).orElseThrow(() -> new DriverException(DriverException.Code.UNSUPPORTED,
-                "host " + config.hostId() + " has no driver '" + domain.getDriver() + "'"));
+                "host " + hostId + " has no driver '" + domain.getDriver() + "'"));
     }
 
     /** Host-side operations change no pool metadata, so they run outside any SPM term (epoch 0). */
-    private static DomainContext context(DomainRef domain) {
+    static DomainContext context(DomainRef domain) {
         return new DomainContext(domain.getId(), domain.getProperties());
     }
 
-    private static ProducerRecord<String, byte[]> task(String taskId, TaskType type, DomainRef domain, String volumeId, Envelope command,
-                                                       Envelope envelope, TaskStatus status, String code, String message) {
-        return WorkerRecords.taskState(taskId, type, domain.getId(), volumeId, command.getTimestamp(), envelope, status, null, null, code, message);
+    private static ProducerRecord<String, byte[]> succeeded(String taskId, TaskType type, DomainRef domain, String volumeId, Envelope command,
+                                                            Envelope envelope) {
+        return new WorkerRecords.Task(taskId, type, domain.getId(), volumeId, command.getTimestamp()).succeeded(envelope);
     }
 
     private List<ProducerRecord<String, byte[]>> failed(Envelope command, Envelope envelope, Class<?> commandType, TaskType taskType,
@@ -433,8 +318,7 @@ final class HostCommandHandler {
         LOG.warn("host {}: {} of volume {} failed: {} {}", config.hostId(), taskType, volumeId, code, message);
         return List.of(
                 WorkerRecords.commandFailed(envelope, command, commandType.getName(), taskId, volumeId, code, message),
-                WorkerRecords.taskState(taskId, taskType, domainId, volumeId, command.getTimestamp(), envelope, TaskStatus.FAILED,
-                        null, null, code, message));
+                new WorkerRecords.Task(taskId, taskType, domainId, volumeId, command.getTimestamp()).failed(envelope, code, message));
     }
 
     private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> record, String reason) {

@@ -40,7 +40,6 @@ import io.storagebus.schema.BackupVolume;
 import io.storagebus.schema.DeleteBackup;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.RestoreBackup;
-import io.storagebus.schema.TaskStatus;
 import io.storagebus.schema.VolumeFormat;
 import io.storagebus.schema.VolumeRestored;
 import io.storagebus.schema.VolumeStatus;
@@ -72,9 +71,13 @@ final class BackupJobs {
         Envelope accepted = spm.answer(cmd.getEnvelope(), term);
         return new SpmCommandHandler.Job(cmd.getTaskId(), List.of(
                 backupState(cmd, accepted, BackupStatus.RUNNING, null, null),
-                WorkerRecords.taskState(cmd.getTaskId(), TaskType.BACKUP_VOLUME, cmd.getSource().getId(), cmd.getVolumeId(),
-                        cmd.getEnvelope().getTimestamp(), accepted, TaskStatus.RUNNING, 0L, null, null, null)),
+                backupTask(cmd).progress(accepted, 0, null)),
                 context -> runBackup(cmd, term, context));
+    }
+
+    private static WorkerRecords.Task backupTask(BackupVolume cmd) {
+        return new WorkerRecords.Task(cmd.getTaskId(), TaskType.BACKUP_VOLUME, cmd.getSource().getId(), cmd.getVolumeId(),
+                cmd.getEnvelope().getTimestamp());
     }
 
     private List<ProducerRecord<String, byte[]>> runBackup(BackupVolume cmd, SpmTerm term, Handled.JobContext context) {
@@ -116,8 +119,7 @@ final class BackupJobs {
                             .setTargetDomainId(cmd.getTarget().getId()).setBaseBackupId(cmd.getBaseBackupId()).setBytes(result.bytes())
                             .setSha256(result.sha256()).setUri(result.target().location()).build()),
                     Records.of(Topics.BACKUP_STATE, cmd.getBackupId(), state),
-                    WorkerRecords.taskState(cmd.getTaskId(), TaskType.BACKUP_VOLUME, cmd.getSource().getId(), cmd.getVolumeId(), cause.getTimestamp(),
-                            done, TaskStatus.SUCCEEDED, result.bytes(), result.bytes(), null, null),
+                    backupTask(cmd).succeeded(done, result.bytes()),
                     SpmCommandHandler.jobDone(term, cmd.getTaskId()));
         } catch (DriverException | IOException | RuntimeException e) {
             if (SpmCommandHandler.abandoned(e, context, term, "backup " + cmd.getBackupId())) {
@@ -129,8 +131,7 @@ final class BackupJobs {
             return List.of(
                     WorkerRecords.commandFailed(failed, cause, BackupVolume.class.getName(), cmd.getTaskId(), cmd.getVolumeId(), code, e.getMessage()),
                     backupState(cmd, failed, BackupStatus.FAILED, code, e.getMessage()),
-                    WorkerRecords.taskState(cmd.getTaskId(), TaskType.BACKUP_VOLUME, cmd.getSource().getId(), cmd.getVolumeId(), cause.getTimestamp(),
-                            failed, TaskStatus.FAILED, null, null, code, e.getMessage()),
+                    backupTask(cmd).failed(failed, code, e.getMessage()),
                     SpmCommandHandler.jobDone(term, cmd.getTaskId()));
         }
     }
@@ -184,8 +185,8 @@ final class BackupJobs {
 
     SpmCommandHandler.Job restore(RestoreBackup cmd, SpmTerm term) {
         VolumeFacts volume = restored(cmd);
-        return new SpmCommandHandler.Job(cmd.getTaskId(), List.of(WorkerRecords.taskState(cmd.getTaskId(), TaskType.RESTORE_BACKUP, volume,
-                spm.answer(cmd.getEnvelope(), term), TaskStatus.RUNNING, 0L, null, null, null)),
+        return new SpmCommandHandler.Job(cmd.getTaskId(), List.of(WorkerRecords.Task.of(TaskType.RESTORE_BACKUP, volume)
+                .progress(spm.answer(cmd.getEnvelope(), term), 0, null)),
                 context -> runRestore(cmd, volume, term, context));
     }
 
@@ -236,7 +237,7 @@ final class BackupJobs {
                             .setBackupId(cmd.getBackupId()).setVolumeId(cmd.getVolumeId()).setDomainId(cmd.getTarget().getId())
                             .setUri(result.target().location()).setBytes(result.bytes()).build()),
                     WorkerRecords.volumeState(volume, finished, VolumeStatus.READY, result.target().location(), null, null),
-                    WorkerRecords.taskState(cmd.getTaskId(), TaskType.RESTORE_BACKUP, volume, finished, TaskStatus.SUCCEEDED, total, total, null, null),
+                    WorkerRecords.Task.of(TaskType.RESTORE_BACKUP, volume).succeeded(finished, total),
                     SpmCommandHandler.jobDone(term, cmd.getTaskId()));
         } catch (DriverException | IOException | RuntimeException e) {
             if (SpmCommandHandler.abandoned(e, context, term, "restore of backup " + cmd.getBackupId())) {
@@ -287,8 +288,9 @@ final class BackupJobs {
 
     SpmCommandHandler.Job delete(DeleteBackup cmd, SpmTerm term) {
         Envelope accepted = spm.answer(cmd.getEnvelope(), term);
-        return new SpmCommandHandler.Job(cmd.getTaskId(), List.of(WorkerRecords.taskState(cmd.getTaskId(), TaskType.DELETE_BACKUP,
-                cmd.getTarget().getId(), cmd.getVolumeId(), cmd.getEnvelope().getTimestamp(), accepted, TaskStatus.RUNNING, null, null, null, null)),
+        WorkerRecords.Task task = new WorkerRecords.Task(cmd.getTaskId(), TaskType.DELETE_BACKUP, cmd.getTarget().getId(), cmd.getVolumeId(),
+                cmd.getEnvelope().getTimestamp());
+        return new SpmCommandHandler.Job(cmd.getTaskId(), List.of(task.running(accepted)),
                 context -> {
                     Envelope done = spm.answer(cmd.getEnvelope(), term);
                     try {
@@ -298,8 +300,7 @@ final class BackupJobs {
                                 Records.of(Topics.EVENTS, cmd.getVolumeId(), BackupDeleted.newBuilder().setEnvelope(done).setTaskId(cmd.getTaskId())
                                         .setBackupId(cmd.getBackupId()).setVolumeId(cmd.getVolumeId()).setReason(cmd.getReason()).build()),
                                 WorkerRecords.tombstone(Topics.BACKUP_STATE, cmd.getBackupId()),
-                                WorkerRecords.taskState(cmd.getTaskId(), TaskType.DELETE_BACKUP, cmd.getTarget().getId(), cmd.getVolumeId(),
-                                        cmd.getEnvelope().getTimestamp(), done, TaskStatus.SUCCEEDED, null, null, null, null),
+                                task.succeeded(done),
                                 SpmCommandHandler.jobDone(term, cmd.getTaskId()));
                     } catch (DriverException | RuntimeException e) {
                         if (SpmCommandHandler.abandoned(e, context, term, "deletion of backup " + cmd.getBackupId())) {
@@ -309,8 +310,7 @@ final class BackupJobs {
                         return List.of(
                                 WorkerRecords.commandFailed(done, cmd.getEnvelope(), DeleteBackup.class.getName(), cmd.getTaskId(),
                                         cmd.getVolumeId(), code, e.getMessage()),
-                                WorkerRecords.taskState(cmd.getTaskId(), TaskType.DELETE_BACKUP, cmd.getTarget().getId(), cmd.getVolumeId(),
-                                        cmd.getEnvelope().getTimestamp(), done, TaskStatus.FAILED, null, null, code, e.getMessage()),
+                                task.failed(done, code, e.getMessage()),
                                 SpmCommandHandler.jobDone(term, cmd.getTaskId()));
                     }
                 });
@@ -328,8 +328,7 @@ final class BackupJobs {
             context.progress(List.of(
                     Records.of(Topics.EVENTS, volumeId, BackupProgress.newBuilder().setEnvelope(e).setTaskId(taskId).setBackupId(backupId)
                             .setVolumeId(volumeId).setDoneBytes(before + copied).setTotalBytes(sum).build()),
-                    WorkerRecords.taskState(taskId, taskType, domainId, volumeId, cause.getTimestamp(), e, TaskStatus.RUNNING,
-                            before + copied, sum, null, null)));
+                    new WorkerRecords.Task(taskId, taskType, domainId, volumeId, cause.getTimestamp()).progress(e, before + copied, sum)));
         };
     }
 

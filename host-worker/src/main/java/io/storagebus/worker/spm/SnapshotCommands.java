@@ -28,7 +28,6 @@ import io.storagebus.schema.TaskStatus;
 import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeStatus;
 import io.storagebus.worker.WorkerRecords;
-import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -104,14 +103,15 @@ final class SnapshotCommands {
      * A merge nobody streams (no host has the volume prepared, or its host runs no guest on it):
      * {@code qemu-img rebase} copies the layer's data, which can take long, so it runs as a job.
      */
-    SpmCommandHandler.Job offlineMerge(SpecificRecord command, SpmTerm term) {
-        if (command instanceof DeleteSnapshot cmd && cmd.getHostId() == null) {
-            return mergeJob(cmd.getTaskId(), cmd.getEnvelope(), cmd.getDomain(), cmd.getVolume(), cmd.getSnapshotId(), term);
-        }
-        if (command instanceof LayerChangeDone done && done.getChange() == LayerChange.MERGE && done.getErrorCode() == null && !done.getLive()) {
-            return mergeJob(done.getTaskId(), done.getEnvelope(), done.getDomain(), done.getVolume(), done.getSnapshotId(), term);
-        }
-        return null;
+    SpmCommandHandler.Job offlineMerge(DeleteSnapshot cmd, SpmTerm term) {
+        return cmd.getHostId() != null ? null
+                : mergeJob(cmd.getTaskId(), cmd.getEnvelope(), cmd.getDomain(), cmd.getVolume(), cmd.getSnapshotId(), term);
+    }
+
+    /** The offline merge a host's answer asks for (it found the guest gone), or null when the answer completes now. */
+    SpmCommandHandler.Job offlineMerge(LayerChangeDone done, SpmTerm term) {
+        return done.getChange() == LayerChange.MERGE && done.getErrorCode() == null && !done.getLive()
+                ? mergeJob(done.getTaskId(), done.getEnvelope(), done.getDomain(), done.getVolume(), done.getSnapshotId(), term) : null;
     }
 
     private SpmCommandHandler.Job mergeJob(String taskId, Envelope cause, DomainRef domainRef, VolumeState volume, String snapshotId,
@@ -210,8 +210,7 @@ final class SnapshotCommands {
 
     private static ProducerRecord<String, byte[]> task(String taskId, TaskType type, VolumeState volume, Envelope command, Envelope envelope,
                                                        TaskStatus status) {
-        return WorkerRecords.taskState(taskId, type, volume.getDomainId(), volume.getId(), command.getTimestamp(), envelope, status,
-                null, null, null, null);
+        return WorkerRecords.Task.of(taskId, type, volume, command.getTimestamp()).in(envelope, status);
     }
 
     /** A host opens layers by path; the driver names them by URI. */

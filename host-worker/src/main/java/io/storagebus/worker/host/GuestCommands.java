@@ -1,0 +1,200 @@
+package io.storagebus.worker.host;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+
+import io.storagebus.bus.Envelopes;
+import io.storagebus.bus.Records;
+import io.storagebus.bus.Topics;
+import io.storagebus.driver.Capability;
+import io.storagebus.driver.DriverException;
+import io.storagebus.driver.DriverRegistry;
+import io.storagebus.driver.StorageDriver;
+import io.storagebus.driver.VolumeUri;
+import io.storagebus.leases.VolumeLeases;
+import io.storagebus.metrics.StorageBusMetrics;
+import io.storagebus.schema.DomainRef;
+import io.storagebus.schema.Envelope;
+import io.storagebus.schema.LayerChange;
+import io.storagebus.schema.LayerChangeDone;
+import io.storagebus.schema.MonitorVolume;
+import io.storagebus.schema.RefreshVolume;
+import io.storagebus.schema.StreamLayer;
+import io.storagebus.schema.SwitchToLayer;
+import io.storagebus.schema.VolumeState;
+import io.storagebus.worker.WorkerConfig;
+import io.storagebus.worker.WorkerRecords;
+import io.storagebus.worker.thin.VolumeMonitor;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * This host's commands about the guests using its prepared volumes, all carried out through the
+ * {@link VolumeMonitor} over QMP: watch a guest's use of a volume (and stop), see a volume the SPM
+ * extended, move the guest to a new snapshot layer, stream a layer away for a live merge.
+ */
+final class GuestCommands {
+    private static final Logger LOG = LoggerFactory.getLogger(GuestCommands.class);
+    private static final long WATCH_TIMEOUT_SECONDS = 15;
+
+    private final WorkerConfig config;
+    private final DriverRegistry drivers;
+    private final VolumeLeases leases;
+    private final VolumeMonitor monitor;
+    private final Predicate<String> prepared;
+    /** Sends a record without blocking: for answers that come after the command was handled. */
+    private final Consumer<ProducerRecord<String, byte[]>> publishLater;
+
+    GuestCommands(WorkerConfig config, DriverRegistry drivers, VolumeLeases leases, VolumeMonitor monitor, Predicate<String> prepared,
+                  Consumer<ProducerRecord<String, byte[]>> publishLater) {
+        this.config = config;
+        this.drivers = drivers;
+        this.leases = leases;
+        this.monitor = monitor;
+        this.prepared = prepared;
+        this.publishLater = publishLater;
+    }
+
+    /** The SPM extended the volume: the device here must see its new size; answered asynchronously. */
+    void refresh(RefreshVolume refresh) {
+        StorageBusMetrics.get().extendRoundTrip(Duration.between(refresh.getReportedAt(), Instant.now()).toNanos() / 1e9);
+        // If it fails, the monitor reports the volume again and the SPM answers again.
+        monitor.refresh(refresh)
+                .onSuccess(v -> leases.describe(refresh.getVolumeId(), l -> refresh.getAllocation() > l.allocatedBytes()
+                        ? l.extendedTo(refresh.getAllocation(), Instant.now()) : l))
+                .onFailure(e -> LOG.error("host {}: refreshing volume {} failed: {}", config.hostId(),
+                        refresh.getVolumeId(), e.getMessage()));
+    }
+
+    void unmonitor(String volumeId) {
+        monitor.unwatch(volumeId);
+    }
+
+    /**
+     * Whether a socket lies in the host's QMP directory once links are resolved: the caller names
+     * the socket, and the host must not be talked into connecting to another service's.
+     */
+    private boolean inQmpDirectory(Path socket) {
+        try {
+            Path directory = config.qmpDirectory().toRealPath();
+            Path real = Files.exists(socket) ? socket.toRealPath() : socket.toAbsolutePath().normalize();
+            return real.startsWith(directory) && !real.equals(directory);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Starts watching; a QEMU that cannot be reached or a node it does not know is a failed command. */
+    List<ProducerRecord<String, byte[]>> monitor(MonitorVolume cmd) {
+        Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
+        if (!prepared.test(cmd.getVolumeId())) {
+            return List.of(WorkerRecords.commandFailed(envelope, cmd.getEnvelope(), MonitorVolume.class.getName(), null, cmd.getVolumeId(),
+                    "NOT_PREPARED", "volume " + cmd.getVolumeId() + " is not prepared on host " + config.hostId() + "; prepare it first"));
+        }
+        if (!inQmpDirectory(Path.of(cmd.getQmpSocket()))) {
+            LOG.warn("host {}: refused to watch volume {} through {}: not under {}", config.hostId(), cmd.getVolumeId(), cmd.getQmpSocket(),
+                    config.qmpDirectory());
+            return List.of(WorkerRecords.commandFailed(envelope, cmd.getEnvelope(), MonitorVolume.class.getName(), null, cmd.getVolumeId(),
+                    "QMP_SOCKET_REFUSED", "QMP socket " + cmd.getQmpSocket() + " is not under host " + config.hostId()
+                            + "'s QMP directory " + config.qmpDirectory() + " (worker.qmp-dir)"));
+        }
+        try {
+            monitor.watch(cmd).toCompletionStage().toCompletableFuture().get(WATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            return List.of();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return List.of();
+        } catch (ExecutionException | TimeoutException e) {
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+            LOG.warn("host {}: cannot watch volume {} through {}: {}", config.hostId(), cmd.getVolumeId(), cmd.getQmpSocket(), cause.toString());
+            return List.of(WorkerRecords.commandFailed(envelope, cmd.getEnvelope(), MonitorVolume.class.getName(), null, cmd.getVolumeId(),
+                    "QMP_ERROR", "cannot watch volume " + cmd.getVolumeId() + " through QMP socket " + cmd.getQmpSocket()
+                            + " node " + cmd.getNodeName() + ": " + cause.getMessage()));
+        }
+    }
+
+    /** A live snapshot's second step: the guest here moves to the new layer; the SPM hears how it went. */
+    ProducerRecord<String, byte[]> switchToLayer(SwitchToLayer cmd) {
+        LayerChangeDone.Builder done = layerChangeDone(cmd.getEnvelope(), cmd.getTaskId(), cmd.getVolumeId(), cmd.getDomain(),
+                cmd.getVolume(), cmd.getSnapshotId(), LayerChange.SNAPSHOT);
+        try {
+            done.setLive(monitor.switchToLayer(cmd.getVolumeId(), activeLayer(cmd.getDomain(), cmd.getVolumeId(), cmd.getOverlay()))
+                    .toCompletionStage().toCompletableFuture().get(WATCH_TIMEOUT_SECONDS, TimeUnit.SECONDS));
+        } catch (DriverException e) {
+            LOG.warn("host {}: cannot activate the new layer of volume {}: {}", config.hostId(), cmd.getVolumeId(), e.getMessage());
+            done.setErrorCode(e.code().name()).setErrorMessage("host " + config.hostId() + " could not activate the new layer "
+                    + cmd.getOverlay() + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            done.setErrorCode("QMP_ERROR").setErrorMessage("interrupted");
+        } catch (ExecutionException | TimeoutException e) {
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+            LOG.warn("host {}: cannot switch the guest of volume {} to its new layer: {}", config.hostId(), cmd.getVolumeId(), cause.toString());
+            done.setErrorCode("QMP_ERROR").setErrorMessage("host " + config.hostId() + " could not switch the guest to the new layer "
+                    + cmd.getOverlay() + ": " + cause.getMessage());
+        }
+        return Records.of(Topics.spmCommands(cmd.getEnvelope().getPool()), cmd.getVolumeId(), done.build());
+    }
+
+    /**
+     * A live merge: the guest here streams the layer away, which takes as long as the layer is
+     * large, so the answer to the SPM is sent when QEMU reports the job ended; other commands of
+     * this host go on meanwhile.
+     */
+    void streamLayer(StreamLayer cmd) {
+        LayerChangeDone.Builder done = layerChangeDone(cmd.getEnvelope(), cmd.getTaskId(), cmd.getVolumeId(), cmd.getDomain(),
+                cmd.getVolume(), cmd.getSnapshotId(), LayerChange.MERGE);
+        try {
+            // The SPM made room in the child for the layer's data: the child's device must see it before QEMU writes there.
+            StorageDriver driver = HostCommandHandler.driver(drivers, config.hostId(), cmd.getDomain());
+            if (driver.capabilities().contains(Capability.REFRESH)) {
+                driver.refresh(HostCommandHandler.context(cmd.getDomain()), new VolumeUri(cmd.getDomain().getId(), cmd.getVolumeId()));
+            }
+        } catch (DriverException e) {
+            done.setErrorCode(e.code().name()).setErrorMessage("host " + config.hostId() + " could not refresh the layers of volume "
+                    + cmd.getVolumeId() + " before the merge: " + e.getMessage());
+            publishLater.accept(Records.of(Topics.spmCommands(cmd.getEnvelope().getPool()), cmd.getVolumeId(), done.build()));
+            return;
+        }
+        monitor.streamLayer(cmd.getVolumeId(), Path.of(cmd.getChild()),
+                        cmd.getBase() == null ? null : Path.of(cmd.getBase()))
+                .onSuccess(done::setLive)
+                .onFailure(e -> {
+                    LOG.warn("host {}: streaming snapshot {} of volume {} failed: {}", config.hostId(), cmd.getSnapshotId(),
+                            cmd.getVolumeId(), e.toString());
+                    done.setErrorCode("QMP_ERROR").setErrorMessage("host " + config.hostId() + " could not stream snapshot "
+                            + cmd.getSnapshotId() + " into " + cmd.getChild() + ": " + e.getMessage());
+                })
+                .onComplete(ar -> publishLater.accept(Records.of(Topics.spmCommands(cmd.getEnvelope().getPool()), cmd.getVolumeId(),
+                        done.build())));
+    }
+
+    /**
+     * Where the guest opens a layer: on drivers that activate volumes (loop devices, LVs) the
+     * layer is activated here first, and the guest opens its activated path; elsewhere the file.
+     */
+    private String activeLayer(DomainRef domain, String volumeId, String file) throws DriverException {
+        StorageDriver driver = HostCommandHandler.driver(drivers, config.hostId(), domain);
+        if (!driver.capabilities().contains(Capability.ACTIVATE)) {
+            return file;
+        }
+        return driver.activate(HostCommandHandler.context(domain), new VolumeUri(domain.getId(), volumeId));
+    }
+
+    private LayerChangeDone.Builder layerChangeDone(Envelope command, String taskId, String volumeId, DomainRef domain,
+                                                    VolumeState volume, String snapshotId, LayerChange change) {
+        return LayerChangeDone.newBuilder().setEnvelope(Envelopes.causedBy(command, config.issuer(), null)).setTaskId(taskId)
+                .setVolumeId(volumeId).setDomain(domain).setVolume(volume).setSnapshotId(snapshotId).setChange(change)
+                .setHostId(config.hostId()).setLive(false);
+    }
+}

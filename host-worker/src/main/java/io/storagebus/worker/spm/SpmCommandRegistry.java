@@ -1,0 +1,96 @@
+package io.storagebus.worker.spm;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import io.storagebus.leases.SpmTerm;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+
+/**
+ * The SPM's commands: each command type with its handler, and whether it completes in the
+ * batch's Kafka transaction ({@link #now}) or runs as a job after it ({@link #job}). A command
+ * the registry does not list is not an SPM command and goes to the dead-letter topic. Adding a
+ * command is its schema, its handler and one line where the registry is built
+ * ({@link SpmCommandHandler}).
+ */
+final class SpmCommandRegistry {
+    /** A command that completes in the batch: the records it publishes. Never throws for a storage failure: it reports it. */
+    @FunctionalInterface
+    interface Now<C> {
+        List<ProducerRecord<String, byte[]>> handle(C command, SpmTerm term);
+    }
+
+    /**
+     * A command that runs as a job: its acceptance and the job. May answer null for "this one
+     * completes now", decided by the command alone, so a job resumed by a later term runs as it
+     * was accepted.
+     */
+    @FunctionalInterface
+    interface Later<C> {
+        SpmCommandHandler.Job job(C command, SpmTerm term);
+    }
+
+    private record Entry<C extends SpecificRecord>(Class<C> type, Later<C> later, Now<C> now) {
+        SpmCommandHandler.Job job(SpecificRecord command, SpmTerm term) {
+            return later == null ? null : later.job(type.cast(command), term);
+        }
+
+        List<ProducerRecord<String, byte[]>> handle(SpecificRecord command, SpmTerm term) {
+            if (now == null) {
+                throw new IllegalStateException(type.getSimpleName() + " runs only as a job");
+            }
+            return now.handle(type.cast(command), term);
+        }
+    }
+
+    private final Map<Class<?>, Entry<?>> entries = new LinkedHashMap<>();
+
+    <C extends SpecificRecord> SpmCommandRegistry now(Class<C> type, Now<C> handler) {
+        return add(new Entry<>(type, null, handler));
+    }
+
+    <C extends SpecificRecord> SpmCommandRegistry job(Class<C> type, Later<C> job) {
+        return add(new Entry<>(type, job, null));
+    }
+
+    /** A command that runs as a job when {@code job} says so (it returns non-null), else completes now. */
+    <C extends SpecificRecord> SpmCommandRegistry jobOrNow(Class<C> type, Later<C> job, Now<C> now) {
+        return add(new Entry<>(type, job, now));
+    }
+
+    private SpmCommandRegistry add(Entry<?> entry) {
+        if (entries.putIfAbsent(entry.type(), entry) != null) {
+            throw new IllegalArgumentException(entry.type().getSimpleName() + " is registered twice");
+        }
+        return this;
+    }
+
+    boolean handles(SpecificRecord command) {
+        return entries.containsKey(command.getClass());
+    }
+
+    Set<Class<?>> types() {
+        return Set.copyOf(entries.keySet());
+    }
+
+    /** The job the command runs as, or null when it completes now. */
+    SpmCommandHandler.Job job(SpecificRecord command, SpmTerm term) {
+        return entry(command).job(command, term);
+    }
+
+    /** What a command that completes now publishes. */
+    List<ProducerRecord<String, byte[]>> handle(SpecificRecord command, SpmTerm term) {
+        return entry(command).handle(command, term);
+    }
+
+    private Entry<?> entry(SpecificRecord command) {
+        Entry<?> entry = entries.get(command.getClass());
+        if (entry == null) {
+            throw new IllegalArgumentException(command.getSchema().getFullName() + " is not an SPM command");
+        }
+        return entry;
+    }
+}

@@ -1,0 +1,232 @@
+package io.storagebus.worker.spm;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+
+import io.storagebus.bus.Records;
+import io.storagebus.bus.TaskType;
+import io.storagebus.bus.Topics;
+import io.storagebus.driver.CopyResult;
+import io.storagebus.driver.DriverException;
+import io.storagebus.driver.StorageDriver;
+import io.storagebus.driver.VolumeInfo;
+import io.storagebus.driver.VolumeSpec;
+import io.storagebus.driver.VolumeUri;
+import io.storagebus.leases.LeaseHeldException;
+import io.storagebus.leases.SpmTerm;
+import io.storagebus.leases.VolumeLeases;
+import io.storagebus.schema.CloneVolume;
+import io.storagebus.schema.CopyVolume;
+import io.storagebus.schema.CreateVolume;
+import io.storagebus.schema.DeleteVolume;
+import io.storagebus.schema.Envelope;
+import io.storagebus.schema.VolumeCopied;
+import io.storagebus.schema.VolumeCopyProgress;
+import io.storagebus.schema.VolumeCreated;
+import io.storagebus.schema.VolumeDeleted;
+import io.storagebus.schema.VolumeFormat;
+import io.storagebus.schema.VolumeState;
+import io.storagebus.schema.VolumeStatus;
+import io.storagebus.worker.WorkerRecords;
+import io.storagebus.worker.WorkerRecords.VolumeFacts;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The SPM's side of whole volumes: create and clone complete in the batch; copy and delete,
+ * which move or wipe data, run as jobs.
+ */
+final class VolumeCommands {
+    private static final Logger LOG = LoggerFactory.getLogger(VolumeCommands.class);
+
+    private final SpmDrivers spm;
+    private final VolumeLeases deletions;
+
+    VolumeCommands(SpmDrivers spm, VolumeLeases deletions) {
+        this.spm = spm;
+        this.deletions = deletions;
+    }
+
+    SpmCommandHandler.Job copy(CopyVolume copy, SpmTerm term) {
+        VolumeFacts target = copyTarget(copy);
+        return new SpmCommandHandler.Job(copy.getTaskId(), List.of(WorkerRecords.Task.of(TaskType.COPY_VOLUME, target)
+                .progress(spm.answer(copy.getEnvelope(), term), 0, null)),
+                context -> runCopy(copy, term, target, context));
+    }
+
+    SpmCommandHandler.Job delete(DeleteVolume delete, SpmTerm term) {
+        return new SpmCommandHandler.Job(delete.getTaskId(), List.of(SpmCommandHandler.running(delete.getTaskId(), TaskType.DELETE_VOLUME,
+                delete.getVolume(), spm.answer(delete.getEnvelope(), term))), context -> runDelete(delete, term));
+    }
+
+    List<ProducerRecord<String, byte[]>> create(CreateVolume cmd, SpmTerm term) {
+        Envelope envelope = spm.answer(cmd.getEnvelope(), term);
+        VolumeFacts volume = new VolumeFacts(cmd.getVolumeId(), cmd.getDomain().getId(), cmd.getName(), cmd.getVirtualSize(),
+                cmd.getFormat(), cmd.getAllocation(), cmd.getTaskId(), cmd.getEnvelope().getTimestamp());
+        try {
+            StorageDriver driver = spm.driver(cmd.getDomain());
+            VolumeInfo info = driver.create(SpmDrivers.context(cmd.getDomain(), term), new VolumeSpec(cmd.getVolumeId(), cmd.getName(),
+                    cmd.getVirtualSize(), SpmDrivers.driverFormat(cmd.getFormat()), SpmDrivers.driverAllocation(cmd.getAllocation()),
+                    cmd.getInitialSize() == null ? 0 : cmd.getInitialSize()));
+            LOG.info("epoch {}: created volume {} at {}", term.epoch(), cmd.getVolumeId(), info.location());
+            return created(envelope, volume, TaskType.CREATE_VOLUME, info, null);
+        } catch (DriverException e) {
+            SpmDrivers.failedOn(cmd.getDomain(), e, term);
+            LOG.warn("epoch {}: volume {} not created: {} {}", term.epoch(), cmd.getVolumeId(), e.code(), e.getMessage());
+            return SpmCommandHandler.failed(cmd.getEnvelope(), envelope, CreateVolume.class, TaskType.CREATE_VOLUME, volume, e.code().name(), e.getMessage());
+        } catch (IllegalArgumentException e) {
+            return SpmCommandHandler.failed(cmd.getEnvelope(), envelope, CreateVolume.class, TaskType.CREATE_VOLUME, volume, "INVALID_COMMAND", e.getMessage());
+        }
+    }
+
+    /** A copy-on-write clone in the source's domain: quick, so it completes in the batch. */
+    List<ProducerRecord<String, byte[]>> cloneVolume(CloneVolume cmd, SpmTerm term) {
+        Envelope envelope = spm.answer(cmd.getEnvelope(), term);
+        VolumeFacts volume = new VolumeFacts(cmd.getTargetVolumeId(), cmd.getDomain().getId(), cmd.getName(), cmd.getVirtualSize(),
+                VolumeFormat.QCOW2, io.storagebus.schema.Allocation.THIN, cmd.getTaskId(), cmd.getEnvelope().getTimestamp());
+        try {
+            VolumeInfo info = spm.driver(cmd.getDomain()).clone(SpmDrivers.context(cmd.getDomain(), term),
+                    new VolumeUri(cmd.getDomain().getId(), cmd.getSourceVolumeId()), new VolumeSpec(cmd.getTargetVolumeId(), cmd.getName(),
+                            cmd.getVirtualSize(), io.storagebus.driver.VolumeFormat.QCOW2, io.storagebus.driver.Allocation.THIN));
+            LOG.info("epoch {}: cloned volume {} as {} at {}", term.epoch(), cmd.getSourceVolumeId(), cmd.getTargetVolumeId(), info.location());
+            return created(envelope, volume, TaskType.CLONE_VOLUME, info, cmd.getSourceVolumeId());
+        } catch (DriverException e) {
+            SpmDrivers.failedOn(cmd.getDomain(), e, term);
+            return SpmCommandHandler.failed(cmd.getEnvelope(), envelope, CloneVolume.class, TaskType.CLONE_VOLUME, volume, e.code().name(), e.getMessage());
+        } catch (IllegalArgumentException e) {
+            return SpmCommandHandler.failed(cmd.getEnvelope(), envelope, CloneVolume.class, TaskType.CLONE_VOLUME, volume, "INVALID_COMMAND", e.getMessage());
+        }
+    }
+
+    private List<ProducerRecord<String, byte[]>> created(Envelope envelope, VolumeFacts volume, TaskType taskType, VolumeInfo info,
+                                                         String parentVolumeId) {
+        VolumeCreated event = VolumeCreated.newBuilder()
+                .setEnvelope(envelope).setTaskId(volume.taskId()).setVolumeId(volume.volumeId())
+                .setDomainId(volume.domainId()).setName(volume.name()).setVirtualSize(volume.virtualSize())
+                .setFormat(volume.format()).setAllocation(volume.allocation()).setUri(info.location()).setHostId(spm.config().hostId())
+                .build();
+        return List.of(
+                Records.of(Topics.EVENTS, volume.volumeId(), event),
+                WorkerRecords.volumeState(volume, envelope, VolumeStatus.READY, info.location(), null, null, parentVolumeId),
+                WorkerRecords.Task.of(taskType, volume).succeeded(envelope));
+    }
+
+    private static VolumeFacts copyTarget(CopyVolume cmd) {
+        return new VolumeFacts(cmd.getTargetVolumeId(), cmd.getTarget().getId(), cmd.getTargetName(), cmd.getVirtualSize(),
+                cmd.getFormat(), cmd.getAllocation(), cmd.getTaskId(), cmd.getEnvelope().getTimestamp());
+    }
+
+    private List<ProducerRecord<String, byte[]>> runCopy(CopyVolume cmd, SpmTerm term, VolumeFacts target, Handled.JobContext context) {
+        Envelope cause = cmd.getEnvelope();
+        try {
+            StorageDriver source = spm.driver(cmd.getSource());
+            StorageDriver targetDriver = spm.driver(cmd.getTarget());
+            VolumeSpec spec = new VolumeSpec(cmd.getTargetVolumeId(), cmd.getTargetName(), cmd.getVirtualSize(),
+                    SpmDrivers.driverFormat(cmd.getFormat()), SpmDrivers.driverAllocation(cmd.getAllocation()));
+            CopyResult result = source.copyTo(SpmDrivers.context(cmd.getSource(), term),
+                    new VolumeUri(cmd.getSource().getId(), cmd.getSourceVolumeId()),
+                    targetDriver, SpmDrivers.context(cmd.getTarget(), term), spec, (copied, total) -> {
+                        if (context.cancelled()) {
+                            throw new CancellationException("the SPM term ended");
+                        }
+                        Envelope e = spm.answer(cause, term);
+                        context.progress(List.of(
+                                Records.of(Topics.EVENTS, cmd.getTargetVolumeId(), VolumeCopyProgress.newBuilder().setEnvelope(e)
+                                        .setTaskId(cmd.getTaskId()).setSourceVolumeId(cmd.getSourceVolumeId())
+                                        .setTargetVolumeId(cmd.getTargetVolumeId()).setCopiedBytes(copied).setTotalBytes(total).build()),
+                                WorkerRecords.Task.of(TaskType.COPY_VOLUME, target).progress(e, copied, total)));
+                    });
+            LOG.info("epoch {}: copied volume {} to {} ({} bytes, sha256 {})", term.epoch(), cmd.getSourceVolumeId(),
+                    result.target().location(), result.bytes(), result.sha256());
+            Envelope done = spm.answer(cause, term);
+            VolumeCopied event = VolumeCopied.newBuilder().setEnvelope(done).setTaskId(cmd.getTaskId())
+                    .setSourceVolumeId(cmd.getSourceVolumeId()).setTargetVolumeId(cmd.getTargetVolumeId())
+                    .setTargetDomainId(cmd.getTarget().getId()).setUri(result.target().location()).setBytes(result.bytes())
+                    .setSha256(result.sha256()).setCopyMillis(result.copyNanos() / 1_000_000).setVerifyMillis(result.verifyNanos() / 1_000_000)
+                    .build();
+            return List.of(
+                    Records.of(Topics.EVENTS, cmd.getTargetVolumeId(), event),
+                    WorkerRecords.volumeState(target, done, VolumeStatus.READY, result.target().location(), null, null),
+                    WorkerRecords.Task.of(TaskType.COPY_VOLUME, target).succeeded(done, result.bytes()),
+                    SpmCommandHandler.jobDone(term, cmd.getTaskId()));
+        } catch (DriverException | RuntimeException e) {
+            if (SpmCommandHandler.abandoned(e, context, term, "copy of " + cmd.getSourceVolumeId())) {
+                return List.of();
+            }
+            String code = e instanceof DriverException de ? de.code().name() : "INVALID_COMMAND";
+            LOG.warn("epoch {}: copy of {} failed: {} {}", term.epoch(), cmd.getSourceVolumeId(), code, e.getMessage());
+            List<ProducerRecord<String, byte[]>> outcome = new ArrayList<>(
+                    SpmCommandHandler.failed(cause, spm.answer(cause, term), CopyVolume.class, TaskType.COPY_VOLUME, target, code, e.getMessage()));
+            outcome.add(SpmCommandHandler.jobDone(term, cmd.getTaskId()));
+            return outcome;
+        }
+    }
+
+    /**
+     * Destroys the volume and every layer; a volume already gone counts as deleted. The manager
+     * refused a volume prepared on a host when the request came, but a prepare may have come
+     * since: the SPM holds the volume's lease while it destroys, so a host that has it makes the
+     * delete fail, and a host that asks for it meanwhile is refused.
+     */
+    private List<ProducerRecord<String, byte[]>> runDelete(DeleteVolume cmd, SpmTerm term) {
+        VolumeState volume = cmd.getVolume();
+        try {
+            deletions.acquire(cmd.getVolumeId());
+        } catch (LeaseHeldException e) {
+            LOG.warn("epoch {}: volume {} not deleted: {}", term.epoch(), cmd.getVolumeId(), e.getMessage());
+            return notDeleted(cmd, term, "VOLUME_IN_USE", "volume " + cmd.getVolumeId() + " is prepared on host " + e.holder().hostId()
+                    + " (lease epoch " + e.holder().epoch() + "); tear it down first");
+        } catch (Exception e) {
+            // ZooKeeper could not say who uses the volume: better not deleted than deleted under a guest.
+            return notDeleted(cmd, term, "LEASE_UNAVAILABLE", "cannot take the lease of volume " + cmd.getVolumeId() + " to delete it: " + e);
+        }
+        try {
+            try {
+                spm.driver(cmd.getDomain()).destroy(SpmDrivers.context(cmd.getDomain(), term),
+                        new VolumeUri(cmd.getDomain().getId(), cmd.getVolumeId()), cmd.getWipe());
+            } catch (DriverException e) {
+                if (e.code() != DriverException.Code.NOT_FOUND) {
+                    throw e;
+                }
+            } finally {
+                releaseQuietly(cmd.getVolumeId());
+            }
+            LOG.info("epoch {}: deleted volume {}{}", term.epoch(), cmd.getVolumeId(), cmd.getWipe() ? " (wiped)" : "");
+            Envelope done = spm.answer(cmd.getEnvelope(), term);
+            return List.of(
+                    Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumeDeleted.newBuilder().setEnvelope(done).setTaskId(cmd.getTaskId())
+                            .setVolumeId(cmd.getVolumeId()).setDomainId(cmd.getDomain().getId()).setWiped(cmd.getWipe()).build()),
+                    WorkerRecords.tombstone(Topics.VOLUME_STATE, cmd.getVolumeId()),
+                    WorkerRecords.Task.of(cmd.getTaskId(), TaskType.DELETE_VOLUME, volume, cmd.getEnvelope().getTimestamp()).succeeded(done),
+                    SpmCommandHandler.jobDone(term, cmd.getTaskId()));
+        } catch (DriverException e) {
+            SpmDrivers.failedOn(cmd.getDomain(), e, term);
+            LOG.warn("epoch {}: volume {} not deleted: {} {}", term.epoch(), cmd.getVolumeId(), e.code(), e.getMessage());
+            return notDeleted(cmd, term, e.code().name(), e.getMessage());
+        } catch (SpmFencedException e) {
+            return List.of();
+        }
+    }
+
+    /** A lease left behind goes with the SPM's session; until then a prepare of the (deleted) volume is refused anyway. */
+    private void releaseQuietly(String volumeId) {
+        try {
+            deletions.release(volumeId);
+        } catch (Exception e) {
+            LOG.warn("cannot release the lease of deleted volume {}: {}", volumeId, e.toString());
+        }
+    }
+
+    private List<ProducerRecord<String, byte[]>> notDeleted(DeleteVolume cmd, SpmTerm term, String code, String message) {
+        VolumeState volume = cmd.getVolume();
+        Envelope failed = spm.answer(cmd.getEnvelope(), term);
+        List<ProducerRecord<String, byte[]>> out = new ArrayList<>(SpmCommandHandler.taskFailed(cmd.getEnvelope(), failed, DeleteVolume.class,
+                TaskType.DELETE_VOLUME, cmd.getTaskId(), volume, code, message));
+        out.add(WorkerRecords.volumeState(volume, failed, cmd.getTaskId(), VolumeStatus.READY, volume.getUri(), volume.getSnapshots(),
+                code, message));
+        out.add(SpmCommandHandler.jobDone(term, cmd.getTaskId()));
+        return out;
+    }
+}
