@@ -2,14 +2,10 @@ package io.storagebus.worker;
 
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 
 import io.storagebus.bus.CommandVerifier;
+import io.storagebus.bus.TopicMap;
 import io.storagebus.schema.Envelope;
-import io.storagebus.schema.LayerChangeDone;
-import io.storagebus.schema.RefreshVolume;
-import io.storagebus.schema.StreamLayer;
-import io.storagebus.schema.SwitchToLayer;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
@@ -26,10 +22,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 public final class IssuerPolicy {
     /** The code of the CommandFailed event that reports a refused command. */
     public static final String REFUSED = "UNTRUSTED_ISSUER";
-    static final Set<Class<? extends SpecificRecord>> BETWEEN_HOSTS = Set.of(RefreshVolume.class, SwitchToLayer.class, StreamLayer.class,
-            LayerChangeDone.class);
-    private static final String MANAGER_ISSUER = "manager:";
-    private static final String HOST_ISSUER = "host:";
 
     private final CommandVerifier verifier;
 
@@ -47,15 +39,18 @@ public final class IssuerPolicy {
         return new IssuerPolicy(null);
     }
 
-    /** Why the command must not be carried out, if it must not. */
+    /**
+     * Why the command must not be carried out, if it must not. Who may send it is the topic
+     * map's word; a command the map does not put on the record's topic is held to a manager's.
+     */
     public Optional<String> refusal(ConsumerRecord<String, byte[]> record, SpecificRecord command, Envelope envelope) {
         String type = command.getSchema().getName();
         String issuer = envelope == null ? null : envelope.getIssuer();
-        if (BETWEEN_HOSTS.contains(command.getClass())) {
-            return issuer != null && issuer.startsWith(HOST_ISSUER) ? Optional.empty()
-                    : Optional.of(type + " from '" + issuer + "' refused: only a host sends it");
+        TopicMap.Writer sender = TopicMap.of(record.topic()).flatMap(t -> t.writerOf(command.getClass())).orElse(TopicMap.Writer.MANAGER);
+        if (sender == TopicMap.Writer.HOST) {
+            return sender.issued(issuer) ? Optional.empty() : Optional.of(type + " from '" + issuer + "' refused: only a host sends it");
         }
-        if (issuer == null || !issuer.startsWith(MANAGER_ISSUER)) {
+        if (!TopicMap.Writer.MANAGER.issued(issuer)) {
             return Optional.of(type + " from '" + issuer + "' refused: only a manager may send it");
         }
         if (verifier != null && !verifier.verify(record)) {

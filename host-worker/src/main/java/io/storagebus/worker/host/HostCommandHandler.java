@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
@@ -18,6 +19,7 @@ import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.worker.CommandTrace;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Records;
+import io.storagebus.bus.TopicMap;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.driver.Capability;
@@ -104,6 +106,10 @@ final class HostCommandHandler {
             guests.refresh(refresh);
             return List.of();
         });
+        if (!commands.keySet().equals(Set.copyOf(TopicMap.HOST_COMMANDS.types()))) {
+            throw new IllegalStateException("the host handles " + commands.keySet() + " but " + TopicMap.HOST_COMMANDS.name()
+                    + " carries " + TopicMap.HOST_COMMANDS.types());
+        }
     }
 
     /** A command type this host carries out, with its handler. */

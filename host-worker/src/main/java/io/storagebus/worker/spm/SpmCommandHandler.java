@@ -8,6 +8,7 @@ import java.util.Set;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.MessageCodec;
+import io.storagebus.bus.TopicMap;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.driver.DriverException;
@@ -66,7 +67,8 @@ final class SpmCommandHandler {
                 .jobOrNow(LayerChangeDone.class, snapshots::offlineMerge, snapshots::layerChanged)
                 .job(BackupVolume.class, backups::backup)
                 .job(RestoreBackup.class, backups::restore)
-                .job(DeleteBackup.class, backups::delete);
+                .job(DeleteBackup.class, backups::delete)
+                .covering(TopicMap.SPM_COMMANDS);
     }
 
     Handled handle(ConsumerRecord<String, byte[]> record, SpmTerm term) {

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import io.storagebus.bus.TopicMap;
 import io.storagebus.leases.SpmTerm;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -66,6 +67,19 @@ final class SpmCommandRegistry {
             throw new IllegalArgumentException(entry.type().getSimpleName() + " is registered twice");
         }
         return this;
+    }
+
+    /** Fails unless the registry handles exactly the record types the topic map puts on {@code topic}: a command nobody handles is a bug. */
+    SpmCommandRegistry covering(TopicMap.Topic topic) {
+        if (!entries.keySet().equals(Set.copyOf(topic.types()))) {
+            throw new IllegalStateException("the SPM handles " + names(entries.keySet()) + " but " + topic.name() + " carries "
+                    + names(topic.types()));
+        }
+        return this;
+    }
+
+    private static List<String> names(java.util.Collection<? extends Class<?>> types) {
+        return types.stream().map(Class::getSimpleName).sorted().toList();
     }
 
     boolean handles(SpecificRecord command) {
