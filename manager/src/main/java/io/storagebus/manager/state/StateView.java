@@ -7,7 +7,9 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.BiFunction;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.MessageCodec;
@@ -34,13 +36,67 @@ public final class StateView implements AutoCloseable {
     static final List<String> TOPICS = List.of(Topics.DOMAIN_STATE, Topics.VOLUME_STATE, Topics.TASK_STATE,
             Topics.MAINTENANCE_STATE, Topics.BACKUP_STATE, Topics.BACKUP_POLICY_STATE);
 
+    /**
+     * One compacted state topic as a table: each key's latest record. {@code volumeOf} names the
+     * volume a record (or the key of a removed one) concerns, for the volume listeners.
+     */
+    private static final class Table<T extends SpecificRecord> {
+        final String topic;
+        final Class<T> type;
+        final Function<T, String> key;
+        final BiFunction<String, T, String> volumeOf;
+        final boolean reservable;
+        final Map<String, T> rows = new ConcurrentHashMap<>();
+
+        Table(String topic, Class<T> type, Function<T, String> key, BiFunction<String, T, String> volumeOf, boolean reservable) {
+            this.topic = topic;
+            this.type = type;
+            this.key = key;
+            this.volumeOf = volumeOf;
+            this.reservable = reservable;
+        }
+
+        String put(SpecificRecord record) {
+            T row = type.cast(record);
+            String k = key.apply(row);
+            rows.put(k, row);
+            return volumeOf.apply(k, row);
+        }
+
+        String remove(String k) {
+            T old = rows.remove(k);
+            return volumeOf.apply(k, old);
+        }
+
+        boolean reserve(SpecificRecord record) {
+            if (!reservable) {
+                throw new IllegalArgumentException(topic + " records are not reserved: the manager updates them, it does not create them");
+            }
+            T row = type.cast(record);
+            return rows.putIfAbsent(key.apply(row), row) == null;
+        }
+
+        void release(SpecificRecord record) {
+            T row = type.cast(record);
+            rows.remove(key.apply(row), row);
+        }
+    }
+
     private final MessageCodec codec = MessageCodec.standard();
-    private final Map<String, DomainState> domains = new ConcurrentHashMap<>();
-    private final Map<String, VolumeState> volumes = new ConcurrentHashMap<>();
-    private final Map<String, TaskState> tasks = new ConcurrentHashMap<>();
-    private final Map<String, MaintenanceState> maintenance = new ConcurrentHashMap<>();
-    private final Map<String, BackupState> backups = new ConcurrentHashMap<>();
-    private final Map<String, BackupPolicy> policies = new ConcurrentHashMap<>();
+    private final Table<DomainState> domains = new Table<>(Topics.DOMAIN_STATE, DomainState.class, DomainState::getId, (k, d) -> null, true);
+    private final Table<VolumeState> volumes = new Table<>(Topics.VOLUME_STATE, VolumeState.class, VolumeState::getId, (k, v) -> k, true);
+    private final Table<TaskState> tasks = new Table<>(Topics.TASK_STATE, TaskState.class, TaskState::getId,
+            (k, t) -> t == null ? null : t.getVolumeId(), true);
+    private final Table<MaintenanceState> maintenance = new Table<>(Topics.MAINTENANCE_STATE, MaintenanceState.class,
+            MaintenanceState::getDomainId, (k, m) -> null, false);
+    private final Table<BackupState> backups = new Table<>(Topics.BACKUP_STATE, BackupState.class, BackupState::getBackupId,
+            (k, b) -> b == null ? null : b.getVolumeId(), true);
+    private final Table<BackupPolicy> policies = new Table<>(Topics.BACKUP_POLICY_STATE, BackupPolicy.class, BackupPolicy::getVolumeId,
+            (k, p) -> k, false);
+    private final Map<String, Table<?>> byTopic = Map.of(domains.topic, domains, volumes.topic, volumes, tasks.topic, tasks,
+            maintenance.topic, maintenance, backups.topic, backups, policies.topic, policies);
+    private final Map<Class<?>, Table<?>> byType = Map.of(DomainState.class, domains, VolumeState.class, volumes, TaskState.class, tasks,
+            MaintenanceState.class, maintenance, BackupState.class, backups, BackupPolicy.class, policies);
     private final List<Consumer<String>> volumeListeners = new CopyOnWriteArrayList<>();
     private final TopicFollower follower;
 
@@ -51,7 +107,7 @@ public final class StateView implements AutoCloseable {
     public void start() {
         follower.start();
         follower.caughtUp().thenRun(() -> LOG.info("state view caught up: {} domains, {} volumes, {} tasks, {} maintenance requests",
-                domains.size(), volumes.size(), tasks.size(), maintenance.size()));
+                domains.rows.size(), volumes.rows.size(), tasks.rows.size(), maintenance.rows.size()));
     }
 
     /** Completes once every state record that existed at start has been applied. */
@@ -69,44 +125,44 @@ public final class StateView implements AutoCloseable {
     }
 
     public Optional<DomainState> domain(String id) {
-        return Optional.ofNullable(domains.get(id));
+        return Optional.ofNullable(domains.rows.get(id));
     }
 
     public Collection<DomainState> domains() {
-        return domains.values();
+        return domains.rows.values();
     }
 
     public Optional<VolumeState> volume(String id) {
-        return Optional.ofNullable(volumes.get(id));
+        return Optional.ofNullable(volumes.rows.get(id));
     }
 
     public Collection<VolumeState> volumes() {
-        return volumes.values();
+        return volumes.rows.values();
     }
 
     public Optional<TaskState> task(String id) {
-        return Optional.ofNullable(tasks.get(id));
+        return Optional.ofNullable(tasks.rows.get(id));
     }
 
     public Collection<TaskState> tasks() {
-        return tasks.values();
+        return tasks.rows.values();
     }
 
     public Optional<BackupState> backup(String id) {
-        return Optional.ofNullable(backups.get(id));
+        return Optional.ofNullable(backups.rows.get(id));
     }
 
     public Collection<BackupState> backups() {
-        return backups.values();
+        return backups.rows.values();
     }
 
     /** The volume's backup policy, if it has one. */
     public Optional<BackupPolicy> backupPolicy(String volumeId) {
-        return Optional.ofNullable(policies.get(volumeId));
+        return Optional.ofNullable(policies.rows.get(volumeId));
     }
 
     public Collection<BackupPolicy> backupPolicies() {
-        return policies.values();
+        return policies.rows.values();
     }
 
     /**
@@ -120,11 +176,11 @@ public final class StateView implements AutoCloseable {
 
     /** The domain's latest maintenance request, as last published. */
     public Optional<MaintenanceState> maintenance(String domainId) {
-        return Optional.ofNullable(maintenance.get(domainId));
+        return Optional.ofNullable(maintenance.rows.get(domainId));
     }
 
     public Collection<MaintenanceState> maintenance() {
-        return maintenance.values();
+        return maintenance.rows.values();
     }
 
     /**
@@ -132,29 +188,20 @@ public final class StateView implements AutoCloseable {
      * once. Only new keys are taken: a later state from the topic must never be overwritten.
      */
     public boolean reserve(SpecificRecord record) {
-        if (record instanceof DomainState d) {
-            return domains.putIfAbsent(d.getId(), d) == null;
-        } else if (record instanceof VolumeState v) {
-            return volumes.putIfAbsent(v.getId(), v) == null;
-        } else if (record instanceof TaskState t) {
-            return tasks.putIfAbsent(t.getId(), t) == null;
-        } else if (record instanceof BackupState b) {
-            return backups.putIfAbsent(b.getBackupId(), b) == null;
-        }
-        throw new IllegalArgumentException("not a state record: " + record.getSchema().getFullName());
+        return table(record).reserve(record);
     }
 
     /** Takes back a reservation whose publication failed. */
     public void release(SpecificRecord record) {
-        if (record instanceof DomainState d) {
-            domains.remove(d.getId(), d);
-        } else if (record instanceof VolumeState v) {
-            volumes.remove(v.getId(), v);
-        } else if (record instanceof TaskState t) {
-            tasks.remove(t.getId(), t);
-        } else if (record instanceof BackupState b) {
-            backups.remove(b.getBackupId(), b);
+        table(record).release(record);
+    }
+
+    private Table<?> table(SpecificRecord record) {
+        Table<?> table = byType.get(record.getClass());
+        if (table == null) {
+            throw new IllegalArgumentException("not a state record: " + record.getSchema().getFullName());
         }
+        return table;
     }
 
     private void apply(ConsumerRecord<String, byte[]> record) {
@@ -166,54 +213,20 @@ public final class StateView implements AutoCloseable {
 
     /** Applies a tombstone: the entity is gone for good. Returns the volume it concerned, if any. */
     private String removed(ConsumerRecord<String, byte[]> record) {
-        switch (record.topic()) {
-            case Topics.DOMAIN_STATE -> domains.remove(record.key());
-            case Topics.VOLUME_STATE -> {
-                volumes.remove(record.key());
-                return record.key();
-            }
-            case Topics.TASK_STATE -> {
-                TaskState t = tasks.remove(record.key());
-                return t == null ? null : t.getVolumeId();
-            }
-            case Topics.MAINTENANCE_STATE -> maintenance.remove(record.key());
-            case Topics.BACKUP_STATE -> {
-                BackupState b = backups.remove(record.key());
-                return b == null ? null : b.getVolumeId();
-            }
-            case Topics.BACKUP_POLICY_STATE -> {
-                policies.remove(record.key());
-                return record.key();
-            }
-            default -> { }
-        }
-        return null;
+        Table<?> table = byTopic.get(record.topic());
+        return table == null ? null : table.remove(record.key());
     }
 
     /** Applies a state record. Returns the volume it concerned, if any. */
     private String applied(ConsumerRecord<String, byte[]> record) {
         try {
             SpecificRecord decoded = codec.decode(record.value());
-            if (decoded instanceof DomainState d) {
-                domains.put(d.getId(), d);
-            } else if (decoded instanceof VolumeState v) {
-                volumes.put(v.getId(), v);
-                return v.getId();
-            } else if (decoded instanceof TaskState t) {
-                tasks.put(t.getId(), t);
-                return t.getVolumeId();
-            } else if (decoded instanceof MaintenanceState m) {
-                maintenance.put(m.getDomainId(), m);
-            } else if (decoded instanceof BackupState b) {
-                backups.put(b.getBackupId(), b);
-                return b.getVolumeId();
-            } else if (decoded instanceof BackupPolicy p) {
-                policies.put(p.getVolumeId(), p);
-                return p.getVolumeId();
-            } else {
-                LOG.warn("{}-{}@{}: unexpected {} on a state topic, skipped",
-                        record.topic(), record.partition(), record.offset(), decoded.getSchema().getFullName());
+            Table<?> table = byType.get(decoded.getClass());
+            if (table != null && table.topic.equals(record.topic())) {
+                return table.put(decoded);
             }
+            LOG.warn("{}-{}@{}: unexpected {} on a state topic, skipped",
+                    record.topic(), record.partition(), record.offset(), decoded.getSchema().getFullName());
         } catch (UndecodableRecordException e) {
             LOG.warn("{}-{}@{}: undecodable state record skipped: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
         }
