@@ -31,6 +31,7 @@ import io.storagebus.schema.RefreshVolume;
 import io.storagebus.schema.StreamLayer;
 import io.storagebus.schema.SwitchToLayer;
 import io.storagebus.schema.VolumeState;
+import io.storagebus.worker.HostDrivers;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.WorkerRecords;
 import io.storagebus.worker.thin.VolumeMonitor;
@@ -156,9 +157,9 @@ final class GuestCommands {
                 cmd.getVolume(), cmd.getSnapshotId(), LayerChange.MERGE);
         try {
             // The SPM made room in the child for the layer's data: the child's device must see it before QEMU writes there.
-            StorageDriver driver = HostCommandHandler.driver(drivers, config.hostId(), cmd.getDomain());
+            StorageDriver driver = HostDrivers.driver(drivers, config.hostId(), cmd.getDomain());
             if (driver.capabilities().contains(Capability.REFRESH)) {
-                driver.refresh(HostCommandHandler.context(cmd.getDomain()), new VolumeUri(cmd.getDomain().getId(), cmd.getVolumeId()));
+                driver.refresh(HostDrivers.context(cmd.getDomain()), new VolumeUri(cmd.getDomain().getId(), cmd.getVolumeId()));
             }
         } catch (DriverException e) {
             done.setErrorCode(e.code().name()).setErrorMessage("host " + config.hostId() + " could not refresh the layers of volume "
@@ -184,11 +185,11 @@ final class GuestCommands {
      * layer is activated here first, and the guest opens its activated path; elsewhere the file.
      */
     private String activeLayer(DomainRef domain, String volumeId, String file) throws DriverException {
-        StorageDriver driver = HostCommandHandler.driver(drivers, config.hostId(), domain);
+        StorageDriver driver = HostDrivers.driver(drivers, config.hostId(), domain);
         if (!driver.capabilities().contains(Capability.ACTIVATE)) {
             return file;
         }
-        return driver.activate(HostCommandHandler.context(domain), new VolumeUri(domain.getId(), volumeId));
+        return driver.activate(HostDrivers.context(domain), new VolumeUri(domain.getId(), volumeId));
     }
 
     private LayerChangeDone.Builder layerChangeDone(Envelope command, String taskId, String volumeId, DomainRef domain,

@@ -48,6 +48,7 @@ import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.VolumeLeaseLost;
 import io.storagebus.schema.VolumePrepared;
 import io.storagebus.schema.VolumeTornDown;
+import io.storagebus.worker.HostDrivers;
 import io.storagebus.worker.IssuerPolicy;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.WorkerRecords;
@@ -301,17 +302,11 @@ final class HostCommandHandler {
     }
 
     private StorageDriver driver(DomainRef domain) throws DriverException {
-        return driver(drivers, config.hostId(), domain);
+        return HostDrivers.driver(drivers, config.hostId(), domain);
     }
 
-    static StorageDriver driver(DriverRegistry drivers, String hostId, DomainRef domain) throws DriverException {
-        return drivers.find(domain.getDriver()).orElseThrow(() -> new DriverException(DriverException.Code.UNSUPPORTED,
-                "host " + hostId + " has no driver '" + domain.getDriver() + "'"));
-    }
-
-    /** Host-side operations change no pool metadata, so they run outside any SPM term (epoch 0). */
-    static DomainContext context(DomainRef domain) {
-        return new DomainContext(domain.getId(), domain.getProperties());
+    private static DomainContext context(DomainRef domain) {
+        return HostDrivers.context(domain);
     }
 
     private static ProducerRecord<String, byte[]> succeeded(String taskId, TaskType type, DomainRef domain, String volumeId, Envelope command,

@@ -1,0 +1,153 @@
+package io.storagebus.worker.thin;
+
+import java.nio.file.Path;
+
+import io.storagebus.bus.Envelopes;
+import io.storagebus.schema.DomainRef;
+import io.storagebus.schema.Envelope;
+import io.storagebus.schema.MonitorVolume;
+import io.storagebus.worker.WorkerConfig;
+
+/**
+ * One guest's use of one volume, as the {@link VolumeMonitor} follows it: where the guest writes
+ * (its QEMU, the node on the volume), how far and how fast (for the extend policy), whether a
+ * report to the SPM waits for its answer, and the guest's own state.
+ *
+ * <p>The guest's state is a small machine ({@link GuestState}):
+ * <pre>
+ *   RUNNING --I/O error, stop--> PAUSED            (any error but a full volume: nothing here cures it)
+ *   RUNNING --I/O error, nospace--> PAUSED_NO_SPACE (the SPM's extend cures it)
+ *   PAUSED* --QEMU resumed (by us or anyone)--> RUNNING
+ * </pre>
+ * A {@code cont} sent after an extend is {@link #resuming}: the other reports of the same pause
+ * (threshold and nospace come together) must not send a second one. Not thread-safe: the
+ * monitor touches it on its one context only.
+ */
+final class WatchedVolume {
+    /** What the guest is doing with the volume. */
+    enum GuestState {
+        RUNNING, PAUSED, PAUSED_NO_SPACE
+    }
+
+    final String volumeId;
+    final DomainRef domain;
+    final Path socket;
+    /** The QEMU drive (or qdev) of the volume, which I/O error events name. */
+    final String drive;
+    /** The guest's top node of the volume; a live snapshot moves it to the new layer. */
+    String nodeName;
+
+    // What the extend policy looks at.
+    long allocation;
+    long highest;
+    long highestAtNanos;
+    long rate;
+    /** The armed write threshold, 0 when none is (crossed, or never armed). */
+    long threshold;
+    /** The volume cannot grow any more (or its driver never grows it): watched for its guest only, never reported. */
+    boolean full;
+
+    // The report to the SPM.
+    long reportedAtNanos;
+    /** Reports in a row the SPM did not answer (it could not extend, or failed over): the retry backs off. */
+    int unanswered;
+
+    // The guest.
+    private GuestState guest = GuestState.RUNNING;
+    private boolean resuming;
+    private long pausedAtMillis;
+    /** False when the guest was found paused: then pausedAtMillis is when the host noticed, not when QEMU stopped. */
+    private boolean pauseStartKnown;
+
+    WatchedVolume(MonitorVolume cmd, long allocation) {
+        this.volumeId = cmd.getVolumeId();
+        this.domain = cmd.getDomain();
+        this.socket = Path.of(cmd.getQmpSocket());
+        this.nodeName = cmd.getNodeName();
+        this.drive = cmd.getDrive() != null ? cmd.getDrive() : cmd.getNodeName();
+        this.allocation = allocation;
+    }
+
+    /** The envelope of what the host says about the volume's use: all of it correlates as {@code extend-<volumeId>}. */
+    Envelope envelope(WorkerConfig config) {
+        return Envelopes.origin(config.pool(), config.issuer(), "extend-" + volumeId);
+    }
+
+    boolean reportPending() {
+        return reportedAtNanos != 0;
+    }
+
+    /** The SPM answered: the volume is as large as it says. */
+    void answered(long newAllocation, boolean fullyAllocated) {
+        allocation = Math.max(allocation, newAllocation);
+        full = fullyAllocated;
+        reportedAtNanos = 0;
+        unanswered = 0;
+    }
+
+    /** A new highest offset; the write rate is smoothed over the readings. */
+    void observe(long offset, long nowNanos) {
+        if (offset > highest && highestAtNanos != 0) {
+            double seconds = (nowNanos - highestAtNanos) / 1e9;
+            if (seconds > 0.01) {
+                long r = (long) ((offset - highest) / seconds);
+                rate = rate == 0 ? r : (rate + r) / 2;
+            }
+        }
+        if (offset > highest || highestAtNanos == 0) {
+            highest = Math.max(highest, offset);
+            highestAtNanos = nowNanos;
+        }
+    }
+
+    GuestState guest() {
+        return guest;
+    }
+
+    boolean paused() {
+        return guest != GuestState.RUNNING;
+    }
+
+    boolean pausedNoSpace() {
+        return guest == GuestState.PAUSED_NO_SPACE;
+    }
+
+    /** The guest stopped on an I/O error; false if it was paused already (every request in flight fails alike: one pause). */
+    boolean pause(boolean nospace, boolean startKnown, long nowMillis) {
+        if (paused()) {
+            return false;
+        }
+        guest = nospace ? GuestState.PAUSED_NO_SPACE : GuestState.PAUSED;
+        pausedAtMillis = nowMillis;
+        pauseStartKnown = startKnown;
+        if (nospace) {
+            highest = Math.max(highest, allocation);
+        }
+        return true;
+    }
+
+    /** QEMU runs the guest again. */
+    void running() {
+        guest = GuestState.RUNNING;
+    }
+
+    /** Whether to send {@code cont} now: the guest is paused and none is on its way; if so, one is from now on. */
+    boolean startResume() {
+        boolean resume = paused() && !resuming;
+        resuming |= resume;
+        return resume;
+    }
+
+    /** The {@code cont} came back (either way). */
+    void resumeEnded() {
+        resuming = false;
+    }
+
+    long pausedMillis(long nowMillis) {
+        return nowMillis - pausedAtMillis;
+    }
+
+    boolean pauseStartKnown() {
+        return pauseStartKnown;
+    }
+}
