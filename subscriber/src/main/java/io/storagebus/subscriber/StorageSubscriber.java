@@ -8,11 +8,13 @@ import java.util.Objects;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 import io.storagebus.bus.Envelopes;
+import io.storagebus.bus.ConsumerLoop;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.MessageCodec;
@@ -27,13 +29,10 @@ import io.storagebus.schema.SubscriberHeartbeat;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -69,9 +68,10 @@ public final class StorageSubscriber implements AutoCloseable {
     private final Lifecycle lifecycle = new Lifecycle("subscriber");
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private final ScheduledExecutorService heartbeats;
-    private final Thread thread;
+    private final ConsumerLoop loop;
     private KafkaProducer<String, byte[]> producer;
-    private volatile KafkaConsumer<String, byte[]> consumer;
+    /** The consumer start() positioned before registering, for the loop's first session. */
+    private final AtomicReference<KafkaConsumer<String, byte[]>> first = new AtomicReference<>();
 
     private StorageSubscriber(Builder config) {
         this.config = config;
@@ -81,8 +81,7 @@ public final class StorageSubscriber implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        this.thread = new Thread(this::run, "subscriber-" + config.subscriberId);
-        this.thread.setDaemon(true);
+        this.loop = new ConsumerLoop("subscriber-" + config.subscriberId, this::open);
     }
 
     public static Builder builder(String bootstrapServers, String subscriberId) {
@@ -107,9 +106,8 @@ public final class StorageSubscriber implements AutoCloseable {
         Properties p = KafkaClients.producer(config.connection);
         p.putAll(config.kafka);
         producer = new KafkaProducer<>(p);
-        KafkaConsumer<String, byte[]> c = newConsumer();
-        consumer = c;
-        thread.start();
+        first.set(newConsumer(stopRequested));
+        loop.start();
         heartbeat().join();
         heartbeats.scheduleAtFixedRate(this::heartbeatQuietly, config.heartbeatInterval.toMillis(),
                 config.heartbeatInterval.toMillis(), TimeUnit.MILLISECONDS);
@@ -170,14 +168,14 @@ public final class StorageSubscriber implements AutoCloseable {
      * A consumer whose position is fixed before the subscriber registers, so no request made
      * after registration can fall before its starting point.
      */
-    private KafkaConsumer<String, byte[]> newConsumer() {
+    private KafkaConsumer<String, byte[]> newConsumer(CountDownLatch stop) {
         Properties p = KafkaClients.consumer(config.connection);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "storagebus-subscriber-" + config.subscriberId);
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
         p.putAll(config.kafka);
         KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p);
         try {
-            List<TopicPartition> partitions = KafkaClients.partitionsOf(c, Topics.EVENTS, stopRequested);
+            List<TopicPartition> partitions = KafkaClients.partitionsOf(c, Topics.EVENTS, stop);
             c.assign(partitions);
             partitions.forEach(c::position);
             return c;
@@ -187,36 +185,16 @@ public final class StorageSubscriber implements AutoCloseable {
         }
     }
 
-    private void run() {
-        while (lifecycle.isStarted()) {
-            try {
-                KafkaConsumer<String, byte[]> c = consumer != null ? consumer : newConsumer();
-                consumer = c;
-                try (c) {
-                    while (lifecycle.isStarted()) {
-                        ConsumerRecords<String, byte[]> records = c.poll(Duration.ofSeconds(1));
-                        records.forEach(this::handle);
-                        if (!records.isEmpty()) {
-                            c.commitAsync();
-                        }
-                    }
-                }
-            } catch (WakeupException e) {
-                // closing
-            } catch (KafkaException e) {
-                if (lifecycle.isStarted()) {
-                    LOG.warn("subscriber {}: Kafka error, reconnecting in a second: {}", config.subscriberId, e.toString());
-                    try {
-                        stopRequested.await(1, TimeUnit.SECONDS);
-                    } catch (InterruptedException interrupted) {
-                        Thread.currentThread().interrupt();
-                        return;
-                    }
-                }
-            } finally {
-                consumer = null;
+    /** Follows the events: the first session on the consumer start() positioned, later ones (after a failure) on new ones. */
+    private ConsumerLoop.Session open(CountDownLatch closed) {
+        KafkaConsumer<String, byte[]> premade = first.getAndSet(null);
+        KafkaConsumer<String, byte[]> c = premade != null ? premade : newConsumer(closed);
+        return ConsumerLoop.session(c, records -> {
+            records.forEach(this::handle);
+            if (!records.isEmpty()) {
+                c.commitAsync();
             }
-        }
+        });
     }
 
     private void handle(ConsumerRecord<String, byte[]> record) {
@@ -271,14 +249,10 @@ public final class StorageSubscriber implements AutoCloseable {
         }
         stopRequested.countDown();
         heartbeats.shutdownNow();
-        KafkaConsumer<String, byte[]> c = consumer;
-        if (c != null) {
-            c.wakeup();
-        }
-        try {
-            thread.join(10_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        loop.close();
+        KafkaConsumer<String, byte[]> unused = first.getAndSet(null);
+        if (unused != null) {
+            unused.close(Duration.ZERO);
         }
         producer.close(Duration.ofSeconds(5));
     }

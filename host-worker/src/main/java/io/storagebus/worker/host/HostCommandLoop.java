@@ -1,12 +1,10 @@
 package io.storagebus.worker.host;
 
 import java.time.Duration;
-import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 
-import io.storagebus.bus.ConsumerLag;
+import io.storagebus.bus.ConsumerLoop;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
@@ -20,13 +18,9 @@ import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.thin.VolumeMonitor;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.KafkaException;
-import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,12 +33,8 @@ public final class HostCommandLoop implements AutoCloseable {
 
     private final WorkerConfig config;
     private final HostCommandHandler handler;
-    private final Thread thread;
+    private final ConsumerLoop loop;
     private final Lifecycle lifecycle = new Lifecycle("host command loop");
-    private final CountDownLatch stopRequested = new CountDownLatch(1);
-    private volatile KafkaConsumer<String, byte[]> consumer;
-    private final ConsumerLag lag = new ConsumerLag();
-    private volatile boolean consuming;
     private final KafkaProducer<String, byte[]> producer;
     private final VolumeMonitor monitor;
 
@@ -55,14 +45,14 @@ public final class HostCommandLoop implements AutoCloseable {
         this.producer = new KafkaProducer<>(p);
         this.monitor = new VolumeMonitor(config, drivers, producer::send);
         this.handler = new HostCommandHandler(config, drivers, leases, monitor, producer::send);
-        this.thread = new Thread(this::run, "host-commands-" + config.hostId());
-        this.thread.setDaemon(true);
+        this.loop = new ConsumerLoop("host-commands-" + config.hostId(), this::open);
     }
 
     public void start() {
         lifecycle.start();
         monitor.start();
-        thread.start();
+        StorageBusMetrics.get().lag("host-commands", loop.lag());
+        loop.start();
     }
 
     /** For the lease listener: stop using the volume and publish that the lease is lost. */
@@ -76,54 +66,33 @@ public final class HostCommandLoop implements AutoCloseable {
         return handler.maintenanceVote(request);
     }
 
-    private void run() {
-        while (lifecycle.isStarted()) {
-            Properties p = KafkaClients.consumer(config.kafka());
-            p.put(ConsumerConfig.GROUP_ID_CONFIG, "storagebus-host-" + config.hostId());
-            p.put(ConsumerConfig.CLIENT_ID_CONFIG, "host-" + config.hostId());
-            try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p)) {
-                consumer = c;
-                if (!lifecycle.isStarted()) {
-                    return;
-                }
-                String topic = Topics.hostCommands(config.hostId());
-                c.assign(KafkaClients.partitionsOf(c, topic, stopRequested));
-                StorageBusMetrics.get().lag("host-commands", lag);
-                consuming = true;
-                while (lifecycle.isStarted()) {
-                    ConsumerRecords<String, byte[]> records = c.poll(Duration.ofSeconds(1));
-                    lag.track(c);
-                    for (ConsumerRecord<String, byte[]> record : records) {
-                        List<ProducerRecord<String, byte[]>> outputs = handler.handle(record);
-                        outputs.forEach(producer::send);
-                    }
-                    if (!records.isEmpty()) {
-                        producer.flush();
-                        c.commitSync();
-                    }
-                }
-            } catch (WakeupException e) {
-                // closing
-            } catch (KafkaException e) {
-                if (lifecycle.isStarted()) {
-                    LOG.warn("host {}: Kafka error in the host command loop, restarting it: {}", config.hostId(), e.toString());
-                    try {
-                        stopRequested.await(1, TimeUnit.SECONDS);
-                    } catch (InterruptedException interrupted) {
-                        Thread.currentThread().interrupt();
-                        return;
-                    }
-                }
-            } finally {
-                consuming = false;
-                consumer = null;
+    /** A consumer of this host's command topic; a batch's outputs are flushed before its offsets are committed. */
+    private ConsumerLoop.Session open(CountDownLatch closed) {
+        Properties p = KafkaClients.consumer(config.kafka());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "storagebus-host-" + config.hostId());
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "host-" + config.hostId());
+        KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p);
+        ConsumerLoop.Session session = ConsumerLoop.session(c, records -> {
+            for (ConsumerRecord<String, byte[]> record : records) {
+                handler.handle(record).forEach(producer::send);
             }
+            if (!records.isEmpty()) {
+                producer.flush();
+                c.commitSync();
+            }
+        });
+        try {
+            c.assign(KafkaClients.partitionsOf(c, Topics.hostCommands(config.hostId()), closed));
+            return session;
+        } catch (RuntimeException e) {
+            session.close();
+            throw e;
         }
     }
 
     /** Whether the loop is reading its host topic now (false while it restarts after a Kafka error). */
     public boolean isConsuming() {
-        return consuming;
+        return loop.isConsuming();
     }
 
     @Override
@@ -131,16 +100,7 @@ public final class HostCommandLoop implements AutoCloseable {
         if (!lifecycle.close()) {
             return;
         }
-        stopRequested.countDown();
-        KafkaConsumer<String, byte[]> c = consumer;
-        if (c != null) {
-            c.wakeup();
-        }
-        try {
-            thread.join(10_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        loop.close();
         monitor.close();
         producer.close(Duration.ofSeconds(5));
     }

@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.storagebus.bus.Envelopes;
+import io.storagebus.bus.ConsumerLoop;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Records;
@@ -30,11 +31,11 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -87,8 +88,8 @@ public final class SimulatedHosts implements AutoCloseable {
     private final List<Long> roundTripNanos = java.util.Collections.synchronizedList(new ArrayList<>());
     private final AtomicLong pauses = new AtomicLong();
     private KafkaProducer<String, byte[]> producer;
-    private KafkaConsumer<String, byte[]> consumer;
-    private Thread consumerThread;
+    /** Reads the hosts' commands (the SPM's answers); a bench tool, so any failure ends it. */
+    private ConsumerLoop commands;
     private volatile boolean running;
 
     /**
@@ -121,15 +122,19 @@ public final class SimulatedHosts implements AutoCloseable {
         Properties c = KafkaClients.consumer(bootstrapServers);
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
         c.put(ConsumerConfig.CLIENT_ID_CONFIG, "sim-hosts");
-        consumer = new KafkaConsumer<>(c);
+        KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c);
         List<TopicPartition> partitions = hostIds.stream().map(h -> new TopicPartition(Topics.hostCommands(h), 0)).toList();
         consumer.assign(partitions);
         consumer.seekToEnd(partitions);
         partitions.forEach(consumer::position); // resolve "latest" now, before any report can be answered
+        commands = new ConsumerLoop("sim-hosts-commands", closed -> ConsumerLoop.session(consumer, this::spmAnswered), e -> true,
+                e -> {
+                    if (e != null) {
+                        LOG.error("simulated hosts: reading the SPM's answers failed: {}", e.toString());
+                    }
+                });
         running = true;
-        consumerThread = new Thread(this::consume, "sim-hosts-commands");
-        consumerThread.setDaemon(true);
-        consumerThread.start();
+        commands.start();
         long now = System.nanoTime();
         // Spread the volumes' write positions so that reports do not all come at once.
         long i = 0;
@@ -181,22 +186,16 @@ public final class SimulatedHosts implements AutoCloseable {
         }, nanosUntil(s, s.allocation, now), TimeUnit.NANOSECONDS);
     }
 
-    private void consume() {
-        try {
-            while (running) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofSeconds(1))) {
-                    long received = System.nanoTime();
-                    try {
-                        if (CODEC.decode(r.value()) instanceof RefreshVolume refresh) {
-                            scheduler.execute(() -> refreshed(refresh, received));
-                        }
-                    } catch (UndecodableRecordException e) {
-                        LOG.warn("simulated hosts: undecodable command on {}: {}", r.topic(), e.getMessage());
-                    }
+    private void spmAnswered(ConsumerRecords<String, byte[]> records) {
+        for (ConsumerRecord<String, byte[]> r : records) {
+            long received = System.nanoTime();
+            try {
+                if (CODEC.decode(r.value()) instanceof RefreshVolume refresh) {
+                    scheduler.execute(() -> refreshed(refresh, received));
                 }
+            } catch (UndecodableRecordException e) {
+                LOG.warn("simulated hosts: undecodable command on {}: {}", r.topic(), e.getMessage());
             }
-        } catch (WakeupException e) {
-            // closing
         }
     }
 
@@ -266,14 +265,8 @@ public final class SimulatedHosts implements AutoCloseable {
     public void close() {
         running = false;
         scheduler.shutdownNow();
-        if (consumer != null) {
-            consumer.wakeup();
-            try {
-                consumerThread.join(5000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            consumer.close();
+        if (commands != null) {
+            commands.close(Duration.ofSeconds(5));
         }
         if (producer != null) {
             producer.close(Duration.ofSeconds(5));

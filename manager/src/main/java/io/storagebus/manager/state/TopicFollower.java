@@ -9,22 +9,23 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Consumer;
 
-import io.storagebus.bus.KafkaConnection;
-import io.storagebus.bus.ConsumerLag;
+import io.storagebus.bus.ConsumerLoop;
 import io.storagebus.bus.KafkaClients;
+import io.storagebus.bus.KafkaConnection;
 import io.storagebus.lifecycle.Lifecycle;
 import io.storagebus.metrics.StorageBusMetrics;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Reads topics from their beginning, then follows them, handing every record to one handler on
  * its own thread. What the manager knows is rebuilt this way on every start: it keeps no
- * database and commits no offsets.
+ * database and commits no offsets. Any failure ends it (a view that skipped records would be
+ * wrong without knowing it): {@link #caughtUp()} and pending {@link #sync()}s then fail.
  */
 public final class TopicFollower implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TopicFollower.class);
@@ -35,30 +36,25 @@ public final class TopicFollower implements AutoCloseable {
     private final Consumer<ConsumerRecord<String, byte[]>> handler;
     private final CompletableFuture<Void> caughtUp = new CompletableFuture<>();
     private final Lifecycle lifecycle = new Lifecycle("topic follower");
-    private final CountDownLatch closed = new CountDownLatch(1);
     private final ConcurrentLinkedQueue<CompletableFuture<Void>> syncRequests = new ConcurrentLinkedQueue<>();
-    private final Thread thread;
-    private volatile KafkaConsumer<String, byte[]> consumer;
-    /** Set once the consumer is in its poll loop, where a wakeup from sync() is expected. */
-    private volatile boolean following;
-    /** Why the follower stopped, once it has: a sync() asked after that can never complete. */
-    private volatile RuntimeException stopped;
-    private final ConsumerLag lag = new ConsumerLag();
     /** sync() requests with the end offsets they wait for; touched only by the follower's thread. */
     private final List<Map.Entry<CompletableFuture<Void>, Map<TopicPartition, Long>>> syncing = new ArrayList<>();
+    private final ConsumerLoop loop;
+    /** Why the follower stopped, once it has: a sync() asked after that can never complete. */
+    private volatile RuntimeException stopped;
 
     public TopicFollower(KafkaConnection kafka, String name, List<String> topics, Consumer<ConsumerRecord<String, byte[]>> handler) {
         this.kafka = kafka;
         this.name = name;
         this.topics = List.copyOf(topics);
         this.handler = handler;
-        this.thread = new Thread(this::run, name);
-        this.thread.setDaemon(true);
+        this.loop = new ConsumerLoop(name, this::open, e -> true, this::ended);
     }
 
     public void start() {
         lifecycle.start();
-        thread.start();
+        StorageBusMetrics.get().lag(name, loop.lag());
+        loop.start();
     }
 
     /** Completes, on the follower's thread, once every record that existed at start was handled. */
@@ -80,21 +76,16 @@ public final class TopicFollower implements AutoCloseable {
         syncRequests.add(synced);
         if (stopped != null) {
             failPendingSyncs();
-            return synced;
-        }
-        KafkaConsumer<String, byte[]> c = consumer;
-        if (c != null && following) {
-            c.wakeup();
+        } else {
+            loop.wakeup();
         }
         return synced;
     }
 
-    private void run() {
-        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaClients.consumer(kafka))) {
-            consumer = c;
-            if (lifecycle.isClosed()) {
-                return;
-            }
+    /** Reads every topic from its beginning; each poll's records are handled, then caught-up and sync waits are checked. */
+    private ConsumerLoop.Session open(CountDownLatch closed) {
+        KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaClients.consumer(kafka));
+        try {
             List<TopicPartition> partitions = new ArrayList<>();
             for (String topic : topics) {
                 partitions.addAll(KafkaClients.partitionsOf(c, topic, closed));
@@ -102,39 +93,42 @@ public final class TopicFollower implements AutoCloseable {
             c.assign(partitions);
             c.seekToBeginning(partitions);
             Map<TopicPartition, Long> end = c.endOffsets(partitions);
-            syncing.clear();
-            following = true;
-            StorageBusMetrics.get().lag(name, lag);
-            while (!lifecycle.isClosed()) {
-                try {
-                    for (ConsumerRecord<String, byte[]> record : c.poll(Duration.ofSeconds(1))) {
-                        handler.accept(record);
-                    }
-                    lag.track(c);
-                } catch (WakeupException e) {
-                    // sync() asked for the end offsets, or close() for the end
-                }
-                for (CompletableFuture<Void> request; (request = syncRequests.poll()) != null; ) {
-                    syncing.add(Map.entry(request, c.endOffsets(partitions)));
-                }
-                if (!caughtUp.isDone() && reached(c, end)) {
-                    caughtUp.complete(null);
-                }
-                syncing.removeIf(s -> reached(c, s.getValue()) && s.getKey().complete(null));
-            }
-        } catch (WakeupException e) {
-            // closed before the topics were found
+            return ConsumerLoop.session(c, records -> polled(c, partitions, end, records));
         } catch (RuntimeException e) {
-            LOG.error("{} stopped: {}", name, e.toString(), e);
-            stopped = e;
-        } finally {
-            if (stopped == null) {
-                stopped = new IllegalStateException(name + " is closed");
-            }
-            caughtUp.completeExceptionally(stopped);
-            syncing.forEach(s -> s.getKey().completeExceptionally(stopped));
-            failPendingSyncs();
+            c.close(Duration.ZERO);
+            throw e;
         }
+    }
+
+    private void polled(KafkaConsumer<String, byte[]> c, List<TopicPartition> partitions, Map<TopicPartition, Long> end,
+                        ConsumerRecords<String, byte[]> records) {
+        for (ConsumerRecord<String, byte[]> record : records) {
+            handler.accept(record);
+        }
+        // Taken off the queue only once its end offsets are known: a wakeup in endOffsets leaves it for the next poll.
+        while (!syncRequests.isEmpty()) {
+            Map<TopicPartition, Long> now = c.endOffsets(partitions);
+            syncing.add(Map.entry(syncRequests.poll(), now));
+        }
+        if (!caughtUp.isDone() && reached(c, end)) {
+            caughtUp.complete(null);
+        }
+        syncing.removeIf(s -> reached(c, s.getValue()) && s.getKey().complete(null));
+    }
+
+    private static boolean reached(KafkaConsumer<String, byte[]> c, Map<TopicPartition, Long> end) {
+        return end.entrySet().stream().allMatch(e -> c.position(e.getKey()) >= e.getValue());
+    }
+
+    /** On the follower's thread, once it stopped: closed, or failed. */
+    private void ended(RuntimeException failure) {
+        if (failure != null) {
+            LOG.error("{} stopped: {}", name, failure.toString(), failure);
+        }
+        stopped = failure != null ? failure : new IllegalStateException(name + " is closed");
+        caughtUp.completeExceptionally(stopped);
+        syncing.forEach(s -> s.getKey().completeExceptionally(stopped));
+        failPendingSyncs();
     }
 
     private void failPendingSyncs() {
@@ -143,25 +137,12 @@ public final class TopicFollower implements AutoCloseable {
         }
     }
 
-    private static boolean reached(KafkaConsumer<String, byte[]> c, Map<TopicPartition, Long> end) {
-        return end.entrySet().stream().allMatch(e -> c.position(e.getKey()) >= e.getValue());
-    }
-
     @Override
     public void close() {
         if (!lifecycle.close()) {
             return;
         }
-        closed.countDown();
         StorageBusMetrics.get().removeLag(name);
-        KafkaConsumer<String, byte[]> c = consumer;
-        if (c != null) {
-            c.wakeup();
-        }
-        try {
-            thread.join(10_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        loop.close();
     }
 }
