@@ -41,6 +41,11 @@ public final class CheckedDriver implements StorageDriver {
     }
 
     @Override
+    public Fence fence() {
+        return driver.fence();
+    }
+
+    @Override
     public Set<Capability> capabilities() {
         return driver.capabilities();
     }
@@ -87,7 +92,7 @@ public final class CheckedDriver implements StorageDriver {
     public CopyResult copyTo(DomainContext domain, VolumeUri volume, StorageDriver target, DomainContext targetDomain,
                              VolumeSpec targetSpec, CopyListener listener) throws DriverException {
         own(domain, volume);
-        StorageDriver checkedTarget = target instanceof CheckedDriver ? target : new CheckedDriver(target);
+        StorageDriver checkedTarget = DriverRegistry.wrap(target);
         return driver.copyTo(domain, volume, checkedTarget, targetDomain, targetSpec, listener);
     }
 

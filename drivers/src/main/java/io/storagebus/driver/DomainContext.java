@@ -5,27 +5,30 @@ import java.util.Map;
 
 /**
  * The domain a driver operation works on: its id, validated property bag (defaults applied),
- * and the fencing epoch of the SPM term the operation runs under. Drivers refuse a metadata
- * write whose epoch is older than the newest the domain has seen ({@link DriverException.Code#FENCED}).
- * Epoch 0 is "no SPM term": reads, validation and tools that run outside the SPM.
+ * and the fencing epoch of the SPM term the operation runs under. A write whose epoch is older
+ * than the newest the domain has seen is refused with {@link FencedException} (see
+ * {@link FencedDriver}); {@link Epoch#UNFENCED} is "no SPM term": reads, validation, hosts, tools.
  * {@link #toString()} leaves the bag out, so secrets cannot reach a log through it.
  */
-public record DomainContext(String id, Map<String, String> properties, long epoch) {
+public record DomainContext(String id, Map<String, String> properties, Epoch epoch) {
 
     public DomainContext {
         properties = Map.copyOf(properties);
-        if (epoch < 0) {
-            throw new IllegalArgumentException("epoch must not be negative");
-        }
+        java.util.Objects.requireNonNull(epoch, "epoch (Epoch.UNFENCED when there is no SPM term)");
     }
 
     public DomainContext(String id, Map<String, String> properties) {
-        this(id, properties, 0);
+        this(id, properties, Epoch.UNFENCED);
     }
 
     /** The same domain under an SPM term's epoch. */
-    public DomainContext withEpoch(long termEpoch) {
+    public DomainContext withEpoch(Epoch termEpoch) {
         return new DomainContext(id, properties, termEpoch);
+    }
+
+    /** The same domain under the epoch of SPM term number {@code termEpoch}. */
+    public DomainContext withEpoch(long termEpoch) {
+        return withEpoch(Epoch.of(termEpoch));
     }
 
     public String property(String name) {

@@ -17,8 +17,6 @@ public class DriverException extends Exception {
         INVALID_SPEC,
         /** Not a volume URI, or one that names a volume of another domain. */
         INVALID_URI,
-        /** The write carries an older SPM epoch than the storage has seen: a newer SPM is in charge. */
-        FENCED,
         /** Data read back does not match what was written. */
         CHECKSUM_MISMATCH,
         /** A storage tool or I/O call failed. */

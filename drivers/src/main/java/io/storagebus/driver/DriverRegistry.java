@@ -6,7 +6,7 @@ import java.util.Optional;
 import java.util.ServiceLoader;
 import java.util.TreeMap;
 
-/** The drivers on the class path, by name, each wrapped in a {@link CheckedDriver}. */
+/** The drivers on the class path, by name, each {@link #wrap wrapped} to be checked and fenced. */
 public final class DriverRegistry {
     private final Map<String, StorageDriver> drivers;
 
@@ -17,9 +17,14 @@ public final class DriverRegistry {
     public static DriverRegistry load() {
         Map<String, StorageDriver> found = new TreeMap<>();
         for (StorageDriver driver : ServiceLoader.load(StorageDriver.class)) {
-            found.put(driver.name(), new CheckedDriver(driver));
+            found.put(driver.name(), wrap(driver));
         }
         return new DriverRegistry(Map.copyOf(found));
+    }
+
+    /** A driver as callers use it: calls checked ({@link CheckedDriver}), then writes fenced ({@link FencedDriver}). */
+    public static StorageDriver wrap(StorageDriver driver) {
+        return driver instanceof CheckedDriver ? driver : new CheckedDriver(driver instanceof FencedDriver ? driver : new FencedDriver(driver));
     }
 
     public Optional<StorageDriver> find(String name) {

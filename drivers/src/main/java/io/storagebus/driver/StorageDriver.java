@@ -15,7 +15,9 @@ import java.util.Set;
  * and {@link #list}; {@link #export} opens a volume or one of its snapshots for copying out. The optional ones are gated by {@link Capability}; their default
  * implementations refuse with {@link DriverException.Code#UNSUPPORTED}. Callers get drivers
  * from the {@link DriverRegistry}, which wraps each in a {@link CheckedDriver} that refuses
- * URIs of other domains and undeclared capabilities before the driver is called.
+ * URIs of other domains and undeclared capabilities before the driver is called, around a
+ * {@link FencedDriver} that lets a mutating operation run only under the newest SPM epoch that
+ * wrote the domain: any of them may throw {@link FencedException} (unchecked).
  *
  * <p>Every operation either completes or leaves nothing of itself behind.
  */
@@ -23,6 +25,16 @@ public interface StorageDriver {
 
     /** Short stable name used in domain definitions, e.g. {@code file}. */
     String name();
+
+    /**
+     * Where this driver's storage records the highest SPM epoch that wrote a domain. The
+     * {@link FencedDriver} around every driver advances it before each mutating operation, so a
+     * driver writes under its fence without calling it; a driver that keeps no pool metadata
+     * needs none.
+     */
+    default Fence fence() {
+        return Fence.NONE;
+    }
 
     Set<Capability> capabilities();
 

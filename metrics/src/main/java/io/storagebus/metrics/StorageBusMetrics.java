@@ -29,6 +29,7 @@ public final class StorageBusMetrics {
     private final Histogram extendRoundTrip;
     private final Counter extends_;
     private final Counter driverErrors;
+    private final Counter spmFenced;
     private final Gauge spmEpoch;
     private final Counter spmTerms;
     private final Counter maintenanceDecisions;
@@ -53,6 +54,9 @@ public final class StorageBusMetrics {
         driverErrors = Counter.builder().name("storagebus_driver_errors_total")
                 .help("Storage driver operations that failed, by driver and error code")
                 .labelNames("driver", "code").register(registry);
+        spmFenced = Counter.builder().name("storagebus_spm_fenced_total")
+                .help("SPM terms of this worker that the storage refused (a newer term had written a domain) and that stopped")
+                .labelNames("pool").register(registry);
         spmEpoch = Gauge.builder().name("storagebus_spm_epoch")
                 .help("Epoch of the pool's current SPM term as this process sees it (0 while none)")
                 .labelNames("pool").register(registry);
@@ -103,6 +107,11 @@ public final class StorageBusMetrics {
 
     public void driverError(String driver, String code) {
         driverErrors.labelValues(driver, code).inc();
+    }
+
+    /** An SPM term's write was refused by the storage: a newer term is in charge, this one stopped. */
+    public void spmFenced(String pool) {
+        spmFenced.labelValues(pool).inc();
     }
 
     public void spmTermStarted(String pool, long epoch) {

@@ -86,7 +86,6 @@ public final class FileDriver extends DirectoryDriver {
         if (!meta.snapshots().isEmpty()) {
             throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " has snapshots; its data cannot be replaced");
         }
-        DirectoryFence.check(domain.path(PATH), domain);
         files.removeTemporaries(meta.volumeId(), "writing");
         Path tmp = files.temporary(meta.volumeId(), "writing");
         try {

@@ -93,7 +93,11 @@ final class Lvm {
         List<Long> epochs = new ArrayList<>();
         for (String tag : tags.isEmpty() ? new String[0] : tags.split(",")) {
             if (tag.startsWith("sb_epoch=")) {
-                epochs.add(Long.parseLong(tag.substring("sb_epoch=".length())));
+                try {
+                    epochs.add(Long.parseUnsignedLong(tag.substring("sb_epoch=".length())));
+                } catch (NumberFormatException e) {
+                    throw new DriverException(DriverException.Code.IO_ERROR, "volume group " + vg + " has a fencing tag that is not an epoch: " + tag);
+                }
             }
         }
         return epochs;

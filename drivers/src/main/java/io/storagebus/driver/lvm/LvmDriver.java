@@ -18,6 +18,9 @@ import io.storagebus.driver.Allocation;
 import io.storagebus.driver.Capability;
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
+import io.storagebus.driver.Epoch;
+import io.storagebus.driver.Fence;
+import io.storagebus.driver.FencedException;
 import io.storagebus.driver.PropertyDescriptor;
 import io.storagebus.driver.PropertyType;
 import io.storagebus.driver.PropertyViolation;
@@ -120,44 +123,47 @@ public final class LvmDriver implements StorageDriver {
     /**
      * Storage-side fencing in the VG's metadata: each SPM term adds its {@code sb_epoch=N} tag and
      * deletes only lower ones, so the highest tag never goes down; a writer whose epoch is below
-     * the highest is refused. Each check is one lvm2 command under lvm2's VG lock; across hosts a
-     * deployment also needs lvmlockd, as any shared VG does.
+     * the highest is refused, and one that finds a higher tag right after adding its own lost a
+     * race. Each step is one lvm2 command under lvm2's VG lock; across hosts a deployment also
+     * needs lvmlockd, as any shared VG does.
      */
-    private void fence(DomainContext domain) throws DriverException {
-        if (domain.epoch() == 0) {
-            return;
-        }
-        String vg = domain.property(VG);
-        List<Long> epochs = lvm.epochTags(vg);
-        long highest = epochs.stream().mapToLong(Long::longValue).max().orElse(0);
-        if (domain.epoch() < highest) {
-            throw fenced(domain, highest);
-        }
-        if (domain.epoch() > highest || epochs.size() > 1) {
-            List<String> args = new ArrayList<>(List.of("--addtag", "sb_epoch=" + domain.epoch()));
-            for (long e : epochs) {
-                if (e < domain.epoch()) {
-                    args.add("--deltag");
-                    args.add("sb_epoch=" + e);
+    @Override
+    public Fence fence() {
+        return new Fence() {
+            @Override
+            public void advance(DomainContext domain) throws DriverException {
+                String vg = domain.property(VG);
+                List<Long> epochs = lvm.epochTags(vg);
+                Epoch highest = Epoch.of(epochs.stream().mapToLong(Long::longValue).max().orElse(0));
+                if (domain.epoch().isOlderThan(highest)) {
+                    throw new FencedException(domain.id(), domain.epoch(), highest);
+                }
+                if (highest.isOlderThan(domain.epoch()) || epochs.size() > 1) {
+                    List<String> args = new ArrayList<>(List.of("--addtag", "sb_epoch=" + domain.epoch().value()));
+                    for (long e : epochs) {
+                        if (e < domain.epoch().value()) {
+                            args.add("--deltag");
+                            args.add("sb_epoch=" + e);
+                        }
+                    }
+                    args.add(vg);
+                    lvm.run("vgchange", args.toArray(String[]::new));
+                    Epoch now = highest(domain);
+                    if (domain.epoch().isOlderThan(now)) {
+                        throw new FencedException(domain.id(), domain.epoch(), now);
+                    }
                 }
             }
-            args.add(vg);
-            lvm.run("vgchange", args.toArray(String[]::new));
-            long now = lvm.epochTags(vg).stream().mapToLong(Long::longValue).max().orElse(0);
-            if (now > domain.epoch()) {
-                throw fenced(domain, now);
-            }
-        }
-    }
 
-    private static DriverException fenced(DomainContext domain, long highest) {
-        return new DriverException(DriverException.Code.FENCED, "epoch " + domain.epoch() + " may no longer write domain "
-                + domain.id() + ": an SPM with epoch " + highest + " has written it");
+            @Override
+            public Epoch highest(DomainContext domain) throws DriverException {
+                return Epoch.of(lvm.epochTags(domain.property(VG)).stream().mapToLong(Long::longValue).max().orElse(0));
+            }
+        };
     }
 
     /** The metadata half of create: the LV and its tags, without touching its data. */
     void allocate(DomainContext domain, VolumeSpec spec) throws DriverException {
-        fence(domain);
         String vg = domain.property(VG);
         long size = BlockSizing.initialSize(spec, lvm.extentSize(vg));
         lvm.run("lvcreate", "--yes", "-an", "-Zn", "-n", spec.volumeId(), "-L", size + "b",
@@ -269,7 +275,6 @@ public final class LvmDriver implements StorageDriver {
     @Override
     public void write(DomainContext domain, VolumeUri volume, InputStream data, long length) throws DriverException {
         Lvm.Lv lv = liveLv(domain, volume);
-        fence(domain);
         if (length > lv.size()) {
             throw new DriverException(DriverException.Code.NO_SPACE,
                     "volume " + volume + " has " + lv.size() + " bytes allocated, the data needs " + length + "; extend it first");
@@ -293,7 +298,6 @@ public final class LvmDriver implements StorageDriver {
     public void delink(DomainContext domain, VolumeUri volume) throws DriverException {
         Lvm.Lv lv = liveLv(domain, volume);
         refuseIfActive(lv, volume);
-        fence(domain);
         lvm.run("lvrename", domain.property(VG), lv.name(), DELINKED + lv.name());
     }
 
@@ -303,7 +307,6 @@ public final class LvmDriver implements StorageDriver {
         if (findLv(domain, volume.volumeId()).isPresent()) {
             throw new DriverException(DriverException.Code.CONFLICT, "a live volume " + volume + " exists already");
         }
-        fence(domain);
         lvm.run("lvrename", domain.property(VG), lv.name(), volume.volumeId());
         return info(domain, volume);
     }
@@ -311,7 +314,6 @@ public final class LvmDriver implements StorageDriver {
     @Override
     public void purge(DomainContext domain, VolumeUri volume) throws DriverException {
         Lvm.Lv lv = delinkedLv(domain, volume);
-        fence(domain);
         lvm.run("lvremove", "-f", domain.property(VG) + "/" + lv.name());
     }
 
@@ -324,7 +326,6 @@ public final class LvmDriver implements StorageDriver {
     public void destroy(DomainContext domain, VolumeUri volume, boolean wipe) throws DriverException {
         Lvm.Lv lv = liveLv(domain, volume);
         refuseIfActive(lv, volume);
-        fence(domain);
         if (wipe) {
             if (!lvm.canActivate()) {
                 throw noDeviceMapper("wipe a volume");
@@ -360,8 +361,7 @@ public final class LvmDriver implements StorageDriver {
         long extent = lvm.extentSize(vg);
         long target = Math.min(Sizes.roundUp(newAllocatedSize, extent), BlockSizing.maxSize(info.format(), info.virtualSize(), extent));
         if (target > lv.size()) {
-            fence(domain);
-            lvm.run("lvextend", "-L", target + "b", vg + "/" + lv.name());
+                lvm.run("lvextend", "-L", target + "b", vg + "/" + lv.name());
         }
         return info(domain, volume);
     }

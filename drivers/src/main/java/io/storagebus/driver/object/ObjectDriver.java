@@ -19,6 +19,9 @@ import io.storagebus.driver.Allocation;
 import io.storagebus.driver.Capability;
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
+import io.storagebus.driver.Epoch;
+import io.storagebus.driver.Fence;
+import io.storagebus.driver.FencedException;
 import io.storagebus.driver.PropertyDescriptor;
 import io.storagebus.driver.PropertyType;
 import io.storagebus.driver.PropertyViolation;
@@ -32,6 +35,7 @@ import io.storagebus.driver.support.QemuImg;
 import io.storagebus.driver.support.StoredMetadata;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.ResponseBytes;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.exception.SdkClientException;
@@ -41,6 +45,7 @@ import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
@@ -173,39 +178,72 @@ public final class ObjectDriver implements StorageDriver {
 
     /**
      * Storage-side fencing in {@code <prefix>/_epoch}: a write whose epoch is below the recorded
-     * one is refused, a newer epoch is recorded. The store offers no lock, so a check and the write
-     * after it are two requests; an object domain only ever receives copies, which a newer SPM's
-     * redo of the same task overwrites.
+     * one is refused; a newer epoch replaces the recorded one by a conditional PUT, If-Match the
+     * ETag read (If-None-Match when there was none), so two terms racing cannot both record
+     * theirs: the loser reads again and finds the winner's.
      */
-    private void fence(DomainContext domain) throws DriverException {
-        if (domain.epoch() == 0) {
-            return;
-        }
-        String key = domain.property(PREFIX, "storagebus") + "/_epoch";
-        long seen;
+    @Override
+    public Fence fence() {
+        return new Fence() {
+            @Override
+            public void advance(DomainContext domain) throws DriverException {
+                for (int attempt = 0; ; attempt++) {
+                    RecordedEpoch recorded = recordedEpoch(domain);
+                    if (domain.epoch().isOlderThan(recorded.epoch())) {
+                        throw new FencedException(domain.id(), domain.epoch(), recorded.epoch());
+                    }
+                    if (!recorded.epoch().isOlderThan(domain.epoch())) {
+                        return;
+                    }
+                    try {
+                        client(domain).putObject(b -> {
+                            b.bucket(bucket(domain)).key(epochKey(domain));
+                            if (recorded.etag() == null) {
+                                b.ifNoneMatch("*");
+                            } else {
+                                b.ifMatch(recorded.etag());
+                            }
+                        }, RequestBody.fromString(Long.toString(domain.epoch().value())));
+                        return;
+                    } catch (S3Exception e) {
+                        if ((e.statusCode() != 412 && e.statusCode() != 409) || attempt >= 10) {
+                            throw s3Error("record the epoch", e);
+                        }
+                        // Another term recorded its epoch between our read and our write: read again.
+                    } catch (SdkException e) {
+                        throw s3Error("record the epoch", e);
+                    }
+                }
+            }
+
+            @Override
+            public Epoch highest(DomainContext domain) throws DriverException {
+                return recordedEpoch(domain).epoch();
+            }
+        };
+    }
+
+    /** The epoch recorded in the domain's {@code _epoch} object and its ETag; unfenced and no ETag when there is none. */
+    private record RecordedEpoch(Epoch epoch, String etag) {
+    }
+
+    private RecordedEpoch recordedEpoch(DomainContext domain) throws DriverException {
         try {
-            seen = Long.parseLong(client(domain).getObjectAsBytes(b -> b.bucket(bucket(domain)).key(key)).asUtf8String().trim());
+            ResponseBytes<GetObjectResponse> object = client(domain).getObjectAsBytes(b -> b.bucket(bucket(domain)).key(epochKey(domain)));
+            return new RecordedEpoch(Epoch.of(Long.parseUnsignedLong(object.asUtf8String().trim())), object.response().eTag());
         } catch (NoSuchKeyException e) {
-            seen = 0;
+            return new RecordedEpoch(Epoch.UNFENCED, null);
         } catch (SdkException | NumberFormatException e) {
             throw new DriverException(DriverException.Code.IO_ERROR, "cannot read the epoch of domain " + domain.id() + ": " + e.getMessage(), e);
         }
-        if (domain.epoch() < seen) {
-            throw new DriverException(DriverException.Code.FENCED, "epoch " + domain.epoch() + " may no longer write domain "
-                    + domain.id() + ": an SPM with epoch " + seen + " has written it");
-        }
-        if (domain.epoch() > seen) {
-            try {
-                client(domain).putObject(b -> b.bucket(bucket(domain)).key(key), RequestBody.fromString(Long.toString(domain.epoch())));
-            } catch (SdkException e) {
-                throw s3Error("record the epoch", e);
-            }
-        }
+    }
+
+    private static String epochKey(DomainContext domain) {
+        return domain.property(PREFIX, "storagebus") + "/_epoch";
     }
 
     @Override
     public VolumeInfo create(DomainContext domain, VolumeSpec spec) throws DriverException {
-        fence(domain);
         ObjectMeta existing = meta(domain, spec.volumeId(), META);
         if (existing != null) {
             if (existing.virtualSize() == spec.virtualSize() && existing.format() == spec.format() && existing.allocation() == spec.allocation()) {
@@ -277,7 +315,6 @@ public final class ObjectDriver implements StorageDriver {
     @Override
     public void write(DomainContext domain, VolumeUri volume, InputStream data, long length) throws DriverException {
         ObjectMeta meta = liveMeta(domain, volume);
-        fence(domain);
         upload(domain, key(domain, meta.volumeId(), ".data"), data, length);
         putMeta(domain, new ObjectMeta(meta.volumeId(), meta.name(), meta.virtualSize(), meta.format(), meta.allocation(), length), META);
     }
@@ -354,7 +391,6 @@ public final class ObjectDriver implements StorageDriver {
     @Override
     public void delink(DomainContext domain, VolumeUri volume) throws DriverException {
         ObjectMeta meta = liveMeta(domain, volume);
-        fence(domain);
         putMeta(domain, meta, DELINKED);
         deleteObject(domain, key(domain, meta.volumeId(), META));
     }
@@ -365,7 +401,6 @@ public final class ObjectDriver implements StorageDriver {
         if (meta(domain, volume.volumeId(), META) != null) {
             throw new DriverException(DriverException.Code.CONFLICT, "a live volume " + volume + " exists already");
         }
-        fence(domain);
         putMeta(domain, meta, META);
         deleteObject(domain, key(domain, meta.volumeId(), DELINKED));
         return toInfo(domain, meta);
@@ -374,7 +409,6 @@ public final class ObjectDriver implements StorageDriver {
     @Override
     public void purge(DomainContext domain, VolumeUri volume) throws DriverException {
         ObjectMeta meta = delinkedMeta(domain, volume);
-        fence(domain);
         deleteObject(domain, key(domain, meta.volumeId(), DELINKED));
         deleteObject(domain, key(domain, meta.volumeId(), ".data"));
     }
@@ -391,7 +425,6 @@ public final class ObjectDriver implements StorageDriver {
     @Override
     public void destroy(DomainContext domain, VolumeUri volume, boolean wipe) throws DriverException {
         ObjectMeta meta = liveMeta(domain, volume);
-        fence(domain);
         deleteObject(domain, key(domain, meta.volumeId(), META));
         deleteObject(domain, key(domain, meta.volumeId(), ".data"));
     }
@@ -444,7 +477,6 @@ public final class ObjectDriver implements StorageDriver {
 
     @Override
     public void putManifest(DomainContext domain, String backupId, byte[] manifest) throws DriverException {
-        fence(domain);
         try {
             client(domain).putObject(b -> b.bucket(bucket(domain)).key(manifestKey(domain, backupId)).contentType("application/json"),
                     RequestBody.fromBytes(manifest));
@@ -485,7 +517,6 @@ public final class ObjectDriver implements StorageDriver {
     /** The manifest first, so the backup stops being listed before any of its data goes. */
     @Override
     public void deleteBackup(DomainContext domain, String backupId) throws DriverException {
-        fence(domain);
         deleteObject(domain, manifestKey(domain, backupId));
         deleteObject(domain, key(domain, backupId, META));
         deleteObject(domain, key(domain, backupId, ".data"));

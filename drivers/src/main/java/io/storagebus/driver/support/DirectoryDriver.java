@@ -12,6 +12,7 @@ import java.util.Optional;
 
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
+import io.storagebus.driver.Fence;
 import io.storagebus.driver.MergePlan;
 import io.storagebus.driver.PropertyViolation;
 import io.storagebus.driver.SnapshotInfo;
@@ -111,6 +112,12 @@ public abstract class DirectoryDriver implements StorageDriver {
         }
     }
 
+    /** The domain's {@code dom_md/epoch}, under the directory's lock (see {@link DirectoryFence}). */
+    @Override
+    public Fence fence() {
+        return DirectoryFence.at(domain -> domain.path(PATH));
+    }
+
     /** Runs a metadata change of the domain under its fencing epoch (see {@link DirectoryFence}). */
     protected static <T> T fenced(DomainContext domain, String operation, String volumeId, DirectoryFence.Write<T> write)
             throws DriverException {
@@ -161,7 +168,6 @@ public abstract class DirectoryDriver implements StorageDriver {
         VolumeMeta meta = files.liveOrThrow(volume.volumeId());
         checkRemovable(files, meta, volume);
         if (wipe) {
-            DirectoryFence.check(domain.path(PATH), domain);
             LocalFiles.zero(files.dataOf(meta));
         }
         fenced(domain, "destroy", volume.volumeId(), () -> {
@@ -197,7 +203,6 @@ public abstract class DirectoryDriver implements StorageDriver {
      * and writes the metadata that makes it a volume.
      */
     protected VolumeInfo createFile(DomainContext domain, VolumeFiles files, VolumeMeta meta, DataMaker maker) throws DriverException {
-        DirectoryFence.check(domain.path(PATH), domain);
         files.removeTemporaries(meta.volumeId(), "creating");
         Path tmp = files.temporary(meta.volumeId(), "creating");
         Path data = files.dataOf(meta);

@@ -11,9 +11,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
+import io.storagebus.driver.Epoch;
+import io.storagebus.driver.Fence;
+import io.storagebus.driver.FencedException;
 
 /**
  * Storage-side fencing of a directory domain. {@code <path>/dom_md/epoch} holds the highest SPM
@@ -39,43 +43,64 @@ public final class DirectoryFence {
     public record Entry(long epoch, String operation, String volumeId, long millis) {
     }
 
-    /** Runs {@code write} if {@code domain}'s epoch is not older than the domain's; epoch 0 runs unfenced. */
+    /** The fence of directory domains whose root {@code root} names: what the {@link io.storagebus.driver.FencedDriver} advances. */
+    public static Fence at(Function<DomainContext, Path> root) {
+        return new Fence() {
+            @Override
+            public void advance(DomainContext domain) throws DriverException {
+                locked(root.apply(domain), domain, () -> null);
+            }
+
+            @Override
+            public Epoch highest(DomainContext domain) throws DriverException {
+                return Epoch.of(DirectoryFence.highest(root.apply(domain)));
+            }
+        };
+    }
+
+    /**
+     * Runs {@code write} if {@code domain}'s epoch is not older than the domain's, and logs it;
+     * unfenced contexts run unfenced. The check and the write are one step under the domain's
+     * lock: this is where a driver commits metadata.
+     */
     public static <T> T guard(Path root, DomainContext domain, String operation, String volumeId, Write<T> write) throws DriverException {
-        if (domain.epoch() == 0) {
+        if (!domain.epoch().isFenced()) {
             return write.run();
         }
+        return locked(root, domain, () -> {
+            T result = write.run();
+            try {
+                Files.writeString(metadataDir(root).resolve("epoch.log"), domain.epoch().value() + " " + operation + " " + volumeId + " "
+                        + System.currentTimeMillis() + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND,
+                        StandardOpenOption.SYNC);
+            } catch (IOException e) {
+                throw VolumeFiles.ioError("cannot log a fenced write of domain " + domain.id(), e);
+            }
+            return result;
+        });
+    }
+
+    /** Under the domain's lock: refuses an epoch older than the recorded one, records a newer one, then runs {@code write}. */
+    private static <T> T locked(Path root, DomainContext domain, Write<T> write) throws DriverException {
         Path md = metadataDir(root);
         ReentrantLock jvmLock = JVM_LOCKS.computeIfAbsent(md.toAbsolutePath().normalize(), p -> new ReentrantLock());
         jvmLock.lock();
         try (FileChannel lockFile = FileChannel.open(md.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
              FileLock ignored = lockFile.lock()) {
-            long seen = highest(root);
-            if (domain.epoch() < seen) {
-                throw new DriverException(DriverException.Code.FENCED, "epoch " + domain.epoch() + " may no longer write domain "
-                        + domain.id() + ": an SPM with epoch " + seen + " has written it");
+            Epoch seen = Epoch.of(highest(root));
+            if (domain.epoch().isOlderThan(seen)) {
+                throw new FencedException(domain.id(), domain.epoch(), seen);
             }
-            if (domain.epoch() > seen) {
+            if (seen.isOlderThan(domain.epoch())) {
                 Path tmp = md.resolve("epoch.tmp");
-                Files.writeString(tmp, Long.toString(domain.epoch()));
+                Files.writeString(tmp, Long.toString(domain.epoch().value()));
                 VolumeFiles.move(tmp, md.resolve("epoch"));
             }
-            T result = write.run();
-            Files.writeString(md.resolve("epoch.log"), domain.epoch() + " " + operation + " " + volumeId + " " + System.currentTimeMillis() + "\n",
-                    StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.SYNC);
-            return result;
+            return write.run();
         } catch (IOException e) {
             throw VolumeFiles.ioError("cannot take the fencing lock of domain " + domain.id(), e);
         } finally {
             jvmLock.unlock();
-        }
-    }
-
-    /** Refuses at once if the epoch is already stale, without taking the lock (before long data transfers). */
-    public static void check(Path root, DomainContext domain) throws DriverException {
-        long seen = domain.epoch() == 0 ? 0 : highest(root);
-        if (domain.epoch() < seen) {
-            throw new DriverException(DriverException.Code.FENCED, "epoch " + domain.epoch() + " may no longer write domain "
-                    + domain.id() + ": an SPM with epoch " + seen + " has written it");
         }
     }
 

@@ -180,7 +180,6 @@ public final class SnapshotChain {
         Path child = Path.of(plan.child());
         Path base = plan.base() == null ? null : Path.of(plan.base());
         if (!streamed) {
-            DirectoryFence.check(root, domain);
             QemuImg.rebase(child, base == null ? null : base.getFileName().toString());
         }
         Path backing = QemuImg.backingFile(child);

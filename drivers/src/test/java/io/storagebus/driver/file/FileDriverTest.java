@@ -195,11 +195,10 @@ class FileDriverTest extends DriverConformance {
                 for (int i = 0; i < 10; i++) {
                     try {
                         driver.create(term, new VolumeSpec("e" + e + "-" + i, "x", MIB, VolumeFormat.RAW, Allocation.THIN));
+                    } catch (io.storagebus.driver.FencedException ex) {
+                        fencedTerms.add(e);
+                        return;
                     } catch (DriverException ex) {
-                        if (ex.code() == DriverException.Code.FENCED) {
-                            fencedTerms.add(e);
-                            return;
-                        }
                         throw new AssertionError(ex);
                     }
                 }

@@ -47,7 +47,7 @@ class FileSnapshotTest {
 
     @BeforeEach
     void volumeWithThreeWrites() throws Exception {
-        domain = new DomainContext("files", Map.of(FileDriver.PATH, dir.toString()), 3);
+        domain = new DomainContext("files", Map.of(FileDriver.PATH, dir.toString()), io.storagebus.driver.Epoch.of(3));
         volume = driver.create(domain, new VolumeSpec("disk", "disk", 4 * MIB, VolumeFormat.QCOW2, Allocation.THIN)).uri();
         write(0xA1, 0);
         driver.snapshot(domain, volume, "s1", "first", false);

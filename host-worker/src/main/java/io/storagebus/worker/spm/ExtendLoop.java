@@ -8,10 +8,9 @@ import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 
+import io.storagebus.bus.ConsumerLoop;
 import io.storagebus.bus.Envelopes;
-import io.storagebus.bus.ConsumerLag;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Records;
@@ -20,6 +19,7 @@ import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
+import io.storagebus.driver.FencedException;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.driver.Sizes;
 import io.storagebus.driver.StorageDriver;
@@ -33,7 +33,6 @@ import io.storagebus.schema.RefreshVolume;
 import io.storagebus.schema.VolumeExtendFailed;
 import io.storagebus.schema.VolumeWatermark;
 import io.storagebus.worker.WorkerConfig;
-import io.storagebus.worker.WorkerRecords;
 import io.storagebus.worker.thin.ExtendPolicy;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -42,8 +41,6 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.KafkaException;
-import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,95 +63,81 @@ final class ExtendLoop {
     private final DriverRegistry drivers;
     private final ExtendPolicy policy;
     private final MessageCodec codec = MessageCodec.standard();
-    private final Thread thread;
-    private final CountDownLatch stopRequested = new CountDownLatch(1);
-    private volatile boolean running = true;
-    private volatile KafkaConsumer<String, byte[]> consumer;
-    private final ConsumerLag lag = new ConsumerLag();
+    private final ConsumerLoop loop;
 
     ExtendLoop(WorkerConfig config, SpmTerm term, DriverRegistry drivers) {
         this.config = config;
         this.term = term;
         this.drivers = drivers;
         this.policy = config.extendPolicy();
-        this.thread = new Thread(this::run, "spm-" + term.pool() + "-extends-epoch-" + term.epoch());
-        this.thread.setDaemon(true);
+        this.loop = new ConsumerLoop("spm-" + term.pool() + "-extends-epoch-" + term.epoch(), this::open,
+                FencedException.class::isInstance, fenced -> {
+                    if (fenced != null) {
+                        LOG.warn("epoch {}: fenced by a newer SPM, no more extends: {}", term.epoch(), fenced.getMessage());
+                        StorageBusMetrics.get().spmFenced(term.pool());
+                    }
+                });
     }
 
     void start() {
-        thread.start();
+        StorageBusMetrics.get().lag("spm-extends", loop.lag());
+        loop.start();
     }
 
     void stop() {
-        running = false;
-        stopRequested.countDown();
-        KafkaConsumer<String, byte[]> c = consumer;
-        if (c != null) {
-            c.wakeup();
-        }
-        if (Thread.currentThread() != thread) {
-            try {
-                thread.join(STOP_WAIT.toMillis());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        loop.close(STOP_WAIT);
+        StorageBusMetrics.get().removeLag("spm-extends");
     }
 
-    private void run() {
-        while (running) {
-            try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
-                 KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(consumerProps())) {
-                consumer = c;
-                if (!running) {
-                    return;
-                }
-                String topic = Topics.watermarks(term.pool());
-                c.assign(KafkaClients.partitionsOf(c, topic, stopRequested));
-                StorageBusMetrics.get().lag("spm-extends", lag);
-                LOG.info("epoch {}: extending volumes on reports from {}", term.epoch(), topic);
-                long committedAt = System.nanoTime();
-                boolean uncommitted = false;
-                while (running) {
-                    ConsumerRecords<String, byte[]> records = c.poll(uncommitted ? COMMIT_EVERY : Duration.ofSeconds(1));
-                    lag.track(c);
-                    for (VolumeWatermark report : coalesce(records, producer)) {
-                        handle(report).forEach(producer::send);
-                    }
-                    uncommitted |= !records.isEmpty();
-                    // Offsets trail the answers: committed only after a flush, and not after every
-                    // poll, so that committing never holds up the next reports.
-                    if (uncommitted && System.nanoTime() - committedAt >= COMMIT_EVERY.toNanos()) {
-                        producer.flush();
-                        c.commitAsync();
-                        committedAt = System.nanoTime();
-                        uncommitted = false;
-                    }
-                }
-            } catch (WakeupException e) {
-                // stop() was called
-            } catch (SpmFencedException e) {
-                LOG.warn("epoch {}: fenced by a newer SPM, no more extends: {}", term.epoch(), e.getMessage());
-                running = false;
-            } catch (KafkaException e) {
-                if (running) {
-                    LOG.warn("epoch {}: Kafka error in the extend loop, restarting it: {}", term.epoch(), e.toString());
-                    backOff();
-                }
-            } finally {
-                StorageBusMetrics.get().removeLag("spm-extends");
-                consumer = null;
-            }
-        }
-    }
+    /**
+     * Reads the pool's watermarks and answers them. Offsets trail the answers: committed only
+     * after a flush, and not after every poll, so that committing never holds up the next reports.
+     */
+    private ConsumerLoop.Session open(CountDownLatch closed) {
+        KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
+        KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps());
+        ConsumerLoop.Session session = new ConsumerLoop.Session() {
+            long committedAt = System.nanoTime();
+            boolean uncommitted;
 
-    /** Waits a second before a restart, so an unreachable Kafka is not hammered; wakes at once when the term ends. */
-    private void backOff() {
+            @Override
+            public KafkaConsumer<String, byte[]> consumer() {
+                return consumer;
+            }
+
+            @Override
+            public Duration pollTimeout() {
+                return uncommitted ? COMMIT_EVERY : Duration.ofSeconds(1);
+            }
+
+            @Override
+            public void polled(ConsumerRecords<String, byte[]> records) {
+                for (VolumeWatermark report : coalesce(records, producer)) {
+                    handle(report).forEach(producer::send);
+                }
+                uncommitted |= !records.isEmpty();
+                if (uncommitted && System.nanoTime() - committedAt >= COMMIT_EVERY.toNanos()) {
+                    producer.flush();
+                    consumer.commitAsync();
+                    committedAt = System.nanoTime();
+                    uncommitted = false;
+                }
+            }
+
+            @Override
+            public void close() {
+                consumer.close(Duration.ofSeconds(5));
+                producer.close(Duration.ofSeconds(5));
+            }
+        };
         try {
-            stopRequested.await(1, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            running = false;
+            String topic = Topics.watermarks(term.pool());
+            consumer.assign(KafkaClients.partitionsOf(consumer, topic, closed));
+            LOG.info("epoch {}: extending volumes on reports from {}", term.epoch(), topic);
+            return session;
+        } catch (RuntimeException e) {
+            session.close();
+            throw e;
         }
     }
 
@@ -185,7 +168,7 @@ final class ExtendLoop {
 
     private List<ProducerRecord<String, byte[]>> handle(VolumeWatermark report) {
         VolumeUri uri = new VolumeUri(report.getDomain().getId(), report.getVolumeId());
-        DomainContext domain = new DomainContext(report.getDomain().getId(), report.getDomain().getProperties(), term.epoch());
+        DomainContext domain = SpmDrivers.context(report.getDomain(), term);
         long wanted = report.getAllocation();
         try {
             StorageDriver driver = drivers.find(report.getDomain().getDriver()).orElseThrow(() -> new DriverException(
@@ -213,9 +196,6 @@ final class ExtendLoop {
                     .setPreviousAllocation(report.getAllocation()).setAllocation(info.allocatedSize())
                     .setFullyAllocated(info.allocatedSize() >= ceiling).setReportedAt(report.getEnvelope().getTimestamp()).build()));
         } catch (DriverException e) {
-            if (e.code() == DriverException.Code.FENCED) {
-                throw new SpmFencedException("epoch " + term.epoch() + " fenced by the storage: " + e.getMessage(), e);
-            }
             return failed(report, wanted, e);
         }
     }

@@ -12,6 +12,7 @@ import io.storagebus.bus.TopicMap;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.driver.DriverException;
+import io.storagebus.driver.FencedException;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.leases.VolumeLeases;
 import io.storagebus.schema.BackupVolume;
@@ -148,8 +149,7 @@ final class SpmCommandHandler {
 
     /** True when a job's failure only means the term is over: it publishes nothing, and the next term runs it again. */
     static boolean abandoned(Exception e, Handled.JobContext context, SpmTerm term, String what) {
-        if (context.cancelled() || e instanceof DriverException de && de.code() == DriverException.Code.FENCED
-                || e instanceof SpmFencedException) {
+        if (context.cancelled() || e instanceof FencedException) {
             LOG.warn("epoch {}: {} abandoned, the term is over: {}", term.epoch(), what, e.getMessage());
             return true;
         }

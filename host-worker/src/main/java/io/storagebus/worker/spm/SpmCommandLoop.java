@@ -16,9 +16,11 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import io.storagebus.bus.ConsumerLoop;
 import io.storagebus.bus.KafkaClients;
-import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Topics;
+import io.storagebus.driver.FencedException;
+import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.worker.WorkerConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -66,22 +68,22 @@ final class SpmCommandLoop {
     private final WorkerConfig config;
     private final SpmTerm term;
     private final SpmCommandHandler handler;
-    private final Thread thread;
-    private final CountDownLatch stopRequested = new CountDownLatch(1);
+    private final ConsumerLoop loop;
     private final ExecutorService jobs;
     private final Queue<Outcome> outcomes = new ConcurrentLinkedQueue<>();
     /** Task ids of jobs queued, running or awaiting their outcome's commit: a job never runs twice at once. */
     private final Set<String> activeJobs = ConcurrentHashMap.newKeySet();
     private volatile KafkaProducer<String, byte[]> progressProducer;
+    /** False once the term ended (or was fenced): jobs stop, a chunk in progress publishes nothing. */
     private volatile boolean running = true;
-    private volatile KafkaConsumer<String, byte[]> consumer;
 
     SpmCommandLoop(WorkerConfig config, SpmTerm term, SpmCommandHandler handler) {
         this.config = config;
         this.term = term;
         this.handler = handler;
-        this.thread = new Thread(this::run, "spm-" + term.pool() + "-epoch-" + term.epoch());
-        this.thread.setDaemon(true);
+        this.loop = new ConsumerLoop("spm-" + term.pool() + "-epoch-" + term.epoch(), this::open,
+                e -> e instanceof ProducerFencedException || e instanceof InvalidProducerEpochException || e instanceof FencedException,
+                this::stopped);
         AtomicInteger jobNumber = new AtomicInteger();
         this.jobs = Executors.newFixedThreadPool(JOB_THREADS, r -> {
             Thread t = new Thread(r, "spm-" + term.pool() + "-job-" + jobNumber.incrementAndGet());
@@ -91,68 +93,80 @@ final class SpmCommandLoop {
     }
 
     void start() {
-        thread.start();
+        loop.start();
     }
 
     /** Stops consuming at once and returns when no write of this term can follow. */
     void stop() {
         running = false;
-        stopRequested.countDown();
-        KafkaConsumer<String, byte[]> c = consumer;
-        if (c != null) {
-            c.wakeup();
-        }
-        if (Thread.currentThread() != thread) {
-            try {
-                thread.join(STOP_WAIT.toMillis());
-                if (thread.isAlive()) {
-                    LOG.warn("epoch {}: the SPM loop is still busy after {} (waiting on Kafka or storage); "
-                            + "it is fenced and stops on its own", term.epoch(), STOP_WAIT);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        if (!loop.close(STOP_WAIT)) {
+            LOG.warn("epoch {}: the SPM loop is still busy after {} (waiting on Kafka or storage); "
+                    + "it is fenced and stops on its own", term.epoch(), STOP_WAIT);
         }
     }
 
-    private void run() {
-        while (running) {
-            try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
-                 KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(consumerProps())) {
-                consumer = c;
-                if (!running) {
-                    return;
+    /**
+     * A transactional producer (whose initTransactions fences the previous term's) and a consumer
+     * of the pool's commands; jobs an earlier term left are resumed beside it.
+     */
+    private ConsumerLoop.Session open(CountDownLatch closed) {
+        KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
+        KafkaConsumer<String, byte[]> consumer;
+        try {
+            consumer = new KafkaConsumer<>(consumerProps());
+        } catch (RuntimeException e) {
+            producer.close(Duration.ZERO);
+            throw e;
+        }
+        ConsumerLoop.Session session = new ConsumerLoop.Session() {
+            @Override
+            public KafkaConsumer<String, byte[]> consumer() {
+                return consumer;
+            }
+
+            @Override
+            public void polled(ConsumerRecords<String, byte[]> records) {
+                commitOutcomes(producer);
+                List<ConsumerRecord<String, byte[]>> batch = new ArrayList<>();
+                records.forEach(batch::add);
+                int from = 0;
+                while (from < batch.size() && running) {
+                    from = commitChunk(producer, consumer, batch, from);
                 }
-                producer.initTransactions();
-                if (progressProducer == null) {
-                    progressProducer = new KafkaProducer<>(progressProps());
-                }
-                String topic = Topics.spmCommands(term.pool());
-                c.assign(KafkaClients.partitionsOf(c, topic, stopRequested));
-                // Off the loop's thread: the first commands of a new term need not wait for it.
-                jobs.execute(() -> resumeJobs(c));
-                LOG.info("epoch {}: consuming {}", term.epoch(), topic);
-                process(producer, c);
-            } catch (WakeupException e) {
-                // stop() was called
-            } catch (ProducerFencedException | InvalidProducerEpochException | SpmFencedException e) {
-                LOG.warn("epoch {}: fenced by a newer SPM, stopping: {}", term.epoch(), e.getMessage());
-                running = false;
-            } catch (KafkaException e) {
-                if (running) {
-                    LOG.warn("epoch {}: Kafka error, restarting the SPM loop: {}", term.epoch(), e.toString());
-                    pause();
-                }
-            } catch (RuntimeException e) {
-                // Never let the loop die while the term lasts: a silent SPM holds the role and serves nobody.
-                if (running) {
-                    LOG.error("epoch {}: the SPM loop failed, restarting it", term.epoch(), e);
-                    pause();
-                }
-            } finally {
-                consumer = null;
+            }
+
+            @Override
+            public void close() {
+                consumer.close(Duration.ofSeconds(5));
+                producer.close(Duration.ofSeconds(5));
+            }
+        };
+        try {
+            producer.initTransactions();
+            if (progressProducer == null) {
+                progressProducer = new KafkaProducer<>(progressProps());
+            }
+            String topic = Topics.spmCommands(term.pool());
+            consumer.assign(KafkaClients.partitionsOf(consumer, topic, closed));
+            // Off the loop's thread: the first commands of a new term need not wait for it.
+            jobs.execute(() -> resumeJobs(closed));
+            LOG.info("epoch {}: consuming {}", term.epoch(), topic);
+            return session;
+        } catch (RuntimeException e) {
+            session.close();
+            throw e;
+        }
+    }
+
+    /** The loop ended: the term is over, or a newer SPM fenced this one. No job of this term goes on. */
+    private void stopped(RuntimeException fenced) {
+        if (fenced != null) {
+            LOG.warn("epoch {}: fenced by a newer SPM, stopping: {}", term.epoch(), fenced.getMessage());
+            if (fenced instanceof FencedException) {
+                StorageBusMetrics.get().spmFenced(term.pool());
             }
         }
+        running = false;
         jobs.shutdownNow();
         try {
             if (!jobs.awaitTermination(JOB_STOP_WAIT.toSeconds(), TimeUnit.SECONDS)) {
@@ -166,30 +180,6 @@ final class SpmCommandLoop {
             progress.close(Duration.ofSeconds(5));
         }
         LOG.info("epoch {}: SPM loop stopped", term.epoch());
-    }
-
-    private void process(KafkaProducer<String, byte[]> producer, KafkaConsumer<String, byte[]> c) {
-        while (running) {
-            commitOutcomes(producer);
-            ConsumerRecords<String, byte[]> records;
-            try {
-                records = c.poll(Duration.ofSeconds(1));
-            } catch (WakeupException e) {
-                if (!running) {
-                    throw e;
-                }
-                continue; // a job finished: publish its outcome first
-            }
-            if (records.isEmpty() || !running) {
-                continue;
-            }
-            List<ConsumerRecord<String, byte[]>> batch = new ArrayList<>();
-            records.forEach(batch::add);
-            int from = 0;
-            while (from < batch.size() && running) {
-                from = commitChunk(producer, c, batch, from);
-            }
-        }
     }
 
     /**
@@ -222,7 +212,7 @@ final class SpmCommandLoop {
             }
             producer.sendOffsetsToTransaction(next, c.groupMetadata());
             commit(producer);
-        } catch (SpmFencedException e) {
+        } catch (FencedException e) {
             abortQuietly(producer);
             throw e;
         } catch (ProducerFencedException | InvalidProducerEpochException | WakeupException e) {
@@ -234,24 +224,24 @@ final class SpmCommandLoop {
             abortQuietly(producer);
             throw e;
         }
-        accepted.forEach(h -> submit(h.jobId(), h.job(), c));
+        accepted.forEach(h -> submit(h.jobId(), h.job()));
         return i;
     }
 
     /** Jobs an earlier term accepted but did not finish: whatever the pool's jobs topic still holds. */
-    private void resumeJobs(KafkaConsumer<String, byte[]> commands) {
+    private void resumeJobs(CountDownLatch closed) {
         try {
-            readAndSubmitPendingJobs(commands);
+            readAndSubmitPendingJobs(closed);
         } catch (KafkaException e) {
             LOG.warn("epoch {}: cannot read the jobs topic now ({}); they are resumed when the loop restarts", term.epoch(), e.toString());
         }
     }
 
-    private void readAndSubmitPendingJobs(KafkaConsumer<String, byte[]> commands) {
+    private void readAndSubmitPendingJobs(CountDownLatch closed) {
         String topic = Topics.spmJobs(term.pool());
         Map<String, byte[]> pending = new java.util.LinkedHashMap<>();
         try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(KafkaClients.consumer(config.spmKafka()))) {
-            List<TopicPartition> partitions = KafkaClients.partitionsOf(reader, topic, stopRequested);
+            List<TopicPartition> partitions = KafkaClients.partitionsOf(reader, topic, closed);
             reader.assign(partitions);
             reader.seekToBeginning(partitions);
             Map<TopicPartition, Long> end = reader.endOffsets(partitions);
@@ -265,20 +255,20 @@ final class SpmCommandLoop {
                 }
             }
         }
-        pending.forEach((taskId, command) -> submit(taskId, handler.resume(taskId, command, term), commands));
+        pending.forEach((taskId, command) -> submit(taskId, handler.resume(taskId, command, term)));
     }
 
     /** A finished job's records, for the loop thread to commit. */
     private record Outcome(String jobId, List<ProducerRecord<String, byte[]>> records) {
     }
 
-    private void submit(String jobId, Handled.LongJob job, KafkaConsumer<String, byte[]> c) {
+    private void submit(String jobId, Handled.LongJob job) {
         if (job != null && activeJobs.add(jobId)) {
-            jobs.execute(() -> runJob(jobId, job, c));
+            jobs.execute(() -> runJob(jobId, job));
         }
     }
 
-    private void runJob(String jobId, Handled.LongJob job, KafkaConsumer<String, byte[]> c) {
+    private void runJob(String jobId, Handled.LongJob job) {
         List<ProducerRecord<String, byte[]>> outcome = job.run(new Handled.JobContext() {
             @Override
             public void progress(List<ProducerRecord<String, byte[]>> records) {
@@ -296,7 +286,7 @@ final class SpmCommandLoop {
         }
         progressProducer.flush();
         outcomes.add(new Outcome(jobId, outcome));
-        c.wakeup();
+        loop.wakeup(); // the loop commits it between polls
     }
 
     /** Commits the outcomes of finished jobs, each queued outcome whole, in one transaction. */
@@ -351,16 +341,6 @@ final class SpmCommandLoop {
             producer.abortTransaction();
         } catch (KafkaException | IllegalStateException e) {
             LOG.warn("epoch {}: cannot abort the transaction ({}); the next producer settles it", term.epoch(), e.getMessage());
-        }
-    }
-
-    /** Backs off before a retry, but wakes at once when the term ends. */
-    private void pause() {
-        try {
-            stopRequested.await(1, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            running = false;
         }
     }
 

@@ -6,6 +6,7 @@ import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.Records;
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
+import io.storagebus.driver.Epoch;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.driver.SnapshotInfo;
 import io.storagebus.driver.StorageDriver;
@@ -43,7 +44,7 @@ final class SpmDrivers {
 
     /** The domain under this term's epoch: the storage refuses the write if a newer term has written. */
     static DomainContext context(DomainRef domain, SpmTerm term) {
-        return new DomainContext(domain.getId(), domain.getProperties(), term.epoch());
+        return new DomainContext(domain.getId(), domain.getProperties(), Epoch.of(term.epoch()));
     }
 
     /** The envelope of what the SPM publishes in answer to a command. */
@@ -51,12 +52,12 @@ final class SpmDrivers {
         return Envelopes.causedBy(command, config.issuer(), term.epoch());
     }
 
-    /** Counts a driver failure; a fenced write means a newer SPM is in charge: stop, and publish nothing of this command. */
+    /**
+     * Counts a driver failure. (A fenced write is no failure of the storage: it is a
+     * {@link io.storagebus.driver.FencedException}, which no handler catches, and ends the term's loop.)
+     */
     static void failedOn(DomainRef domain, DriverException e, SpmTerm term) {
         StorageBusMetrics.get().driverError(domain.getDriver(), e.code().name());
-        if (e.code() == DriverException.Code.FENCED) {
-            throw new SpmFencedException("epoch " + term.epoch() + " fenced by the storage: " + e.getMessage(), e);
-        }
     }
 
     static List<SnapshotRef> snapshotRefs(List<SnapshotInfo> snapshots) {

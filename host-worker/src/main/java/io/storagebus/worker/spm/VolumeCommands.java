@@ -9,6 +9,7 @@ import io.storagebus.bus.TaskType;
 import io.storagebus.bus.Topics;
 import io.storagebus.driver.CopyResult;
 import io.storagebus.driver.DriverException;
+import io.storagebus.driver.FencedException;
 import io.storagebus.driver.StorageDriver;
 import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeSpec;
@@ -205,7 +206,7 @@ final class VolumeCommands {
             SpmDrivers.failedOn(cmd.getDomain(), e, term);
             LOG.warn("epoch {}: volume {} not deleted: {} {}", term.epoch(), cmd.getVolumeId(), e.code(), e.getMessage());
             return notDeleted(cmd, term, e.code().name(), e.getMessage());
-        } catch (SpmFencedException e) {
+        } catch (FencedException e) {
             return List.of();
         }
     }
