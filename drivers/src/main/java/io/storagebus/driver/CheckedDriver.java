@@ -2,19 +2,15 @@ package io.storagebus.driver;
 
 import java.io.InputStream;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 
 /**
  * Wraps a driver so that every call is checked before the driver sees it: a URI must name a
  * volume of the domain the call is for, and an optional operation needs its declared capability.
  * The checks live here once instead of in every driver.
  */
-public final class CheckedDriver implements StorageDriver {
-    private final StorageDriver driver;
-
+public final class CheckedDriver extends ForwardingDriver {
     public CheckedDriver(StorageDriver driver) {
-        this.driver = driver instanceof CheckedDriver checked ? checked.driver : driver;
+        super(driver instanceof CheckedDriver checked ? checked.driver : driver);
     }
 
     static DriverException unsupported(StorageDriver driver, Capability capability, String operation) {
@@ -33,41 +29,6 @@ public final class CheckedDriver implements StorageDriver {
         if (!driver.capabilities().contains(capability)) {
             throw unsupported(driver, capability, operation);
         }
-    }
-
-    @Override
-    public String name() {
-        return driver.name();
-    }
-
-    @Override
-    public Fence fence() {
-        return driver.fence();
-    }
-
-    @Override
-    public Set<Capability> capabilities() {
-        return driver.capabilities();
-    }
-
-    @Override
-    public List<PropertyDescriptor> properties() {
-        return driver.properties();
-    }
-
-    @Override
-    public List<PropertyViolation> validate(Map<String, String> properties) {
-        return driver.validate(properties);
-    }
-
-    @Override
-    public String storageId(Map<String, String> properties) {
-        return driver.storageId(properties);
-    }
-
-    @Override
-    public VolumeInfo create(DomainContext domain, VolumeSpec spec) throws DriverException {
-        return driver.create(domain, spec);
     }
 
     @Override
@@ -124,16 +85,6 @@ public final class CheckedDriver implements StorageDriver {
     public void destroy(DomainContext domain, VolumeUri volume, boolean wipe) throws DriverException {
         own(domain, volume);
         driver.destroy(domain, volume, wipe);
-    }
-
-    @Override
-    public List<VolumeInfo> list(DomainContext domain) throws DriverException {
-        return driver.list(domain);
-    }
-
-    @Override
-    public List<VolumeInfo> listDelinked(DomainContext domain) throws DriverException {
-        return driver.listDelinked(domain);
     }
 
     @Override

@@ -1,10 +1,6 @@
 package io.storagebus.driver;
 
 import java.io.InputStream;
-import java.util.List;
-import java.util.Map;
-import java.util.Optional;
-import java.util.OptionalLong;
 import java.util.Set;
 
 /**
@@ -15,16 +11,15 @@ import java.util.Set;
  * (activate, refresh), pass through. A driver still re-checks its fence where it commits
  * metadata if its storage lets it (a lock around the directory fence's write).
  */
-public final class FencedDriver implements StorageDriver {
+public final class FencedDriver extends ForwardingDriver {
     /** The operations that change a domain's storage, fenced here; every other one only reads or uses it. */
     public static final Set<String> MUTATING = Set.of("create", "write", "clone", "delink", "restore", "purge", "destroy", "extend",
             "snapshot", "commitSnapshot", "abortSnapshot", "beginMerge", "finishMerge", "putManifest", "deleteBackup");
 
-    private final StorageDriver driver;
     private final Fence fence;
 
     public FencedDriver(StorageDriver driver) {
-        this.driver = driver;
+        super(driver);
         this.fence = driver.fence();
     }
 
@@ -35,62 +30,15 @@ public final class FencedDriver implements StorageDriver {
     }
 
     @Override
-    public String name() {
-        return driver.name();
-    }
-
-    @Override
-    public Fence fence() {
-        return fence;
-    }
-
-    @Override
-    public Set<Capability> capabilities() {
-        return driver.capabilities();
-    }
-
-    @Override
-    public List<PropertyDescriptor> properties() {
-        return driver.properties();
-    }
-
-    @Override
-    public List<PropertyViolation> validate(Map<String, String> properties) {
-        return driver.validate(properties);
-    }
-
-    @Override
-    public String storageId(Map<String, String> properties) {
-        return driver.storageId(properties);
-    }
-
-    @Override
     public VolumeInfo create(DomainContext domain, VolumeSpec spec) throws DriverException {
         advance(domain);
         return driver.create(domain, spec);
     }
 
     @Override
-    public VolumeInfo info(DomainContext domain, VolumeUri volume) throws DriverException {
-        return driver.info(domain, volume);
-    }
-
-    @Override
-    public InputStream read(DomainContext domain, VolumeUri volume) throws DriverException {
-        return driver.read(domain, volume);
-    }
-
-    @Override
     public void write(DomainContext domain, VolumeUri volume, InputStream data, long length) throws DriverException {
         advance(domain);
         driver.write(domain, volume, data, length);
-    }
-
-    /** Reads the source; the target's writes go through the target driver, fenced by its own wrapper. */
-    @Override
-    public CopyResult copyTo(DomainContext domain, VolumeUri volume, StorageDriver target, DomainContext targetDomain,
-                             VolumeSpec targetSpec, CopyListener listener) throws DriverException {
-        return driver.copyTo(domain, volume, target, targetDomain, targetSpec, listener);
     }
 
     @Override
@@ -124,28 +72,6 @@ public final class FencedDriver implements StorageDriver {
     }
 
     @Override
-    public List<VolumeInfo> list(DomainContext domain) throws DriverException {
-        return driver.list(domain);
-    }
-
-    @Override
-    public List<VolumeInfo> listDelinked(DomainContext domain) throws DriverException {
-        return driver.listDelinked(domain);
-    }
-
-    @Override
-    public VolumeImage export(DomainContext domain, VolumeUri volume, String snapshotId, boolean incremental) throws DriverException {
-        return driver.export(domain, volume, snapshotId, incremental);
-    }
-
-    @Override
-    public SnapshotInfo snapshot(DomainContext domain, VolumeUri volume, String snapshotId, String name, boolean pending)
-            throws DriverException {
-        advance(domain);
-        return driver.snapshot(domain, volume, snapshotId, name, pending);
-    }
-
-    @Override
     public SnapshotInfo commitSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
         advance(domain);
         return driver.commitSnapshot(domain, volume, snapshotId);
@@ -155,16 +81,6 @@ public final class FencedDriver implements StorageDriver {
     public void abortSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
         advance(domain);
         driver.abortSnapshot(domain, volume, snapshotId);
-    }
-
-    @Override
-    public Optional<String> parentOf(DomainContext domain, VolumeUri volume) throws DriverException {
-        return driver.parentOf(domain, volume);
-    }
-
-    @Override
-    public List<SnapshotInfo> snapshots(DomainContext domain, VolumeUri volume) throws DriverException {
-        return driver.snapshots(domain, volume);
     }
 
     @Override
@@ -186,16 +102,6 @@ public final class FencedDriver implements StorageDriver {
     }
 
     @Override
-    public Optional<byte[]> manifest(DomainContext domain, String backupId) throws DriverException {
-        return driver.manifest(domain, backupId);
-    }
-
-    @Override
-    public List<String> manifests(DomainContext domain) throws DriverException {
-        return driver.manifests(domain);
-    }
-
-    @Override
     public void deleteBackup(DomainContext domain, String backupId) throws DriverException {
         advance(domain);
         driver.deleteBackup(domain, backupId);
@@ -208,22 +114,9 @@ public final class FencedDriver implements StorageDriver {
     }
 
     @Override
-    public OptionalLong freeSpace(DomainContext domain) throws DriverException {
-        return driver.freeSpace(domain);
-    }
-
-    @Override
-    public void refresh(DomainContext domain, VolumeUri volume) throws DriverException {
-        driver.refresh(domain, volume);
-    }
-
-    @Override
-    public String activate(DomainContext domain, VolumeUri volume) throws DriverException {
-        return driver.activate(domain, volume);
-    }
-
-    @Override
-    public void deactivate(DomainContext domain, VolumeUri volume) throws DriverException {
-        driver.deactivate(domain, volume);
+    public SnapshotInfo snapshot(DomainContext domain, VolumeUri volume, String snapshotId, String name, boolean pending)
+            throws DriverException {
+        advance(domain);
+        return driver.snapshot(domain, volume, snapshotId, name, pending);
     }
 }

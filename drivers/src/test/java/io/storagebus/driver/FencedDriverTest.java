@@ -32,13 +32,17 @@ class FencedDriverTest {
     }
 
     @Test
-    void everyOperationIsPassedOnByTheDecorator() {
+    void everyOperationIsPassedOnByTheDecorators() throws Exception {
         for (Method m : StorageDriver.class.getMethods()) {
             try {
-                FencedDriver.class.getDeclaredMethod(m.getName(), m.getParameterTypes());
+                ForwardingDriver.class.getDeclaredMethod(m.getName(), m.getParameterTypes());
             } catch (NoSuchMethodException e) {
-                throw new AssertionError("FencedDriver does not override " + m.getName() + ": a driver's own version would be skipped", e);
+                throw new AssertionError("ForwardingDriver does not override " + m.getName() + ": a driver's own version would be skipped", e);
             }
+        }
+        for (String name : FencedDriver.MUTATING) {
+            assertTrue(Arrays.stream(FencedDriver.class.getDeclaredMethods()).anyMatch(m -> m.getName().equals(name)),
+                    "FencedDriver does not fence " + name);
         }
     }
 

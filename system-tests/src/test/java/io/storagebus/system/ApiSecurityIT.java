@@ -99,13 +99,8 @@ class ApiSecurityIT {
     }
 
     @AfterAll
-    void stop() {
-        if (standby != null) {
-            standby.close();
-        }
-        if (cluster != null) {
-            cluster.close();
-        }
+    void stop() throws Exception {
+        Closing.all(standby, cluster);
     }
 
     @Test

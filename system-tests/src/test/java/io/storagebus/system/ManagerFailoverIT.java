@@ -39,13 +39,8 @@ class ManagerFailoverIT {
     }
 
     @AfterAll
-    void stop() {
-        if (standby != null) {
-            standby.close();
-        }
-        if (cluster != null) {
-            cluster.close();
-        }
+    void stop() throws Exception {
+        Closing.all(standby, cluster);
     }
 
     @Test

@@ -69,13 +69,8 @@ class SnapshotBackupIT {
     }
 
     @AfterAll
-    void stop() {
-        if (cluster != null) {
-            cluster.close();
-        }
-        if (s3 != null) {
-            s3.close();
-        }
+    void stop() throws Exception {
+        Closing.all(cluster, s3);
     }
 
     @Test

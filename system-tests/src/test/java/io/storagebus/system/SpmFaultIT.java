@@ -111,15 +111,7 @@ class SpmFaultIT {
         }
         kafkaProxies.values().forEach(TcpProxy::close);
         zkProxies.values().forEach(l -> l.forEach(TcpProxy::close));
-        if (kafka != null) {
-            kafka.close();
-        }
-        if (s3 != null) {
-            s3.close();
-        }
-        if (zk != null) {
-            zk.close();
-        }
+        Closing.all(kafka, s3, zk);
     }
 
     /** Every host back up and the pool with an SPM before the next fault. */

@@ -46,13 +46,7 @@ class StorageCheckIT {
 
     @AfterAll
     void stop() throws Exception {
-        if (frozen != null) {
-            frozen.close();
-        }
-        if (manager != null) {
-            manager.close();
-        }
-        cluster.close();
+        Closing.all(frozen, manager, cluster);
     }
 
     private Http.Response domain(String name, String path, String hostId, String pool) {

@@ -62,13 +62,8 @@ class VolumeCopyIT {
     }
 
     @AfterAll
-    void stop() {
-        if (cluster != null) {
-            cluster.close();
-        }
-        if (s3 != null) {
-            s3.close();
-        }
+    void stop() throws Exception {
+        Closing.all(cluster, s3);
     }
 
     @Test

@@ -18,20 +18,10 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
 /** A volume's backup policy: set, read, removed; the active manager's schedule carries it out. */
-final class BackupPolicyRoutes {
+record BackupPolicyRoutes(BackupPolicyRequests policies, Resources resources, String issuer) {
     /** Shortest interval: a floor against a typo flooding the pool with snapshots. */
     static final Duration MIN_INTERVAL = Duration.ofSeconds(10);
     private static final Duration MAX_DURATION = Duration.ofDays(3650);
-
-    private final BackupPolicyRequests policies;
-    private final Resources resources;
-    private final String issuer;
-
-    BackupPolicyRoutes(BackupPolicyRequests policies, Resources resources, String issuer) {
-        this.policies = policies;
-        this.resources = resources;
-        this.issuer = issuer;
-    }
 
     void register(Router router) {
         router.put("/api/v1/volumes/:id/backup-policy").handler(this::put);

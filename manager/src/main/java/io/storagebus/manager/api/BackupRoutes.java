@@ -11,17 +11,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
 /** Backups of snapshots to an object-store domain: made, listed, deleted, restored into any domain of the pool. */
-final class BackupRoutes {
-    private final BackupRequests backups;
-    private final Resources resources;
-    private final String issuer;
-
-    BackupRoutes(BackupRequests backups, Resources resources, String issuer) {
-        this.backups = backups;
-        this.resources = resources;
-        this.issuer = issuer;
-    }
-
+record BackupRoutes(BackupRequests backups, Resources resources, String issuer) {
     void register(Router router) {
         router.post("/api/v1/volumes/:id/backups").handler(this::backup);
         // Backups outlive their volume (that is what they are for): listed by volume id even once it is deleted.

@@ -13,21 +13,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
 /** Storage domains: created once a host of the pool checked the storage, the volumes on it imported, and read. */
-final class DomainRoutes {
-    private final DomainRequests domains;
-    private final Resources resources;
-    private final DriverRegistry drivers;
-    private final String defaultPool;
-    private final String issuer;
-
-    DomainRoutes(DomainRequests domains, Resources resources, DriverRegistry drivers, String defaultPool, String issuer) {
-        this.domains = domains;
-        this.resources = resources;
-        this.drivers = drivers;
-        this.defaultPool = defaultPool;
-        this.issuer = issuer;
-    }
-
+record DomainRoutes(DomainRequests domains, Resources resources, DriverRegistry drivers, String defaultPool, String issuer) {
     void register(Router router) {
         router.post("/api/v1/domains").handler(this::create);
         router.post("/api/v1/domains/:id/import").handler(ctx -> domains.importVolumes(resources.domain(ctx.pathParam("id")),

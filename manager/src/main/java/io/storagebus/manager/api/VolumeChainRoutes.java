@@ -8,17 +8,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.ext.web.Router;
 
 /** A volume's chain of layers: snapshots, merging one away, and copy-on-write clones. */
-final class VolumeChainRoutes {
-    private final SnapshotRequests snapshots;
-    private final Resources resources;
-    private final String issuer;
-
-    VolumeChainRoutes(SnapshotRequests snapshots, Resources resources, String issuer) {
-        this.snapshots = snapshots;
-        this.resources = resources;
-        this.issuer = issuer;
-    }
-
+record VolumeChainRoutes(SnapshotRequests snapshots, Resources resources, String issuer) {
     void register(Router router) {
         router.post("/api/v1/volumes/:id/snapshots").handler(ctx -> Answers.accepted(ctx, snapshots.snapshot(ctx.pathParam("id"),
                 RequestBody.of(ctx, Set.of("name")).name("name"), Answers.origin(ctx, issuer))));

@@ -18,19 +18,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
 /** Volumes: create, list, read, copy, delete; prepare and tear down on a host; a guest's use monitored. */
-final class VolumeRoutes {
-    private final VolumeRequests volumes;
-    private final Resources resources;
-    private final LeaseDirectory leases;
-    private final String issuer;
-
-    VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory leases, String issuer) {
-        this.volumes = volumes;
-        this.resources = resources;
-        this.leases = leases;
-        this.issuer = issuer;
-    }
-
+record VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory leases, String issuer) {
     void register(Router router) {
         router.post("/api/v1/domains/:id/volumes").handler(this::create);
         router.get("/api/v1/domains/:id/volumes").handler(this::list);

@@ -26,21 +26,9 @@ import io.vertx.core.Future;
  * and age. The policy is state; the {@link BackupScheduler} of the active manager carries it out
  * through the same requests users make ({@link #scheduled}).
  */
-public final class BackupPolicyRequests {
+public record BackupPolicyRequests(Resources resources, ActiveRole role, SnapshotRequests snapshots, BackupRequests backups) {
     /** A policy as asked for; {@code keepFor} may be null (keep by count only). */
     public record Policy(String volumeId, String targetDomainId, Duration every, int fullEvery, int keepLast, Duration keepFor) {
-    }
-
-    private final Resources resources;
-    private final ActiveRole role;
-    private final SnapshotRequests snapshots;
-    private final BackupRequests backups;
-
-    public BackupPolicyRequests(Resources resources, ActiveRole role, SnapshotRequests snapshots, BackupRequests backups) {
-        this.resources = resources;
-        this.role = role;
-        this.snapshots = snapshots;
-        this.backups = backups;
     }
 
     /** Sets (or replaces) the policy; completes once the state view has it, so a read right after sees it. */

@@ -31,17 +31,9 @@ import io.vertx.core.Future;
  * into any domain of the pool. A backup is full, or incremental: only the snapshot's own layer,
  * restored on top of the backup of its parent snapshot.
  */
-public final class BackupRequests {
+public record BackupRequests(Resources resources, TaskSubmitter submitter) {
     /** A backup of a volume's snapshot (the newest READY one when {@code snapshotId} is null). */
     public record Backup(String volumeId, String targetDomainId, String snapshotId, boolean incremental) {
-    }
-
-    private final Resources resources;
-    private final TaskSubmitter submitter;
-
-    public BackupRequests(Resources resources, TaskSubmitter submitter) {
-        this.resources = resources;
-        this.submitter = submitter;
     }
 
     /** A user's backup. */

@@ -18,7 +18,6 @@ import io.vertx.core.Vertx;
  */
 public record Requests(Resources resources, DomainRequests domains, VolumeRequests volumes, SnapshotRequests snapshots,
                        BackupRequests backups, BackupPolicyRequests policies) {
-
     /** What the requests act with: the state, this manager's role, the drivers' descriptors and the hosts' registries in ZooKeeper. */
     public record Parts(Vertx vertx, ManagerConfig config, StateView view, ActiveRole role, DriverRegistry drivers, LeaseDirectory leases,
                         HostDirectory hosts, SpmDirectory spms, StorageChecks storageChecks, PoolTopics poolTopics) {

@@ -25,23 +25,7 @@ import io.storagebus.schema.VolumeStatus;
  * the conditions most of them share (a domain not in maintenance, a free volume name, one pool).
  * Each check reads the state view as it is now; the SPM checks again where it acts.
  */
-public final class Resources {
-    private final StateView view;
-    private final ActiveRole role;
-    private final DriverRegistry drivers;
-    private final LeaseDirectory leases;
-
-    public Resources(StateView view, ActiveRole role, DriverRegistry drivers, LeaseDirectory leases) {
-        this.view = view;
-        this.role = role;
-        this.drivers = drivers;
-        this.leases = leases;
-    }
-
-    public StateView view() {
-        return view;
-    }
-
+public record Resources(StateView view, ActiveRole role, DriverRegistry drivers, LeaseDirectory leases) {
     public DomainState domain(String id) {
         return view.domain(id).orElseThrow(() -> new NotFound("DOMAIN_NOT_FOUND", "no domain with id '" + id + "'"));
     }

@@ -25,15 +25,7 @@ import io.vertx.core.Future;
  * prepared), merging a snapshot away, and copy-on-write clones that turn the source into a
  * template.
  */
-public final class SnapshotRequests {
-    private final Resources resources;
-    private final TaskSubmitter submitter;
-
-    public SnapshotRequests(Resources resources, TaskSubmitter submitter) {
-        this.resources = resources;
-        this.submitter = submitter;
-    }
-
+public record SnapshotRequests(Resources resources, TaskSubmitter submitter) {
     /** A user's snapshot: the names the backup policy gives its own snapshots are not theirs to take. */
     public Future<Submitted> snapshot(String volumeId, String name, Origin origin) {
         VolumeState volume = resources.ready(resources.volume(volumeId));

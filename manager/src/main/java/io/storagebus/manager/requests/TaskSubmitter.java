@@ -24,15 +24,7 @@ import org.apache.avro.specific.SpecificRecord;
  * view first, so a concurrent request sees the name taken and the client reads its own write at
  * once; a failed publication takes the reservations back.
  */
-public final class TaskSubmitter {
-    private final StateView view;
-    private final ActiveRole role;
-
-    public TaskSubmitter(StateView view, ActiveRole role) {
-        this.view = view;
-        this.role = role;
-    }
-
+public record TaskSubmitter(StateView view, ActiveRole role) {
     /** A command for the SPM of its envelope's pool that makes a new volume, with the volume's CREATING state. */
     public Future<Submitted> newVolume(TaskType type, VolumeState creating, SpecificRecord command) {
         return spmTask(type, creating.getDomainId(), creating.getId(), command,

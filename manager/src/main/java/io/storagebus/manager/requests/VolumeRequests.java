@@ -27,7 +27,7 @@ import io.storagebus.schema.VolumeStatus;
 import io.vertx.core.Future;
 
 /** Volumes: create, copy, delete (on the SPM), prepare and tear down (on a host), and the monitoring of a guest's use. */
-public final class VolumeRequests {
+public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostDirectory hosts, ActiveRole role) {
     /** Largest volume accepted: 64 TiB, well inside what qcow2 and LVM address. */
     public static final long MAX_VIRTUAL_SIZE = 64L << 40;
     static final long SECTOR = 512;
@@ -44,18 +44,6 @@ public final class VolumeRequests {
 
     /** What a host was told about a guest's use of a volume. */
     public record Monitoring(String volumeId, String hostId, boolean monitored, String qmpSocket, String nodeName, String drive) {
-    }
-
-    private final Resources resources;
-    private final TaskSubmitter submitter;
-    private final HostDirectory hosts;
-    private final ActiveRole role;
-
-    public VolumeRequests(Resources resources, TaskSubmitter submitter, HostDirectory hosts, ActiveRole role) {
-        this.resources = resources;
-        this.submitter = submitter;
-        this.hosts = hosts;
-        this.role = role;
     }
 
     public Future<Submitted> create(Create request, Origin origin) {
