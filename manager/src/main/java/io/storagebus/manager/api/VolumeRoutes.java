@@ -53,7 +53,7 @@ record VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory 
 
     private void list(RoutingContext ctx) {
         DomainState domain = resources.domain(ctx.pathParam("id"));
-        Answers.ok(ctx, 200, new JsonArray(resources.view().volumes().stream().filter(v -> v.getDomainId().equals(domain.getId()))
+        Answers.ok(ctx, 200, new JsonArray(resources.view().volumesOf(domain.getId()).stream()
                 .sorted(Comparator.comparing(VolumeState::getCreatedAt)).map(this::json).toList()));
     }
 

@@ -166,8 +166,7 @@ public final class BackupScheduler implements ManagerElection.Listener {
         if (remembered != null && (last == null || remembered.isAfter(last))) {
             last = remembered;
         }
-        boolean busy = volume != null && (chainTaskRunning(volumeId) || view.volumes().stream()
-                .anyMatch(v -> volumeId.equals(v.getParentVolumeId())));
+        boolean busy = volume != null && (chainTaskRunning(volumeId) || !view.clonesOf(volumeId).isEmpty());
         BackupPlan.Step step = BackupPlan.next(policy, volume, backups, last, busy, now);
         if (step instanceof BackupPlan.Wait w) {
             if (w.until() != null) {

@@ -60,9 +60,7 @@ public record Resources(StateView view, ActiveRole role, DriverRegistry drivers,
     }
 
     public void requireFreeVolumeName(DomainState domain, String name) {
-        boolean taken = view.volumes().stream().anyMatch(v -> v.getDomainId().equals(domain.getId())
-                && v.getName().equals(name) && v.getStatus() != VolumeStatus.FAILED);
-        if (taken) {
+        if (view.volumeNamed(domain.getId(), name).isPresent()) {
             throw new Conflict("VOLUME_EXISTS", "domain '" + domain.getName() + "' has a volume named '" + name + "' already", "name");
         }
     }

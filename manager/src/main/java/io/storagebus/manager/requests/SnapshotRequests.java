@@ -121,7 +121,7 @@ public record SnapshotRequests(Resources resources, TaskSubmitter submitter) {
 
     /** A volume that backs copy-on-write clones: its layers must not change. */
     private boolean isTemplate(VolumeState volume) {
-        return resources.view().volumes().stream().anyMatch(v -> volume.getId().equals(v.getParentVolumeId()));
+        return !resources.view().clonesOf(volume.getId()).isEmpty();
     }
 
     /** One change of a chain at a time: the SPM refuses a second, so the manager says so first. */

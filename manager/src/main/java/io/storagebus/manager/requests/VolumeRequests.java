@@ -113,8 +113,7 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
         resources.preparedOn(volume).ifPresent(host -> {
             throw new Conflict("VOLUME_IN_USE", "volume '" + volume.getName() + "' is prepared on host " + host + "; tear it down first", null);
         });
-        List<String> clones = resources.view().volumes().stream().filter(v -> volume.getId().equals(v.getParentVolumeId()))
-                .map(VolumeState::getName).toList();
+        List<String> clones = resources.view().clonesOf(volume.getId()).stream().map(VolumeState::getName).sorted().toList();
         if (!clones.isEmpty()) {
             throw new Conflict("VOLUME_HAS_CLONES", "volume '" + volume.getName() + "' is the template of " + clones + "; delete them first", null);
         }

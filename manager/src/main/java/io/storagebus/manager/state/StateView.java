@@ -7,6 +7,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.BiConsumer;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -47,6 +48,8 @@ public final class StateView implements AutoCloseable {
         final BiFunction<String, T, String> volumeOf;
         final boolean reservable;
         final Map<String, T> rows = new ConcurrentHashMap<>();
+        /** Told of every change of a row: (before, after), either null for a row that came or went. */
+        private BiConsumer<T, T> changed = (before, after) -> { };
 
         Table(String topic, Class<T> type, Function<T, String> key, BiFunction<String, T, String> volumeOf, boolean reservable) {
             this.topic = topic;
@@ -56,15 +59,23 @@ public final class StateView implements AutoCloseable {
             this.reservable = reservable;
         }
 
+        Table<T> indexedBy(BiConsumer<T, T> listener) {
+            this.changed = listener;
+            return this;
+        }
+
         String put(SpecificRecord record) {
             T row = type.cast(record);
             String k = key.apply(row);
-            rows.put(k, row);
+            changed.accept(rows.put(k, row), row);
             return volumeOf.apply(k, row);
         }
 
         String remove(String k) {
             T old = rows.remove(k);
+            if (old != null) {
+                changed.accept(old, null);
+            }
             return volumeOf.apply(k, old);
         }
 
@@ -73,18 +84,26 @@ public final class StateView implements AutoCloseable {
                 throw new IllegalArgumentException(topic + " records are not reserved: the manager updates them, it does not create them");
             }
             T row = type.cast(record);
-            return rows.putIfAbsent(key.apply(row), row) == null;
+            if (rows.putIfAbsent(key.apply(row), row) != null) {
+                return false;
+            }
+            changed.accept(null, row);
+            return true;
         }
 
         void release(SpecificRecord record) {
             T row = type.cast(record);
-            rows.remove(key.apply(row), row);
+            if (rows.remove(key.apply(row), row)) {
+                changed.accept(row, null);
+            }
         }
     }
 
     private final MessageCodec codec = MessageCodec.standard();
     private final Table<DomainState> domains = new Table<>(Topics.DOMAIN_STATE, DomainState.class, DomainState::getId, (k, d) -> null, true);
-    private final Table<VolumeState> volumes = new Table<>(Topics.VOLUME_STATE, VolumeState.class, VolumeState::getId, (k, v) -> k, true);
+    private final VolumeIndex volumeIndex = new VolumeIndex();
+    private final Table<VolumeState> volumes = new Table<>(Topics.VOLUME_STATE, VolumeState.class, VolumeState::getId, (k, v) -> k, true)
+            .indexedBy(volumeIndex::changed);
     private final Table<TaskState> tasks = new Table<>(Topics.TASK_STATE, TaskState.class, TaskState::getId,
             (k, t) -> t == null ? null : t.getVolumeId(), true);
     private final Table<MaintenanceState> maintenance = new Table<>(Topics.MAINTENANCE_STATE, MaintenanceState.class,
@@ -138,6 +157,21 @@ public final class StateView implements AutoCloseable {
 
     public Collection<VolumeState> volumes() {
         return volumes.rows.values();
+    }
+
+    /** The domain's volumes, in no order. */
+    public List<VolumeState> volumesOf(String domainId) {
+        return volumeIndex.inDomain(domainId);
+    }
+
+    /** The domain's volume named {@code name}, unless it FAILED (a failed volume leaves its name free). */
+    public Optional<VolumeState> volumeNamed(String domainId, String name) {
+        return volumeIndex.named(domainId, name).flatMap(this::volume);
+    }
+
+    /** The volumes cloned from {@code templateId}, which therefore backs them. */
+    public List<VolumeState> clonesOf(String templateId) {
+        return volumeIndex.clonesOf(templateId).stream().map(this::volume).flatMap(Optional::stream).toList();
     }
 
     public Optional<TaskState> task(String id) {
