@@ -208,7 +208,9 @@ public final class EmbeddedKafka implements AutoCloseable {
         p.put("group.initial.rebalance.delay.ms", "0");
         p.put("auto.create.topics.enable", "false");
         p.put("num.partitions", "1");
-        p.put("log.flush.interval.messages", "1");
+        // Flushing is left to the OS, as Kafka's default and every production broker has it: a
+        // killed process loses nothing (its writes are in the page cache), only a crash of the
+        // machine could, and an fsync per message made every dev-mode write wait for the disk.
         return p;
     }
 
