@@ -132,9 +132,52 @@ class RestValidationIT {
     void refusedRequestsLeaveNothingBehind() {
         badDomains().forEach(a -> http.post("/api/v1/domains", (String) a.get()[0]));
         badVolumes().forEach(a -> http.post("/api/v1/domains/" + domainId + "/volumes", (String) a.get()[0]));
-        assertEquals(1, http.get("/api/v1/domains").array().size());
+        assertEquals(1, http.get("/api/v1/domains").array().stream().filter(d -> !"paged".equals(((JsonObject) d).getString("name"))).count(),
+                "no domain but the good one (and the paging test's)");
         assertTrue(http.get("/api/v1/domains/" + domainId + "/volumes").array().isEmpty());
         assertFalse(Files.exists(dir.resolve("volumes")), "no volume file may be created");
+    }
+
+    /** Lists come a page at a time, each pointing at the next with a Link header, in a stable order. */
+    @Test
+    void listsPageWithACursorInTheLinkHeader() throws Exception {
+        Path paged = Files.createDirectories(dir.getParent().resolve("paged"));
+        Http.Response d = http.post("/api/v1/domains", new JsonObject().put("name", "paged").put("driver", "file")
+                .put("properties", new JsonObject().put("path", paged.toString())));
+        assertEquals(201, d.status(), d.body());
+        String paging = d.json().getString("id");
+        java.util.List<String> created = new java.util.ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            Http.Response v = http.post("/api/v1/domains/" + paging + "/volumes", new JsonObject().put("name", "p" + i).put("virtualSize", 1 << 20));
+            assertEquals(202, v.status(), v.body());
+            created.add(v.json().getString("volumeId"));
+        }
+        java.util.List<String> listed = new java.util.ArrayList<>();
+        java.util.List<Integer> sizes = new java.util.ArrayList<>();
+        for (String next = "/api/v1/domains/" + paging + "/volumes?limit=2"; next != null; ) {
+            Http.Response page = http.get(next);
+            assertEquals(200, page.status(), page.body());
+            sizes.add(page.array().size());
+            page.array().forEach(v -> listed.add(((JsonObject) v).getString("id")));
+            String link = page.header("Link");
+            next = link == null ? null : link.substring(link.indexOf('<') + 1, link.indexOf('>'));
+        }
+        assertEquals(java.util.List.of(2, 2, 1), sizes);
+        assertEquals(created, listed, "oldest first, each once");
+
+        java.util.List<String> tasks = new java.util.ArrayList<>();
+        for (String next = "/api/v1/tasks?limit=3"; next != null; ) {
+            Http.Response page = http.get(next);
+            page.array().forEach(t -> tasks.add(((JsonObject) t).getString("id")));
+            String link = page.header("Link");
+            next = link == null ? null : link.substring(link.indexOf('<') + 1, link.indexOf('>'));
+        }
+        assertEquals(tasks.size(), new java.util.HashSet<>(tasks).size(), "no task twice: " + tasks);
+        assertEquals(http.get("/api/v1/tasks").array().size(), tasks.size(), "the pages hold the whole list");
+
+        assertError(http.get("/api/v1/domains/" + paging + "/volumes?limit=0"), 400, "OUT_OF_RANGE", "limit");
+        assertError(http.get("/api/v1/domains/" + paging + "/volumes?limit=1001"), 400, "OUT_OF_RANGE", "limit");
+        assertError(http.get("/api/v1/tasks?after=bm90LWEtY3Vyc29y"), 400, "INVALID_CURSOR", "after");
     }
 
     private static void assertError(Http.Response r, int status, String code, String field) {

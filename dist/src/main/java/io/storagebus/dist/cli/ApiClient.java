@@ -11,6 +11,7 @@ import java.util.List;
 
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 /**
@@ -84,6 +85,17 @@ final class ApiClient {
         return send(path, b -> b.GET());
     }
 
+    /** Every item of a list the API answers a page at a time: follows each {@code Link: <...>; rel="next"}. */
+    JsonArray getAll(String path) throws Exception {
+        JsonArray all = new JsonArray();
+        for (String next = path; next != null; ) {
+            Answer page = exchange(next, b -> b.GET());
+            ((JsonArray) page.json()).forEach(all::add);
+            next = page.next();
+        }
+        return all;
+    }
+
     Object post(String path, JsonObject body) throws Exception {
         return send(path, b -> b.header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.encode())));
     }
@@ -96,7 +108,17 @@ final class ApiClient {
         return send(path, HttpRequest.Builder::DELETE);
     }
 
+    /** An answer's body, and the path of the next page of a list when there is one. */
+    private record Answer(Object json, String next) {
+    }
+
+    private static final java.util.regex.Pattern NEXT = java.util.regex.Pattern.compile("<([^>]+)>\\s*;\\s*rel=\"next\"");
+
     private Object send(String path, java.util.function.UnaryOperator<HttpRequest.Builder> method) throws Exception {
+        return exchange(path, method).json();
+    }
+
+    private Answer exchange(String path, java.util.function.UnaryOperator<HttpRequest.Builder> method) throws Exception {
         IOException unreachable = null;
         for (String base : bases) {
             HttpResponse<String> response;
@@ -117,7 +139,8 @@ final class ApiClient {
                 throw new ApiException(response.statusCode() + " " + error.getString("code", "ERROR") + ": "
                         + error.getString("message", response.body()) + (field == null ? "" : " (field: " + field + ")"), error, output);
             }
-            return json;
+            java.util.regex.Matcher next = NEXT.matcher(response.headers().firstValue("Link").orElse(""));
+            return new Answer(json, next.find() ? next.group(1) : null);
         }
         throw new IOException("no manager answered at " + String.join(", ", bases)
                 + (unreachable == null ? "" : " (" + unreachable.getClass().getSimpleName() + ")"));

@@ -1,10 +1,15 @@
 package io.storagebus.manager.api;
 
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.function.Function;
+import java.util.stream.Collectors;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.manager.requests.Origin;
 import io.storagebus.manager.requests.Submitted;
+import io.storagebus.manager.state.Page;
 import io.storagebus.schema.TaskStatus;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
@@ -52,6 +57,51 @@ final class Answers {
             ctx.response().putHeader(CORRELATION_HEADER, correlationId);
             return Envelopes.origin(pool, issuer, correlationId);
         };
+    }
+
+    /**
+     * Answers one page of a list as a JSON array, with {@code Link: <...>; rel="next"} (the same
+     * request, {@code after} the page's last item) when more follow. {@code ?limit=} (1 to
+     * {@value Page#MAX_LIMIT}, the default) and {@code ?after=} (a cursor a Link gave) choose it.
+     */
+    static <T> void page(RoutingContext ctx, PageRequest<T> request, Function<T, Object> json) {
+        String after = ctx.request().getParam("after");
+        Page<T> page;
+        try {
+            page = request.page(after, limit(ctx));
+        } catch (Page.BadCursorException e) {
+            throw ApiError.badField("after", "INVALID_CURSOR", e.getMessage() + "; use the cursor of a Link header, or none for the first page");
+        }
+        if (page.next() != null) {
+            String query = ctx.request().params().entries().stream().filter(e -> !e.getKey().equals("after"))
+                    .map(e -> e.getKey() + "=" + URLEncoder.encode(e.getValue(), StandardCharsets.UTF_8))
+                    .collect(Collectors.joining("&"));
+            ctx.response().putHeader("Link", "<" + ctx.request().path() + "?" + (query.isEmpty() ? "" : query + "&") + "after=" + page.next()
+                    + ">; rel=\"next\"");
+        }
+        ok(ctx, 200, new JsonArray(page.items().stream().map(json).toList()));
+    }
+
+    /** How a list route reads one page. */
+    @FunctionalInterface
+    interface PageRequest<T> {
+        Page<T> page(String cursor, int limit);
+    }
+
+    private static int limit(RoutingContext ctx) {
+        String limit = ctx.request().getParam("limit");
+        if (limit == null) {
+            return Page.MAX_LIMIT;
+        }
+        try {
+            int n = Integer.parseInt(limit);
+            if (n >= 1 && n <= Page.MAX_LIMIT) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // answered below
+        }
+        throw ApiError.badField("limit", "OUT_OF_RANGE", "limit must be a whole number from 1 to " + Page.MAX_LIMIT + ", got " + limit);
     }
 
     static ApiError methodNotAllowed(RoutingContext ctx) {

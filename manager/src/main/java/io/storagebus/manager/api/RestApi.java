@@ -1,7 +1,6 @@
 package io.storagebus.manager.api;
 
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Consumer;
@@ -24,7 +23,6 @@ import io.storagebus.manager.security.TokensFile;
 import io.storagebus.manager.state.StateHistory;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.metrics.StorageBusMetrics;
-import io.storagebus.schema.TaskState;
 import io.storagebus.schema.TaskStatus;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
@@ -161,16 +159,14 @@ public final class RestApi {
         });
     }
 
-    /** Tasks, newest first; {@code ?status=RUNNING} (any TaskStatus) narrows them. */
+    /** Tasks, newest first, a page at a time; {@code ?status=RUNNING} (any TaskStatus) narrows them. */
     private void listTasks(RoutingContext ctx) {
         String status = ctx.request().getParam("status");
         if (status != null && Arrays.stream(TaskStatus.values()).noneMatch(s -> s.name().equals(status))) {
             throw ApiError.badField("status", "INVALID_VALUE", "status must be one of " + Arrays.toString(TaskStatus.values()));
         }
-        ok(ctx, 200, new JsonArray(view.tasks().stream()
-                .filter(t -> status == null || t.getStatus().name().equals(status))
-                .sorted(Comparator.comparing(TaskState::getCreatedAt).reversed())
-                .map(Views::task).toList()));
+        Answers.page(ctx, (cursor, limit) -> view.tasks(cursor, limit, t -> status == null || t.getStatus().name().equals(status)),
+                Views::task);
     }
 
     private void failure(RoutingContext ctx) {

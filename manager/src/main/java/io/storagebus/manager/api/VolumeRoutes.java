@@ -1,6 +1,5 @@
 package io.storagebus.manager.api;
 
-import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.Set;
 
@@ -12,7 +11,6 @@ import io.storagebus.schema.Allocation;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.VolumeFormat;
 import io.storagebus.schema.VolumeState;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -53,8 +51,7 @@ record VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory 
 
     private void list(RoutingContext ctx) {
         DomainState domain = resources.domain(ctx.pathParam("id"));
-        Answers.ok(ctx, 200, new JsonArray(resources.view().volumesOf(domain.getId()).stream()
-                .sorted(Comparator.comparing(VolumeState::getCreatedAt)).map(this::json).toList()));
+        Answers.page(ctx, (cursor, limit) -> resources.view().volumesOf(domain.getId(), cursor, limit), this::json);
     }
 
     /** 202: the host answers with CommandFailed on the event stream if it cannot reach QEMU or find the node. */

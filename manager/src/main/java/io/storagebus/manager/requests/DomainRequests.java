@@ -129,7 +129,7 @@ public final class DomainRequests {
                         LOG.info("domain {} '{}' created ({} driver, pool {}, storage checked by host {}, {} volumes imported)", id, name,
                                 driver.name(), pool, hostId, answer.getVolumes().size());
                         return new Created(domain, hostId, request.importVolumes()
-                                ? view.volumesOf(id).size() : 0);
+                                ? view.volumeCount(id) : 0);
                     });
                 })
                 .onComplete(ar -> {

@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BiConsumer;
 import java.util.function.BiFunction;
@@ -104,8 +105,17 @@ public final class StateView implements AutoCloseable {
     private final VolumeIndex volumeIndex = new VolumeIndex();
     private final Table<VolumeState> volumes = new Table<>(Topics.VOLUME_STATE, VolumeState.class, VolumeState::getId, (k, v) -> k, true)
             .indexedBy(volumeIndex::changed);
+    /** Tasks newest first, for the pages of GET /tasks. */
+    private final ConcurrentSkipListMap<String, TaskState> tasksByAge = new ConcurrentSkipListMap<>();
     private final Table<TaskState> tasks = new Table<>(Topics.TASK_STATE, TaskState.class, TaskState::getId,
-            (k, t) -> t == null ? null : t.getVolumeId(), true);
+            (k, t) -> t == null ? null : t.getVolumeId(), true).indexedBy((before, after) -> {
+                if (before != null) {
+                    tasksByAge.remove(Page.newestFirst(before.getCreatedAt(), before.getId()));
+                }
+                if (after != null) {
+                    tasksByAge.put(Page.newestFirst(after.getCreatedAt(), after.getId()), after);
+                }
+            });
     private final Table<MaintenanceState> maintenance = new Table<>(Topics.MAINTENANCE_STATE, MaintenanceState.class,
             MaintenanceState::getDomainId, (k, m) -> null, false);
     private final Table<BackupState> backups = new Table<>(Topics.BACKUP_STATE, BackupState.class, BackupState::getBackupId,
@@ -159,9 +169,23 @@ public final class StateView implements AutoCloseable {
         return volumes.rows.values();
     }
 
-    /** The domain's volumes, in no order. */
+    /** The domain's volumes, oldest first. */
     public List<VolumeState> volumesOf(String domainId) {
         return volumeIndex.inDomain(domainId);
+    }
+
+    /** A page of the domain's volumes, oldest first; {@code cursor} is the previous page's next (null: the first page). */
+    public Page<VolumeState> volumesOf(String domainId, String cursor, int limit) {
+        return volumeIndex.page(domainId, cursor, limit);
+    }
+
+    public int volumeCount(String domainId) {
+        return volumeIndex.count(domainId);
+    }
+
+    /** A page of the tasks, newest first, of those {@code wanted} keeps. */
+    public Page<TaskState> tasks(String cursor, int limit, java.util.function.Predicate<TaskState> wanted) {
+        return Page.of(tasksByAge, cursor, limit, wanted);
     }
 
     /** The domain's volume named {@code name}, unless it FAILED (a failed volume leaves its name free). */

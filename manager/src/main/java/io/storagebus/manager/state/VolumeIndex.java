@@ -5,6 +5,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
 
 import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeStatus;
@@ -16,41 +17,54 @@ import io.storagebus.schema.VolumeStatus;
  * of every volume grew with the pool. A FAILED volume does not hold its name.
  */
 final class VolumeIndex {
-    private final Map<String, Map<String, VolumeState>> byDomain = new ConcurrentHashMap<>();
+    private final Map<String, ConcurrentSkipListMap<String, VolumeState>> byDomain = new ConcurrentHashMap<>();
     private final Map<String, Map<String, String>> names = new ConcurrentHashMap<>();
     private final Map<String, Set<String>> clones = new ConcurrentHashMap<>();
 
-    /** A volume's record replaced {@code before} (null: new) with {@code after} (null: gone). */
+    /**
+     * A volume's record replaced {@code before} (null: new) with {@code after} (null: gone). The
+     * new record goes in before the old one comes out, so a reader never misses the volume.
+     */
     synchronized void changed(VolumeState before, VolumeState after) {
-        if (before != null) {
-            remove(before, after == null ? null : after.getDomainId());
-        }
         if (after != null) {
             add(after);
         }
+        if (before != null) {
+            removeStale(before, after);
+        }
     }
 
-    private void remove(VolumeState v, String stillInDomain) {
-        if (!v.getDomainId().equals(stillInDomain)) {
-            removeFrom(byDomain, v.getDomainId(), v.getId());
-        }
-        Map<String, String> inDomain = names.get(v.getDomainId());
-        if (inDomain != null) {
-            inDomain.remove(v.getName(), v.getId());
-        }
-        if (v.getParentVolumeId() != null) {
-            Set<String> of = clones.get(v.getParentVolumeId());
+    /** Takes out what of {@code before} {@code after} (null: gone) no longer is. */
+    private void removeStale(VolumeState before, VolumeState after) {
+        boolean sameDomain = after != null && after.getDomainId().equals(before.getDomainId());
+        if (!sameDomain || !key(after).equals(key(before))) {
+            ConcurrentSkipListMap<String, VolumeState> of = byDomain.get(before.getDomainId());
             if (of != null) {
-                of.remove(v.getId());
+                of.remove(key(before));
                 if (of.isEmpty()) {
-                    clones.remove(v.getParentVolumeId(), of);
+                    byDomain.remove(before.getDomainId(), of);
+                }
+            }
+        }
+        boolean holdsName = sameDomain && after.getName().equals(before.getName()) && after.getStatus() != VolumeStatus.FAILED;
+        Map<String, String> names = this.names.get(before.getDomainId());
+        if (!holdsName && names != null) {
+            names.remove(before.getName(), before.getId());
+        }
+        boolean sameTemplate = after != null && java.util.Objects.equals(after.getParentVolumeId(), before.getParentVolumeId());
+        if (!sameTemplate && before.getParentVolumeId() != null) {
+            Set<String> of = clones.get(before.getParentVolumeId());
+            if (of != null) {
+                of.remove(before.getId());
+                if (of.isEmpty()) {
+                    clones.remove(before.getParentVolumeId(), of);
                 }
             }
         }
     }
 
     private void add(VolumeState v) {
-        byDomain.computeIfAbsent(v.getDomainId(), d -> new ConcurrentHashMap<>()).put(v.getId(), v);
+        byDomain.computeIfAbsent(v.getDomainId(), d -> new ConcurrentSkipListMap<>()).put(key(v), v);
         if (v.getStatus() != VolumeStatus.FAILED) {
             names.computeIfAbsent(v.getDomainId(), d -> new ConcurrentHashMap<>()).put(v.getName(), v.getId());
         }
@@ -59,19 +73,23 @@ final class VolumeIndex {
         }
     }
 
-    private static <V> void removeFrom(Map<String, Map<String, V>> index, String key, String id) {
-        Map<String, V> of = index.get(key);
-        if (of != null) {
-            of.remove(id);
-            if (of.isEmpty()) {
-                index.remove(key, of);
-            }
-        }
+    /** Oldest first: a volume keeps its place in its domain's list for as long as it exists. */
+    private static String key(VolumeState v) {
+        return Page.oldestFirst(v.getCreatedAt(), v.getId());
     }
 
-    /** The domain's volumes, in no order. */
+    /** The domain's volumes, oldest first. */
     List<VolumeState> inDomain(String domainId) {
-        return List.copyOf(byDomain.getOrDefault(domainId, Map.of()).values());
+        return List.copyOf(byDomain.getOrDefault(domainId, new ConcurrentSkipListMap<>()).values());
+    }
+
+    /** A page of the domain's volumes, oldest first. */
+    Page<VolumeState> page(String domainId, String cursor, int limit) {
+        return Page.of(byDomain.getOrDefault(domainId, new ConcurrentSkipListMap<>()), cursor, limit, v -> true);
+    }
+
+    int count(String domainId) {
+        return byDomain.getOrDefault(domainId, new ConcurrentSkipListMap<>()).size();
     }
 
     /** The id of the domain's volume that holds {@code name} (any status but FAILED). */

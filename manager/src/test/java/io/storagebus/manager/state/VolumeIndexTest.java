@@ -28,7 +28,7 @@ class VolumeIndexTest {
         index.changed(null, disk);
         assertEquals(Optional.of("v1"), index.named("d1", "disk"));
         assertEquals(Optional.empty(), index.named("d2", "disk"), "another domain may use the name");
-        VolumeState failed = volume("v1", "d1", "disk", VolumeStatus.FAILED, null);
+        VolumeState failed = VolumeState.newBuilder(disk).setStatus(VolumeStatus.FAILED).build();
         index.changed(disk, failed);
         assertEquals(Optional.empty(), index.named("d1", "disk"));
         assertEquals(List.of(failed), index.inDomain("d1"), "a failed volume is still listed");
@@ -45,9 +45,11 @@ class VolumeIndexTest {
         VolumeState clone = volume("c1", "d1", "clone", VolumeStatus.READY, "t1");
         index.changed(null, clone);
         assertEquals(List.of("c1"), index.clonesOf("t1"));
-        index.changed(clone, volume("c1", "d1", "clone", VolumeStatus.DELETING, "t1"));
+        VolumeState deleting = VolumeState.newBuilder(clone).setStatus(VolumeStatus.DELETING).build();
+        index.changed(clone, deleting);
         assertEquals(List.of("c1"), index.clonesOf("t1"), "an update keeps it");
-        index.changed(volume("c1", "d1", "clone", VolumeStatus.DELETING, "t1"), null);
+        assertEquals(List.of(deleting), index.inDomain("d1"), "listed once, as it is now");
+        index.changed(deleting, null);
         assertEquals(List.of(), index.clonesOf("t1"));
         assertEquals(List.of(), index.inDomain("d1"));
     }

@@ -1,0 +1,55 @@
+package io.storagebus.manager.state;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.ConcurrentSkipListMap;
+
+import org.junit.jupiter.api.Test;
+
+class PageTest {
+    private static ConcurrentSkipListMap<String, String> items(String... ids) {
+        ConcurrentSkipListMap<String, String> sorted = new ConcurrentSkipListMap<>();
+        Instant t = Instant.parse("2026-12-01T00:00:00Z");
+        for (int i = 0; i < ids.length; i++) {
+            sorted.put(Page.oldestFirst(t.plusNanos(i), ids[i]), ids[i]);
+        }
+        return sorted;
+    }
+
+    @Test
+    void pagesFollowOneAnotherAndTheLastHasNoNext() {
+        ConcurrentSkipListMap<String, String> sorted = items("a", "b", "c");
+        Page<String> first = Page.of(sorted, null, 2, s -> true);
+        assertEquals(List.of("a", "b"), first.items());
+        Page<String> second = Page.of(sorted, first.next(), 2, s -> true);
+        assertEquals(List.of("c"), second.items());
+        assertNull(second.next());
+        assertNull(Page.of(sorted, null, 3, s -> true).next(), "a full last page says there is no more");
+    }
+
+    @Test
+    void anItemRemovedBetweenPagesShiftsNothingAfterIt() {
+        ConcurrentSkipListMap<String, String> sorted = items("a", "b", "c", "d");
+        Page<String> first = Page.of(sorted, null, 2, s -> true);
+        sorted.remove(sorted.firstKey());
+        assertEquals(List.of("c", "d"), Page.of(sorted, first.next(), 2, s -> true).items());
+    }
+
+    @Test
+    void aFilterSkipsWithoutShorteningPagesAndNewestFirstIsReversed() {
+        ConcurrentSkipListMap<String, String> sorted = items("a", "bb", "c", "dd", "e");
+        assertEquals(List.of("a", "c"), Page.of(sorted, null, 2, s -> s.length() == 1).items());
+        Instant t = Instant.now();
+        assertEquals(-1, Page.newestFirst(t.plusSeconds(1), "x").compareTo(Page.newestFirst(t, "x")));
+    }
+
+    @Test
+    void aCursorFromElsewhereIsRefused() {
+        assertThrows(Page.BadCursorException.class, () -> Page.of(items("a"), "bm90LWEtY3Vyc29y", 2, s -> true));
+        assertThrows(Page.BadCursorException.class, () -> Page.of(items("a"), "%%%", 2, s -> true));
+    }
+}
