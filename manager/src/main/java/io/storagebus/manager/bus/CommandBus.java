@@ -127,13 +127,7 @@ public final class CommandBus implements AutoCloseable {
                 }
                 batch.add(first);
                 queue.drainTo(batch);
-                if (producer == null) {
-                    if (!leading.getAsBoolean()) {
-                        throw new ProducerFencedException("this manager no longer leads");
-                    }
-                    producer = newProducer();
-                }
-                commit(producer, batch);
+                commitBatch(batch);
                 batch.forEach(s -> s.context().runOnContext(v -> s.promise().complete()));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -148,11 +142,6 @@ public final class CommandBus implements AutoCloseable {
                 fail(batch, new PublishFailedException(e instanceof org.apache.kafka.common.errors.TimeoutException
                         ? "Kafka did not confirm the request in time; it may still take effect, so look before sending it again: " + e.getMessage()
                         : "Kafka did not commit the request: " + e.getMessage(), e));
-                // A producer in an unknown transaction state is replaced rather than reused.
-                if (producer != null) {
-                    producer.close(java.time.Duration.ZERO);
-                    producer = null;
-                }
             }
         }
         if (producer != null) {
@@ -161,6 +150,38 @@ public final class CommandBus implements AutoCloseable {
         Submission left;
         while ((left = queue.poll()) != null) {
             fail(List.of(left), new PublishFailedException("the manager is shutting down", null));
+        }
+    }
+
+    /**
+     * Commits the batch in one transaction. A producer the broker refused otherwise than by
+     * fencing (a transaction it aborted: InvalidTxnState, say) is replaced, and the batch, of
+     * which nothing was committed, tried once more on the new one. A commit that timed out is not
+     * tried again: it may still take effect.
+     */
+    private void commitBatch(List<Submission> batch) {
+        for (int attempt = 1; ; attempt++) {
+            if (producer == null) {
+                if (!leading.getAsBoolean()) {
+                    throw new ProducerFencedException("this manager no longer leads");
+                }
+                producer = newProducer();
+            }
+            try {
+                commit(producer, batch);
+                return;
+            } catch (ProducerFencedException e) {
+                throw e;
+            } catch (KafkaException e) {
+                // A producer in an unknown transaction state is replaced rather than reused.
+                producer.close(java.time.Duration.ZERO);
+                producer = null;
+                if (attempt > 1 || e instanceof org.apache.kafka.common.errors.TimeoutException || state.get() != State.STARTED) {
+                    throw e;
+                }
+                LOG.warn("publishing {} request(s) failed ({}); nothing was committed, trying once more with a new producer",
+                        batch.size(), e.toString());
+            }
         }
     }
 
@@ -207,6 +228,12 @@ public final class CommandBus implements AutoCloseable {
                     throw e;
                 }
                 LOG.warn("commit not confirmed yet (attempt {} of {}), trying it again: {}", attempt, COMMIT_ATTEMPTS, e.getMessage());
+            } catch (KafkaException e) {
+                if (attempt == 1 || e instanceof ProducerFencedException) {
+                    throw e;
+                }
+                // After a commit that timed out, the outcome of that commit is unknown whatever comes next.
+                throw new org.apache.kafka.common.errors.TimeoutException("the commit's outcome is unknown: " + e.getMessage(), e);
             }
         }
     }
