@@ -68,6 +68,13 @@ final class Http {
         return post(path, body.encode());
     }
 
+    /** A POST naming itself with an {@code Idempotency-Key}. */
+    Response post(String path, JsonObject body, String idempotencyKey) {
+        return send(HttpRequest.newBuilder(URI.create(base + path))
+                .header("Content-Type", "application/json").header("Idempotency-Key", idempotencyKey)
+                .POST(HttpRequest.BodyPublishers.ofString(body.encode())));
+    }
+
     Response put(String path, JsonObject body) {
         return send(HttpRequest.newBuilder(URI.create(base + path))
                 .header("Content-Type", "application/json")

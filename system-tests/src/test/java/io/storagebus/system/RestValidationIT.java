@@ -132,8 +132,9 @@ class RestValidationIT {
     void refusedRequestsLeaveNothingBehind() {
         badDomains().forEach(a -> http.post("/api/v1/domains", (String) a.get()[0]));
         badVolumes().forEach(a -> http.post("/api/v1/domains/" + domainId + "/volumes", (String) a.get()[0]));
-        assertEquals(1, http.get("/api/v1/domains").array().stream().filter(d -> !"paged".equals(((JsonObject) d).getString("name"))).count(),
-                "no domain but the good one (and the paging test's)");
+        assertEquals(1, http.get("/api/v1/domains").array().stream()
+                        .filter(d -> !java.util.Set.of("paged", "keyed").contains(((JsonObject) d).getString("name"))).count(),
+                "no domain but the good one (and those of the paging and idempotency tests)");
         assertTrue(http.get("/api/v1/domains/" + domainId + "/volumes").array().isEmpty());
         assertFalse(Files.exists(dir.resolve("volumes")), "no volume file may be created");
     }
@@ -178,6 +179,29 @@ class RestValidationIT {
         assertError(http.get("/api/v1/domains/" + paging + "/volumes?limit=0"), 400, "OUT_OF_RANGE", "limit");
         assertError(http.get("/api/v1/domains/" + paging + "/volumes?limit=1001"), 400, "OUT_OF_RANGE", "limit");
         assertError(http.get("/api/v1/tasks?after=bm90LWEtY3Vyc29y"), 400, "INVALID_CURSOR", "after");
+    }
+
+    /** A create sent again with the same Idempotency-Key, after a lost answer say, makes nothing twice. */
+    @Test
+    void aCreateSentAgainWithItsIdempotencyKeyMakesOneVolume() throws Exception {
+        Path keyed = Files.createDirectories(dir.getParent().resolve("keyed"));
+        String domain = http.post("/api/v1/domains", new JsonObject().put("name", "keyed").put("driver", "file")
+                .put("properties", new JsonObject().put("path", keyed.toString()))).json().getString("id");
+        JsonObject body = new JsonObject().put("name", "once").put("virtualSize", 1 << 20);
+        Http.Response first = http.post("/api/v1/domains/" + domain + "/volumes", body, "order-4711");
+        assertEquals(202, first.status(), first.body());
+        Http.Response again = http.post("/api/v1/domains/" + domain + "/volumes", body, "order-4711");
+        assertEquals(202, again.status(), again.body());
+        assertEquals(first.json().getString("volumeId"), again.json().getString("volumeId"));
+        assertEquals(first.json().getString("taskId"), again.json().getString("taskId"));
+        assertEquals(true, again.json().getBoolean("replayed"));
+        assertEquals(1, http.get("/api/v1/domains/" + domain + "/volumes").array().size());
+
+        assertError(http.post("/api/v1/domains/" + domain + "/volumes", body.copy().put("name", "other"), "order-4711"), 409,
+                "IDEMPOTENCY_KEY_REUSED", "Idempotency-Key");
+        assertError(http.post("/api/v1/domains/" + domain + "/volumes", body.copy().put("name", "other"), "no spaces allowed"), 400,
+                "INVALID_VALUE", "Idempotency-Key");
+        assertError(http.post("/api/v1/domains/" + domain + "/volumes", body), 409, "VOLUME_EXISTS", "name");
     }
 
     private static void assertError(Http.Response r, int status, String code, String field) {

@@ -40,7 +40,11 @@ record VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory 
                 body.optionalEnum("format", VolumeFormat.class, VolumeFormat.QCOW2, EnumSet.of(VolumeFormat.RAW, VolumeFormat.QCOW2)),
                 body.optionalEnum("allocation", Allocation.class, Allocation.THIN, EnumSet.of(Allocation.THIN, Allocation.PREALLOCATED)),
                 body.has("initialSize") ? body.requiredLong("initialSize") : null);
-        Answers.accepted(ctx, volumes.create(request, Answers.origin(ctx, issuer)));
+        String key = ctx.request().getHeader("Idempotency-Key");
+        if (key != null && !VolumeRequests.IDEMPOTENCY_KEY.matcher(key).matches()) {
+            throw ApiError.badField("Idempotency-Key", "INVALID_VALUE", "an Idempotency-Key header is 1 to 128 of A-Z a-z 0-9 . _ : -");
+        }
+        Answers.accepted(ctx, volumes.create(request, key, Answers.origin(ctx, issuer)));
     }
 
     private void copy(RoutingContext ctx) {

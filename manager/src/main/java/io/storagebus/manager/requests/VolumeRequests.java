@@ -1,6 +1,7 @@
 package io.storagebus.manager.requests;
 
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.regex.Pattern;
 
@@ -38,6 +39,9 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
     public record Create(String domainId, String name, long virtualSize, VolumeFormat format, Allocation allocation, Long initialSize) {
     }
 
+    /** What a client may name a request by, so that sending it again makes nothing twice. */
+    public static final Pattern IDEMPOTENCY_KEY = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+
     /** A guest's QEMU uses the volume: where its QMP socket is and which block node is on the volume. */
     public record Monitor(String volumeId, String qmpSocket, String nodeName, String drive) {
     }
@@ -46,7 +50,12 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
     public record Monitoring(String volumeId, String hostId, boolean monitored, String qmpSocket, String nodeName, String drive) {
     }
 
-    public Future<Submitted> create(Create request, Origin origin) {
+    /**
+     * A create the client named with {@code idempotencyKey} (null: none): the same key in the same
+     * domain gives the same task and volume ids, so a request sent again after a lost answer, to
+     * this manager or another, is answered with the volume the first one made instead of a second.
+     */
+    public Future<Submitted> create(Create request, String idempotencyKey, Origin origin) {
         DomainState domain = resources.usable(resources.domain(request.domainId()), null);
         long virtualSize = request.virtualSize();
         if (virtualSize <= 0) {
@@ -65,9 +74,17 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
         if (initialSize != null && request.allocation() != Allocation.THIN) {
             throw new Invalid("initialSize", "NOT_THIN", "initialSize applies to thin volumes only; a preallocated volume gets all of its size");
         }
-        resources.requireFreeVolumeName(domain, request.name());
         String taskId = UUID.randomUUID().toString();
         String volumeId = UUID.randomUUID().toString();
+        if (idempotencyKey != null) {
+            taskId = nameUuid("create-volume-task", domain.getId(), idempotencyKey);
+            volumeId = nameUuid("create-volume", domain.getId(), idempotencyKey);
+            Optional<Submitted> earlier = earlierCreate(domain, taskId, volumeId, request.name(), idempotencyKey);
+            if (earlier.isPresent()) {
+                return Future.succeededFuture(earlier.get());
+            }
+        }
+        resources.requireFreeVolumeName(domain, request.name());
         Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), taskId);
         CreateVolume command = CreateVolume.newBuilder()
                 .setEnvelope(envelope).setTaskId(taskId).setVolumeId(volumeId).setDomain(Resources.domainRef(domain))
@@ -76,6 +93,23 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
                 .build();
         return submitter.newVolume(TaskType.CREATE_VOLUME, Resources.creating(envelope, volumeId, domain.getId(), request.name(), virtualSize,
                 request.format(), request.allocation()), command);
+    }
+
+    /** The create an earlier request with the same key made, if one did; a key reused for another volume is a conflict. */
+    private Optional<Submitted> earlierCreate(DomainState domain, String taskId, String volumeId, String name, String key) {
+        if (resources.view().task(taskId).isEmpty()) {
+            return Optional.empty();
+        }
+        Optional<String> earlierName = resources.view().volume(volumeId).map(VolumeState::getName);
+        if (earlierName.isPresent() && !earlierName.get().equals(name)) {
+            throw new Conflict("IDEMPOTENCY_KEY_REUSED", "Idempotency-Key '" + key + "' made volume '" + earlierName.get()
+                    + "' in domain '" + domain.getName() + "' already; a new volume needs a new key", "Idempotency-Key");
+        }
+        return Optional.of(new Submitted(taskId, volumeId).with("replayed", true));
+    }
+
+    private static String nameUuid(String kind, String domainId, String key) {
+        return UUID.nameUUIDFromBytes((kind + "/" + domainId + "/" + key).getBytes(java.nio.charset.StandardCharsets.UTF_8)).toString();
     }
 
     /** Copies a READY volume into a new volume of a domain of the same pool (a backup, when the target is an object store). */
