@@ -121,7 +121,8 @@ public final class Main {
                         Path.of(config.string("manager.tls-keystore-password-file"))),
                 "off".equals(config.string("commands.signatures")) ? null
                         : CommandSigner.fromPem(Path.of(config.string("commands.signing-key-file"))), List.of(),
-                Duration.ofMillis(config.integer("manager.storage-check-timeout-ms"))));
+                Duration.ofMillis(config.integer("manager.storage-check-timeout-ms")),
+                Duration.ofSeconds(config.integer("manager.task-retention-seconds"))));
         runUntilStopped(manager::close, manager::start);
     }
 

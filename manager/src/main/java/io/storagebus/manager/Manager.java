@@ -18,6 +18,7 @@ import io.storagebus.lifecycle.Lifecycle;
 import io.storagebus.manager.api.RestApi;
 import io.storagebus.manager.backup.BackupScheduler;
 import io.storagebus.manager.requests.Requests;
+import io.storagebus.manager.state.TaskSweeper;
 import io.storagebus.manager.security.TokensFile;
 import io.storagebus.manager.bus.DeadLetters;
 import io.storagebus.manager.bus.PoolTopics;
@@ -106,6 +107,7 @@ public final class Manager implements AutoCloseable {
                 new PoolTopics(vertx, admin, config.topicReplication())));
         RestApi api = new RestApi(vertx, config, requests, role, drivers, health, zk, spms, hosts, leases, subscribers, apiTokens(), history);
         role.runWhileActive(new BackupScheduler(vertx, view, requests.policies().scheduled(config.managerId()), Clock.systemUTC()));
+        role.runWhileActive(new TaskSweeper(vertx, view, role, config.taskRetention(), Clock.systemUTC()));
         http = vertx.createHttpServer(httpOptions()).requestHandler(api.router()).invalidRequestHandler(RestApi::invalidRequest)
                 .listen(config.httpPort(), config.httpHost())
                 .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);

@@ -26,16 +26,24 @@ import io.storagebus.manager.security.TlsKeyStore;
  * @param tls the REST API's certificate (https); null: plain http, which the manager warns of
  * @param signer signs every command, for workers that check who sent it; null: unsigned
  * @param storageCheckTimeout how long a new domain waits for a host to check its storage
+ * @param taskRetention how long a finished task stays in the state before the active manager
+ *        removes it (its volume stays; an Idempotency-Key is remembered as long as its task)
  */
 public record ManagerConfig(String managerId, KafkaConnection kafka, ZooKeeperAccess zooKeeper, String httpHost, int httpPort,
                             String advertisedUrl, String defaultPool, short topicReplication, Path apiTokensFile, TlsKeyStore tls,
-                            CommandSigner signer, List<Path> reservedDirectories, java.time.Duration storageCheckTimeout) {
+                            CommandSigner signer, List<Path> reservedDirectories, java.time.Duration storageCheckTimeout,
+                            java.time.Duration taskRetention) {
     public static final java.time.Duration STORAGE_CHECK_TIMEOUT = java.time.Duration.ofSeconds(30);
+    public static final java.time.Duration TASK_RETENTION = java.time.Duration.ofDays(7);
     public static final Pattern MANAGER_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
 
     public ManagerConfig {
         reservedDirectories = reservedDirectories == null ? List.of() : List.copyOf(reservedDirectories);
         storageCheckTimeout = storageCheckTimeout == null ? STORAGE_CHECK_TIMEOUT : storageCheckTimeout;
+        taskRetention = taskRetention == null ? TASK_RETENTION : taskRetention;
+        if (taskRetention.toSeconds() < 1) {
+            throw new IllegalArgumentException("the task retention must be at least a second, got " + taskRetention);
+        }
         if (storageCheckTimeout.toMillis() < 1) {
             throw new IllegalArgumentException("the storage check timeout must be positive, got " + storageCheckTimeout);
         }
@@ -50,32 +58,32 @@ public record ManagerConfig(String managerId, KafkaConnection kafka, ZooKeeperAc
     /** Plain Kafka and ZooKeeper, no tokens, no TLS, unsigned commands: tests, benchmarks, the dev mode. */
     public static ManagerConfig of(String bootstrapServers, String zkConnect, int httpPort) {
         return new ManagerConfig("manager-1", KafkaConnection.plaintext(bootstrapServers), ZooKeeperAccess.of(zkConnect, 6000), "127.0.0.1",
-                httpPort, null, "default", (short) 1, null, null, null, List.of(), STORAGE_CHECK_TIMEOUT);
+                httpPort, null, "default", (short) 1, null, null, null, List.of(), STORAGE_CHECK_TIMEOUT, TASK_RETENTION);
     }
 
     public ManagerConfig withId(String id) {
         return new ManagerConfig(id, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication, apiTokensFile, tls,
-                signer, reservedDirectories, storageCheckTimeout);
+                signer, reservedDirectories, storageCheckTimeout, taskRetention);
     }
 
     public ManagerConfig withApiTokens(Path file) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication, file, tls,
-                signer, reservedDirectories, storageCheckTimeout);
+                signer, reservedDirectories, storageCheckTimeout, taskRetention);
     }
 
     public ManagerConfig withZooKeeper(ZooKeeperAccess access) {
         return new ManagerConfig(managerId, kafka, access, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication, apiTokensFile,
-                tls, signer, reservedDirectories, storageCheckTimeout);
+                tls, signer, reservedDirectories, storageCheckTimeout, taskRetention);
     }
 
     public ManagerConfig withKafka(KafkaConnection connection) {
         return new ManagerConfig(managerId, connection, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, tls, signer, reservedDirectories, storageCheckTimeout);
+                apiTokensFile, tls, signer, reservedDirectories, storageCheckTimeout, taskRetention);
     }
 
     public ManagerConfig withSigner(CommandSigner commandSigner) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, tls, commandSigner, reservedDirectories, storageCheckTimeout);
+                apiTokensFile, tls, commandSigner, reservedDirectories, storageCheckTimeout, taskRetention);
     }
 
     /**
@@ -84,17 +92,22 @@ public record ManagerConfig(String managerId, KafkaConnection kafka, ZooKeeperAc
      */
     public ManagerConfig withReservedDirectories(List<Path> directories) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, tls, signer, directories, storageCheckTimeout);
+                apiTokensFile, tls, signer, directories, storageCheckTimeout, taskRetention);
     }
 
     public ManagerConfig withTls(TlsKeyStore keyStore) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, keyStore, signer, reservedDirectories, storageCheckTimeout);
+                apiTokensFile, keyStore, signer, reservedDirectories, storageCheckTimeout, taskRetention);
     }
 
     /** How long a new domain waits for a host of its pool to check its storage. */
     public ManagerConfig withStorageCheckTimeout(java.time.Duration timeout) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, tls, signer, reservedDirectories, timeout);
+                apiTokensFile, tls, signer, reservedDirectories, timeout, taskRetention);
+    }
+
+    public ManagerConfig withTaskRetention(java.time.Duration retention) {
+        return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+                apiTokensFile, tls, signer, reservedDirectories, storageCheckTimeout, retention);
     }
 }

@@ -1,0 +1,81 @@
+package io.storagebus.manager.state;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import io.storagebus.bus.Topics;
+import io.storagebus.manager.bus.CommandBus.Outgoing;
+import io.storagebus.manager.ha.ActiveRole;
+import io.storagebus.manager.ha.ManagerElection;
+import io.storagebus.schema.TaskState;
+import io.storagebus.schema.TaskStatus;
+import io.vertx.core.Vertx;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the task state small: on the active manager, finished tasks (SUCCEEDED or FAILED) whose
+ * last record is older than the retention are removed with a tombstone, a batch at a time, so the
+ * compacted topic forgets them and a restarted manager reads less. What the tasks made stays.
+ */
+public final class TaskSweeper implements ManagerElection.Listener {
+    private static final Logger LOG = LoggerFactory.getLogger(TaskSweeper.class);
+    /** Tombstones per transaction: a backlog of a million tasks goes in slices, never in one huge transaction. */
+    static final int BATCH = 1000;
+
+    private final Vertx vertx;
+    private final StateView view;
+    private final ActiveRole role;
+    private final Duration retention;
+    private final Clock clock;
+    private final AtomicBoolean sweeping = new AtomicBoolean();
+    private volatile long timer = -1;
+
+    public TaskSweeper(Vertx vertx, StateView view, ActiveRole role, Duration retention, Clock clock) {
+        this.vertx = vertx;
+        this.view = view;
+        this.role = role;
+        this.retention = retention;
+        this.clock = clock;
+    }
+
+    /** Sweeps four times per retention (at most hourly), so a task is gone at most a quarter retention late. */
+    @Override
+    public void activate() {
+        long every = Math.max(1000, Math.min(Duration.ofHours(1).toMillis(), retention.toMillis() / 4));
+        timer = vertx.setPeriodic(every, every, id -> sweep());
+    }
+
+    @Override
+    public void deactivate() {
+        long t = timer;
+        if (t >= 0) {
+            vertx.cancelTimer(t);
+            timer = -1;
+        }
+    }
+
+    private void sweep() {
+        if (!role.isActive() || !sweeping.compareAndSet(false, true)) {
+            return;
+        }
+        Instant before = clock.instant().minus(retention);
+        List<Outgoing> expired = view.tasks().stream().filter(t -> finished(t) && t.getEnvelope().getTimestamp().isBefore(before))
+                .limit(BATCH).map(t -> new Outgoing(Topics.TASK_STATE, t.getId(), null)).toList();
+        if (expired.isEmpty()) {
+            sweeping.set(false);
+            return;
+        }
+        role.bus().publish(expired)
+                .onSuccess(v -> LOG.info("removed {} task(s) finished before {}", expired.size(), before))
+                .onFailure(e -> LOG.warn("removing {} finished task(s) failed, trying again at the next sweep: {}", expired.size(), e.toString()))
+                .onComplete(ar -> sweeping.set(false));
+    }
+
+    private static boolean finished(TaskState t) {
+        return t.getStatus() == TaskStatus.SUCCEEDED || t.getStatus() == TaskStatus.FAILED;
+    }
+}
