@@ -58,6 +58,21 @@ final class Http {
         return send(HttpRequest.newBuilder(URI.create(base + path)).GET());
     }
 
+    /** Every item of a paged list: follows each {@code Link: <...>; rel="next"} to the end. */
+    io.vertx.core.json.JsonArray getAll(String path) {
+        io.vertx.core.json.JsonArray all = new io.vertx.core.json.JsonArray();
+        for (String next = path; next != null; ) {
+            Response page = get(next);
+            if (page.status() != 200) {
+                throw new AssertionError("GET " + next + ": " + page.status() + " " + page.body());
+            }
+            page.array().forEach(all::add);
+            String link = page.header("Link");
+            next = link == null ? null : link.substring(link.indexOf('<') + 1, link.indexOf('>'));
+        }
+        return all;
+    }
+
     Response post(String path, String body) {
         return send(HttpRequest.newBuilder(URI.create(base + path))
                 .header("Content-Type", "application/json")

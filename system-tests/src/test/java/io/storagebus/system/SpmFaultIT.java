@@ -333,7 +333,7 @@ class SpmFaultIT {
         // Every accepted request ends, READY or FAILED: one listing of the domain, until none is CREATING.
         Map<String, String> status = await().atMost(WAIT).until(() -> {
             Map<String, String> now = new HashMap<>();
-            http.get("/api/v1/domains/" + domainId + "/volumes").array()
+            http.getAll("/api/v1/domains/" + domainId + "/volumes")
                     .forEach(v -> now.put(((JsonObject) v).getString("id"), ((JsonObject) v).getString("status")));
             return now;
         }, now -> accepted.stream().allMatch(id -> "READY".equals(now.get(id)) || "FAILED".equals(now.get(id))));
