@@ -17,6 +17,7 @@ public final class BenchMain {
             case "extend" -> ExtendBenchmark.main(rest);
             case "maintenance" -> MaintenanceBenchmark.main(rest);
             case "signatures" -> SignatureBenchmark.main(rest);
+            case "create" -> CreateBenchmark.main(rest);
             default -> {
                 System.err.println("usage: storagebus bench copy [--size-gib N] [--data-gib N] [--part-size SIZE] [--dir DIR]\n"
                         + "       storagebus bench backup [--size-gib N] [--data-gib N] [--dir DIR]\n"
@@ -24,7 +25,9 @@ public final class BenchMain {
                         + "       storagebus bench extend [--hosts N] [--volumes-per-host M] [--duration S] [--warmup S]\n"
                         + "                               [--write-rate-mb N] [--chunk-mb N] [--dir DIR] [--bootstrap-servers B --zookeeper Z]\n"
                         + "       storagebus bench maintenance [--subscribers N] [--rounds N] [--dir DIR]\n"
-                        + "       storagebus bench signatures [--records N]");
+                        + "       storagebus bench signatures [--records N]\n"
+                        + "       storagebus bench create [--in-flight N] [--creates N] [--rate N] [--rate-seconds S] [--pool-sizes 0,10000,100000]\n"
+                        + "                               [--formats raw,qcow2] [--dir DIR] [--url U --token T --bootstrap-servers B]");
                 System.exit(2);
             }
         }
