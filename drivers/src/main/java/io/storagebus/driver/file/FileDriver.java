@@ -86,8 +86,8 @@ public final class FileDriver extends DirectoryDriver {
         if (!meta.snapshots().isEmpty()) {
             throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " has snapshots; its data cannot be replaced");
         }
-        files.removeTemporaries(meta.volumeId(), "writing");
-        Path tmp = files.temporary(meta.volumeId(), "writing");
+        files.removeOlderTermsTemporaries(domain.epoch());
+        Path tmp = files.temporary(meta.volumeId(), "writing", domain.epoch());
         try {
             Files.deleteIfExists(tmp);
             long copied = LocalFiles.copySparse(data, tmp, length);

@@ -203,8 +203,8 @@ public abstract class DirectoryDriver implements StorageDriver {
      * and writes the metadata that makes it a volume.
      */
     protected VolumeInfo createFile(DomainContext domain, VolumeFiles files, VolumeMeta meta, DataMaker maker) throws DriverException {
-        files.removeTemporaries(meta.volumeId(), "creating");
-        Path tmp = files.temporary(meta.volumeId(), "creating");
+        files.removeOlderTermsTemporaries(domain.epoch());
+        Path tmp = files.temporary(meta.volumeId(), "creating", domain.epoch());
         Path data = files.dataOf(meta);
         try {
             Files.deleteIfExists(tmp);

@@ -8,12 +8,17 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.storagebus.driver.DriverException;
+import io.storagebus.driver.Epoch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,6 +32,10 @@ public final class VolumeFiles {
     private static final Logger LOG = LoggerFactory.getLogger(VolumeFiles.class);
     private static final ObjectMapper JSON = new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     private static final String META = ".meta.json";
+    /** A create's or write's temporary: of a term ({@code .e<epoch>}), or of a release before terms named them (a UUID). */
+    private static final Pattern TERM_TEMPORARY = Pattern.compile("\\..+\\.(?:creating|writing)\\.(?:e(\\d+)|\\p{XDigit}{8}-[\\p{XDigit}-]{27})");
+    /** The highest term whose older temporaries were removed, by volumes directory. */
+    private static final Map<Path, Long> SWEPT = new ConcurrentHashMap<>();
 
     private final Path root;
 
@@ -189,16 +198,36 @@ public final class VolumeFiles {
     }
 
     /**
-     * Removes temporary files an earlier, interrupted operation on the volume left (a crashed or
-     * deposed SPM): the command is being redone, so they are orphans.
+     * A volume's temporary file for an operation of one SPM term. A redo in the same term replaces
+     * it; a newer term's never collides with that of a deposed term still running, so neither
+     * touches the other's data.
      */
-    public void removeTemporaries(String volumeId, String purpose) throws DriverException {
-        String prefix = "." + volumeId + "." + purpose + ".";
-        try (Stream<Path> files = Files.list(volumesDir())) {
-            files.filter(f -> f.getFileName().toString().startsWith(prefix)).forEach(VolumeFiles::deleteQuietly);
+    public Path temporary(String volumeId, String purpose, Epoch epoch) throws DriverException {
+        return volumesDir().resolve("." + volumeId + "." + purpose + ".e" + epoch.value());
+    }
+
+    /**
+     * Removes the temporary files older terms left (a crashed or deposed SPM's interrupted
+     * creates and writes): their commands are redone by this term, so they are orphans. Once per
+     * term and domain directory in this process, not per operation: a listing of the domain costs
+     * O(volumes) and would make every create slower as the domain grows.
+     */
+    public void removeOlderTermsTemporaries(Epoch epoch) throws DriverException {
+        Path dir = volumesDir().toAbsolutePath().normalize();
+        Long swept = SWEPT.put(dir, epoch.value());
+        if (swept != null && swept >= epoch.value()) {
+            return;
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            files.filter(f -> isOlderTermsTemporary(f.getFileName().toString(), epoch)).forEach(VolumeFiles::deleteQuietly);
         } catch (IOException e) {
             throw ioError("cannot list " + root, e);
         }
+    }
+
+    private static boolean isOlderTermsTemporary(String name, Epoch epoch) {
+        Matcher m = TERM_TEMPORARY.matcher(name);
+        return m.matches() && (m.group(1) == null || Long.parseLong(m.group(1)) < epoch.value());
     }
 
     public static void move(Path from, Path to) throws IOException {
@@ -219,9 +248,7 @@ public final class VolumeFiles {
 
     /** Bytes the filesystem really allocated for the file (sparse files use less than their length). */
     public static long actualBytes(Path file) throws DriverException {
-        String out = Processes.run(List.of("stat", "-c", "%b %B", file.toString())).trim();
-        String[] parts = out.split(" ");
-        return Long.parseLong(parts[0]) * Long.parseLong(parts[1]);
+        return AllocatedBytes.of(file);
     }
 
     public static DriverException ioError(String what, IOException e) {
