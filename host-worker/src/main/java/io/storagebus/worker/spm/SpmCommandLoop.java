@@ -371,7 +371,7 @@ final class SpmCommandLoop {
         // The group only stores offsets; partitions are assigned, not balanced, so a frozen old
         // SPM cannot hold a rebalance up and failover does not wait for a group timeout.
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "storagebus-spm-" + term.pool());
-        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "100");
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "500");
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId());
         return p;
     }
