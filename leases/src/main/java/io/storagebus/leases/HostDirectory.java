@@ -2,9 +2,10 @@ package io.storagebus.leases;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.Collections;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.NavigableMap;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 
@@ -22,7 +23,7 @@ public final class HostDirectory implements AutoCloseable {
     }
 
     private final CuratorCache cache;
-    private final Map<String, Host> hosts = new ConcurrentHashMap<>();
+    private final ConcurrentSkipListMap<String, Host> hosts = new ConcurrentSkipListMap<>();
     private final Lifecycle lifecycle = new Lifecycle("host directory");
     private final List<Consumer<String>> departures = new CopyOnWriteArrayList<>();
 
@@ -49,8 +50,14 @@ public final class HostDirectory implements AutoCloseable {
         departures.add(listener);
     }
 
+    /** The registered hosts, by id. */
     public List<Host> all() {
-        return hosts.values().stream().sorted(java.util.Comparator.comparing(Host::hostId)).toList();
+        return List.copyOf(hosts.values());
+    }
+
+    /** The registered hosts keyed and sorted by id, as they come and go: what a page of hosts reads. */
+    public NavigableMap<String, Host> byId() {
+        return Collections.unmodifiableNavigableMap(hosts);
     }
 
     private void update(ChildData node) {

@@ -1,9 +1,12 @@
 package io.storagebus.leases;
 
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
 
 import io.storagebus.lifecycle.Lifecycle;
 import org.apache.curator.framework.CuratorFramework;
@@ -51,8 +54,10 @@ public final class LeaseDirectory implements AutoCloseable {
         return Optional.ofNullable(leases.get(volumeId));
     }
 
-    public List<VolumeLease> heldBy(String hostId) {
-        return leases.values().stream().filter(l -> l.hostId().equals(hostId)).toList();
+    /** The leases held by each of {@code hostIds}: one pass over the leases, however many hosts are asked about. */
+    public Map<String, List<VolumeLease>> heldBy(Collection<String> hostIds) {
+        Set<String> asked = Set.copyOf(hostIds);
+        return leases.values().stream().filter(l -> asked.contains(l.hostId())).collect(Collectors.groupingBy(VolumeLease::hostId));
     }
 
     private static String volumeId(ChildData node) {

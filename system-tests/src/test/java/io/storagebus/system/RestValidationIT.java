@@ -179,6 +179,16 @@ class RestValidationIT {
         assertError(http.get("/api/v1/domains/" + paging + "/volumes?limit=0"), 400, "OUT_OF_RANGE", "limit");
         assertError(http.get("/api/v1/domains/" + paging + "/volumes?limit=1001"), 400, "OUT_OF_RANGE", "limit");
         assertError(http.get("/api/v1/tasks?after=bm90LWEtY3Vyc29y"), 400, "INVALID_CURSOR", "after");
+
+        // Every list route pages the same way; a list by id refuses another list's cursor.
+        Http.Response hosts = http.get("/api/v1/hosts?limit=1");
+        assertEquals(200, hosts.status(), hosts.body());
+        assertEquals("host-1", hosts.array().getJsonObject(0).getString("hostId"));
+        String taskCursor = http.get("/api/v1/tasks?limit=1").header("Link").replaceAll(".*after=([^>]+)>.*", "$1");
+        assertError(http.get("/api/v1/hosts?after=" + taskCursor), 400, "INVALID_CURSOR", "after");
+        assertEquals(200, http.get("/api/v1/backups?limit=1").status());
+        assertEquals(200, http.get("/api/v1/volumes/" + created.get(0) + "/backups?limit=1").status());
+        assertError(http.get("/api/v1/backup-policies?limit=0"), 400, "OUT_OF_RANGE", "limit");
     }
 
     /** A create sent again with the same Idempotency-Key, after a lost answer say, makes nothing twice. */

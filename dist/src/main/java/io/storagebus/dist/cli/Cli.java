@@ -68,7 +68,7 @@ public final class Cli {
             new Verb("snapshots", "delete", "VOLUME_ID SNAPSHOT_ID", "deletes a snapshot by merging its layer into the one above",
                     c -> c.object(c.api().delete("/api/v1/volumes/" + c.arg(0) + "/snapshots/" + c.arg(1)))),
             new Verb("backups", "list", "[--volume VOLUME_ID]", "backups, oldest first (a deleted volume's too)",
-                    c -> c.table(c.api().get("/api/v1/backups" + (c.option("volume") == null ? "" : "?volumeId=" + c.option("volume"))),
+                    c -> c.table(c.api().getAll("/api/v1/backups" + (c.option("volume") == null ? "" : "?volumeId=" + c.option("volume"))),
                             "id", "volumeName", "kind", "status", "bytes", "scheduled", "createdAt")),
             new Verb("backups", "show", "BACKUP_ID", "one backup with its chain and checksum", c -> c.object(c.api().get("/api/v1/backups/" + c.arg(0)))),
             new Verb("backups", "create", "VOLUME_ID --to DOMAIN_ID [--snapshot SNAPSHOT_ID] [--incremental]",
@@ -86,7 +86,7 @@ public final class Cli {
                 c.out().println("backup schedule of volume " + c.arg(0) + " removed");
                 return 0;
             }),
-            new Verb("backups", "policies", "", "every volume's backup schedule", c -> c.table(c.api().get("/api/v1/backup-policies"),
+            new Verb("backups", "policies", "", "every volume's backup schedule", c -> c.table(c.api().getAll("/api/v1/backup-policies"),
                     "volumeId", "targetDomainId", "every", "fullEvery", "keepLast", "keepFor", "nextRunAt")),
             new Verb("tasks", "list", "[--status PENDING|RUNNING|SUCCEEDED|FAILED]", "tasks, newest first",
                     c -> c.table(c.api().getAll("/api/v1/tasks" + (c.option("status") == null ? "" : "?status=" + c.option("status"))),
@@ -95,7 +95,7 @@ public final class Cli {
             new Verb("tasks", "wait", "TASK_ID [--timeout SECONDS]",
                     "waits until the task ends (default 60 s) and prints it; exits 0 if it SUCCEEDED, 1 if it FAILED or time ran out",
                     Cli::waitForTask),
-            new Verb("hosts", "list", "", "host workers registered in ZooKeeper", c -> c.table(c.api().get("/api/v1/hosts"),
+            new Verb("hosts", "list", "", "host workers registered in ZooKeeper", c -> c.table(c.api().getAll("/api/v1/hosts"),
                     "hostId", "pool", "since")),
             new Verb("spm", "show", "[--pool POOL]", "the pool's SPM: host and epoch",
                     c -> c.object(c.api().get("/api/v1/pools/" + c.optionOr("pool", "default") + "/spm"))),

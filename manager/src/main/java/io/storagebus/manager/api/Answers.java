@@ -65,6 +65,11 @@ final class Answers {
      * {@value Page#MAX_LIMIT}, the default) and {@code ?after=} (a cursor a Link gave) choose it.
      */
     static <T> void page(RoutingContext ctx, PageRequest<T> request, Function<T, Object> json) {
+        pageWith(ctx, request, items -> json);
+    }
+
+    /** {@link #page}, where how an item is shown depends on the page (what is looked up once for all its items). */
+    static <T> void pageWith(RoutingContext ctx, PageRequest<T> request, PageJson<T> json) {
         String after = ctx.request().getParam("after");
         Page<T> page;
         try {
@@ -79,7 +84,13 @@ final class Answers {
             ctx.response().putHeader("Link", "<" + ctx.request().path() + "?" + (query.isEmpty() ? "" : query + "&") + "after=" + page.next()
                     + ">; rel=\"next\"");
         }
-        ok(ctx, 200, new JsonArray(page.items().stream().map(json).toList()));
+        ok(ctx, 200, new JsonArray(page.items().stream().map(json.of(page.items())).toList()));
+    }
+
+    /** How the items of one page are shown. */
+    @FunctionalInterface
+    interface PageJson<T> {
+        Function<T, Object> of(List<T> items);
     }
 
     /** How a list route reads one page. */

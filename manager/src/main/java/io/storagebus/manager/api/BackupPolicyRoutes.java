@@ -2,7 +2,6 @@ package io.storagebus.manager.api;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
 
@@ -12,7 +11,6 @@ import io.storagebus.manager.requests.Resources;
 import io.storagebus.schema.BackupPolicy;
 import io.storagebus.schema.BackupState;
 import io.storagebus.schema.VolumeState;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -29,8 +27,8 @@ record BackupPolicyRoutes(BackupPolicyRequests policies, Resources resources, St
         router.delete("/api/v1/volumes/:id/backup-policy").handler(ctx -> policies.delete(ctx.pathParam("id"))
                 .onSuccess(v -> ctx.response().setStatusCode(204).end())
                 .onFailure(ctx::fail));
-        router.get("/api/v1/backup-policies").handler(ctx -> Answers.ok(ctx, 200, new JsonArray(resources.view().backupPolicies().stream()
-                .sorted(Comparator.comparing(BackupPolicy::getCreatedAt)).map(this::json).toList())));
+        router.get("/api/v1/backup-policies").handler(ctx -> Answers.page(ctx,
+                (cursor, limit) -> resources.view().backupPolicies(cursor, limit), this::json));
     }
 
     /** Answers 200 with the policy once the state view has it, so a GET right after reads it. */
@@ -51,7 +49,7 @@ record BackupPolicyRoutes(BackupPolicyRequests policies, Resources resources, St
 
     private JsonObject json(BackupPolicy p) {
         VolumeState volume = resources.view().volume(p.getVolumeId()).orElse(null);
-        List<BackupState> made = resources.view().backups().stream().filter(b -> b.getVolumeId().equals(p.getVolumeId())).toList();
+        List<BackupState> made = resources.view().backupsOf(p.getVolumeId());
         Instant lastRun = BackupPlan.lastRun(volume, made);
         return new JsonObject()
                 .put("volumeId", p.getVolumeId())

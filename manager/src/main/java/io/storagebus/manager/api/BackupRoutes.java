@@ -1,12 +1,9 @@
 package io.storagebus.manager.api;
 
-import java.util.Comparator;
 import java.util.Set;
 
 import io.storagebus.manager.requests.BackupRequests;
 import io.storagebus.manager.requests.Resources;
-import io.storagebus.schema.BackupState;
-import io.vertx.core.json.JsonArray;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
@@ -23,9 +20,9 @@ record BackupRoutes(BackupRequests backups, Resources resources, String issuer) 
         router.post("/api/v1/backups/:id/restore").handler(this::restore);
     }
 
+    /** Oldest first, a page at a time. */
     private void list(RoutingContext ctx, String volumeId) {
-        Answers.ok(ctx, 200, new JsonArray(resources.view().backups().stream().filter(b -> volumeId == null || b.getVolumeId().equals(volumeId))
-                .sorted(Comparator.comparing(BackupState::getCreatedAt)).map(Views::backup).toList()));
+        Answers.page(ctx, (cursor, limit) -> resources.view().backups(volumeId, cursor, limit), Views::backup);
     }
 
     private void backup(RoutingContext ctx) {

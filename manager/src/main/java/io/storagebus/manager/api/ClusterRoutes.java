@@ -1,6 +1,7 @@
 package io.storagebus.manager.api;
 
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -11,6 +12,7 @@ import io.storagebus.leases.SpmDirectory;
 import io.storagebus.leases.SpmElection;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.leases.VolumeLease;
+import io.storagebus.manager.state.Page;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -80,19 +82,23 @@ final class ClusterRoutes {
                         : e));
     }
 
+    /** The registered hosts by id, a page at a time. */
     private void listHosts(RoutingContext ctx) {
-        JsonArray list = new JsonArray();
-        for (HostDirectory.Host host : hosts.all()) {
-            SpmTerm term = spms.spmOf(host.pool()).filter(t -> t.hostId().equals(host.hostId())).orElse(null);
-            list.add(new JsonObject()
-                    .put("hostId", host.hostId())
-                    .put("pool", host.pool())
-                    .put("since", host.since().toString())
-                    .put("session", Long.toHexString(host.sessionId()))
-                    .put("spm", term == null ? null : termJson(term))
-                    .put("leases", new JsonArray(leases.heldBy(host.hostId()).stream().map(ClusterRoutes::leaseJson).toList())));
-        }
-        Answers.ok(ctx, 200, list);
+        Answers.pageWith(ctx, (cursor, limit) -> Page.ofIds(hosts.byId(), cursor, limit), page -> {
+            Map<String, List<VolumeLease>> held = leases.heldBy(page.stream().map(HostDirectory.Host::hostId).toList());
+            return host -> hostJson(host, held.getOrDefault(host.hostId(), List.of()));
+        });
+    }
+
+    private JsonObject hostJson(HostDirectory.Host host, List<VolumeLease> held) {
+        SpmTerm term = spms.spmOf(host.pool()).filter(t -> t.hostId().equals(host.hostId())).orElse(null);
+        return new JsonObject()
+                .put("hostId", host.hostId())
+                .put("pool", host.pool())
+                .put("since", host.since().toString())
+                .put("session", Long.toHexString(host.sessionId()))
+                .put("spm", term == null ? null : termJson(term))
+                .put("leases", new JsonArray(held.stream().map(ClusterRoutes::leaseJson).toList()));
     }
 
     /** A lease, with where its volume is usable and its allocation once the holder has said. */

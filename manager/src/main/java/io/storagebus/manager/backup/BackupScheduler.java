@@ -160,7 +160,7 @@ public final class BackupScheduler implements ManagerElection.Listener {
         }
         backOff.remove(volumeId);
         VolumeState volume = view.volume(volumeId).orElse(null);
-        List<BackupState> backups = view.backups().stream().filter(b -> b.getVolumeId().equals(volumeId)).toList();
+        List<BackupState> backups = view.backupsOf(volumeId);
         Instant last = BackupPlan.lastRun(volume, backups);
         Instant remembered = lastRun.get(volumeId);
         if (remembered != null && (last == null || remembered.isAfter(last))) {

@@ -91,7 +91,7 @@ public record BackupRequests(Resources resources, TaskSubmitter submitter) {
         if (snapshot.getParentSnapshotId() == null) {
             return Optional.empty();
         }
-        return resources.view().backups().stream().filter(b -> b.getVolumeId().equals(volume.getId()) && b.getStatus() == BackupStatus.COMPLETE
+        return resources.view().backupsOf(volume.getId()).stream().filter(b -> b.getStatus() == BackupStatus.COMPLETE
                         && b.getTargetDomainId().equals(target.getId()) && b.getSnapshotId().equals(snapshot.getParentSnapshotId()))
                 .max(Comparator.comparing(BackupState::getCreatedAt));
     }

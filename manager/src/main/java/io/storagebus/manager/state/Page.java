@@ -8,6 +8,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
+import java.util.regex.Pattern;
 
 /**
  * One page of a list: at most {@code limit} items in the list's order, and the cursor of the next
@@ -19,6 +21,11 @@ public record Page<T>(List<T> items, String next) {
     /** Largest page a client may ask for; also the default. */
     public static final int MAX_LIMIT = 1000;
 
+    /** A cursor's key in a list by time (a time, then an id) and in a list by id (a marker, then the id). */
+    private static final Pattern TIMED = Pattern.compile("\\d{20}/[A-Za-z0-9-]{1,64}");
+    private static final String ID = "id:";
+    private static final Pattern BY_ID = Pattern.compile(ID + "[A-Za-z0-9._:-]{1,128}");
+
     /** A cursor that is not one this manager gave. */
     public static final class BadCursorException extends IllegalArgumentException {
         BadCursorException(String message) {
@@ -26,9 +33,19 @@ public record Page<T>(List<T> items, String next) {
         }
     }
 
-    /** The page of {@code sorted} after {@code cursor} (null: from the start), of the items {@code wanted} keeps. */
+    /** The page of {@code sorted} (by {@link #oldestFirst} or {@link #newestFirst} keys) after {@code cursor} (null: from the start), of the items {@code wanted} keeps. */
     static <T> Page<T> of(NavigableMap<String, T> sorted, String cursor, int limit, Predicate<T> wanted) {
-        NavigableMap<String, T> rest = cursor == null ? sorted : sorted.tailMap(decode(cursor), false);
+        return page(sorted, cursor == null ? null : decode(cursor, TIMED), limit, wanted, key -> key);
+    }
+
+    /** The page of {@code byId} (keyed and sorted by id) after {@code cursor} (null: from the start). */
+    public static <T> Page<T> ofIds(NavigableMap<String, T> byId, String cursor, int limit) {
+        return page(byId, cursor == null ? null : decode(cursor, BY_ID).substring(ID.length()), limit, item -> true, id -> ID + id);
+    }
+
+    private static <T> Page<T> page(NavigableMap<String, T> sorted, String after, int limit, Predicate<T> wanted,
+            UnaryOperator<String> cursorKey) {
+        NavigableMap<String, T> rest = after == null ? sorted : sorted.tailMap(after, false);
         List<T> items = new ArrayList<>(Math.min(limit, 64));
         String last = null;
         for (Map.Entry<String, T> e : rest.entrySet()) {
@@ -36,7 +53,7 @@ public record Page<T>(List<T> items, String next) {
                 continue;
             }
             if (items.size() == limit) {
-                return new Page<>(items, encode(last));
+                return new Page<>(items, encode(cursorKey.apply(last)));
             }
             items.add(e.getValue());
             last = e.getKey();
@@ -58,10 +75,10 @@ public record Page<T>(List<T> items, String next) {
         return Base64.getUrlEncoder().withoutPadding().encodeToString(key.getBytes(StandardCharsets.UTF_8));
     }
 
-    private static String decode(String cursor) {
+    private static String decode(String cursor, Pattern form) {
         try {
             String key = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.UTF_8);
-            if (!key.matches("\\d{20}/[A-Za-z0-9-]{1,64}")) {
+            if (!form.matcher(key).matches()) {
                 throw new BadCursorException("not a cursor of this list: " + cursor);
             }
             return key;

@@ -6,12 +6,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BiConsumer;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Predicate;
 
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.MessageCodec;
@@ -61,7 +61,7 @@ public final class StateView implements AutoCloseable {
         }
 
         Table<T> indexedBy(BiConsumer<T, T> listener) {
-            this.changed = listener;
+            this.changed = changed.andThen(listener);
             return this;
         }
 
@@ -106,22 +106,20 @@ public final class StateView implements AutoCloseable {
     private final Table<VolumeState> volumes = new Table<>(Topics.VOLUME_STATE, VolumeState.class, VolumeState::getId, (k, v) -> k, true)
             .indexedBy(volumeIndex::changed);
     /** Tasks newest first, for the pages of GET /tasks. */
-    private final ConcurrentSkipListMap<String, TaskState> tasksByAge = new ConcurrentSkipListMap<>();
+    private final SortedIndex<TaskState> tasksByAge = SortedIndex.of(t -> Page.newestFirst(t.getCreatedAt(), t.getId()));
     private final Table<TaskState> tasks = new Table<>(Topics.TASK_STATE, TaskState.class, TaskState::getId,
-            (k, t) -> t == null ? null : t.getVolumeId(), true).indexedBy((before, after) -> {
-                if (before != null) {
-                    tasksByAge.remove(Page.newestFirst(before.getCreatedAt(), before.getId()));
-                }
-                if (after != null) {
-                    tasksByAge.put(Page.newestFirst(after.getCreatedAt(), after.getId()), after);
-                }
-            });
+            (k, t) -> t == null ? null : t.getVolumeId(), true).indexedBy(tasksByAge);
     private final Table<MaintenanceState> maintenance = new Table<>(Topics.MAINTENANCE_STATE, MaintenanceState.class,
             MaintenanceState::getDomainId, (k, m) -> null, false);
+    /** Backups oldest first, all of them and each volume's (a deleted volume's too). */
+    private final SortedIndex<BackupState> backupsByAge = SortedIndex.of(b -> Page.oldestFirst(b.getCreatedAt(), b.getBackupId()));
+    private final SortedIndex<BackupState> backupsByVolume = SortedIndex.grouped(BackupState::getVolumeId,
+            b -> Page.oldestFirst(b.getCreatedAt(), b.getBackupId()));
     private final Table<BackupState> backups = new Table<>(Topics.BACKUP_STATE, BackupState.class, BackupState::getBackupId,
-            (k, b) -> b == null ? null : b.getVolumeId(), true);
+            (k, b) -> b == null ? null : b.getVolumeId(), true).indexedBy(backupsByAge).indexedBy(backupsByVolume);
+    private final SortedIndex<BackupPolicy> policiesByAge = SortedIndex.of(p -> Page.oldestFirst(p.getCreatedAt(), p.getVolumeId()));
     private final Table<BackupPolicy> policies = new Table<>(Topics.BACKUP_POLICY_STATE, BackupPolicy.class, BackupPolicy::getVolumeId,
-            (k, p) -> k, false);
+            (k, p) -> k, false).indexedBy(policiesByAge);
     private final Map<String, Table<?>> byTopic = Map.of(domains.topic, domains, volumes.topic, volumes, tasks.topic, tasks,
             maintenance.topic, maintenance, backups.topic, backups, policies.topic, policies);
     private final Map<Class<?>, Table<?>> byType = Map.of(DomainState.class, domains, VolumeState.class, volumes, TaskState.class, tasks,
@@ -184,8 +182,8 @@ public final class StateView implements AutoCloseable {
     }
 
     /** A page of the tasks, newest first, of those {@code wanted} keeps. */
-    public Page<TaskState> tasks(String cursor, int limit, java.util.function.Predicate<TaskState> wanted) {
-        return Page.of(tasksByAge, cursor, limit, wanted);
+    public Page<TaskState> tasks(String cursor, int limit, Predicate<TaskState> wanted) {
+        return tasksByAge.page(cursor, limit, wanted);
     }
 
     /** The domain's volume named {@code name}, unless it FAILED (a failed volume leaves its name free). */
@@ -214,6 +212,16 @@ public final class StateView implements AutoCloseable {
         return backups.rows.values();
     }
 
+    /** A page of the backups, oldest first; of one volume's if {@code volumeId} is not null. */
+    public Page<BackupState> backups(String volumeId, String cursor, int limit) {
+        return volumeId == null ? backupsByAge.page(cursor, limit, b -> true) : backupsByVolume.page(volumeId, cursor, limit, b -> true);
+    }
+
+    /** The volume's backups, oldest first (a deleted volume's too). */
+    public List<BackupState> backupsOf(String volumeId) {
+        return backupsByVolume.list(volumeId);
+    }
+
     /** The volume's backup policy, if it has one. */
     public Optional<BackupPolicy> backupPolicy(String volumeId) {
         return Optional.ofNullable(policies.rows.get(volumeId));
@@ -221,6 +229,11 @@ public final class StateView implements AutoCloseable {
 
     public Collection<BackupPolicy> backupPolicies() {
         return policies.rows.values();
+    }
+
+    /** A page of the backup policies, oldest first. */
+    public Page<BackupPolicy> backupPolicies(String cursor, int limit) {
+        return policiesByAge.page(cursor, limit, p -> true);
     }
 
     /**

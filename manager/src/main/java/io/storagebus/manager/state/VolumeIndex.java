@@ -5,7 +5,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentSkipListMap;
 
 import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeStatus;
@@ -17,7 +16,9 @@ import io.storagebus.schema.VolumeStatus;
  * of every volume grew with the pool. A FAILED volume does not hold its name.
  */
 final class VolumeIndex {
-    private final Map<String, ConcurrentSkipListMap<String, VolumeState>> byDomain = new ConcurrentHashMap<>();
+    /** Oldest first: a volume keeps its place in its domain's list for as long as it exists. */
+    private final SortedIndex<VolumeState> byDomain = SortedIndex.grouped(VolumeState::getDomainId,
+            v -> Page.oldestFirst(v.getCreatedAt(), v.getId()));
     private final Map<String, Map<String, String>> names = new ConcurrentHashMap<>();
     private final Map<String, Set<String>> clones = new ConcurrentHashMap<>();
 
@@ -26,6 +27,7 @@ final class VolumeIndex {
      * new record goes in before the old one comes out, so a reader never misses the volume.
      */
     synchronized void changed(VolumeState before, VolumeState after) {
+        byDomain.accept(before, after);
         if (after != null) {
             add(after);
         }
@@ -37,15 +39,6 @@ final class VolumeIndex {
     /** Takes out what of {@code before} {@code after} (null: gone) no longer is. */
     private void removeStale(VolumeState before, VolumeState after) {
         boolean sameDomain = after != null && after.getDomainId().equals(before.getDomainId());
-        if (!sameDomain || !key(after).equals(key(before))) {
-            ConcurrentSkipListMap<String, VolumeState> of = byDomain.get(before.getDomainId());
-            if (of != null) {
-                of.remove(key(before));
-                if (of.isEmpty()) {
-                    byDomain.remove(before.getDomainId(), of);
-                }
-            }
-        }
         boolean holdsName = sameDomain && after.getName().equals(before.getName()) && after.getStatus() != VolumeStatus.FAILED;
         Map<String, String> names = this.names.get(before.getDomainId());
         if (!holdsName && names != null) {
@@ -64,7 +57,6 @@ final class VolumeIndex {
     }
 
     private void add(VolumeState v) {
-        byDomain.computeIfAbsent(v.getDomainId(), d -> new ConcurrentSkipListMap<>()).put(key(v), v);
         if (v.getStatus() != VolumeStatus.FAILED) {
             names.computeIfAbsent(v.getDomainId(), d -> new ConcurrentHashMap<>()).put(v.getName(), v.getId());
         }
@@ -73,23 +65,18 @@ final class VolumeIndex {
         }
     }
 
-    /** Oldest first: a volume keeps its place in its domain's list for as long as it exists. */
-    private static String key(VolumeState v) {
-        return Page.oldestFirst(v.getCreatedAt(), v.getId());
-    }
-
     /** The domain's volumes, oldest first. */
     List<VolumeState> inDomain(String domainId) {
-        return List.copyOf(byDomain.getOrDefault(domainId, new ConcurrentSkipListMap<>()).values());
+        return byDomain.list(domainId);
     }
 
     /** A page of the domain's volumes, oldest first. */
     Page<VolumeState> page(String domainId, String cursor, int limit) {
-        return Page.of(byDomain.getOrDefault(domainId, new ConcurrentSkipListMap<>()), cursor, limit, v -> true);
+        return byDomain.page(domainId, cursor, limit, v -> true);
     }
 
     int count(String domainId) {
-        return byDomain.getOrDefault(domainId, new ConcurrentSkipListMap<>()).size();
+        return byDomain.count(domainId);
     }
 
     /** The id of the domain's volume that holds {@code name} (any status but FAILED). */

@@ -52,4 +52,19 @@ class PageTest {
         assertThrows(Page.BadCursorException.class, () -> Page.of(items("a"), "bm90LWEtY3Vyc29y", 2, s -> true));
         assertThrows(Page.BadCursorException.class, () -> Page.of(items("a"), "%%%", 2, s -> true));
     }
+
+    @Test
+    void aListByIdPagesByIdAndRefusesATimedCursor() {
+        ConcurrentSkipListMap<String, String> byId = new ConcurrentSkipListMap<>();
+        for (String id : List.of("host-c", "host-a", "host-b.example")) {
+            byId.put(id, id);
+        }
+        Page<String> first = Page.ofIds(byId, null, 2);
+        assertEquals(List.of("host-a", "host-b.example"), first.items());
+        assertEquals(List.of("host-c"), Page.ofIds(byId, first.next(), 2).items());
+        assertNull(Page.ofIds(byId, first.next(), 2).next());
+        String timed = Page.of(items("a", "b"), null, 1, s -> true).next();
+        assertThrows(Page.BadCursorException.class, () -> Page.ofIds(byId, timed, 2));
+        assertThrows(Page.BadCursorException.class, () -> Page.of(items("a"), first.next(), 2, s -> true));
+    }
 }
