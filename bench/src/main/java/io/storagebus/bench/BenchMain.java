@@ -18,6 +18,7 @@ public final class BenchMain {
             case "maintenance" -> MaintenanceBenchmark.main(rest);
             case "signatures" -> SignatureBenchmark.main(rest);
             case "create" -> CreateBenchmark.main(rest);
+            case "state" -> StateBenchmark.main(rest);
             default -> {
                 System.err.println("usage: storagebus bench copy [--size-gib N] [--data-gib N] [--part-size SIZE] [--dir DIR]\n"
                         + "       storagebus bench backup [--size-gib N] [--data-gib N] [--dir DIR]\n"
@@ -27,7 +28,8 @@ public final class BenchMain {
                         + "       storagebus bench maintenance [--subscribers N] [--rounds N] [--dir DIR]\n"
                         + "       storagebus bench signatures [--records N]\n"
                         + "       storagebus bench create [--in-flight N] [--creates N] [--rate N] [--rate-seconds S] [--pool-sizes 0,10000,100000]\n"
-                        + "                               [--formats raw,qcow2] [--dir DIR] [--url U --token T --bootstrap-servers B]");
+                        + "                               [--formats raw,qcow2] [--dir DIR] [--url U --token T --bootstrap-servers B]\n"
+                        + "       storagebus bench state [--volumes N] [--finished-tasks N] [--dir DIR]");
                 System.exit(2);
             }
         }
