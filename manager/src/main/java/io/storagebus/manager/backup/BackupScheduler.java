@@ -240,7 +240,7 @@ public final class BackupScheduler implements ManagerElection.Listener {
     }
 
     private boolean chainTaskRunning(String volumeId) {
-        return view.tasks().stream().anyMatch(t -> volumeId.equals(t.getVolumeId()) && TaskType.of(t.getType()).filter(CHAIN_TASKS::contains).isPresent()
+        return view.runningTasks().stream().anyMatch(t -> volumeId.equals(t.getVolumeId()) && TaskType.of(t.getType()).filter(CHAIN_TASKS::contains).isPresent()
                 && (t.getStatus() == TaskStatus.PENDING || t.getStatus() == TaskStatus.RUNNING));
     }
 

@@ -265,7 +265,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
                 || byRequest.get(open.requestId) != open) {
             return;
         }
-        MaintenanceBallot.Outcome outcome = open.ballot.decide(Instant.now(), () -> MaintenanceBallot.selfVeto(view.tasks(), open.domainId));
+        MaintenanceBallot.Outcome outcome = open.ballot.decide(Instant.now(), () -> MaintenanceBallot.selfVeto(view.runningTasks(), open.domainId));
         if (outcome instanceof MaintenanceBallot.Abort abort) {
             abort(open, abort.vetoes());
         } else if (outcome instanceof MaintenanceBallot.Start start) {

@@ -7,8 +7,8 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.function.Function;
 import java.util.function.Predicate;
-import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
 
 /**
@@ -35,27 +35,39 @@ public record Page<T>(List<T> items, String next) {
 
     /** The page of {@code sorted} (by {@link #oldestFirst} or {@link #newestFirst} keys) after {@code cursor} (null: from the start), of the items {@code wanted} keeps. */
     static <T> Page<T> of(NavigableMap<String, T> sorted, String cursor, int limit, Predicate<T> wanted) {
-        return page(sorted, cursor == null ? null : decode(cursor, TIMED), limit, wanted, key -> key);
+        return page(sorted, cursor == null ? null : decode(cursor, TIMED), limit, Function.identity(), wanted, key -> key);
+    }
+
+    /**
+     * The page of {@code sorted}, whose keys are timed keys ({@link #newestFirst}, {@link #oldestFirst}) kept in a
+     * more compact form: {@code keyOf} reads one from a cursor's key and {@code keyName} writes it. Each row is
+     * turned into its item by {@code item}; a row it turns into null (gone meanwhile) is skipped.
+     */
+    static <K, V, T> Page<T> ofTimed(NavigableMap<K, V> sorted, String cursor, Function<String, K> keyOf, Function<K, String> keyName,
+            int limit, Function<V, T> item, Predicate<T> wanted) {
+        return page(sorted, cursor == null ? null : keyOf.apply(decode(cursor, TIMED)), limit, item, wanted, keyName);
     }
 
     /** The page of {@code byId} (keyed and sorted by id) after {@code cursor} (null: from the start). */
     public static <T> Page<T> ofIds(NavigableMap<String, T> byId, String cursor, int limit) {
-        return page(byId, cursor == null ? null : decode(cursor, BY_ID).substring(ID.length()), limit, item -> true, id -> ID + id);
+        return page(byId, cursor == null ? null : decode(cursor, BY_ID).substring(ID.length()), limit, Function.identity(), item -> true,
+                id -> ID + id);
     }
 
-    private static <T> Page<T> page(NavigableMap<String, T> sorted, String after, int limit, Predicate<T> wanted,
-            UnaryOperator<String> cursorKey) {
-        NavigableMap<String, T> rest = after == null ? sorted : sorted.tailMap(after, false);
+    private static <K, V, T> Page<T> page(NavigableMap<K, V> sorted, K after, int limit, Function<V, T> item, Predicate<T> wanted,
+            Function<K, String> cursorKey) {
+        NavigableMap<K, V> rest = after == null ? sorted : sorted.tailMap(after, false);
         List<T> items = new ArrayList<>(Math.min(limit, 64));
-        String last = null;
-        for (Map.Entry<String, T> e : rest.entrySet()) {
-            if (!wanted.test(e.getValue())) {
+        K last = null;
+        for (Map.Entry<K, V> e : rest.entrySet()) {
+            T it = item.apply(e.getValue());
+            if (it == null || !wanted.test(it)) {
                 continue;
             }
             if (items.size() == limit) {
                 return new Page<>(items, encode(cursorKey.apply(last)));
             }
-            items.add(e.getValue());
+            items.add(it);
             last = e.getKey();
         }
         return new Page<>(items, null);
@@ -69,6 +81,14 @@ public record Page<T>(List<T> items, String next) {
     /** A sort key of items ordered by time, newest first, then by id. */
     static String newestFirst(Instant at, String id) {
         return String.format("%020d/%s", Long.MAX_VALUE - (at.getEpochSecond() * 1_000_000_000L + at.getNano()), id);
+    }
+
+    /** The time and id a {@link #newestFirst} key was made of. */
+    static Map.Entry<Instant, String> ofNewestFirst(String key) {
+        int slash = key.indexOf('/');
+        long nanos = Long.MAX_VALUE - Long.parseLong(key.substring(0, slash));
+        return Map.entry(Instant.ofEpochSecond(Math.floorDiv(nanos, 1_000_000_000L), Math.floorMod(nanos, 1_000_000_000L)),
+                key.substring(slash + 1));
     }
 
     private static String encode(String key) {

@@ -1,5 +1,6 @@
 package io.storagebus.manager.state;
 
+import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -35,14 +36,41 @@ import org.slf4j.LoggerFactory;
  */
 public final class StateView implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StateView.class);
+    /** Below this many records a poll is decoded on the follower's thread alone: splitting costs more. */
+    private static final int PARALLEL_DECODE = 64;
     static final List<String> TOPICS = List.of(Topics.DOMAIN_STATE, Topics.VOLUME_STATE, Topics.TASK_STATE,
             Topics.MAINTENANCE_STATE, Topics.BACKUP_STATE, Topics.BACKUP_POLICY_STATE);
+
+    /** What the view does with the records of one state topic. */
+    interface Rows {
+        String topic();
+
+        /**
+         * Turns a record into what {@link #put} takes: work that needs no order, done while records
+         * are decoded on every core. The record itself unless the table keeps rows in another form.
+         */
+        default Object prepare(SpecificRecord record) {
+            return record;
+        }
+
+        /** Applies a record, as {@link #prepare} made it; returns the volume it concerns, if any. */
+        String put(Object prepared);
+
+        /** Applies a tombstone of {@code key}; returns the volume it concerned, if any. */
+        String remove(String key);
+
+        /** Takes a record the manager is about to publish, unless its key is known. */
+        boolean reserve(SpecificRecord record);
+
+        /** Takes back a reservation whose publication failed. */
+        void release(SpecificRecord record);
+    }
 
     /**
      * One compacted state topic as a table: each key's latest record. {@code volumeOf} names the
      * volume a record (or the key of a removed one) concerns, for the volume listeners.
      */
-    private static final class Table<T extends SpecificRecord> {
+    private static final class Table<T extends SpecificRecord> implements Rows {
         final String topic;
         final Class<T> type;
         final Function<T, String> key;
@@ -65,14 +93,21 @@ public final class StateView implements AutoCloseable {
             return this;
         }
 
-        String put(SpecificRecord record) {
-            T row = type.cast(record);
+        @Override
+        public String topic() {
+            return topic;
+        }
+
+        @Override
+        public String put(Object prepared) {
+            T row = type.cast(prepared);
             String k = key.apply(row);
             changed.accept(rows.put(k, row), row);
             return volumeOf.apply(k, row);
         }
 
-        String remove(String k) {
+        @Override
+        public String remove(String k) {
             T old = rows.remove(k);
             if (old != null) {
                 changed.accept(old, null);
@@ -80,7 +115,8 @@ public final class StateView implements AutoCloseable {
             return volumeOf.apply(k, old);
         }
 
-        boolean reserve(SpecificRecord record) {
+        @Override
+        public boolean reserve(SpecificRecord record) {
             if (!reservable) {
                 throw new IllegalArgumentException(topic + " records are not reserved: the manager updates them, it does not create them");
             }
@@ -92,7 +128,8 @@ public final class StateView implements AutoCloseable {
             return true;
         }
 
-        void release(SpecificRecord record) {
+        @Override
+        public void release(SpecificRecord record) {
             T row = type.cast(record);
             if (rows.remove(key.apply(row), row)) {
                 changed.accept(row, null);
@@ -105,10 +142,7 @@ public final class StateView implements AutoCloseable {
     private final VolumeIndex volumeIndex = new VolumeIndex();
     private final Table<VolumeState> volumes = new Table<>(Topics.VOLUME_STATE, VolumeState.class, VolumeState::getId, (k, v) -> k, true)
             .indexedBy(volumeIndex::changed);
-    /** Tasks newest first, for the pages of GET /tasks. */
-    private final SortedIndex<TaskState> tasksByAge = SortedIndex.of(t -> Page.newestFirst(t.getCreatedAt(), t.getId()));
-    private final Table<TaskState> tasks = new Table<>(Topics.TASK_STATE, TaskState.class, TaskState::getId,
-            (k, t) -> t == null ? null : t.getVolumeId(), true).indexedBy(tasksByAge);
+    private final TaskTable tasks = new TaskTable();
     private final Table<MaintenanceState> maintenance = new Table<>(Topics.MAINTENANCE_STATE, MaintenanceState.class,
             MaintenanceState::getDomainId, (k, m) -> null, false);
     /** Backups oldest first, all of them and each volume's (a deleted volume's too). */
@@ -120,21 +154,21 @@ public final class StateView implements AutoCloseable {
     private final SortedIndex<BackupPolicy> policiesByAge = SortedIndex.of(p -> Page.oldestFirst(p.getCreatedAt(), p.getVolumeId()));
     private final Table<BackupPolicy> policies = new Table<>(Topics.BACKUP_POLICY_STATE, BackupPolicy.class, BackupPolicy::getVolumeId,
             (k, p) -> k, false).indexedBy(policiesByAge);
-    private final Map<String, Table<?>> byTopic = Map.of(domains.topic, domains, volumes.topic, volumes, tasks.topic, tasks,
+    private final Map<String, Rows> byTopic = Map.of(domains.topic, domains, volumes.topic, volumes, tasks.topic(), tasks,
             maintenance.topic, maintenance, backups.topic, backups, policies.topic, policies);
-    private final Map<Class<?>, Table<?>> byType = Map.of(DomainState.class, domains, VolumeState.class, volumes, TaskState.class, tasks,
+    private final Map<Class<?>, Rows> byType = Map.of(DomainState.class, domains, VolumeState.class, volumes, TaskState.class, tasks,
             MaintenanceState.class, maintenance, BackupState.class, backups, BackupPolicy.class, policies);
     private final List<Consumer<String>> volumeListeners = new CopyOnWriteArrayList<>();
     private final TopicFollower follower;
 
     public StateView(KafkaConnection kafka) {
-        this.follower = new TopicFollower(kafka, "state-view", TOPICS, this::apply);
+        this.follower = TopicFollower.batched(kafka, "state-view", TOPICS, this::applyAll);
     }
 
     public void start() {
         follower.start();
         follower.caughtUp().thenRun(() -> LOG.info("state view caught up: {} domains, {} volumes, {} tasks, {} maintenance requests",
-                domains.rows.size(), volumes.rows.size(), tasks.rows.size(), maintenance.rows.size()));
+                domains.rows.size(), volumes.rows.size(), tasks.size(), maintenance.rows.size()));
     }
 
     /** Completes once every state record that existed at start has been applied. */
@@ -183,7 +217,7 @@ public final class StateView implements AutoCloseable {
 
     /** A page of the tasks, newest first, of those {@code wanted} keeps. */
     public Page<TaskState> tasks(String cursor, int limit, Predicate<TaskState> wanted) {
-        return tasksByAge.page(cursor, limit, wanted);
+        return tasks.page(cursor, limit, wanted);
     }
 
     /** The domain's volume named {@code name}, unless it FAILED (a failed volume leaves its name free). */
@@ -197,11 +231,17 @@ public final class StateView implements AutoCloseable {
     }
 
     public Optional<TaskState> task(String id) {
-        return Optional.ofNullable(tasks.rows.get(id));
+        return tasks.get(id);
     }
 
-    public Collection<TaskState> tasks() {
-        return tasks.rows.values();
+    /** The tasks that are PENDING or RUNNING (finished ones are only paged: there are far more of them). */
+    public Collection<TaskState> runningTasks() {
+        return tasks.running();
+    }
+
+    /** Up to {@code max} ids of tasks that finished (SUCCEEDED or FAILED) before {@code before}, oldest first. */
+    public List<String> tasksFinishedBefore(Instant before, int max) {
+        return tasks.finishedBefore(before, max);
     }
 
     public Optional<BackupState> backup(String id) {
@@ -267,40 +307,66 @@ public final class StateView implements AutoCloseable {
         table(record).release(record);
     }
 
-    private Table<?> table(SpecificRecord record) {
-        Table<?> table = byType.get(record.getClass());
+    private Rows table(SpecificRecord record) {
+        Rows table = byType.get(record.getClass());
         if (table == null) {
             throw new IllegalArgumentException("not a state record: " + record.getSchema().getFullName());
         }
         return table;
     }
 
-    private void apply(ConsumerRecord<String, byte[]> record) {
-        String volumeId = record.value() == null ? removed(record) : applied(record);
-        if (volumeId != null) {
-            volumeListeners.forEach(l -> l.accept(volumeId));
-        }
+    /**
+     * A record read from a state topic: its value decoded (null for a tombstone) and prepared for
+     * its table (null if no table takes it), or why it could not be decoded.
+     */
+    private record Decoded(ConsumerRecord<String, byte[]> record, SpecificRecord value, Object prepared, String undecodable) {
     }
 
-    /** Applies a tombstone: the entity is gone for good. Returns the volume it concerned, if any. */
-    private String removed(ConsumerRecord<String, byte[]> record) {
-        Table<?> table = byTopic.get(record.topic());
-        return table == null ? null : table.remove(record.key());
-    }
-
-    /** Applies a state record. Returns the volume it concerned, if any. */
-    private String applied(ConsumerRecord<String, byte[]> record) {
-        try {
-            SpecificRecord decoded = codec.decode(record.value());
-            Table<?> table = byType.get(decoded.getClass());
-            if (table != null && table.topic.equals(record.topic())) {
-                return table.put(decoded);
+    /**
+     * Decoding is most of what a record costs and needs no order, so a poll's records are decoded
+     * on every core (a restart reads a million of them); they are applied in the topics' order.
+     */
+    private void applyAll(List<ConsumerRecord<String, byte[]>> records) {
+        List<Decoded> decoded = (records.size() >= PARALLEL_DECODE ? records.parallelStream() : records.stream()).map(this::decode).toList();
+        for (Decoded d : decoded) {
+            String volumeId = apply(d);
+            if (volumeId != null) {
+                volumeListeners.forEach(l -> l.accept(volumeId));
             }
-            LOG.warn("{}-{}@{}: unexpected {} on a state topic, skipped",
-                    record.topic(), record.partition(), record.offset(), decoded.getSchema().getFullName());
-        } catch (UndecodableRecordException e) {
-            LOG.warn("{}-{}@{}: undecodable state record skipped: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
         }
+    }
+
+    private Decoded decode(ConsumerRecord<String, byte[]> record) {
+        if (record.value() == null) {
+            return new Decoded(record, null, null, null);
+        }
+        try {
+            SpecificRecord value = codec.decode(record.value());
+            Rows table = byType.get(value.getClass());
+            boolean taken = table != null && table.topic().equals(record.topic());
+            return new Decoded(record, value, taken ? table.prepare(value) : null, null);
+        } catch (UndecodableRecordException e) {
+            return new Decoded(record, null, null, e.getMessage());
+        }
+    }
+
+    /** Applies a record; returns the volume it concerned, if any. */
+    private String apply(Decoded d) {
+        ConsumerRecord<String, byte[]> record = d.record();
+        if (d.undecodable() != null) {
+            LOG.warn("{}-{}@{}: undecodable state record skipped: {}", record.topic(), record.partition(), record.offset(), d.undecodable());
+            return null;
+        }
+        if (d.value() == null) {
+            // A tombstone: the entity is gone for good.
+            Rows table = byTopic.get(record.topic());
+            return table == null ? null : table.remove(record.key());
+        }
+        if (d.prepared() != null) {
+            return byType.get(d.value().getClass()).put(d.prepared());
+        }
+        LOG.warn("{}-{}@{}: unexpected {} on a state topic, skipped",
+                record.topic(), record.partition(), record.offset(), d.value().getSchema().getFullName());
         return null;
     }
 

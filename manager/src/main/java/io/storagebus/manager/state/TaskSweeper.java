@@ -10,8 +10,6 @@ import io.storagebus.bus.Topics;
 import io.storagebus.manager.bus.CommandBus.Outgoing;
 import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.ha.ManagerElection;
-import io.storagebus.schema.TaskState;
-import io.storagebus.schema.TaskStatus;
 import io.vertx.core.Vertx;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -63,8 +61,7 @@ public final class TaskSweeper implements ManagerElection.Listener {
             return;
         }
         Instant before = clock.instant().minus(retention);
-        List<Outgoing> expired = view.tasks().stream().filter(t -> finished(t) && t.getEnvelope().getTimestamp().isBefore(before))
-                .limit(BATCH).map(t -> new Outgoing(Topics.TASK_STATE, t.getId(), null)).toList();
+        List<Outgoing> expired = view.tasksFinishedBefore(before, BATCH).stream().map(id -> new Outgoing(Topics.TASK_STATE, id, null)).toList();
         if (expired.isEmpty()) {
             sweeping.set(false);
             return;
@@ -73,9 +70,5 @@ public final class TaskSweeper implements ManagerElection.Listener {
                 .onSuccess(v -> LOG.info("removed {} task(s) finished before {}", expired.size(), before))
                 .onFailure(e -> LOG.warn("removing {} finished task(s) failed, trying again at the next sweep: {}", expired.size(), e.toString()))
                 .onComplete(ar -> sweeping.set(false));
-    }
-
-    private static boolean finished(TaskState t) {
-        return t.getStatus() == TaskStatus.SUCCEEDED || t.getStatus() == TaskStatus.FAILED;
     }
 }

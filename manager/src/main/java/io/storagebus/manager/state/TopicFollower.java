@@ -33,7 +33,8 @@ public final class TopicFollower implements AutoCloseable {
     private final KafkaConnection kafka;
     private final String name;
     private final List<String> topics;
-    private final Consumer<ConsumerRecord<String, byte[]>> handler;
+    /** Handles each poll's records, in the topics' order. */
+    private final Consumer<List<ConsumerRecord<String, byte[]>>> handler;
     private final CompletableFuture<Void> caughtUp = new CompletableFuture<>();
     private final Lifecycle lifecycle = new Lifecycle("topic follower");
     private final ConcurrentLinkedQueue<CompletableFuture<Void>> syncRequests = new ConcurrentLinkedQueue<>();
@@ -43,7 +44,18 @@ public final class TopicFollower implements AutoCloseable {
     /** Why the follower stopped, once it has: a sync() asked after that can never complete. */
     private volatile RuntimeException stopped;
 
+    /** Hands every record to {@code handler}, one at a time. */
     public TopicFollower(KafkaConnection kafka, String name, List<String> topics, Consumer<ConsumerRecord<String, byte[]>> handler) {
+        this(kafka, topics, name, records -> records.forEach(handler));
+    }
+
+    /** Hands the records to {@code handler} a poll at a time, so it can work on many at once. */
+    public static TopicFollower batched(KafkaConnection kafka, String name, List<String> topics,
+                                        Consumer<List<ConsumerRecord<String, byte[]>>> handler) {
+        return new TopicFollower(kafka, topics, name, handler);
+    }
+
+    private TopicFollower(KafkaConnection kafka, List<String> topics, String name, Consumer<List<ConsumerRecord<String, byte[]>>> handler) {
         this.kafka = kafka;
         this.name = name;
         this.topics = List.copyOf(topics);
@@ -102,8 +114,10 @@ public final class TopicFollower implements AutoCloseable {
 
     private void polled(KafkaConsumer<String, byte[]> c, List<TopicPartition> partitions, Map<TopicPartition, Long> end,
                         ConsumerRecords<String, byte[]> records) {
-        for (ConsumerRecord<String, byte[]> record : records) {
-            handler.accept(record);
+        if (!records.isEmpty()) {
+            List<ConsumerRecord<String, byte[]>> polled = new ArrayList<>(records.count());
+            records.forEach(polled::add);
+            handler.accept(polled);
         }
         // Taken off the queue only once its end offsets are known: a wakeup in endOffsets leaves it for the next poll.
         while (!syncRequests.isEmpty()) {
