@@ -26,7 +26,6 @@ import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeStatus;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientAgent;
-import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
@@ -84,7 +83,7 @@ public final class CreateBenchmark {
 
         // A Netty client: the JDK's HttpClient took 80 % of a core at 300 requests/s, CPU the stack under test shares.
         Vertx vertx = Vertx.vertx();
-        HttpClientAgent http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true), new PoolOptions().setHttp1MaxSize(inFlight));
+        HttpClientAgent http = vertx.createHttpClient(new PoolOptions().setHttp1MaxSize(inFlight));
         try (ReadyWatcher ready = new ReadyWatcher(bootstrap)) {
             String api = url.replaceAll("/+$", "") + "/api/v1";
             String domain = createDomain(http, api, token, dir);

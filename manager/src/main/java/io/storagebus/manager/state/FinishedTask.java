@@ -70,6 +70,10 @@ final class FinishedTask {
         return createdAt;
     }
 
+    String volumeId() {
+        return CompactIds.expand(volumeId);
+    }
+
     /** When the task's last record was written. */
     long timestamp() {
         return timestamp;

@@ -316,10 +316,10 @@ public final class StateView implements AutoCloseable {
     }
 
     /**
-     * A record read from a state topic: its value decoded (null for a tombstone) and prepared for
-     * its table (null if no table takes it), or why it could not be decoded.
+     * A record read from a state topic: its value decoded (null for a tombstone), the table that
+     * takes it (null if none does) with the value prepared for it, or why it could not be decoded.
      */
-    private record Decoded(ConsumerRecord<String, byte[]> record, SpecificRecord value, Object prepared, String undecodable) {
+    private record Decoded(ConsumerRecord<String, byte[]> record, SpecificRecord value, Rows table, Object prepared, String undecodable) {
     }
 
     /**
@@ -338,15 +338,17 @@ public final class StateView implements AutoCloseable {
 
     private Decoded decode(ConsumerRecord<String, byte[]> record) {
         if (record.value() == null) {
-            return new Decoded(record, null, null, null);
+            return new Decoded(record, null, null, null, null);
         }
         try {
             SpecificRecord value = codec.decode(record.value());
             Rows table = byType.get(value.getClass());
-            boolean taken = table != null && table.topic().equals(record.topic());
-            return new Decoded(record, value, taken ? table.prepare(value) : null, null);
+            if (table == null || !table.topic().equals(record.topic())) {
+                return new Decoded(record, value, null, null, null);
+            }
+            return new Decoded(record, value, table, table.prepare(value), null);
         } catch (UndecodableRecordException e) {
-            return new Decoded(record, null, null, e.getMessage());
+            return new Decoded(record, null, null, null, e.getMessage());
         }
     }
 
@@ -362,8 +364,8 @@ public final class StateView implements AutoCloseable {
             Rows table = byTopic.get(record.topic());
             return table == null ? null : table.remove(record.key());
         }
-        if (d.prepared() != null) {
-            return byType.get(d.value().getClass()).put(d.prepared());
+        if (d.table() != null) {
+            return d.table().put(d.prepared());
         }
         LOG.warn("{}-{}@{}: unexpected {} on a state topic, skipped",
                 record.topic(), record.partition(), record.offset(), d.value().getSchema().getFullName());

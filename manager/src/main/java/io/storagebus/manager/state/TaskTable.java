@@ -129,11 +129,17 @@ final class TaskTable implements StateView.Rows {
     @Override
     public synchronized String remove(String taskId) {
         Object id = CompactIds.compact(taskId);
-        Optional<TaskState> old = get(taskId);
-        running.remove(id);
-        finished.remove(id);
-        old.ifPresent(t -> byAge.remove(Key.of(id, t)));
-        return old.map(TaskState::getVolumeId).orElse(null);
+        TaskState wasRunning = running.remove(id);
+        if (wasRunning != null) {
+            byAge.remove(Key.of(id, wasRunning));
+            return wasRunning.getVolumeId();
+        }
+        FinishedTask wasFinished = finished.remove(id);
+        if (wasFinished != null) {
+            byAge.remove(new Key(wasFinished.createdAt(), id));
+            return wasFinished.volumeId();
+        }
+        return null;
     }
 
     /** Takes a task the manager is about to publish, unless one of its id is known. */
