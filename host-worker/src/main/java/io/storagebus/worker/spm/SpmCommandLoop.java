@@ -62,6 +62,13 @@ final class SpmCommandLoop {
     private static final Duration JOB_STOP_WAIT = Duration.ofSeconds(30);
     /** Work per transaction: enough to batch, little enough that a backlog commits in slices. */
     private static final Duration CHUNK = Duration.ofMillis(50);
+    /**
+     * Commands a transaction takes even past {@link #CHUNK}, up to {@link #CHUNK_MAX}: on cores
+     * shared with a busy manager and broker, 50 ms of wall time held a command or two, and the
+     * transaction's own round trips (tens of ms) then set the pool's create rate.
+     */
+    private static final int CHUNK_MIN_RECORDS = 64;
+    private static final Duration CHUNK_MAX = Duration.ofMillis(500);
     /** Copies are I/O bound; two at a time keep a host's disks and network busy without thrashing. */
     private static final int JOB_THREADS = 2;
 
@@ -183,7 +190,7 @@ final class SpmCommandLoop {
     }
 
     /**
-     * Handles records from {@code from} on in one transaction, for at most {@link #CHUNK} of work,
+     * Handles records from {@code from} on in one transaction, for about {@link #CHUNK} of work,
      * and commits them with their offsets. A backlog (after a failover, say) is thus committed in
      * slices, so the first commands complete in milliseconds rather than after the whole poll.
      * Returns the index of the first record not handled.
@@ -196,7 +203,7 @@ final class SpmCommandLoop {
         List<Handled> accepted = new ArrayList<>();
         int i = from;
         try {
-            while (i < batch.size() && running && (i == from || System.nanoTime() - started < CHUNK.toNanos())) {
+            while (i < batch.size() && running && withinChunk(i - from, System.nanoTime() - started)) {
                 ConsumerRecord<String, byte[]> record = batch.get(i++);
                 Handled handled = handler.handle(record, term);
                 handled.records().forEach(producer::send);
@@ -226,6 +233,10 @@ final class SpmCommandLoop {
         }
         accepted.forEach(h -> submit(h.jobId(), h.job()));
         return i;
+    }
+
+    private static boolean withinChunk(int handled, long elapsedNanos) {
+        return handled == 0 || elapsedNanos < (handled < CHUNK_MIN_RECORDS ? CHUNK_MAX : CHUNK).toNanos();
     }
 
     /** Jobs an earlier term accepted but did not finish: whatever the pool's jobs topic still holds. */

@@ -12,9 +12,10 @@ import java.util.regex.Pattern;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParseException;
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.json.jackson.JacksonCodec;
 import io.vertx.ext.web.RoutingContext;
 
 /** Typed, validated access to a JSON request body; every problem is an {@link ApiError} naming the field. */
@@ -23,6 +24,8 @@ final class RequestBody {
     static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
 
     private static final JsonFactory STRICT = JsonFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+    /** Where {@link #wellFormed} leaves the parsed body for the route, so it is parsed once. */
+    private static final String PARSED = "storagebus.parsedBody";
 
     private final JsonObject json;
 
@@ -38,22 +41,28 @@ final class RequestBody {
     static void wellFormed(RoutingContext ctx) {
         if (ctx.body() != null && ctx.body().length() > 0) {
             requireJsonContentType(ctx);
-            requireStrictJson(ctx.body().asString());
+            ctx.put(PARSED, parseStrictly(ctx.body().asString()));
         }
         ctx.next();
     }
 
     static RequestBody of(RoutingContext ctx, Set<String> allowedFields) {
-        JsonObject json;
-        try {
-            json = ctx.body().asJsonObject();
-        } catch (ClassCastException e) {
-            throw new ApiError(400, "INVALID_JSON", "request body must be a JSON object, not an array or a single value", null, java.util.List.of());
-        } catch (RuntimeException e) {
-            throw new ApiError(400, "INVALID_JSON", "request body is not a JSON object: " + rootMessage(e), null, java.util.List.of());
+        Object parsed = ctx.get(PARSED);
+        if (parsed == null && ctx.body() != null && ctx.body().length() > 0) {
+            parsed = parseStrictly(ctx.body().asString()); // a route outside /api/, which wellFormed does not see
         }
-        if (json == null) {
+        if (parsed == null) {
             throw new ApiError(400, "INVALID_JSON", "request body must be a JSON object", null, java.util.List.of());
+        }
+        JsonObject json;
+        if (parsed instanceof JsonObject o) {
+            json = o;
+        } else if (parsed instanceof Map<?, ?> m) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> fields = (Map<String, Object>) m;
+            json = new JsonObject(fields);
+        } else {
+            throw new ApiError(400, "INVALID_JSON", "request body must be a JSON object, not an array or a single value", null, java.util.List.of());
         }
         for (String field : json.fieldNames()) {
             if (!allowedFields.contains(field)) {
@@ -159,17 +168,21 @@ final class RequestBody {
     }
 
     /**
-     * Refuses a body that names a field twice (parsers keep the last, so
+     * Parses the body once, refusing one that names a field twice (parsers keep the last, so
      * {@code {"virtualSize":-5,"virtualSize":1048576}} would pass a check a proxy made on the
-     * first), and anything strict JSON is not: comments, a byte-order mark, another encoding.
+     * first), and anything strict JSON is not: comments, a byte-order mark, another encoding,
+     * trailing tokens. The value (a map for an object) is kept for {@link #of}.
      */
-    private static void requireStrictJson(String body) {
-        try (JsonParser parser = STRICT.createParser(body)) {
-            while (parser.nextToken() != null) {
-                // reading every token is the check
+    private static Object parseStrictly(String body) {
+        try {
+            Object value = JacksonCodec.fromParser(STRICT.createParser(body), Object.class);
+            if (value == null) {
+                throw new ApiError(400, "INVALID_JSON", "request body must be a JSON object, not null", null, java.util.List.of());
             }
-        } catch (JsonParseException e) {
-            throw new ApiError(400, "INVALID_JSON", "request body is not valid JSON: " + e.getOriginalMessage(), null, java.util.List.of());
+            return value;
+        } catch (DecodeException e) {
+            String reason = e.getCause() instanceof JsonParseException p ? p.getOriginalMessage() : rootMessage(e);
+            throw new ApiError(400, "INVALID_JSON", "request body is not valid JSON: " + reason, null, java.util.List.of());
         } catch (java.io.IOException e) {
             throw new ApiError(400, "INVALID_JSON", "request body cannot be read: " + e.getMessage(), null, java.util.List.of());
         }

@@ -75,12 +75,22 @@ public record Page<T>(List<T> items, String next) {
 
     /** A sort key of items ordered by time, oldest first, then by id. */
     static String oldestFirst(Instant at, String id) {
-        return String.format("%020d/%s", at.getEpochSecond() * 1_000_000_000L + at.getNano(), id);
+        return sortKey(at.getEpochSecond() * 1_000_000_000L + at.getNano(), id);
     }
 
     /** A sort key of items ordered by time, newest first, then by id. */
     static String newestFirst(Instant at, String id) {
-        return String.format("%020d/%s", Long.MAX_VALUE - (at.getEpochSecond() * 1_000_000_000L + at.getNano()), id);
+        return sortKey(Long.MAX_VALUE - (at.getEpochSecond() * 1_000_000_000L + at.getNano()), id);
+    }
+
+    /** {@code %020d/%s} without a Formatter, which cost 4 % of the manager's CPU at 1,000 creates/s. */
+    private static String sortKey(long nanos, String id) {
+        String digits = Long.toString(nanos);
+        StringBuilder key = new StringBuilder(21 + id.length());
+        for (int pad = 20 - digits.length(); pad > 0; pad--) {
+            key.append('0');
+        }
+        return key.append(digits).append('/').append(id).toString();
     }
 
     /** The time and id a {@link #newestFirst} key was made of. */

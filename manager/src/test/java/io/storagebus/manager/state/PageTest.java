@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ConcurrentSkipListMap;
 
 import org.junit.jupiter.api.Test;
@@ -45,6 +46,16 @@ class PageTest {
         assertEquals(List.of("a", "c"), Page.of(sorted, null, 2, s -> s.length() == 1).items());
         Instant t = Instant.now();
         assertEquals(-1, Page.newestFirst(t.plusSeconds(1), "x").compareTo(Page.newestFirst(t, "x")));
+    }
+
+    @Test
+    void sortKeysAreTwentyDigitsOfNanosThenTheIdAndReadBack() {
+        Instant t = Instant.parse("2026-12-01T00:00:00.000000123Z");
+        assertEquals("01796083200000000123/v", Page.oldestFirst(t, "v"));
+        assertEquals("00000000000000000000/v", Page.oldestFirst(Instant.EPOCH, "v"));
+        String newest = Page.newestFirst(t, "v");
+        assertEquals(String.format("%020d/v", Long.MAX_VALUE - 1_796_083_200_000_000_123L), newest);
+        assertEquals(Map.entry(t, "v"), Page.ofNewestFirst(newest));
     }
 
     @Test
