@@ -23,6 +23,7 @@ import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeSpec;
 import io.storagebus.driver.VolumeUri;
 import io.storagebus.driver.support.BlockSizing;
+import io.storagebus.driver.support.CapacityLedger;
 import io.storagebus.driver.support.DirectoryDriver;
 import io.storagebus.driver.support.LocalFiles;
 import io.storagebus.driver.support.Processes;
@@ -46,6 +47,9 @@ public final class BlockfileDriver extends DirectoryDriver {
     /** System property: this host's directory of activated chains (links to loop devices). */
     public static final String RUN_DIR_PROPERTY = "storagebus.blockfile.run-dir";
     static final String DEFAULT_RUN_DIR = "/run/storagebus/blockfile";
+
+    /** What the volumes of capacity-limited domains take, so that a storm of extends does not size every file per extend. */
+    private final CapacityLedger ledger = new CapacityLedger();
 
     @Override
     public String name() {
@@ -76,7 +80,7 @@ public final class BlockfileDriver extends DirectoryDriver {
             return existing.get();
         }
         long size = BlockSizing.initialSize(spec, EXTENT);
-        requireFree(domain, files, size);
+        requireFree(domain, files, size); // before the file is made; admit checks again under the lock
         return createFile(domain, files, meta, tmp -> {
             if (spec.format() == VolumeFormat.QCOW2) {
                 QemuImg.create(tmp, VolumeFormat.QCOW2, spec.virtualSize(), false);
@@ -127,6 +131,7 @@ public final class BlockfileDriver extends DirectoryDriver {
                 if (target > current) {
                     requireFree(domain, files, target - current);
                     raf.setLength(target);
+                    ledger.allocated(domain.path(PATH), target - current);
                 }
             } catch (IOException e) {
                 throw VolumeFiles.ioError("cannot extend volume " + volume, e);
@@ -150,22 +155,31 @@ public final class BlockfileDriver extends DirectoryDriver {
         }
     }
 
-    /** The file system's free space, and under a capacity what the volumes' files leave of it. */
+    /**
+     * The file system's free space, and under a capacity what the volumes' files leave of it,
+     * from the domain's {@link CapacityLedger} account: O(1), not a scan per question.
+     */
     @Override
     public OptionalLong freeSpace(DomainContext domain) throws DriverException {
         VolumeFiles files = files(domain);
         long free = LocalFiles.usableSpace(files.volumesDir());
         String capacity = domain.properties().get(CAPACITY);
         if (capacity != null) {
-            long used = 0;
-            for (VolumeMeta m : files.listLive()) {
-                for (String layer : m.dataFiles()) {
-                    used += actualSize(files.volumesDir().resolve(layer));
-                }
-            }
+            long used = ledger.used(domain.path(PATH), domain.epoch(), () -> usedByLiveVolumes(files));
             free = Math.min(free, Math.max(0, Sizes.parse(capacity) - used));
         }
         return OptionalLong.of(free);
+    }
+
+    /** What the storage says the live volumes' layers take: the ledger's scan. */
+    private long usedByLiveVolumes(VolumeFiles files) throws DriverException {
+        long used = 0;
+        for (VolumeMeta m : files.listLive()) {
+            for (String layer : m.dataFiles()) {
+                used += actualSize(files.volumesDir().resolve(layer));
+            }
+        }
+        return used;
     }
 
     private void requireFree(DomainContext domain, VolumeFiles files, long bytes) throws DriverException {
@@ -178,6 +192,19 @@ public final class BlockfileDriver extends DirectoryDriver {
             throw new DriverException(DriverException.Code.NO_SPACE, "domain " + domain.id() + " has " + free
                     + " bytes free under its capacity of " + domain.properties().get(CAPACITY) + ", " + bytes + " are needed");
         }
+    }
+
+    /** The new volume's file counts against the capacity from the moment it is admitted, checked under the domain's lock. */
+    @Override
+    protected void admit(DomainContext domain, VolumeFiles files, Path made) throws DriverException, IOException {
+        long size = Files.size(made);
+        requireFree(domain, files, size);
+        ledger.allocated(domain.path(PATH), size);
+    }
+
+    @Override
+    protected void layersChanged(DomainContext domain) {
+        ledger.forget(domain.path(PATH));
     }
 
     /** Every layer's loop device sees its file's new size (a merge may have grown a layer below the top). */

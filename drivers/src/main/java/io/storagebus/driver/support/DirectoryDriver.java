@@ -118,6 +118,17 @@ public abstract class DirectoryDriver implements StorageDriver {
         return DirectoryFence.at(domain -> domain.path(PATH));
     }
 
+    /**
+     * Called under the domain's lock before a new volume's data, made in {@code made}, becomes
+     * the volume: the place to check, atomically with the act, that the domain has room for it.
+     */
+    protected void admit(DomainContext domain, VolumeFiles files, Path made) throws DriverException, IOException {
+    }
+
+    /** Called after the domain's layers changed otherwise than by a create or an extend (deleted, snapshotted, merged). */
+    protected void layersChanged(DomainContext domain) {
+    }
+
     /** Runs a metadata change of the domain under its fencing epoch (see {@link DirectoryFence}). */
     protected static <T> T fenced(DomainContext domain, String operation, String volumeId, DirectoryFence.Write<T> write)
             throws DriverException {
@@ -133,12 +144,13 @@ public abstract class DirectoryDriver implements StorageDriver {
             files.delink(meta);
             return null;
         });
+        layersChanged(domain);
     }
 
     @Override
     public VolumeInfo restore(DomainContext domain, VolumeUri volume) throws DriverException {
         VolumeFiles files = files(domain);
-        return fenced(domain, "restore", volume.volumeId(), () -> {
+        VolumeInfo restored = fenced(domain, "restore", volume.volumeId(), () -> {
             VolumeMeta meta = delinkedOrThrow(files, volume);
             if (files.live(volume.volumeId()).isPresent()) {
                 throw new DriverException(DriverException.Code.CONFLICT, "a live volume " + volume + " exists already");
@@ -146,6 +158,8 @@ public abstract class DirectoryDriver implements StorageDriver {
             files.restore(meta);
             return info(domain, files, meta);
         });
+        layersChanged(domain);
+        return restored;
     }
 
     @Override
@@ -155,6 +169,7 @@ public abstract class DirectoryDriver implements StorageDriver {
             files.delete(delinkedOrThrow(files, volume), true);
             return null;
         });
+        layersChanged(domain);
     }
 
     private static VolumeMeta delinkedOrThrow(VolumeFiles files, VolumeUri volume) throws DriverException {
@@ -176,6 +191,7 @@ public abstract class DirectoryDriver implements StorageDriver {
             files.delete(current, false);
             return null;
         });
+        layersChanged(domain);
     }
 
     @Override
@@ -211,6 +227,7 @@ public abstract class DirectoryDriver implements StorageDriver {
             maker.make(tmp);
             return fenced(domain, "create", meta.volumeId(), () -> {
                 try {
+                    admit(domain, files, tmp);
                     VolumeFiles.move(tmp, data);
                     files.writeMeta(meta);
                     return info(domain, files, meta);
@@ -218,6 +235,7 @@ public abstract class DirectoryDriver implements StorageDriver {
                     // Only this call's own data, moved under the fence, is removed: outside it
                     // the path may belong to a newer SPM's create of the same volume.
                     VolumeFiles.deleteQuietly(data);
+                    layersChanged(domain);
                     throw e instanceof IOException io ? VolumeFiles.ioError("cannot create volume " + meta.volumeId(), io) : (DriverException) e;
                 }
             });
@@ -247,17 +265,29 @@ public abstract class DirectoryDriver implements StorageDriver {
     @Override
     public SnapshotInfo snapshot(DomainContext domain, VolumeUri volume, String snapshotId, String name, boolean pending)
             throws DriverException {
-        return chain(domain).snapshot(volume, snapshotId, name, pending);
+        try {
+            return chain(domain).snapshot(volume, snapshotId, name, pending);
+        } finally {
+            layersChanged(domain);
+        }
     }
 
     @Override
     public SnapshotInfo commitSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
-        return chain(domain).commit(volume, snapshotId);
+        try {
+            return chain(domain).commit(volume, snapshotId);
+        } finally {
+            layersChanged(domain);
+        }
     }
 
     @Override
     public void abortSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
-        chain(domain).abort(volume, snapshotId);
+        try {
+            chain(domain).abort(volume, snapshotId);
+        } finally {
+            layersChanged(domain);
+        }
     }
 
     @Override
@@ -272,12 +302,20 @@ public abstract class DirectoryDriver implements StorageDriver {
 
     @Override
     public MergePlan beginMerge(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
-        return chain(domain).beginMerge(volume, snapshotId);
+        try {
+            return chain(domain).beginMerge(volume, snapshotId);
+        } finally {
+            layersChanged(domain);
+        }
     }
 
     @Override
     public void finishMerge(DomainContext domain, VolumeUri volume, String snapshotId, boolean streamed) throws DriverException {
-        chain(domain).finishMerge(volume, snapshotId, streamed);
+        try {
+            chain(domain).finishMerge(volume, snapshotId, streamed);
+        } finally {
+            layersChanged(domain);
+        }
     }
 
     private SnapshotChain chain(DomainContext domain) {

@@ -7,7 +7,12 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 import io.storagebus.driver.Allocation;
 import io.storagebus.driver.DomainContext;
@@ -89,6 +94,77 @@ class BlockfileDriverTest extends DriverConformance {
         assertEquals(64 * MIB, driver.info(domain, volume.uri()).allocatedSize(), "a refused extend changes nothing");
         assertCode(DriverException.Code.NO_SPACE,
                 () -> driver.create(domain, new VolumeSpec(id() + "-2", "more", 64 * MIB, VolumeFormat.QCOW2, Allocation.THIN, MIB)));
+    }
+
+    /**
+     * Under a term, free space comes from the ledger; whatever happened (creates and extends from
+     * several threads, a snapshot, a delete) it equals what a scan of the storage says, and the
+     * capacity is never exceeded: racing creates that each fit alone are admitted only while
+     * they fit together, because the check is made again under the domain's lock.
+     */
+    @Test
+    void theCapacityLedgerAgreesWithTheStorageAndRacingCreatesNeverExceedTheCapacity() throws Exception {
+        StorageDriver driver = driver();
+        Path dir = Files.createDirectories(scratch.resolve("ledger-" + id()));
+        DomainContext domain = new DomainContext("dom-ledger", Map.of(BlockfileDriver.PATH, dir.toString(), BlockfileDriver.CAPACITY, "160M"))
+                .withEpoch(1);
+        assertEquals(160 * MIB, driver.freeSpace(domain).orElseThrow());
+
+        ExecutorService threads = Executors.newFixedThreadPool(4);
+        try {
+            List<Future<Boolean>> creates = new ArrayList<>();
+            for (int i = 0; i < 16; i++) {
+                String volumeId = id() + "-" + i;
+                creates.add(threads.submit(() -> {
+                    VolumeInfo v;
+                    try {
+                        v = driver.create(domain, new VolumeSpec(volumeId, volumeId, 32 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 12 * MIB));
+                    } catch (DriverException e) {
+                        assertEquals(DriverException.Code.NO_SPACE, e.code(), e.getMessage());
+                        return false;
+                    }
+                    try {
+                        driver.extend(domain, v.uri(), 16 * MIB);
+                    } catch (DriverException e) {
+                        assertEquals(DriverException.Code.NO_SPACE, e.code(), e.getMessage());
+                    }
+                    return true;
+                }));
+            }
+            long made = 0;
+            for (Future<Boolean> f : creates) {
+                made += f.get() ? 1 : 0;
+            }
+            assertTrue(made >= 10 && made <= 13, "creates admitted (12 MiB each, then 4 MiB more each while there is room): " + made);
+        } finally {
+            threads.shutdownNow();
+        }
+        assertTrue(usedOnStorage(dir) <= 160 * MIB, "the capacity holds: " + usedOnStorage(dir));
+        assertEquals(scannedFree(domain), driver.freeSpace(domain).orElseThrow());
+
+        List<VolumeInfo> volumes = driver.list(domain);
+        for (int i = 1; i <= 3; i++) {
+            driver.destroy(domain, volumes.get(i).uri(), false);
+        }
+        assertEquals(scannedFree(domain), driver.freeSpace(domain).orElseThrow(), "after deletes");
+        driver.snapshot(domain, volumes.get(0).uri(), "snap-1", "s", false);
+        assertEquals(scannedFree(domain), driver.freeSpace(domain).orElseThrow(), "after a snapshot");
+        assertEquals(scannedFree(domain), driver.freeSpace(domain.withEpoch(2)).orElseThrow(), "a new term starts from the storage");
+    }
+
+    /** Free space by a scan: a new driver has no ledger account yet. */
+    private static long scannedFree(DomainContext domain) throws DriverException {
+        return new BlockfileDriver().freeSpace(domain).orElseThrow();
+    }
+
+    private static long usedOnStorage(Path dir) throws java.io.IOException {
+        try (var files = Files.list(dir.resolve("volumes"))) {
+            long used = 0;
+            for (Path f : files.filter(f -> f.toString().endsWith(".img")).toList()) {
+                used += Files.size(f);
+            }
+            return used;
+        }
     }
 
     @Test
