@@ -24,7 +24,7 @@ public final class BenchMain {
                         + "       storagebus bench backup [--size-gib N] [--data-gib N] [--dir DIR]\n"
                         + "       storagebus bench failover [--kills N] [--session-timeout-ms N] [--zk-tick-ms N]\n"
                         + "       storagebus bench extend [--hosts N] [--volumes-per-host M] [--duration S] [--warmup S]\n"
-                        + "                               [--write-rate-mb N] [--chunk-mb N] [--dir DIR] [--bootstrap-servers B --zookeeper Z]\n"
+                        + "                               [--write-rate-mb N] [--chunk-mb N] [--capacity SIZE] [--dir DIR] [--bootstrap-servers B --zookeeper Z]\n"
                         + "       storagebus bench maintenance [--subscribers N] [--rounds N] [--dir DIR]\n"
                         + "       storagebus bench signatures [--records N]\n"
                         + "       storagebus bench create [--in-flight N] [--creates N] [--rate N] [--rate-seconds S] [--pool-sizes 0,10000,100000]\n"

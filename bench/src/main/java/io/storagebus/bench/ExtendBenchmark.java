@@ -67,6 +67,7 @@ public final class ExtendBenchmark {
         long rate = Long.parseLong(option(args, "--write-rate-mb", "20")) * Sizes.MIB;
         ExtendPolicy policy = new ExtendPolicy(Long.parseLong(option(args, "--chunk-mb", "2560")) * Sizes.MIB, 20, 5);
         Path dir = Path.of(option(args, "--dir", Files.createTempDirectory("sb-bench-extend-").toString()));
+        String capacity = option(args, "--capacity", null);
         String bootstrap = option(args, "--bootstrap-servers", null);
         String zookeeper = option(args, "--zookeeper", null);
 
@@ -80,7 +81,7 @@ public final class ExtendBenchmark {
                 bootstrap = kafka.bootstrapServers();
                 zookeeper = zk.connectString();
             }
-            DomainRef domain = domain(dir);
+            DomainRef domain = domain(dir, capacity);
             List<SimulatedHosts.Volume> volumes = createVolumes(domain, hosts * perHost);
             HostWorker spm = new HostWorker(WorkerConfig.of("bench-spm", POOL, bootstrap, zookeeper)
                     .withExtendPolicy(policy, WorkerConfig.DEFAULT_BLOCK_STATS_INTERVAL)).start();
@@ -119,15 +120,21 @@ public final class ExtendBenchmark {
         }
     }
 
-    private static DomainRef domain(Path dir) throws Exception {
+    /** With a capacity, every extend checks the domain's free space under it, as a VG's size limits its LVs. */
+    private static DomainRef domain(Path dir, String capacity) throws Exception {
         Path volumes = Files.createDirectories(dir.resolve("domain"));
-        return DomainRef.newBuilder().setId("bench-domain").setDriver("blockfile").setProperties(Map.of("path", volumes.toString())).build();
+        Map<String, String> properties = capacity == null ? Map.of("path", volumes.toString())
+                : Map.of("path", volumes.toString(), "capacity", capacity);
+        return DomainRef.newBuilder().setId("bench-domain").setDriver("blockfile").setProperties(properties).build();
     }
 
     /** Thin qcow2 volumes of 1 TiB with 1 GiB allocated, sparse; kept in the directory for the next run. */
     private static List<SimulatedHosts.Volume> createVolumes(DomainRef domain, int count) throws Exception {
         StorageDriver driver = DriverRegistry.load().find("blockfile").orElseThrow();
-        DomainContext context = new DomainContext(domain.getId(), domain.getProperties());
+        // Made without the capacity: setting up is not measured, and each create outside a term would size every file.
+        Map<String, String> uncapped = new java.util.HashMap<>(domain.getProperties());
+        uncapped.remove("capacity");
+        DomainContext context = new DomainContext(domain.getId(), uncapped);
         long started = System.nanoTime();
         ExecutorService pool = Executors.newFixedThreadPool(2);
         List<Future<SimulatedHosts.Volume>> futures = new ArrayList<>();

@@ -8,6 +8,11 @@ import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import io.storagebus.bus.ConsumerLoop;
 import io.storagebus.bus.Envelopes;
@@ -57,6 +62,11 @@ final class ExtendLoop {
     private static final Logger LOG = LoggerFactory.getLogger(ExtendLoop.class);
     private static final Duration STOP_WAIT = Duration.ofSeconds(2);
     private static final Duration COMMIT_EVERY = Duration.ofMillis(200);
+    /**
+     * Reports of different volumes handled at once: an extend is mostly waiting (the domain's
+     * lock, the file system, a process for LVM), so one at a time made a boot storm queue.
+     */
+    static final int PARALLEL_EXTENDS = 8;
 
     private final WorkerConfig config;
     private final SpmTerm term;
@@ -64,12 +74,19 @@ final class ExtendLoop {
     private final ExtendPolicy policy;
     private final MessageCodec codec = MessageCodec.standard();
     private final ConsumerLoop loop;
+    private final ExecutorService extenders;
 
     ExtendLoop(WorkerConfig config, SpmTerm term, DriverRegistry drivers) {
         this.config = config;
         this.term = term;
         this.drivers = drivers;
         this.policy = config.extendPolicy();
+        AtomicInteger threads = new AtomicInteger();
+        this.extenders = Executors.newFixedThreadPool(PARALLEL_EXTENDS, r -> {
+            Thread t = new Thread(r, "spm-" + term.pool() + "-extend-" + threads.incrementAndGet() + "-epoch-" + term.epoch());
+            t.setDaemon(true);
+            return t;
+        });
         this.loop = new ConsumerLoop("spm-" + term.pool() + "-extends-epoch-" + term.epoch(), this::open,
                 FencedException.class::isInstance, fenced -> {
                     if (fenced != null) {
@@ -86,6 +103,7 @@ final class ExtendLoop {
 
     void stop() {
         loop.close(STOP_WAIT);
+        extenders.shutdownNow();
         StorageBusMetrics.get().removeLag("spm-extends");
     }
 
@@ -112,9 +130,7 @@ final class ExtendLoop {
 
             @Override
             public void polled(ConsumerRecords<String, byte[]> records) {
-                for (VolumeWatermark report : coalesce(records, producer)) {
-                    handle(report).forEach(producer::send);
-                }
+                handleAll(coalesce(records, producer)).forEach(producer::send);
                 uncommitted |= !records.isEmpty();
                 if (uncommitted && System.nanoTime() - committedAt >= COMMIT_EVERY.toNanos()) {
                     producer.flush();
@@ -164,6 +180,36 @@ final class ExtendLoop {
                     .build());
         }
         return new ArrayList<>(latest.values());
+    }
+
+    /**
+     * Handles a poll's reports, one per volume, {@link #PARALLEL_EXTENDS} at a time, and returns
+     * the answers in the reports' order. A volume's next report is in a later poll, handled only
+     * after this one's: a volume's extends stay in order. A fence found by any extend ends the
+     * loop, as it did one at a time.
+     */
+    private List<ProducerRecord<String, byte[]>> handleAll(List<VolumeWatermark> reports) {
+        if (reports.size() <= 1) {
+            return reports.isEmpty() ? List.of() : handle(reports.get(0));
+        }
+        List<Future<List<ProducerRecord<String, byte[]>>>> answers = new ArrayList<>(reports.size());
+        for (VolumeWatermark report : reports) {
+            answers.add(extenders.submit(() -> handle(report)));
+        }
+        List<ProducerRecord<String, byte[]>> out = new ArrayList<>(reports.size());
+        for (Future<List<ProducerRecord<String, byte[]>>> answer : answers) {
+            try {
+                out.addAll(answer.get());
+            } catch (ExecutionException e) {
+                answers.forEach(a -> a.cancel(false));
+                throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                answers.forEach(a -> a.cancel(false));
+                throw new org.apache.kafka.common.errors.InterruptException(e);
+            }
+        }
+        return out;
     }
 
     private List<ProducerRecord<String, byte[]>> handle(VolumeWatermark report) {
