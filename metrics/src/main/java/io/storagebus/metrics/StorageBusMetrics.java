@@ -49,7 +49,7 @@ public final class StorageBusMetrics {
                 .help("From a host's watermark report to the host receiving the SPM's refresh (measured on the host)")
                 .classicUpperBounds(LATENCY_BUCKETS).register(registry);
         extends_ = Counter.builder().name("storagebus_extends_total")
-                .help("Watermark reports the SPM answered, by outcome (extended, unchanged, failed)")
+                .help("Watermark reports the SPM answered, by outcome (extended, partial: less than asked for, the domain being short; unchanged, failed)")
                 .labelNames("outcome").register(registry);
         driverErrors = Counter.builder().name("storagebus_driver_errors_total")
                 .help("Storage driver operations that failed, by driver and error code")

@@ -74,6 +74,7 @@ class ExtendStormIT {
     private KafkaProducer<String, byte[]> producer;
     private KafkaConsumer<String, byte[]> answers;
     private final Map<String, List<Long>> refreshed = new ConcurrentHashMap<>();
+    private final Map<String, Long> requested = new ConcurrentHashMap<>();
     private final List<String> stop = new CopyOnWriteArrayList<>();
     private Thread reader;
 
@@ -105,6 +106,7 @@ class ExtendStormIT {
                 while (stop.isEmpty()) {
                     for (ConsumerRecord<String, byte[]> r : answers.poll(Duration.ofMillis(100))) {
                         if (codec.decode(r.value()) instanceof RefreshVolume refresh) {
+                            requested.put(refresh.getVolumeId(), refresh.getRequestedAllocation());
                             refreshed.computeIfAbsent(refresh.getVolumeId(), v -> new CopyOnWriteArrayList<>()).add(refresh.getAllocation());
                         }
                     }
@@ -242,8 +244,45 @@ class ExtendStormIT {
     }
 
     /** A newer term wrote the domain: every one of the old SPM's parallel extends is refused by the fence. */
+    /**
+     * A domain with less room than a chunk but more than the headroom gives a volume all it has,
+     * says so (the answer's requested allocation, a CapacityAlert), and the guest keeps going;
+     * with less than the headroom left the extend is refused.
+     */
     @Test
     @Order(3)
+    void aDomainShortOfAChunkGrantsWhatItHasAndRaisesAnAlert() throws Exception {
+        DomainRef domain = domain("short", (2 * 16 + 5) + "M"); // two volumes of 16 MiB, then 5 MiB: less than an 8 MiB chunk
+        List<String> ids = volumes(domain, 2);
+        report(domain, ids.get(0), 0, 16 * MIB, 15 * MIB);
+        producer.flush();
+        await().atMost(WAIT).until(() -> refreshed.containsKey(ids.get(0)));
+        assertEquals(21 * MIB, allocated(domain, ids.get(0)), "all 5 free MiB granted");
+        assertEquals(List.of(21 * MIB), refreshed.get(ids.get(0)));
+        assertEquals(24 * MIB, requested.get(ids.get(0)), "the answer says what the policy asked for");
+        await().atMost(WAIT).until(() -> alerts(domain).contains(ids.get(0) + ":" + 3 * MIB));
+
+        report(domain, ids.get(1), 1, 16 * MIB, 15 * MIB);
+        producer.flush();
+        await().atMost(WAIT).until(() -> failedExtends(domain).contains(ids.get(1)));
+        assertEquals(16 * MIB, allocated(domain, ids.get(1)), "nothing left above the headroom: refused");
+        assertTrue(!refreshed.containsKey(ids.get(1)));
+    }
+
+    /** The domain's CapacityAlerts as volume:neededBytes. */
+    private List<String> alerts(DomainRef domain) throws UndecodableRecordException {
+        MessageCodec codec = MessageCodec.standard();
+        List<String> alerts = new ArrayList<>();
+        for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(cluster.kafka.bootstrapServers(), Topics.EVENTS)) {
+            if (codec.decode(r.value()) instanceof io.storagebus.schema.CapacityAlert a && a.getDomainId().equals(domain.getId())) {
+                alerts.add(a.getVolumeId() + ":" + a.getNeededBytes());
+            }
+        }
+        return alerts;
+    }
+
+    @Test
+    @Order(4)
     void aDeposedSpmsParallelExtendsAreAllRefused() throws Exception {
         DomainRef domain = domain("deposed", "4G");
         List<String> ids = volumes(domain, VOLUMES);

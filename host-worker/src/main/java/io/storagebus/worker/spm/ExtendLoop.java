@@ -222,28 +222,58 @@ final class ExtendLoop {
             VolumeInfo info = driver.info(domain, uri);
             long current = info.allocatedSize();
             long ceiling = BlockSizing.maxSize(info.format(), info.virtualSize(), Sizes.MIB);
+            long requested = 0;
+            List<ProducerRecord<String, byte[]>> out = new ArrayList<>(2);
             if (current < ceiling && policy.needsExtend(current, report.getHighestOffset(), report.getWriteRate())) {
-                wanted = Math.min(policy.target(current, report.getHighestOffset(), report.getWriteRate()), ceiling);
+                requested = Math.min(policy.target(current, report.getHighestOffset(), report.getWriteRate()), ceiling);
+                wanted = requested;
                 OptionalLong free = driver.freeSpace(domain);
                 if (free.isPresent() && free.getAsLong() < wanted - current) {
-                    throw new DriverException(DriverException.Code.NO_SPACE, "domain " + domain.id() + " has " + free.getAsLong()
-                            + " bytes free; extending volume " + uri + " to " + wanted + " bytes needs " + (wanted - current));
+                    wanted = current + partialGrant(report, uri, domain, free.getAsLong(), wanted - current);
+                    out.add(partialAlert(report, free.getAsLong(), requested - wanted));
                 }
                 info = driver.extend(domain, uri, wanted);
-                StorageBusMetrics.get().extendAnswered("extended");
+                StorageBusMetrics.get().extendAnswered(wanted < requested ? "partial" : "extended");
                 LOG.debug("epoch {}: extended {} from {} to {} bytes", term.epoch(), uri, current, info.allocatedSize());
             } else {
                 StorageBusMetrics.get().extendAnswered("unchanged");
             }
             // Answered even when nothing grew: the host may not have seen an earlier extend yet.
             Envelope envelope = Envelopes.causedBy(report.getEnvelope(), config.issuer(), term.epoch());
-            return List.of(Records.of(Topics.hostCommands(report.getHostId()), report.getVolumeId(), RefreshVolume.newBuilder()
+            out.add(0, Records.of(Topics.hostCommands(report.getHostId()), report.getVolumeId(), RefreshVolume.newBuilder()
                     .setEnvelope(envelope).setVolumeId(report.getVolumeId()).setDomain(report.getDomain()).setHostId(report.getHostId())
                     .setPreviousAllocation(report.getAllocation()).setAllocation(info.allocatedSize())
+                    .setRequestedAllocation(Math.max(requested, info.allocatedSize()))
                     .setFullyAllocated(info.allocatedSize() >= ceiling).setReportedAt(report.getEnvelope().getTimestamp()).build()));
+            return out;
         } catch (DriverException e) {
             return failed(report, wanted, e);
         }
+    }
+
+    /**
+     * What a domain short of the policy's extend can still give: all of its free space (whole
+     * MiB), if that is at least the headroom, so the guest gets past its threshold and keeps
+     * running while space is added; less would only bring the next report at once.
+     */
+    private long partialGrant(VolumeWatermark report, VolumeUri uri, DomainContext domain, long free, long needed) throws DriverException {
+        long grant = free / Sizes.MIB * Sizes.MIB;
+        if (grant < policy.headroom(report.getWriteRate())) {
+            throw new DriverException(DriverException.Code.NO_SPACE, "domain " + domain.id() + " has " + free
+                    + " bytes free; extending volume " + uri + " needs " + needed + ", and less than the "
+                    + policy.headroom(report.getWriteRate()) + " bytes of headroom would not keep its guest going");
+        }
+        LOG.warn("epoch {}: domain {} has {} bytes free, less than the {} volume {} needs: extending it by what there is",
+                term.epoch(), domain.id(), free, needed, uri.volumeId());
+        return grant;
+    }
+
+    private ProducerRecord<String, byte[]> partialAlert(VolumeWatermark report, long free, long missing) {
+        return Records.of(Topics.EVENTS, report.getDomain().getId(), CapacityAlert.newBuilder()
+                .setEnvelope(Envelopes.causedBy(report.getEnvelope(), config.issuer(), term.epoch()))
+                .setDomainId(report.getDomain().getId()).setFreeBytes(free).setNeededBytes(missing).setVolumeId(report.getVolumeId())
+                .setMessage("domain " + report.getDomain().getId() + " had " + free + " bytes free: volume " + report.getVolumeId()
+                        + " got all of it, " + missing + " bytes less than its extend asked for; add capacity or move volumes").build());
     }
 
     private List<ProducerRecord<String, byte[]>> failed(VolumeWatermark report, long wanted, DriverException e) {

@@ -191,12 +191,15 @@ public final class VolumeMonitor implements AutoCloseable {
     private void publishExtended(RefreshVolume cmd, boolean resumed) {
         Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
         long roundTrip = System.currentTimeMillis() - cmd.getReportedAt().toEpochMilli();
+        boolean partial = cmd.getRequestedAllocation() > cmd.getAllocation();
         publish.accept(Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumeExtended.newBuilder().setEnvelope(envelope)
                 .setVolumeId(cmd.getVolumeId()).setDomainId(cmd.getDomain().getId()).setHostId(config.hostId())
                 .setPreviousAllocation(cmd.getPreviousAllocation()).setAllocation(cmd.getAllocation())
-                .setRoundTripMillis(roundTrip).setResumed(resumed).build()));
-        LOG.info("host {}: volume {} extended {} -> {} bytes, {} ms after the report{}", config.hostId(), cmd.getVolumeId(),
-                cmd.getPreviousAllocation(), cmd.getAllocation(), roundTrip, resumed ? "; guest resumed" : "");
+                .setRoundTripMillis(roundTrip).setResumed(resumed)
+                .setRequestedAllocation(cmd.getRequestedAllocation()).setPartial(partial).build()));
+        LOG.info("host {}: volume {} extended {} -> {} bytes{}, {} ms after the report{}", config.hostId(), cmd.getVolumeId(),
+                cmd.getPreviousAllocation(), cmd.getAllocation(), partial ? " (partial: " + cmd.getRequestedAllocation() + " asked for)" : "",
+                roundTrip, resumed ? "; guest resumed" : "");
     }
 
     /** Sets the threshold where only the headroom is left, or reports at once if it is already behind. */
