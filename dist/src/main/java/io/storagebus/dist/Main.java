@@ -34,6 +34,7 @@ import io.storagebus.worker.HostWorker;
 import io.storagebus.worker.IssuerPolicy;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.thin.ExtendPolicy;
+import io.storagebus.worker.thin.TimeToFull;
 import io.storagebus.driver.Sizes;
 import org.slf4j.LoggerFactory;
 
@@ -201,7 +202,9 @@ public final class Main {
                 Duration.ofMillis(config.integer("worker.block-stats-interval-ms")),
                 "off".equals(config.string("commands.signatures")) ? IssuerPolicy.unsigned()
                         : IssuerPolicy.signedBy(CommandVerifier.fromPem(Path.of(config.string("commands.trusted-keys-file")))),
-                Path.of(config.string("worker.qmp-dir")));
+                Path.of(config.string("worker.qmp-dir")),
+                new TimeToFull(Duration.ofMinutes(config.integer("extend.time-to-full-warning-minutes")),
+                        Duration.ofMinutes(config.integer("extend.time-to-full-critical-minutes"))));
         WorkerService service = new WorkerService(workerConfig, config.string("worker.http-host"), config.integer("worker.http-port"));
         runUntilStopped(service::close, service::start);
     }

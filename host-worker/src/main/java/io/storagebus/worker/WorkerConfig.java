@@ -9,6 +9,7 @@ import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Topics;
 import io.storagebus.leases.ZooKeeperAccess;
 import io.storagebus.worker.thin.ExtendPolicy;
+import io.storagebus.worker.thin.TimeToFull;
 
 /**
  * What a host worker needs to run.
@@ -28,10 +29,11 @@ import io.storagebus.worker.thin.ExtendPolicy;
  * @param issuerPolicy whose commands this worker carries out
  * @param qmpDirectory where this host's QEMUs keep their QMP sockets: a monitor request naming a
  *        socket elsewhere is refused, so no caller can make the host talk to another service's socket
+ * @param timeToFull when the SPM warns that a domain's forecast time to full is short
  */
 public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, KafkaConnection spmKafka, ZooKeeperAccess zooKeeper,
                            short topicReplication, ExtendPolicy extendPolicy, Duration blockStatsInterval, IssuerPolicy issuerPolicy,
-                           Path qmpDirectory) {
+                           Path qmpDirectory, TimeToFull timeToFull) {
     public static final Pattern HOST_ID = Topics.HOST_ID;
 
     /** oVirt reads highest offsets every 2 s. */
@@ -44,6 +46,7 @@ public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, Ka
         Objects.requireNonNull(extendPolicy, "extendPolicy");
         Objects.requireNonNull(issuerPolicy, "issuerPolicy");
         Objects.requireNonNull(qmpDirectory, "qmpDirectory");
+        Objects.requireNonNull(timeToFull, "timeToFull");
         if (blockStatsInterval == null || blockStatsInterval.isNegative() || blockStatsInterval.isZero()) {
             throw new IllegalArgumentException("blockStatsInterval must be positive, not " + blockStatsInterval);
         }
@@ -59,33 +62,38 @@ public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, Ka
     public static WorkerConfig of(String hostId, String pool, String bootstrapServers, String zkConnect) {
         KafkaConnection kafka = KafkaConnection.plaintext(bootstrapServers);
         return new WorkerConfig(hostId, pool, kafka, kafka, ZooKeeperAccess.of(zkConnect, 6000), (short) 1, ExtendPolicy.OVIRT,
-                DEFAULT_BLOCK_STATS_INTERVAL, IssuerPolicy.unsigned(), Path.of(System.getProperty("java.io.tmpdir")));
+                DEFAULT_BLOCK_STATS_INTERVAL, IssuerPolicy.unsigned(), Path.of(System.getProperty("java.io.tmpdir")), TimeToFull.DEFAULT);
     }
 
     public WorkerConfig withExtendPolicy(ExtendPolicy policy, Duration blockStats) {
         return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, policy, blockStats, issuerPolicy,
-                qmpDirectory);
+                qmpDirectory, timeToFull);
+    }
+
+    public WorkerConfig withTimeToFull(TimeToFull alerts) {
+        return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
+                qmpDirectory, alerts);
     }
 
     public WorkerConfig withZooKeeper(ZooKeeperAccess access) {
         return new WorkerConfig(hostId, pool, kafka, spmKafka, access, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
-                qmpDirectory);
+                qmpDirectory, timeToFull);
     }
 
     /** Reaches Kafka as {@code host} for the host's own work, and as {@code spm} while this host is the pool's SPM. */
     public WorkerConfig withKafka(KafkaConnection host, KafkaConnection spm) {
         return new WorkerConfig(hostId, pool, host, spm, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
-                qmpDirectory);
+                qmpDirectory, timeToFull);
     }
 
     public WorkerConfig withIssuerPolicy(IssuerPolicy policy) {
         return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, policy,
-                qmpDirectory);
+                qmpDirectory, timeToFull);
     }
 
     public WorkerConfig withQmpDirectory(Path directory) {
         return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
-                directory);
+                directory, timeToFull);
     }
 
     public String issuer() {

@@ -38,6 +38,7 @@ public final class StorageBusMetrics {
     private final Histogram restDuration;
     private final Counter deadLetters;
     private final Gauge managerActive;
+    private final Gauge secondsToFull;
     private final Map<String, DoubleSupplier> lagSources = new ConcurrentHashMap<>();
 
     StorageBusMetrics(PrometheusRegistry registry) {
@@ -60,6 +61,10 @@ public final class StorageBusMetrics {
         spmEpoch = Gauge.builder().name("storagebus_spm_epoch")
                 .help("Epoch of the pool's current SPM term as this process sees it (0 while none)")
                 .labelNames("pool").register(registry);
+        secondsToFull = Gauge.builder().name("storagebus_domain_seconds_to_full")
+                .help("The SPM's forecast of seconds until a domain is full, at the rate its thin volumes have been asking for space "
+                        + "(-1: no forecast yet)")
+                .labelNames("domain").register(registry);
         spmTerms = Counter.builder().name("storagebus_spm_changes_total")
                 .help("SPM terms that started, as this process saw them")
                 .labelNames("pool").register(registry);
@@ -110,6 +115,10 @@ public final class StorageBusMetrics {
     }
 
     /** An SPM term's write was refused by the storage: a newer term is in charge, this one stopped. */
+    public void domainSecondsToFull(String domainId, long seconds) {
+        secondsToFull.labelValues(domainId).set(seconds);
+    }
+
     public void spmFenced(String pool) {
         spmFenced.labelValues(pool).inc();
     }

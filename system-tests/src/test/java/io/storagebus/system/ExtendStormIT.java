@@ -29,6 +29,8 @@ import io.storagebus.driver.VolumeFormat;
 import io.storagebus.driver.VolumeSpec;
 import io.storagebus.driver.blockfile.BlockfileDriver;
 import io.storagebus.metrics.StorageBusMetrics;
+import io.storagebus.schema.CapacityAlert;
+import io.storagebus.schema.CapacityLevel;
 import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.RefreshVolume;
 import io.storagebus.schema.VolumeWatermark;
@@ -36,6 +38,7 @@ import io.storagebus.schema.WatermarkReason;
 import io.storagebus.worker.HostWorker;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.thin.ExtendPolicy;
+import io.storagebus.worker.thin.TimeToFull;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -82,7 +85,9 @@ class ExtendStormIT {
     void start(@TempDir Path dir) throws Exception {
         tmp = dir;
         cluster = new Cluster(new InProcessKafka(tmp.resolve("kafka")), tmp);
-        spm = cluster.startWorker("storm-spm", c -> c.withExtendPolicy(POLICY, WorkerConfig.DEFAULT_BLOCK_STATS_INTERVAL));
+        // Thresholds that a test's few hundred MiB of extends cross: warn under 10 h to full, critical under 1 h.
+        spm = cluster.startWorker("storm-spm", c -> c.withExtendPolicy(POLICY, WorkerConfig.DEFAULT_BLOCK_STATS_INTERVAL)
+                .withTimeToFull(new TimeToFull(Duration.ofHours(10), Duration.ofHours(1))));
         await().atMost(WAIT).until(() -> spm.spmTerm().isPresent());
         String bootstrap = cluster.kafka.bootstrapServers();
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
@@ -201,6 +206,15 @@ class ExtendStormIT {
         long used = VOLUMES * 32 * MIB;
         DomainContext context = new DomainContext(domain.getId(), domain.getProperties());
         assertEquals(4096 * MIB - used, driver.freeSpace(context).orElseThrow(), "the ledger's free space is the storage's");
+
+        // 640 MiB asked for within seconds, in a domain with 2,816 MiB left: about 40 minutes to full at that rate.
+        // The forecast crossed 10 h after a handful of extends and 1 h late in the second round, each once.
+        await().atMost(WAIT).until(() -> capacityAlerts(domain).size() >= 2);
+        List<CapacityAlert> alerts = capacityAlerts(domain);
+        assertEquals(List.of(CapacityLevel.WARNING, CapacityLevel.CRITICAL), alerts.stream().map(CapacityAlert::getLevel).toList(),
+                alerts.toString());
+        long toFull = alerts.get(1).getSecondsToFull();
+        assertTrue(toFull > 30 * 60 && toFull < 60 * 60, "forecast when critical: " + toFull + " s");
     }
 
     /**
@@ -269,13 +283,18 @@ class ExtendStormIT {
         assertTrue(!refreshed.containsKey(ids.get(1)));
     }
 
-    /** The domain's CapacityAlerts as volume:neededBytes. */
+    /** The domain's SHORT CapacityAlerts as volume:neededBytes. */
     private List<String> alerts(DomainRef domain) throws UndecodableRecordException {
+        return capacityAlerts(domain).stream().filter(a -> a.getLevel() == CapacityLevel.SHORT)
+                .map(a -> a.getVolumeId() + ":" + a.getNeededBytes()).toList();
+    }
+
+    private List<CapacityAlert> capacityAlerts(DomainRef domain) throws UndecodableRecordException {
         MessageCodec codec = MessageCodec.standard();
-        List<String> alerts = new ArrayList<>();
+        List<CapacityAlert> alerts = new ArrayList<>();
         for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(cluster.kafka.bootstrapServers(), Topics.EVENTS)) {
-            if (codec.decode(r.value()) instanceof io.storagebus.schema.CapacityAlert a && a.getDomainId().equals(domain.getId())) {
-                alerts.add(a.getVolumeId() + ":" + a.getNeededBytes());
+            if (codec.decode(r.value()) instanceof CapacityAlert a && a.getDomainId().equals(domain.getId())) {
+                alerts.add(a);
             }
         }
         return alerts;

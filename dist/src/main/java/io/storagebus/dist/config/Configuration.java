@@ -159,6 +159,13 @@ public final class Configuration {
             problems.add(new Problem("zookeeper.ssl-ca-file", values.get("zookeeper.ssl-ca-file").source(),
                     "'zookeeper.ssl-ca-file' is set but 'zookeeper.tls' is off: say which you mean"));
         }
+        if (reads("extend.time-to-full-warning-minutes") && problems.stream().noneMatch(p -> p.key() != null && p.key().startsWith("extend.time-to-full"))
+                && (integer("extend.time-to-full-critical-minutes") < 1
+                    || integer("extend.time-to-full-critical-minutes") > integer("extend.time-to-full-warning-minutes"))) {
+            Value critical = values.get("extend.time-to-full-critical-minutes");
+            problems.add(new Problem("extend.time-to-full-critical-minutes", critical == null ? "default" : critical.source(),
+                    "the critical time to full must be at least 1 minute and at most the warning ('extend.time-to-full-warning-minutes')"));
+        }
         if (reads("commands.signatures") && "on".equals(string("commands.signatures"))) {
             String key = role == Role.MANAGER ? "commands.signing-key-file" : "commands.trusted-keys-file";
             if (values.get(key) == null) {

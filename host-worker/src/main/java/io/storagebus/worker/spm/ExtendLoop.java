@@ -5,8 +5,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -33,12 +35,14 @@ import io.storagebus.driver.VolumeUri;
 import io.storagebus.driver.support.BlockSizing;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.schema.CapacityAlert;
+import io.storagebus.schema.CapacityLevel;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.RefreshVolume;
 import io.storagebus.schema.VolumeExtendFailed;
 import io.storagebus.schema.VolumeWatermark;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.thin.ExtendPolicy;
+import io.storagebus.worker.thin.TimeToFull;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -75,6 +79,9 @@ final class ExtendLoop {
     private final MessageCodec codec = MessageCodec.standard();
     private final ConsumerLoop loop;
     private final ExecutorService extenders;
+    /** Per domain of this term: how fast its volumes ask for space, and the last alert level raised from that. */
+    private final Map<String, FillForecast> forecasts = new ConcurrentHashMap<>();
+    private final Map<String, CapacityLevel> levels = new ConcurrentHashMap<>();
 
     ExtendLoop(WorkerConfig config, SpmTerm term, DriverRegistry drivers) {
         this.config = config;
@@ -231,10 +238,12 @@ final class ExtendLoop {
                 if (free.isPresent() && free.getAsLong() < wanted - current) {
                     wanted = current + partialGrant(report, uri, domain, free.getAsLong(), wanted - current);
                     out.add(partialAlert(report, free.getAsLong(), requested - wanted));
+                    shortOfSpace(report.getDomain().getId(), 0);
                 }
                 info = driver.extend(domain, uri, wanted);
                 StorageBusMetrics.get().extendAnswered(wanted < requested ? "partial" : "extended");
                 LOG.debug("epoch {}: extended {} from {} to {} bytes", term.epoch(), uri, current, info.allocatedSize());
+                forecast(report, requested - current, () -> driver.freeSpace(domain)).ifPresent(out::add);
             } else {
                 StorageBusMetrics.get().extendAnswered("unchanged");
             }
@@ -268,10 +277,77 @@ final class ExtendLoop {
         return grant;
     }
 
+    private FillForecast forecastOf(String domainId) {
+        return forecasts.computeIfAbsent(domainId, d -> new FillForecast());
+    }
+
+    /**
+     * Counts an extend's demand in its domain's forecast and, when the forecast time to full
+     * crosses a threshold of {@link TimeToFull} (either way), the alert that says so: once per
+     * crossing, not per extend. A domain already SHORT stays so until its forecast clears.
+     */
+    private Optional<ProducerRecord<String, byte[]>> forecast(VolumeWatermark report, long demanded, FreeSpace freeSpace)
+            throws DriverException {
+        String domainId = report.getDomain().getId();
+        FillForecast forecast = forecastOf(domainId);
+        TimeToFull alerts = config.timeToFull();
+        long seconds;
+        long free;
+        CapacityLevel level;
+        // One domain's extends run in parallel: its demand, free space and level move together, so levels never go back and forth.
+        synchronized (forecast) {
+            long now = System.nanoTime();
+            forecast.demanded(demanded, now);
+            OptionalLong known = freeSpace.get();
+            if (known.isEmpty()) {
+                return Optional.empty();
+            }
+            free = known.getAsLong();
+            OptionalLong toFull = forecast.secondsToFull(free, now);
+            seconds = toFull.orElse(-1);
+            StorageBusMetrics.get().domainSecondsToFull(domainId, seconds);
+            level = toFull.isEmpty() || seconds >= alerts.warning().toSeconds() ? CapacityLevel.CLEARED
+                    : seconds >= alerts.critical().toSeconds() ? CapacityLevel.WARNING : CapacityLevel.CRITICAL;
+            CapacityLevel before = levels.getOrDefault(domainId, CapacityLevel.CLEARED);
+            if (level == before || before == CapacityLevel.SHORT && level != CapacityLevel.CLEARED) {
+                return Optional.empty();
+            }
+            levels.put(domainId, level);
+        }
+        String message = level == CapacityLevel.CLEARED
+                ? "domain " + domainId + " is no longer forecast to fill within " + alerts.warning().toMinutes() + " min"
+                : "domain " + domainId + " will be full in about " + Math.max(1, seconds / 60) + " min at the rate its thin volumes ask "
+                        + "for space (" + free + " bytes free); add capacity or move volumes";
+        LOG.warn("epoch {}: {} ({})", term.epoch(), message, level);
+        return Optional.of(Records.of(Topics.EVENTS, domainId, CapacityAlert.newBuilder()
+                .setEnvelope(Envelopes.causedBy(report.getEnvelope(), config.issuer(), term.epoch()))
+                .setDomainId(domainId).setFreeBytes(free).setNeededBytes(0).setVolumeId(report.getVolumeId())
+                .setLevel(level).setSecondsToFull(seconds).setMessage(message).build()));
+    }
+
+    /** The domain lacks space now: no forecast alert until its forecast clears. Counts a refused extend's demand. */
+    private FillForecast shortOfSpace(String domainId, long refusedDemand) {
+        FillForecast forecast = forecastOf(domainId);
+        synchronized (forecast) {
+            if (refusedDemand > 0) {
+                forecast.demanded(refusedDemand, System.nanoTime());
+            }
+            levels.put(domainId, CapacityLevel.SHORT);
+        }
+        return forecast;
+    }
+
+    /** A domain's free space, read under its forecast's lock. */
+    @FunctionalInterface
+    private interface FreeSpace {
+        OptionalLong get() throws DriverException;
+    }
+
     private ProducerRecord<String, byte[]> partialAlert(VolumeWatermark report, long free, long missing) {
         return Records.of(Topics.EVENTS, report.getDomain().getId(), CapacityAlert.newBuilder()
                 .setEnvelope(Envelopes.causedBy(report.getEnvelope(), config.issuer(), term.epoch()))
                 .setDomainId(report.getDomain().getId()).setFreeBytes(free).setNeededBytes(missing).setVolumeId(report.getVolumeId())
+                .setLevel(CapacityLevel.SHORT).setSecondsToFull(0)
                 .setMessage("domain " + report.getDomain().getId() + " had " + free + " bytes free: volume " + report.getVolumeId()
                         + " got all of it, " + missing + " bytes less than its extend asked for; add capacity or move volumes").build());
     }
@@ -288,10 +364,13 @@ final class ExtendLoop {
                 .setAllocation(report.getAllocation()).setRequested(wanted).setCode(e.code().name()).setMessage(e.getMessage()).build()));
         if (e.code() == DriverException.Code.NO_SPACE) {
             long free = freeSpace(report);
+            long needed = Math.max(0, wanted - report.getAllocation());
+            FillForecast forecast = shortOfSpace(report.getDomain().getId(), needed);
             out.add(Records.of(Topics.EVENTS, report.getDomain().getId(), CapacityAlert.newBuilder()
                     .setEnvelope(Envelopes.causedBy(report.getEnvelope(), config.issuer(), term.epoch()))
-                    .setDomainId(report.getDomain().getId()).setFreeBytes(free).setNeededBytes(Math.max(0, wanted - report.getAllocation()))
-                    .setVolumeId(report.getVolumeId())
+                    .setDomainId(report.getDomain().getId()).setFreeBytes(free).setNeededBytes(needed)
+                    .setVolumeId(report.getVolumeId()).setLevel(CapacityLevel.SHORT)
+                    .setSecondsToFull(free < 0 ? -1 : forecast.secondsToFull(free, System.nanoTime()).orElse(-1))
                     .setMessage("domain " + report.getDomain().getId() + " cannot extend volume " + report.getVolumeId()
                             + (report.getPaused() ? "; its guest is paused" : "") + ": " + e.getMessage()).build()));
         }
