@@ -262,12 +262,12 @@ final class ExtendLoop {
 
     /**
      * What a domain short of the policy's extend can still give: all of its free space (whole
-     * MiB), if that is at least the headroom, so the guest gets past its threshold and keeps
-     * running while space is added; less would only bring the next report at once.
+     * MiB), if that is at least the headroom (and a MiB), so the guest gets past its threshold
+     * and keeps running while space is added; less would only bring the next report at once.
      */
     private long partialGrant(VolumeWatermark report, VolumeUri uri, DomainContext domain, long free, long needed) throws DriverException {
         long grant = free / Sizes.MIB * Sizes.MIB;
-        if (grant < policy.headroom(report.getWriteRate())) {
+        if (grant < Math.max(Sizes.MIB, policy.headroom(report.getWriteRate()))) {
             throw new DriverException(DriverException.Code.NO_SPACE, "domain " + domain.id() + " has " + free
                     + " bytes free; extending volume " + uri + " needs " + needed + ", and less than the "
                     + policy.headroom(report.getWriteRate()) + " bytes of headroom would not keep its guest going");
