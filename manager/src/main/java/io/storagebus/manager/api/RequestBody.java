@@ -47,10 +47,7 @@ final class RequestBody {
     }
 
     static RequestBody of(RoutingContext ctx, Set<String> allowedFields) {
-        Object parsed = ctx.get(PARSED);
-        if (parsed == null && ctx.body() != null && ctx.body().length() > 0) {
-            parsed = parseStrictly(ctx.body().asString()); // a route outside /api/, which wellFormed does not see
-        }
+        Object parsed = ctx.get(PARSED); // every route with a body is under /api/, where wellFormed parsed it
         if (parsed == null) {
             throw new ApiError(400, "INVALID_JSON", "request body must be a JSON object", null, java.util.List.of());
         }
