@@ -75,9 +75,13 @@ public final class CapacityLedger {
         }
         long now = nanoClock.getAsLong();
         if (account == null || !account.epoch.equals(epoch)) {
-            account = new Account(epoch, scan.usedBytes(), now);
-            accounts.put(key, account);
-            return account.used;
+            // Built inside compute, so an allocation recorded meanwhile (allocated() waits for it) is added to
+            // this account rather than to one it replaces: at worst counted twice until the next check, never lost.
+            try {
+                account = accounts.compute(key, (k, a) -> a != null && a.epoch.equals(epoch) ? a : new Account(epoch, scanned(scan), now));
+            } catch (ScanFailed e) {
+                throw e.cause;
+            }
         }
         synchronized (account) {
             if (now - account.checkedAt >= recheck.toNanos()) {
@@ -94,11 +98,29 @@ public final class CapacityLedger {
 
     /** A create or an extend under the domain's lock allocated {@code bytes} more. */
     public void allocated(Path dir, long bytes) {
-        Account account = accounts.get(dir.toAbsolutePath().normalize());
-        if (account != null) {
+        accounts.computeIfPresent(dir.toAbsolutePath().normalize(), (k, account) -> {
             synchronized (account) {
                 account.used += bytes;
             }
+            return account;
+        });
+    }
+
+    private static long scanned(Scan scan) {
+        try {
+            return scan.usedBytes();
+        } catch (DriverException e) {
+            throw new ScanFailed(e);
+        }
+    }
+
+    /** Carries a scan's failure out of {@code compute}. */
+    private static final class ScanFailed extends RuntimeException {
+        final DriverException cause;
+
+        ScanFailed(DriverException cause) {
+            super(cause);
+            this.cause = cause;
         }
     }
 
