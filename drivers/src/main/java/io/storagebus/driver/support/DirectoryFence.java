@@ -48,7 +48,18 @@ public final class DirectoryFence {
         return new Fence() {
             @Override
             public void advance(DomainContext domain) throws DriverException {
-                locked(root.apply(domain), domain, () -> null);
+                // Read without the lock unless there is a newer epoch to record: the epoch file is
+                // replaced by a rename, so this read sees a whole value, and every metadata commit
+                // checks again under the lock (guard). Locking here too cost each extend a second
+                // file lock on the domain's busiest path.
+                Path path = root.apply(domain);
+                Epoch seen = Epoch.of(DirectoryFence.highest(path));
+                if (domain.epoch().isOlderThan(seen)) {
+                    throw new FencedException(domain.id(), domain.epoch(), seen);
+                }
+                if (seen.isOlderThan(domain.epoch())) {
+                    locked(path, domain, () -> null);
+                }
             }
 
             @Override

@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,12 +61,17 @@ public final class LocalFiles {
         }
     }
 
+    /**
+     * The space the file system holds for {@code dir}'s user: one {@code statvfs}. Not through
+     * {@code Files.getFileStore}, which reads the whole mount table on every call and was the
+     * largest cost of an extend's free-space check.
+     */
     public static long usableSpace(Path dir) throws DriverException {
-        try {
-            return Files.getFileStore(dir).getUsableSpace();
-        } catch (IOException e) {
-            throw VolumeFiles.ioError("cannot read free space of " + dir, e);
+        long free = dir.toFile().getUsableSpace();
+        if (free == 0 && !Files.isDirectory(dir)) {
+            throw VolumeFiles.ioError("cannot read free space of " + dir, new NoSuchFileException(dir.toString()));
         }
+        return free;
     }
 
     /** Copies at most {@code length} bytes with one buffer; returns how many there were. */
