@@ -66,7 +66,8 @@ public final class KafkaAcls {
         g.topic(Topics.poolTopicPrefix(pool), PatternType.PREFIXED, AclOperation.READ, AclOperation.WRITE,
                 AclOperation.DESCRIBE, AclOperation.CREATE);
         g.topic(Topics.HOST_TOPIC_PREFIX, PatternType.PREFIXED, AclOperation.WRITE, AclOperation.DESCRIBE);
-        for (String state : List.of(Topics.VOLUME_STATE, Topics.TASK_STATE, Topics.BACKUP_STATE, Topics.EVENTS, Topics.DEAD_LETTER)) {
+        for (String state : List.of(Topics.VOLUME_STATE, Topics.TASK_STATE, Topics.BACKUP_STATE, Topics.CAPACITY_STATE, Topics.EVENTS,
+                Topics.DEAD_LETTER)) {
             g.topic(state, PatternType.LITERAL, AclOperation.WRITE, AclOperation.DESCRIBE);
         }
         // A host makes the shared topics as the SPM when it starts before any manager did.

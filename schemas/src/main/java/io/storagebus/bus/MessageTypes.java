@@ -23,6 +23,7 @@ import io.storagebus.schema.DeleteVolume;
 import io.storagebus.schema.CheckDomainStorage;
 import io.storagebus.schema.DisconnectDomain;
 import io.storagebus.schema.DomainActivated;
+import io.storagebus.schema.DomainCapacity;
 import io.storagebus.schema.DomainDisconnected;
 import io.storagebus.schema.DomainStorageChecked;
 import io.storagebus.schema.DomainState;
@@ -127,7 +128,8 @@ public final class MessageTypes {
             BackupState.class,
             BackupPolicy.class,
             CheckDomainStorage.class,
-            DomainStorageChecked.class);
+            DomainStorageChecked.class,
+            DomainCapacity.class);
 
     private MessageTypes() {
     }

@@ -24,6 +24,7 @@ import io.storagebus.schema.DeleteSnapshot;
 import io.storagebus.schema.DeleteVolume;
 import io.storagebus.schema.DisconnectDomain;
 import io.storagebus.schema.DomainActivated;
+import io.storagebus.schema.DomainCapacity;
 import io.storagebus.schema.DomainDisconnected;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.DomainStorageChecked;
@@ -148,6 +149,8 @@ public final class TopicMap {
     public static final Topic TASK_STATE = topic(Topics.TASK_STATE, Writer.MANAGER, TaskState.class);
     public static final Topic BACKUP_STATE = topic(Topics.BACKUP_STATE, Writer.MANAGER, BackupState.class);
     public static final Topic BACKUP_POLICY_STATE = topic(Topics.BACKUP_POLICY_STATE, Writer.MANAGER, BackupPolicy.class);
+    /** The SPM's forecast of each domain's time to full, for the manager's view. */
+    public static final Topic CAPACITY_STATE = topic(Topics.CAPACITY_STATE, Writer.HOST, DomainCapacity.class);
     public static final Topic SPM_COMMANDS = topic("storagebus.pool.<pool>.spm-commands", Writer.MANAGER, CreateVolume.class,
             CopyVolume.class, CloneVolume.class, DeleteVolume.class, SnapshotVolume.class, DeleteSnapshot.class, BackupVolume.class,
             RestoreBackup.class, DeleteBackup.class)
@@ -163,7 +166,7 @@ public final class TopicMap {
 
     /** Every topic that carries StorageBus records (the dead-letter topic carries others' bytes). */
     public static final List<Topic> ALL = List.of(EVENTS, SUBSCRIBERS, MAINTENANCE, MAINTENANCE_STATE, STORAGE_CHECKS, DOMAIN_STATE,
-            VOLUME_STATE, TASK_STATE, BACKUP_STATE, BACKUP_POLICY_STATE, SPM_COMMANDS, SPM_JOBS, WATERMARKS, HOST_COMMANDS);
+            VOLUME_STATE, TASK_STATE, BACKUP_STATE, BACKUP_POLICY_STATE, CAPACITY_STATE, SPM_COMMANDS, SPM_JOBS, WATERMARKS, HOST_COMMANDS);
 
     private TopicMap() {
     }

@@ -30,6 +30,8 @@ public final class Topics {
     public static final String BACKUP_POLICY_STATE = "storagebus.state.backup-policies";
     /** Compacted, keyed by domain id: each domain's latest maintenance request. */
     public static final String MAINTENANCE_STATE = "storagebus.state.maintenance";
+    /** Compacted, keyed by domain id: each domain's free space and time to full as its pool's SPM forecasts them. */
+    public static final String CAPACITY_STATE = "storagebus.state.capacity";
     /**
      * Subscribers' registrations and heartbeats (SubscriberHeartbeat), compacted, keyed by
      * subscriber id. Timestamps are the broker's (LogAppendTime), so liveness is judged on one
@@ -112,7 +114,7 @@ public final class Topics {
         List<NewTopic> topics = new ArrayList<>();
         topics.add(new NewTopic(EVENTS, 3, replication));
         topics.add(new NewTopic(DEAD_LETTER, 1, replication));
-        for (String state : List.of(DOMAIN_STATE, VOLUME_STATE, TASK_STATE, MAINTENANCE_STATE, BACKUP_STATE, BACKUP_POLICY_STATE)) {
+        for (String state : List.of(DOMAIN_STATE, VOLUME_STATE, TASK_STATE, MAINTENANCE_STATE, BACKUP_STATE, BACKUP_POLICY_STATE, CAPACITY_STATE)) {
             // Compaction cleans closed segments only: with Kafka's defaults (1 GiB, 7 days) a
             // state topic's records were never compacted, and a restart read every version of
             // every entity. Hourly 64 MiB segments, cleaned once a tenth is dirty, keep a

@@ -30,6 +30,7 @@ import io.storagebus.driver.VolumeSpec;
 import io.storagebus.driver.blockfile.BlockfileDriver;
 import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.schema.CapacityAlert;
+import io.storagebus.schema.DomainCapacity;
 import io.storagebus.schema.CapacityLevel;
 import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.RefreshVolume;
@@ -215,6 +216,26 @@ class ExtendStormIT {
                 alerts.toString());
         long toFull = alerts.get(1).getSecondsToFull();
         assertTrue(toFull > 30 * 60 && toFull < 60 * 60, "forecast when critical: " + toFull + " s");
+
+        // The managers' view (storagebus.state.capacity) was told at each crossing: its latest record is the critical one.
+        DomainCapacity state = await().atMost(WAIT).until(() -> latestCapacity(domain),
+                c -> c != null && c.getLevel() == CapacityLevel.CRITICAL);
+        assertEquals(alerts.get(1).getFreeBytes(), state.getFreeBytes(), state.toString());
+        assertEquals(toFull, state.getSecondsToFull(), state.toString());
+        assertTrue(state.getDemandBytesPerSecond() > 0, state.toString());
+        assertEquals("host:storm-spm", state.getEnvelope().getIssuer());
+    }
+
+    /** The last DomainCapacity the SPM wrote for the domain, null if none. */
+    private DomainCapacity latestCapacity(DomainRef domain) throws UndecodableRecordException {
+        MessageCodec codec = MessageCodec.standard();
+        DomainCapacity latest = null;
+        for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(cluster.kafka.bootstrapServers(), Topics.CAPACITY_STATE)) {
+            if (domain.getId().equals(r.key()) && codec.decode(r.value()) instanceof DomainCapacity c) {
+                latest = c;
+            }
+        }
+        return latest;
     }
 
     /**
@@ -300,8 +321,43 @@ class ExtendStormIT {
         return alerts;
     }
 
+    /**
+     * The ledger a new term builds from the storage after a storm, kept through the new SPM's
+     * deletes and extends, is what a fresh scan of the storage says. The storm's extends are the
+     * running SPM's; the new term is this test's driver (another ledger, as another process's
+     * would be), which takes the domain over; no report is sent for the domain afterwards, so the
+     * running SPM is not fenced before the next test.
+     */
     @Test
     @Order(4)
+    void afterAStormANewTermsLedgerThroughDeletesAndExtendsIsWhatTheStorageSays() throws Exception {
+        DomainRef domain = domain("ledger", "4G");
+        List<String> ids = volumes(domain, VOLUMES);
+        for (int i = 0; i < ids.size(); i++) {
+            report(domain, ids.get(i), i, 16 * MIB, 15 * MIB);
+        }
+        producer.flush();
+        for (String id : ids) {
+            await().atMost(WAIT).until(() -> refreshed.getOrDefault(id, List.of()).contains(24 * MIB));
+        }
+        DomainContext next = new DomainContext(domain.getId(), domain.getProperties()).withEpoch(spm.spmTerm().orElseThrow().epoch() + 1);
+        assertEquals(4096 * MIB - VOLUMES * 24 * MIB, driver.freeSpace(next).orElseThrow(), "the new term's ledger, built by a scan");
+        for (int i = 0; i < 10; i++) {
+            driver.destroy(next, new io.storagebus.driver.VolumeUri(domain.getId(), ids.get(i)), false);
+        }
+        for (int i = 10; i < 20; i++) {
+            driver.extend(next, new io.storagebus.driver.VolumeUri(domain.getId(), ids.get(i)), 64 * MIB);
+        }
+        driver.create(next, new VolumeSpec("ledger-late", "ledger-late", 256 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 16 * MIB));
+        long expected = 4096 * MIB - 10 * 64 * MIB - 20 * 24 * MIB - 16 * MIB;
+        assertEquals(expected, driver.freeSpace(next).orElseThrow(), "the ledger after deletes, extends and a create");
+        StorageDriver fresh = DriverRegistry.wrap(new BlockfileDriver());
+        assertEquals(expected, fresh.freeSpace(new DomainContext(domain.getId(), domain.getProperties())).orElseThrow(),
+                "a fresh scan of the storage");
+    }
+
+    @Test
+    @Order(5)
     void aDeposedSpmsParallelExtendsAreAllRefused() throws Exception {
         DomainRef domain = domain("deposed", "4G");
         List<String> ids = volumes(domain, VOLUMES);

@@ -147,6 +147,14 @@ class GuestPauseIT {
             assertTrue(qemu.isAlive());
             assertTrue(thin.events(GuestPaused.class, volumeId).stream().anyMatch(GuestPaused::getNospace), "the pause is reported");
             assertEquals(24 * MIB, ThinVolumes.deviceSize(device));
+
+            // What an operator reads: the SPM's view of the domain, through the manager.
+            JsonObject capacity = await().atMost(WAIT).until(() -> http.get("/api/v1/domains/" + small).json().getJsonObject("capacity"),
+                    c -> c != null && c.getLong("freeBytes") == 0);
+            assertEquals("SHORT", capacity.getString("level"), capacity.encode());
+            assertTrue(capacity.getString("forecastBy").startsWith("host:"), capacity.encode());
+            assertTrue(capacity.getLong("demandBytesPerSecond") > 0, capacity.encode());
+            assertEquals(0, capacity.getLong("secondsToFull"), capacity.encode());
         }
         qemu.kill();
         teardown(volumeId);

@@ -5,10 +5,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Properties;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -42,7 +40,6 @@ import io.storagebus.schema.VolumeExtendFailed;
 import io.storagebus.schema.VolumeWatermark;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.thin.ExtendPolicy;
-import io.storagebus.worker.thin.TimeToFull;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -79,15 +76,14 @@ final class ExtendLoop {
     private final MessageCodec codec = MessageCodec.standard();
     private final ConsumerLoop loop;
     private final ExecutorService extenders;
-    /** Per domain of this term: how fast its volumes ask for space, and the last alert level raised from that. */
-    private final Map<String, FillForecast> forecasts = new ConcurrentHashMap<>();
-    private final Map<String, CapacityLevel> levels = new ConcurrentHashMap<>();
+    private final CapacityForecasts forecasts;
 
     ExtendLoop(WorkerConfig config, SpmTerm term, DriverRegistry drivers) {
         this.config = config;
         this.term = term;
         this.drivers = drivers;
         this.policy = config.extendPolicy();
+        this.forecasts = new CapacityForecasts(config.timeToFull(), config.issuer(), term.epoch());
         AtomicInteger threads = new AtomicInteger();
         this.extenders = Executors.newFixedThreadPool(PARALLEL_EXTENDS, r -> {
             Thread t = new Thread(r, "spm-" + term.pool() + "-extend-" + threads.incrementAndGet() + "-epoch-" + term.epoch());
@@ -138,6 +134,7 @@ final class ExtendLoop {
             @Override
             public void polled(ConsumerRecords<String, byte[]> records) {
                 handleAll(coalesce(records, producer)).forEach(producer::send);
+                forecasts.refresh().forEach(producer::send);
                 uncommitted |= !records.isEmpty();
                 if (uncommitted && System.nanoTime() - committedAt >= COMMIT_EVERY.toNanos()) {
                     producer.flush();
@@ -238,12 +235,13 @@ final class ExtendLoop {
                 if (free.isPresent() && free.getAsLong() < wanted - current) {
                     wanted = current + partialGrant(report, uri, domain, free.getAsLong(), wanted - current);
                     out.add(partialAlert(report, free.getAsLong(), requested - wanted));
-                    shortOfSpace(report.getDomain().getId(), 0);
+                    out.addAll(forecasts.shortOfSpace(domain.id(), uri.volumeId(), report.getEnvelope(), 0, free.getAsLong()).records());
                 }
                 info = driver.extend(domain, uri, wanted);
                 StorageBusMetrics.get().extendAnswered(wanted < requested ? "partial" : "extended");
                 LOG.debug("epoch {}: extended {} from {} to {} bytes", term.epoch(), uri, current, info.allocatedSize());
-                forecast(report, requested - current, () -> driver.freeSpace(domain)).ifPresent(out::add);
+                out.addAll(forecasts.extended(domain.id(), uri.volumeId(), report.getEnvelope(), requested - current,
+                        () -> driver.freeSpace(domain)));
             } else {
                 StorageBusMetrics.get().extendAnswered("unchanged");
             }
@@ -277,72 +275,6 @@ final class ExtendLoop {
         return grant;
     }
 
-    private FillForecast forecastOf(String domainId) {
-        return forecasts.computeIfAbsent(domainId, d -> new FillForecast());
-    }
-
-    /**
-     * Counts an extend's demand in its domain's forecast and, when the forecast time to full
-     * crosses a threshold of {@link TimeToFull} (either way), the alert that says so: once per
-     * crossing, not per extend. A domain already SHORT stays so until its forecast clears.
-     */
-    private Optional<ProducerRecord<String, byte[]>> forecast(VolumeWatermark report, long demanded, FreeSpace freeSpace)
-            throws DriverException {
-        String domainId = report.getDomain().getId();
-        FillForecast forecast = forecastOf(domainId);
-        TimeToFull alerts = config.timeToFull();
-        long seconds;
-        long free;
-        CapacityLevel level;
-        // One domain's extends run in parallel: its demand, free space and level move together, so levels never go back and forth.
-        synchronized (forecast) {
-            long now = System.nanoTime();
-            forecast.demanded(demanded, now);
-            OptionalLong known = freeSpace.get();
-            if (known.isEmpty()) {
-                return Optional.empty();
-            }
-            free = known.getAsLong();
-            OptionalLong toFull = forecast.secondsToFull(free, now);
-            seconds = toFull.orElse(-1);
-            StorageBusMetrics.get().domainSecondsToFull(domainId, seconds);
-            level = toFull.isEmpty() || seconds >= alerts.warning().toSeconds() ? CapacityLevel.CLEARED
-                    : seconds >= alerts.critical().toSeconds() ? CapacityLevel.WARNING : CapacityLevel.CRITICAL;
-            CapacityLevel before = levels.getOrDefault(domainId, CapacityLevel.CLEARED);
-            if (level == before || before == CapacityLevel.SHORT && level != CapacityLevel.CLEARED) {
-                return Optional.empty();
-            }
-            levels.put(domainId, level);
-        }
-        String message = level == CapacityLevel.CLEARED
-                ? "domain " + domainId + " is no longer forecast to fill within " + alerts.warning().toMinutes() + " min"
-                : "domain " + domainId + " will be full in about " + Math.max(1, seconds / 60) + " min at the rate its thin volumes ask "
-                        + "for space (" + free + " bytes free); add capacity or move volumes";
-        LOG.warn("epoch {}: {} ({})", term.epoch(), message, level);
-        return Optional.of(Records.of(Topics.EVENTS, domainId, CapacityAlert.newBuilder()
-                .setEnvelope(Envelopes.causedBy(report.getEnvelope(), config.issuer(), term.epoch()))
-                .setDomainId(domainId).setFreeBytes(free).setNeededBytes(0).setVolumeId(report.getVolumeId())
-                .setLevel(level).setSecondsToFull(seconds).setMessage(message).build()));
-    }
-
-    /** The domain lacks space now: no forecast alert until its forecast clears. Counts a refused extend's demand. */
-    private FillForecast shortOfSpace(String domainId, long refusedDemand) {
-        FillForecast forecast = forecastOf(domainId);
-        synchronized (forecast) {
-            if (refusedDemand > 0) {
-                forecast.demanded(refusedDemand, System.nanoTime());
-            }
-            levels.put(domainId, CapacityLevel.SHORT);
-        }
-        return forecast;
-    }
-
-    /** A domain's free space, read under its forecast's lock. */
-    @FunctionalInterface
-    private interface FreeSpace {
-        OptionalLong get() throws DriverException;
-    }
-
     private ProducerRecord<String, byte[]> partialAlert(VolumeWatermark report, long free, long missing) {
         return Records.of(Topics.EVENTS, report.getDomain().getId(), CapacityAlert.newBuilder()
                 .setEnvelope(Envelopes.causedBy(report.getEnvelope(), config.issuer(), term.epoch()))
@@ -365,14 +297,16 @@ final class ExtendLoop {
         if (e.code() == DriverException.Code.NO_SPACE) {
             long free = freeSpace(report);
             long needed = Math.max(0, wanted - report.getAllocation());
-            FillForecast forecast = shortOfSpace(report.getDomain().getId(), needed);
+            CapacityForecasts.Short shortOfSpace = forecasts.shortOfSpace(report.getDomain().getId(), report.getVolumeId(),
+                    report.getEnvelope(), needed, free);
             out.add(Records.of(Topics.EVENTS, report.getDomain().getId(), CapacityAlert.newBuilder()
                     .setEnvelope(Envelopes.causedBy(report.getEnvelope(), config.issuer(), term.epoch()))
                     .setDomainId(report.getDomain().getId()).setFreeBytes(free).setNeededBytes(needed)
                     .setVolumeId(report.getVolumeId()).setLevel(CapacityLevel.SHORT)
-                    .setSecondsToFull(free < 0 ? -1 : forecast.secondsToFull(free, System.nanoTime()).orElse(-1))
+                    .setSecondsToFull(shortOfSpace.secondsToFull())
                     .setMessage("domain " + report.getDomain().getId() + " cannot extend volume " + report.getVolumeId()
                             + (report.getPaused() ? "; its guest is paused" : "") + ": " + e.getMessage()).build()));
+            out.addAll(shortOfSpace.records());
         }
         return out;
     }

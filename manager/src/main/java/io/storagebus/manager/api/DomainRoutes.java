@@ -40,7 +40,10 @@ record DomainRoutes(DomainRequests domains, Resources resources, DriverRegistry 
                 .onFailure(ctx::fail);
     }
 
+    /** A domain as stored, with its SPM's capacity forecast once there is one. */
     private JsonObject json(DomainState d) {
-        return Views.domain(d, drivers.find(d.getDriver()).orElse(null));
+        JsonObject json = Views.domain(d, drivers.find(d.getDriver()).orElse(null));
+        resources.view().capacity(d.getId()).ifPresent(c -> json.put("capacity", Views.capacity(c)));
+        return json;
     }
 }

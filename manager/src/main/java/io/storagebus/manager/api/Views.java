@@ -7,6 +7,7 @@ import io.storagebus.driver.PropertyDescriptor;
 import io.storagebus.driver.PropertyType;
 import io.storagebus.driver.StorageDriver;
 import io.storagebus.schema.BackupState;
+import io.storagebus.schema.DomainCapacity;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.SnapshotRef;
 import io.storagebus.schema.TaskState;
@@ -37,6 +38,25 @@ final class Views {
         // What the host that checked the storage resolved it to (never a secret); none for domains stored before hosts checked.
         if (d.getStorageId() != null) {
             json.put("storageId", d.getStorageId());
+        }
+        return json;
+    }
+
+    /**
+     * A domain's free space and time to full as its pool's SPM last forecast them (at
+     * {@code forecastAt}, by {@code forecastBy}); {@code secondsToFull} and {@code fullAt} only
+     * when there is a demand to forecast from.
+     */
+    static JsonObject capacity(DomainCapacity c) {
+        JsonObject json = new JsonObject()
+                .put("freeBytes", c.getFreeBytes())
+                .put("demandBytesPerSecond", c.getDemandBytesPerSecond())
+                .put("level", c.getLevel().name())
+                .put("forecastAt", c.getEnvelope().getTimestamp().toString())
+                .put("forecastBy", c.getEnvelope().getIssuer());
+        if (c.getSecondsToFull() >= 0) {
+            json.put("secondsToFull", c.getSecondsToFull())
+                    .put("fullAt", c.getEnvelope().getTimestamp().plusSeconds(c.getSecondsToFull()).toString());
         }
         return json;
     }

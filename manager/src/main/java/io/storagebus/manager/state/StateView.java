@@ -20,6 +20,7 @@ import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
 import io.storagebus.schema.BackupPolicy;
 import io.storagebus.schema.BackupState;
+import io.storagebus.schema.DomainCapacity;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.MaintenanceState;
 import io.storagebus.schema.TaskState;
@@ -30,7 +31,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The manager's materialized view of the compacted state topics (domains, volumes, tasks, maintenance, backups, backup policies). It
+ * The manager's materialized view of the compacted state topics (domains, volumes, tasks, maintenance, backups, backup policies,
+ * the SPMs' capacity forecasts). It
  * reads them from the beginning on start, so a restarted manager knows everything it knew; it
  * keeps no database of its own.
  */
@@ -39,7 +41,7 @@ public final class StateView implements AutoCloseable {
     /** Below this many records a poll is decoded on the follower's thread alone: splitting costs more. */
     private static final int PARALLEL_DECODE = 64;
     static final List<String> TOPICS = List.of(Topics.DOMAIN_STATE, Topics.VOLUME_STATE, Topics.TASK_STATE,
-            Topics.MAINTENANCE_STATE, Topics.BACKUP_STATE, Topics.BACKUP_POLICY_STATE);
+            Topics.MAINTENANCE_STATE, Topics.BACKUP_STATE, Topics.BACKUP_POLICY_STATE, Topics.CAPACITY_STATE);
 
     /** What the view does with the records of one state topic. */
     interface Rows {
@@ -154,10 +156,13 @@ public final class StateView implements AutoCloseable {
     private final SortedIndex<BackupPolicy> policiesByAge = SortedIndex.of(p -> Page.oldestFirst(p.getCreatedAt(), p.getVolumeId()));
     private final Table<BackupPolicy> policies = new Table<>(Topics.BACKUP_POLICY_STATE, BackupPolicy.class, BackupPolicy::getVolumeId,
             (k, p) -> k, false).indexedBy(policiesByAge);
+    /** Written by the SPMs, not by a manager. */
+    private final Table<DomainCapacity> capacity = new Table<>(Topics.CAPACITY_STATE, DomainCapacity.class, DomainCapacity::getDomainId,
+            (k, c) -> null, false);
     private final Map<String, Rows> byTopic = Map.of(domains.topic, domains, volumes.topic, volumes, tasks.topic(), tasks,
-            maintenance.topic, maintenance, backups.topic, backups, policies.topic, policies);
+            maintenance.topic, maintenance, backups.topic, backups, policies.topic, policies, capacity.topic, capacity);
     private final Map<Class<?>, Rows> byType = Map.of(DomainState.class, domains, VolumeState.class, volumes, TaskState.class, tasks,
-            MaintenanceState.class, maintenance, BackupState.class, backups, BackupPolicy.class, policies);
+            MaintenanceState.class, maintenance, BackupState.class, backups, BackupPolicy.class, policies, DomainCapacity.class, capacity);
     private final List<Consumer<String>> volumeListeners = new CopyOnWriteArrayList<>();
     private final TopicFollower follower;
 
@@ -187,6 +192,11 @@ public final class StateView implements AutoCloseable {
 
     public Optional<DomainState> domain(String id) {
         return Optional.ofNullable(domains.rows.get(id));
+    }
+
+    /** The domain's free space and time to full as its pool's SPM last forecast them, if it has. */
+    public Optional<DomainCapacity> capacity(String domainId) {
+        return Optional.ofNullable(capacity.rows.get(domainId));
     }
 
     public Collection<DomainState> domains() {
