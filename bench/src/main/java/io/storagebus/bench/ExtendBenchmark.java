@@ -5,6 +5,7 @@ import static io.storagebus.bench.Figures.option;
 import static io.storagebus.bench.Figures.pct;
 
 import java.nio.file.Files;
+import java.time.Duration;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -68,6 +69,7 @@ public final class ExtendBenchmark {
         ExtendPolicy policy = new ExtendPolicy(Long.parseLong(option(args, "--chunk-mb", "2560")) * Sizes.MIB, 20, 5);
         Path dir = Path.of(option(args, "--dir", Files.createTempDirectory("sb-bench-extend-").toString()));
         String capacity = option(args, "--capacity", null);
+        String storm = option(args, "--storm", null);
         String bootstrap = option(args, "--bootstrap-servers", null);
         String zookeeper = option(args, "--zookeeper", null);
 
@@ -91,10 +93,14 @@ public final class ExtendBenchmark {
                 sim.host(String.format("sim-%04d", h), volumes.subList(h * perHost, (h + 1) * perHost));
             }
             long started = System.nanoTime();
-            sim.start();
+            sim.start(storm == null ? null : Duration.ofSeconds(Long.parseLong(storm)));
             resources.add(0, sim);
             System.out.printf(Locale.ROOT, "%d simulated hosts with %d volumes each, %d MiB/s per volume, chunk %d MiB; topics ready in %.1f s%n",
                     hosts, perHost, rate / Sizes.MIB, policy.chunk() / Sizes.MIB, (System.nanoTime() - started) / 1e9);
+            if (storm != null) {
+                storm(sim, volumes.size(), Integer.parseInt(storm), duration, bootstrap);
+                return;
+            }
             try (Floor floor = new Floor(bootstrap)) {
                 // Measurement windows, not waits for a condition: the load runs for a fixed time.
                 TimeUnit.SECONDS.sleep(warmup);
@@ -118,6 +124,43 @@ public final class ExtendBenchmark {
                 r.close();
             }
         }
+    }
+
+    /**
+     * A boot storm: every volume crosses its first threshold within {@code spread} seconds of the
+     * start, and the storm is measured from the start until each has had its first extend
+     * answered (or {@code limit} seconds): how long the SPM took, its rate, the round trips.
+     */
+    private static void storm(SimulatedHosts sim, int volumes, int spread, int limit, String bootstrap) throws Exception {
+        try (Floor floor = new Floor(bootstrap)) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(limit);
+            // A tool's progress check, not a test's wait: it ends at the deadline whatever the answer.
+            while (sim.answeredVolumes() < volumes && System.nanoTime() < deadline) {
+                TimeUnit.MILLISECONDS.sleep(100);
+            }
+            double[] rt = sim.roundTripsMillis();
+            double[] fl = floor.millis();
+            int answered = sim.answeredVolumes();
+            double took = sim.secondsToLastFirstAnswer();
+            System.out.printf(Locale.ROOT, "storm: %d volumes crossing their first threshold within %d s; %d answered, the last %.1f s after the start "
+                            + "(%.0f extends/s); round trip p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
+                    volumes, spread, answered, took, answered / took, pct(rt, 50), pct(rt, 99), max(rt));
+            System.out.printf(Locale.ROOT, "floor (produce-consume-produce-consume, %d samples): p50 %.1f ms, p99 %.1f ms%n",
+                    fl.length, pct(fl, 50), pct(fl, 99));
+            System.out.printf(Locale.ROOT, "pauses (a volume filled before its extend arrived): %d%n", sim.pauses());
+            System.out.printf(Locale.ROOT, "{\"volumes\":%d,\"storm_s\":%d,\"answered\":%d,\"storm_took_s\":%.2f,\"extends_per_s\":%.1f,"
+                            + "\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,\"floor_p50_ms\":%.2f,\"floor_p99_ms\":%.2f,\"pauses\":%d,"
+                            + "\"heap_used_mib\":%d}%n",
+                    volumes, spread, answered, took, answered / took, pct(rt, 50), pct(rt, 99), max(rt), pct(fl, 50), pct(fl, 99), sim.pauses(),
+                    heapUsedMib());
+        }
+    }
+
+    /** The heap in use after a full collection: the SPM, the broker and the simulation together, so an upper bound of the SPM's. */
+    private static long heapUsedMib() {
+        System.gc();
+        Runtime r = Runtime.getRuntime();
+        return (r.totalMemory() - r.freeMemory()) / Sizes.MIB;
     }
 
     /** With a capacity, every extend checks the domain's free space under it, as a VG's size limits its LVs. */

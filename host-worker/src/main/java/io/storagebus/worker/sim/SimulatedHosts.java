@@ -91,6 +91,8 @@ public final class SimulatedHosts implements AutoCloseable {
     /** Reads the hosts' commands (the SPM's answers); a bench tool, so any failure ends it. */
     private ConsumerLoop commands;
     private volatile boolean running;
+    private volatile long startedNanos;
+    private volatile long lastFirstAnswerNanos;
 
     /**
      * @param writeRate bytes per second each volume is written at
@@ -110,7 +112,17 @@ public final class SimulatedHosts implements AutoCloseable {
         return this;
     }
 
+    /** Starts writing, the volumes' first threshold crossings spread over the time their writes take to reach it. */
     public SimulatedHosts start() {
+        return start(null);
+    }
+
+    /**
+     * Starts writing with every volume's first threshold crossed within {@code firstCrossings} of
+     * now, evenly spread (a boot storm); null spreads them over the time the writes take to reach
+     * the threshold from an empty volume.
+     */
+    public SimulatedHosts start(Duration firstCrossings) {
         List<NewTopic> topics = new ArrayList<>(Topics.poolTopics(pool, (short) 1));
         hostIds.forEach(h -> topics.add(Topics.hostCommandTopic(h, (short) 1)));
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
@@ -136,11 +148,13 @@ public final class SimulatedHosts implements AutoCloseable {
         running = true;
         commands.start();
         long now = System.nanoTime();
+        startedNanos = now;
         // Spread the volumes' write positions so that reports do not all come at once.
         long i = 0;
         for (Sim s : sims.values()) {
             long threshold = policy.threshold(s.allocation, writeRate);
-            s.basePosition = threshold - (long) ((double) threshold * (i++ % 1000) / 1000);
+            double spread = firstCrossings == null ? threshold : Math.min(threshold, firstCrossings.toNanos() / 1e9 * writeRate);
+            s.basePosition = threshold - (long) (spread * (i++ % sims.size()) / sims.size());
             s.baseNanos = now;
             scheduleThresholdCrossing(s);
         }
@@ -206,7 +220,9 @@ public final class SimulatedHosts implements AutoCloseable {
         }
         if (s.reportSentNanos != 0) {
             roundTripNanos.add(receivedNanos - s.reportSentNanos);
-            answered.put(s.volume.volumeId(), true);
+            if (answered.put(s.volume.volumeId(), true) == null) {
+                lastFirstAnswerNanos = receivedNanos;
+            }
         }
         long now = System.nanoTime();
         if (s.paused) {
@@ -239,6 +255,11 @@ public final class SimulatedHosts implements AutoCloseable {
     /** Volumes whose latest report got an answer. */
     public int answeredVolumes() {
         return answered.size();
+    }
+
+    /** Seconds from {@link #start} to the first answer of the last volume answered so far. */
+    public double secondsToLastFirstAnswer() {
+        return (lastFirstAnswerNanos - startedNanos) / 1e9;
     }
 
     public long pauses() {

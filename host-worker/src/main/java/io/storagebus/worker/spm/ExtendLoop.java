@@ -324,6 +324,12 @@ final class ExtendLoop {
         Properties p = KafkaClients.producer(config.spmKafka());
         p.put(ProducerConfig.CLIENT_ID_CONFIG, "spm-" + term.pool() + "-extends-" + config.hostId() + "-e" + term.epoch());
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "10000");
+        // A poll's answers go to as many host topics as it had hosts: sent as they are added, they left in
+        // many small requests; 2 ms lets a poll's answers share a few.
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "2");
+        // Every host's topic stays known for an hour, not 5 minutes: a storm after a quiet spell would
+        // otherwise fetch a thousand topics' metadata again, one merge of the whole cluster view each.
+        p.put(ProducerConfig.METADATA_MAX_IDLE_CONFIG, "3600000");
         return p;
     }
 
