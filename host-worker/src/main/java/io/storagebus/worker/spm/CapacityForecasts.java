@@ -27,9 +27,9 @@ import org.slf4j.LoggerFactory;
  * level last raised, and what the managers were last told. The extend path tells it of every
  * extend's demand and of a domain found short; it answers with what to publish: a
  * {@code CapacityAlert} when the forecast crosses a {@link TimeToFull} threshold (once per
- * crossing, not per extend), and the domain's {@code DomainCapacity} state when its level changed,
- * it filled up or got space again, or the last one is {@link #PUBLISH_EVERY} old. While no extend comes, {@link #refresh} lets a
- * fading demand clear a raised level.
+ * crossing, not per extend), and the domain's {@code DomainCapacity} state when its level
+ * changed, it filled up or got space again, or the last one is {@link #PUBLISH_EVERY} old. While
+ * no extend comes, {@link #refresh} lets a fading demand or freed space clear a raised level.
  */
 final class CapacityForecasts {
     private static final Logger LOG = LoggerFactory.getLogger(CapacityForecasts.class);
@@ -54,6 +54,8 @@ final class CapacityForecasts {
         final FillForecast forecast = new FillForecast();
         CapacityLevel level = CapacityLevel.CLEARED;
         long free = -1;
+        /** Where the domain's free space is read again while no extend comes. */
+        FreeSpace freeSpace;
         /** The report whose envelope the domain's next records are caused by (their pool and correlation). */
         Envelope cause;
         String volumeId;
@@ -91,6 +93,7 @@ final class CapacityForecasts {
             d.forecast.demanded(demanded, now);
             d.cause = cause;
             d.volumeId = volumeId;
+            d.freeSpace = freeSpace;
             OptionalLong free = freeSpace.get();
             if (free.isEmpty()) {
                 return List.of();
@@ -103,9 +106,10 @@ final class CapacityForecasts {
     /**
      * The domain lacks space now (an extend was refused or got less than it asked): SHORT, and no
      * forecast alert until its forecast clears. Counts a refused extend's demand. Returns the
-     * domain's state record to publish, if it is due, and the forecast seconds to full.
+     * domain's free space (-1 if unknown), its forecast seconds to full and its state record to
+     * publish, if it is due.
      */
-    Short shortOfSpace(String domainId, String volumeId, Envelope cause, long refusedDemand, long free) {
+    Short shortOfSpace(String domainId, String volumeId, Envelope cause, long refusedDemand, FreeSpace freeSpace) {
         Domain d = domain(domainId);
         synchronized (d) {
             long now = clock.getAsLong();
@@ -114,6 +118,8 @@ final class CapacityForecasts {
             }
             d.cause = cause;
             d.volumeId = volumeId;
+            d.freeSpace = freeSpace;
+            long free = read(domainId, freeSpace);
             if (free >= 0) {
                 d.free = free;
             }
@@ -124,18 +130,19 @@ final class CapacityForecasts {
             if (d.free >= 0 && d.due(changed, now, PUBLISH_EVERY)) {
                 out.add(state(domainId, d, seconds, now));
             }
-            return new Short(seconds, out);
+            return new Short(free, seconds, out);
         }
     }
 
-    /** What {@link #shortOfSpace} found: the forecast (-1 if none) and the state record to publish, if due. */
-    record Short(long secondsToFull, List<ProducerRecord<String, byte[]>> records) {
+    /** What {@link #shortOfSpace} found: the free space and the forecast (-1 if unknown) and the state record to publish, if due. */
+    record Short(long freeBytes, long secondsToFull, List<ProducerRecord<String, byte[]>> records) {
     }
 
     /**
      * Looks again at the domains with a level raised that no extend touched for {@link #IDLE_EVERY}:
-     * their demand fades, and once their forecast is past the warning threshold the level clears.
-     * A CLEARED domain's state is left as it is: its timestamp says how old it is.
+     * their demand fades and their free space is read again (volumes deleted, capacity added), and
+     * once their forecast is past the warning threshold the level clears, SHORT too. A CLEARED
+     * domain's state is left as it is: its timestamp says how old it is.
      */
     List<ProducerRecord<String, byte[]>> refresh() {
         List<ProducerRecord<String, byte[]>> out = new ArrayList<>();
@@ -143,11 +150,25 @@ final class CapacityForecasts {
         domains.forEach((domainId, d) -> {
             synchronized (d) {
                 if (d.level != CapacityLevel.CLEARED && d.free >= 0 && d.due(false, now, IDLE_EVERY)) {
+                    long free = read(domainId, d.freeSpace);
+                    if (free >= 0) {
+                        d.free = free;
+                    }
                     out.addAll(assess(domainId, d, now));
                 }
             }
         });
         return out;
+    }
+
+    /** The domain's free space, -1 if the driver cannot say now: the forecast then keeps the last figure. */
+    private static long read(String domainId, FreeSpace freeSpace) {
+        try {
+            return freeSpace.get().orElse(-1);
+        } catch (DriverException | RuntimeException e) {
+            LOG.debug("cannot read the free space of domain {}: {}", domainId, e.toString());
+            return -1;
+        }
     }
 
     private Domain domain(String domainId) {

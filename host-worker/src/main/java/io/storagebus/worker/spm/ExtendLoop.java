@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
@@ -235,7 +236,8 @@ final class ExtendLoop {
                 if (free.isPresent() && free.getAsLong() < wanted - current) {
                     wanted = current + partialGrant(report, uri, domain, free.getAsLong(), wanted - current);
                     out.add(partialAlert(report, free.getAsLong(), requested - wanted));
-                    out.addAll(forecasts.shortOfSpace(domain.id(), uri.volumeId(), report.getEnvelope(), 0, free.getAsLong()).records());
+                    out.addAll(forecasts.shortOfSpace(domain.id(), uri.volumeId(), report.getEnvelope(), 0, () -> driver.freeSpace(domain))
+                            .records());
                 }
                 info = driver.extend(domain, uri, wanted);
                 StorageBusMetrics.get().extendAnswered(wanted < requested ? "partial" : "extended");
@@ -295,10 +297,10 @@ final class ExtendLoop {
                 .setVolumeId(report.getVolumeId()).setDomainId(report.getDomain().getId()).setHostId(report.getHostId())
                 .setAllocation(report.getAllocation()).setRequested(wanted).setCode(e.code().name()).setMessage(e.getMessage()).build()));
         if (e.code() == DriverException.Code.NO_SPACE) {
-            long free = freeSpace(report);
             long needed = Math.max(0, wanted - report.getAllocation());
             CapacityForecasts.Short shortOfSpace = forecasts.shortOfSpace(report.getDomain().getId(), report.getVolumeId(),
-                    report.getEnvelope(), needed, free);
+                    report.getEnvelope(), needed, () -> freeSpace(report));
+            long free = shortOfSpace.freeBytes();
             out.add(Records.of(Topics.EVENTS, report.getDomain().getId(), CapacityAlert.newBuilder()
                     .setEnvelope(Envelopes.causedBy(report.getEnvelope(), config.issuer(), term.epoch()))
                     .setDomainId(report.getDomain().getId()).setFreeBytes(free).setNeededBytes(needed)
@@ -311,13 +313,10 @@ final class ExtendLoop {
         return out;
     }
 
-    private long freeSpace(VolumeWatermark report) {
-        try {
-            return drivers.find(report.getDomain().getDriver()).orElseThrow()
-                    .freeSpace(new DomainContext(report.getDomain().getId(), report.getDomain().getProperties())).orElse(-1);
-        } catch (DriverException | RuntimeException e) {
-            return -1;
-        }
+    /** The domain's free space as this term's ledger has it; none when this host lacks the driver. */
+    private OptionalLong freeSpace(VolumeWatermark report) throws DriverException {
+        Optional<StorageDriver> driver = drivers.find(report.getDomain().getDriver());
+        return driver.isPresent() ? driver.get().freeSpace(SpmDrivers.context(report.getDomain(), term)) : OptionalLong.empty();
     }
 
     private Properties producerProps() {

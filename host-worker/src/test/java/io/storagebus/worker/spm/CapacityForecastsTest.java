@@ -66,15 +66,15 @@ class CapacityForecastsTest {
 
     @Test
     void aDomainShortOfSpaceIsSaidOnceAndAgainAtOnceWhenItFillsUp() throws Exception {
-        CapacityForecasts.Short first = forecasts.shortOfSpace("d1", "v1", CAUSE, 64 * MIB, 100 * MIB);
+        CapacityForecasts.Short first = forecasts.shortOfSpace("d1", "v1", CAUSE, 64 * MIB, free(100 * MIB));
         assertEquals(CapacityLevel.SHORT, decoded(first.records()).get(0) instanceof DomainCapacity c ? c.getLevel() : null);
         assertTrue(first.secondsToFull() > 0, "the refused demand makes a forecast: " + first.secondsToFull());
 
         at(1);
-        assertEquals(List.of(), forecasts.shortOfSpace("d1", "v2", CAUSE, 64 * MIB, 50 * MIB).records());
+        assertEquals(List.of(), forecasts.shortOfSpace("d1", "v2", CAUSE, 64 * MIB, free(50 * MIB)).records());
 
         at(2);
-        List<Object> full = decoded(forecasts.shortOfSpace("d1", "v3", CAUSE, 64 * MIB, 0).records());
+        List<Object> full = decoded(forecasts.shortOfSpace("d1", "v3", CAUSE, 64 * MIB, free(0)).records());
         assertEquals(1, full.size(), "the domain filled up: said at once");
         assertEquals(0, ((DomainCapacity) full.get(0)).getFreeBytes());
         assertEquals(0, ((DomainCapacity) full.get(0)).getSecondsToFull());
@@ -105,9 +105,45 @@ class CapacityForecastsTest {
     }
 
     @Test
+    void aFullDomainThatGotSpaceWithoutExtendsClearsWhenItsFreeSpaceIsReadAgain() throws Exception {
+        AtomicLong storage = new AtomicLong(0);
+        CapacityForecasts.Short full = forecasts.shortOfSpace("d1", "v1", CAUSE, 64 * MIB, () -> OptionalLong.of(storage.get()));
+        assertEquals(0, full.freeBytes());
+        assertEquals(CapacityLevel.SHORT, ((DomainCapacity) decoded(full.records()).get(0)).getLevel());
+
+        // Volumes deleted: a TiB free, and no extend comes to say so.
+        storage.set(1L << 40);
+        at(CapacityForecasts.IDLE_EVERY.toSeconds());
+        List<Object> cleared = decoded(forecasts.refresh());
+        assertEquals(CapacityLevel.CLEARED, ((CapacityAlert) cleared.get(0)).getLevel(), cleared.toString());
+        assertEquals(1L << 40, ((DomainCapacity) cleared.get(1)).getFreeBytes());
+    }
+
+    @Test
+    void aFreeSpaceTheDriverCannotReadAgainKeepsTheLastFigure() throws Exception {
+        AtomicLong reads = new AtomicLong();
+        forecasts.shortOfSpace("d1", "v1", CAUSE, 64 * MIB, () -> {
+            if (reads.incrementAndGet() > 1) {
+                throw new DriverException(DriverException.Code.IO_ERROR, "vgs failed");
+            }
+            return OptionalLong.of(0);
+        });
+        at(CapacityForecasts.IDLE_EVERY.toSeconds());
+        List<Object> still = decoded(forecasts.refresh());
+        assertEquals(2, reads.get(), "read again");
+        assertEquals(1, still.size(), "still SHORT, still full: the state again, no alert: " + still);
+        assertEquals(0, ((DomainCapacity) still.get(0)).getFreeBytes());
+        assertEquals(CapacityLevel.SHORT, ((DomainCapacity) still.get(0)).getLevel());
+    }
+
+    @Test
     void aDomainWithoutAFreeSpaceFigureHasNoForecast() throws DriverException {
         assertEquals(List.of(), forecasts.extended("d1", "v1", CAUSE, 600 * MIB, OptionalLong::empty));
         assertEquals(List.of(), forecasts.refresh());
+    }
+
+    private static CapacityForecasts.FreeSpace free(long bytes) {
+        return () -> OptionalLong.of(bytes);
     }
 
     private void at(long seconds) {
