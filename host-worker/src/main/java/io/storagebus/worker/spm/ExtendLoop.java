@@ -236,8 +236,7 @@ final class ExtendLoop {
                 if (free.isPresent() && free.getAsLong() < wanted - current) {
                     wanted = current + partialGrant(report, uri, domain, free.getAsLong(), wanted - current);
                     out.add(partialAlert(report, free.getAsLong(), requested - wanted));
-                    out.addAll(forecasts.shortOfSpace(domain.id(), uri.volumeId(), report.getEnvelope(), 0, () -> driver.freeSpace(domain))
-                            .records());
+                    out.addAll(forecasts.shortOfSpace(domain.id(), uri.volumeId(), report.getEnvelope(), 0, () -> free).records());
                 }
                 info = driver.extend(domain, uri, wanted);
                 StorageBusMetrics.get().extendAnswered(wanted < requested ? "partial" : "extended");
