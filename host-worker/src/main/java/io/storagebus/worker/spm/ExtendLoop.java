@@ -2,6 +2,7 @@ package io.storagebus.worker.spm;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -13,7 +14,10 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
 
 import io.storagebus.bus.ConsumerLoop;
 import io.storagebus.bus.Envelopes;
@@ -41,6 +45,7 @@ import io.storagebus.schema.VolumeExtendFailed;
 import io.storagebus.schema.VolumeWatermark;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.thin.ExtendPolicy;
+import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -48,6 +53,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.InterruptException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -118,6 +124,7 @@ final class ExtendLoop {
     private ConsumerLoop.Session open(CountDownLatch closed) {
         KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
         KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps());
+        HostTopicMetadata hostTopics = new HostTopicMetadata(producer, "spm-" + term.pool() + "-extends-epoch-" + term.epoch());
         ConsumerLoop.Session session = new ConsumerLoop.Session() {
             long committedAt = System.nanoTime();
             boolean uncommitted;
@@ -134,7 +141,9 @@ final class ExtendLoop {
 
             @Override
             public void polled(ConsumerRecords<String, byte[]> records) {
-                handleAll(coalesce(records, producer)).forEach(producer::send);
+                List<ProducerRecord<String, byte[]>> answers = handleAll(coalesce(records, producer));
+                hostTopics.awaitKnown(answers.stream().map(ProducerRecord::topic).collect(Collectors.toSet()));
+                answers.forEach(producer::send);
                 forecasts.refresh().forEach(producer::send);
                 uncommitted |= !records.isEmpty();
                 if (uncommitted && System.nanoTime() - committedAt >= COMMIT_EVERY.toNanos()) {
@@ -147,6 +156,7 @@ final class ExtendLoop {
 
             @Override
             public void close() {
+                hostTopics.close();
                 consumer.close(Duration.ofSeconds(5));
                 producer.close(Duration.ofSeconds(5));
             }
@@ -155,6 +165,7 @@ final class ExtendLoop {
             String topic = Topics.watermarks(term.pool());
             consumer.assign(KafkaClients.partitionsOf(consumer, topic, closed));
             LOG.info("epoch {}: extending volumes on reports from {}", term.epoch(), topic);
+            hostTopics.prefetch(this::hostTopicNames);
             return session;
         } catch (RuntimeException e) {
             session.close();
@@ -211,7 +222,7 @@ final class ExtendLoop {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 answers.forEach(a -> a.cancel(false));
-                throw new org.apache.kafka.common.errors.InterruptException(e);
+                throw new InterruptException(e);
             }
         }
         return out;
@@ -316,6 +327,19 @@ final class ExtendLoop {
     private OptionalLong freeSpace(VolumeWatermark report) throws DriverException {
         Optional<StorageDriver> driver = drivers.find(report.getDomain().getDriver());
         return driver.isPresent() ? driver.get().freeSpace(SpmDrivers.context(report.getDomain(), term)) : OptionalLong.empty();
+    }
+
+    /** Every host topic this SPM may answer to, as the cluster lists them to it. */
+    private Collection<String> hostTopicNames() {
+        try (Admin admin = KafkaClients.admin(config.spmKafka())) {
+            return admin.listTopics().names().get(30, TimeUnit.SECONDS).stream()
+                    .filter(t -> t.startsWith(Topics.HOST_TOPIC_PREFIX) && t.endsWith(".commands")).toList();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptException(e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("cannot list the cluster's topics: " + e.getMessage(), e);
+        }
     }
 
     private Properties producerProps() {
