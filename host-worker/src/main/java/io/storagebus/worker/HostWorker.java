@@ -11,6 +11,7 @@ import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.HostRegistration;
 import io.storagebus.leases.SpmElection;
+import io.storagebus.leases.VolumeLease;
 import io.storagebus.leases.VolumeLeases;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.lifecycle.Lifecycle;
@@ -57,10 +58,20 @@ public final class HostWorker implements AutoCloseable {
         registration.start(2L * config.zooKeeper().sessionTimeoutMs());
         DriverRegistry drivers = DriverRegistry.load();
         AtomicReference<HostCommandLoop> loop = new AtomicReference<>();
-        leases = new VolumeLeases(zk, config.hostId(), (lease, reason) -> {
-            HostCommandLoop l = loop.get();
-            if (l != null) {
-                l.leaseLost(lease, reason);
+        leases = new VolumeLeases(zk, config.hostId(), new VolumeLeases.Listener() {
+            @Override
+            public void leaseLost(VolumeLease lease, String reason) {
+                Optional.ofNullable(loop.get()).ifPresent(l -> l.leaseLost(lease, reason));
+            }
+
+            @Override
+            public void leasesInDoubt(List<VolumeLease> held) {
+                Optional.ofNullable(loop.get()).ifPresent(l -> l.leasesInDoubt(held));
+            }
+
+            @Override
+            public void leasesConfirmed(List<VolumeLease> held) {
+                Optional.ofNullable(loop.get()).ifPresent(l -> l.leasesConfirmed(held));
             }
         });
         leases.start();

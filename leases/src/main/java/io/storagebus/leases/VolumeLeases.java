@@ -29,10 +29,22 @@ public final class VolumeLeases implements AutoCloseable {
     static final String ROOT = "/storagebus/leases";
     static final String EPOCHS = "/storagebus/lease-epochs";
 
-    /** Told when leases end without the host releasing them. */
+    /** Told when leases end without the host releasing them, and when they may be about to. */
     @FunctionalInterface
     public interface Listener {
         void leaseLost(VolumeLease lease, String reason);
+
+        /**
+         * ZooKeeper cannot be reached: the session, and with it these leases, ends for everyone
+         * else once its timeout passes without this host being heard. Nothing may write under
+         * them from now until {@link #leasesConfirmed} (or {@link #leaseLost}).
+         */
+        default void leasesInDoubt(List<VolumeLease> leases) {
+        }
+
+        /** The session survived the doubt: these leases were never lost. */
+        default void leasesConfirmed(List<VolumeLease> leases) {
+        }
     }
 
     /** A lease this host holds, and the version of its node: only this host writes the node while it lives. */
@@ -45,6 +57,8 @@ public final class VolumeLeases implements AutoCloseable {
     private final Map<String, Held> held = new ConcurrentHashMap<>();
     private final Lifecycle lifecycle = new Lifecycle("volume leases");
     private final ConnectionStateListener connection = this::onConnectionState;
+    /** Set while the session is SUSPENDED (only Curator's event thread reads and writes it). */
+    private boolean inDoubt;
 
     public VolumeLeases(CuratorFramework client, String hostId, Listener listener) {
         this.client = client;
@@ -162,19 +176,43 @@ public final class VolumeLeases implements AutoCloseable {
     }
 
     /**
-     * LOST means the session is gone (or Curator gave up waiting for it): the ephemeral lease
-     * nodes are gone or going, and another host may take the volumes at once.
+     * SUSPENDED means ZooKeeper has not answered for two thirds of the session timeout (or the
+     * connection broke): the leases are in doubt, and the rest of the timeout is all the time
+     * there is to stop writing. RECONNECTED after it means the same session lives on. LOST means
+     * the session is gone (or Curator gave up waiting for it): the ephemeral lease nodes are gone
+     * or going, and another host may take the volumes at once.
      */
     private void onConnectionState(CuratorFramework c, ConnectionState newState) {
-        if (newState != ConnectionState.LOST) {
-            return;
-        }
-        for (String volumeId : List.copyOf(held.keySet())) {
-            Held mine = held.remove(volumeId);
-            if (mine != null) {
-                VolumeLease lease = mine.lease();
-                LOG.warn("host {} lost the lease of volume {} (epoch {}): ZooKeeper session lost", hostId, volumeId, lease.epoch());
-                listener.leaseLost(lease, "the host's ZooKeeper session was lost");
+        switch (newState) {
+            case SUSPENDED -> {
+                inDoubt = true;
+                List<VolumeLease> leases = held();
+                if (!leases.isEmpty()) {
+                    LOG.warn("host {}: ZooKeeper unreachable, the leases of {} volumes are in doubt", hostId, leases.size());
+                    listener.leasesInDoubt(leases);
+                }
+            }
+            case RECONNECTED -> {
+                List<VolumeLease> leases = held();
+                if (inDoubt && !leases.isEmpty()) {
+                    LOG.info("host {}: ZooKeeper session survived, the leases of {} volumes hold", hostId, leases.size());
+                    listener.leasesConfirmed(leases);
+                }
+                inDoubt = false;
+            }
+            case LOST -> {
+                inDoubt = false;
+                for (String volumeId : List.copyOf(held.keySet())) {
+                    Held mine = held.remove(volumeId);
+                    if (mine != null) {
+                        VolumeLease lease = mine.lease();
+                        LOG.warn("host {} lost the lease of volume {} (epoch {}): ZooKeeper session lost", hostId, volumeId, lease.epoch());
+                        listener.leaseLost(lease, "the host's ZooKeeper session was lost");
+                    }
+                }
+            }
+            default -> {
+                // CONNECTED (the first time) and READ_ONLY change nothing held
             }
         }
     }

@@ -29,6 +29,7 @@ import io.storagebus.schema.DomainStorageChecked;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.GuestPaused;
 import io.storagebus.schema.GuestResumed;
+import io.storagebus.schema.GuestStopped;
 import io.storagebus.schema.LayerChangeDone;
 import io.storagebus.schema.MaintenanceAborted;
 import io.storagebus.schema.MaintenanceCancelled;
@@ -94,6 +95,7 @@ public final class MessageTypes {
             CapacityAlert.class,
             GuestPaused.class,
             GuestResumed.class,
+            GuestStopped.class,
             SubscriberHeartbeat.class,
             MaintenanceRequested.class,
             MaintenanceVote.class,

@@ -30,6 +30,7 @@ import io.storagebus.schema.DomainState;
 import io.storagebus.schema.DomainStorageChecked;
 import io.storagebus.schema.GuestPaused;
 import io.storagebus.schema.GuestResumed;
+import io.storagebus.schema.GuestStopped;
 import io.storagebus.schema.LayerChangeDone;
 import io.storagebus.schema.MaintenanceAborted;
 import io.storagebus.schema.MaintenanceCancelled;
@@ -133,7 +134,7 @@ public final class TopicMap {
 
     public static final Topic EVENTS = topic(Topics.EVENTS, Writer.HOST, VolumeCreated.class, VolumeCopyProgress.class, VolumeCopied.class,
             VolumePrepared.class, VolumeTornDown.class, VolumeLeaseLost.class, VolumeExtended.class, VolumeExtendFailed.class,
-            CapacityAlert.class, GuestPaused.class, GuestResumed.class, CommandFailed.class, SnapshotCreated.class, SnapshotDeleted.class,
+            CapacityAlert.class, GuestPaused.class, GuestResumed.class, GuestStopped.class, CommandFailed.class, SnapshotCreated.class, SnapshotDeleted.class,
             VolumeDeleted.class, BackupProgress.class, BackupCompleted.class, BackupDeleted.class, VolumeRestored.class)
             .and(Writer.MANAGER, MaintenanceRequested.class, MaintenanceAborted.class, MaintenanceStarted.class, MaintenanceCompleted.class,
                     MaintenanceCancelled.class, DomainActivated.class);

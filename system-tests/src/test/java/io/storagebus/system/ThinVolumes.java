@@ -203,7 +203,7 @@ final class ThinVolumes implements AutoCloseable {
             client = QmpClient.connect(vertx, socket, new QmpListener() {
                 @Override
                 public void event(String name, JsonObject data, long timestampMicros) {
-                    events.add(new JsonObject().put("event", name).put("data", data));
+                    events.add(new JsonObject().put("event", name).put("data", data).put("timestampMillis", timestampMicros / 1000));
                 }
 
                 @Override

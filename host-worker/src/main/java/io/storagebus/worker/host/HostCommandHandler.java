@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.Optional;
@@ -262,7 +264,26 @@ final class HostCommandHandler {
     }
 
     /** The lease is gone: stop using the volume here at once, then say so. */
+    /**
+     * Stops the guests writing under these leases, and waits until they are stopped or killed
+     * (a bounded wait: QEMU's stop timeout, then a kill). Nothing else can be done meanwhile on
+     * the caller's thread, which is what a fence wants.
+     */
+    void fenceGuests(List<VolumeLease> leases, String reason) {
+        try {
+            monitor.fence(leases, reason).toCompletionStage().toCompletableFuture()
+                    .get(VolumeMonitor.GUEST_STOP_TIMEOUT.toMillis() * 3, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.error("host {}: stopping the guests of {} volumes whose leases are in doubt failed: {}", config.hostId(), leases.size(),
+                    e.toString());
+        }
+    }
+
     ProducerRecord<String, byte[]> leaseLost(VolumeLease lease, String reason) {
+        // A guest not stopped while the lease was in doubt (or watched since) stops before the volume goes.
+        fenceGuests(List.of(lease), reason);
         DomainRef domain = prepared.remove(lease.volumeId());
         monitor.unwatch(lease.volumeId());
         String what = reason;

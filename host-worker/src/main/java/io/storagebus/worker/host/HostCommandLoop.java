@@ -1,6 +1,7 @@
 package io.storagebus.worker.host;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 
@@ -53,6 +54,18 @@ public final class HostCommandLoop implements AutoCloseable {
         monitor.start();
         StorageBusMetrics.get().lag("host-commands", loop.lag());
         loop.start();
+    }
+
+    /** For the lease listener: the guests writing under these leases stop now (see {@link VolumeMonitor#fence}). */
+    public void leasesInDoubt(List<VolumeLease> leases) {
+        handler.fenceGuests(leases, "the host's ZooKeeper session is in doubt (ZooKeeper unreachable): the lease may be granted "
+                + "elsewhere once the session times out");
+        producer.flush();
+    }
+
+    /** For the lease listener: the session survived, so guests stopped for these leases run again. */
+    public void leasesConfirmed(List<VolumeLease> leases) {
+        monitor.unfence(leases.stream().map(VolumeLease::volumeId).toList());
     }
 
     /** For the lease listener: stop using the volume and publish that the lease is lost. */

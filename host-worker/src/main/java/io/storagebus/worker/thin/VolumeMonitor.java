@@ -1,10 +1,14 @@
 package io.storagebus.worker.thin;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.function.Consumer;
 
@@ -18,6 +22,7 @@ import io.storagebus.driver.DriverException;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.driver.StorageDriver;
 import io.storagebus.driver.VolumeUri;
+import io.storagebus.leases.VolumeLease;
 import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.MonitorVolume;
@@ -57,6 +62,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class VolumeMonitor implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VolumeMonitor.class);
+    /**
+     * How long a QEMU has to answer {@code stop} before it is killed. ZooKeeper's client calls a
+     * session in doubt after two thirds of its timeout without an answer, so a third (2 s of the
+     * default 6 s) is left before the lease can expire for others: the stop, or the kill after
+     * it, must fit in it.
+     */
+    public static final Duration GUEST_STOP_TIMEOUT = Duration.ofSeconds(1);
 
     private final WorkerConfig config;
     private final DriverRegistry drivers;
@@ -70,6 +82,7 @@ public final class VolumeMonitor implements AutoCloseable {
     private long statsTimer;
     private final LiveLayers layers;
     private final GuestPauses pauses;
+    private final GuestFences fences;
 
     /** {@code publish} sends a record to Kafka without blocking (a producer's send). */
     public VolumeMonitor(WorkerConfig config, DriverRegistry drivers, Consumer<ProducerRecord<String, byte[]>> publish) {
@@ -79,6 +92,7 @@ public final class VolumeMonitor implements AutoCloseable {
         this.publish = publish;
         this.pauses = new GuestPauses(config, publish, this::report);
         this.layers = new LiveLayers(config.hostId());
+        this.fences = new GuestFences(config, publish, GUEST_STOP_TIMEOUT);
     }
 
     public void start() {
@@ -152,6 +166,40 @@ public final class VolumeMonitor implements AutoCloseable {
         });
     }
 
+    /**
+     * The leases of these volumes are in doubt (the host's ZooKeeper session may be ending) or
+     * lost: every guest using one of them here stops at once, killed if its QEMU does not answer
+     * (see {@link GuestFences}). Completes when they are all stopped.
+     */
+    public Future<Void> fence(List<VolumeLease> leases, String reason) {
+        return onContext(() -> {
+            Map<String, VolumeLease> byVolume = new HashMap<>();
+            leases.forEach(l -> byVolume.put(l.volumeId(), l));
+            Map<Path, List<WatchedVolume>> bySocket = new HashMap<>();
+            watched.values().stream().filter(w -> byVolume.containsKey(w.volumeId))
+                    .forEach(w -> bySocket.computeIfAbsent(w.socket, s -> new ArrayList<>()).add(w));
+            List<Future<Void>> stops = new ArrayList<>();
+            bySocket.forEach((socket, volumes) -> stops.add(fences.stop(vertx, qemus.get(socket), socket, volumes, byVolume, reason)));
+            return Future.join(stops).mapEmpty();
+        });
+    }
+
+    /** The leases of these volumes proved never lost: guests stopped for them alone run again. */
+    public Future<Void> unfence(Collection<String> volumeIds) {
+        return onContext(() -> {
+            Set<Path> sockets = new HashSet<>();
+            watched.values().stream().filter(w -> volumeIds.contains(w.volumeId)).forEach(w -> sockets.add(w.socket));
+            Set<String> confirmed = Set.copyOf(volumeIds);
+            List<Future<Void>> resumes = new ArrayList<>();
+            for (Path socket : sockets) {
+                QemuConnection qemu = qemus.get(socket);
+                List<WatchedVolume> volumes = qemu == null ? List.of() : volumesOf(qemu);
+                resumes.add(fences.release(qemu, socket, confirmed, volumes));
+            }
+            return Future.join(resumes).mapEmpty();
+        });
+    }
+
     /** Stops watching the volume (teardown, or the guest let it go). The threshold is cleared. */
     public Future<Void> unwatch(String volumeId) {
         return onContext(() -> {
@@ -180,7 +228,8 @@ public final class VolumeMonitor implements AutoCloseable {
                 return Future.succeededFuture();
             }
             w.answered(cmd.getAllocation(), cmd.getFullyAllocated());
-            boolean resume = w.startResume();
+            // A guest a fence holds stopped runs again only when its lease is proven, never on an extend.
+            boolean resume = !fences.holds(w.socket) && w.startResume();
             return arm(w).compose(armed -> resume ? pauses.resume(qemus.get(w.socket), w, volumesOf(qemus.get(w.socket))).onComplete(ar -> w.resumeEnded()) : Future.succeededFuture(false))
                     .onSuccess(resumed -> publishExtended(cmd, resumed))
                     .mapEmpty();
@@ -352,6 +401,7 @@ public final class VolumeMonitor implements AutoCloseable {
         QemuConnection qemu = qemus.get(socket);
         if (qemu != null && volumesOf(qemu).isEmpty()) {
             qemus.remove(socket);
+            fences.forget(socket);
             qemu.close();
         }
     }
