@@ -33,6 +33,7 @@ import io.storagebus.manager.security.TlsKeyStore;
 import io.storagebus.worker.HostWorker;
 import io.storagebus.worker.IssuerPolicy;
 import io.storagebus.worker.WorkerConfig;
+import io.storagebus.worker.watchdog.LeaseWatchdog;
 import io.storagebus.worker.thin.ExtendPolicy;
 import io.storagebus.worker.thin.TimeToFull;
 import io.storagebus.driver.Sizes;
@@ -47,6 +48,8 @@ public final class Main {
               dev       ZooKeeper, Kafka, the manager and host workers in this process, for trying it out
               manager   the manager (REST API; one active, others standby)
               worker    a host worker (one per hypervisor host)
+              watchdog  --dir DIR [--session-timeout-ms N]: the host's lease watchdog, its own process beside the
+                        worker (whose worker.watchdog-dir is DIR): stops guests whose lease renewal is overdue
               config    check FILE | show (manager|worker) [--config FILE]: validate or print a configuration
               zookeeper, kafka  --data-dir DIR --port N: a single ZooKeeper or KRaft Kafka node in its own
                         process, for a multi-process topology on one machine (not for production)
@@ -80,6 +83,7 @@ public final class Main {
                 case "worker" -> worker(Configuration.load(Role.WORKER, rest, env));
                 case "config" -> System.exit(ConfigCommand.run(rest, env, System.out, System.err));
                 case "zookeeper", "kafka" -> standalone(argv[0], rest);
+                case "watchdog" -> watchdog(rest);
                 default -> System.exit(Cli.run(argv, env, System.out, System.err));
             }
         } catch (ConfigException e) {
@@ -204,7 +208,8 @@ public final class Main {
                         : IssuerPolicy.signedBy(CommandVerifier.fromPem(Path.of(config.string("commands.trusted-keys-file")))),
                 Path.of(config.string("worker.qmp-dir")),
                 new TimeToFull(Duration.ofMinutes(config.integer("extend.time-to-full-warning-minutes")),
-                        Duration.ofMinutes(config.integer("extend.time-to-full-critical-minutes"))));
+                        Duration.ofMinutes(config.integer("extend.time-to-full-critical-minutes"))),
+                config.string("worker.watchdog-dir") == null ? null : Path.of(config.string("worker.watchdog-dir")));
         WorkerService service = new WorkerService(workerConfig, config.string("worker.http-host"), config.integer("worker.http-port"));
         runUntilStopped(service::close, service::start);
     }
@@ -239,6 +244,28 @@ public final class Main {
             EmbeddedKafka kafka = new EmbeddedKafka(dir, p);
             runUntilStopped(kafka::close, () -> System.out.println("Kafka ready at " + kafka.start().bootstrapServers()));
         }
+    }
+
+    /** The lease watchdog (see {@link LeaseWatchdog}); the session timeout must be the worker's. */
+    private static void watchdog(List<String> args) throws Exception {
+        Map<String, String> options = new java.util.HashMap<>(Map.of("--session-timeout-ms", "6000"));
+        for (int i = 0; i < args.size(); i += 2) {
+            if (!Set.of("--dir", "--session-timeout-ms").contains(args.get(i)) || i + 1 >= args.size()) {
+                throw new IllegalArgumentException("watchdog takes --dir DIR [--session-timeout-ms N], not " + args.get(i));
+            }
+            options.put(args.get(i), args.get(i + 1));
+        }
+        if (!options.containsKey("--dir")) {
+            throw new IllegalArgumentException("watchdog takes --dir DIR [--session-timeout-ms N]: the worker's worker.watchdog-dir");
+        }
+        int sessionTimeout;
+        try {
+            sessionTimeout = Integer.parseInt(options.get("--session-timeout-ms"));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--session-timeout-ms must be a number of milliseconds, not " + options.get("--session-timeout-ms"));
+        }
+        LeaseWatchdog watchdog = new LeaseWatchdog(Path.of(options.get("--dir")), Duration.ofMillis(sessionTimeout));
+        runUntilStopped(watchdog::close, watchdog::start);
     }
 
     interface Step {

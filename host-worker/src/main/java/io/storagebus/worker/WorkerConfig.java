@@ -30,10 +30,13 @@ import io.storagebus.worker.thin.TimeToFull;
  * @param qmpDirectory where this host's QEMUs keep their QMP sockets: a monitor request naming a
  *        socket elsewhere is refused, so no caller can make the host talk to another service's socket
  * @param timeToFull when the SPM warns that a domain's forecast time to full is short
+ * @param watchdogDirectory where this host's lease watchdog ({@code storagebus watchdog}) reads
+ *        the renewals of the leases its guests write under; null: no watchdog, a frozen worker
+ *        then leaves its guests running
  */
 public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, KafkaConnection spmKafka, ZooKeeperAccess zooKeeper,
                            short topicReplication, ExtendPolicy extendPolicy, Duration blockStatsInterval, IssuerPolicy issuerPolicy,
-                           Path qmpDirectory, TimeToFull timeToFull) {
+                           Path qmpDirectory, TimeToFull timeToFull, Path watchdogDirectory) {
     public static final Pattern HOST_ID = Topics.HOST_ID;
 
     /** oVirt reads highest offsets every 2 s. */
@@ -62,38 +65,44 @@ public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, Ka
     public static WorkerConfig of(String hostId, String pool, String bootstrapServers, String zkConnect) {
         KafkaConnection kafka = KafkaConnection.plaintext(bootstrapServers);
         return new WorkerConfig(hostId, pool, kafka, kafka, ZooKeeperAccess.of(zkConnect, 6000), (short) 1, ExtendPolicy.OVIRT,
-                DEFAULT_BLOCK_STATS_INTERVAL, IssuerPolicy.unsigned(), Path.of(System.getProperty("java.io.tmpdir")), TimeToFull.DEFAULT);
+                DEFAULT_BLOCK_STATS_INTERVAL, IssuerPolicy.unsigned(), Path.of(System.getProperty("java.io.tmpdir")), TimeToFull.DEFAULT, null);
     }
 
     public WorkerConfig withExtendPolicy(ExtendPolicy policy, Duration blockStats) {
         return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, policy, blockStats, issuerPolicy,
-                qmpDirectory, timeToFull);
+                qmpDirectory, timeToFull, watchdogDirectory);
     }
 
     public WorkerConfig withTimeToFull(TimeToFull alerts) {
         return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
-                qmpDirectory, alerts);
+                qmpDirectory, alerts, watchdogDirectory);
     }
 
     public WorkerConfig withZooKeeper(ZooKeeperAccess access) {
         return new WorkerConfig(hostId, pool, kafka, spmKafka, access, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
-                qmpDirectory, timeToFull);
+                qmpDirectory, timeToFull, watchdogDirectory);
     }
 
     /** Reaches Kafka as {@code host} for the host's own work, and as {@code spm} while this host is the pool's SPM. */
     public WorkerConfig withKafka(KafkaConnection host, KafkaConnection spm) {
         return new WorkerConfig(hostId, pool, host, spm, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
-                qmpDirectory, timeToFull);
+                qmpDirectory, timeToFull, watchdogDirectory);
     }
 
     public WorkerConfig withIssuerPolicy(IssuerPolicy policy) {
         return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, policy,
-                qmpDirectory, timeToFull);
+                qmpDirectory, timeToFull, watchdogDirectory);
     }
 
     public WorkerConfig withQmpDirectory(Path directory) {
         return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
-                directory, timeToFull);
+                directory, timeToFull, watchdogDirectory);
+    }
+
+    /** Feeds the lease watchdog in {@code directory} (see {@code LeaseWatchdog}). */
+    public WorkerConfig withWatchdogDirectory(Path directory) {
+        return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
+                qmpDirectory, timeToFull, directory);
     }
 
     public String issuer() {

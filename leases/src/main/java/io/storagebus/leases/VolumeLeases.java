@@ -57,8 +57,8 @@ public final class VolumeLeases implements AutoCloseable {
     private final Map<String, Held> held = new ConcurrentHashMap<>();
     private final Lifecycle lifecycle = new Lifecycle("volume leases");
     private final ConnectionStateListener connection = this::onConnectionState;
-    /** Set while the session is SUSPENDED (only Curator's event thread reads and writes it). */
-    private boolean inDoubt;
+    /** Set while the session is SUSPENDED (written only on Curator's event thread). */
+    private volatile boolean inDoubt;
 
     public VolumeLeases(CuratorFramework client, String hostId, Listener listener) {
         this.client = client;
@@ -145,6 +145,16 @@ public final class VolumeLeases implements AutoCloseable {
         } catch (KeeperException.NoNodeException e) {
             return null;
         }
+    }
+
+    /** The lease of the volume this host holds, if it holds one. */
+    public java.util.Optional<VolumeLease> heldLease(String volumeId) {
+        return java.util.Optional.ofNullable(held.get(volumeId)).map(Held::lease);
+    }
+
+    /** Whether this host can prove its leases now: connected to ZooKeeper, its session not in doubt. */
+    public boolean proven() {
+        return !inDoubt && client.getZookeeperClient().isConnected();
     }
 
     public List<VolumeLease> held() {

@@ -52,6 +52,11 @@ final class ThinVolumes implements AutoCloseable {
         return new ThinVolumes(cluster, http);
     }
 
+    /** The helpers on a cluster the caller started; closing them closes it. */
+    static ThinVolumes on(Cluster cluster, Http http) {
+        return new ThinVolumes(cluster, http);
+    }
+
     /** A QEMU that is killed, if still running, when the tests end. */
     QemuProcess qemu(Path dir, List<String> args) throws Exception {
         QemuProcess qemu = QemuProcess.start(dir, args);

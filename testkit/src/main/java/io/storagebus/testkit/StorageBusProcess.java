@@ -36,8 +36,23 @@ public final class StorageBusProcess implements AutoCloseable {
     /** A host worker, as on a hypervisor host. */
     public static StorageBusProcess worker(Path distDir, String hostId, String bootstrapServers, String zkConnect, int sessionTimeoutMs,
                                            Path logDir) {
-        return new StorageBusProcess(distDir, hostId, List.of("worker", "--host-id", hostId, "--bootstrap-servers", bootstrapServers, "--kafka.security-protocol", "PLAINTEXT", "--commands.signatures", "off", "--zookeeper.tls", "off",
-                "--zookeeper", zkConnect, "--zk-session-timeout-ms", Integer.toString(sessionTimeoutMs), "--http-port", "0"), Map.of(), logDir);
+        return worker(distDir, hostId, bootstrapServers, zkConnect, sessionTimeoutMs, logDir, List.of());
+    }
+
+    /** A host worker with more {@code --key value} options. */
+    public static StorageBusProcess worker(Path distDir, String hostId, String bootstrapServers, String zkConnect, int sessionTimeoutMs,
+                                           Path logDir, List<String> options) {
+        List<String> args = new ArrayList<>(List.of("worker", "--host-id", hostId, "--bootstrap-servers", bootstrapServers,
+                "--kafka.security-protocol", "PLAINTEXT", "--commands.signatures", "off", "--zookeeper.tls", "off",
+                "--zookeeper", zkConnect, "--zk-session-timeout-ms", Integer.toString(sessionTimeoutMs), "--http-port", "0"));
+        args.addAll(options);
+        return new StorageBusProcess(distDir, hostId, args, Map.of(), logDir);
+    }
+
+    /** A host's lease watchdog on {@code dir}, for workers whose session timeout is {@code sessionTimeoutMs}. */
+    public static StorageBusProcess watchdog(Path distDir, Path dir, int sessionTimeoutMs, Path logDir) {
+        return new StorageBusProcess(distDir, "watchdog", List.of("watchdog", "--dir", dir.toString(), "--session-timeout-ms",
+                Integer.toString(sessionTimeoutMs)), Map.of(), logDir);
     }
 
     /** Starts it; a process started again after {@link #kill()} keeps appending to the same log. */

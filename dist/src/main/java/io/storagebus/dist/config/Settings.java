@@ -104,6 +104,10 @@ public final class Settings {
                     "address of the worker's /metrics and health endpoints"),
             new Setting("worker.http-port", WORKER, Type.PORT, "9100", false, "http-port",
                     "port of the worker's /metrics and health endpoints"),
+            new Setting("worker.watchdog-dir", WORKER, Type.STRING, null, false, "watchdog-dir",
+                    "directory shared with this host's lease watchdog (bin/storagebus watchdog --dir, e.g. /run/storagebus/watchdog): "
+                            + "the worker renews there the leases its guests write under, and the watchdog stops a guest whose renewal "
+                            + "is overdue (a frozen or dead worker); unset: no watchdog"),
             new Setting("worker.qmp-dir", WORKER, Type.STRING, "/var/lib/libvirt/qemu", false, "qmp-dir",
                     "where this host's QEMUs keep their QMP sockets (libvirt's, by default); a monitor request naming a socket "
                             + "outside it is refused"),

@@ -270,14 +270,21 @@ final class HostCommandHandler {
      * the caller's thread, which is what a fence wants.
      */
     void fenceGuests(List<VolumeLease> leases, String reason) {
+        awaitStops(monitor.fence(leases, reason), leases.size());
+    }
+
+    /** Stops every guest on a leased volume (the watchdog is gone), and waits as {@link #fenceGuests} does. */
+    void fenceAllGuests(List<VolumeLease> held, String reason) {
+        awaitStops(monitor.fenceAll(held, reason), held.size());
+    }
+
+    private void awaitStops(io.vertx.core.Future<Void> stops, int leases) {
         try {
-            monitor.fence(leases, reason).toCompletionStage().toCompletableFuture()
-                    .get(VolumeMonitor.GUEST_STOP_TIMEOUT.toMillis() * 3, TimeUnit.MILLISECONDS);
+            stops.toCompletionStage().toCompletableFuture().get(VolumeMonitor.GUEST_STOP_TIMEOUT.toMillis() * 3, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException e) {
-            LOG.error("host {}: stopping the guests of {} volumes whose leases are in doubt failed: {}", config.hostId(), leases.size(),
-                    e.toString());
+            LOG.error("host {}: stopping the guests of {} leased volumes failed: {}", config.hostId(), leases, e.toString());
         }
     }
 

@@ -11,6 +11,7 @@ import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
 import io.storagebus.leases.VolumeLease;
 import io.storagebus.leases.VolumeLeases;
+import io.storagebus.worker.watchdog.WatchdogFeed;
 import io.storagebus.lifecycle.Lifecycle;
 import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.schema.MaintenanceRequested;
@@ -38,13 +39,17 @@ public final class HostCommandLoop implements AutoCloseable {
     private final Lifecycle lifecycle = new Lifecycle("host command loop");
     private final KafkaProducer<String, byte[]> producer;
     private final VolumeMonitor monitor;
+    private final VolumeLeases leases;
+    private final WatchdogFeed watchdog;
 
     public HostCommandLoop(WorkerConfig config, DriverRegistry drivers, VolumeLeases leases) {
         this.config = config;
         Properties p = KafkaClients.producer(config.kafka());
         p.put(ProducerConfig.CLIENT_ID_CONFIG, "host-" + config.hostId());
         this.producer = new KafkaProducer<>(p);
-        this.monitor = new VolumeMonitor(config, drivers, producer::send);
+        this.leases = leases;
+        this.watchdog = new WatchdogFeed(config.watchdogDirectory(), Duration.ofMillis(config.zooKeeper().sessionTimeoutMs()), leases);
+        this.monitor = new VolumeMonitor(config, drivers, producer::send, watchdog);
         this.handler = new HostCommandHandler(config, drivers, leases, monitor, producer::send);
         this.loop = new ConsumerLoop("host-commands-" + config.hostId(), this::open);
     }
@@ -52,6 +57,22 @@ public final class HostCommandLoop implements AutoCloseable {
     public void start() {
         lifecycle.start();
         monitor.start();
+        try {
+            watchdog.start(new WatchdogFeed.Listener() {
+                @Override
+                public void watchdogDown(String reason) {
+                    handler.fenceAllGuests(leases.held(), reason + ": a frozen worker could not stop them");
+                    producer.flush();
+                }
+
+                @Override
+                public void watchdogUp() {
+                    monitor.unfence(List.of(VolumeMonitor.WATCHDOG_GONE));
+                }
+            });
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot use the watchdog directory " + config.watchdogDirectory(), e);
+        }
         StorageBusMetrics.get().lag("host-commands", loop.lag());
         loop.start();
     }
@@ -114,6 +135,7 @@ public final class HostCommandLoop implements AutoCloseable {
             return;
         }
         loop.close();
+        watchdog.close();
         monitor.close();
         producer.close(Duration.ofSeconds(5));
     }

@@ -1,8 +1,5 @@
 package io.storagebus.worker.thin;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -13,7 +10,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 
 import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
@@ -21,6 +17,7 @@ import io.storagebus.leases.VolumeLease;
 import io.storagebus.schema.GuestResumed;
 import io.storagebus.schema.GuestStopped;
 import io.storagebus.worker.WorkerConfig;
+import io.storagebus.worker.watchdog.GuestProcess;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -40,10 +37,10 @@ import org.slf4j.LoggerFactory;
 final class GuestFences {
     private static final Logger LOG = LoggerFactory.getLogger(GuestFences.class);
 
-    /** A QEMU stopped by a fence: when, whether it ran before, and for which volumes' leases. */
+    /** A QEMU stopped by a fence: when, whether it ran before, and what holds it (volumes' leases in doubt, the watchdog gone). */
     private static final class Fenced {
         final long stoppedAt = System.currentTimeMillis();
-        final Set<String> volumeIds = new HashSet<>();
+        final Set<String> holds = new HashSet<>();
         boolean wasRunning;
         boolean killed;
         boolean gone;
@@ -67,19 +64,19 @@ final class GuestFences {
     }
 
     /**
-     * Stops the QEMU whose volumes' leases are in doubt or lost ({@code volumes} of it, with their
-     * leases); completes when it is stopped or killed. A QEMU already stopped by a fence only adds
-     * the volumes.
+     * Stops the QEMU using {@code volumes} (with their leases, for the event), held stopped by
+     * {@code holds} (the volumes whose leases are in doubt or lost, or the watchdog's absence);
+     * completes when it is stopped or killed. A QEMU already stopped by a fence only adds the holds.
      */
-    Future<Void> stop(Vertx vertx, QemuConnection qemu, Path socket, List<WatchedVolume> volumes, Map<String, VolumeLease> leases,
-            String reason) {
+    Future<Void> stop(Vertx vertx, QemuConnection qemu, Path socket, List<WatchedVolume> volumes, Set<String> holds,
+            Map<String, VolumeLease> leases, String reason) {
         Fenced already = fenced.get(socket);
         if (already != null) {
-            volumes.forEach(w -> already.volumeIds.add(w.volumeId));
+            already.holds.addAll(holds);
             return already.done; // a second caller (the lease now lost) waits for the same stop
         }
         Fenced f = new Fenced();
-        volumes.forEach(w -> f.volumeIds.add(w.volumeId));
+        f.holds.addAll(holds);
         fenced.put(socket, f);
         long started = System.nanoTime();
         Future<Void> stopped = qemu == null ? Future.failedFuture("no QMP connection")
@@ -99,7 +96,7 @@ final class GuestFences {
             }
         });
         f.done = answered.future().recover(e -> {
-            Optional<ProcessHandle> process = processNaming(socket);
+            Optional<ProcessHandle> process = GuestProcess.serving(socket);
             if (process.isEmpty()) {
                 // Nothing answers on the socket and no process names it: that QEMU is not running.
                 LOG.info("host {}: QEMU on {} is not running ({}): no guest to stop", config.hostId(), socket, e.getMessage());
@@ -128,16 +125,16 @@ final class GuestFences {
     }
 
     /**
-     * The leases of these volumes proved never lost: a QEMU stopped for them alone, and running
-     * before, runs again.
+     * These holds are gone (leases proven never lost, the watchdog back): a QEMU stopped for them
+     * alone, and running before, runs again.
      */
-    Future<Void> release(QemuConnection qemu, Path socket, Set<String> confirmed, List<WatchedVolume> volumes) {
+    Future<Void> release(QemuConnection qemu, Path socket, Set<String> released, List<WatchedVolume> volumes) {
         Fenced f = fenced.get(socket);
         if (f == null) {
             return Future.succeededFuture();
         }
-        f.volumeIds.removeAll(confirmed);
-        if (!f.volumeIds.isEmpty()) {
+        f.holds.removeAll(released);
+        if (!f.holds.isEmpty()) {
             return Future.succeededFuture();
         }
         fenced.remove(socket);
@@ -147,7 +144,8 @@ final class GuestFences {
         return qemu.client().compose(c -> c.execute("cont")).<Void>mapEmpty().onSuccess(v -> {
             long pausedMillis = System.currentTimeMillis() - f.stoppedAt;
             for (WatchedVolume w : volumes) {
-                LOG.info("host {}: guest using volume {} resumed: its lease held after {} ms in doubt", config.hostId(), w.volumeId, pausedMillis);
+                LOG.info("host {}: guest using volume {} resumed after {} ms stopped: its lease is proven again", config.hostId(), w.volumeId,
+                        pausedMillis);
                 publish.accept(Records.of(Topics.EVENTS, w.volumeId, GuestResumed.newBuilder().setEnvelope(w.envelope(config))
                         .setVolumeId(w.volumeId).setDomainId(w.domain.getId()).setHostId(config.hostId()).setPausedMillis(pausedMillis)
                         .setPauseStartKnown(true).build()));
@@ -158,26 +156,5 @@ final class GuestFences {
     /** Forgets a QEMU that went away. */
     void forget(Path socket) {
         fenced.remove(socket);
-    }
-
-    /** The QEMU serving the QMP socket: the process whose command line names it (QMP does not say its pid). */
-    static Optional<ProcessHandle> processNaming(Path socket) {
-        String path = socket.toAbsolutePath().toString();
-        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            return procs.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit))
-                    .filter(p -> commandLine(p).stream().anyMatch(arg -> arg.contains(path)))
-                    .map(p -> ProcessHandle.of(Long.parseLong(p.getFileName().toString())))
-                    .flatMap(Optional::stream).filter(h -> h.pid() != ProcessHandle.current().pid()).findFirst();
-        } catch (IOException e) {
-            return Optional.empty();
-        }
-    }
-
-    private static List<String> commandLine(Path proc) {
-        try {
-            return List.of(new String(Files.readAllBytes(proc.resolve("cmdline")), StandardCharsets.UTF_8).split("\0"));
-        } catch (IOException | RuntimeException e) {
-            return List.of(); // gone meanwhile, or not ours to read
-        }
     }
 }

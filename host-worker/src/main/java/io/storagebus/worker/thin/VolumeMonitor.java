@@ -33,6 +33,7 @@ import io.storagebus.schema.WatermarkReason;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.HostDrivers;
 import io.storagebus.worker.qmp.QmpClient;
+import io.storagebus.worker.watchdog.WatchdogFeed;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -83,10 +84,15 @@ public final class VolumeMonitor implements AutoCloseable {
     private final LiveLayers layers;
     private final GuestPauses pauses;
     private final GuestFences fences;
+    private final WatchdogFeed watchdog;
 
-    /** {@code publish} sends a record to Kafka without blocking (a producer's send). */
-    public VolumeMonitor(WorkerConfig config, DriverRegistry drivers, Consumer<ProducerRecord<String, byte[]>> publish) {
+    /**
+     * {@code publish} sends a record to Kafka without blocking (a producer's send); {@code watchdog}
+     * renews the watched guests' leases for the host's watchdog.
+     */
+    public VolumeMonitor(WorkerConfig config, DriverRegistry drivers, Consumer<ProducerRecord<String, byte[]>> publish, WatchdogFeed watchdog) {
         this.config = config;
+        this.watchdog = watchdog;
         this.drivers = drivers;
         this.policy = config.extendPolicy();
         this.publish = publish;
@@ -119,8 +125,11 @@ public final class VolumeMonitor implements AutoCloseable {
                     QemuConnection qemu = qemus.computeIfAbsent(w.socket, s -> new QemuConnection(s, vertx, config.hostId(), owner));
                     return qemu.client().compose(c -> readHighest(c, List.of(w)).compose(v -> pauses.pausedBefore(c, w))).compose(v -> arm(w));
                 })
-                .onSuccess(v -> LOG.info("host {}: watching volume {} on {} node {}", config.hostId(), cmd.getVolumeId(),
-                        cmd.getQmpSocket(), cmd.getNodeName()))
+                .onSuccess(v -> {
+                    watchdog.guard(cmd.getVolumeId(), Path.of(cmd.getQmpSocket()));
+                    LOG.info("host {}: watching volume {} on {} node {}", config.hostId(), cmd.getVolumeId(), cmd.getQmpSocket(),
+                            cmd.getNodeName());
+                })
                 .onFailure(e -> {
                     WatchedVolume w = watched.get(cmd.getVolumeId());
                     if (w != null && w.socket.toString().equals(cmd.getQmpSocket()) && w.nodeName.equals(cmd.getNodeName())) {
@@ -166,35 +175,55 @@ public final class VolumeMonitor implements AutoCloseable {
         });
     }
 
+    /** What holds a guest stopped while the host's lease watchdog is gone. */
+    public static final String WATCHDOG_GONE = "watchdog";
+
     /**
      * The leases of these volumes are in doubt (the host's ZooKeeper session may be ending) or
      * lost: every guest using one of them here stops at once, killed if its QEMU does not answer
      * (see {@link GuestFences}). Completes when they are all stopped.
      */
     public Future<Void> fence(List<VolumeLease> leases, String reason) {
+        Map<String, VolumeLease> byVolume = new HashMap<>();
+        leases.forEach(l -> byVolume.put(l.volumeId(), l));
+        return stopGuests(byVolume, w -> byVolume.containsKey(w.volumeId), w -> w.volumeId, reason);
+    }
+
+    /**
+     * Nothing would stop this host's guests if the worker froze (its lease watchdog is gone):
+     * every guest on a leased volume ({@code held}) stops until {@link #unfence} of {@link #WATCHDOG_GONE}.
+     */
+    public Future<Void> fenceAll(List<VolumeLease> held, String reason) {
+        Map<String, VolumeLease> byVolume = new HashMap<>();
+        held.forEach(l -> byVolume.put(l.volumeId(), l));
+        return stopGuests(byVolume, w -> byVolume.containsKey(w.volumeId), w -> WATCHDOG_GONE, reason);
+    }
+
+    private Future<Void> stopGuests(Map<String, VolumeLease> leases, java.util.function.Predicate<WatchedVolume> affected,
+            java.util.function.Function<WatchedVolume, String> hold, String reason) {
         return onContext(() -> {
-            Map<String, VolumeLease> byVolume = new HashMap<>();
-            leases.forEach(l -> byVolume.put(l.volumeId(), l));
             Map<Path, List<WatchedVolume>> bySocket = new HashMap<>();
-            watched.values().stream().filter(w -> byVolume.containsKey(w.volumeId))
-                    .forEach(w -> bySocket.computeIfAbsent(w.socket, s -> new ArrayList<>()).add(w));
+            watched.values().stream().filter(affected).forEach(w -> bySocket.computeIfAbsent(w.socket, s -> new ArrayList<>()).add(w));
             List<Future<Void>> stops = new ArrayList<>();
-            bySocket.forEach((socket, volumes) -> stops.add(fences.stop(vertx, qemus.get(socket), socket, volumes, byVolume, reason)));
+            bySocket.forEach((socket, volumes) -> {
+                Set<String> holds = new HashSet<>();
+                volumes.forEach(w -> holds.add(hold.apply(w)));
+                stops.add(fences.stop(vertx, qemus.get(socket), socket, volumes, holds, leases, reason));
+            });
             return Future.join(stops).mapEmpty();
         });
     }
 
-    /** The leases of these volumes proved never lost: guests stopped for them alone run again. */
-    public Future<Void> unfence(Collection<String> volumeIds) {
+    /**
+     * These holds are gone (the volumes' leases proved never lost, or {@link #WATCHDOG_GONE}
+     * after the watchdog came back): guests stopped for them alone run again.
+     */
+    public Future<Void> unfence(Collection<String> holds) {
         return onContext(() -> {
-            Set<Path> sockets = new HashSet<>();
-            watched.values().stream().filter(w -> volumeIds.contains(w.volumeId)).forEach(w -> sockets.add(w.socket));
-            Set<String> confirmed = Set.copyOf(volumeIds);
+            Set<String> released = Set.copyOf(holds);
             List<Future<Void>> resumes = new ArrayList<>();
-            for (Path socket : sockets) {
-                QemuConnection qemu = qemus.get(socket);
-                List<WatchedVolume> volumes = qemu == null ? List.of() : volumesOf(qemu);
-                resumes.add(fences.release(qemu, socket, confirmed, volumes));
+            for (QemuConnection qemu : List.copyOf(qemus.values())) {
+                resumes.add(fences.release(qemu, qemu.socket, released, volumesOf(qemu)));
             }
             return Future.join(resumes).mapEmpty();
         });
@@ -204,6 +233,7 @@ public final class VolumeMonitor implements AutoCloseable {
     public Future<Void> unwatch(String volumeId) {
         return onContext(() -> {
             WatchedVolume w = watched.remove(volumeId);
+            watchdog.release(volumeId);
             if (w == null) {
                 return Future.succeededFuture();
             }

@@ -1,0 +1,154 @@
+package io.storagebus.worker.watchdog;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import io.storagebus.leases.VolumeLease;
+import io.storagebus.leases.VolumeLeases;
+import io.storagebus.lifecycle.Lifecycle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The worker's side of the {@link LeaseWatchdog}: for every guest it watches on a leased volume it
+ * renews the guest's deadline while it can prove the lease (connected to ZooKeeper, the session not
+ * in doubt), and it checks that the watchdog is alive, telling its {@link Listener} when the
+ * watchdog goes (the guests must then stop: nothing would stop them if this worker froze) and comes
+ * back.
+ *
+ * <p>The deadline is half the session timeout ahead, renewed every twelfth of it. Why that is
+ * safe: ZooKeeper expires the session a session timeout after it last heard from the worker, and
+ * the worker's client is heard at least every third of it, so a worker frozen at time F is
+ * expired no sooner than F + 2/3 of the timeout; its last renewal, at F - 1/12 at the earliest,
+ * ran out at F + 5/12, and the watchdog froze the guest a tick later, before anyone else could
+ * be granted the lease.
+ */
+public final class WatchdogFeed implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(WatchdogFeed.class);
+
+    /** Told on this feed's thread. */
+    public interface Listener {
+        void watchdogDown(String reason);
+
+        void watchdogUp();
+    }
+
+    private record Guarded(Path qmpSocket, Optional<ProcessHandle> qemu) {
+    }
+
+    private final Path dir;
+    private final Duration sessionTimeout;
+    private final VolumeLeases leases;
+    private final Lifecycle lifecycle = new Lifecycle("watchdog feed");
+    private final Map<String, Guarded> guarded = new ConcurrentHashMap<>();
+    private ScheduledExecutorService timer;
+    private Listener listener;
+    private boolean down;
+
+    /** @param dir the directory shared with the watchdog; null: no watchdog, nothing is written */
+    public WatchdogFeed(Path dir, Duration sessionTimeout, VolumeLeases leases) {
+        this.dir = dir;
+        this.sessionTimeout = sessionTimeout;
+        this.leases = leases;
+    }
+
+    public void start(Listener listener) throws IOException {
+        lifecycle.start();
+        this.listener = listener;
+        if (dir == null) {
+            return;
+        }
+        Files.createDirectories(dir);
+        timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "watchdog-feed");
+            t.setDaemon(true);
+            return t;
+        });
+        long every = Math.max(50, sessionTimeout.toMillis() / 12);
+        timer.scheduleWithFixedDelay(this::tick, every, every, TimeUnit.MILLISECONDS);
+        LOG.info("renewing guests' leases for the watchdog in {} every {} ms", dir, every);
+    }
+
+    /** A guest (the QEMU on {@code qmpSocket}) writes to the volume here: renew it while its lease is proven. */
+    public void guard(String volumeId, Path qmpSocket) {
+        if (dir != null) {
+            guarded.put(volumeId, new Guarded(qmpSocket, Optional.empty()));
+        }
+    }
+
+    /** The guest no longer uses the volume here (teardown, unwatch): its renewal is withdrawn. */
+    public void release(String volumeId) {
+        if (dir != null && guarded.remove(volumeId) != null) {
+            try {
+                Files.deleteIfExists(dir.resolve(volumeId + LeaseRenewal.SUFFIX));
+            } catch (IOException e) {
+                LOG.error("cannot withdraw the watchdog's renewal of volume {}: {}", volumeId, e.toString());
+            }
+        }
+    }
+
+    private void tick() {
+        try {
+            checkWatchdog();
+            if (!leases.proven()) {
+                return; // the deadlines run out: the watchdog freezes the guests unless the session proves itself in time
+            }
+            long deadline = System.currentTimeMillis() + sessionTimeout.toMillis() / 2;
+            for (Map.Entry<String, Guarded> e : guarded.entrySet()) {
+                Optional<VolumeLease> lease = leases.heldLease(e.getKey());
+                Guarded g = e.getValue();
+                if (lease.isEmpty()) {
+                    continue;
+                }
+                Optional<ProcessHandle> qemu = g.qemu().filter(ProcessHandle::isAlive).or(() -> GuestProcess.serving(g.qmpSocket()));
+                if (qemu.isEmpty()) {
+                    continue; // no QEMU runs on the socket: nothing to guard
+                }
+                guarded.replace(e.getKey(), g, new Guarded(g.qmpSocket(), qemu));
+                new LeaseRenewal(e.getKey(), lease.get().epoch(), qemu.get().pid(), g.qmpSocket().toString(), deadline).writeTo(dir);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.error("cannot renew the guests' leases for the watchdog in {}: {}", dir, e.toString());
+        }
+    }
+
+    /** The watchdog says it is alive every 100 ms; a second of silence means it is gone or frozen. */
+    private void checkWatchdog() {
+        Path alive = dir.resolve(LeaseWatchdog.ALIVE_FILE);
+        String problem = null;
+        try {
+            String[] said = Files.readString(alive, StandardCharsets.UTF_8).trim().split(" ");
+            long age = System.currentTimeMillis() - Long.parseLong(said[1]);
+            if (age > 1000 || !ProcessHandle.of(Long.parseLong(said[0])).map(ProcessHandle::isAlive).orElse(false)) {
+                problem = "the lease watchdog (pid " + said[0] + ") has not been heard from for " + age + " ms";
+            }
+        } catch (IOException | RuntimeException e) {
+            problem = "the lease watchdog is not running (" + alive + ": " + e.getMessage() + ")";
+        }
+        if (problem != null && !down) {
+            down = true;
+            LOG.error("{}: guests on leased volumes stop until it is back", problem);
+            listener.watchdogDown(problem);
+        } else if (problem == null && down) {
+            down = false;
+            LOG.info("the lease watchdog is back");
+            listener.watchdogUp();
+        }
+    }
+
+    @Override
+    public void close() {
+        if (lifecycle.close() && timer != null) {
+            timer.shutdownNow();
+        }
+    }
+}

@@ -1,0 +1,162 @@
+package io.storagebus.system;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.storagebus.driver.Sizes;
+import io.storagebus.schema.GuestResumed;
+import io.storagebus.schema.GuestStopped;
+import io.storagebus.schema.VolumePrepared;
+import io.storagebus.testkit.QemuProcess;
+import io.storagebus.testkit.StorageBusProcess;
+import io.storagebus.worker.thin.ExtendPolicy;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The lease watchdog, a process beside host-1's worker (itself a process here, so it can be
+ * frozen): a guest of a frozen worker is frozen before the worker's ZooKeeper session can expire
+ * and its lease be granted to host-2, and killed once the lease has surely gone; a guest whose
+ * watchdog is killed is stopped by the worker until the watchdog is back.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class LeaseWatchdogIT {
+    private static final Duration WAIT = ThinVolumes.WAIT;
+    private static final int SESSION_MS = 6000;
+    private static final long MIB = Sizes.MIB;
+    private static final Path LOGS = Path.of("target", "watchdog-logs");
+    private ThinVolumes thin;
+    private Http http;
+    private Path tmp;
+    private Path qmpDir;
+    private Path watchdogDir;
+    private StorageBusProcess worker;
+    private StorageBusProcess watchdog;
+    private String domainId;
+
+    @BeforeAll
+    void start(@TempDir Path tmp) throws Exception {
+        assumeTrue(ThinVolumes.canRun(), "skipped: needs root, loop devices and " + QemuProcess.BINARY);
+        this.tmp = tmp;
+        Files.createDirectories(LOGS);
+        qmpDir = Files.createDirectories(tmp.resolve("qmp"));
+        watchdogDir = Files.createDirectories(tmp.resolve("watchdog"));
+        Cluster cluster = new Cluster(new InProcessKafka(tmp.resolve("kafka")), tmp);
+        cluster.startWorker("host-2", c -> c.withExtendPolicy(new ExtendPolicy(16 * MIB, 0, 0), Duration.ofMillis(500)));
+        http = new Http(cluster.startManager().baseUrl());
+        thin = ThinVolumes.on(cluster, http);
+        Path dist = Path.of(System.getProperty("storagebus.dist"));
+        watchdog = StorageBusProcess.watchdog(dist, watchdogDir, SESSION_MS, LOGS).start();
+        worker = StorageBusProcess.worker(dist, "host-1", cluster.kafka.bootstrapServers(), cluster.zooKeeper.connectString(), SESSION_MS,
+                LOGS, List.of("--worker.watchdog-dir", watchdogDir.toString(), "--worker.qmp-dir", qmpDir.toString(),
+                        "--extend.chunk-mb", "16", "--extend.free-percent", "0", "--extend.chunk-seconds", "0")).start();
+        await().atMost(WAIT).until(() -> http.get("/api/v1/health").status() == 200 && http.get("/api/v1/hosts").array().size() == 2);
+        domainId = thin.blockDomain("watchdog", tmp.resolve("block"), null);
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        if (worker != null) {
+            worker.thaw();
+            worker.close();
+        }
+        if (watchdog != null) {
+            watchdog.close();
+        }
+        if (thin != null) {
+            thin.close();
+        }
+    }
+
+    @Test
+    @Order(1)
+    void aGuestStopsWhenTheWatchdogIsKilledAndRunsAgainWhenItIsBack() throws Exception {
+        Guest guest = runningGuest("no-watchdog");
+        watchdog.kill();
+        GuestStopped stopped = await().atMost(WAIT).until(() -> thin.events(GuestStopped.class, guest.volumeId), e -> !e.isEmpty()).get(0);
+        assertTrue(stopped.getReason().contains("watchdog"), stopped.getReason());
+        assertEquals("paused", guest.qmp.status(), "no guest runs on a host whose watchdog is gone");
+        watchdog.start();
+        await().atMost(WAIT).until(() -> guest.qmp.status(), "running"::equals);
+        assertEquals(1, thin.events(GuestResumed.class, guest.volumeId).size());
+        assertEquals(202, http.post("/api/v1/volumes/" + guest.volumeId + "/teardown", new JsonObject()).status());
+        await().atMost(WAIT).until(() -> !Files.exists(watchdogDir.resolve(guest.volumeId + ".lease")));
+        guest.close();
+    }
+
+    @Test
+    @Order(2)
+    void aFrozenWorkersGuestIsFrozenBeforeTheLeaseCanMoveAndKilledOnceItHas() throws Exception {
+        Guest guest = runningGuest("frozen-worker");
+        long frozenAt = System.currentTimeMillis();
+        worker.freeze();
+        try {
+            await().atMost(WAIT).pollInterval(Duration.ofMillis(20)).until(() -> processState(guest.qemu.pid()), "T"::equals);
+            long guestFrozenAt = System.currentTimeMillis();
+            System.out.println("worker frozen -> its guest frozen by the watchdog: " + (guestFrozenAt - frozenAt) + " ms");
+
+            // host-1's session expires: its lease goes, and host-2 may take the volume.
+            await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + guest.volumeId).json().getValue("lease") == null);
+            thin.prepare(guest.volumeId, "host-2");
+            VolumePrepared second = thin.events(VolumePrepared.class, guest.volumeId).stream().filter(p -> p.getHostId().equals("host-2"))
+                    .findFirst().orElseThrow();
+            assertTrue(guestFrozenAt < second.getEnvelope().getTimestamp().toEpochMilli(), "host-1's guest was frozen at " + guestFrozenAt
+                    + ", before host-2 got the volume at " + second.getEnvelope().getTimestamp());
+            System.out.println("worker frozen -> volume prepared on host-2: " + (second.getEnvelope().getTimestamp().toEpochMilli() - frozenAt)
+                    + " ms");
+            assertTrue(guest.qemu.awaitExit(WAIT), "the watchdog kills the guest once its lease has surely expired");
+            System.out.println("worker frozen -> its guest killed: " + (System.currentTimeMillis() - frozenAt) + " ms");
+        } finally {
+            worker.thaw();
+        }
+        guest.close();
+    }
+
+    /** A running guest (its firmware: nothing boots from the blank disk) on a volume prepared and watched on host-1. */
+    private Guest runningGuest(String name) throws Exception {
+        await().atMost(WAIT).until(() -> thin.cluster.manager.isActive() && http.get("/api/v1/hosts").array().size() == 2);
+        String volumeId = thin.thinVolume(domainId, name, 64 * MIB, 32 * MIB);
+        String device = thin.prepare(volumeId, "host-1");
+        Path vm = qmpDir.resolve("vm-" + name);
+        List<String> args = new ArrayList<>(List.of("-machine", "pc", "-m", "32"));
+        args.addAll(ThinVolumes.volumeNodes(device));
+        args.addAll(List.of("-device", "virtio-blk-pci,drive=vol,werror=stop,rerror=stop"));
+        args.addAll(ThinVolumes.testMonitor(vm));
+        QemuProcess qemu = thin.qemu(vm, args);
+        thin.monitor(volumeId, qemu.qmpSocket(), "vol-file", "vol");
+        ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"));
+        await().atMost(WAIT).until(() -> Files.exists(watchdogDir.resolve(volumeId + ".lease")));
+        assertEquals("running", qmp.status());
+        return new Guest(volumeId, qemu, qmp);
+    }
+
+    /** The state letter of /proc/PID/stat: R, S, D, T (stopped by a signal), Z. */
+    private static String processState(long pid) throws Exception {
+        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        return stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    }
+
+    private record Guest(String volumeId, QemuProcess qemu, ThinVolumes.TestQmp qmp) implements AutoCloseable {
+        @Override
+        public void close() {
+            qmp.close();
+            qemu.close();
+        }
+    }
+}
