@@ -157,6 +157,32 @@ public final class VolumeLeases implements AutoCloseable {
         return !inDoubt && client.getZookeeperClient().isConnected();
     }
 
+    /**
+     * Asks ZooKeeper something and returns whether it answered within {@code timeout}: the
+     * server has then heard this host's session after the call began, so the session, and the
+     * leases, last at least a session timeout from that moment. No retry: an unreachable
+     * ensemble is a plain false.
+     */
+    public boolean sessionHeard(java.time.Duration timeout) {
+        if (!proven()) {
+            return false;
+        }
+        java.util.concurrent.CountDownLatch answered = new java.util.concurrent.CountDownLatch(1);
+        int[] code = {-1};
+        try {
+            client.getZookeeperClient().getZooKeeper().exists("/", false, (rc, path, ctx, stat) -> {
+                code[0] = rc;
+                answered.countDown();
+            }, null);
+            return answered.await(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS) && code[0] == KeeperException.Code.OK.intValue();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
     public List<VolumeLease> held() {
         return held.values().stream().map(Held::lease).toList();
     }

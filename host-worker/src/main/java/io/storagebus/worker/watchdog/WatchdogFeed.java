@@ -25,12 +25,12 @@ import org.slf4j.LoggerFactory;
  * watchdog goes (the guests must then stop: nothing would stop them if this worker froze) and comes
  * back.
  *
- * <p>The deadline is half the session timeout ahead, renewed every twelfth of it. Why that is
- * safe: ZooKeeper expires the session a session timeout after it last heard from the worker, and
- * the worker's client is heard at least every third of it, so a worker frozen at time F is
- * expired no sooner than F + 2/3 of the timeout; its last renewal, at F - 1/12 at the earliest,
- * ran out at F + 5/12, and the watchdog froze the guest a tick later, before anyone else could
- * be granted the lease.
+ * <p>Each renewal first asks ZooKeeper something; only if it answers is the deadline set, half a
+ * session timeout after the question was asked. Why that is safe: the answer proves the server
+ * heard the session after that moment, and ZooKeeper expires a session no sooner than a session
+ * timeout after it last heard it, so the guest's deadline comes at least half a session timeout
+ * before the lease can end for anyone else, whether the worker then freezes, dies, or loses its
+ * network. Renewals run every twelfth of the timeout.
  */
 public final class WatchdogFeed implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WatchdogFeed.class);
@@ -47,6 +47,7 @@ public final class WatchdogFeed implements AutoCloseable {
 
     private final Path dir;
     private final Duration sessionTimeout;
+    private final Duration renewEvery;
     private final VolumeLeases leases;
     private final Lifecycle lifecycle = new Lifecycle("watchdog feed");
     private final Map<String, Guarded> guarded = new ConcurrentHashMap<>();
@@ -58,6 +59,7 @@ public final class WatchdogFeed implements AutoCloseable {
     public WatchdogFeed(Path dir, Duration sessionTimeout, VolumeLeases leases) {
         this.dir = dir;
         this.sessionTimeout = sessionTimeout;
+        this.renewEvery = Duration.ofMillis(Math.max(50, sessionTimeout.toMillis() / 12));
         this.leases = leases;
     }
 
@@ -73,9 +75,8 @@ public final class WatchdogFeed implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        long every = Math.max(50, sessionTimeout.toMillis() / 12);
-        timer.scheduleWithFixedDelay(this::tick, every, every, TimeUnit.MILLISECONDS);
-        LOG.info("renewing guests' leases for the watchdog in {} every {} ms", dir, every);
+        timer.scheduleWithFixedDelay(this::tick, renewEvery.toMillis(), renewEvery.toMillis(), TimeUnit.MILLISECONDS);
+        LOG.info("renewing guests' leases for the watchdog in {} every {} ms", dir, renewEvery.toMillis());
     }
 
     /** A guest (the QEMU on {@code qmpSocket}) writes to the volume here: renew it while its lease is proven. */
@@ -99,10 +100,11 @@ public final class WatchdogFeed implements AutoCloseable {
     private void tick() {
         try {
             checkWatchdog();
-            if (!leases.proven()) {
+            long asked = System.currentTimeMillis();
+            if (guarded.isEmpty() || !leases.sessionHeard(renewEvery)) {
                 return; // the deadlines run out: the watchdog freezes the guests unless the session proves itself in time
             }
-            long deadline = System.currentTimeMillis() + sessionTimeout.toMillis() / 2;
+            long deadline = asked + sessionTimeout.toMillis() / 2;
             for (Map.Entry<String, Guarded> e : guarded.entrySet()) {
                 Optional<VolumeLease> lease = leases.heldLease(e.getKey());
                 Guarded g = e.getValue();
