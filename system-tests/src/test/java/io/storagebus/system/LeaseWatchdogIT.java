@@ -15,8 +15,10 @@ import io.storagebus.driver.Sizes;
 import io.storagebus.schema.GuestResumed;
 import io.storagebus.schema.GuestStopped;
 import io.storagebus.schema.VolumePrepared;
+import io.storagebus.testkit.EmbeddedKafka;
 import io.storagebus.testkit.QemuProcess;
 import io.storagebus.testkit.StorageBusProcess;
+import io.storagebus.testkit.TcpProxy;
 import io.storagebus.worker.thin.ExtendPolicy;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
@@ -30,9 +32,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The lease watchdog, a process beside host-1's worker (itself a process here, so it can be
- * frozen): a guest of a frozen worker is frozen before the worker's ZooKeeper session can expire
- * and its lease be granted to host-2, and killed once the lease has surely gone; a guest whose
- * watchdog is killed is stopped by the worker until the watchdog is back.
+ * frozen or killed): a guest of a frozen or killed worker is frozen before the worker's ZooKeeper
+ * session can expire and its lease be granted to host-2, and killed once the lease has surely
+ * gone; a guest whose watchdog is killed is stopped by the worker until the watchdog is back; a
+ * worker cut off from Kafka alone keeps its lease and its guest running.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -48,6 +51,7 @@ class LeaseWatchdogIT {
     private Path watchdogDir;
     private StorageBusProcess worker;
     private StorageBusProcess watchdog;
+    private TcpProxy host1Kafka;
     private String domainId;
 
     @BeforeAll
@@ -57,13 +61,29 @@ class LeaseWatchdogIT {
         Files.createDirectories(LOGS);
         qmpDir = Files.createDirectories(tmp.resolve("qmp"));
         watchdogDir = Files.createDirectories(tmp.resolve("watchdog"));
-        Cluster cluster = new Cluster(new InProcessKafka(tmp.resolve("kafka")), tmp);
+        // host-1 reaches Kafka through a proxy of its own, so it alone can be cut off from it.
+        EmbeddedKafka broker = new EmbeddedKafka(tmp.resolve("kafka"), 0);
+        int host1Port = EmbeddedKafka.freePort();
+        host1Kafka = new TcpProxy("127.0.0.1", host1Port);
+        broker.addListener("HOST_1", host1Port, host1Kafka.port());
+        broker.start();
+        Cluster cluster = new Cluster(new KafkaFixture() {
+            @Override
+            public String bootstrapServers() {
+                return broker.bootstrapServers();
+            }
+
+            @Override
+            public void close() {
+                broker.close();
+            }
+        }, tmp);
         cluster.startWorker("host-2", c -> c.withExtendPolicy(new ExtendPolicy(16 * MIB, 0, 0), Duration.ofMillis(500)));
         http = new Http(cluster.startManager().baseUrl());
         thin = ThinVolumes.on(cluster, http);
         Path dist = Path.of(System.getProperty("storagebus.dist"));
         watchdog = StorageBusProcess.watchdog(dist, watchdogDir, SESSION_MS, LOGS).start();
-        worker = StorageBusProcess.worker(dist, "host-1", cluster.kafka.bootstrapServers(), cluster.zooKeeper.connectString(), SESSION_MS,
+        worker = StorageBusProcess.worker(dist, "host-1", host1Kafka.address(), cluster.zooKeeper.connectString(), SESSION_MS,
                 LOGS, List.of("--worker.watchdog-dir", watchdogDir.toString(), "--worker.qmp-dir", qmpDir.toString(),
                         "--extend.chunk-mb", "16", "--extend.free-percent", "0", "--extend.chunk-seconds", "0")).start();
         await().atMost(WAIT).until(() -> http.get("/api/v1/health").status() == 200 && http.get("/api/v1/hosts").array().size() == 2);
@@ -81,6 +101,9 @@ class LeaseWatchdogIT {
         }
         if (thin != null) {
             thin.close();
+        }
+        if (host1Kafka != null) {
+            host1Kafka.close();
         }
     }
 
@@ -102,6 +125,43 @@ class LeaseWatchdogIT {
 
     @Test
     @Order(2)
+    void aWorkerCutOffFromKafkaOnlyKeepsItsLeaseAndItsGuestRunning() throws Exception {
+        Guest guest = runningGuest("no-kafka");
+        host1Kafka.cut();
+        try {
+            // Three session timeouts without Kafka: the lease is ZooKeeper's, and ZooKeeper is there.
+            await().during(Duration.ofMillis(3L * SESSION_MS)).atMost(Duration.ofMillis(4L * SESSION_MS))
+                    .until(() -> processState(guest.qemu.pid()).matches("[RS]") && "running".equals(guest.qmp.status()));
+            assertEquals("host-1", http.get("/api/v1/volumes/" + guest.volumeId).json().getJsonObject("lease").getString("host"));
+        } finally {
+            host1Kafka.restore();
+        }
+        assertTrue(thin.events(GuestStopped.class, guest.volumeId).isEmpty(), "nothing stopped the guest");
+        assertEquals(202, http.post("/api/v1/volumes/" + guest.volumeId + "/teardown", new JsonObject()).status());
+        await().atMost(WAIT).until(() -> !Files.exists(watchdogDir.resolve(guest.volumeId + ".lease")));
+        guest.close();
+    }
+
+    @Test
+    @Order(3)
+    void aKilledWorkersGuestIsFrozenByItsDeadlineAndKilledOnceTheLeaseHasGone() throws Exception {
+        Guest guest = runningGuest("killed-worker");
+        long killedAt = System.currentTimeMillis();
+        worker.kill();
+        try {
+            await().atMost(WAIT).pollInterval(Duration.ofMillis(20)).until(() -> processState(guest.qemu.pid()), "T"::equals);
+            System.out.println("worker killed -> its guest frozen by the watchdog: " + (System.currentTimeMillis() - killedAt) + " ms");
+            assertTrue(guest.qemu.awaitExit(WAIT), "the watchdog kills the guest once its lease has surely expired");
+            System.out.println("worker killed -> its guest killed: " + (System.currentTimeMillis() - killedAt) + " ms");
+            await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + guest.volumeId).json().getValue("lease") == null);
+        } finally {
+            worker.start();
+        }
+        guest.close();
+    }
+
+    @Test
+    @Order(4)
     void aFrozenWorkersGuestIsFrozenBeforeTheLeaseCanMoveAndKilledOnceItHas() throws Exception {
         Guest guest = runningGuest("frozen-worker");
         long frozenAt = System.currentTimeMillis();
