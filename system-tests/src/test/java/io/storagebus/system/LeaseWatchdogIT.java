@@ -56,7 +56,7 @@ class LeaseWatchdogIT {
 
     @BeforeAll
     void start(@TempDir Path tmp) throws Exception {
-        assumeTrue(ThinVolumes.canRun(), "skipped: needs root, loop devices and " + QemuProcess.BINARY);
+        assumeTrue(ThinVolumes.canRun() && ThinVolumes.nasmAvailable(), "skipped: needs root, loop devices, nasm and " + QemuProcess.BINARY);
         this.tmp = tmp;
         Files.createDirectories(LOGS);
         qmpDir = Files.createDirectories(tmp.resolve("qmp"));
@@ -163,7 +163,10 @@ class LeaseWatchdogIT {
     @Test
     @Order(4)
     void aFrozenWorkersGuestIsFrozenBeforeTheLeaseCanMoveAndKilledOnceItHas() throws Exception {
-        Guest guest = runningGuest("frozen-worker");
+        Guest guest = runningGuest("frozen-worker", true);
+        Path image = thin.backingFile(guest.volumeId);
+        String before = sha256(image);
+        await().atMost(WAIT).until(() -> !sha256(image).equals(before)); // the guest writes
         long frozenAt = System.currentTimeMillis();
         worker.freeze();
         try {
@@ -174,6 +177,7 @@ class LeaseWatchdogIT {
             // host-1's session expires: its lease goes, and host-2 may take the volume.
             await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + guest.volumeId).json().getValue("lease") == null);
             thin.prepare(guest.volumeId, "host-2");
+            String whenHost2GotIt = sha256(image);
             VolumePrepared second = thin.events(VolumePrepared.class, guest.volumeId).stream().filter(p -> p.getHostId().equals("host-2"))
                     .findFirst().orElseThrow();
             assertTrue(guestFrozenAt < second.getEnvelope().getTimestamp().toEpochMilli(), "host-1's guest was frozen at " + guestFrozenAt
@@ -182,6 +186,7 @@ class LeaseWatchdogIT {
                     + " ms");
             assertTrue(guest.qemu.awaitExit(WAIT), "the watchdog kills the guest once its lease has surely expired");
             System.out.println("worker frozen -> its guest killed: " + (System.currentTimeMillis() - frozenAt) + " ms");
+            assertEquals(whenHost2GotIt, sha256(image), "host-1's guest wrote nothing after host-2 got the volume");
         } finally {
             worker.thaw();
         }
@@ -190,13 +195,23 @@ class LeaseWatchdogIT {
 
     /** A running guest (its firmware: nothing boots from the blank disk) on a volume prepared and watched on host-1. */
     private Guest runningGuest(String name) throws Exception {
+        return runningGuest(name, false);
+    }
+
+    /** {@code writing}: the guest writes its first 8 MiB for ever, a new byte every pass (guest/looper.asm). */
+    private Guest runningGuest(String name, boolean writing) throws Exception {
         await().atMost(WAIT).until(() -> thin.cluster.manager.isActive() && http.get("/api/v1/hosts").array().size() == 2);
         String volumeId = thin.thinVolume(domainId, name, 64 * MIB, 32 * MIB);
         String device = thin.prepare(volumeId, "host-1");
         Path vm = qmpDir.resolve("vm-" + name);
-        List<String> args = new ArrayList<>(List.of("-machine", "pc", "-m", "32"));
-        args.addAll(ThinVolumes.volumeNodes(device));
-        args.addAll(List.of("-device", "virtio-blk-pci,drive=vol,werror=stop,rerror=stop"));
+        List<String> args = new ArrayList<>();
+        if (writing) {
+            args.addAll(ThinVolumes.looperGuest(vm, device, 8 * MIB));
+        } else {
+            args.addAll(List.of("-machine", "pc", "-m", "32"));
+            args.addAll(ThinVolumes.volumeNodes(device));
+            args.addAll(List.of("-device", "virtio-blk-pci,drive=vol,werror=stop,rerror=stop"));
+        }
         args.addAll(ThinVolumes.testMonitor(vm));
         QemuProcess qemu = thin.qemu(vm, args);
         thin.monitor(volumeId, qemu.qmpSocket(), "vol-file", "vol");
@@ -204,6 +219,17 @@ class LeaseWatchdogIT {
         await().atMost(WAIT).until(() -> Files.exists(watchdogDir.resolve(volumeId + ".lease")));
         assertEquals("running", qmp.status());
         return new Guest(volumeId, qemu, qmp);
+    }
+
+    private static String sha256(Path file) throws Exception {
+        java.security.MessageDigest digest = java.security.MessageDigest.getInstance("SHA-256");
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            byte[] buffer = new byte[1 << 20];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+        }
+        return java.util.HexFormat.of().formatHex(digest.digest());
     }
 
     /** The state letter of /proc/PID/stat: R, S, D, T (stopped by a signal), Z. */

@@ -149,11 +149,23 @@ final class ThinVolumes implements AutoCloseable {
      * powers off.
      */
     static List<String> writerGuest(Path dir, String device, long bytes) throws Exception {
-        Path asm = Files.createDirectories(dir).resolve("writer.asm");
-        try (InputStream in = ThinVolumes.class.getResourceAsStream("/guest/writer.asm")) {
+        return bootSectorGuest(dir, "writer", device, bytes);
+    }
+
+    /**
+     * A PC whose only software is the boot sector in guest/looper.asm: pass after pass, for ever,
+     * it writes the first {@code bytes} of the volume, every byte of a pass the pass's number.
+     */
+    static List<String> looperGuest(Path dir, String device, long bytes) throws Exception {
+        return bootSectorGuest(dir, "looper", device, bytes);
+    }
+
+    private static List<String> bootSectorGuest(Path dir, String name, String device, long bytes) throws Exception {
+        Path asm = Files.createDirectories(dir).resolve(name + ".asm");
+        try (InputStream in = ThinVolumes.class.getResourceAsStream("/guest/" + name + ".asm")) {
             Files.write(asm, in.readAllBytes());
         }
-        Path bin = dir.resolve("writer.bin");
+        Path bin = dir.resolve(name + ".bin");
         run("nasm", "-f", "bin", "-DSECTORS=" + (bytes / 512), "-o", bin.toString(), asm.toString());
         Path boot = dir.resolve("boot.img");
         byte[] sector = Files.readAllBytes(bin);
