@@ -52,6 +52,7 @@ class LeaseWatchdogIT {
     private StorageBusProcess worker;
     private StorageBusProcess watchdog;
     private TcpProxy host1Kafka;
+    private TcpProxy host1ZooKeeper;
     private String domainId;
 
     @BeforeAll
@@ -83,7 +84,9 @@ class LeaseWatchdogIT {
         thin = ThinVolumes.on(cluster, http);
         Path dist = Path.of(System.getProperty("storagebus.dist"));
         watchdog = StorageBusProcess.watchdog(dist, watchdogDir, SESSION_MS, LOGS).start();
-        worker = StorageBusProcess.worker(dist, "host-1", host1Kafka.address(), cluster.zooKeeper.connectString(), SESSION_MS,
+        String zk = cluster.zooKeeper.connectString();
+        host1ZooKeeper = new TcpProxy("127.0.0.1", Integer.parseInt(zk.substring(zk.lastIndexOf(':') + 1)));
+        worker = StorageBusProcess.worker(dist, "host-1", host1Kafka.address(), host1ZooKeeper.address(), SESSION_MS,
                 LOGS, List.of("--worker.watchdog-dir", watchdogDir.toString(), "--worker.qmp-dir", qmpDir.toString(),
                         "--extend.chunk-mb", "16", "--extend.free-percent", "0", "--extend.chunk-seconds", "0")).start();
         await().atMost(WAIT).until(() -> http.get("/api/v1/health").status() == 200 && http.get("/api/v1/hosts").array().size() == 2);
@@ -104,6 +107,9 @@ class LeaseWatchdogIT {
         }
         if (host1Kafka != null) {
             host1Kafka.close();
+        }
+        if (host1ZooKeeper != null) {
+            host1ZooKeeper.close();
         }
     }
 
@@ -191,6 +197,45 @@ class LeaseWatchdogIT {
             worker.thaw();
         }
         guest.close();
+    }
+
+    /**
+     * Forced lease losses under writes: host-1, cut off from ZooKeeper alone, stops its writing
+     * guest and loses the lease; host-2 gets the volume; the image does not change from then on
+     * until host-1's QEMU is gone. {@code storagebus.soak.lease-losses} times (3 in CI).
+     */
+    @Test
+    @Order(5)
+    void forcedLeaseLossesUnderWritesNeverOverlapTwoWriters() throws Exception {
+        int losses = Integer.getInteger("storagebus.soak.lease-losses", 3);
+        int overlaps = 0;
+        long slowestStop = 0;
+        for (int i = 0; i < losses; i++) {
+            Guest guest = runningGuest("soak-" + i, true);
+            Path image = thin.backingFile(guest.volumeId);
+            String before = sha256(image);
+            await().atMost(WAIT).until(() -> !sha256(image).equals(before));
+            host1ZooKeeper.cut();
+            try {
+                GuestStopped stopped = await().atMost(WAIT).until(() -> thin.events(GuestStopped.class, guest.volumeId), e -> !e.isEmpty()).get(0);
+                slowestStop = Math.max(slowestStop, stopped.getStopMillis());
+                await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + guest.volumeId).json().getValue("lease") == null);
+                thin.prepare(guest.volumeId, "host-2");
+                String whenHost2GotIt = sha256(image);
+                // Stopped over QMP, then frozen and killed by the watchdog once the lease has surely gone.
+                assertTrue(guest.qemu.awaitExit(WAIT), "host-1's guest is killed once its lease has gone");
+                if (!whenHost2GotIt.equals(sha256(image))) {
+                    overlaps++;
+                }
+            } finally {
+                host1ZooKeeper.restore();
+            }
+            guest.close();
+            assertEquals(202, http.post("/api/v1/volumes/" + guest.volumeId + "/teardown", new JsonObject()).status());
+        }
+        System.out.printf("soak: %d forced lease losses under writes, %d overlaps of two writers, slowest guest stop %d ms%n", losses,
+                overlaps, slowestStop);
+        assertEquals(0, overlaps);
     }
 
     /** A running guest (its firmware: nothing boots from the blank disk) on a volume prepared and watched on host-1. */
