@@ -115,6 +115,12 @@ public final class CheckedDriver extends ForwardingDriver {
     }
 
     @Override
+    public void admitLease(DomainContext domain, VolumeUri volume, long leaseEpoch) throws DriverException {
+        own(domain, volume);
+        driver.admitLease(domain, volume, leaseEpoch);
+    }
+
+    @Override
     public void deactivate(DomainContext domain, VolumeUri volume) throws DriverException {
         own(domain, volume);
         need(Capability.ACTIVATE, "deactivate");

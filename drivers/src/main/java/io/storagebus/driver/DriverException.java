@@ -20,7 +20,9 @@ public class DriverException extends Exception {
         /** Data read back does not match what was written. */
         CHECKSUM_MISMATCH,
         /** A storage tool or I/O call failed. */
-        IO_ERROR
+        IO_ERROR,
+        /** The volume was activated under a newer lease than the one presented: its holder lost it. */
+        STALE_LEASE
     }
 
     private final Code code;

@@ -8,7 +8,7 @@ import java.util.Set;
  * driver's {@link Fence} under the caller's epoch: a deposed SPM's write is refused with
  * {@link FencedException} before the driver sees it. Which operations those are is said here,
  * once ({@link #MUTATING}), not by each driver; reads, and what a host does to use a volume
- * (activate, refresh), pass through. A driver still re-checks its fence where it commits
+ * (activate, refresh, admitLease), pass through. A driver still re-checks its fence where it commits
  * metadata if its storage lets it (a lock around the directory fence's write).
  */
 public final class FencedDriver extends ForwardingDriver {

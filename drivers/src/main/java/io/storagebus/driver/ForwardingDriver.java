@@ -193,6 +193,11 @@ public abstract class ForwardingDriver implements StorageDriver {
     }
 
     @Override
+    public void admitLease(DomainContext domain, VolumeUri volume, long leaseEpoch) throws DriverException {
+        driver.admitLease(domain, volume, leaseEpoch);
+    }
+
+    @Override
     public void deactivate(DomainContext domain, VolumeUri volume) throws DriverException {
         driver.deactivate(domain, volume);
     }

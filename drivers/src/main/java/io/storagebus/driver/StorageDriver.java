@@ -213,6 +213,15 @@ public interface StorageDriver {
         throw CheckedDriver.unsupported(this, Capability.REFRESH, "refresh");
     }
 
+    /**
+     * Records on the storage, where the driver can, that the volume is about to be used on this
+     * host under lease epoch {@code leaseEpoch}, refusing ({@code STALE_LEASE}) if it was already
+     * used under a newer one: a host that lost the lease with an activation in flight stays off.
+     * Made before every prepare; drivers whose hosts do not write the shared storage record nothing.
+     */
+    default void admitLease(DomainContext domain, VolumeUri volume, long leaseEpoch) throws DriverException {
+    }
+
     /** {@link Capability#ACTIVATE}: prepares the volume on this host; returns the path a guest opens. */
     default String activate(DomainContext domain, VolumeUri volume) throws DriverException {
         throw CheckedDriver.unsupported(this, Capability.ACTIVATE, "activate");

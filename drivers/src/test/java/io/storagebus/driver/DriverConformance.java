@@ -91,6 +91,56 @@ public abstract class DriverConformance {
         assertFalse(e.getMessage() == null || e.getMessage().isBlank(), "a typed error needs a readable message");
     }
 
+    /** Whether hosts record lease epochs on this driver's storage ({@link StorageDriver#admitLease}). */
+    protected boolean recordsLeaseEpochs() {
+        return false;
+    }
+
+    @Test
+    void aUseUnderAnOlderLeaseThanTheNewestIsRefusedEvenWhenRacing() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(recordsLeaseEpochs(), "this driver's hosts do not write its storage");
+        StorageDriver driver = driver();
+        DomainContext domain = domain();
+        VolumeSpec spec = writableSpec(id(), 4 * MIB);
+        VolumeInfo volume = driver.create(domain, spec);
+        driver.admitLease(domain, volume.uri(), 5);
+        driver.admitLease(domain, volume.uri(), 5); // a retried prepare under the same lease
+        driver.admitLease(domain, volume.uri(), 7);
+        assertCode(DriverException.Code.STALE_LEASE, () -> driver.admitLease(domain, volume.uri(), 6));
+
+        List<Long> epochs = new java.util.ArrayList<>(java.util.stream.LongStream.rangeClosed(10, 25).boxed().toList());
+        java.util.Collections.shuffle(epochs, new java.util.Random(7));
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+        try {
+            List<java.util.concurrent.Future<Boolean>> admitted = new java.util.ArrayList<>();
+            for (long epoch : epochs) {
+                admitted.add(pool.submit(() -> {
+                    try {
+                        driver.admitLease(domain, volume.uri(), epoch);
+                        return true;
+                    } catch (DriverException e) {
+                        assertEquals(DriverException.Code.STALE_LEASE, e.code(), e.getMessage());
+                        return false;
+                    }
+                }));
+            }
+            for (int i = 0; i < epochs.size(); i++) {
+                if (epochs.get(i) == 25) {
+                    assertTrue(admitted.get(i).get(), "the newest lease is always admitted");
+                } else {
+                    admitted.get(i).get();
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertCode(DriverException.Code.STALE_LEASE, () -> driver.admitLease(domain, volume.uri(), 24));
+
+        driver.destroy(domain, volume.uri(), false);
+        VolumeInfo again = driver.create(domain, spec);
+        driver.admitLease(domain, again.uri(), 1); // a destroyed volume's record went with it
+    }
+
     @Test
     void createdVolumeIsListedWithItsSizes() throws Exception {
         StorageDriver driver = driver();

@@ -162,11 +162,19 @@ public abstract class DirectoryDriver implements StorageDriver {
         return restored;
     }
 
+    /** Per-volume lease epochs beside the volumes: see {@link ActivationGuard}. */
+    @Override
+    public void admitLease(DomainContext domain, VolumeUri volume, long leaseEpoch) throws DriverException {
+        files(domain).liveOrThrow(volume.volumeId());
+        ActivationGuard.admit(domain.path(PATH), volume.volumeId(), leaseEpoch);
+    }
+
     @Override
     public void purge(DomainContext domain, VolumeUri volume) throws DriverException {
         VolumeFiles files = files(domain);
         fenced(domain, "purge", volume.volumeId(), () -> {
             files.delete(delinkedOrThrow(files, volume), true);
+            ActivationGuard.forget(domain.path(PATH), volume.volumeId());
             return null;
         });
         layersChanged(domain);
@@ -189,6 +197,7 @@ public abstract class DirectoryDriver implements StorageDriver {
             VolumeMeta current = files.liveOrThrow(volume.volumeId());
             checkRemovable(files, current, volume);
             files.delete(current, false);
+            ActivationGuard.forget(domain.path(PATH), volume.volumeId());
             return null;
         });
         layersChanged(domain);

@@ -35,6 +35,11 @@ class BlockfileDriverTest extends DriverConformance {
     }
 
     @Override
+    protected boolean recordsLeaseEpochs() {
+        return true;
+    }
+
+    @Override
     protected StorageDriver rawDriver() {
         return new BlockfileDriver();
     }

@@ -30,6 +30,11 @@ class FileDriverTest extends DriverConformance {
     private static final long GIB = 1L << 30;
 
     @Override
+    protected boolean recordsLeaseEpochs() {
+        return true;
+    }
+
+    @Override
     protected StorageDriver rawDriver() {
         return new FileDriver();
     }

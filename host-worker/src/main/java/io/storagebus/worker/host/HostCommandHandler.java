@@ -174,6 +174,7 @@ final class HostCommandHandler {
             StorageDriver driver = driver(cmd.getDomain());
             DomainContext domain = context(cmd.getDomain());
             VolumeInfo info = driver.info(domain, uri);
+            driver.admitLease(domain, uri, lease.epoch());
             String path = driver.capabilities().contains(Capability.ACTIVATE) ? driver.activate(domain, uri) : guestPath(info.location());
             long allocated = info.allocatedSize();
             leases.describe(cmd.getVolumeId(), l -> l.usableAt(path, allocated));
