@@ -36,17 +36,17 @@ public final class StorageBusProcess implements AutoCloseable {
     /** A host worker, as on a hypervisor host. */
     public static StorageBusProcess worker(Path distDir, String hostId, String bootstrapServers, String zkConnect, int sessionTimeoutMs,
                                            Path logDir) {
-        return worker(distDir, hostId, bootstrapServers, zkConnect, sessionTimeoutMs, logDir, List.of());
+        return worker(distDir, hostId, bootstrapServers, zkConnect, sessionTimeoutMs, logDir, Map.of(), List.of());
     }
 
-    /** A host worker with more {@code --key value} options. */
+    /** A host worker with an environment and more {@code --key value} options. */
     public static StorageBusProcess worker(Path distDir, String hostId, String bootstrapServers, String zkConnect, int sessionTimeoutMs,
-                                           Path logDir, List<String> options) {
+                                           Path logDir, Map<String, String> env, List<String> options) {
         List<String> args = new ArrayList<>(List.of("worker", "--host-id", hostId, "--bootstrap-servers", bootstrapServers,
                 "--kafka.security-protocol", "PLAINTEXT", "--commands.signatures", "off", "--zookeeper.tls", "off",
                 "--zookeeper", zkConnect, "--zk-session-timeout-ms", Integer.toString(sessionTimeoutMs), "--http-port", "0"));
         args.addAll(options);
-        return new StorageBusProcess(distDir, hostId, args, Map.of(), logDir);
+        return new StorageBusProcess(distDir, hostId, args, env, logDir);
     }
 
     /** A host's lease watchdog on {@code dir}, for workers whose session timeout is {@code sessionTimeoutMs}. */
