@@ -4,7 +4,10 @@
 ; out the image's metadata. A full thin volume makes QEMU pause the guest (werror=stop), and
 ; `cont` retries the failed request: the guest never notices. If a write fails for good, the
 ; guest makes QEMU exit at once through the isa-debug-exit port instead.
-; Build: nasm -f bin -DSECTORS=<n> -o writer.bin writer.asm
+; Built with -DFOREVER it never powers off: pass after pass it writes the SECTORS sectors again,
+; every byte of a pass the pass's number (1, 2, ... 255, 0, 1 ...), so a test can tell whether
+; anything was written since it last looked.
+; Build: nasm -f bin -DSECTORS=<n> [-DFOREVER] -o writer.bin writer.asm
 bits 16
 org 0x7c00
 
@@ -15,12 +18,17 @@ start:
     mov ss, ax
     mov sp, 0x7c00
     sti
+pass:
+%ifdef FOREVER
+    inc byte [pattern]
+%endif
     mov ax, 0x1000              ; a 32 KiB buffer at 1000:0000, filled with the pattern
     mov es, ax
     xor di, di
     mov cx, 0x8000
-    mov al, 0xa5
+    mov al, [pattern]
     rep stosb
+    mov dword [lba], 0
 next:
     mov si, packet
     mov ah, 0x43
@@ -31,6 +39,9 @@ next:
     add dword [lba], 64
     cmp dword [lba], SECTORS
     jb next
+%ifdef FOREVER
+    jmp pass
+%endif
     mov dx, 0x604               ; PIIX4 PM1a control (SeaBIOS puts the PM base at 0x600)
     mov ax, 0x2000              ; SLP_EN, sleep type S5: power off
     out dx, ax
@@ -43,6 +54,12 @@ halt:
     hlt
     jmp halt
 
+pattern:
+%ifdef FOREVER
+    db 0
+%else
+    db 0xa5
+%endif
 packet:
     db 0x10, 0                  ; size of this disk address packet
     dw 64                       ; sectors per write

@@ -140,9 +140,7 @@ class GuestFenceIT {
         String volumeId = thin.thinVolume(domainId, name, 64 * MIB, 32 * MIB);
         String device = thin.prepare(volumeId, "host-1");
         Path vm = tmp.resolve("vm-" + name);
-        List<String> args = new ArrayList<>(List.of("-machine", "pc", "-m", "32"));
-        args.addAll(ThinVolumes.volumeNodes(device));
-        args.addAll(List.of("-device", "virtio-blk-pci,drive=vol,werror=stop,rerror=stop"));
+        List<String> args = new ArrayList<>(ThinVolumes.idleGuest(device));
         args.addAll(ThinVolumes.testMonitor(vm));
         QemuProcess qemu = thin.qemu(vm, args);
         thin.monitor(volumeId, qemu.qmpSocket(), "vol-file", "vol");

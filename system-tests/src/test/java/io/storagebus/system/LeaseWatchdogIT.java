@@ -173,8 +173,8 @@ class LeaseWatchdogIT {
     void aFrozenWorkersGuestIsFrozenBeforeTheLeaseCanMoveAndKilledOnceItHas() throws Exception {
         Guest guest = runningGuest("frozen-worker", true);
         Path image = thin.backingFile(guest.volumeId);
-        String before = sha256(image);
-        await().atMost(WAIT).until(() -> !sha256(image).equals(before)); // the guest writes
+        String before = ThinVolumes.sha256(image);
+        await().atMost(WAIT).until(() -> !ThinVolumes.sha256(image).equals(before)); // the guest writes
         long frozenAt = System.currentTimeMillis();
         worker.freeze();
         try {
@@ -185,7 +185,7 @@ class LeaseWatchdogIT {
             // host-1's session expires: its lease goes, and host-2 may take the volume.
             await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + guest.volumeId).json().getValue("lease") == null);
             thin.prepare(guest.volumeId, "host-2");
-            String whenHost2GotIt = sha256(image);
+            String whenHost2GotIt = ThinVolumes.sha256(image);
             VolumePrepared second = thin.events(VolumePrepared.class, guest.volumeId).stream().filter(p -> p.getHostId().equals("host-2"))
                     .findFirst().orElseThrow();
             assertTrue(guestFrozenAt < second.getEnvelope().getTimestamp().toEpochMilli(), "host-1's guest was frozen at " + guestFrozenAt
@@ -194,7 +194,7 @@ class LeaseWatchdogIT {
                     + " ms");
             assertTrue(guest.qemu.awaitExit(WAIT), "the watchdog kills the guest once its lease has surely expired");
             System.out.println("worker frozen -> its guest killed: " + (System.currentTimeMillis() - frozenAt) + " ms");
-            assertEquals(whenHost2GotIt, sha256(image), "host-1's guest wrote nothing after host-2 got the volume");
+            assertEquals(whenHost2GotIt, ThinVolumes.sha256(image), "host-1's guest wrote nothing after host-2 got the volume");
         } finally {
             worker.thaw();
         }
@@ -215,8 +215,8 @@ class LeaseWatchdogIT {
         for (int i = 0; i < losses; i++) {
             Guest guest = runningGuest("soak-" + i, true);
             Path image = thin.backingFile(guest.volumeId);
-            String before = sha256(image);
-            await().atMost(WAIT).until(() -> !sha256(image).equals(before));
+            String before = ThinVolumes.sha256(image);
+            await().atMost(WAIT).until(() -> !ThinVolumes.sha256(image).equals(before));
             host1ZooKeeper.cut();
             try {
                 GuestStopped stopped = await().atMost(WAIT).until(() -> thin.events(GuestStopped.class, guest.volumeId), e -> !e.isEmpty()).get(0);
@@ -226,10 +226,10 @@ class LeaseWatchdogIT {
                 // (VolumeLeaseLost) before host-2 attaches one, which separate machines would not need.
                 await().atMost(WAIT).until(() -> thin.events(VolumeLeaseLost.class, guest.volumeId), e -> !e.isEmpty());
                 thin.prepare(guest.volumeId, "host-2");
-                String whenHost2GotIt = sha256(image);
+                String whenHost2GotIt = ThinVolumes.sha256(image);
                 // Stopped over QMP, then frozen and killed by the watchdog once the lease has surely gone.
                 assertTrue(guest.qemu.awaitExit(WAIT), "host-1's guest is killed once its lease has gone");
-                if (!whenHost2GotIt.equals(sha256(image))) {
+                if (!whenHost2GotIt.equals(ThinVolumes.sha256(image))) {
                     overlaps++;
                 }
             } finally {
@@ -248,20 +248,13 @@ class LeaseWatchdogIT {
         return runningGuest(name, false);
     }
 
-    /** {@code writing}: the guest writes its first 8 MiB for ever, a new byte every pass (guest/looper.asm). */
+    /** {@code writing}: the guest writes its first 8 MiB for ever, a new byte every pass (guest/writer.asm built FOREVER). */
     private Guest runningGuest(String name, boolean writing) throws Exception {
         await().atMost(WAIT).until(() -> thin.cluster.manager.isActive() && http.get("/api/v1/hosts").array().size() == 2);
         String volumeId = thin.thinVolume(domainId, name, 64 * MIB, 32 * MIB);
         String device = thin.prepare(volumeId, "host-1");
         Path vm = qmpDir.resolve("vm-" + name);
-        List<String> args = new ArrayList<>();
-        if (writing) {
-            args.addAll(ThinVolumes.looperGuest(vm, device, 8 * MIB));
-        } else {
-            args.addAll(List.of("-machine", "pc", "-m", "32"));
-            args.addAll(ThinVolumes.volumeNodes(device));
-            args.addAll(List.of("-device", "virtio-blk-pci,drive=vol,werror=stop,rerror=stop"));
-        }
+        List<String> args = new ArrayList<>(writing ? ThinVolumes.writingForeverGuest(vm, device, 8 * MIB) : ThinVolumes.idleGuest(device));
         args.addAll(ThinVolumes.testMonitor(vm));
         QemuProcess qemu = thin.qemu(vm, args);
         thin.monitor(volumeId, qemu.qmpSocket(), "vol-file", "vol");
@@ -269,17 +262,6 @@ class LeaseWatchdogIT {
         await().atMost(WAIT).until(() -> Files.exists(watchdogDir.resolve(volumeId + ".lease")));
         assertEquals("running", qmp.status());
         return new Guest(volumeId, qemu, qmp);
-    }
-
-    private static String sha256(Path file) throws Exception {
-        java.security.MessageDigest digest = java.security.MessageDigest.getInstance("SHA-256");
-        try (java.io.InputStream in = Files.newInputStream(file)) {
-            byte[] buffer = new byte[1 << 20];
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                digest.update(buffer, 0, n);
-            }
-        }
-        return java.util.HexFormat.of().formatHex(digest.digest());
     }
 
     /** The state letter of /proc/PID/stat: R, S, D, T (stopped by a signal), Z. */

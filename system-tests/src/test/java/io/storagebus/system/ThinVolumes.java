@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -138,6 +139,14 @@ final class ThinVolumes implements AutoCloseable {
                 "-blockdev", "driver=qcow2,file=vol-file,node-name=vol");
     }
 
+    /** A PC that runs only its firmware (nothing boots from a blank volume), the volume on a virtio-blk disk. */
+    static List<String> idleGuest(String device) {
+        List<String> args = new ArrayList<>(List.of("-machine", "pc", "-m", "32"));
+        args.addAll(volumeNodes(device));
+        args.addAll(List.of("-device", "virtio-blk-pci,drive=vol,werror=stop,rerror=stop"));
+        return args;
+    }
+
     /** The test's own QMP socket, besides the one the worker uses. */
     static List<String> testMonitor(Path dir) {
         return List.of("-qmp", "unix:" + dir.resolve("test.sock") + ",server=on,wait=off");
@@ -149,24 +158,28 @@ final class ThinVolumes implements AutoCloseable {
      * powers off.
      */
     static List<String> writerGuest(Path dir, String device, long bytes) throws Exception {
-        return bootSectorGuest(dir, "writer", device, bytes);
+        return writerGuest(dir, device, bytes, false);
     }
 
     /**
-     * A PC whose only software is the boot sector in guest/looper.asm: pass after pass, for ever,
-     * it writes the first {@code bytes} of the volume, every byte of a pass the pass's number.
+     * The same boot sector built {@code FOREVER}: pass after pass it writes the first {@code bytes}
+     * of the volume again, every byte of a pass the pass's number, and never powers off.
      */
-    static List<String> looperGuest(Path dir, String device, long bytes) throws Exception {
-        return bootSectorGuest(dir, "looper", device, bytes);
+    static List<String> writingForeverGuest(Path dir, String device, long bytes) throws Exception {
+        return writerGuest(dir, device, bytes, true);
     }
 
-    private static List<String> bootSectorGuest(Path dir, String name, String device, long bytes) throws Exception {
-        Path asm = Files.createDirectories(dir).resolve(name + ".asm");
-        try (InputStream in = ThinVolumes.class.getResourceAsStream("/guest/" + name + ".asm")) {
+    private static List<String> writerGuest(Path dir, String device, long bytes, boolean forever) throws Exception {
+        Path asm = Files.createDirectories(dir).resolve("writer.asm");
+        try (InputStream in = ThinVolumes.class.getResourceAsStream("/guest/writer.asm")) {
             Files.write(asm, in.readAllBytes());
         }
-        Path bin = dir.resolve(name + ".bin");
-        run("nasm", "-f", "bin", "-DSECTORS=" + (bytes / 512), "-o", bin.toString(), asm.toString());
+        Path bin = dir.resolve("writer.bin");
+        List<String> nasm = new ArrayList<>(List.of("nasm", "-f", "bin", "-DSECTORS=" + (bytes / 512), "-o", bin.toString(), asm.toString()));
+        if (forever) {
+            nasm.add(3, "-DFOREVER");
+        }
+        run(nasm.toArray(String[]::new));
         Path boot = dir.resolve("boot.img");
         byte[] sector = Files.readAllBytes(bin);
         byte[] image = new byte[1 << 20];
@@ -179,6 +192,18 @@ final class ThinVolumes implements AutoCloseable {
                 "-blockdev", "driver=host_device,filename=" + device + ",node-name=vol-file",
                 "-blockdev", "driver=qcow2,file=vol-file,node-name=vol",
                 "-device", "virtio-blk-pci,drive=vol,werror=stop,rerror=stop");
+    }
+
+    /** The SHA-256 of a file's bytes, in hex. */
+    static String sha256(Path file) throws Exception {
+        java.security.MessageDigest digest = java.security.MessageDigest.getInstance("SHA-256");
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] buffer = new byte[1 << 20];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+        }
+        return java.util.HexFormat.of().formatHex(digest.digest());
     }
 
     static boolean nasmAvailable() {

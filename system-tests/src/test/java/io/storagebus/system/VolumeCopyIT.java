@@ -9,9 +9,7 @@ import java.io.RandomAccessFile;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 
@@ -80,7 +78,7 @@ class VolumeCopyIT {
                 raf.write(chunk);
             }
         }
-        String sourceSha = sha256(sourceFile);
+        String sourceSha = ThinVolumes.sha256(sourceFile);
 
         JsonObject backupTask = accepted(http.post("/api/v1/volumes/" + source.getString("id") + "/copy",
                 new JsonObject().put("targetDomainId", objectDomain).put("name", "disk-backup")));
@@ -109,7 +107,7 @@ class VolumeCopyIT {
         JsonObject restored = awaitReady(accepted(http.post("/api/v1/volumes/" + backup.getString("id") + "/copy",
                 new JsonObject().put("targetDomainId", fileDomain).put("name", "disk-restored"))));
         Path restoredFile = Path.of(URI.create(restored.getString("uri")));
-        assertEquals(sourceSha, sha256(restoredFile));
+        assertEquals(sourceSha, ThinVolumes.sha256(restoredFile));
         assertArrayEquals(Files.readAllBytes(sourceFile), Files.readAllBytes(restoredFile));
     }
 
@@ -156,17 +154,6 @@ class VolumeCopyIT {
                 v -> !"CREATING".equals(v.getString("status")));
         assertEquals("READY", volume.getString("status"), volume.encode());
         return volume;
-    }
-
-    private static String sha256(Path file) throws Exception {
-        MessageDigest digest = MessageDigest.getInstance("SHA-256");
-        try (var in = Files.newInputStream(file)) {
-            byte[] buffer = new byte[1 << 20];
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                digest.update(buffer, 0, n);
-            }
-        }
-        return HexFormat.of().formatHex(digest.digest());
     }
 
     @Test
@@ -224,7 +211,7 @@ class VolumeCopyIT {
                 raf.write(chunk);
             }
         }
-        String sourceSha = sha256(sourceFile);
+        String sourceSha = ThinVolumes.sha256(sourceFile);
         var spm = cluster.spm().orElseThrow();
         long oldEpoch = spm.spmTerm().orElseThrow().epoch();
 

@@ -184,9 +184,7 @@ public final class VolumeMonitor implements AutoCloseable {
      * (see {@link GuestFences}). Completes when they are all stopped.
      */
     public Future<Void> fence(List<VolumeLease> leases, String reason) {
-        Map<String, VolumeLease> byVolume = new HashMap<>();
-        leases.forEach(l -> byVolume.put(l.volumeId(), l));
-        return stopGuests(byVolume, w -> byVolume.containsKey(w.volumeId), w -> w.volumeId, reason);
+        return stopGuests(leases, w -> w.volumeId, reason);
     }
 
     /**
@@ -194,21 +192,22 @@ public final class VolumeMonitor implements AutoCloseable {
      * every guest on a leased volume ({@code held}) stops until {@link #unfence} of {@link #WATCHDOG_GONE}.
      */
     public Future<Void> fenceAll(List<VolumeLease> held, String reason) {
-        Map<String, VolumeLease> byVolume = new HashMap<>();
-        held.forEach(l -> byVolume.put(l.volumeId(), l));
-        return stopGuests(byVolume, w -> byVolume.containsKey(w.volumeId), w -> WATCHDOG_GONE, reason);
+        return stopGuests(held, w -> WATCHDOG_GONE, reason);
     }
 
-    private Future<Void> stopGuests(Map<String, VolumeLease> leases, java.util.function.Predicate<WatchedVolume> affected,
-            java.util.function.Function<WatchedVolume, String> hold, String reason) {
+    /** Stops the guests of the leases' volumes, each QEMU held by what {@code hold} names for its volumes. */
+    private Future<Void> stopGuests(List<VolumeLease> leases, java.util.function.Function<WatchedVolume, String> hold, String reason) {
+        Map<String, VolumeLease> byVolume = new HashMap<>();
+        leases.forEach(l -> byVolume.put(l.volumeId(), l));
         return onContext(() -> {
             Map<Path, List<WatchedVolume>> bySocket = new HashMap<>();
-            watched.values().stream().filter(affected).forEach(w -> bySocket.computeIfAbsent(w.socket, s -> new ArrayList<>()).add(w));
+            watched.values().stream().filter(w -> byVolume.containsKey(w.volumeId))
+                    .forEach(w -> bySocket.computeIfAbsent(w.socket, s -> new ArrayList<>()).add(w));
             List<Future<Void>> stops = new ArrayList<>();
             bySocket.forEach((socket, volumes) -> {
                 Set<String> holds = new HashSet<>();
                 volumes.forEach(w -> holds.add(hold.apply(w)));
-                stops.add(fences.stop(vertx, qemus.get(socket), socket, volumes, holds, leases, reason));
+                stops.add(fences.stop(vertx, qemus.get(socket), socket, volumes, holds, byVolume, reason));
             });
             return Future.join(stops).mapEmpty();
         });

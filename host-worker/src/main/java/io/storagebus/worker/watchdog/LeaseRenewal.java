@@ -2,12 +2,12 @@ package io.storagebus.worker.watchdog;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.HashMap;
 import java.util.Map;
+
+import io.storagebus.driver.support.VolumeFiles;
 
 /**
  * What the worker tells the watchdog about one guest's right to write: the volume, the lease
@@ -37,11 +37,7 @@ public record LeaseRenewal(String volumeId, long leaseEpoch, long pid, String qm
     void writeTo(Path dir) throws IOException {
         Path tmp = dir.resolve("." + volumeId + SUFFIX + ".tmp");
         Files.writeString(tmp, format(), StandardCharsets.UTF_8);
-        try {
-            Files.move(tmp, dir.resolve(volumeId + SUFFIX), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(tmp, dir.resolve(volumeId + SUFFIX), StandardCopyOption.REPLACE_EXISTING);
-        }
+        VolumeFiles.move(tmp, dir.resolve(volumeId + SUFFIX));
     }
 
     /** Reads a renewal file; anything missing or malformed is refused with what is wrong. */

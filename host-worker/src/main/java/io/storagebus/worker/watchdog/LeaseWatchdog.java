@@ -16,6 +16,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import io.storagebus.driver.support.VolumeFiles;
 import io.storagebus.lifecycle.Lifecycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -72,8 +73,7 @@ public final class LeaseWatchdog implements AutoCloseable {
         try {
             long now = System.currentTimeMillis();
             Files.writeString(dir.resolve(ALIVE_FILE + ".tmp"), ProcessHandle.current().pid() + " " + now + "\n");
-            Files.move(dir.resolve(ALIVE_FILE + ".tmp"), dir.resolve(ALIVE_FILE), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            VolumeFiles.move(dir.resolve(ALIVE_FILE + ".tmp"), dir.resolve(ALIVE_FILE));
             Map<String, LeaseRenewal> renewals = readRenewals();
             renewals.values().forEach(r -> check(r, now));
             for (String volumeId : List.copyOf(frozen.keySet())) {
