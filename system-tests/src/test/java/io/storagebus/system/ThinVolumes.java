@@ -166,7 +166,10 @@ final class ThinVolumes implements AutoCloseable {
      * of the volume again, every byte of a pass the pass's number, and never powers off.
      */
     static List<String> writingForeverGuest(Path dir, String device, long bytes) throws Exception {
-        return writerGuest(dir, device, bytes, true);
+        // Direct I/O, as guests on shared storage must use: buffered writes would sit in this host's page
+        // cache of the device and reach the storage later, even after the guest was stopped and its lease moved.
+        return writerGuest(dir, device, bytes, true).stream()
+                .map(a -> a.startsWith("driver=host_device,") ? a + ",cache.direct=on" : a).toList();
     }
 
     private static List<String> writerGuest(Path dir, String device, long bytes, boolean forever) throws Exception {
