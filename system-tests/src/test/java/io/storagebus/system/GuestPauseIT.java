@@ -133,6 +133,8 @@ class GuestPauseIT {
                     l -> !l.isEmpty()).get(0);
             assertEquals("NO_SPACE", failed.getCode());
             assertEquals(24 * MIB, failed.getAllocation());
+            // The threshold report and the pause right after it are both answered; the growth is told once.
+            assertEquals(1, thin.events(VolumeExtended.class, volumeId).size(), thin.events(VolumeExtended.class, volumeId).toString());
             // The threshold report fails first; the pause that follows is reported again, and refused again.
             CapacityAlert alert = await().atMost(WAIT).until(() -> thin.events(CapacityAlert.class, small).stream()
                     .filter(a -> a.getMessage().contains("its guest is paused")).findFirst().orElse(null), a -> a != null);

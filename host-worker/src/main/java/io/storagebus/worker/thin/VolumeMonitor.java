@@ -78,6 +78,8 @@ public final class VolumeMonitor implements AutoCloseable {
     private final Lifecycle lifecycle = new Lifecycle("volume monitor");
     private final Map<String, WatchedVolume> watched = new HashMap<>();
     private final Map<Path, QemuConnection> qemus = new HashMap<>();
+    /** Per volume, the last RefreshVolume being applied; touched on the context only. */
+    private final Map<String, Future<Void>> refreshing = new HashMap<>();
     private Vertx vertx;
     private Context context;
     private long statsTimer;
@@ -244,9 +246,23 @@ public final class VolumeMonitor implements AutoCloseable {
         });
     }
 
-    /** The SPM extended the volume: refresh it here, re-arm, resume a paused guest, tell everyone. */
+    /**
+     * The SPM extended the volume: refresh it here, re-arm, resume a paused guest, tell everyone.
+     * A volume's answers are applied one after another, in the order the SPM sent them: the
+     * device refresh runs on a worker thread, and two answers racing there (a report and the
+     * pause right after it are answered twice) would tell the extend out of order.
+     */
     public Future<Void> refresh(RefreshVolume cmd) {
-        return onContext(() -> blocking(() -> {
+        return onContext(() -> {
+            String volumeId = cmd.getVolumeId();
+            Future<Void> applied = refreshing.getOrDefault(volumeId, Future.succeededFuture()).transform(previous -> applyRefresh(cmd));
+            refreshing.put(volumeId, applied);
+            return applied.onComplete(ar -> refreshing.remove(volumeId, applied));
+        });
+    }
+
+    private Future<Void> applyRefresh(RefreshVolume cmd) {
+        return blocking(() -> {
             refreshDevice(cmd.getDomain(), cmd.getVolumeId());
             return null;
         }).compose(v -> {
@@ -256,13 +272,19 @@ public final class VolumeMonitor implements AutoCloseable {
                 publishExtended(cmd, false);
                 return Future.succeededFuture();
             }
+            // An answer to a report sent before the last extend arrived brings no news: the extend was told once.
+            boolean grew = cmd.getAllocation() > w.allocation;
             w.answered(cmd.getAllocation(), cmd.getFullyAllocated());
             // A guest a fence holds stopped runs again only when its lease is proven, never on an extend.
             boolean resume = !fences.holds(w.socket) && w.startResume();
             return arm(w).compose(armed -> resume ? pauses.resume(qemus.get(w.socket), w, volumesOf(qemus.get(w.socket))).onComplete(ar -> w.resumeEnded()) : Future.succeededFuture(false))
-                    .onSuccess(resumed -> publishExtended(cmd, resumed))
+                    .onSuccess(resumed -> {
+                        if (grew) {
+                            publishExtended(cmd, resumed);
+                        }
+                    })
                     .mapEmpty();
-        }));
+        });
     }
 
 
