@@ -1,6 +1,7 @@
 package io.storagebus.manager.bus;
 
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
@@ -24,6 +25,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,7 +38,6 @@ import org.slf4j.LoggerFactory;
 public final class CommandBus implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CommandBus.class);
 
-    /** One record to publish. */
     /** A record to publish; a null value is a tombstone (the keyed entity of a state topic is gone). */
     public record Outgoing(String topic, String key, SpecificRecord value) {
     }
@@ -47,6 +48,7 @@ public final class CommandBus implements AutoCloseable {
     private enum State { LATENT, STARTED, FENCED, CLOSED }
 
     private static final int COMMIT_ATTEMPTS = 3;
+    private static final Duration INIT_WAIT = Duration.ofSeconds(60);
 
     private final Vertx vertx;
     private final Properties producerProps;
@@ -95,13 +97,29 @@ public final class CommandBus implements AutoCloseable {
         thread.start();
     }
 
+    /**
+     * A producer that fenced every earlier one. Its {@code initTransactions} is bound by the
+     * requests' short {@code max.block.ms}, but a cluster that is starting (or moving the
+     * transaction coordinator) can take longer to answer; a timed-out call may be repeated on the
+     * same producer, so it is, for up to {@link #INIT_WAIT}, while this manager still leads.
+     */
     private KafkaProducer<String, byte[]> newProducer() {
         KafkaProducer<String, byte[]> p = new KafkaProducer<>(producerProps);
+        long deadline = System.nanoTime() + INIT_WAIT.toNanos();
         try {
-            p.initTransactions();
-            return p;
+            while (true) {
+                try {
+                    p.initTransactions();
+                    return p;
+                } catch (TimeoutException e) {
+                    if (System.nanoTime() - deadline >= 0 || !leading.getAsBoolean()) {
+                        throw e;
+                    }
+                    LOG.warn("the transaction coordinator has not answered yet ({}); asking again", e.getMessage());
+                }
+            }
         } catch (KafkaException e) {
-            p.close(java.time.Duration.ZERO);
+            p.close(Duration.ZERO);
             throw e;
         }
     }
@@ -174,7 +192,7 @@ public final class CommandBus implements AutoCloseable {
                 throw e;
             } catch (KafkaException e) {
                 // A producer in an unknown transaction state is replaced rather than reused.
-                producer.close(java.time.Duration.ZERO);
+                producer.close(Duration.ZERO);
                 producer = null;
                 if (attempt > 1 || e instanceof org.apache.kafka.common.errors.TimeoutException || state.get() != State.STARTED) {
                     throw e;
