@@ -19,6 +19,8 @@ import io.storagebus.schema.SilencePolicy;
 import io.storagebus.subscriber.StorageSubscriber;
 import io.storagebus.worker.host.HostCommandLoop;
 import io.storagebus.worker.spm.SpmRole;
+import io.storagebus.worker.thin.VolumeMonitor;
+import io.storagebus.worker.watchdog.WatchdogFeed;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -58,7 +60,9 @@ public final class HostWorker implements AutoCloseable {
         registration.start(2L * config.zooKeeper().sessionTimeoutMs());
         DriverRegistry drivers = DriverRegistry.load();
         AtomicReference<HostCommandLoop> loop = new AtomicReference<>();
-        leases = new VolumeLeases(zk, config.hostId(), new VolumeLeases.Listener() {
+        Duration guard = WatchdogFeed.guard(Duration.ofMillis(config.zooKeeper().sessionTimeoutMs()), config.watchdogDirectory() != null,
+                VolumeMonitor.GUEST_STOP_TIMEOUT);
+        leases = new VolumeLeases(zk, config.hostId(), guard, new VolumeLeases.Listener() {
             @Override
             public void leaseLost(VolumeLease lease, String reason) {
                 Optional.ofNullable(loop.get()).ifPresent(l -> l.leaseLost(lease, reason));
@@ -85,7 +89,7 @@ public final class HostWorker implements AutoCloseable {
                 .build();
         voter.start();
         // The SPM's own holder of the leases of volumes it destroys: never this host's, which a prepare here may hold.
-        spmLeases = new VolumeLeases(zk, "spm:" + config.hostId(), (lease, reason) -> LOG.warn("host {}: the SPM lost the lease of "
+        spmLeases = new VolumeLeases(zk, "spm:" + config.hostId(), guard, (lease, reason) -> LOG.warn("host {}: the SPM lost the lease of "
                 + "volume {} it was deleting: {}", config.hostId(), lease.volumeId(), reason));
         spmLeases.start();
         spmRole = new SpmRole(config, drivers, spmLeases);

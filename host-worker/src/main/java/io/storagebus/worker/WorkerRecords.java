@@ -74,37 +74,43 @@ public final class WorkerRecords {
 
         /** Running, with nothing to count. */
         public ProducerRecord<String, byte[]> running(Envelope envelope) {
-            return record(envelope, TaskStatus.RUNNING, null, null, null, null);
+            return record(envelope, TaskStatus.RUNNING, null, null, null, null, null);
         }
 
         /** Running, {@code done} bytes of {@code total} (null while unknown). */
         public ProducerRecord<String, byte[]> progress(Envelope envelope, long done, Long total) {
-            return record(envelope, TaskStatus.RUNNING, done, total, null, null);
+            return record(envelope, TaskStatus.RUNNING, done, total, null, null, null);
         }
 
         public ProducerRecord<String, byte[]> succeeded(Envelope envelope) {
-            return record(envelope, TaskStatus.SUCCEEDED, null, null, null, null);
+            return record(envelope, TaskStatus.SUCCEEDED, null, null, null, null, null);
         }
 
         /** Succeeded, having moved {@code bytes}. */
         public ProducerRecord<String, byte[]> succeeded(Envelope envelope, long bytes) {
-            return record(envelope, TaskStatus.SUCCEEDED, bytes, bytes, null, null);
+            return record(envelope, TaskStatus.SUCCEEDED, bytes, bytes, null, null, null);
         }
 
         public ProducerRecord<String, byte[]> failed(Envelope envelope, String code, String message) {
-            return record(envelope, TaskStatus.FAILED, null, null, code, message);
+            return record(envelope, TaskStatus.FAILED, null, null, code, message, null);
+        }
+
+        /** Running, and waiting: {@code message} says for what, for people. */
+        public ProducerRecord<String, byte[]> waiting(Envelope envelope, String message) {
+            return record(envelope, TaskStatus.RUNNING, null, null, null, null, message);
         }
 
         /** In {@code status}, with nothing counted and no error: for tasks whose status is decided elsewhere. */
         public ProducerRecord<String, byte[]> in(Envelope envelope, TaskStatus status) {
-            return record(envelope, status, null, null, null, null);
+            return record(envelope, status, null, null, null, null, null);
         }
 
-        private ProducerRecord<String, byte[]> record(Envelope envelope, TaskStatus status, Long done, Long total, String code, String message) {
+        private ProducerRecord<String, byte[]> record(Envelope envelope, TaskStatus status, Long done, Long total, String code,
+                                                      String error, String message) {
             return Records.of(Topics.TASK_STATE, taskId, TaskState.newBuilder()
                     .setEnvelope(envelope).setId(taskId).setType(type.name()).setStatus(status)
                     .setDomainId(domainId).setVolumeId(volumeId).setDoneBytes(done).setTotalBytes(total)
-                    .setErrorCode(code).setErrorMessage(message).setCreatedAt(createdAt)
+                    .setErrorCode(code).setErrorMessage(error).setCreatedAt(createdAt).setMessage(message)
                     .build());
         }
     }

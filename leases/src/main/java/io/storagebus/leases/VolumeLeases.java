@@ -1,9 +1,10 @@
 package io.storagebus.leases;
 
-import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.UnaryOperator;
 
@@ -23,11 +24,18 @@ import org.slf4j.LoggerFactory;
  * was cut off. Lease epochs come from a persistent counter per volume, bumped by compare-and-set.
  * When the session is lost, every lease is lost and the listener is told, so the host stops
  * using the volumes before another host can take them.
+ *
+ * <p>A holder says, in the epoch's record, its <em>guard</em>: how long after its session was
+ * last heard its guests may still write. A lease taken from a holder that did not give it back
+ * comes with a {@link LeaseTakeover}: the volume is usable only once that guard, plus
+ * {@link #TAKEOVER_MARGIN}, has passed since it was taken.
  */
 public final class VolumeLeases implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VolumeLeases.class);
     static final String ROOT = "/storagebus/leases";
     static final String EPOCHS = "/storagebus/lease-epochs";
+    /** Added to the old holder's guard: signals delivered, timers' ticks, clocks running at slightly different rates. */
+    public static final Duration TAKEOVER_MARGIN = Duration.ofSeconds(1);
 
     /** Told when leases end without the host releasing them, and when they may be about to. */
     @FunctionalInterface
@@ -47,12 +55,16 @@ public final class VolumeLeases implements AutoCloseable {
         }
     }
 
-    /** A lease this host holds, and the version of its node: only this host writes the node while it lives. */
-    private record Held(VolumeLease lease, int version) {
+    /**
+     * A lease this host holds, the version of its node (only this host writes the node while it
+     * lives) and, when it was taken from a holder that did not give it back, the wait for it.
+     */
+    private record Held(VolumeLease lease, int version, LeaseTakeover takeover) {
     }
 
     private final CuratorFramework client;
     private final String hostId;
+    private final Duration guard;
     private final Listener listener;
     private final Map<String, Held> held = new ConcurrentHashMap<>();
     private final Lifecycle lifecycle = new Lifecycle("volume leases");
@@ -60,9 +72,14 @@ public final class VolumeLeases implements AutoCloseable {
     /** Set while the session is SUSPENDED (written only on Curator's event thread). */
     private volatile boolean inDoubt;
 
-    public VolumeLeases(CuratorFramework client, String hostId, Listener listener) {
+    /**
+     * @param guard this host's promise to the next holder: how long after its ZooKeeper session
+     *              was last heard its guests may still write
+     */
+    public VolumeLeases(CuratorFramework client, String hostId, Duration guard, Listener listener) {
         this.client = client;
         this.hostId = hostId;
+        this.guard = guard;
         this.listener = listener;
     }
 
@@ -82,16 +99,49 @@ public final class VolumeLeases implements AutoCloseable {
         if (existing != null) {
             throw new LeaseHeldException(existing);
         }
-        VolumeLease lease = new VolumeLease(volumeId, hostId, nextEpoch(volumeId), Instant.now());
+        LeaseEpochRecord previous = nextEpoch(volumeId);
+        VolumeLease lease = new VolumeLease(volumeId, hostId, previous.epoch() + 1, Instant.now());
         try {
             client.create().creatingParentsIfNeeded().withMode(CreateMode.EPHEMERAL).forPath(ROOT + "/" + volumeId, lease.toBytes());
         } catch (KeeperException.NodeExistsException raced) {
             VolumeLease winner = holderOf(volumeId);
             throw new LeaseHeldException(winner != null ? winner : lease);
         }
-        held.put(volumeId, new Held(lease, 0));
+        LeaseTakeover takeover = previous.released() ? null : takeover(lease, previous);
+        held.put(volumeId, new Held(lease, 0, takeover));
+        if (takeover != null) {
+            LOG.warn("host {}: {}", hostId, takeover.describe());
+        }
         LOG.info("host {} holds the lease of volume {} (epoch {})", hostId, volumeId, lease.epoch());
         return lease;
+    }
+
+    /** The wait for a lease its holder did not give back: its guard, or, unsaid, the longest this host knows of, plus the margin. */
+    private LeaseTakeover takeover(VolumeLease lease, LeaseEpochRecord previous) {
+        Duration bound = previous.guard();
+        if (bound == null) {
+            bound = guard;
+            try {
+                bound = max(bound, Duration.ofMillis(client.getZookeeperClient().getZooKeeper().getSessionTimeout()));
+            } catch (Exception e) {
+                // this host's own guard, then
+            }
+        }
+        Duration wait = bound.plus(TAKEOVER_MARGIN);
+        return new LeaseTakeover(lease.volumeId(), lease.epoch(), previous.holder(), previous.epoch(), previous.guard(), wait,
+                lease.since().plus(wait));
+    }
+
+    private static Duration max(Duration a, Duration b) {
+        return a.compareTo(b) >= 0 ? a : b;
+    }
+
+    /**
+     * The wait before the volume may be used under the lease this host holds, when it took it
+     * from a holder that did not give it back; empty when it may be used at once.
+     */
+    public Optional<LeaseTakeover> takeover(String volumeId) {
+        return Optional.ofNullable(held.get(volumeId)).map(Held::takeover);
     }
 
     /**
@@ -117,16 +167,20 @@ public final class VolumeLeases implements AutoCloseable {
                 LOG.warn("host {}: cannot describe the lease of volume {}: {}", hostId, id, e.toString());
                 return mine;
             }
-            return new Held(changed, mine.version() + 1);
+            return new Held(changed, mine.version() + 1, mine.takeover());
         });
     }
 
-    /** Gives the lease up; nothing happens if this host does not hold it. */
+    /**
+     * Gives the lease up; nothing happens if this host does not hold it. The epoch's record says
+     * so first, while the node still keeps everyone else out: the next holder need not wait.
+     */
     public void release(String volumeId) throws Exception {
         Held mine = held.remove(volumeId);
         if (mine == null) {
             return;
         }
+        markReleased(volumeId, mine.lease().epoch());
         Stat stat = new Stat();
         try {
             byte[] data = client.getData().storingStatIn(stat).forPath(ROOT + "/" + volumeId);
@@ -187,27 +241,43 @@ public final class VolumeLeases implements AutoCloseable {
         return held.values().stream().map(Held::lease).toList();
     }
 
-    private long nextEpoch(String volumeId) throws Exception {
+    /** Bumps the volume's epoch by compare-and-set, recording this host and its guard; returns the record it replaced. */
+    private LeaseEpochRecord nextEpoch(String volumeId) throws Exception {
         String path = EPOCHS + "/" + volumeId;
         while (true) {
             Stat stat = new Stat();
-            long epoch;
+            LeaseEpochRecord previous;
             try {
-                epoch = Long.parseLong(new String(client.getData().storingStatIn(stat).forPath(path), StandardCharsets.UTF_8));
+                previous = LeaseEpochRecord.fromBytes(volumeId, client.getData().storingStatIn(stat).forPath(path));
             } catch (KeeperException.NoNodeException e) {
                 try {
-                    client.create().creatingParentsIfNeeded().forPath(path, "0".getBytes(StandardCharsets.UTF_8));
+                    client.create().creatingParentsIfNeeded().forPath(path, LeaseEpochRecord.NONE.toBytes());
                 } catch (KeeperException.NodeExistsException raced) {
                     // read it again
                 }
                 continue;
             }
+            LeaseEpochRecord mine = new LeaseEpochRecord(previous.epoch() + 1, hostId, guard, false);
             try {
-                client.setData().withVersion(stat.getVersion()).forPath(path, Long.toString(epoch + 1).getBytes(StandardCharsets.UTF_8));
-                return epoch + 1;
+                client.setData().withVersion(stat.getVersion()).forPath(path, mine.toBytes());
+                return previous;
             } catch (KeeperException.BadVersionException raced) {
                 // another host took a lease in between: read it again
             }
+        }
+    }
+
+    /** Records that the lease of {@code epoch} was given back, unless a newer lease was taken since. */
+    private void markReleased(String volumeId, long epoch) throws Exception {
+        String path = EPOCHS + "/" + volumeId;
+        Stat stat = new Stat();
+        try {
+            LeaseEpochRecord current = LeaseEpochRecord.fromBytes(volumeId, client.getData().storingStatIn(stat).forPath(path));
+            if (current.epoch() == epoch && !current.released()) {
+                client.setData().withVersion(stat.getVersion()).forPath(path, current.givenBack().toBytes());
+            }
+        } catch (KeeperException.NoNodeException | KeeperException.BadVersionException | IllegalArgumentException newerOrUnreadable) {
+            // a newer lease was taken (its holder waits as if not given back), or the record is not ours to mend
         }
     }
 

@@ -2,9 +2,12 @@ package io.storagebus.leases;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -14,12 +17,14 @@ import org.junit.jupiter.api.Test;
 
 /** Volume leases against a real ZooKeeper server. */
 class VolumeLeasesTest extends ZooKeeperTestBase {
+    private static final Duration GUARD = Duration.ofMillis(1500);
+
     private CuratorFramework client() {
         return client(3000);
     }
 
     private VolumeLeases leases(String host, VolumeLeases.Listener listener) {
-        VolumeLeases leases = new VolumeLeases(client(), host, listener);
+        VolumeLeases leases = new VolumeLeases(client(), host, GUARD, listener);
         closeables.add(leases);
         leases.start();
         return leases;
@@ -90,5 +95,62 @@ class VolumeLeasesTest extends ZooKeeperTestBase {
         VolumeLeases b = leases("host-b", (l, r) -> { });
         await().atMost(Duration.ofSeconds(20)).ignoreExceptions().until(() -> b.acquire("vol-1") != null);
         assertEquals("host-b", b.holderOf("vol-1").hostId());
+    }
+
+    @Test
+    void aLeaseGivenBackIsUsableAtOnceAndOneNotGivenBackAfterItsHoldersGuard() throws Exception {
+        VolumeLeases a = leases("host-a", (l, r) -> { });
+        a.acquire("vol-1");
+        a.release("vol-1");
+        CuratorFramework bClient = client(3000);
+        VolumeLeases b = new VolumeLeases(bClient, "host-b", Duration.ofMillis(700), (l, r) -> { });
+        b.start();
+        VolumeLease bLease = b.acquire("vol-1");
+        assertTrue(b.takeover("vol-1").isEmpty(), "host-a gave it back: no wait");
+
+        bClient.close(); // host-b's session ends without a teardown: its node goes, the lease was never given back
+        VolumeLeases c = leases("host-c", (l, r) -> { });
+        VolumeLease cLease = c.acquire("vol-1");
+        LeaseTakeover takeover = c.takeover("vol-1").orElseThrow();
+        assertEquals("host-b", takeover.previousHostId());
+        assertEquals(bLease.epoch(), takeover.previousEpoch());
+        assertEquals(cLease.epoch(), takeover.epoch());
+        assertEquals(Duration.ofMillis(700), takeover.previousGuard(), "host-b's own guard, not host-c's");
+        assertEquals(Duration.ofMillis(700).plus(VolumeLeases.TAKEOVER_MARGIN), takeover.waitTime());
+        assertEquals(cLease.since().plus(takeover.waitTime()), takeover.usableAt(), "counted from when the lease was taken");
+        assertTrue(takeover.describe().contains("host-b"), takeover.describe());
+        assertEquals(takeover, c.takeover("vol-1").orElseThrow(), "a prepare delivered again waits for the same moment");
+        assertEquals(Duration.ZERO, takeover.remaining(takeover.usableAt().plusMillis(1)));
+
+        c.release("vol-1");
+        VolumeLeases d = leases("host-d", (l, r) -> { });
+        d.acquire("vol-1");
+        assertTrue(d.takeover("vol-1").isEmpty(), "host-c gave it back");
+    }
+
+    @Test
+    void aRecordThatDoesNotSayTheGuardWaitsTheLongestThisHostKnows() throws Exception {
+        CuratorFramework raw = client(3000);
+        // An epoch record of an earlier version: just the number, nothing about its holder.
+        raw.create().creatingParentsIfNeeded().forPath(VolumeLeases.EPOCHS + "/vol-old", "4".getBytes(StandardCharsets.UTF_8));
+        VolumeLeases a = leases("host-a", (l, r) -> { });
+        assertEquals(5, a.acquire("vol-old").epoch());
+        LeaseTakeover takeover = a.takeover("vol-old").orElseThrow();
+        assertNull(takeover.previousHostId());
+        assertNull(takeover.previousGuard());
+        assertTrue(takeover.waitTime().compareTo(GUARD.plus(VolumeLeases.TAKEOVER_MARGIN)) >= 0, "at least this host's own guard: " + takeover);
+    }
+
+    @Test
+    void anEpochRecordIsInputFromAStranger() {
+        assertThrows(IllegalArgumentException.class, () -> LeaseEpochRecord.fromBytes("v", "seven".getBytes(StandardCharsets.UTF_8)));
+        assertThrows(IllegalArgumentException.class, () -> LeaseEpochRecord.fromBytes("v", "-3".getBytes(StandardCharsets.UTF_8)));
+        LeaseEpochRecord r = LeaseEpochRecord.fromBytes("v", "7\nholder=host-a\nguard-ms=lots\nfuture=1".getBytes(StandardCharsets.UTF_8));
+        assertEquals(7, r.epoch());
+        assertEquals("host-a", r.holder());
+        assertNull(r.guard(), "a guard that cannot be read is not said");
+        assertFalse(r.released());
+        assertEquals(r.givenBack(), LeaseEpochRecord.fromBytes("v", r.givenBack().toBytes()), "what it writes it reads");
+        assertNull(LeaseEpochRecord.fromBytes("v", "7\nguard-ms=-5".getBytes(StandardCharsets.UTF_8)).guard());
     }
 }

@@ -58,6 +58,7 @@ import io.storagebus.schema.VolumeDeleted;
 import io.storagebus.schema.VolumeExtendFailed;
 import io.storagebus.schema.VolumeExtended;
 import io.storagebus.schema.VolumeLeaseLost;
+import io.storagebus.schema.VolumeLeaseTakenOver;
 import io.storagebus.schema.VolumePrepared;
 import io.storagebus.schema.VolumeRestored;
 import io.storagebus.schema.VolumeState;
@@ -86,7 +87,7 @@ public final class MessageTypes {
             VolumeCreated.class,
             VolumePrepared.class,
             VolumeTornDown.class,
-            VolumeLeaseLost.class,
+            VolumeLeaseLost.class, VolumeLeaseTakenOver.class,
             VolumeCopyProgress.class,
             VolumeCopied.class,
             CommandFailed.class,

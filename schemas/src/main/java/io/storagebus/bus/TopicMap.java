@@ -59,6 +59,7 @@ import io.storagebus.schema.VolumeDeleted;
 import io.storagebus.schema.VolumeExtendFailed;
 import io.storagebus.schema.VolumeExtended;
 import io.storagebus.schema.VolumeLeaseLost;
+import io.storagebus.schema.VolumeLeaseTakenOver;
 import io.storagebus.schema.VolumePrepared;
 import io.storagebus.schema.VolumeRestored;
 import io.storagebus.schema.VolumeState;
@@ -133,7 +134,7 @@ public final class TopicMap {
     }
 
     public static final Topic EVENTS = topic(Topics.EVENTS, Writer.HOST, VolumeCreated.class, VolumeCopyProgress.class, VolumeCopied.class,
-            VolumePrepared.class, VolumeTornDown.class, VolumeLeaseLost.class, VolumeExtended.class, VolumeExtendFailed.class,
+            VolumePrepared.class, VolumeTornDown.class, VolumeLeaseLost.class, VolumeLeaseTakenOver.class, VolumeExtended.class, VolumeExtendFailed.class,
             CapacityAlert.class, GuestPaused.class, GuestResumed.class, GuestStopped.class, CommandFailed.class, SnapshotCreated.class, SnapshotDeleted.class,
             VolumeDeleted.class, BackupProgress.class, BackupCompleted.class, BackupDeleted.class, VolumeRestored.class)
             .and(Writer.MANAGER, MaintenanceRequested.class, MaintenanceAborted.class, MaintenanceStarted.class, MaintenanceCompleted.class,

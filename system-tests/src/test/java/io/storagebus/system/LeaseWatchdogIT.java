@@ -11,11 +11,14 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import io.storagebus.driver.Sizes;
 import io.storagebus.schema.GuestResumed;
 import io.storagebus.schema.GuestStopped;
 import io.storagebus.schema.VolumeLeaseLost;
+import io.storagebus.schema.VolumeLeaseTakenOver;
 import io.storagebus.schema.VolumePrepared;
 import io.storagebus.testkit.EmbeddedKafka;
 import io.storagebus.testkit.QemuProcess;
@@ -184,10 +187,22 @@ class LeaseWatchdogIT {
 
             // host-1's session expires: its lease goes, and host-2 may take the volume.
             await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + guest.volumeId).json().getValue("lease") == null);
-            thin.prepare(guest.volumeId, "host-2");
+            List<String> waitingFor = new CopyOnWriteArrayList<>();
+            thin.prepare(guest.volumeId, "host-2", task -> Optional.ofNullable(task.getString("message")).ifPresent(waitingFor::add));
             String whenHost2GotIt = ThinVolumes.sha256(image);
             VolumePrepared second = thin.events(VolumePrepared.class, guest.volumeId).stream().filter(p -> p.getHostId().equals("host-2"))
                     .findFirst().orElseThrow();
+            // host-1 never gave the lease back: host-2 waits out host-1's guard (its watchdog's deadline) before using it.
+            VolumeLeaseTakenOver takeover = await().atMost(WAIT).until(() -> thin.events(VolumeLeaseTakenOver.class, guest.volumeId).stream()
+                    .filter(t -> t.getHostId().equals("host-2")).findFirst(), Optional::isPresent).orElseThrow();
+            assertEquals("host-1", takeover.getPreviousHostId(), takeover.toString());
+            assertEquals(SESSION_MS / 2 + 100, takeover.getPreviousGuardMillis(), "host-1's guard: half its session timeout and a watchdog tick");
+            assertEquals(SESSION_MS / 2 + 100 + 1000, takeover.getWaitMillis(), "the guard and the margin");
+            assertTrue(!second.getEnvelope().getTimestamp().isBefore(takeover.getUsableAt()), "host-2 used the volume at "
+                    + second.getEnvelope().getTimestamp() + ", not before " + takeover.getUsableAt());
+            assertTrue(waitingFor.stream().anyMatch(m -> m.contains("host-1") && m.contains("waiting")), "the task said what it waited for: "
+                    + waitingFor);
+            System.out.println("worker frozen -> host-2 waited " + takeover.getWaitMillis() + " ms for host-1's lease: " + waitingFor.get(0));
             assertTrue(guestFrozenAt < second.getEnvelope().getTimestamp().toEpochMilli(), "host-1's guest was frozen at " + guestFrozenAt
                     + ", before host-2 got the volume at " + second.getEnvelope().getTimestamp());
             System.out.println("worker frozen -> volume prepared on host-2: " + (second.getEnvelope().getTimestamp().toEpochMilli() - frozenAt)

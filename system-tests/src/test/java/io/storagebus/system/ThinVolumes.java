@@ -97,11 +97,19 @@ final class ThinVolumes implements AutoCloseable {
 
     /** Prepares the volume on the host; returns the loop device a guest opens. */
     String prepare(String volumeId, String hostId) throws Exception {
+        return prepare(volumeId, hostId, task -> { });
+    }
+
+    /** Prepares, handing {@code seen} every state of the task read while it ran. */
+    String prepare(String volumeId, String hostId, java.util.function.Consumer<JsonObject> seen) throws Exception {
         Http.Response r = http.post("/api/v1/volumes/" + volumeId + "/prepare", new JsonObject().put("hostId", hostId));
         assertEquals(202, r.status(), r.body());
         String taskId = r.json().getString("taskId");
-        JsonObject task = await().atMost(WAIT).until(() -> http.get("/api/v1/tasks/" + taskId).json(),
-                t -> List.of("SUCCEEDED", "FAILED").contains(t.getString("status")));
+        JsonObject task = await().atMost(WAIT).pollInterval(Duration.ofMillis(100)).until(() -> {
+            JsonObject t = http.get("/api/v1/tasks/" + taskId).json();
+            seen.accept(t);
+            return t;
+        }, t -> List.of("SUCCEEDED", "FAILED").contains(t.getString("status")));
         assertEquals("SUCCEEDED", task.getString("status"), task.encode());
         String device = loopDeviceOf(backingFile(volumeId));
         assertTrue(device.startsWith("/dev/loop"), "prepared as a loop device: " + device);

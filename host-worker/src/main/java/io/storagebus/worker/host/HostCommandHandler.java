@@ -3,6 +3,9 @@ package io.storagebus.worker.host;
 import io.storagebus.bus.TaskType;
 import java.net.URI;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.HashMap;
@@ -14,6 +17,9 @@ import java.util.function.Function;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 import io.storagebus.bus.Envelopes;
@@ -32,6 +38,7 @@ import io.storagebus.driver.StorageDriver;
 import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeUri;
 import io.storagebus.leases.LeaseHeldException;
+import io.storagebus.leases.LeaseTakeover;
 import io.storagebus.leases.VolumeLease;
 import io.storagebus.leases.VolumeLeases;
 import io.storagebus.schema.CheckDomainStorage;
@@ -48,6 +55,7 @@ import io.storagebus.schema.StreamLayer;
 import io.storagebus.schema.SwitchToLayer;
 import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.VolumeLeaseLost;
+import io.storagebus.schema.VolumeLeaseTakenOver;
 import io.storagebus.schema.VolumePrepared;
 import io.storagebus.schema.VolumeTornDown;
 import io.storagebus.worker.HostDrivers;
@@ -78,6 +86,16 @@ final class HostCommandHandler {
     private final MessageCodec codec = MessageCodec.standard();
     /** Domains of the volumes prepared here, to deactivate them when their lease is lost. */
     private final Map<String, DomainRef> prepared = new ConcurrentHashMap<>();
+    private final Consumer<ProducerRecord<String, byte[]>> publishLater;
+    /** Prepares waiting out a lease's takeover (see {@link LeaseTakeover}), by volume id. */
+    private final Set<String> waiting = ConcurrentHashMap.newKeySet();
+    private final ScheduledExecutorService waits = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "lease-takeover-waits");
+        t.setDaemon(true);
+        return t;
+    });
+    /** A volume's activation and its teardown or lease loss never interleave: a prepare may finish on the waits' thread. */
+    private final Object[] volumeLocks = new Object[64];
 
     /** How long a vote waits for the monitor to say which guests use the domain. */
     private static final long VOTE_TIMEOUT_SECONDS = 15;
@@ -90,6 +108,8 @@ final class HostCommandHandler {
         this.drivers = drivers;
         this.leases = leases;
         this.monitor = monitor;
+        this.publishLater = publishLater;
+        Arrays.setAll(volumeLocks, i -> new Object());
         GuestCommands guests = new GuestCommands(config, drivers, leases, monitor, prepared::containsKey, publishLater);
         on(PrepareVolume.class, this::prepare);
         on(TeardownVolume.class, this::teardown);
@@ -157,9 +177,14 @@ final class HostCommandHandler {
         return List.of(deadLetter(record, command.getSchema().getFullName() + " is not a command for host " + config.hostId()));
     }
 
+    /**
+     * Takes the volume's lease and makes the volume usable here. A lease its holder did not give
+     * back is used only once that holder's guests have surely stopped writing: the task says
+     * what it waits for, {@code VolumeLeaseTakenOver} tells subscribers, and the activation
+     * happens when the wait is over, without holding up this host's other commands.
+     */
     private List<ProducerRecord<String, byte[]>> prepare(PrepareVolume cmd) {
         Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
-        VolumeUri uri = new VolumeUri(cmd.getDomain().getId(), cmd.getVolumeId());
         VolumeLease lease;
         try {
             lease = leases.acquire(cmd.getVolumeId());
@@ -170,6 +195,69 @@ final class HostCommandHandler {
             return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, TaskType.PREPARE_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(),
                     cmd.getVolumeId(), "LEASE_UNAVAILABLE", "cannot take the lease: " + e.getMessage());
         }
+        Optional<LeaseTakeover> takeover = leases.takeover(cmd.getVolumeId());
+        Duration wait = takeover.map(t -> t.remaining(Instant.now())).orElse(Duration.ZERO);
+        if (wait.isZero()) {
+            return activate(cmd, lease);
+        }
+        if (!waiting.add(cmd.getVolumeId())) {
+            return List.of(); // delivered again while the first one waits; that one answers
+        }
+        LeaseTakeover t = takeover.get();
+        try {
+            waits.schedule(() -> {
+                try {
+                    // The timer counts on its own clock in whole milliseconds; never a moment before the wall-clock usableAt.
+                    for (Duration left = t.remaining(Instant.now()); !left.isZero(); left = t.remaining(Instant.now())) {
+                        Thread.sleep(left.toMillis() + 1);
+                    }
+                    activate(cmd, lease).forEach(publishLater);
+                } catch (InterruptedException stopping) {
+                    Thread.currentThread().interrupt();
+                } catch (RuntimeException e) {
+                    LOG.error("host {}: preparing volume {} after the takeover wait failed", config.hostId(), cmd.getVolumeId(), e);
+                    releaseQuietly(cmd.getVolumeId());
+                    failed(cmd.getEnvelope(), Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null), PrepareVolume.class,
+                            TaskType.PREPARE_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(), cmd.getVolumeId(), "INTERNAL", e.toString())
+                            .forEach(publishLater);
+                } finally {
+                    waiting.remove(cmd.getVolumeId());
+                }
+            }, wait.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException closing) {
+            waiting.remove(cmd.getVolumeId());
+            releaseQuietly(cmd.getVolumeId());
+            return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, TaskType.PREPARE_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(),
+                    cmd.getVolumeId(), "LEASE_UNAVAILABLE", "the worker is stopping");
+        }
+        return List.of(
+                Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumeLeaseTakenOver.newBuilder().setEnvelope(envelope)
+                        .setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId()).setHostId(config.hostId()).setLeaseEpoch(lease.epoch())
+                        .setPreviousHostId(t.previousHostId()).setPreviousEpoch(t.previousEpoch())
+                        .setPreviousGuardMillis(t.previousGuard() == null ? null : t.previousGuard().toMillis())
+                        .setWaitMillis(t.waitTime().toMillis()).setUsableAt(t.usableAt()).build()),
+                new WorkerRecords.Task(cmd.getTaskId(), TaskType.PREPARE_VOLUME, cmd.getDomain().getId(), cmd.getVolumeId(),
+                        cmd.getEnvelope().getTimestamp()).waiting(envelope, t.describe()));
+    }
+
+    /** Activates the volume under {@code lease}, if this host still holds it; the records that say how it went. */
+    private List<ProducerRecord<String, byte[]>> activate(PrepareVolume cmd, VolumeLease lease) {
+        Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
+        VolumeUri uri = new VolumeUri(cmd.getDomain().getId(), cmd.getVolumeId());
+        synchronized (lockOf(cmd.getVolumeId())) {
+            if (leases.heldLease(cmd.getVolumeId()).filter(held -> held.epoch() == lease.epoch()).isEmpty()) {
+                return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, TaskType.PREPARE_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(),
+                        cmd.getVolumeId(), "LEASE_LOST", "the lease of epoch " + lease.epoch() + " ended (torn down or lost) before the volume was used");
+            }
+            return activateHeld(cmd, lease, envelope, uri);
+        }
+    }
+
+    private Object lockOf(String volumeId) {
+        return volumeLocks[Math.floorMod(volumeId.hashCode(), volumeLocks.length)];
+    }
+
+    private List<ProducerRecord<String, byte[]>> activateHeld(PrepareVolume cmd, VolumeLease lease, Envelope envelope, VolumeUri uri) {
         try {
             StorageDriver driver = driver(cmd.getDomain());
             DomainContext domain = context(cmd.getDomain());
@@ -214,10 +302,12 @@ final class HostCommandHandler {
 
     /** Stops using the volume here (its guest watch, its device, its lease); the event that says so. */
     private ProducerRecord<String, byte[]> tearDown(DomainRef domain, String volumeId, String taskId, Envelope envelope) throws Exception {
-        monitor.unwatch(volumeId);
-        deactivate(domain, volumeId);
-        prepared.remove(volumeId);
-        leases.release(volumeId);
+        synchronized (lockOf(volumeId)) {
+            monitor.unwatch(volumeId);
+            deactivate(domain, volumeId);
+            prepared.remove(volumeId);
+            leases.release(volumeId);
+        }
         LOG.info("host {}: volume {} torn down", config.hostId(), volumeId);
         return Records.of(Topics.EVENTS, volumeId, VolumeTornDown.newBuilder().setEnvelope(envelope)
                 .setTaskId(taskId).setVolumeId(volumeId).setHostId(config.hostId()).build());
@@ -292,21 +382,28 @@ final class HostCommandHandler {
     ProducerRecord<String, byte[]> leaseLost(VolumeLease lease, String reason) {
         // A guest not stopped while the lease was in doubt (or watched since) stops before the volume goes.
         fenceGuests(List.of(lease), reason);
-        DomainRef domain = prepared.remove(lease.volumeId());
-        monitor.unwatch(lease.volumeId());
         String what = reason;
-        if (domain != null) {
-            try {
-                deactivate(domain, lease.volumeId());
-                what = reason + "; the volume was deactivated on " + config.hostId();
-            } catch (DriverException e) {
-                what = reason + "; deactivating it failed: " + e.getMessage();
-                LOG.error("host {}: volume {} lost its lease but could not be deactivated: {}", config.hostId(), lease.volumeId(), e.getMessage());
+        synchronized (lockOf(lease.volumeId())) {
+            DomainRef domain = prepared.remove(lease.volumeId());
+            monitor.unwatch(lease.volumeId());
+            if (domain != null) {
+                try {
+                    deactivate(domain, lease.volumeId());
+                    what = reason + "; the volume was deactivated on " + config.hostId();
+                } catch (DriverException e) {
+                    what = reason + "; deactivating it failed: " + e.getMessage();
+                    LOG.error("host {}: volume {} lost its lease but could not be deactivated: {}", config.hostId(), lease.volumeId(), e.getMessage());
+                }
             }
         }
         Envelope envelope = Envelopes.origin(config.pool(), config.issuer(), "lease-" + lease.volumeId() + "-" + lease.epoch());
         return Records.of(Topics.EVENTS, lease.volumeId(), VolumeLeaseLost.newBuilder().setEnvelope(envelope)
                 .setVolumeId(lease.volumeId()).setHostId(config.hostId()).setLeaseEpoch(lease.epoch()).setReason(what).build());
+    }
+
+    /** Prepares still waiting out a takeover are dropped: their lease goes with the worker's session. */
+    void close() {
+        waits.shutdownNow();
     }
 
     private void deactivate(DomainRef domain, String volumeId) throws DriverException {

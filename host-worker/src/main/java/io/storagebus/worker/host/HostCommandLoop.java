@@ -135,6 +135,7 @@ public final class HostCommandLoop implements AutoCloseable {
             return;
         }
         loop.close();
+        handler.close();
         watchdog.close();
         monitor.close();
         producer.close(Duration.ofSeconds(5));

@@ -55,6 +55,20 @@ public final class WatchdogFeed implements AutoCloseable {
     private Listener listener;
     private boolean down;
 
+    /**
+     * The guard this host's leases promise the next holder (see {@code LeaseTakeover}): how long
+     * after ZooKeeper last heard its session its guests may still write. With a watchdog, the
+     * deadline (half the session timeout after the question that was answered) and one watchdog
+     * tick; a frozen or dead worker is covered. Without one, the worker's own fence: the client
+     * sees the session in doubt after two thirds of the timeout without an answer, then stops its
+     * guests within {@code guestStop} or kills them (a second more for the kill); only a running
+     * worker keeps that promise, which OPERATIONS.md says.
+     */
+    public static Duration guard(Duration sessionTimeout, boolean watchdog, Duration guestStop) {
+        return watchdog ? sessionTimeout.dividedBy(2).plus(LeaseWatchdog.TICK)
+                : sessionTimeout.multipliedBy(2).dividedBy(3).plus(guestStop).plusSeconds(1);
+    }
+
     /** @param dir the directory shared with the watchdog; null: no watchdog, nothing is written */
     public WatchdogFeed(Path dir, Duration sessionTimeout, VolumeLeases leases) {
         this.dir = dir;

@@ -151,6 +151,9 @@ final class Views {
         if (t.getErrorCode() != null) {
             json.put("error", new JsonObject().put("code", t.getErrorCode()).put("message", t.getErrorMessage()));
         }
+        if (t.getMessage() != null) {
+            json.put("message", t.getMessage());
+        }
         return json;
     }
 
