@@ -58,7 +58,8 @@ public final class DevStack implements AutoCloseable {
 
     /**
      * What a second shell needs to talk to this start, for {@code . storagebus-data/dev.env}: the
-     * API's URL, the admin token and Kafka's address (its port is new at each start). Readable by
+     * API's URL, the admin token, and Kafka's and ZooKeeper's addresses (their ports are new at
+     * each start; a worker started in that shell joins this stack as another host). Readable by
      * its owner only, since it holds the token.
      */
     private void writeEnvironment() throws java.io.IOException {
@@ -68,7 +69,8 @@ public final class DevStack implements AutoCloseable {
         Files.writeString(env, "# written by 'storagebus dev' at each start; in another shell: . " + env + "\n"
                 + "export STORAGEBUS_URL=" + manager.baseUrl() + "\n"
                 + "export STORAGEBUS_TOKEN=" + adminToken + "\n"
-                + "export STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS=" + kafka.bootstrapServers() + "\n");
+                + "export STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS=" + kafka.bootstrapServers() + "\n"
+                + "export STORAGEBUS_ZOOKEEPER_CONNECT=" + zooKeeper.connectString() + "\n");
     }
 
     /** The shell file with this start's URL, token and Kafka address. */

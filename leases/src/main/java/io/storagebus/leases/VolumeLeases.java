@@ -116,8 +116,14 @@ public final class VolumeLeases implements AutoCloseable {
         return lease;
     }
 
-    /** The wait for a lease its holder did not give back: its guard, or, unsaid, the longest this host knows of, plus the margin. */
     private LeaseTakeover takeover(VolumeLease lease, LeaseEpochRecord previous) {
+        Duration wait = takeoverWait(previous);
+        return new LeaseTakeover(lease.volumeId(), lease.epoch(), previous.holder(), previous.epoch(), previous.guard(), wait,
+                lease.since().plus(wait));
+    }
+
+    /** The wait for a lease its holder did not give back: its guard, or, unsaid, the longest this host knows of, plus the margin. */
+    private Duration takeoverWait(LeaseEpochRecord previous) {
         Duration bound = previous.guard();
         if (bound == null) {
             bound = guard;
@@ -127,9 +133,7 @@ public final class VolumeLeases implements AutoCloseable {
                 // this host's own guard, then
             }
         }
-        Duration wait = bound.plus(TAKEOVER_MARGIN);
-        return new LeaseTakeover(lease.volumeId(), lease.epoch(), previous.holder(), previous.epoch(), previous.guard(), wait,
-                lease.since().plus(wait));
+        return bound.plus(TAKEOVER_MARGIN);
     }
 
     private static Duration max(Duration a, Duration b) {
@@ -180,7 +184,11 @@ public final class VolumeLeases implements AutoCloseable {
         if (mine == null) {
             return;
         }
-        markReleased(volumeId, mine.lease().epoch());
+        // Given back before a takeover's wait is over, the old holder's guests may still write: the
+        // record stays "not given back", and the next holder waits what this one promised.
+        if (mine.takeover() == null || mine.takeover().remaining(Instant.now()).isZero()) {
+            markReleased(volumeId, mine.lease().epoch());
+        }
         Stat stat = new Stat();
         try {
             byte[] data = client.getData().storingStatIn(stat).forPath(ROOT + "/" + volumeId);
@@ -257,7 +265,10 @@ public final class VolumeLeases implements AutoCloseable {
                 }
                 continue;
             }
-            LeaseEpochRecord mine = new LeaseEpochRecord(previous.epoch() + 1, hostId, guard, false);
+            // A lease taken over carries the wait it inherits: a host taking it from this one, even
+            // before this one's wait is over, then waits at least as long, counted from later.
+            Duration promised = previous.released() ? guard : max(guard, takeoverWait(previous));
+            LeaseEpochRecord mine = new LeaseEpochRecord(previous.epoch() + 1, hostId, promised, false);
             try {
                 client.setData().withVersion(stat.getVersion()).forPath(path, mine.toBytes());
                 return previous;

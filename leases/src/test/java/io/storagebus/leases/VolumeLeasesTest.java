@@ -122,10 +122,32 @@ class VolumeLeasesTest extends ZooKeeperTestBase {
         assertEquals(takeover, c.takeover("vol-1").orElseThrow(), "a prepare delivered again waits for the same moment");
         assertEquals(Duration.ZERO, takeover.remaining(takeover.usableAt().plusMillis(1)));
 
+        await().atMost(Duration.ofSeconds(10)).until(() -> takeover.remaining(java.time.Instant.now()).isZero());
         c.release("vol-1");
         VolumeLeases d = leases("host-d", (l, r) -> { });
         d.acquire("vol-1");
-        assertTrue(d.takeover("vol-1").isEmpty(), "host-c gave it back");
+        assertTrue(d.takeover("vol-1").isEmpty(), "host-c gave it back after its wait");
+    }
+
+    @Test
+    void aLeaseGivenBackBeforeItsTakeoverWaitIsOverPassesTheWaitOn() throws Exception {
+        CuratorFramework aClient = client(3000);
+        VolumeLeases a = new VolumeLeases(aClient, "host-a", Duration.ofMillis(4000), (l, r) -> { });
+        a.start();
+        a.acquire("vol-2");
+        aClient.close(); // host-a's guests may write for 4 s after it was last heard
+
+        VolumeLeases b = leases("host-b", (l, r) -> { });
+        b.acquire("vol-2");
+        assertEquals(Duration.ofMillis(5000), b.takeover("vol-2").orElseThrow().waitTime());
+        b.release("vol-2"); // torn down at once, before host-a's guard has passed
+
+        VolumeLeases c = leases("host-c", (l, r) -> { });
+        c.acquire("vol-2");
+        LeaseTakeover takeover = c.takeover("vol-2").orElseThrow(() -> new AssertionError("host-b's early teardown must not clear host-a's guard"));
+        assertEquals("host-b", takeover.previousHostId());
+        assertEquals(Duration.ofMillis(5000), takeover.previousGuard(), "host-b promised the wait it inherited, not its own 1.5 s");
+        assertEquals(Duration.ofMillis(6000), takeover.waitTime());
     }
 
     @Test

@@ -87,8 +87,8 @@ final class HostCommandHandler {
     /** Domains of the volumes prepared here, to deactivate them when their lease is lost. */
     private final Map<String, DomainRef> prepared = new ConcurrentHashMap<>();
     private final Consumer<ProducerRecord<String, byte[]>> publishLater;
-    /** Prepares waiting out a lease's takeover (see {@link LeaseTakeover}), by volume id. */
-    private final Set<String> waiting = ConcurrentHashMap.newKeySet();
+    /** Prepares waiting out a lease's takeover (see {@link LeaseTakeover}): their domains, by volume id. */
+    private final Map<String, DomainRef> waiting = new ConcurrentHashMap<>();
     private final ScheduledExecutorService waits = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "lease-takeover-waits");
         t.setDaemon(true);
@@ -200,7 +200,7 @@ final class HostCommandHandler {
         if (wait.isZero()) {
             return activate(cmd, lease);
         }
-        if (!waiting.add(cmd.getVolumeId())) {
+        if (waiting.putIfAbsent(cmd.getVolumeId(), cmd.getDomain()) != null) {
             return List.of(); // delivered again while the first one waits; that one answers
         }
         LeaseTakeover t = takeover.get();
@@ -323,8 +323,9 @@ final class HostCommandHandler {
         List<ProducerRecord<String, byte[]>> out = new ArrayList<>();
         List<String> tornDown = new ArrayList<>();
         List<String> failures = new ArrayList<>();
-        List<String> volumes = prepared.entrySet().stream().filter(e -> e.getValue().getId().equals(cmd.getDomain().getId()))
-                .map(Map.Entry::getKey).sorted().toList();
+        // A prepare still waiting out a takeover is torn down too: it then finds its lease gone and fails.
+        List<String> volumes = java.util.stream.Stream.concat(prepared.entrySet().stream(), waiting.entrySet().stream())
+                .filter(e -> e.getValue().getId().equals(cmd.getDomain().getId())).map(Map.Entry::getKey).distinct().sorted().toList();
         for (String volumeId : volumes) {
             try {
                 out.add(tearDown(cmd.getDomain(), volumeId, cmd.getRequestId(), envelope));
@@ -354,7 +355,6 @@ final class HostCommandHandler {
                 + request.getDomainName() + "': " + String.join(", ", used));
     }
 
-    /** The lease is gone: stop using the volume here at once, then say so. */
     /**
      * Stops the guests writing under these leases, and waits until they are stopped or killed
      * (a bounded wait: QEMU's stop timeout, then a kill). Nothing else can be done meanwhile on
@@ -379,6 +379,7 @@ final class HostCommandHandler {
         }
     }
 
+    /** The lease is gone: stop using the volume here at once, then say so. */
     ProducerRecord<String, byte[]> leaseLost(VolumeLease lease, String reason) {
         // A guest not stopped while the lease was in doubt (or watched since) stops before the volume goes.
         fenceGuests(List.of(lease), reason);
