@@ -89,7 +89,7 @@ public final class CommandBus implements AutoCloseable {
             throw new IllegalStateException("command bus already started");
         }
         try {
-            producer = newProducer();
+            producer = newProducer(INIT_WAIT);
         } catch (KafkaException e) {
             state.set(State.CLOSED);
             throw e;
@@ -101,11 +101,13 @@ public final class CommandBus implements AutoCloseable {
      * A producer that fenced every earlier one. Its {@code initTransactions} is bound by the
      * requests' short {@code max.block.ms}, but a cluster that is starting (or moving the
      * transaction coordinator) can take longer to answer; a timed-out call may be repeated on the
-     * same producer, so it is, for up to {@link #INIT_WAIT}, while this manager still leads.
+     * same producer, so it is, for up to {@code patience} (taking writes: {@link #INIT_WAIT}),
+     * while this manager still leads. A producer replaced under a request gets no more than one
+     * call: the request's client is waiting.
      */
-    private KafkaProducer<String, byte[]> newProducer() {
+    private KafkaProducer<String, byte[]> newProducer(Duration patience) {
         KafkaProducer<String, byte[]> p = new KafkaProducer<>(producerProps);
-        long deadline = System.nanoTime() + INIT_WAIT.toNanos();
+        long deadline = System.nanoTime() + patience.toNanos();
         try {
             while (true) {
                 try {
@@ -183,7 +185,7 @@ public final class CommandBus implements AutoCloseable {
                 if (!leading.getAsBoolean()) {
                     throw new ProducerFencedException("this manager no longer leads");
                 }
-                producer = newProducer();
+                producer = newProducer(Duration.ZERO);
             }
             try {
                 commit(producer, batch);
