@@ -21,6 +21,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.metrics.StorageBusMetrics;
@@ -205,25 +206,7 @@ final class HostCommandHandler {
         }
         LeaseTakeover t = takeover.get();
         try {
-            waits.schedule(() -> {
-                try {
-                    // The timer counts on its own clock in whole milliseconds; never a moment before the wall-clock usableAt.
-                    for (Duration left = t.remaining(Instant.now()); !left.isZero(); left = t.remaining(Instant.now())) {
-                        Thread.sleep(left.toMillis() + 1);
-                    }
-                    activate(cmd, lease).forEach(publishLater);
-                } catch (InterruptedException stopping) {
-                    Thread.currentThread().interrupt();
-                } catch (RuntimeException e) {
-                    LOG.error("host {}: preparing volume {} after the takeover wait failed", config.hostId(), cmd.getVolumeId(), e);
-                    releaseQuietly(cmd.getVolumeId());
-                    failed(cmd.getEnvelope(), Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null), PrepareVolume.class,
-                            TaskType.PREPARE_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(), cmd.getVolumeId(), "INTERNAL", e.toString())
-                            .forEach(publishLater);
-                } finally {
-                    waiting.remove(cmd.getVolumeId());
-                }
-            }, wait.toMillis(), TimeUnit.MILLISECONDS);
+            waits.schedule(() -> activateWhenUsable(cmd, lease, t), wait.toMillis(), TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException closing) {
             waiting.remove(cmd.getVolumeId());
             releaseQuietly(cmd.getVolumeId());
@@ -240,6 +223,32 @@ final class HostCommandHandler {
                         cmd.getEnvelope().getTimestamp()).waiting(envelope, t.describe()));
     }
 
+    /**
+     * On the waits' timer: activates the volume once the takeover's wait is over. The timer
+     * counts on its own clock in whole milliseconds, so it may fire a moment before the
+     * wall-clock {@code usableAt}; then it is set again for what is left, never used early.
+     */
+    private void activateWhenUsable(PrepareVolume cmd, VolumeLease lease, LeaseTakeover t) {
+        Duration left = t.remaining(Instant.now());
+        try {
+            if (!left.isZero()) {
+                waits.schedule(() -> activateWhenUsable(cmd, lease, t), left.toMillis() + 1, TimeUnit.MILLISECONDS);
+                return;
+            }
+            activate(cmd, lease).forEach(publishLater);
+            waiting.remove(cmd.getVolumeId());
+        } catch (RejectedExecutionException stopping) {
+            waiting.remove(cmd.getVolumeId()); // the lease ends with the worker's session
+        } catch (RuntimeException e) {
+            waiting.remove(cmd.getVolumeId());
+            LOG.error("host {}: preparing volume {} after the takeover wait failed", config.hostId(), cmd.getVolumeId(), e);
+            releaseQuietly(cmd.getVolumeId());
+            failed(cmd.getEnvelope(), Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null), PrepareVolume.class,
+                    TaskType.PREPARE_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(), cmd.getVolumeId(), "INTERNAL", e.toString())
+                    .forEach(publishLater);
+        }
+    }
+
     /** Activates the volume under {@code lease}, if this host still holds it; the records that say how it went. */
     private List<ProducerRecord<String, byte[]>> activate(PrepareVolume cmd, VolumeLease lease) {
         Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
@@ -249,35 +258,31 @@ final class HostCommandHandler {
                 return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, TaskType.PREPARE_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(),
                         cmd.getVolumeId(), "LEASE_LOST", "the lease of epoch " + lease.epoch() + " ended (torn down or lost) before the volume was used");
             }
-            return activateHeld(cmd, lease, envelope, uri);
+            try {
+                StorageDriver driver = driver(cmd.getDomain());
+                DomainContext domain = context(cmd.getDomain());
+                VolumeInfo info = driver.info(domain, uri);
+                driver.admitLease(domain, uri, lease.epoch());
+                String path = driver.capabilities().contains(Capability.ACTIVATE) ? driver.activate(domain, uri) : guestPath(info.location());
+                long allocated = info.allocatedSize();
+                leases.describe(cmd.getVolumeId(), l -> l.usableAt(path, allocated));
+                prepared.put(cmd.getVolumeId(), cmd.getDomain());
+                LOG.info("host {}: volume {} prepared at {} (lease epoch {})", config.hostId(), cmd.getVolumeId(), path, lease.epoch());
+                return List.of(
+                        Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumePrepared.newBuilder().setEnvelope(envelope)
+                                .setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId()).setHostId(config.hostId()).setPath(path)
+                                .setLeaseEpoch(lease.epoch()).build()),
+                        succeeded(cmd.getTaskId(), TaskType.PREPARE_VOLUME, cmd.getDomain(), cmd.getVolumeId(), cmd.getEnvelope(), envelope));
+            } catch (DriverException e) {
+                releaseQuietly(cmd.getVolumeId());
+                return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, TaskType.PREPARE_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(),
+                        cmd.getVolumeId(), e.code().name(), e.getMessage());
+            }
         }
     }
 
     private Object lockOf(String volumeId) {
         return volumeLocks[Math.floorMod(volumeId.hashCode(), volumeLocks.length)];
-    }
-
-    private List<ProducerRecord<String, byte[]>> activateHeld(PrepareVolume cmd, VolumeLease lease, Envelope envelope, VolumeUri uri) {
-        try {
-            StorageDriver driver = driver(cmd.getDomain());
-            DomainContext domain = context(cmd.getDomain());
-            VolumeInfo info = driver.info(domain, uri);
-            driver.admitLease(domain, uri, lease.epoch());
-            String path = driver.capabilities().contains(Capability.ACTIVATE) ? driver.activate(domain, uri) : guestPath(info.location());
-            long allocated = info.allocatedSize();
-            leases.describe(cmd.getVolumeId(), l -> l.usableAt(path, allocated));
-            prepared.put(cmd.getVolumeId(), cmd.getDomain());
-            LOG.info("host {}: volume {} prepared at {} (lease epoch {})", config.hostId(), cmd.getVolumeId(), path, lease.epoch());
-            return List.of(
-                    Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumePrepared.newBuilder().setEnvelope(envelope)
-                            .setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId()).setHostId(config.hostId()).setPath(path)
-                            .setLeaseEpoch(lease.epoch()).build()),
-                    succeeded(cmd.getTaskId(), TaskType.PREPARE_VOLUME, cmd.getDomain(), cmd.getVolumeId(), cmd.getEnvelope(), envelope));
-        } catch (DriverException e) {
-            releaseQuietly(cmd.getVolumeId());
-            return failed(cmd.getEnvelope(), envelope, PrepareVolume.class, TaskType.PREPARE_VOLUME, cmd.getTaskId(), cmd.getDomain().getId(),
-                    cmd.getVolumeId(), e.code().name(), e.getMessage());
-        }
     }
 
     /** What a guest opens: a file volume's path, not the {@code file:} URI the driver names it by. */
@@ -324,7 +329,7 @@ final class HostCommandHandler {
         List<String> tornDown = new ArrayList<>();
         List<String> failures = new ArrayList<>();
         // A prepare still waiting out a takeover is torn down too: it then finds its lease gone and fails.
-        List<String> volumes = java.util.stream.Stream.concat(prepared.entrySet().stream(), waiting.entrySet().stream())
+        List<String> volumes = Stream.concat(prepared.entrySet().stream(), waiting.entrySet().stream())
                 .filter(e -> e.getValue().getId().equals(cmd.getDomain().getId())).map(Map.Entry::getKey).distinct().sorted().toList();
         for (String volumeId : volumes) {
             try {
