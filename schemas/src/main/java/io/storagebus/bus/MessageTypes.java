@@ -57,7 +57,9 @@ import io.storagebus.schema.VolumeCreated;
 import io.storagebus.schema.VolumeDeleted;
 import io.storagebus.schema.VolumeExtendFailed;
 import io.storagebus.schema.VolumeExtended;
+import io.storagebus.schema.MoveVolume;
 import io.storagebus.schema.VolumeLeaseLost;
+import io.storagebus.schema.VolumeMoved;
 import io.storagebus.schema.VolumeLeaseTakenOver;
 import io.storagebus.schema.VolumePrepared;
 import io.storagebus.schema.VolumeRestored;
@@ -78,6 +80,7 @@ public final class MessageTypes {
     public static final List<Class<? extends SpecificRecord>> ALL = List.of(
             CreateVolume.class,
             CopyVolume.class,
+            MoveVolume.class,
             PrepareVolume.class,
             TeardownVolume.class,
             MonitorVolume.class,
@@ -90,6 +93,7 @@ public final class MessageTypes {
             VolumeLeaseLost.class, VolumeLeaseTakenOver.class,
             VolumeCopyProgress.class,
             VolumeCopied.class,
+            VolumeMoved.class,
             CommandFailed.class,
             VolumeExtended.class,
             VolumeExtendFailed.class,

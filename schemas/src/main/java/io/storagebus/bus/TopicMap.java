@@ -18,6 +18,7 @@ import io.storagebus.schema.CheckDomainStorage;
 import io.storagebus.schema.CloneVolume;
 import io.storagebus.schema.CommandFailed;
 import io.storagebus.schema.CopyVolume;
+import io.storagebus.schema.MoveVolume;
 import io.storagebus.schema.CreateVolume;
 import io.storagebus.schema.DeleteBackup;
 import io.storagebus.schema.DeleteSnapshot;
@@ -53,6 +54,7 @@ import io.storagebus.schema.TaskState;
 import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.UnmonitorVolume;
 import io.storagebus.schema.VolumeCopied;
+import io.storagebus.schema.VolumeMoved;
 import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeCreated;
 import io.storagebus.schema.VolumeDeleted;
@@ -134,7 +136,7 @@ public final class TopicMap {
     }
 
     public static final Topic EVENTS = topic(Topics.EVENTS, Writer.HOST, VolumeCreated.class, VolumeCopyProgress.class, VolumeCopied.class,
-            VolumePrepared.class, VolumeTornDown.class, VolumeLeaseLost.class, VolumeLeaseTakenOver.class, VolumeExtended.class, VolumeExtendFailed.class,
+            VolumeMoved.class,            VolumePrepared.class, VolumeTornDown.class, VolumeLeaseLost.class, VolumeLeaseTakenOver.class, VolumeExtended.class, VolumeExtendFailed.class,
             CapacityAlert.class, GuestPaused.class, GuestResumed.class, GuestStopped.class, CommandFailed.class, SnapshotCreated.class, SnapshotDeleted.class,
             VolumeDeleted.class, BackupProgress.class, BackupCompleted.class, BackupDeleted.class, VolumeRestored.class)
             .and(Writer.MANAGER, MaintenanceRequested.class, MaintenanceAborted.class, MaintenanceStarted.class, MaintenanceCompleted.class,
@@ -154,11 +156,11 @@ public final class TopicMap {
     /** The SPM's forecast of each domain's time to full, for the manager's view. */
     public static final Topic CAPACITY_STATE = topic(Topics.CAPACITY_STATE, Writer.HOST, DomainCapacity.class);
     public static final Topic SPM_COMMANDS = topic("storagebus.pool.<pool>.spm-commands", Writer.MANAGER, CreateVolume.class,
-            CopyVolume.class, CloneVolume.class, DeleteVolume.class, SnapshotVolume.class, DeleteSnapshot.class, BackupVolume.class,
+            CopyVolume.class, MoveVolume.class, CloneVolume.class, DeleteVolume.class, SnapshotVolume.class, DeleteSnapshot.class, BackupVolume.class,
             RestoreBackup.class, DeleteBackup.class)
             .and(Writer.HOST, LayerChangeDone.class);
     /** The SPM's own record of the long commands it accepted: the same commands, as their senders wrote them. */
-    public static final Topic SPM_JOBS = topic("storagebus.pool.<pool>.spm-jobs", Writer.MANAGER, CopyVolume.class, DeleteVolume.class,
+    public static final Topic SPM_JOBS = topic("storagebus.pool.<pool>.spm-jobs", Writer.MANAGER, CopyVolume.class, MoveVolume.class, DeleteVolume.class,
             BackupVolume.class, RestoreBackup.class, DeleteBackup.class, DeleteSnapshot.class)
             .and(Writer.HOST, LayerChangeDone.class);
     public static final Topic WATERMARKS = topic("storagebus.pool.<pool>.watermarks", Writer.HOST, VolumeWatermark.class);

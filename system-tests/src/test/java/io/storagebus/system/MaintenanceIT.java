@@ -178,6 +178,9 @@ class MaintenanceIT {
         Http.Response copy = http.post("/api/v1/volumes/" + otherVolume + "/copy", new JsonObject().put("targetDomainId", domainId).put("name", "c"));
         assertError(copy, 409, "DOMAIN_IN_MAINTENANCE");
         assertEquals("targetDomainId", copy.json().getString("field"));
+        Http.Response move = http.post("/api/v1/volumes/" + otherVolume + "/move", new JsonObject().put("targetDomainId", domainId));
+        assertError(move, 409, "DOMAIN_IN_MAINTENANCE");
+        assertEquals("targetDomainId", move.json().getString("field"));
         assertError(http.post("/api/v1/domains/" + domainId + "/maintenance", new JsonObject().put("reason", "again")), 409, "DOMAIN_IN_MAINTENANCE");
 
         // Activate: out of maintenance, usable again; a second activate has nothing to do.

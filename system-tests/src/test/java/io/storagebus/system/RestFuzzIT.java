@@ -157,6 +157,7 @@ class RestFuzzIT {
                 new Route("POST", "/api/v1/domains/" + domainId + "/volumes", new JsonObject().put("name", "v").put("virtualSize", 1 << 20)
                         .put("format", "qcow2").put("allocation", "thin").put("initialSize", 1 << 19)),
                 new Route("POST", v + "/copy", new JsonObject().put("targetDomainId", domainId).put("name", "copy")),
+                new Route("POST", v + "/move", new JsonObject().put("targetDomainId", domainId)),
                 new Route("POST", v + "/prepare", new JsonObject().put("hostId", "host-9")),
                 new Route("POST", v + "/monitor", new JsonObject().put("qmpSocket", "/run/q.sock").put("nodeName", "n")),
                 new Route("POST", v + "/snapshots", new JsonObject().put("name", "s")),

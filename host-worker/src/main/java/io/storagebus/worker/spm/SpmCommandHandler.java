@@ -24,6 +24,7 @@ import io.storagebus.schema.DeleteSnapshot;
 import io.storagebus.schema.DeleteVolume;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.LayerChangeDone;
+import io.storagebus.schema.MoveVolume;
 import io.storagebus.schema.RestoreBackup;
 import io.storagebus.schema.SnapshotVolume;
 import io.storagebus.schema.VolumeState;
@@ -41,7 +42,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Turns one record of the pool's SPM command topic into what the SPM publishes for it: an event
  * and state updates, a dead letter, or, for long work (copies, backups, restores, deletes,
- * offline merges), an acceptance now and a job that publishes the outcome later. The caller sends
+ * offline merges, moves), an acceptance now and a job that publishes the outcome later. The caller sends
  * the immediate records in the same Kafka transaction as the consumer offset, so each command's
  * acceptance or outcome is published exactly once. A job is recorded on the pool's jobs topic
  * when accepted and removed with its outcome, so a new SPM term runs unfinished jobs again.
@@ -62,6 +63,7 @@ final class SpmCommandHandler {
                 .now(CreateVolume.class, volumes::create)
                 .now(CloneVolume.class, volumes::cloneVolume)
                 .job(CopyVolume.class, volumes::copy)
+                .job(MoveVolume.class, volumes::move)
                 .job(DeleteVolume.class, volumes::delete)
                 .now(SnapshotVolume.class, snapshots::snapshot)
                 .jobOrNow(DeleteSnapshot.class, snapshots::offlineMerge, snapshots::beginMerge)

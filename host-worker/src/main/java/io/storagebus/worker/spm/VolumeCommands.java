@@ -7,7 +7,9 @@ import java.util.concurrent.CancellationException;
 import io.storagebus.bus.Records;
 import io.storagebus.bus.TaskType;
 import io.storagebus.bus.Topics;
+import io.storagebus.driver.Capability;
 import io.storagebus.driver.CopyResult;
+import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
 import io.storagebus.driver.FencedException;
 import io.storagebus.driver.StorageDriver;
@@ -17,16 +19,19 @@ import io.storagebus.driver.VolumeUri;
 import io.storagebus.leases.LeaseHeldException;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.leases.VolumeLeases;
+import io.storagebus.schema.Allocation;
 import io.storagebus.schema.CloneVolume;
 import io.storagebus.schema.CopyVolume;
 import io.storagebus.schema.CreateVolume;
 import io.storagebus.schema.DeleteVolume;
 import io.storagebus.schema.Envelope;
+import io.storagebus.schema.MoveVolume;
 import io.storagebus.schema.VolumeCopied;
 import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeCreated;
 import io.storagebus.schema.VolumeDeleted;
 import io.storagebus.schema.VolumeFormat;
+import io.storagebus.schema.VolumeMoved;
 import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeStatus;
 import io.storagebus.worker.WorkerRecords;
@@ -36,18 +41,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The SPM's side of whole volumes: create and clone complete in the batch; copy and delete,
- * which move or wipe data, run as jobs.
+ * The SPM's side of whole volumes: create and clone complete in the batch; copy, move and
+ * delete, which move or wipe data, run as jobs.
  */
 final class VolumeCommands {
     private static final Logger LOG = LoggerFactory.getLogger(VolumeCommands.class);
 
     private final SpmDrivers spm;
-    private final VolumeLeases deletions;
+    /** The volumes' leases, which the SPM holds while it deletes or moves one. */
+    private final VolumeLeases leases;
 
-    VolumeCommands(SpmDrivers spm, VolumeLeases deletions) {
+    VolumeCommands(SpmDrivers spm, VolumeLeases leases) {
         this.spm = spm;
-        this.deletions = deletions;
+        this.leases = leases;
     }
 
     SpmCommandHandler.Job copy(CopyVolume copy, SpmTerm term) {
@@ -55,6 +61,11 @@ final class VolumeCommands {
         return new SpmCommandHandler.Job(copy.getTaskId(), List.of(WorkerRecords.Task.of(TaskType.COPY_VOLUME, target)
                 .progress(spm.answer(copy.getEnvelope(), term), 0, null)),
                 context -> runCopy(copy, term, target, context));
+    }
+
+    SpmCommandHandler.Job move(MoveVolume move, SpmTerm term) {
+        return new SpmCommandHandler.Job(move.getTaskId(), List.of(SpmCommandHandler.running(move.getTaskId(), TaskType.MOVE_VOLUME,
+                move.getVolume(), spm.answer(move.getEnvelope(), term))), context -> runMove(move, term, context));
     }
 
     SpmCommandHandler.Job delete(DeleteVolume delete, SpmTerm term) {
@@ -86,7 +97,7 @@ final class VolumeCommands {
     List<ProducerRecord<String, byte[]>> cloneVolume(CloneVolume cmd, SpmTerm term) {
         Envelope envelope = spm.answer(cmd.getEnvelope(), term);
         VolumeFacts volume = new VolumeFacts(cmd.getTargetVolumeId(), cmd.getDomain().getId(), cmd.getName(), cmd.getVirtualSize(),
-                VolumeFormat.QCOW2, io.storagebus.schema.Allocation.THIN, cmd.getTaskId(), cmd.getEnvelope().getTimestamp());
+                VolumeFormat.QCOW2, Allocation.THIN, cmd.getTaskId(), cmd.getEnvelope().getTimestamp());
         try {
             VolumeInfo info = spm.driver(cmd.getDomain()).clone(SpmDrivers.context(cmd.getDomain(), term),
                     new VolumeUri(cmd.getDomain().getId(), cmd.getSourceVolumeId()), new VolumeSpec(cmd.getTargetVolumeId(), cmd.getName(),
@@ -166,6 +177,177 @@ final class VolumeCommands {
     }
 
     /**
+     * Moves the volume under its lease, so no host prepares it meanwhile: the source made live
+     * again if an earlier run of this job delinked it and its term ended before the switch was
+     * committed, a copy left by such a run discarded, then a verified copy, the source delinked,
+     * and the switch (state, event, task, job done) returned for one transaction. Until that
+     * commits, the volume's state names the source, which is live or delinked, never gone.
+     */
+    private List<ProducerRecord<String, byte[]>> runMove(MoveVolume cmd, SpmTerm term, Handled.JobContext context) {
+        String volumeId = cmd.getVolumeId();
+        try {
+            leases.acquire(volumeId);
+        } catch (LeaseHeldException e) {
+            return notMoved(cmd, term, "VOLUME_IN_USE", "volume " + volumeId + " is prepared on host " + e.holder().hostId()
+                    + " (lease epoch " + e.holder().epoch() + "); tear it down first");
+        } catch (Exception e) {
+            return notMoved(cmd, term, "LEASE_UNAVAILABLE", "cannot take the lease of volume " + volumeId + " to move it: " + e);
+        }
+        try {
+            StorageDriver from = spm.driver(cmd.getSource());
+            StorageDriver to = spm.driver(cmd.getTarget());
+            DomainContext source = SpmDrivers.context(cmd.getSource(), term);
+            DomainContext target = SpmDrivers.context(cmd.getTarget(), term);
+            VolumeUri sourceUri = new VolumeUri(cmd.getSource().getId(), volumeId);
+            VolumeUri targetUri = new VolumeUri(cmd.getTarget().getId(), volumeId);
+            liveAgain(from, source, sourceUri);
+            requireMovable(from, source, sourceUri);
+            discardEarlierCopy(to, target, targetUri);
+            VolumeState volume = cmd.getVolume();
+            Allocation allocation = allocationIn(to, volume);
+            VolumeSpec spec = new VolumeSpec(volumeId, volume.getName(), volume.getVirtualSize(), SpmDrivers.driverFormat(volume.getFormat()),
+                    SpmDrivers.driverAllocation(allocation));
+            CopyResult result = from.copyTo(source, sourceUri, to, target, spec, (copied, total) -> {
+                if (context.cancelled()) {
+                    throw new CancellationException("the SPM term ended");
+                }
+                Envelope e = spm.answer(cmd.getEnvelope(), term);
+                context.progress(List.of(
+                        Records.of(Topics.EVENTS, volumeId, VolumeCopyProgress.newBuilder().setEnvelope(e).setTaskId(cmd.getTaskId())
+                                .setSourceVolumeId(volumeId).setTargetVolumeId(volumeId).setCopiedBytes(copied).setTotalBytes(total).build()),
+                        WorkerRecords.Task.of(cmd.getTaskId(), TaskType.MOVE_VOLUME, volume, cmd.getEnvelope().getTimestamp())
+                                .progress(e, copied, total)));
+            });
+            delinkSource(from, source, sourceUri, to, target, targetUri);
+            LOG.info("epoch {}: moved volume {} from domain {} to {} ({} bytes, sha256 {})", term.epoch(), volumeId,
+                    cmd.getSource().getId(), cmd.getTarget().getId(), result.bytes(), result.sha256());
+            Envelope done = spm.answer(cmd.getEnvelope(), term);
+            VolumeState moved = VolumeState.newBuilder(volume).setEnvelope(done).setDomainId(cmd.getTarget().getId())
+                    .setUri(result.target().location()).setAllocation(allocation).setStatus(VolumeStatus.READY).setTaskId(cmd.getTaskId())
+                    .setErrorCode(null).setErrorMessage(null).build();
+            return List.of(
+                    Records.of(Topics.EVENTS, volumeId, VolumeMoved.newBuilder().setEnvelope(done).setTaskId(cmd.getTaskId())
+                            .setVolumeId(volumeId).setSourceDomainId(cmd.getSource().getId()).setTargetDomainId(cmd.getTarget().getId())
+                            .setUri(result.target().location()).setBytes(result.bytes()).setSha256(result.sha256())
+                            .setCopyMillis(result.copyNanos() / 1_000_000).setVerifyMillis(result.verifyNanos() / 1_000_000).build()),
+                    Records.of(Topics.VOLUME_STATE, volumeId, moved),
+                    WorkerRecords.Task.of(cmd.getTaskId(), TaskType.MOVE_VOLUME, moved, cmd.getEnvelope().getTimestamp())
+                            .succeeded(done, result.bytes()),
+                    SpmCommandHandler.jobDone(term, cmd.getTaskId()));
+        } catch (DriverException | RuntimeException e) {
+            if (SpmCommandHandler.abandoned(e, context, term, "move of " + volumeId)) {
+                return List.of();
+            }
+            String code = e instanceof DriverException de ? de.code().name() : "INVALID_COMMAND";
+            LOG.warn("epoch {}: volume {} not moved: {} {}", term.epoch(), volumeId, code, e.getMessage());
+            return notMoved(cmd, term, code, e.getMessage());
+        } finally {
+            releaseQuietly(volumeId);
+        }
+    }
+
+    /**
+     * A raw volume has no thin form on block storage (a thin volume there grows by extends of
+     * its qcow2 layer), so a thin raw volume moved onto a domain that extends becomes
+     * preallocated; everything else keeps its allocation.
+     */
+    private static Allocation allocationIn(StorageDriver target, VolumeState volume) {
+        return volume.getFormat() == VolumeFormat.RAW && volume.getAllocation() == Allocation.THIN
+                && target.capabilities().contains(Capability.EXTENDABLE) ? Allocation.PREALLOCATED : volume.getAllocation();
+    }
+
+    /** A source an earlier run delinked before its term ended is restored; a live one is left as it is. */
+    private static void liveAgain(StorageDriver driver, DomainContext domain, VolumeUri volume) throws DriverException {
+        try {
+            driver.info(domain, volume);
+        } catch (DriverException e) {
+            if (e.code() != DriverException.Code.NOT_FOUND) {
+                throw e;
+            }
+            try {
+                driver.restore(domain, volume);
+            } catch (DriverException notDelinked) {
+                throw notDelinked.code() == DriverException.Code.NOT_FOUND ? e : notDelinked;
+            }
+            LOG.info("volume {} restored in its source domain: an earlier move delinked it but did not switch it over", volume);
+        }
+    }
+
+    /**
+     * The manager refused volumes with snapshots or clone relations when the request came; one
+     * may have been made since, so the storage is asked again here, where the copy happens.
+     */
+    private static void requireMovable(StorageDriver driver, DomainContext domain, VolumeUri volume) throws DriverException {
+        if (!driver.snapshots(domain, volume).isEmpty()) {
+            throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " has snapshots; this release moves volumes without");
+        }
+        if (driver.parentOf(domain, volume).isPresent()) {
+            throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " is a copy-on-write clone; copy it instead");
+        }
+    }
+
+    /**
+     * Clears the target for the copy: what an earlier run left there before its term ended is
+     * not the volume yet (the state still names the source), and a delinked copy is what an
+     * earlier move away from this domain left, older than the source.
+     */
+    private static void discardEarlierCopy(StorageDriver driver, DomainContext domain, VolumeUri volume) throws DriverException {
+        if (unlessAbsent(() -> driver.destroy(domain, volume, false))) {
+            LOG.info("discarded {}: an earlier run of its move copied it there but did not switch it over", volume);
+        }
+        if (unlessAbsent(() -> driver.purge(domain, volume))) {
+            LOG.info("purged the delinked {}: what an earlier move away from that domain left", volume);
+        }
+    }
+
+    /**
+     * The source is delinked, not destroyed (an older delinked copy of it, from an earlier move
+     * away, goes first); if that fails the copy goes, and the volume stays where it was.
+     */
+    private static void delinkSource(StorageDriver from, DomainContext source, VolumeUri sourceUri, StorageDriver to, DomainContext target,
+                                     VolumeUri targetUri) throws DriverException {
+        try {
+            unlessAbsent(() -> from.purge(source, sourceUri));
+            from.delink(source, sourceUri);
+        } catch (DriverException e) {
+            try {
+                to.destroy(target, targetUri, false);
+            } catch (DriverException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+    }
+
+    private interface StorageAction {
+        void run() throws DriverException;
+    }
+
+    /** Runs an action that removes something, and says whether there was something; nothing there to remove is fine. */
+    private static boolean unlessAbsent(StorageAction action) throws DriverException {
+        try {
+            action.run();
+            return true;
+        } catch (DriverException e) {
+            if (e.code() != DriverException.Code.NOT_FOUND) {
+                throw e;
+            }
+            return false;
+        }
+    }
+
+    private List<ProducerRecord<String, byte[]>> notMoved(MoveVolume cmd, SpmTerm term, String code, String message) {
+        VolumeState volume = cmd.getVolume();
+        Envelope failed = spm.answer(cmd.getEnvelope(), term);
+        List<ProducerRecord<String, byte[]>> out = new ArrayList<>(SpmCommandHandler.taskFailed(cmd.getEnvelope(), failed, MoveVolume.class,
+                TaskType.MOVE_VOLUME, cmd.getTaskId(), volume, code, message));
+        out.add(WorkerRecords.volumeState(volume, failed, cmd.getTaskId(), VolumeStatus.READY, volume.getUri(), volume.getSnapshots(),
+                code, message));
+        out.add(SpmCommandHandler.jobDone(term, cmd.getTaskId()));
+        return out;
+    }
+
+    /**
      * Destroys the volume and every layer; a volume already gone counts as deleted. The manager
      * refused a volume prepared on a host when the request came, but a prepare may have come
      * since: the SPM holds the volume's lease while it destroys, so a host that has it makes the
@@ -174,7 +356,7 @@ final class VolumeCommands {
     private List<ProducerRecord<String, byte[]>> runDelete(DeleteVolume cmd, SpmTerm term) {
         VolumeState volume = cmd.getVolume();
         try {
-            deletions.acquire(cmd.getVolumeId());
+            leases.acquire(cmd.getVolumeId());
         } catch (LeaseHeldException e) {
             LOG.warn("epoch {}: volume {} not deleted: {}", term.epoch(), cmd.getVolumeId(), e.getMessage());
             return notDeleted(cmd, term, "VOLUME_IN_USE", "volume " + cmd.getVolumeId() + " is prepared on host " + e.holder().hostId()
@@ -214,7 +396,7 @@ final class VolumeCommands {
     /** A lease left behind goes with the SPM's session; until then a prepare of the (deleted) volume is refused anyway. */
     private void releaseQuietly(String volumeId) {
         try {
-            deletions.release(volumeId);
+            leases.release(volumeId);
         } catch (Exception e) {
             LOG.warn("cannot release the lease of deleted volume {}: {}", volumeId, e.toString());
         }

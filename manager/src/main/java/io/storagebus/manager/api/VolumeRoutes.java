@@ -15,7 +15,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
-/** Volumes: create, list, read, copy, delete; prepare and tear down on a host; a guest's use monitored. */
+/** Volumes: create, list, read, copy, move, delete; prepare and tear down on a host; a guest's use monitored. */
 record VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory leases, String issuer) {
     void register(Router router) {
         router.post("/api/v1/domains/:id/volumes").handler(this::create);
@@ -26,6 +26,8 @@ record VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory 
         router.post("/api/v1/volumes/:id/teardown").handler(ctx -> Answers.accepted(ctx, volumes.teardown(ctx.pathParam("id"),
                 RequestBody.of(ctx, Set.of("hostId")).optionalString("hostId", null), Answers.origin(ctx, issuer))));
         router.post("/api/v1/volumes/:id/copy").handler(this::copy);
+        router.post("/api/v1/volumes/:id/move").handler(ctx -> Answers.accepted(ctx, volumes.move(ctx.pathParam("id"),
+                RequestBody.of(ctx, Set.of("targetDomainId")).requiredString("targetDomainId"), Answers.origin(ctx, issuer))));
         router.delete("/api/v1/volumes/:id").handler(ctx -> Answers.accepted(ctx, volumes.delete(ctx.pathParam("id"),
                 "true".equals(ctx.request().getParam("wipe")), Answers.origin(ctx, issuer))));
         router.post("/api/v1/volumes/:id/monitor").handler(this::monitor);

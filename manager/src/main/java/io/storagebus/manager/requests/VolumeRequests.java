@@ -6,6 +6,7 @@ import java.util.UUID;
 import java.util.regex.Pattern;
 
 import io.storagebus.bus.TaskType;
+import io.storagebus.driver.Capability;
 import io.storagebus.bus.Topics;
 import io.storagebus.leases.HostDirectory;
 import io.storagebus.manager.bus.CommandBus.Outgoing;
@@ -19,6 +20,7 @@ import io.storagebus.schema.DeleteVolume;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.MonitorVolume;
+import io.storagebus.schema.MoveVolume;
 import io.storagebus.schema.PrepareVolume;
 import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.UnmonitorVolume;
@@ -27,7 +29,7 @@ import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeStatus;
 import io.vertx.core.Future;
 
-/** Volumes: create, copy, delete (on the SPM), prepare and tear down (on a host), and the monitoring of a guest's use. */
+/** Volumes: create, copy, move, delete (on the SPM), prepare and tear down (on a host), and the monitoring of a guest's use. */
 public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostDirectory hosts, ActiveRole role) {
     /** Largest volume accepted: 64 TiB, well inside what qcow2 and LVM address. */
     public static final long MAX_VIRTUAL_SIZE = 64L << 40;
@@ -138,10 +140,62 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
                 source.getFormat(), source.getAllocation()), command);
     }
 
+    /**
+     * Moves a volume no host has prepared to another domain of its pool, keeping its id: the SPM
+     * copies it there verified, delinks the source and switches the volume over in one
+     * transaction. The volume is {@code MOVING} meanwhile, so nothing else starts on it here; the
+     * SPM holds the volume's lease while it moves, so a prepare that comes anyway is refused.
+     */
+    public Future<Submitted> move(String volumeId, String targetDomainId, Origin origin) {
+        VolumeState volume = resources.ready(resources.volume(volumeId));
+        DomainState source = resources.usable(resources.domain(volume.getDomainId()), null);
+        DomainState target = resources.usable(resources.domain(targetDomainId, "targetDomainId"), "targetDomainId");
+        if (target.getId().equals(source.getId())) {
+            throw new Invalid("targetDomainId", "SAME_DOMAIN", "volume '" + volume.getName() + "' is in domain '" + source.getName()
+                    + "' already");
+        }
+        Resources.requireSamePool(target, "target domain", source, "volume");
+        if (resources.capable(target, Capability.BACKUP_TARGET)) {
+            throw new Invalid("targetDomainId", "NOT_FOR_GUESTS", "domain '" + target.getName() + "' (" + target.getDriver()
+                    + ") holds backups, which no guest can use; a moved volume must stay usable (POST /api/v1/volumes/{id}/backups copies one there)");
+        }
+        resources.preparedOn(volume).ifPresent(host -> {
+            throw new Conflict("VOLUME_IN_USE", "volume '" + volume.getName() + "' is prepared on host " + host
+                    + "; this release moves volumes no guest uses: tear it down first", null);
+        });
+        if (!volume.getSnapshots().isEmpty()) {
+            throw new Conflict("VOLUME_HAS_SNAPSHOTS", "volume '" + volume.getName() + "' has " + volume.getSnapshots().size()
+                    + " snapshot(s); this release moves volumes without snapshots: delete them, or copy the volume instead", null);
+        }
+        if (volume.getParentVolumeId() != null) {
+            throw new Conflict("VOLUME_IS_CLONE", "volume '" + volume.getName() + "' is a copy-on-write clone of volume "
+                    + volume.getParentVolumeId() + " and shares its layers in domain '" + source.getName()
+                    + "'; copy it to the other domain instead (a full, independent volume)", null);
+        }
+        List<String> clones = resources.view().clonesOf(volume.getId()).stream().map(VolumeState::getName).sorted().toList();
+        if (!clones.isEmpty()) {
+            throw new Conflict("VOLUME_HAS_CLONES", "volume '" + volume.getName() + "' is the template of " + clones
+                    + ", which share its layers in domain '" + source.getName() + "'", null);
+        }
+        if (resources.view().volumeNamed(target.getId(), volume.getName()).isPresent()) {
+            throw new Conflict("VOLUME_EXISTS", "domain '" + target.getName() + "' has a volume named '" + volume.getName() + "' already",
+                    "targetDomainId");
+        }
+        String taskId = UUID.randomUUID().toString();
+        Envelope envelope = origin.envelope(source.getEnvelope().getPool(), taskId);
+        MoveVolume command = MoveVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
+                .setSource(Resources.domainRef(source)).setTarget(Resources.domainRef(target)).setVolume(volume).build();
+        VolumeState moving = VolumeState.newBuilder(volume).setEnvelope(envelope).setTaskId(taskId).setStatus(VolumeStatus.MOVING)
+                .setErrorCode(null).setErrorMessage(null).build();
+        return submitter.spmTask(TaskType.MOVE_VOLUME, source.getId(), volume.getId(), command, List.of(),
+                List.of(new Outgoing(Topics.VOLUME_STATE, volume.getId(), moving))).map(s -> s.with("targetDomainId", target.getId()));
+    }
+
     /** Destroys the volume and all its layers; {@code wipe} overwrites it with zeros first. */
     public Future<Submitted> delete(String volumeId, boolean wipe, Origin origin) {
         VolumeState volume = resources.volume(volumeId);
-        if (volume.getStatus() == VolumeStatus.CREATING || volume.getStatus() == VolumeStatus.DELETING) {
+        if (volume.getStatus() == VolumeStatus.CREATING || volume.getStatus() == VolumeStatus.DELETING
+                || volume.getStatus() == VolumeStatus.MOVING) {
             throw new Conflict("VOLUME_BUSY", "volume '" + volume.getName() + "' is " + volume.getStatus(), null);
         }
         resources.preparedOn(volume).ifPresent(host -> {

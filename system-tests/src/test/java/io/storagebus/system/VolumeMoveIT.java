@@ -1,0 +1,261 @@
+package io.storagebus.system;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.RandomAccessFile;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+import io.storagebus.bus.MessageCodec;
+import io.storagebus.bus.Topics;
+import io.storagebus.schema.VolumeCopyProgress;
+import io.storagebus.schema.VolumeMoved;
+import io.vertx.core.json.JsonObject;
+import org.apache.avro.specific.SpecificRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Moving a volume no guest uses between a file and a blockfile domain through the REST API: the
+ * id stays, the data is the same (compared by {@code qemu-img compare} with a copy taken before),
+ * the source is delinked, and a move the SPM hands over halfway is finished by the next term.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class VolumeMoveIT {
+    private static final long MIB = 1L << 20;
+    private static final Duration WAIT = Duration.ofSeconds(90);
+
+    private Cluster cluster;
+    private Http http;
+    private Path tmp;
+    private Path files;
+    private Path blocks;
+    private String fileDomain;
+    private String blockDomain;
+
+    @BeforeAll
+    void start(@TempDir Path dir) throws Exception {
+        tmp = dir;
+        cluster = new Cluster(new InProcessKafka(dir.resolve("kafka")), dir);
+        cluster.startWorker("host-1");
+        http = new Http(cluster.startManager().baseUrl());
+        await().atMost(WAIT).until(() -> http.get("/api/v1/health").status() == 200);
+        files = Files.createDirectories(dir.resolve("files"));
+        blocks = Files.createDirectories(dir.resolve("blocks"));
+        fileDomain = created(http.post("/api/v1/domains", new JsonObject().put("name", "files").put("driver", "file")
+                .put("properties", new JsonObject().put("path", files.toString()))));
+        blockDomain = created(http.post("/api/v1/domains", new JsonObject().put("name", "blocks").put("driver", "blockfile")
+                .put("properties", new JsonObject().put("path", blocks.toString()))));
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        Closing.all(cluster);
+    }
+
+    @Test
+    void aRawAndAQcow2VolumeMoveThereAndBackWithTheirDataAndIds() throws Exception {
+        JsonObject raw = volume("moving-raw", 48 * MIB, "raw");
+        Path rawFile = dataOf(raw);
+        byte[] chunk = new byte[(int) MIB];
+        new Random(11).nextBytes(chunk);
+        try (RandomAccessFile out = new RandomAccessFile(rawFile.toFile(), "rw")) {
+            for (long offset : List.of(0L, 7 * MIB, 30 * MIB, 47 * MIB)) {
+                out.seek(offset);
+                out.write(chunk);
+            }
+        }
+        JsonObject qcow2 = volume("moving-qcow2", 64 * MIB, "qcow2");
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 3M", "-c", "write -P 0xa5 40M 1M", dataOf(qcow2).toString());
+        Path rawBefore = Files.copy(rawFile, tmp.resolve("raw-before.img"));
+        Path qcow2Before = Files.copy(dataOf(qcow2), tmp.resolve("qcow2-before.qcow2"));
+
+        for (String target : List.of(blockDomain, fileDomain, blockDomain)) {
+            for (JsonObject v : List.of(raw, qcow2)) {
+                JsonObject accepted = accepted(http.post("/api/v1/volumes/" + v.getString("id") + "/move",
+                        new JsonObject().put("targetDomainId", target)));
+                assertEquals(v.getString("id"), accepted.getString("volumeId"));
+                JsonObject moved = awaitMoved(v.getString("id"), target);
+                JsonObject task = http.get("/api/v1/tasks/" + accepted.getString("taskId")).json();
+                assertEquals("SUCCEEDED", task.getString("status"), task.encode());
+                assertEquals("MOVE_VOLUME", task.getString("type"), task.encode());
+                Path data = dataOf(moved);
+                assertTrue(data.startsWith(target.equals(blockDomain) ? blocks : files), data + " is in the target's directory");
+                String format = v == raw ? "raw" : "qcow2";
+                run("qemu-img", "compare", "-f", format, "-F", format, (v == raw ? rawBefore : qcow2Before).toString(), data.toString());
+                VolumeMoved event = events(VolumeMoved.class).stream().filter(e -> e.getTaskId().equals(accepted.getString("taskId")))
+                        .findFirst().orElseThrow();
+                assertEquals(target, event.getTargetDomainId());
+                assertEquals(moved.getString("uri"), event.getUri());
+                assertTrue(event.getBytes() > 0 && event.getSha256().length() == 64, event.toString());
+            }
+            String source = target.equals(blockDomain) ? fileDomain : blockDomain;
+            List<String> left = http.get("/api/v1/domains/" + source + "/volumes").array().stream()
+                    .map(o -> ((JsonObject) o).getString("name")).toList();
+            assertFalse(left.contains("moving-raw") || left.contains("moving-qcow2"), "the source domain lists " + left);
+        }
+        // The first source's data was delinked when the volumes left, and again after their stay.
+        try (var delinked = Files.list(files.resolve("delinked"))) {
+            assertTrue(delinked.anyMatch(p -> p.getFileName().toString().startsWith(raw.getString("id"))), "the raw volume's delinked data");
+        }
+        assertTrue(events(VolumeCopyProgress.class).stream().anyMatch(p -> p.getSourceVolumeId().equals(raw.getString("id"))
+                && p.getCopiedBytes() == p.getTotalBytes()), "progress of the raw volume's copies");
+        // Moved and usable: a host prepares it where it now is.
+        JsonObject prepare = accepted(http.post("/api/v1/volumes/" + raw.getString("id") + "/prepare", new JsonObject().put("hostId", aHost())));
+        awaitTask(prepare.getString("taskId"), "SUCCEEDED");
+        accepted(http.post("/api/v1/volumes/" + raw.getString("id") + "/teardown", new JsonObject()));
+    }
+
+    @Test
+    void movesThatCannotBeAreRefusedWithTheReason() throws Exception {
+        JsonObject v = volume("stays", 4 * MIB, "qcow2");
+        String id = v.getString("id");
+        assertError(http.post("/api/v1/volumes/" + id + "/move", new JsonObject()), 400, "REQUIRED", "targetDomainId");
+        assertError(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", fileDomain)), 400, "SAME_DOMAIN",
+                "targetDomainId");
+        assertError(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", "nope")), 400, "UNKNOWN_DOMAIN",
+                "targetDomainId");
+        assertEquals(404, http.post("/api/v1/volumes/nope/move", new JsonObject().put("targetDomainId", blockDomain)).status());
+
+        volume("taken-name", MIB, "qcow2", blockDomain);
+        JsonObject sameName = volume("taken-name", MIB, "qcow2");
+        assertError(http.post("/api/v1/volumes/" + sameName.getString("id") + "/move", new JsonObject().put("targetDomainId", blockDomain)),
+                409, "VOLUME_EXISTS", "targetDomainId");
+
+        JsonObject prepare = accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", aHost())));
+        awaitTask(prepare.getString("taskId"), "SUCCEEDED");
+        assertError(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", blockDomain)), 409, "VOLUME_IN_USE", null);
+        awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/teardown", new JsonObject())).getString("taskId"), "SUCCEEDED");
+
+        awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/snapshots", new JsonObject().put("name", "before"))).getString("taskId"),
+                "SUCCEEDED");
+        assertError(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", blockDomain)), 409,
+                "VOLUME_HAS_SNAPSHOTS", null);
+        assertEquals(fileDomain, http.get("/api/v1/volumes/" + id).json().getString("domainId"));
+    }
+
+    @Test
+    void aMoveInterruptedByAnSpmHandOverIsFinishedByTheNextSpm() throws Exception {
+        cluster.startWorker("host-2");
+        JsonObject big = volume("big-move", 320 * MIB, "raw");
+        Path data = dataOf(big);
+        byte[] chunk = new byte[(int) MIB];
+        new Random(12).nextBytes(chunk);
+        try (RandomAccessFile out = new RandomAccessFile(data.toFile(), "rw")) {
+            for (long offset = 0; offset < 320 * MIB; offset += 40 * MIB) {
+                out.seek(offset);
+                out.write(chunk);
+            }
+        }
+        Path before = Files.copy(data, tmp.resolve("big-before.img"));
+        var spm = cluster.spm().orElseThrow();
+        long oldEpoch = spm.spmTerm().orElseThrow().epoch();
+
+        JsonObject accepted = accepted(http.post("/api/v1/volumes/" + big.getString("id") + "/move",
+                new JsonObject().put("targetDomainId", blockDomain)));
+        String taskId = accepted.getString("taskId");
+        await().atMost(WAIT).until(() -> http.get("/api/v1/tasks/" + taskId).json().getLong("doneBytes", 0L) > 0);
+        spm.close();
+        cluster.workers.remove(spm);
+
+        JsonObject moved = awaitMoved(big.getString("id"), blockDomain);
+        assertTrue(cluster.spm().orElseThrow().spmTerm().orElseThrow().epoch() > oldEpoch);
+        run("qemu-img", "compare", "-f", "raw", "-F", "raw", before.toString(), dataOf(moved).toString());
+        List<VolumeMoved> outcomes = events(VolumeMoved.class).stream().filter(e -> e.getTaskId().equals(taskId)).toList();
+        assertEquals(1, outcomes.size(), "exactly one outcome: " + outcomes);
+        assertTrue(outcomes.get(0).getEnvelope().getSpmEpoch() > oldEpoch, "the outcome is the new term's");
+        assertEquals("SUCCEEDED", http.get("/api/v1/tasks/" + taskId).json().getString("status"));
+        boolean wasMoving = false;
+        for (var r : TopicReader.readAll(cluster.kafka.bootstrapServers(), Topics.VOLUME_STATE)) {
+            if (big.getString("id").equals(r.key()) && r.value() != null
+                    && MessageCodec.standard().decode(r.value()) instanceof io.storagebus.schema.VolumeState v) {
+                wasMoving |= v.getStatus() == io.storagebus.schema.VolumeStatus.MOVING && v.getTaskId().equals(taskId);
+            }
+        }
+        assertTrue(wasMoving, "the volume was MOVING while it moved");
+        cluster.startWorker("host-3");
+    }
+
+    /** A host that runs now: the hand-over test replaces the first. */
+    private String aHost() {
+        return cluster.workers.get(0).hostId();
+    }
+
+    private JsonObject volume(String name, long size, String format) {
+        return volume(name, size, format, fileDomain);
+    }
+
+    private JsonObject volume(String name, long size, String format, String domainId) {
+        JsonObject accepted = accepted(http.post("/api/v1/domains/" + domainId + "/volumes",
+                new JsonObject().put("name", name).put("virtualSize", size).put("format", format)));
+        JsonObject volume = await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + accepted.getString("volumeId")).json(),
+                v -> !"CREATING".equals(v.getString("status")));
+        assertEquals("READY", volume.getString("status"), volume.encode());
+        return volume;
+    }
+
+    private JsonObject awaitMoved(String volumeId, String targetDomainId) {
+        JsonObject volume = await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + volumeId).json(),
+                v -> !"MOVING".equals(v.getString("status")));
+        assertEquals("READY", volume.getString("status"), volume.encode());
+        assertEquals(targetDomainId, volume.getString("domainId"), volume.encode());
+        return volume;
+    }
+
+    private void awaitTask(String taskId, String status) {
+        JsonObject task = await().atMost(WAIT).until(() -> http.get("/api/v1/tasks/" + taskId).json(),
+                t -> !List.of("PENDING", "RUNNING").contains(t.getString("status")));
+        assertEquals(status, task.getString("status"), task.encode());
+    }
+
+    private static Path dataOf(JsonObject volume) {
+        String uri = volume.getString("uri");
+        return uri.startsWith("file:") ? Path.of(URI.create(uri)) : Path.of(uri);
+    }
+
+    private <T extends SpecificRecord> List<T> events(Class<T> type) throws Exception {
+        List<T> found = new ArrayList<>();
+        for (var r : TopicReader.readAll(cluster.kafka.bootstrapServers(), Topics.EVENTS)) {
+            SpecificRecord event = MessageCodec.standard().decode(r.value());
+            if (type.isInstance(event)) {
+                found.add(type.cast(event));
+            }
+        }
+        return found;
+    }
+
+    private static void run(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), String.join(" ", command) + " did not end");
+        assertEquals(0, p.exitValue(), String.join(" ", command) + ": " + output);
+    }
+
+    private static void assertError(Http.Response r, int status, String code, String field) {
+        assertEquals(status, r.status(), r.body());
+        assertEquals(code, r.json().getString("code"), r.body());
+        assertEquals(field, r.json().getString("field"), r.body());
+    }
+
+    private static String created(Http.Response r) {
+        assertEquals(201, r.status(), r.body());
+        return r.json().getString("id");
+    }
+
+    private static JsonObject accepted(Http.Response r) {
+        assertEquals(202, r.status(), r.body());
+        return r.json();
+    }
+}
