@@ -148,6 +148,20 @@ public final class CheckedDriver extends ForwardingDriver {
     }
 
     @Override
+    public String importLayer(DomainContext domain, VolumeUri volume, String snapshotId, String name, InputStream top, long length)
+            throws DriverException {
+        own(domain, volume);
+        need(Capability.SNAPSHOT, "import a snapshot layer");
+        if (snapshotId == null || !VolumeUri.ID.matcher(snapshotId).matches()) {
+            throw new DriverException(DriverException.Code.INVALID_SPEC, "invalid snapshot id '" + snapshotId + "': " + VolumeUri.ID.pattern());
+        }
+        if (length < 0) {
+            throw new DriverException(DriverException.Code.INVALID_SPEC, "a layer of " + length + " bytes");
+        }
+        return driver.importLayer(domain, volume, snapshotId, name, top, length);
+    }
+
+    @Override
     public SnapshotInfo commitSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
         own(domain, volume);
         need(Capability.SNAPSHOT, "commit a snapshot");

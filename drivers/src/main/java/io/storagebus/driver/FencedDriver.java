@@ -14,7 +14,7 @@ import java.util.Set;
 public final class FencedDriver extends ForwardingDriver {
     /** The operations that change a domain's storage, fenced here; every other one only reads or uses it. */
     public static final Set<String> MUTATING = Set.of("create", "write", "clone", "delink", "restore", "purge", "destroy", "extend",
-            "snapshot", "commitSnapshot", "abortSnapshot", "beginMerge", "finishMerge", "putManifest", "deleteBackup");
+            "snapshot", "importLayer", "commitSnapshot", "abortSnapshot", "beginMerge", "finishMerge", "putManifest", "deleteBackup");
 
     private final Fence fence;
 
@@ -69,6 +69,13 @@ public final class FencedDriver extends ForwardingDriver {
     public void destroy(DomainContext domain, VolumeUri volume, boolean wipe) throws DriverException {
         advance(domain);
         driver.destroy(domain, volume, wipe);
+    }
+
+    @Override
+    public String importLayer(DomainContext domain, VolumeUri volume, String snapshotId, String name, InputStream top, long length)
+            throws DriverException {
+        advance(domain);
+        return driver.importLayer(domain, volume, snapshotId, name, top, length);
     }
 
     @Override

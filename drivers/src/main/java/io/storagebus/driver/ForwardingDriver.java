@@ -123,6 +123,12 @@ public abstract class ForwardingDriver implements StorageDriver {
     }
 
     @Override
+    public String importLayer(DomainContext domain, VolumeUri volume, String snapshotId, String name, InputStream top, long length)
+            throws DriverException {
+        return driver.importLayer(domain, volume, snapshotId, name, top, length);
+    }
+
+    @Override
     public SnapshotInfo commitSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
         return driver.commitSnapshot(domain, volume, snapshotId);
     }

@@ -133,6 +133,18 @@ public interface StorageDriver {
         throw CheckedDriver.unsupported(this, Capability.SNAPSHOT, "snapshot");
     }
 
+    /**
+     * Rebuilds, one layer at a time, a chain copied from elsewhere: freezes the volume's top
+     * layer as snapshot {@code snapshotId} ({@code name}), then makes the {@code length} bytes of
+     * {@code top}, a qcow2 layer whatever backing file its header names, the new top above it.
+     * Returns the SHA-256 of those bytes as read back from the storage (before the layer's
+     * backing name is set to the frozen layer), for the caller to compare with what it sent.
+     */
+    default String importLayer(DomainContext domain, VolumeUri volume, String snapshotId, String name, InputStream top, long length)
+            throws DriverException {
+        throw CheckedDriver.unsupported(this, Capability.SNAPSHOT, "import a snapshot layer");
+    }
+
     /** {@link Capability#SNAPSHOT}: the guest's host switched to the new top; the snapshot is a point in time. */
     default SnapshotInfo commitSnapshot(DomainContext domain, VolumeUri volume, String snapshotId) throws DriverException {
         throw CheckedDriver.unsupported(this, Capability.SNAPSHOT, "commit a snapshot");

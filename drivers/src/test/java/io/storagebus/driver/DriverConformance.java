@@ -398,6 +398,7 @@ public abstract class DriverConformance {
         calls.put("destroy", () -> driver.destroy(old, uri, true));
         calls.put("extend", () -> driver.extend(old, uri, 64 * MIB));
         calls.put("snapshot", () -> driver.snapshot(old, uri, "s" + id(), "s", false));
+        calls.put("importLayer", () -> driver.importLayer(old, uri, "s" + id(), "s", new java.io.ByteArrayInputStream(new byte[512]), 512));
         calls.put("commitSnapshot", () -> driver.commitSnapshot(old, uri, "s" + id()));
         calls.put("abortSnapshot", () -> driver.abortSnapshot(old, uri, "s" + id()));
         calls.put("beginMerge", () -> driver.beginMerge(old, uri, "s" + id()));

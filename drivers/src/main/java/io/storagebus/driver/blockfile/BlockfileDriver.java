@@ -118,6 +118,15 @@ public final class BlockfileDriver extends DirectoryDriver {
         }
     }
 
+    /** A new top has its first allocation; an imported layer may need more, allocated as an extend would. */
+    @Override
+    protected void fillTop(DomainContext domain, VolumeUri volume, InputStream data, long length) throws DriverException {
+        if (info(domain, volume).allocatedSize() < length) {
+            extend(domain, volume, length);
+        }
+        write(domain, volume, data, length);
+    }
+
     @Override
     public VolumeInfo extend(DomainContext domain, VolumeUri volume, long newAllocatedSize) throws DriverException {
         VolumeFiles files = files(domain);

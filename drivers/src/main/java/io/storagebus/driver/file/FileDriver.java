@@ -86,6 +86,18 @@ public final class FileDriver extends DirectoryDriver {
         if (!meta.snapshots().isEmpty()) {
             throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " has snapshots; its data cannot be replaced");
         }
+        replace(domain, files, meta, volume, data, length);
+    }
+
+    /** The new top of an imported chain is written as a volume's data is, snapshots or not: nothing is above it yet. */
+    @Override
+    protected void fillTop(DomainContext domain, VolumeUri volume, InputStream data, long length) throws DriverException {
+        VolumeFiles files = files(domain);
+        replace(domain, files, files.liveOrThrow(volume.volumeId()), volume, data, length);
+    }
+
+    private void replace(DomainContext domain, VolumeFiles files, VolumeMeta meta, VolumeUri volume, InputStream data, long length)
+            throws DriverException {
         files.removeOlderTermsTemporaries(domain.epoch());
         Path tmp = files.temporary(meta.volumeId(), "writing", domain.epoch());
         try {

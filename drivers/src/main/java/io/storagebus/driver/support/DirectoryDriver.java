@@ -19,6 +19,7 @@ import io.storagebus.driver.SnapshotInfo;
 import io.storagebus.driver.StorageDriver;
 import io.storagebus.driver.VolumeImage;
 import io.storagebus.driver.VolumeInfo;
+import io.storagebus.driver.VolumeCopier;
 import io.storagebus.driver.VolumeUri;
 
 /**
@@ -279,6 +280,36 @@ public abstract class DirectoryDriver implements StorageDriver {
         } finally {
             layersChanged(domain);
         }
+    }
+
+    /**
+     * A chain copied from elsewhere, a layer at a time: a snapshot freezes the top, the layer's
+     * bytes fill the new top ({@link #fillTop}), are read back, and the top's header is then made
+     * to name the frozen layer below, which the bytes from elsewhere did not.
+     */
+    @Override
+    public String importLayer(DomainContext domain, VolumeUri volume, String snapshotId, String name, InputStream top, long length)
+            throws DriverException {
+        try {
+            SnapshotChain chain = chain(domain);
+            chain.snapshot(volume, snapshotId, name, false);
+            fillTop(domain, volume, top, length);
+            String readBack;
+            try {
+                readBack = VolumeCopier.sha256(read(domain, volume), length);
+            } catch (IOException e) {
+                throw VolumeFiles.ioError("cannot read back the layer imported into " + volume, e);
+            }
+            chain.backTopOntoNewestLayer(volume);
+            return readBack;
+        } finally {
+            layersChanged(domain);
+        }
+    }
+
+    /** Puts a layer's bytes into the volume's new, empty top (see {@link #importLayer}); by default as {@link #write} does. */
+    protected void fillTop(DomainContext domain, VolumeUri volume, InputStream data, long length) throws DriverException {
+        write(domain, volume, data, length);
     }
 
     @Override

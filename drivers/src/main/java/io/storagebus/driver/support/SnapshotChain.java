@@ -98,6 +98,23 @@ public final class SnapshotChain {
         });
     }
 
+    /**
+     * After a layer copied from elsewhere replaced the top: the top's header is made to name the
+     * newest frozen layer, as an overlay made here does (only the name is written; the data is
+     * the layer's as it was above the same content).
+     */
+    public void backTopOntoNewestLayer(VolumeUri volume) throws DriverException {
+        fenced("import-layer", volume, () -> {
+            VolumeMeta meta = files.liveOrThrow(volume.volumeId());
+            List<LayerMeta> layers = meta.snapshots();
+            if (layers.isEmpty()) {
+                throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " has no frozen layer to back onto");
+            }
+            QemuImg.rebaseUnsafe(files.dataOf(meta), layers.get(layers.size() - 1).dataFile());
+            return null;
+        });
+    }
+
     public SnapshotInfo commit(VolumeUri volume, String snapshotId) throws DriverException {
         return fenced("commit-snapshot", volume, () -> {
             VolumeMeta meta = files.liveOrThrow(volume.volumeId());
@@ -202,13 +219,18 @@ public final class SnapshotChain {
 
     /**
      * A snapshot's image for copying out: its own layer as it is (incremental), or the chain up
-     * to it flattened into a temporary standalone image next to the volume.
+     * to it flattened into a temporary standalone image next to the volume. No snapshot means
+     * the top: its own layer (incremental) or the whole volume flattened.
      */
     public VolumeImage export(VolumeUri volume, String snapshotId, boolean incremental) throws DriverException {
         VolumeMeta meta = files.liveOrThrow(volume.volumeId());
         Path image;
         if (snapshotId == null) {
             image = files.dataOf(meta);
+            if (incremental) {
+                // The top's own layer, its header naming the layer below: a chain is copied a layer at a time.
+                return open(image, () -> { });
+            }
         } else {
             LayerMeta layer = layerOrThrow(meta, volume, snapshotId);
             if (layer.status() != SnapshotStatus.READY) {

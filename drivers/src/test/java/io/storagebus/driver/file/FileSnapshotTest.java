@@ -153,6 +153,45 @@ class FileSnapshotTest {
                 "every layer is gone");
     }
 
+    /**
+     * A chain copied to another domain, a file one and a block one, keeps every point in time
+     * under the same snapshot ids, each layer verified, and the target's layers back onto each
+     * other there, not onto the source's files.
+     */
+    @Test
+    void aChainIsCopiedLayerByLayerToAnotherDomainOfAnyDirectoryDriver() throws Exception {
+        List<SnapshotInfo> snapshots = driver.snapshots(domain, volume);
+        StorageDriver blocks = new CheckedDriver(new io.storagebus.driver.blockfile.BlockfileDriver());
+        for (StorageDriver target : List.of(driver, blocks)) {
+            Path where = Files.createDirectories(dir.resolve("copy-" + target.name()));
+            DomainContext other = new DomainContext("other-" + target.name(), Map.of(FileDriver.PATH, where.toString()),
+                    io.storagebus.driver.Epoch.of(3));
+            java.util.List<Long> progress = new java.util.ArrayList<>();
+            io.storagebus.driver.CopyResult result = io.storagebus.driver.VolumeCopier.copyChain(driver, domain, volume, snapshots, target,
+                    other, new VolumeSpec("disk", "disk", 4 * MIB, VolumeFormat.QCOW2, Allocation.THIN), (copied, total) -> progress.add(copied));
+            assertEquals(result.bytes(), progress.get(progress.size() - 1), "progress ends at the chain's size");
+            assertEquals(64, result.sha256().length());
+            VolumeUri copy = result.target().uri();
+            assertEquals(List.of("s1", "s2"), target.snapshots(other, copy).stream().map(SnapshotInfo::snapshotId).toList());
+            assertEquals(List.of("first", "second"), target.snapshots(other, copy).stream().map(SnapshotInfo::name).toList());
+            assertContent(exported(target, other, copy, "s1"), 0xA1, 0, 0, 0);
+            assertContent(exported(target, other, copy, "s2"), 0xA1, 0xB2, 0, 0);
+            Path top = Path.of(URI.create(result.target().location()));
+            assertContent(top, 0xA1, 0xB2, 0xC3, 0);
+            assertTrue(output("qemu-img", "info", "--backing-chain", "-U", top.toString()).lines()
+                    .filter(l -> l.startsWith("backing file:")).noneMatch(l -> l.contains(dir.resolve("volumes").toString())),
+                    "the copy's chain stays in its own domain");
+        }
+    }
+
+    private Path exported(StorageDriver target, DomainContext other, VolumeUri copy, String snapshotId) throws Exception {
+        Path out = Files.createTempFile(dir, snapshotId + "-copied-", ".qcow2");
+        try (VolumeImage image = target.export(other, copy, snapshotId, false); InputStream in = image.stream()) {
+            Files.copy(in, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        return out;
+    }
+
     private void write(int pattern, int mib) throws Exception {
         output("qemu-io", "-f", "qcow2", "-c", "write -P " + pattern + " " + mib + "M 1M", top().toString());
     }

@@ -8,11 +8,15 @@ import io.storagebus.bus.Records;
 import io.storagebus.bus.TaskType;
 import io.storagebus.bus.Topics;
 import io.storagebus.driver.Capability;
+import io.storagebus.driver.CopyListener;
 import io.storagebus.driver.CopyResult;
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
 import io.storagebus.driver.FencedException;
+import io.storagebus.driver.SnapshotInfo;
+import io.storagebus.driver.SnapshotStatus;
 import io.storagebus.driver.StorageDriver;
+import io.storagebus.driver.VolumeCopier;
 import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeSpec;
 import io.storagebus.driver.VolumeUri;
@@ -201,13 +205,13 @@ final class VolumeCommands {
             VolumeUri sourceUri = new VolumeUri(cmd.getSource().getId(), volumeId);
             VolumeUri targetUri = new VolumeUri(cmd.getTarget().getId(), volumeId);
             liveAgain(from, source, sourceUri);
-            requireMovable(from, source, sourceUri);
+            List<SnapshotInfo> snapshots = movableChain(from, source, sourceUri);
             discardEarlierCopy(to, target, targetUri);
             VolumeState volume = cmd.getVolume();
             Allocation allocation = allocationIn(to, volume);
             VolumeSpec spec = new VolumeSpec(volumeId, volume.getName(), volume.getVirtualSize(), SpmDrivers.driverFormat(volume.getFormat()),
                     SpmDrivers.driverAllocation(allocation));
-            CopyResult result = from.copyTo(source, sourceUri, to, target, spec, (copied, total) -> {
+            CopyListener progress = (copied, total) -> {
                 if (context.cancelled()) {
                     throw new CancellationException("the SPM term ended");
                 }
@@ -217,7 +221,9 @@ final class VolumeCommands {
                                 .setSourceVolumeId(volumeId).setTargetVolumeId(volumeId).setCopiedBytes(copied).setTotalBytes(total).build()),
                         WorkerRecords.Task.of(cmd.getTaskId(), TaskType.MOVE_VOLUME, volume, cmd.getEnvelope().getTimestamp())
                                 .progress(e, copied, total)));
-            });
+            };
+            CopyResult result = snapshots.isEmpty() ? from.copyTo(source, sourceUri, to, target, spec, progress)
+                    : VolumeCopier.copyChain(from, source, sourceUri, snapshots, to, target, spec, progress);
             delinkSource(from, source, sourceUri, to, target, targetUri);
             LOG.info("epoch {}: moved volume {} from domain {} to {} ({} bytes, sha256 {})", term.epoch(), volumeId,
                     cmd.getSource().getId(), cmd.getTarget().getId(), result.bytes(), result.sha256());
@@ -274,16 +280,22 @@ final class VolumeCommands {
     }
 
     /**
-     * The manager refused volumes with snapshots or clone relations when the request came; one
-     * may have been made since, so the storage is asked again here, where the copy happens.
+     * The volume's snapshots, oldest first, if it can be moved now. The manager refused a clone
+     * and a snapshot being made or merged when the request came; either may have happened since,
+     * so the storage is asked again here, where the copy happens.
      */
-    private static void requireMovable(StorageDriver driver, DomainContext domain, VolumeUri volume) throws DriverException {
-        if (!driver.snapshots(domain, volume).isEmpty()) {
-            throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " has snapshots; this release moves volumes without");
-        }
+    private static List<SnapshotInfo> movableChain(StorageDriver driver, DomainContext domain, VolumeUri volume) throws DriverException {
         if (driver.parentOf(domain, volume).isPresent()) {
             throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " is a copy-on-write clone; copy it instead");
         }
+        List<SnapshotInfo> snapshots = driver.snapshots(domain, volume);
+        for (SnapshotInfo snapshot : snapshots) {
+            if (snapshot.status() != SnapshotStatus.READY) {
+                throw new DriverException(DriverException.Code.CONFLICT, "snapshot " + snapshot.snapshotId() + " of volume " + volume
+                        + " is " + snapshot.status() + "; a volume moves once its snapshots are made or merged");
+            }
+        }
+        return snapshots;
     }
 
     /**

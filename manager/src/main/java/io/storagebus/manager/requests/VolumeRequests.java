@@ -164,8 +164,15 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
                     + "; this release moves volumes no guest uses: tear it down first", null);
         });
         if (!volume.getSnapshots().isEmpty()) {
-            throw new Conflict("VOLUME_HAS_SNAPSHOTS", "volume '" + volume.getName() + "' has " + volume.getSnapshots().size()
-                    + " snapshot(s); this release moves volumes without snapshots: delete them, or copy the volume instead", null);
+            if (!resources.capable(target, Capability.SNAPSHOT)) {
+                throw new Invalid("targetDomainId", "NO_SNAPSHOTS_THERE", "volume '" + volume.getName() + "' has "
+                        + volume.getSnapshots().size() + " snapshot(s), and domain '" + target.getName() + "' (" + target.getDriver()
+                        + ") keeps no snapshots; delete them first, or move it to a domain whose driver has SNAPSHOT");
+            }
+            volume.getSnapshots().stream().filter(s -> !"READY".equals(s.getStatus())).findFirst().ifPresent(s -> {
+                throw new Conflict("VOLUME_BUSY", "snapshot '" + s.getName() + "' of volume '" + volume.getName() + "' is " + s.getStatus()
+                        + "; move the volume once it is made or merged", null);
+            });
         }
         if (volume.getParentVolumeId() != null) {
             throw new Conflict("VOLUME_IS_CLONE", "volume '" + volume.getName() + "' is a copy-on-write clone of volume "
