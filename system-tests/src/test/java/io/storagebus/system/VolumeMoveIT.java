@@ -30,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Moving a volume no guest uses between a file and a blockfile domain through the REST API: the
  * id stays, the data is the same (compared by {@code qemu-img compare} with a copy taken before),
- * the source is delinked, and a move the SPM hands over halfway is finished by the next term.
+ * snapshots and backups stay valid, the source is delinked, and a move the SPM hands over halfway
+ * is finished by the next term.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class VolumeMoveIT {
@@ -38,16 +39,19 @@ class VolumeMoveIT {
     private static final Duration WAIT = Duration.ofSeconds(90);
 
     private Cluster cluster;
+    private io.storagebus.testkit.S3MockServer s3;
     private Http http;
     private Path tmp;
     private Path files;
     private Path blocks;
     private String fileDomain;
     private String blockDomain;
+    private String backupDomain;
 
     @BeforeAll
     void start(@TempDir Path dir) throws Exception {
         tmp = dir;
+        s3 = io.storagebus.testkit.S3MockServer.start(dir.resolve("s3"));
         cluster = new Cluster(new InProcessKafka(dir.resolve("kafka")), dir);
         cluster.startWorker("host-1");
         http = new Http(cluster.startManager().baseUrl());
@@ -58,11 +62,14 @@ class VolumeMoveIT {
                 .put("properties", new JsonObject().put("path", files.toString()))));
         blockDomain = created(http.post("/api/v1/domains", new JsonObject().put("name", "blocks").put("driver", "blockfile")
                 .put("properties", new JsonObject().put("path", blocks.toString()))));
+        JsonObject bag = new JsonObject();
+        s3.domainProperties().forEach(bag::put);
+        backupDomain = created(http.post("/api/v1/domains", new JsonObject().put("name", "backups").put("driver", "object").put("properties", bag)));
     }
 
     @AfterAll
     void stop() throws Exception {
-        Closing.all(cluster);
+        Closing.all(cluster, s3);
     }
 
     @Test
@@ -156,6 +163,7 @@ class VolumeMoveIT {
         qemuIo(dataOf(http.get("/api/v1/volumes/" + id).json()), "write -P 0xc3 2M 1M");
         io.vertx.core.json.JsonArray snapshots = http.get("/api/v1/volumes/" + id + "/snapshots").array();
         assertEquals(2, snapshots.size());
+        String firstBackup = backup(id, snapshots.getJsonObject(0).getString("id"), false);
 
         for (String target : List.of(blockDomain, fileDomain)) {
             JsonObject accepted = accepted(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", target)));
@@ -164,10 +172,26 @@ class VolumeMoveIT {
             assertEquals(snapshots, http.get("/api/v1/volumes/" + id + "/snapshots").array(), "the same snapshots");
             assertContent(dataOf(moved), 0xa1, 0xb2, 0xc3);
         }
+        // A backup made before the moves is the base of an incremental one after them, and both restore.
+        String secondBackup = backup(id, snapshots.getJsonObject(1).getString("id"), true);
+        assertEquals(firstBackup, http.get("/api/v1/backups/" + secondBackup).json().getString("baseBackupId"));
+        JsonObject restored = accepted(http.post("/api/v1/backups/" + secondBackup + "/restore",
+                new JsonObject().put("targetDomainId", fileDomain).put("name", "chained-restored")));
+        awaitTask(restored.getString("taskId"), "SUCCEEDED");
+        assertContent(dataOf(http.get("/api/v1/volumes/" + restored.getString("volumeId")).json()), 0xa1, 0xb2, 0);
+
         JsonObject first = snapshots.getJsonObject(0);
         awaitTask(accepted(http.delete("/api/v1/volumes/" + id + "/snapshots/" + first.getString("id"))).getString("taskId"), "SUCCEEDED");
         assertEquals(1, http.get("/api/v1/volumes/" + id + "/snapshots").array().size());
         assertContent(dataOf(http.get("/api/v1/volumes/" + id).json()), 0xa1, 0xb2, 0xc3);
+    }
+
+    /** A backup to the object store, complete; its id. */
+    private String backup(String volumeId, String snapshotId, boolean incremental) {
+        JsonObject accepted = accepted(http.post("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", backupDomain)
+                .put("snapshotId", snapshotId).put("incremental", incremental)));
+        awaitTask(accepted.getString("taskId"), "SUCCEEDED");
+        return accepted.getString("backupId");
     }
 
     private void snapshot(String volumeId, String name) {
