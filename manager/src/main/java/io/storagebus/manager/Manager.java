@@ -106,6 +106,7 @@ public final class Manager implements AutoCloseable {
         Requests requests = Requests.of(new Requests.Parts(vertx, config, view, role, drivers, leases, hosts, spms, storageChecks,
                 new PoolTopics(vertx, admin, config.topicReplication())));
         RestApi api = new RestApi(vertx, config, requests, role, drivers, health, zk, spms, hosts, leases, subscribers, apiTokens(), history);
+        role.drainWith(requests.volumes()::drainMove);
         role.runWhileActive(new BackupScheduler(vertx, view, requests.policies().scheduled(config.managerId()), Clock.systemUTC()));
         role.runWhileActive(new TaskSweeper(vertx, view, role, config.taskRetention(), Clock.systemUTC()));
         http = vertx.createHttpServer(httpOptions()).requestHandler(api.router()).invalidRequestHandler(RestApi::invalidRequest)

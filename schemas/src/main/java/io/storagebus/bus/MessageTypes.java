@@ -57,6 +57,7 @@ import io.storagebus.schema.VolumeCreated;
 import io.storagebus.schema.VolumeDeleted;
 import io.storagebus.schema.VolumeExtendFailed;
 import io.storagebus.schema.VolumeExtended;
+import io.storagebus.schema.MaintenanceDraining;
 import io.storagebus.schema.MoveVolume;
 import io.storagebus.schema.VolumeLeaseLost;
 import io.storagebus.schema.VolumeMoved;
@@ -105,6 +106,7 @@ public final class MessageTypes {
             MaintenanceRequested.class,
             MaintenanceVote.class,
             MaintenanceAborted.class,
+            MaintenanceDraining.class,
             MaintenanceStarted.class,
             MaintenanceCompleted.class,
             MaintenanceCancelled.class,

@@ -18,6 +18,7 @@ import io.storagebus.schema.CheckDomainStorage;
 import io.storagebus.schema.CloneVolume;
 import io.storagebus.schema.CommandFailed;
 import io.storagebus.schema.CopyVolume;
+import io.storagebus.schema.MaintenanceDraining;
 import io.storagebus.schema.MoveVolume;
 import io.storagebus.schema.CreateVolume;
 import io.storagebus.schema.DeleteBackup;
@@ -139,7 +140,7 @@ public final class TopicMap {
             VolumeMoved.class,            VolumePrepared.class, VolumeTornDown.class, VolumeLeaseLost.class, VolumeLeaseTakenOver.class, VolumeExtended.class, VolumeExtendFailed.class,
             CapacityAlert.class, GuestPaused.class, GuestResumed.class, GuestStopped.class, CommandFailed.class, SnapshotCreated.class, SnapshotDeleted.class,
             VolumeDeleted.class, BackupProgress.class, BackupCompleted.class, BackupDeleted.class, VolumeRestored.class)
-            .and(Writer.MANAGER, MaintenanceRequested.class, MaintenanceAborted.class, MaintenanceStarted.class, MaintenanceCompleted.class,
+            .and(Writer.MANAGER, MaintenanceRequested.class, MaintenanceAborted.class, MaintenanceDraining.class, MaintenanceStarted.class, MaintenanceCompleted.class,
                     MaintenanceCancelled.class, DomainActivated.class);
     public static final Topic SUBSCRIBERS = topic(Topics.SUBSCRIBERS, Writer.SUBSCRIBER, SubscriberHeartbeat.class);
     /** Hosts vote too, as subscribers {@code host:<hostId>}. */

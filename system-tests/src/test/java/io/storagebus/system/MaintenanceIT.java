@@ -23,6 +23,7 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Collectors;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -39,6 +40,7 @@ import io.storagebus.manager.maintenance.MaintenanceCoordinator;
 import io.storagebus.schema.MaintenanceAborted;
 import io.storagebus.schema.MaintenanceCancelled;
 import io.storagebus.schema.MaintenanceCompleted;
+import io.storagebus.schema.MaintenanceDraining;
 import io.storagebus.schema.MaintenanceRequested;
 import io.storagebus.schema.MaintenanceVote;
 import io.storagebus.schema.SilencePolicy;
@@ -462,6 +464,92 @@ class MaintenanceIT {
             producer.close();
             consumer.close();
         }
+    }
+
+    /**
+     * A drain: the vote passes, every volume of the domain (one with a snapshot) moves to the
+     * target, then the hosts let the domain go and it is in maintenance, empty.
+     */
+    @Test
+    void aDrainMovesEveryVolumeAwayBeforeTheDomainGoesIntoMaintenance() throws Exception {
+        String source = domain("draining", "default");
+        String target = domain("drain-target", "default");
+        String plain = readyVolume(source, "drained-plain");
+        String chained = readyVolume(source, "drained-chained");
+        assertEquals("SUCCEEDED", awaitTask(http.post("/api/v1/volumes/" + chained + "/snapshots", new JsonObject().put("name", "s1")))
+                .getString("status"));
+
+        Http.Response r = http.post("/api/v1/domains/" + source + "/maintenance", new JsonObject().put("reason", "retire the array")
+                .put("deadlineSeconds", 60).put("drain", new JsonObject().put("targetDomainId", target)));
+        assertEquals(202, r.status(), r.body());
+        assertEquals(target, r.json().getJsonObject("drain").getString("targetDomainId"));
+        JsonObject done = awaitMaintenance(source, "COMPLETED");
+        JsonObject drain = done.getJsonObject("drain");
+        assertEquals(2, drain.getInteger("moved"), done.encode());
+        assertEquals(2, drain.getInteger("total"), done.encode());
+        assertTrue(drain.getJsonArray("moves").stream().map(JsonObject.class::cast).allMatch(m -> "SUCCEEDED".equals(m.getString("status"))),
+                done.encode());
+        assertEquals("MAINTENANCE", domainStatus(source));
+        for (String volumeId : List.of(plain, chained)) {
+            JsonObject volume = http.get("/api/v1/volumes/" + volumeId).json();
+            assertEquals(target, volume.getString("domainId"), volume.encode());
+            assertEquals("READY", volume.getString("status"), volume.encode());
+        }
+        assertEquals(1, http.get("/api/v1/volumes/" + chained + "/snapshots").array().size());
+        assertEquals(0, http.get("/api/v1/domains/" + source + "/volumes").array().size());
+        MaintenanceDraining draining = awaitEvent(MaintenanceDraining.class, e -> e.getRequestId().equals(r.json().getString("requestId")));
+        assertEquals(target, draining.getTargetDomainId());
+        assertEquals(Set.of(plain, chained), draining.getMoves().stream().map(m -> m.getVolumeId()).collect(Collectors.toSet()));
+        awaitEvent(MaintenanceCompleted.class, e -> e.getRequestId().equals(r.json().getString("requestId")));
+        assertEquals(200, http.post("/api/v1/domains/" + source + "/activate", "{}").status());
+    }
+
+    /**
+     * StorageBus vetoes a drain whose volumes cannot all move (a name the target has), and a
+     * drain whose move fails (a target without room) is aborted with the reason: the domain is
+     * active again and the volume where it was.
+     */
+    @Test
+    void aDrainThatCannotMoveEveryVolumeEndsWithTheReason() throws Exception {
+        String source = domain("drain-refused", "default");
+        String target = domain("drain-taken", "default");
+        String volumeId = readyVolume(source, "same-name");
+        readyVolume(target, "same-name");
+        assertError(http.post("/api/v1/domains/" + source + "/maintenance", new JsonObject().put("reason", "x")
+                .put("drain", new JsonObject().put("targetDomainId", "nope"))), 400, "UNKNOWN_DOMAIN");
+        Http.Response itself = http.post("/api/v1/domains/" + source + "/maintenance", new JsonObject().put("reason", "x")
+                .put("drain", new JsonObject().put("targetDomainId", source)));
+        assertError(itself, 400, "SAME_DOMAIN");
+        assertEquals("drain.targetDomainId", itself.json().getString("field"));
+        Http.Response extra = http.post("/api/v1/domains/" + source + "/maintenance", new JsonObject().put("reason", "x")
+                .put("drain", new JsonObject().put("targetDomainId", target).put("live", true)));
+        assertError(extra, 400, "UNKNOWN_FIELD");
+        assertEquals("drain.live", extra.json().getString("field"));
+
+        assertEquals(202, http.post("/api/v1/domains/" + source + "/maintenance", new JsonObject().put("reason", "name taken")
+                .put("drain", new JsonObject().put("targetDomainId", target))).status());
+        JsonObject vetoed = awaitMaintenance(source, "ABORTED");
+        assertEquals("VETO", voter(vetoed, "storagebus").getString("vote"));
+        assertTrue(voter(vetoed, "storagebus").getString("reason").contains("same-name"), vetoed.encode());
+        assertEquals("ACTIVE", domainStatus(source));
+
+        Http.Response small = http.post("/api/v1/domains", new JsonObject().put("name", "drain-small").put("driver", "blockfile")
+                .put("properties", new JsonObject().put("path", Files.createDirectories(tmp.resolve("domains").resolve("drain-small")).toString())
+                        .put("capacity", "1M")));
+        assertEquals(201, small.status(), small.body());
+        Http.Response r = http.post("/api/v1/domains/" + source + "/maintenance", new JsonObject().put("reason", "no room there")
+                .put("drain", new JsonObject().put("targetDomainId", small.json().getString("id"))));
+        assertEquals(202, r.status(), r.body());
+        JsonObject aborted = awaitMaintenance(source, "ABORTED");
+        JsonObject move = aborted.getJsonObject("drain").getJsonArray("moves").getJsonObject(0);
+        assertEquals("FAILED", move.getString("status"), aborted.encode());
+        assertEquals("NO_SPACE", move.getJsonObject("error").getString("code"), aborted.encode());
+        MaintenanceAborted event = awaitEvent(MaintenanceAborted.class, e -> e.getRequestId().equals(r.json().getString("requestId")));
+        assertTrue(event.getVetoes().get(0).getReason().contains("same-name"), event.toString());
+        assertEquals("ACTIVE", domainStatus(source));
+        JsonObject volume = http.get("/api/v1/volumes/" + volumeId).json();
+        assertEquals(source, volume.getString("domainId"), volume.encode());
+        assertEquals("READY", volume.getString("status"), volume.encode());
     }
 
     @Test

@@ -103,8 +103,9 @@ public final class Cli {
                     c -> c.object(c.api().get("/api/v1/pools/" + c.optionOr("pool", "default") + "/spm"))),
             new Verb("spm", "release", "[--pool POOL]", "asks the SPM to hand over to another host",
                     c -> c.object(c.api().post("/api/v1/pools/" + c.optionOr("pool", "default") + "/spm/release", new JsonObject()))),
-            new Verb("maintenance", "request", "DOMAIN_ID --reason TEXT [--deadline SECONDS]",
-                    "asks subscribers to vote on taking the domain into maintenance", Cli::requestMaintenance),
+            new Verb("maintenance", "request", "DOMAIN_ID --reason TEXT [--deadline SECONDS] [--drain-to DOMAIN_ID]",
+                    "asks subscribers to vote on taking the domain into maintenance (--drain-to: its volumes move there first)",
+                    Cli::requestMaintenance),
             new Verb("maintenance", "status", "DOMAIN_ID", "the domain's maintenance request: votes, who is silent, hosts",
                     c -> c.object(c.api().get("/api/v1/domains/" + c.arg(0) + "/maintenance"))),
             new Verb("maintenance", "cancel", "DOMAIN_ID", "cancels a request still being voted on",
@@ -343,6 +344,9 @@ public final class Cli {
         JsonObject body = new JsonObject().put("reason", c.required("reason"));
         if (c.option("deadline") != null) {
             body.put("deadlineSeconds", c.integer("deadline"));
+        }
+        if (c.option("drain-to") != null) {
+            body.put("drain", new JsonObject().put("targetDomainId", c.option("drain-to")));
         }
         return c.object(c.api().post("/api/v1/domains/" + c.arg(0) + "/maintenance", body));
     }

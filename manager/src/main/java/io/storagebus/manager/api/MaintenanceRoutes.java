@@ -13,15 +13,17 @@ import io.storagebus.manager.maintenance.MaintenanceCoordinator.Snapshot;
 import io.storagebus.manager.maintenance.SubscriberRegistry;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.schema.CastVote;
+import io.storagebus.schema.DrainMove;
 import io.storagebus.schema.MaintenanceState;
 import io.storagebus.schema.MaintenanceStatus;
 import io.storagebus.schema.MaintenanceVoter;
+import io.storagebus.schema.TaskState;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
-/** Maintenance of a domain (request, status, cancel, activate) and the subscribers that vote on it. */
+/** Maintenance of a domain (request with or without a drain, status, cancel, activate) and the subscribers that vote on it. */
 final class MaintenanceRoutes {
     static final long DEFAULT_DEADLINE_SECONDS = 60;
     static final long MAX_DEADLINE_SECONDS = 86_400;
@@ -57,7 +59,7 @@ final class MaintenanceRoutes {
     }
 
     private void request(RoutingContext ctx) {
-        RequestBody body = RequestBody.of(ctx, Set.of("reason", "deadlineSeconds"));
+        RequestBody body = RequestBody.of(ctx, Set.of("reason", "deadlineSeconds", "drain"));
         String reason = body.requiredString("reason").strip();
         if (reason.isEmpty() || reason.length() > MAX_REASON_LENGTH) {
             throw ApiError.badField("reason", "INVALID_VALUE", "reason must say why, in 1.." + MAX_REASON_LENGTH + " characters");
@@ -66,13 +68,41 @@ final class MaintenanceRoutes {
         if (seconds < 1 || seconds > MAX_DEADLINE_SECONDS) {
             throw ApiError.badField("deadlineSeconds", "OUT_OF_RANGE", "deadlineSeconds must be within 1.." + MAX_DEADLINE_SECONDS + ", got " + seconds);
         }
+        String drainTarget = body.has("drain") ? body.object("drain", Set.of("targetDomainId")).requiredString("targetDomainId") : null;
         String domainId = ctx.pathParam("id");
-        role.maintenance().request(domainId, reason, Duration.ofSeconds(seconds))
+        role.maintenance().request(domainId, reason, Duration.ofSeconds(seconds), drainTarget)
                 .onSuccess(s -> {
                     ctx.response().putHeader("Location", "/api/v1/domains/" + domainId + "/maintenance");
                     Answers.ok(ctx, 202, json(s));
                 })
                 .onFailure(ctx::fail);
+    }
+
+    /** The drain's target and each volume's move as its task says: status, bytes, error. */
+    private JsonObject drain(MaintenanceState s) {
+        JsonArray moves = new JsonArray();
+        int moved = 0;
+        for (DrainMove move : s.getMoves()) {
+            JsonObject json = new JsonObject().put("volumeId", move.getVolumeId()).put("taskId", move.getTaskId());
+            view.volume(move.getVolumeId()).ifPresent(v -> json.put("name", v.getName()));
+            Optional<TaskState> task = view.task(move.getTaskId());
+            json.put("status", task.map(t -> t.getStatus().name()).orElse("PENDING"));
+            task.ifPresent(t -> {
+                if (t.getDoneBytes() != null) {
+                    json.put("doneBytes", t.getDoneBytes());
+                }
+                if (t.getTotalBytes() != null) {
+                    json.put("totalBytes", t.getTotalBytes());
+                }
+                if (t.getErrorCode() != null) {
+                    json.put("error", new JsonObject().put("code", t.getErrorCode()).put("message", t.getErrorMessage()));
+                }
+            });
+            moved += "SUCCEEDED".equals(json.getString("status")) ? 1 : 0;
+            moves.add(json);
+        }
+        return new JsonObject().put("targetDomainId", s.getDrainTargetDomainId()).put("moved", moved).put("total", moves.size())
+                .put("moves", moves);
     }
 
     private void listSubscribers(RoutingContext ctx) {
@@ -86,8 +116,8 @@ final class MaintenanceRoutes {
         Answers.ok(ctx, 200, list);
     }
 
-    /** Every voter with its vote (or none yet), the ones still silent, and the hosts' progress. */
-    static JsonObject json(Snapshot snapshot) {
+    /** Every voter with its vote (or none yet), the ones still silent, a drain's moves, and the hosts' progress. */
+    private JsonObject json(Snapshot snapshot) {
         MaintenanceState s = snapshot.state();
         Map<String, CastVote> votes = new HashMap<>();
         s.getVotes().forEach(v -> votes.put(v.getSubscriberId(), v));
@@ -126,6 +156,9 @@ final class MaintenanceRoutes {
                 .put("hostsDisconnected", new JsonArray(s.getHostsDisconnected()));
         if (s.getDecidedAt() != null) {
             json.put("decidedAt", s.getDecidedAt().toString());
+        }
+        if (s.getDrainTargetDomainId() != null) {
+            json.put("drain", drain(s));
         }
         if (!snapshot.hostFailures().isEmpty()) {
             json.put("hostFailures", new JsonObject(new HashMap<>(snapshot.hostFailures())));

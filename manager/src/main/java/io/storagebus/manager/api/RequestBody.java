@@ -28,9 +28,12 @@ final class RequestBody {
     private static final String PARSED = "storagebus.parsedBody";
 
     private final JsonObject json;
+    /** Where this body is in the request's: "" for the whole body, "drain." for a nested object. */
+    private final String path;
 
-    private RequestBody(JsonObject json) {
+    private RequestBody(JsonObject json, String path) {
         this.json = json;
+        this.path = path;
     }
 
     /**
@@ -61,12 +64,30 @@ final class RequestBody {
         } else {
             throw new ApiError(400, "INVALID_JSON", "request body must be a JSON object, not an array or a single value", null, java.util.List.of());
         }
+        return checked(json, "", allowedFields);
+    }
+
+    private static RequestBody checked(JsonObject json, String path, Set<String> allowedFields) {
         for (String field : json.fieldNames()) {
             if (!allowedFields.contains(field)) {
-                throw ApiError.badField(field, "UNKNOWN_FIELD", "unknown field '" + field + "'; allowed: " + allowedFields);
+                throw ApiError.badField(path + field, "UNKNOWN_FIELD", "unknown field '" + path + field + "'; allowed: " + allowedFields);
             }
         }
-        return new RequestBody(json);
+        return new RequestBody(json, path);
+    }
+
+    /** A nested object, checked as a body is; its fields are named {@code field.name} in errors. */
+    RequestBody object(String field, Set<String> allowedFields) {
+        Object value = json.getValue(field);
+        if (value instanceof Map<?, ?> m) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> fields = (Map<String, Object>) m;
+            value = new JsonObject(fields);
+        }
+        if (!(value instanceof JsonObject nested)) {
+            throw ApiError.badField(path + field, "INVALID_TYPE", path + field + " must be an object");
+        }
+        return checked(nested, path + field + ".", allowedFields);
     }
 
     /**
@@ -96,16 +117,16 @@ final class RequestBody {
     String requiredString(String field) {
         Object value = json.getValue(field);
         if (value == null) {
-            throw ApiError.badField(field, "REQUIRED", field + " is required");
+            throw ApiError.badField(path + field, "REQUIRED", path + field + " is required");
         }
         if (!(value instanceof String s)) {
-            throw ApiError.badField(field, "INVALID_TYPE", field + " must be a string");
+            throw ApiError.badField(path + field, "INVALID_TYPE", path + field + " must be a string");
         }
         int control = s.codePoints().filter(c -> Character.getType(c) == Character.CONTROL && c != '\n' && c != '\t').findFirst().orElse(-1);
         if (control >= 0) {
             // Text is stored and shown as given (and logged escaped), but a NUL or an escape sequence means nothing in it.
-            throw ApiError.badField(field, "INVALID_VALUE", String.format("%s must not hold control characters other than line breaks "
-                    + "and tabs, got U+%04X", field, control));
+            throw ApiError.badField(path + field, "INVALID_VALUE", String.format("%s must not hold control characters other than line breaks "
+                    + "and tabs, got U+%04X", path + field, control));
         }
         return s;
     }

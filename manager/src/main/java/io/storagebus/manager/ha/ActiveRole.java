@@ -13,6 +13,7 @@ import io.storagebus.leases.HostDirectory;
 import io.storagebus.manager.requests.RequestException;
 import io.storagebus.manager.bus.CommandBus;
 import io.storagebus.manager.bus.DeadLetters;
+import io.storagebus.manager.maintenance.DrainMoves;
 import io.storagebus.manager.maintenance.MaintenanceCoordinator;
 import io.storagebus.manager.maintenance.SubscriberRegistry;
 import io.storagebus.manager.state.StateView;
@@ -46,6 +47,9 @@ public final class ActiveRole implements ManagerElection.Listener {
     private final AtomicReference<Parts> parts = new AtomicReference<>();
     private final List<ManagerElection.Listener> alongside = new CopyOnWriteArrayList<>();
     private volatile BooleanSupplier leading = () -> false;
+    private volatile DrainMoves drainMoves = (volume, target, envelope) -> {
+        throw new IllegalStateException("no drain planner was given to this manager");
+    };
     private volatile ManagerElection election;
 
     public ActiveRole(Vertx vertx, String managerId, KafkaConnection kafka, StateView view, SubscriberRegistry subscribers,
@@ -66,6 +70,11 @@ public final class ActiveRole implements ManagerElection.Listener {
         this.leading = election::leads;
     }
 
+    /** How a drain moves a volume (the volume requests'), for the maintenance coordinator. */
+    public void drainWith(DrainMoves moves) {
+        this.drainMoves = moves;
+    }
+
     /** Something else only the active manager runs (the backup schedule): started once writes are taken, stopped first. */
     public void runWhileActive(ManagerElection.Listener listener) {
         alongside.add(listener);
@@ -79,7 +88,7 @@ public final class ActiveRole implements ManagerElection.Listener {
         MaintenanceCoordinator maintenance = null;
         try {
             view.sync().get(30, TimeUnit.SECONDS);
-            maintenance = new MaintenanceCoordinator(vertx, managerId, kafka, view, bus, subscribers, hosts, deadLetters);
+            maintenance = new MaintenanceCoordinator(vertx, managerId, kafka, view, bus, subscribers, hosts, deadLetters, drainMoves);
             maintenance.start().get(60, TimeUnit.SECONDS);
         } catch (Exception e) {
             if (maintenance != null) {

@@ -16,7 +16,9 @@ import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Envelopes;
 import io.storagebus.leases.HostDirectory;
 import io.storagebus.lifecycle.Lifecycle;
+import io.storagebus.manager.requests.RequestException;
 import io.storagebus.manager.requests.RequestException.Conflict;
+import io.storagebus.manager.requests.RequestException.Invalid;
 import io.storagebus.manager.requests.RequestException.NotFound;
 import io.storagebus.manager.bus.CommandBus;
 import io.storagebus.manager.bus.CommandBus.Outgoing;
@@ -28,11 +30,17 @@ import io.storagebus.schema.DisconnectDomain;
 import io.storagebus.schema.DomainDisconnected;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.DomainStatus;
+import io.storagebus.schema.DrainMove;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.MaintenanceState;
 import io.storagebus.schema.MaintenanceStatus;
 import io.storagebus.schema.MaintenanceVote;
 import io.storagebus.schema.MaintenanceVoter;
+import io.storagebus.schema.TaskState;
+import io.storagebus.schema.TaskStatus;
+import io.storagebus.schema.VolumeState;
+import io.storagebus.schema.VolumeStatus;
+import io.storagebus.schema.VoteDecision;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import org.slf4j.Logger;
@@ -41,8 +49,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs the maintenance protocol of every domain: publishes a request to the subscribers alive at
  * that moment, counts their votes from {@code storagebus.maintenance}, decides (see
- * {@link MaintenanceBallot}), has every host of the pool disconnect, and puts the domain in
- * MAINTENANCE once they all did. Every transition is one Kafka transaction: the request's state,
+ * {@link MaintenanceBallot}), moves the domain's volumes away first if the request asks for a
+ * drain, has every host of the pool disconnect, and puts the domain in MAINTENANCE once they all
+ * did. Every transition is one Kafka transaction: the request's state,
  * the domain's state, the public event and the host commands commit together.
  *
  * <p>Nothing is kept outside Kafka: on start, open requests come from the maintenance state topic
@@ -67,18 +76,21 @@ public final class MaintenanceCoordinator implements AutoCloseable {
     private final SubscriberRegistry subscribers;
     private final HostDirectory hosts;
     private final MaintenanceReplies replies;
+    private final DrainMoves drainMoves;
+    private final java.util.function.Consumer<String> volumeActivity = this::onVolumeActivity;
     private final Lifecycle lifecycle = new Lifecycle("maintenance coordinator");
     private final Map<String, OpenRequest> byDomain = new HashMap<>();
     private final Map<String, OpenRequest> byRequest = new HashMap<>();
 
     public MaintenanceCoordinator(Vertx vertx, String managerId, KafkaConnection kafka, StateView view, CommandBus bus,
-                                  SubscriberRegistry subscribers, HostDirectory hosts, DeadLetters deadLetters) {
+                                  SubscriberRegistry subscribers, HostDirectory hosts, DeadLetters deadLetters, DrainMoves drainMoves) {
         this.vertx = vertx;
         this.issuer = "manager:" + managerId;
         this.view = view;
         this.bus = bus;
         this.subscribers = subscribers;
         this.hosts = hosts;
+        this.drainMoves = drainMoves;
         this.replies = new MaintenanceReplies(kafka, deadLetters, this::onVote, this::onDisconnected);
     }
 
@@ -90,13 +102,15 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         lifecycle.start();
         synchronized (this) {
             for (MaintenanceState s : view.maintenance()) {
-                if (s.getStatus() == MaintenanceStatus.VOTING || s.getStatus() == MaintenanceStatus.PREPARING) {
+                if (s.getStatus() == MaintenanceStatus.VOTING || s.getStatus() == MaintenanceStatus.DRAINING
+                        || s.getStatus() == MaintenanceStatus.PREPARING) {
                     track(new OpenRequest(s, s.getEnvelope().getPool()));
                     LOG.info("maintenance {} of domain {} resumed ({})", s.getRequestId(), s.getDomainId(), s.getStatus());
                 }
             }
         }
         hosts.addDepartureListener(this::onHostGone);
+        view.onVolumeActivity(volumeActivity);
         replies.start();
         return replies.caughtUp().thenRun(() -> {
             synchronized (this) {
@@ -104,6 +118,8 @@ public final class MaintenanceCoordinator implements AutoCloseable {
                     if (open.status == MaintenanceStatus.VOTING) {
                         armDeadline(open);
                         evaluate(open);
+                    } else if (open.status == MaintenanceStatus.DRAINING) {
+                        checkDrain(open);
                     } else {
                         Set<String> registered = new TreeSet<>(hosts.all().stream().map(HostDirectory.Host::hostId).toList());
                         List.copyOf(open.hostsPending).stream().filter(h -> !registered.contains(h)).forEach(h -> hostGone(open, h));
@@ -114,9 +130,16 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         });
     }
 
-    /** Opens a vote on taking the domain into maintenance; completes once the request is published. */
-    public synchronized Future<Snapshot> request(String domainId, String reason, Duration votingTime) {
+    /**
+     * Opens a vote on taking the domain into maintenance; completes once the request is
+     * published. With {@code drainTargetDomainId}, every volume of the domain is moved there
+     * once the vote passes, before the hosts let the domain go.
+     */
+    public synchronized Future<Snapshot> request(String domainId, String reason, Duration votingTime, String drainTargetDomainId) {
         DomainState domain = activeDomain(domainId);
+        if (drainTargetDomainId != null) {
+            requireDrainTarget(domain, drainTargetDomainId);
+        }
         OpenRequest existing = byDomain.get(domainId);
         if (existing != null) {
             throw new Conflict("MAINTENANCE_IN_PROGRESS", "domain '" + domain.getName() + "' has maintenance request "
@@ -129,7 +152,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         voters.add(MaintenanceBallot.selfVoter());
         String requestId = UUID.randomUUID().toString();
         Envelope envelope = Envelopes.origin(domain.getEnvelope().getPool(), issuer, requestId);
-        OpenRequest open = OpenRequest.voting(envelope, domainId, reason, voters, now, now.plus(votingTime));
+        OpenRequest open = OpenRequest.voting(envelope, domainId, reason, voters, now, now.plus(votingTime), drainTargetDomainId);
         open.publishing = true;
         track(open);
         return bus.publish(open.requested(envelope, domain.getName()))
@@ -148,6 +171,23 @@ public final class MaintenanceCoordinator implements AutoCloseable {
                         untrack(open);
                     }
                 });
+    }
+
+    private void requireDrainTarget(DomainState domain, String targetId) {
+        String field = "drain.targetDomainId";
+        DomainState target = view.domain(targetId).orElseThrow(() -> new Invalid(field, "UNKNOWN_DOMAIN", "no domain with id '" + targetId + "'"));
+        if (target.getId().equals(domain.getId())) {
+            throw new Invalid(field, "SAME_DOMAIN", "a domain cannot be drained into itself");
+        }
+        if (!target.getEnvelope().getPool().equals(domain.getEnvelope().getPool())) {
+            throw new Invalid(field, "CROSS_POOL", "domain '" + target.getName() + "' is in pool '" + target.getEnvelope().getPool()
+                    + "', domain '" + domain.getName() + "' in pool '" + domain.getEnvelope().getPool() + "': volumes move within a pool");
+        }
+        if (target.getStatus() != DomainStatus.ACTIVE || byDomain.containsKey(targetId)) {
+            throw new Conflict("DOMAIN_IN_MAINTENANCE", "domain '" + target.getName() + "' is " + target.getStatus()
+                    + (byDomain.containsKey(targetId) ? " with maintenance " + byDomain.get(targetId).status : "")
+                    + "; a drain needs an active target", field);
+        }
     }
 
     /** Withdraws a request that is still being voted on. */
@@ -212,6 +252,9 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         if (open != null && open.status == MaintenanceStatus.PREPARING) {
             return Optional.of("is being taken into maintenance (request " + open.requestId + ")");
         }
+        if (open != null && open.status == MaintenanceStatus.DRAINING) {
+            return Optional.of("is being drained into another domain for maintenance (request " + open.requestId + ")");
+        }
         return view.domain(domainId).filter(d -> d.getStatus() == DomainStatus.MAINTENANCE || d.getStatus() == DomainStatus.PREPARING_FOR_MAINTENANCE)
                 .map(d -> "is in " + d.getStatus());
     }
@@ -265,12 +308,125 @@ public final class MaintenanceCoordinator implements AutoCloseable {
                 || byRequest.get(open.requestId) != open) {
             return;
         }
-        MaintenanceBallot.Outcome outcome = open.ballot.decide(Instant.now(), () -> MaintenanceBallot.selfVeto(view.runningTasks(), open.domainId));
+        MaintenanceBallot.Outcome outcome = open.ballot.decide(Instant.now(), () -> selfVeto(open));
         if (outcome instanceof MaintenanceBallot.Abort abort) {
             abort(open, abort.vetoes());
+        } else if (outcome instanceof MaintenanceBallot.Start start && open.drainTargetDomainId != null) {
+            drain(open, start.consents());
         } else if (outcome instanceof MaintenanceBallot.Start start) {
             start(open, start.consents());
         }
+    }
+
+    /**
+     * StorageBus's own vote: a veto while tasks run on the domain, while it is the target of
+     * another request's drain, or, for a drain, while one of its volumes cannot be moved to the
+     * target. A drain's moves are planned here, at the last moment before the decision.
+     */
+    private Optional<String> selfVeto(OpenRequest open) {
+        Optional<String> running = MaintenanceBallot.selfVeto(view.runningTasks(), open.domainId);
+        if (running.isPresent()) {
+            return running;
+        }
+        Optional<OpenRequest> drainingHere = byDomain.values().stream()
+                .filter(o -> open.domainId.equals(o.drainTargetDomainId) && o != open).findFirst();
+        if (drainingHere.isPresent()) {
+            return Optional.of("domain " + drainingHere.get().domainId + " is to be drained into this domain (request "
+                    + drainingHere.get().requestId + ", " + drainingHere.get().status + ")");
+        }
+        return open.drainTargetDomainId == null ? Optional.empty() : planDrain(open);
+    }
+
+    private Optional<String> planDrain(OpenRequest open) {
+        DomainState target = view.domain(open.drainTargetDomainId).orElse(null);
+        if (target == null || target.getStatus() != DomainStatus.ACTIVE) {
+            return Optional.of("the drain's target domain " + open.drainTargetDomainId + " is "
+                    + (target == null ? "gone" : target.getStatus().name()));
+        }
+        List<DrainMove> moves = new ArrayList<>();
+        List<Outgoing> records = new ArrayList<>();
+        List<String> refusals = new ArrayList<>();
+        for (VolumeState volume : view.volumesOf(open.domainId)) {
+            if (volume.getStatus() == VolumeStatus.FAILED) {
+                continue; // a create that failed: nothing on the storage to move
+            }
+            String taskId = UUID.randomUUID().toString();
+            try {
+                records.addAll(drainMoves.start(volume, target, Envelopes.origin(open.pool, issuer, taskId)));
+                moves.add(DrainMove.newBuilder().setVolumeId(volume.getId()).setTaskId(taskId).build());
+            } catch (RequestException e) {
+                refusals.add("'" + volume.getName() + "': " + e.getMessage());
+            }
+        }
+        if (!refusals.isEmpty()) {
+            return Optional.of(refusals.size() + " volume(s) cannot be moved to domain '" + target.getName() + "': "
+                    + String.join("; ", refusals.subList(0, Math.min(10, refusals.size()))) + (refusals.size() > 10 ? "; ..." : ""));
+        }
+        open.plannedMoves = moves;
+        open.plannedRecords = records;
+        return Optional.empty();
+    }
+
+    /** Decided, with a drain: every volume's move starts in the transaction that says so. */
+    private void drain(OpenRequest open, List<CastVote> consents) {
+        DomainState domain = view.domain(open.domainId).orElse(null);
+        if (domain == null) {
+            LOG.warn("maintenance {}: domain {} is gone; dropping the request", open.requestId, open.domainId);
+            untrack(open);
+            return;
+        }
+        Envelope envelope = Envelopes.origin(open.pool, issuer, open.requestId);
+        open.decidedAt = envelope.getTimestamp();
+        List<DrainMove> moves = open.plannedMoves;
+        publishTransition(open, open.draining(envelope, domain, consents), () -> {
+            open.status = MaintenanceStatus.DRAINING;
+            open.moves.addAll(moves);
+            open.plannedRecords = List.of();
+            StorageBusMetrics.get().maintenanceDecided("DRAINING");
+            LOG.info("maintenance {} of domain {} started with a drain: {} volume(s) move to domain {}", open.requestId, open.domainId,
+                    moves.size(), open.drainTargetDomainId);
+            checkDrain(open);
+        });
+    }
+
+    /** A drain's next step once its moves' tasks say so: the hosts let the domain go when all moved; a failed move aborts. */
+    private void checkDrain(OpenRequest open) {
+        if (open.status != MaintenanceStatus.DRAINING || open.publishing || byRequest.get(open.requestId) != open) {
+            return;
+        }
+        for (DrainMove move : open.moves) {
+            Optional<TaskState> task = view.task(move.getTaskId());
+            if (task.isPresent() && task.get().getStatus() == TaskStatus.FAILED) {
+                drainFailed(open, move, task.get());
+                return;
+            }
+            if (task.isEmpty() || task.get().getStatus() != TaskStatus.SUCCEEDED) {
+                return;
+            }
+        }
+        LOG.info("maintenance {}: every volume of domain {} moved to domain {}", open.requestId, open.domainId, open.drainTargetDomainId);
+        start(open, open.ballot.votes().stream().filter(v -> v.getDecision() == VoteDecision.CONSENT).toList());
+    }
+
+    private void drainFailed(OpenRequest open, DrainMove move, TaskState task) {
+        DomainState domain = view.domain(open.domainId).orElse(null);
+        if (domain == null) {
+            untrack(open);
+            return;
+        }
+        String name = view.volume(move.getVolumeId()).map(VolumeState::getName).orElse(move.getVolumeId());
+        long moved = open.moves.stream().filter(m -> view.task(m.getTaskId()).map(t -> t.getStatus() == TaskStatus.SUCCEEDED).orElse(false))
+                .count();
+        Envelope envelope = Envelopes.origin(open.pool, issuer, open.requestId);
+        CastVote veto = CastVote.newBuilder().setSubscriberId(MaintenanceBallot.STORAGEBUS).setDecision(VoteDecision.VETO).setSilent(false)
+                .setAt(envelope.getTimestamp()).setReason("volume '" + name + "' could not be moved to domain " + open.drainTargetDomainId
+                        + " (task " + task.getId() + "): " + task.getErrorCode() + " " + task.getErrorMessage() + "; the " + moved
+                        + " volume(s) moved before stay there").build();
+        publishTransition(open, open.drainAborted(envelope, domain, veto), () -> {
+            untrack(open);
+            StorageBusMetrics.get().maintenanceDecided("ABORTED");
+            LOG.warn("maintenance {} of domain {} aborted: {}", open.requestId, open.domainId, veto.getReason());
+        });
     }
 
     private void abort(OpenRequest open, List<CastVote> vetoes) {
@@ -293,7 +449,9 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         }
         Envelope envelope = Envelopes.origin(open.pool, issuer, open.requestId);
         List<String> poolHosts = hosts.all().stream().filter(h -> h.pool().equals(open.pool)).map(HostDirectory.Host::hostId).toList();
-        open.decidedAt = envelope.getTimestamp();
+        if (open.decidedAt == null) {
+            open.decidedAt = envelope.getTimestamp();
+        }
         open.hostsPending.addAll(poolHosts);
         List<Outgoing> records = open.started(envelope, domain, poolHosts, consents);
         publishTransition(open, records, () -> {
@@ -338,6 +496,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
                 vertx.setTimer(RETRY_MS, id -> {
                     synchronized (this) {
                         evaluate(open);
+                        checkDrain(open);
                         completeIfDisconnected(open);
                     }
                 });
@@ -400,6 +559,22 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         }
     }
 
+    /** A record about a volume was applied to the view (on its consumer thread): a drain's move may have ended. */
+    private void onVolumeActivity(String volumeId) {
+        if (!lifecycle.isStarted()) {
+            return;
+        }
+        vertx.runOnContext(v -> {
+            synchronized (this) {
+                for (OpenRequest open : List.copyOf(byDomain.values())) {
+                    if (open.status == MaintenanceStatus.DRAINING && open.moves(volumeId)) {
+                        checkDrain(open);
+                    }
+                }
+            }
+        });
+    }
+
     /** A host whose session ended holds no lease any more: it no longer uses the domain. */
     private synchronized void onHostGone(String hostId) {
         for (OpenRequest open : List.copyOf(byDomain.values())) {
@@ -421,6 +596,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
             return;
         }
         replies.close();
+        view.removeVolumeActivityListener(volumeActivity);
         synchronized (this) {
             byDomain.values().forEach(open -> {
                 if (open.timer >= 0) {

@@ -16,10 +16,12 @@ import io.storagebus.schema.DomainActivated;
 import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.DomainStatus;
+import io.storagebus.schema.DrainMove;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.MaintenanceAborted;
 import io.storagebus.schema.MaintenanceCancelled;
 import io.storagebus.schema.MaintenanceCompleted;
+import io.storagebus.schema.MaintenanceDraining;
 import io.storagebus.schema.MaintenanceRequested;
 import io.storagebus.schema.MaintenanceStarted;
 import io.storagebus.schema.MaintenanceState;
@@ -27,9 +29,9 @@ import io.storagebus.schema.MaintenanceStatus;
 import io.storagebus.schema.MaintenanceVoter;
 
 /**
- * A maintenance request still in play: voting, or decided and waiting for the hosts. Knows the
- * records each of its transitions publishes (its state, the domain's, the public event, the
- * hosts' commands), so that the coordinator only decides when.
+ * A maintenance request still in play: voting, or decided and draining the domain or waiting
+ * for the hosts. Knows the records each of its transitions publishes (its state, the domain's,
+ * the public event, the hosts' commands), so that the coordinator only decides when.
  */
 final class OpenRequest {
     final String requestId;
@@ -43,6 +45,13 @@ final class OpenRequest {
     final Set<String> hostsDisconnected = new TreeSet<>();
     final Map<String, String> hostFailures = new TreeMap<>();
     Instant decidedAt;
+    /** The domain a drain moves the volumes to; null: no drain. */
+    final String drainTargetDomainId;
+    /** DRAINING and after: the drain's moves, one per volume. */
+    final List<DrainMove> moves = new ArrayList<>();
+    /** Between StorageBus's own vote and the drain's start: the moves that vote found possible. */
+    List<DrainMove> plannedMoves = List.of();
+    List<Outgoing> plannedRecords = List.of();
     /** A transition is being published: nothing else may be decided until it is (or failed). */
     boolean publishing;
     long timer = -1;
@@ -58,15 +67,22 @@ final class OpenRequest {
         this.hostsPending.addAll(s.getHostsPending());
         this.hostsDisconnected.addAll(s.getHostsDisconnected());
         this.decidedAt = s.getDecidedAt();
+        this.drainTargetDomainId = s.getDrainTargetDomainId();
+        this.moves.addAll(s.getMoves());
     }
 
     /** A new request, put to the vote of {@code voters} until {@code deadline}. */
-    static OpenRequest voting(Envelope envelope, String domainId, String reason, List<MaintenanceVoter> voters, Instant now, Instant deadline) {
+    static OpenRequest voting(Envelope envelope, String domainId, String reason, List<MaintenanceVoter> voters, Instant now, Instant deadline,
+                              String drainTargetDomainId) {
         return new OpenRequest(MaintenanceState.newBuilder()
                 .setEnvelope(envelope).setRequestId(envelope.getCorrelationId()).setDomainId(domainId).setReason(reason)
                 .setDeadline(deadline).setStatus(MaintenanceStatus.VOTING).setVoters(voters).setVotes(List.of())
-                .setHostsPending(List.of()).setHostsDisconnected(List.of()).setCreatedAt(now)
+                .setHostsPending(List.of()).setHostsDisconnected(List.of()).setCreatedAt(now).setDrainTargetDomainId(drainTargetDomainId)
                 .build(), envelope.getPool());
+    }
+
+    boolean moves(String volumeId) {
+        return moves.stream().anyMatch(m -> m.getVolumeId().equals(volumeId));
     }
 
     /** After a completed request, the domain activated: its {@code active} state, the request ENDED, the event. */
@@ -100,7 +116,7 @@ final class OpenRequest {
                 .setEnvelope(envelope).setRequestId(requestId).setDomainId(domainId).setReason(reason)
                 .setDeadline(ballot.deadline()).setStatus(status).setVoters(ballot.voters()).setVotes(ballot.votes())
                 .setHostsPending(List.copyOf(hostsPending)).setHostsDisconnected(List.copyOf(hostsDisconnected))
-                .setCreatedAt(createdAt).setDecidedAt(decidedAt)
+                .setCreatedAt(createdAt).setDecidedAt(decidedAt).setDrainTargetDomainId(drainTargetDomainId).setMoves(List.copyOf(moves))
                 .build();
     }
 
@@ -122,6 +138,30 @@ final class OpenRequest {
         return List.of(new Outgoing(Topics.MAINTENANCE_STATE, domainId, snapshot(envelope, MaintenanceStatus.ABORTED)),
                 new Outgoing(Topics.EVENTS, domainId, MaintenanceAborted.newBuilder().setEnvelope(envelope)
                         .setRequestId(requestId).setDomainId(domainId).setVetoes(vetoes).build()));
+    }
+
+    /**
+     * Draining: the domain PREPARING_FOR_MAINTENANCE (no new volume operations), the planned moves
+     * (each its command, task and MOVING volume), the request DRAINING with them, the event.
+     */
+    List<Outgoing> draining(Envelope envelope, DomainState domain, List<CastVote> consents) {
+        List<Outgoing> records = new ArrayList<>();
+        records.add(new Outgoing(Topics.DOMAIN_STATE, domainId, withStatus(domain, envelope, DomainStatus.PREPARING_FOR_MAINTENANCE)));
+        records.add(new Outgoing(Topics.MAINTENANCE_STATE, domainId, MaintenanceState.newBuilder(snapshot(envelope, MaintenanceStatus.DRAINING))
+                .setMoves(plannedMoves).build()));
+        records.add(new Outgoing(Topics.EVENTS, domainId, MaintenanceDraining.newBuilder().setEnvelope(envelope).setRequestId(requestId)
+                .setDomainId(domainId).setTargetDomainId(drainTargetDomainId).setMoves(plannedMoves).setVotes(consents).build()));
+        records.addAll(plannedRecords);
+        return records;
+    }
+
+    /** A drain that could not move a volume: the request ABORTED with StorageBus's veto, the domain ACTIVE again. */
+    List<Outgoing> drainAborted(Envelope envelope, DomainState domain, CastVote veto) {
+        return List.of(
+                new Outgoing(Topics.DOMAIN_STATE, domainId, withStatus(domain, envelope, DomainStatus.ACTIVE)),
+                new Outgoing(Topics.MAINTENANCE_STATE, domainId, snapshot(envelope, MaintenanceStatus.ABORTED)),
+                new Outgoing(Topics.EVENTS, domainId, MaintenanceAborted.newBuilder().setEnvelope(envelope)
+                        .setRequestId(requestId).setDomainId(domainId).setVetoes(List.of(veto)).build()));
     }
 
     /** Started: the domain PREPARING_FOR_MAINTENANCE, and every host of the pool told to let it go. */

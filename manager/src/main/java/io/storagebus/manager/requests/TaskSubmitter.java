@@ -75,6 +75,12 @@ public record TaskSubmitter(StateView view, ActiveRole role) {
         return bus.publish(all).onFailure(e -> reserved.forEach(view::release));
     }
 
+    /** The PENDING task of a command published with other records (see {@link VolumeRequests#drainMove}). */
+    static Outgoing pendingTask(TaskType type, Envelope envelope, String domainId, String volumeId) {
+        TaskState task = pending(type, envelope, domainId, volumeId);
+        return new Outgoing(Topics.TASK_STATE, task.getId(), task);
+    }
+
     private static TaskState pending(TaskType type, Envelope envelope, String domainId, String volumeId) {
         return TaskState.newBuilder().setEnvelope(envelope).setId(envelope.getCorrelationId()).setType(type.name())
                 .setStatus(TaskStatus.PENDING).setDomainId(domainId).setVolumeId(volumeId).setCreatedAt(envelope.getTimestamp()).build();

@@ -150,6 +150,32 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
         VolumeState volume = resources.ready(resources.volume(volumeId));
         DomainState source = resources.usable(resources.domain(volume.getDomainId()), null);
         DomainState target = resources.usable(resources.domain(targetDomainId, "targetDomainId"), "targetDomainId");
+        String taskId = UUID.randomUUID().toString();
+        Envelope envelope = origin.envelope(source.getEnvelope().getPool(), taskId);
+        Move move = moveOf(volume, source, target, envelope);
+        return submitter.spmTask(TaskType.MOVE_VOLUME, source.getId(), volume.getId(), move.command(), List.of(), List.of(move.moving()))
+                .map(s -> s.with("targetDomainId", target.getId()));
+    }
+
+    /**
+     * The records that start a drain's move of {@code volume} to {@code target} (the command, its
+     * PENDING task, the volume MOVING), for the maintenance coordinator to publish with its own
+     * transition; the volume's domain is being taken into maintenance, which refuses moves from
+     * anyone else. The task's id is the envelope's correlation id. Refused as a move request is.
+     */
+    public List<Outgoing> drainMove(VolumeState volume, DomainState target, Envelope envelope) {
+        resources.ready(volume);
+        DomainState source = resources.domain(volume.getDomainId());
+        Move move = moveOf(volume, source, target, envelope);
+        return List.of(new Outgoing(Topics.spmCommands(envelope.getPool()), volume.getId(), move.command()),
+                TaskSubmitter.pendingTask(TaskType.MOVE_VOLUME, envelope, source.getId(), volume.getId()), move.moving());
+    }
+
+    private record Move(MoveVolume command, Outgoing moving) {
+    }
+
+    /** The command and the MOVING state of a move the volume allows; refused with the reason otherwise. */
+    private Move moveOf(VolumeState volume, DomainState source, DomainState target, Envelope envelope) {
         if (target.getId().equals(source.getId())) {
             throw new Invalid("targetDomainId", "SAME_DOMAIN", "volume '" + volume.getName() + "' is in domain '" + source.getName()
                     + "' already");
@@ -188,14 +214,12 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
             throw new Conflict("VOLUME_EXISTS", "domain '" + target.getName() + "' has a volume named '" + volume.getName() + "' already",
                     "targetDomainId");
         }
-        String taskId = UUID.randomUUID().toString();
-        Envelope envelope = origin.envelope(source.getEnvelope().getPool(), taskId);
+        String taskId = envelope.getCorrelationId();
         MoveVolume command = MoveVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
                 .setSource(Resources.domainRef(source)).setTarget(Resources.domainRef(target)).setVolume(volume).build();
         VolumeState moving = VolumeState.newBuilder(volume).setEnvelope(envelope).setTaskId(taskId).setStatus(VolumeStatus.MOVING)
                 .setErrorCode(null).setErrorMessage(null).build();
-        return submitter.spmTask(TaskType.MOVE_VOLUME, source.getId(), volume.getId(), command, List.of(),
-                List.of(new Outgoing(Topics.VOLUME_STATE, volume.getId(), moving))).map(s -> s.with("targetDomainId", target.getId()));
+        return new Move(command, new Outgoing(Topics.VOLUME_STATE, volume.getId(), moving));
     }
 
     /** Destroys the volume and all its layers; {@code wipe} overwrites it with zeros first. */

@@ -295,6 +295,10 @@ public final class StateView implements AutoCloseable {
         volumeListeners.add(listener);
     }
 
+    public void removeVolumeActivityListener(Consumer<String> listener) {
+        volumeListeners.remove(listener);
+    }
+
     /** The domain's latest maintenance request, as last published. */
     public Optional<MaintenanceState> maintenance(String domainId) {
         return Optional.ofNullable(maintenance.rows.get(domainId));
