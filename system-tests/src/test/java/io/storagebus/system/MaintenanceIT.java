@@ -504,6 +504,39 @@ class MaintenanceIT {
         assertEquals(200, http.post("/api/v1/domains/" + source + "/activate", "{}").status());
     }
 
+    /** A drain whose moves wait (the pool has no SPM) goes on where it was after the manager restarts, and ends once an SPM moves them. */
+    @Test
+    void aDrainGoesOnAcrossAManagerRestart() throws Exception {
+        String source;
+        String target;
+        String volumeId;
+        try (io.storagebus.worker.HostWorker first = new io.storagebus.worker.HostWorker(io.storagebus.worker.WorkerConfig.of("host-drain-1",
+                "drainpool", cluster.kafka.bootstrapServers(), cluster.zooKeeper.connectString())).start()) {
+            source = domain("drain-restart", "drainpool");
+            target = domain("drain-restart-target", "drainpool");
+            volumeId = readyVolume(source, "moved-later");
+        }
+        awaitAliveSubscribers(with("host:host-drain-1", false));
+        Http.Response r = http.post("/api/v1/domains/" + source + "/maintenance", new JsonObject().put("reason", "drain across a restart")
+                .put("drain", new JsonObject().put("targetDomainId", target)));
+        assertEquals(202, r.status(), r.body());
+        JsonObject draining = awaitMaintenance(source, "DRAINING");
+        assertEquals("PENDING", draining.getJsonObject("drain").getJsonArray("moves").getJsonObject(0).getString("status"), draining.encode());
+        assertEquals("PREPARING_FOR_MAINTENANCE", domainStatus(source));
+
+        cluster.manager.close();
+        http = new Http(cluster.startManager().baseUrl());
+        awaitMaintenance(source, "DRAINING");
+        io.storagebus.worker.HostWorker second = cluster.startWorker("host-drain-2", c -> io.storagebus.worker.WorkerConfig.of("host-drain-2",
+                "drainpool", cluster.kafka.bootstrapServers(), cluster.zooKeeper.connectString()));
+        JsonObject completed = awaitMaintenance(source, "COMPLETED");
+        assertEquals(1, completed.getJsonObject("drain").getInteger("moved"), completed.encode());
+        assertEquals(target, http.get("/api/v1/volumes/" + volumeId).json().getString("domainId"));
+        assertTrue(completed.getJsonArray("hostsDisconnected").contains("host-drain-2"), completed.encode());
+        second.close();
+        cluster.workers.remove(second);
+    }
+
     /**
      * StorageBus vetoes a drain whose volumes cannot all move (a name the target has), and a
      * drain whose move fails (a target without room) is aborted with the reason: the domain is

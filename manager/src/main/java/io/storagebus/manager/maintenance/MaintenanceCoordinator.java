@@ -543,7 +543,8 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         // A host may answer before this manager has seen its own start committed: the host read
         // the committed DisconnectDomain, so the start did commit, and the answer counts.
         boolean waiting = open != null && open.hostsPending.contains(answer.getHostId())
-                && (open.status == MaintenanceStatus.PREPARING || open.status == MaintenanceStatus.VOTING && open.publishing);
+                && (open.status == MaintenanceStatus.PREPARING
+                    || (open.status == MaintenanceStatus.VOTING || open.status == MaintenanceStatus.DRAINING) && open.publishing);
         if (!waiting) {
             if (live) {
                 LOG.info("disconnect answer of host {} for maintenance {} ignored: nothing waits for it", answer.getHostId(), answer.getRequestId());
