@@ -262,6 +262,33 @@ class VolumeMoveIT {
         return cluster.workers.get(0).hostId();
     }
 
+    /**
+     * What a term that ended between the source's delink and the switch leaves: the source
+     * delinked and a copy in the target, while the state still names the source. The next run
+     * of the move (here a new request, made the same way) restores the source, discards the
+     * stale copy and moves the volume with the source's data.
+     */
+    @Test
+    void aMoveRestoresASourceAnEarlierRunDelinkedAndDiscardsItsCopy() throws Exception {
+        JsonObject v = volume("left-half-moved", 8 * MIB, "qcow2");
+        String id = v.getString("id");
+        qemuIo(dataOf(v), "write -P 0x77 0 2M");
+        Path before = Files.copy(dataOf(v), tmp.resolve("half-moved-before.qcow2"));
+        io.storagebus.driver.StorageDriver file = new io.storagebus.driver.CheckedDriver(new io.storagebus.driver.file.FileDriver());
+        io.storagebus.driver.StorageDriver block = new io.storagebus.driver.CheckedDriver(new io.storagebus.driver.blockfile.BlockfileDriver());
+        io.storagebus.driver.DomainContext source = new io.storagebus.driver.DomainContext(fileDomain, java.util.Map.of("path", files.toString()));
+        io.storagebus.driver.DomainContext target = new io.storagebus.driver.DomainContext(blockDomain, java.util.Map.of("path", blocks.toString()));
+        block.create(target, new io.storagebus.driver.VolumeSpec(id, "left-half-moved", 8 * MIB, io.storagebus.driver.VolumeFormat.QCOW2,
+                io.storagebus.driver.Allocation.THIN));
+        file.delink(source, new io.storagebus.driver.VolumeUri(fileDomain, id));
+
+        JsonObject accepted = accepted(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", blockDomain)));
+        awaitTask(accepted.getString("taskId"), "SUCCEEDED");
+        JsonObject moved = awaitMoved(id, blockDomain);
+        run("qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", before.toString(), dataOf(moved).toString());
+        assertTrue(file.listDelinked(source).stream().anyMatch(d -> d.uri().volumeId().equals(id)), "the source is delinked again, once");
+    }
+
     private JsonObject volume(String name, long size, String format) {
         return volume(name, size, format, fileDomain);
     }
