@@ -24,6 +24,7 @@ import io.storagebus.schema.RestoreBackup;
 import io.storagebus.schema.SnapshotRef;
 import io.storagebus.schema.VolumeFormat;
 import io.storagebus.schema.VolumeState;
+import io.storagebus.schema.VolumeStatus;
 import io.vertx.core.Future;
 
 /**
@@ -47,6 +48,9 @@ public record BackupRequests(Resources resources, TaskSubmitter submitter) {
      * policy asks, and its retention will delete the backup.
      */
     public Future<Submitted> backup(VolumeState volume, Backup request, boolean scheduled, Origin origin) {
+        if (volume.getStatus() == VolumeStatus.MOVING || volume.getStatus() == VolumeStatus.DELETING) {
+            throw new Conflict("VOLUME_BUSY", "volume '" + volume.getName() + "' is " + volume.getStatus() + "; back it up once that is done", null);
+        }
         DomainState target = backupDomain(request.targetDomainId());
         List<SnapshotRef> ready = volume.getSnapshots().stream().filter(s -> "READY".equals(s.getStatus())).toList();
         String snapshotId = request.snapshotId();

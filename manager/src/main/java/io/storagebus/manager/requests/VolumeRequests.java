@@ -200,6 +200,10 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
                         + "; move the volume once it is made or merged", null);
             });
         }
+        resources.view().runningTasks().stream().filter(t -> volume.getId().equals(t.getVolumeId())).findFirst().ifPresent(t -> {
+            throw new Conflict("VOLUME_BUSY", "volume '" + volume.getName() + "' has task " + t.getId() + " (" + t.getType() + ") "
+                    + t.getStatus() + "; move it once that is done", null);
+        });
         if (volume.getParentVolumeId() != null) {
             throw new Conflict("VOLUME_IS_CLONE", "volume '" + volume.getName() + "' is a copy-on-write clone of volume "
                     + volume.getParentVolumeId() + " and shares its layers in domain '" + source.getName()
