@@ -84,7 +84,7 @@ class ReadmeIT {
 
         Http http = client(home);
         Set<String> before = inventory(http);
-        assertTrue(before.stream().anyMatch(v -> v.startsWith("d1/v1/READY")), before.toString());
+        assertTrue(before.stream().anyMatch(v -> v.startsWith("d2/v1/READY")), before.toString());
 
         dev.destroy(); // SIGTERM
         assertTrue(dev.waitFor(60, TimeUnit.SECONDS), "the dev stack stops within a minute of SIGTERM");
