@@ -12,6 +12,7 @@ import io.storagebus.schema.BackupProgress;
 import io.storagebus.schema.BackupPolicy;
 import io.storagebus.schema.BackupState;
 import io.storagebus.schema.BackupVolume;
+import io.storagebus.schema.CancelTask;
 import io.storagebus.schema.CapacityAlert;
 import io.storagebus.schema.CloneVolume;
 import io.storagebus.schema.CommandFailed;
@@ -82,6 +83,7 @@ public final class MessageTypes {
             CreateVolume.class,
             CopyVolume.class,
             MoveVolume.class,
+            CancelTask.class,
             PrepareVolume.class,
             TeardownVolume.class,
             MonitorVolume.class,

@@ -13,6 +13,7 @@ import io.storagebus.schema.BackupPolicy;
 import io.storagebus.schema.BackupProgress;
 import io.storagebus.schema.BackupState;
 import io.storagebus.schema.BackupVolume;
+import io.storagebus.schema.CancelTask;
 import io.storagebus.schema.CapacityAlert;
 import io.storagebus.schema.CheckDomainStorage;
 import io.storagebus.schema.CloneVolume;
@@ -157,11 +158,11 @@ public final class TopicMap {
     /** The SPM's forecast of each domain's time to full, for the manager's view. */
     public static final Topic CAPACITY_STATE = topic(Topics.CAPACITY_STATE, Writer.HOST, DomainCapacity.class);
     public static final Topic SPM_COMMANDS = topic("storagebus.pool.<pool>.spm-commands", Writer.MANAGER, CreateVolume.class,
-            CopyVolume.class, MoveVolume.class, CloneVolume.class, DeleteVolume.class, SnapshotVolume.class, DeleteSnapshot.class, BackupVolume.class,
+            CopyVolume.class, MoveVolume.class, CancelTask.class, CloneVolume.class, DeleteVolume.class, SnapshotVolume.class, DeleteSnapshot.class, BackupVolume.class,
             RestoreBackup.class, DeleteBackup.class)
             .and(Writer.HOST, LayerChangeDone.class);
     /** The SPM's own record of the long commands it accepted: the same commands, as their senders wrote them. */
-    public static final Topic SPM_JOBS = topic("storagebus.pool.<pool>.spm-jobs", Writer.MANAGER, CopyVolume.class, MoveVolume.class, DeleteVolume.class,
+    public static final Topic SPM_JOBS = topic("storagebus.pool.<pool>.spm-jobs", Writer.MANAGER, CopyVolume.class, MoveVolume.class, CancelTask.class, DeleteVolume.class,
             BackupVolume.class, RestoreBackup.class, DeleteBackup.class, DeleteSnapshot.class)
             .and(Writer.HOST, LayerChangeDone.class);
     public static final Topic WATERMARKS = topic("storagebus.pool.<pool>.watermarks", Writer.HOST, VolumeWatermark.class);

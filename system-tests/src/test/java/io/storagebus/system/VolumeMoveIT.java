@@ -262,6 +262,49 @@ class VolumeMoveIT {
         return cluster.workers.get(0).hostId();
     }
 
+    /** A move cancelled halfway: the task FAILED with CANCELLED, the volume READY where it was, nothing in the target. */
+    @Test
+    void aCancelledMoveLeavesTheVolumeWhereItWas() throws Exception {
+        JsonObject big = volume("cancelled-move", 4096 * MIB, "raw");
+        String id = big.getString("id");
+        Path data = dataOf(big);
+        byte[] chunk = new byte[(int) MIB];
+        new Random(13).nextBytes(chunk);
+        try (RandomAccessFile out = new RandomAccessFile(data.toFile(), "rw")) {
+            out.seek(4095 * MIB);
+            out.write(chunk);
+        }
+        JsonObject accepted = accepted(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", blockDomain)));
+        String taskId = accepted.getString("taskId");
+        await().atMost(WAIT).until(() -> http.get("/api/v1/tasks/" + taskId).json().getLong("doneBytes", 0L) > 0);
+        Http.Response cancel = http.delete("/api/v1/tasks/" + taskId);
+        assertEquals(202, cancel.status(), cancel.body());
+        assertEquals("CANCELLING", cancel.json().getString("status"));
+
+        awaitTask(taskId, "FAILED");
+        JsonObject task = http.get("/api/v1/tasks/" + taskId).json();
+        assertEquals("CANCELLED", task.getJsonObject("error").getString("code"), task.encode());
+        long copied = events(VolumeCopyProgress.class).stream().filter(p -> p.getTaskId().equals(taskId))
+                .mapToLong(VolumeCopyProgress::getCopiedBytes).max().orElse(0);
+        assertTrue(copied > 0 && copied < 4096 * MIB, "stopped before the end: " + copied);
+        JsonObject volume = http.get("/api/v1/volumes/" + id).json();
+        assertEquals("READY", volume.getString("status"), volume.encode());
+        assertEquals(fileDomain, volume.getString("domainId"));
+        try (RandomAccessFile in = new RandomAccessFile(dataOf(volume).toFile(), "r")) {
+            byte[] back = new byte[(int) MIB];
+            in.seek(4095 * MIB);
+            in.readFully(back);
+            assertTrue(java.util.Arrays.equals(chunk, back), "the source's data is as it was");
+        }
+        try (var left = Files.list(blocks.resolve("volumes"))) {
+            assertTrue(left.noneMatch(p -> p.getFileName().toString().startsWith(id)), "nothing of the move is left in the target");
+        }
+
+        assertError(http.delete("/api/v1/tasks/" + taskId), 409, "TASK_FINISHED", null);
+        assertError(http.delete("/api/v1/tasks/nope"), 404, "TASK_NOT_FOUND", null);
+        assertError(http.delete("/api/v1/tasks/" + big.getString("taskId")), 409, "NOT_CANCELLABLE", null);
+    }
+
     /**
      * What a term that ended between the source's delink and the switch leaves: the source
      * delinked and a copy in the target, while the state still names the source. The next run

@@ -94,6 +94,8 @@ public final class Cli {
                     c -> c.table(c.api().getAll("/api/v1/tasks" + (c.option("status") == null ? "" : "?status=" + c.option("status"))),
                             "id", "type", "status", "volumeId", "updatedAt")),
             new Verb("tasks", "show", "TASK_ID", "one task", c -> c.object(c.api().get("/api/v1/tasks/" + c.arg(0)))),
+            new Verb("tasks", "cancel", "TASK_ID", "cancels a move or a copy that has not finished (it ends FAILED, code CANCELLED)",
+                    c -> c.object(c.api().delete("/api/v1/tasks/" + c.arg(0)))),
             new Verb("tasks", "wait", "TASK_ID [--timeout SECONDS]",
                     "waits until the task ends (default 60 s) and prints it; exits 0 if it SUCCEEDED, 1 if it FAILED or time ran out",
                     Cli::waitForTask),

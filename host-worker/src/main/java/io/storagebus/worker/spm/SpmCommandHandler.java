@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.MessageCodec;
@@ -16,6 +17,7 @@ import io.storagebus.driver.FencedException;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.leases.VolumeLeases;
 import io.storagebus.schema.BackupVolume;
+import io.storagebus.schema.CancelTask;
 import io.storagebus.schema.CloneVolume;
 import io.storagebus.schema.CopyVolume;
 import io.storagebus.schema.CreateVolume;
@@ -71,6 +73,7 @@ final class SpmCommandHandler {
                 .job(BackupVolume.class, backups::backup)
                 .job(RestoreBackup.class, backups::restore)
                 .job(DeleteBackup.class, backups::delete)
+                .forTheLoop(CancelTask.class)
                 .covering(TopicMap.SPM_COMMANDS);
     }
 
@@ -102,7 +105,10 @@ final class SpmCommandHandler {
         if (job != null) {
             List<ProducerRecord<String, byte[]>> accepted = new ArrayList<>(job.accepted());
             accepted.add(new ProducerRecord<>(Topics.spmJobs(term.pool()), job.taskId(), record.value()));
-            return new Handled(accepted, job.taskId(), job.run());
+            return Handled.job(accepted, job.taskId(), job.run());
+        }
+        if (command instanceof CancelTask cancel) {
+            return Handled.cancel(cancel.getTaskId());
         }
         return Handled.now(commands.handle(command, term));
     }
@@ -147,6 +153,24 @@ final class SpmCommandHandler {
             LOG.warn("epoch {}: job {} on the jobs topic cannot be decoded ({}); ignored", term.epoch(), taskId, e.getMessage());
         }
         return null;
+    }
+
+    /** The code a failed job reports: CANCELLED when a user cancelled it, the driver's, or INVALID_COMMAND. */
+    static String failureCode(Exception e, Handled.JobContext context) {
+        if (context.cancelledByRequest()) {
+            return "CANCELLED";
+        }
+        return e instanceof DriverException de ? de.code().name() : "INVALID_COMMAND";
+    }
+
+    /** Stops a copy at its next progress point when the term ended or a user cancelled the job. */
+    static void stopIfCancelled(Handled.JobContext context) {
+        if (context.cancelled()) {
+            throw new CancellationException("the SPM term ended");
+        }
+        if (context.cancelledByRequest()) {
+            throw new CancellationException("cancelled by request");
+        }
     }
 
     /** True when a job's failure only means the term is over: it publishes nothing, and the next term runs it again. */

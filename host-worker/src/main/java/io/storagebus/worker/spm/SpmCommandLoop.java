@@ -71,6 +71,8 @@ final class SpmCommandLoop {
     private static final Duration CHUNK_MAX = Duration.ofMillis(500);
     /** Copies are I/O bound; two at a time keep a host's disks and network busy without thrashing. */
     private static final int JOB_THREADS = 2;
+    /** The jobs topic's key of a job's cancellation: its task id and this. */
+    private static final String CANCEL_SUFFIX = "/cancel";
 
     private final WorkerConfig config;
     private final SpmTerm term;
@@ -80,6 +82,8 @@ final class SpmCommandLoop {
     private final Queue<Outcome> outcomes = new ConcurrentLinkedQueue<>();
     /** Task ids of jobs queued, running or awaiting their outcome's commit: a job never runs twice at once. */
     private final Set<String> activeJobs = ConcurrentHashMap.newKeySet();
+    /** Jobs a user asked to cancel, each recorded on the jobs topic under {@code <task id>/cancel} until its outcome. */
+    private final Set<String> cancelledJobs = ConcurrentHashMap.newKeySet();
     private volatile KafkaProducer<String, byte[]> progressProducer;
     /** False once the term ended (or was fenced): jobs stop, a chunk in progress publishes nothing. */
     private volatile boolean running = true;
@@ -210,6 +214,9 @@ final class SpmCommandLoop {
                 if (handled.job() != null) {
                     accepted.add(handled);
                 }
+                if (handled.cancels()) {
+                    cancel(producer, record, handled.jobId(), accepted);
+                }
                 next.put(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1));
             }
             if (!running) {
@@ -233,6 +240,25 @@ final class SpmCommandLoop {
         }
         accepted.forEach(h -> submit(h.jobId(), h.job()));
         return i;
+    }
+
+    /**
+     * A user's cancellation of job {@code jobId}: if the job runs in this term (or was accepted
+     * in this very chunk), it is marked, and the marker goes on the jobs topic with this chunk,
+     * so a later term resuming the job cancels it too. A job that already ended is left as it is.
+     */
+    private void cancel(KafkaProducer<String, byte[]> producer, ConsumerRecord<String, byte[]> record, String jobId, List<Handled> accepted) {
+        if (!activeJobs.contains(jobId) && accepted.stream().noneMatch(h -> h.jobId().equals(jobId))) {
+            LOG.info("epoch {}: cancellation of task {} ignored: no job of that task runs", term.epoch(), jobId);
+            return;
+        }
+        cancelledJobs.add(jobId);
+        producer.send(new ProducerRecord<>(Topics.spmJobs(term.pool()), cancelKey(jobId), record.value()));
+        LOG.info("epoch {}: task {} cancelled by request; its job stops at its next progress point", term.epoch(), jobId);
+    }
+
+    private static String cancelKey(String jobId) {
+        return jobId + CANCEL_SUFFIX;
     }
 
     private static boolean withinChunk(int handled, long elapsedNanos) {
@@ -266,6 +292,10 @@ final class SpmCommandLoop {
                 }
             }
         }
+        pending.keySet().stream().filter(k -> k.endsWith(CANCEL_SUFFIX)).toList().forEach(k -> {
+            pending.remove(k);
+            cancelledJobs.add(k.substring(0, k.length() - CANCEL_SUFFIX.length()));
+        });
         pending.forEach((taskId, command) -> submit(taskId, handler.resume(taskId, command, term)));
     }
 
@@ -290,6 +320,11 @@ final class SpmCommandLoop {
             public boolean cancelled() {
                 return !running;
             }
+
+            @Override
+            public boolean cancelledByRequest() {
+                return cancelledJobs.contains(jobId);
+            }
         });
         if (outcome.isEmpty() || !running) {
             activeJobs.remove(jobId);
@@ -312,8 +347,13 @@ final class SpmCommandLoop {
         producer.beginTransaction();
         try {
             batch.forEach(o -> o.records().forEach(producer::send));
+            batch.stream().filter(o -> cancelledJobs.contains(o.jobId()))
+                    .forEach(o -> producer.send(new ProducerRecord<>(Topics.spmJobs(term.pool()), cancelKey(o.jobId()), null)));
             commit(producer);
-            batch.forEach(o -> activeJobs.remove(o.jobId()));
+            batch.forEach(o -> {
+                activeJobs.remove(o.jobId());
+                cancelledJobs.remove(o.jobId());
+            });
         } catch (ProducerFencedException | InvalidProducerEpochException e) {
             throw e;
         } catch (KafkaException e) {

@@ -57,6 +57,11 @@ final class SpmCommandRegistry {
         return add(new Entry<>(type, job, null));
     }
 
+    /** A command the command loop acts on itself, on its jobs (a cancellation): covered here, handled there. */
+    <C extends SpecificRecord> SpmCommandRegistry forTheLoop(Class<C> type) {
+        return add(new Entry<>(type, null, null));
+    }
+
     /** A command that runs as a job when {@code job} says so (it returns non-null), else completes now. */
     <C extends SpecificRecord> SpmCommandRegistry jobOrNow(Class<C> type, Later<C> job, Now<C> now) {
         return add(new Entry<>(type, job, now));

@@ -2,7 +2,6 @@ package io.storagebus.worker.spm;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CancellationException;
 
 import io.storagebus.bus.Records;
 import io.storagebus.bus.TaskType;
@@ -144,9 +143,7 @@ final class VolumeCommands {
             CopyResult result = source.copyTo(SpmDrivers.context(cmd.getSource(), term),
                     new VolumeUri(cmd.getSource().getId(), cmd.getSourceVolumeId()),
                     targetDriver, SpmDrivers.context(cmd.getTarget(), term), spec, (copied, total) -> {
-                        if (context.cancelled()) {
-                            throw new CancellationException("the SPM term ended");
-                        }
+                        SpmCommandHandler.stopIfCancelled(context);
                         Envelope e = spm.answer(cause, term);
                         context.progress(List.of(
                                 Records.of(Topics.EVENTS, cmd.getTargetVolumeId(), VolumeCopyProgress.newBuilder().setEnvelope(e)
@@ -171,7 +168,7 @@ final class VolumeCommands {
             if (SpmCommandHandler.abandoned(e, context, term, "copy of " + cmd.getSourceVolumeId())) {
                 return List.of();
             }
-            String code = e instanceof DriverException de ? de.code().name() : "INVALID_COMMAND";
+            String code = SpmCommandHandler.failureCode(e, context);
             LOG.warn("epoch {}: copy of {} failed: {} {}", term.epoch(), cmd.getSourceVolumeId(), code, e.getMessage());
             List<ProducerRecord<String, byte[]>> outcome = new ArrayList<>(
                     SpmCommandHandler.failed(cause, spm.answer(cause, term), CopyVolume.class, TaskType.COPY_VOLUME, target, code, e.getMessage()));
@@ -212,9 +209,7 @@ final class VolumeCommands {
             VolumeSpec spec = new VolumeSpec(volumeId, volume.getName(), volume.getVirtualSize(), SpmDrivers.driverFormat(volume.getFormat()),
                     SpmDrivers.driverAllocation(allocation));
             CopyListener progress = (copied, total) -> {
-                if (context.cancelled()) {
-                    throw new CancellationException("the SPM term ended");
-                }
+                SpmCommandHandler.stopIfCancelled(context);
                 Envelope e = spm.answer(cmd.getEnvelope(), term);
                 context.progress(List.of(
                         Records.of(Topics.EVENTS, volumeId, VolumeCopyProgress.newBuilder().setEnvelope(e).setTaskId(cmd.getTaskId())
@@ -244,7 +239,7 @@ final class VolumeCommands {
             if (SpmCommandHandler.abandoned(e, context, term, "move of " + volumeId)) {
                 return List.of();
             }
-            String code = e instanceof DriverException de ? de.code().name() : "INVALID_COMMAND";
+            String code = SpmCommandHandler.failureCode(e, context);
             LOG.warn("epoch {}: volume {} not moved: {} {}", term.epoch(), volumeId, code, e.getMessage());
             return notMoved(cmd, term, code, e.getMessage());
         } finally {

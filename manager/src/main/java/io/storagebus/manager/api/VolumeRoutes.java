@@ -15,7 +15,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
-/** Volumes: create, list, read, copy, move, delete; prepare and tear down on a host; a guest's use monitored. */
+/** Volumes: create, list, read, copy, move (and cancel a move or copy), delete; prepare and tear down on a host; a guest's use monitored. */
 record VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory leases, String issuer) {
     void register(Router router) {
         router.post("/api/v1/domains/:id/volumes").handler(this::create);
@@ -30,6 +30,10 @@ record VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory 
                 RequestBody.of(ctx, Set.of("targetDomainId")).requiredString("targetDomainId"), Answers.origin(ctx, issuer))));
         router.delete("/api/v1/volumes/:id").handler(ctx -> Answers.accepted(ctx, volumes.delete(ctx.pathParam("id"),
                 "true".equals(ctx.request().getParam("wipe")), Answers.origin(ctx, issuer))));
+        router.delete("/api/v1/tasks/:id").handler(ctx -> volumes.cancelTask(ctx.pathParam("id"), Answers.origin(ctx, issuer))
+                .onSuccess(s -> Answers.ok(ctx, 202, new JsonObject().put("taskId", s.taskId()).put("volumeId", s.volumeId())
+                        .put("status", "CANCELLING")))
+                .onFailure(ctx::fail));
         router.post("/api/v1/volumes/:id/monitor").handler(this::monitor);
         router.delete("/api/v1/volumes/:id/monitor").handler(ctx -> monitoring(ctx, volumes.unmonitor(ctx.pathParam("id"),
                 Answers.origin(ctx, issuer))));

@@ -13,7 +13,9 @@ import io.storagebus.manager.bus.CommandBus.Outgoing;
 import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.requests.RequestException.Conflict;
 import io.storagebus.manager.requests.RequestException.Invalid;
+import io.storagebus.manager.requests.RequestException.NotFound;
 import io.storagebus.schema.Allocation;
+import io.storagebus.schema.CancelTask;
 import io.storagebus.schema.CopyVolume;
 import io.storagebus.schema.CreateVolume;
 import io.storagebus.schema.DeleteVolume;
@@ -24,6 +26,8 @@ import io.storagebus.schema.MoveVolume;
 import io.storagebus.schema.PrepareVolume;
 import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.UnmonitorVolume;
+import io.storagebus.schema.TaskState;
+import io.storagebus.schema.TaskStatus;
 import io.storagebus.schema.VolumeFormat;
 import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeStatus;
@@ -224,6 +228,28 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
         VolumeState moving = VolumeState.newBuilder(volume).setEnvelope(envelope).setTaskId(taskId).setStatus(VolumeStatus.MOVING)
                 .setErrorCode(null).setErrorMessage(null).build();
         return new Move(command, new Outgoing(Topics.VOLUME_STATE, volume.getId(), moving));
+    }
+
+    /**
+     * Cancels a move or a copy that has not finished: the SPM stops its job at the next progress
+     * point (every 64 MiB), removes what it copied and ends the task FAILED with code CANCELLED;
+     * a moved volume stays where it was. A job that finishes first is not undone.
+     */
+    public Future<Submitted> cancelTask(String taskId, Origin origin) {
+        TaskState task = resources.view().task(taskId).orElseThrow(() -> new NotFound("TASK_NOT_FOUND", "no task with id '" + taskId + "'"));
+        TaskType type = TaskType.of(task.getType()).orElse(null);
+        if (type != TaskType.MOVE_VOLUME && type != TaskType.COPY_VOLUME) {
+            throw new Conflict("NOT_CANCELLABLE", "a " + task.getType() + " task cannot be cancelled; moves and copies can", null);
+        }
+        if (task.getStatus() != TaskStatus.PENDING && task.getStatus() != TaskStatus.RUNNING) {
+            throw new Conflict("TASK_FINISHED", "task " + taskId + " is " + task.getStatus() + " already", null);
+        }
+        String pool = resources.domain(task.getDomainId()).getEnvelope().getPool();
+        Envelope envelope = origin.envelope(pool, taskId);
+        CancelTask command = CancelTask.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(task.getVolumeId()).build();
+        // Keyed as the command it cancels, so the SPM reads it after that one.
+        return role.bus().publish(List.of(new Outgoing(Topics.spmCommands(pool), task.getVolumeId(), command)))
+                .map(v -> new Submitted(taskId, task.getVolumeId()));
     }
 
     /** Destroys the volume and all its layers; {@code wipe} overwrites it with zeros first. */

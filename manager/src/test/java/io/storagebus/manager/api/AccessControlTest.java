@@ -18,6 +18,8 @@ class AccessControlTest {
         assertEquals(Role.OPERATOR, AccessControl.required(HttpMethod.POST, "/api/v1/backups/b1/restore"));
         assertEquals(Role.OPERATOR, AccessControl.required(HttpMethod.POST, "/api/v1/domains/d1/maintenance"));
         assertEquals(Role.OPERATOR, AccessControl.required(HttpMethod.POST, "/api/v1/domains/d1/activate"));
+        assertEquals(Role.OPERATOR, AccessControl.required(HttpMethod.POST, "/api/v1/volumes/v1/move"));
+        assertEquals(Role.OPERATOR, AccessControl.required(HttpMethod.DELETE, "/api/v1/tasks/t1"));
         assertEquals(Role.ADMIN, AccessControl.required(HttpMethod.POST, "/api/v1/domains"));
         assertEquals(Role.ADMIN, AccessControl.required(HttpMethod.POST, "/api/v1/pools/default/spm/release"));
         assertEquals(Role.ADMIN, AccessControl.required(HttpMethod.POST, "/api/v1/domains/d1/volumes/../../domains"),
