@@ -244,6 +244,11 @@ public final class SnapshotChain {
                 }
                 return open(image, () -> { });
             }
+            if (meta.snapshots().indexOf(layer) == 0 && meta.parent() == null && layerFiles == LayerFiles.GROWING) {
+                // The oldest layer of a volume that is no clone backs onto nothing: it is the snapshot whole, as
+                // compact as a flattened copy would be (a block driver's layer holds its whole allocation: flattened).
+                return open(image, () -> { });
+            }
         }
         Path flat = files.temporary(meta.volumeId(), "export");
         QemuImg.flatten(image, flat);

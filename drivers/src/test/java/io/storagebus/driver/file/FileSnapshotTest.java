@@ -68,6 +68,10 @@ class FileSnapshotTest {
         assertContent(export("s2", false), 0xA1, 0xB2, 0, 0);
         assertContent(top(), 0xA1, 0xB2, 0xC3, 0);
         output("qemu-img", "check", top().toString());
+        try (VolumeImage oldest = driver.export(domain, volume, "s1", false); var files = Files.list(dir.resolve("volumes"))) {
+            assertTrue(files.noneMatch(f -> f.getFileName().toString().contains(".export.")),
+                    "the oldest layer backs onto nothing: it is exported as it is, not flattened into a temporary copy");
+        }
     }
 
     @Test
