@@ -87,17 +87,7 @@ final class MaintenanceRoutes {
             view.volume(move.getVolumeId()).ifPresent(v -> json.put("name", v.getName()));
             Optional<TaskState> task = view.task(move.getTaskId());
             json.put("status", task.map(t -> t.getStatus().name()).orElse("PENDING"));
-            task.ifPresent(t -> {
-                if (t.getDoneBytes() != null) {
-                    json.put("doneBytes", t.getDoneBytes());
-                }
-                if (t.getTotalBytes() != null) {
-                    json.put("totalBytes", t.getTotalBytes());
-                }
-                if (t.getErrorCode() != null) {
-                    json.put("error", new JsonObject().put("code", t.getErrorCode()).put("message", t.getErrorMessage()));
-                }
-            });
+            task.ifPresent(t -> Views.progress(t, json));
             moved += "SUCCEEDED".equals(json.getString("status")) ? 1 : 0;
             moves.add(json);
         }

@@ -129,6 +129,20 @@ final class Views {
         return json;
     }
 
+    /** A task's bytes done and to do, and its error, where it has them. */
+    static JsonObject progress(TaskState t, JsonObject json) {
+        if (t.getDoneBytes() != null) {
+            json.put("doneBytes", t.getDoneBytes());
+        }
+        if (t.getTotalBytes() != null) {
+            json.put("totalBytes", t.getTotalBytes());
+        }
+        if (t.getErrorCode() != null) {
+            json.put("error", new JsonObject().put("code", t.getErrorCode()).put("message", t.getErrorMessage()));
+        }
+        return json;
+    }
+
     static JsonObject task(TaskState t) {
         JsonObject json = new JsonObject()
                 .put("id", t.getId())
@@ -142,15 +156,7 @@ final class Views {
         if (t.getVolumeId() != null) {
             json.put("volumeId", t.getVolumeId());
         }
-        if (t.getDoneBytes() != null) {
-            json.put("doneBytes", t.getDoneBytes());
-        }
-        if (t.getTotalBytes() != null) {
-            json.put("totalBytes", t.getTotalBytes());
-        }
-        if (t.getErrorCode() != null) {
-            json.put("error", new JsonObject().put("code", t.getErrorCode()).put("message", t.getErrorMessage()));
-        }
+        progress(t, json);
         if (t.getMessage() != null) {
             json.put("message", t.getMessage());
         }

@@ -78,6 +78,11 @@ public final class MaintenanceCoordinator implements AutoCloseable {
     private final MaintenanceReplies replies;
     private final DrainMoves drainMoves;
     private final java.util.function.Consumer<String> volumeActivity = this::onVolumeActivity;
+    /**
+     * The volumes open drains move, read on the view's thread: every state record of every
+     * volume comes through the view's callback, and only these need the coordinator.
+     */
+    private final Set<String> drainingVolumes = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final Lifecycle lifecycle = new Lifecycle("maintenance coordinator");
     private final Map<String, OpenRequest> byDomain = new HashMap<>();
     private final Map<String, OpenRequest> byRequest = new HashMap<>();
@@ -274,11 +279,13 @@ public final class MaintenanceCoordinator implements AutoCloseable {
     private void track(OpenRequest open) {
         byDomain.put(open.domainId, open);
         byRequest.put(open.requestId, open);
+        open.moves.forEach(m -> drainingVolumes.add(m.getVolumeId()));
     }
 
     private void untrack(OpenRequest open) {
         byDomain.remove(open.domainId, open);
         byRequest.remove(open.requestId, open);
+        open.moves.forEach(m -> drainingVolumes.remove(m.getVolumeId()));
         if (open.timer >= 0) {
             vertx.cancelTimer(open.timer);
         }
@@ -367,12 +374,20 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         return Optional.empty();
     }
 
-    /** Decided, with a drain: every volume's move starts in the transaction that says so. */
-    private void drain(OpenRequest open, List<CastVote> consents) {
+    /** The request's domain, or null, the request dropped, when the domain is gone. */
+    private DomainState domainOrDrop(OpenRequest open) {
         DomainState domain = view.domain(open.domainId).orElse(null);
         if (domain == null) {
             LOG.warn("maintenance {}: domain {} is gone; dropping the request", open.requestId, open.domainId);
             untrack(open);
+        }
+        return domain;
+    }
+
+    /** Decided, with a drain: every volume's move starts in the transaction that says so. */
+    private void drain(OpenRequest open, List<CastVote> consents) {
+        DomainState domain = domainOrDrop(open);
+        if (domain == null) {
             return;
         }
         Envelope envelope = Envelopes.origin(open.pool, issuer, open.requestId);
@@ -381,6 +396,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
         publishTransition(open, open.draining(envelope, domain, consents), () -> {
             open.status = MaintenanceStatus.DRAINING;
             open.moves.addAll(moves);
+            moves.forEach(m -> drainingVolumes.add(m.getVolumeId()));
             open.plannedRecords = List.of();
             StorageBusMetrics.get().maintenanceDecided("DRAINING");
             LOG.info("maintenance {} of domain {} started with a drain: {} volume(s) move to domain {}", open.requestId, open.domainId,
@@ -441,10 +457,8 @@ public final class MaintenanceCoordinator implements AutoCloseable {
     }
 
     private void start(OpenRequest open, List<CastVote> consents) {
-        DomainState domain = view.domain(open.domainId).orElse(null);
+        DomainState domain = domainOrDrop(open);
         if (domain == null) {
-            LOG.warn("maintenance {}: domain {} is gone; dropping the request", open.requestId, open.domainId);
-            untrack(open);
             return;
         }
         Envelope envelope = Envelopes.origin(open.pool, issuer, open.requestId);
@@ -562,7 +576,7 @@ public final class MaintenanceCoordinator implements AutoCloseable {
 
     /** A record about a volume was applied to the view (on its consumer thread): a drain's move may have ended. */
     private void onVolumeActivity(String volumeId) {
-        if (!lifecycle.isStarted()) {
+        if (!lifecycle.isStarted() || !drainingVolumes.contains(volumeId)) {
             return;
         }
         vertx.runOnContext(v -> {
