@@ -3,6 +3,8 @@ package io.storagebus.driver;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -47,13 +49,59 @@ public final class VolumeCopier {
         if (snapshots.isEmpty()) {
             return copy(source, sourceDomain, volume, target, targetDomain, targetSpec, listener);
         }
+        return copyLayers(source, sourceDomain, volume, snapshots, () -> source.export(sourceDomain, volume, null, true), target,
+                targetDomain, targetSpec, listener);
+    }
+
+    /**
+     * Copies the frozen part of a volume a guest still writes to, for a live move: its snapshots
+     * as {@link #copyChain} does, under an empty top layer of the same size that the guest's
+     * QEMU then mirrors its active layer onto; with no snapshots, an empty volume made from
+     * {@code targetSpec}. On failure nothing is left in the target.
+     */
+    public static CopyResult copyFrozenChain(StorageDriver source, DomainContext sourceDomain, VolumeUri volume,
+                                             List<SnapshotInfo> snapshots, StorageDriver target, DomainContext targetDomain,
+                                             VolumeSpec targetSpec, CopyListener listener) throws DriverException {
+        if (snapshots.isEmpty()) {
+            long started = System.nanoTime();
+            VolumeInfo created = target.create(targetDomain, targetSpec);
+            return new CopyResult(created, 0, HexFormat.of().formatHex(newDigest().digest()), System.nanoTime() - started, 0);
+        }
+        return copyLayers(source, sourceDomain, volume, snapshots, () -> emptyLayer(targetSpec.virtualSize()), target, targetDomain,
+                targetSpec, listener);
+    }
+
+    private interface LayerSource {
+        VolumeImage open() throws DriverException;
+    }
+
+    /** An empty qcow2 layer of the given virtual size, in a temporary file its closing removes. */
+    private static VolumeImage emptyLayer(long virtualSize) throws DriverException {
+        try {
+            Path file = Files.createTempFile("storagebus-empty-layer", ".qcow2");
+            try {
+                io.storagebus.driver.support.QemuImg.create(file, VolumeFormat.QCOW2, virtualSize, false);
+                return new VolumeImage(Files.newInputStream(file), Files.size(file), VolumeFormat.QCOW2, () -> Files.deleteIfExists(file));
+            } catch (DriverException | IOException e) {
+                Files.deleteIfExists(file);
+                throw e;
+            }
+        } catch (IOException e) {
+            throw new DriverException(DriverException.Code.IO_ERROR, "cannot make an empty layer: " + e.getMessage(), e);
+        }
+    }
+
+    /** The snapshots' layers, oldest whole and the others as differences, then {@code top}, stacked in the target. */
+    private static CopyResult copyLayers(StorageDriver source, DomainContext sourceDomain, VolumeUri volume, List<SnapshotInfo> snapshots,
+                                         LayerSource top, StorageDriver target, DomainContext targetDomain, VolumeSpec targetSpec,
+                                         CopyListener listener) throws DriverException {
         List<VolumeImage> layers = new ArrayList<>();
         try {
             layers.add(source.export(sourceDomain, volume, snapshots.get(0).snapshotId(), false));
             for (SnapshotInfo snapshot : snapshots.subList(1, snapshots.size())) {
                 layers.add(source.export(sourceDomain, volume, snapshot.snapshotId(), true));
             }
-            layers.add(source.export(sourceDomain, volume, null, true));
+            layers.add(top.open());
             long total = layers.stream().mapToLong(VolumeImage::length).sum();
             MessageDigest chain = newDigest();
             long[] before = {0};

@@ -60,6 +60,8 @@ import io.storagebus.schema.VolumeExtendFailed;
 import io.storagebus.schema.VolumeExtended;
 import io.storagebus.schema.MaintenanceDraining;
 import io.storagebus.schema.MoveVolume;
+import io.storagebus.schema.MirrorDone;
+import io.storagebus.schema.MirrorVolume;
 import io.storagebus.schema.VolumeLeaseLost;
 import io.storagebus.schema.VolumeMoved;
 import io.storagebus.schema.VolumeLeaseTakenOver;
@@ -124,6 +126,8 @@ public final class MessageTypes {
             LayerChangeDone.class,
             SwitchToLayer.class,
             StreamLayer.class,
+            MirrorVolume.class,
+            MirrorDone.class,
             DeleteVolume.class,
             CloneVolume.class,
             BackupVolume.class,

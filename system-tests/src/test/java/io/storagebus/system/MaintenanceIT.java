@@ -401,13 +401,20 @@ class MaintenanceIT {
             send("storagebus.subscribers", id, "SubscriberHeartbeat", beat);
         }
 
+        /** The request, read with the schema version its fingerprint names (the docs' table), whichever it is. */
         GenericRecord awaitRequest(String domainId) {
-            long requested = fingerprints.get("MaintenanceRequested/v1");
             return await().atMost(WAIT).until(() -> {
                 for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
                     ByteBuffer value = ByteBuffer.wrap(r.value()).order(ByteOrder.LITTLE_ENDIAN);
-                    if (value.get() == (byte) 0xC3 && value.get() == 0x01 && value.getLong() == requested) {
-                        GenericRecord request = new GenericDatumReader<GenericRecord>(schema("MaintenanceRequested"))
+                    if (value.get() != (byte) 0xC3 || value.get() != 0x01) {
+                        continue;
+                    }
+                    long fingerprint = value.getLong();
+                    String version = fingerprints.entrySet().stream().filter(e -> e.getValue() == fingerprint
+                            && e.getKey().startsWith("MaintenanceRequested/")).map(e -> e.getKey().substring(e.getKey().indexOf('/') + 1))
+                            .findFirst().orElse(null);
+                    if (version != null) {
+                        GenericRecord request = new GenericDatumReader<GenericRecord>(schema("MaintenanceRequested", version))
                                 .read(null, DecoderFactory.get().binaryDecoder(r.value(), 10, r.value().length - 10, null));
                         if (request.get("domainId").toString().equals(domainId)) {
                             return request;
@@ -454,7 +461,11 @@ class MaintenanceIT {
         }
 
         private static Schema schema(String type) throws Exception {
-            return new Schema.Parser().parse(HISTORY.resolve(type).resolve("v1.avsc").toFile());
+            return schema(type, "v1");
+        }
+
+        private static Schema schema(String type, String version) throws Exception {
+            return new Schema.Parser().parse(HISTORY.resolve(type).resolve(version + ".avsc").toFile());
         }
 
         /** Leaves: a tombstone for its key. */

@@ -143,7 +143,18 @@ class VolumeMoveIT {
 
         JsonObject prepare = accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", aHost())));
         awaitTask(prepare.getString("taskId"), "SUCCEEDED");
-        assertError(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", blockDomain)), 409, "VOLUME_IN_USE", null);
+        // Prepared, so live; but no guest is watched there: the host says so, and the volume stays.
+        assertError(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", blockDomain)
+                .put("mirrorBandwidth", -1)), 400, "OUT_OF_RANGE", "mirrorBandwidth");
+        JsonObject live = accepted(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", blockDomain)));
+        assertTrue(live.getBoolean("live"), live.encode());
+        awaitTask(live.getString("taskId"), "FAILED");
+        JsonObject failed = http.get("/api/v1/tasks/" + live.getString("taskId")).json();
+        assertEquals("NO_GUEST", failed.getJsonObject("error").getString("code"), failed.encode());
+        assertEquals("READY", http.get("/api/v1/volumes/" + id).json().getString("status"));
+        try (var left = Files.list(blocks.resolve("volumes"))) {
+            assertTrue(left.noneMatch(p -> p.getFileName().toString().startsWith(id)), "nothing of the move is left in the target");
+        }
         awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/teardown", new JsonObject())).getString("taskId"), "SUCCEEDED");
         assertEquals(fileDomain, http.get("/api/v1/volumes/" + id).json().getString("domainId"));
     }

@@ -57,8 +57,9 @@ public final class Cli {
             new Verb("volumes", "teardown", "VOLUME_ID", "releases the volume from its host",
                     c -> c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/teardown", new JsonObject()))),
             new Verb("volumes", "copy", "VOLUME_ID --to DOMAIN_ID [--name NAME]", "copies a volume into another domain", Cli::copyVolume),
-            new Verb("volumes", "move", "VOLUME_ID --to DOMAIN_ID", "moves a volume no guest uses to another domain, keeping its id (the source is delinked)",
-                    c -> c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/move", new JsonObject().put("targetDomainId", c.required("to"))))),
+            new Verb("volumes", "move", "VOLUME_ID --to DOMAIN_ID [--mirror-bandwidth SIZE_PER_SECOND]",
+                    "moves a volume to another domain, keeping its id (the source is delinked); live, through its guest's QEMU, if prepared",
+                    Cli::moveVolume),
             new Verb("volumes", "clone", "VOLUME_ID --name NAME", "a copy-on-write clone in the same domain (the source becomes its template)",
                     c -> c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/clone", new JsonObject().put("name", c.required("name"))))),
             new Verb("volumes", "delete", "VOLUME_ID [--wipe]", "destroys a volume and all its layers (--wipe: zeros first); its backups stay",
@@ -234,6 +235,14 @@ public final class Cli {
             body.put("name", c.option("name"));
         }
         return c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/copy", body));
+    }
+
+    private static int moveVolume(Invocation c) throws Exception {
+        JsonObject body = new JsonObject().put("targetDomainId", c.required("to"));
+        if (c.option("mirror-bandwidth") != null) {
+            body.put("mirrorBandwidth", c.size("mirror-bandwidth"));
+        }
+        return c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/move", body));
     }
 
     private static int backUp(Invocation c) throws Exception {

@@ -25,11 +25,16 @@ import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.LayerChange;
+import io.storagebus.bus.TaskType;
+import io.storagebus.schema.CancelTask;
 import io.storagebus.schema.LayerChangeDone;
+import io.storagebus.schema.MirrorDone;
+import io.storagebus.schema.MirrorVolume;
 import io.storagebus.schema.MonitorVolume;
 import io.storagebus.schema.RefreshVolume;
 import io.storagebus.schema.StreamLayer;
 import io.storagebus.schema.SwitchToLayer;
+import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeState;
 import io.storagebus.worker.HostDrivers;
 import io.storagebus.worker.WorkerConfig;
@@ -53,11 +58,22 @@ final class GuestCommands {
     private final VolumeLeases leases;
     private final VolumeMonitor monitor;
     private final Predicate<String> prepared;
+    /** Live moves cancelled lately, by task id: a mirror that comes after its cancel is refused. */
+    private final java.util.Set<String> cancelledMoves = java.util.Collections.newSetFromMap(java.util.Collections.synchronizedMap(
+            new java.util.LinkedHashMap<>() {
+                @Override
+                protected boolean removeEldestEntry(java.util.Map.Entry<String, Boolean> eldest) {
+                    return size() > 1024;
+                }
+            }));
+    /** A live move took a prepared volume to another domain. */
+    private final java.util.function.BiConsumer<String, DomainRef> movedTo;
     /** Sends a record without blocking: for answers that come after the command was handled. */
     private final Consumer<ProducerRecord<String, byte[]>> publishLater;
 
     GuestCommands(WorkerConfig config, DriverRegistry drivers, VolumeLeases leases, VolumeMonitor monitor, Predicate<String> prepared,
-                  Consumer<ProducerRecord<String, byte[]>> publishLater) {
+                  java.util.function.BiConsumer<String, DomainRef> movedTo, Consumer<ProducerRecord<String, byte[]>> publishLater) {
+        this.movedTo = movedTo;
         this.config = config;
         this.drivers = drivers;
         this.leases = leases;
@@ -178,6 +194,111 @@ final class GuestCommands {
                 })
                 .onComplete(ar -> publishLater.accept(Records.of(Topics.spmCommands(cmd.getEnvelope().getPool()), cmd.getVolumeId(),
                         done.build())));
+    }
+
+    /**
+     * A live move's second step: the target is admitted under this host's lease and activated,
+     * the guest's QEMU mirrors onto it and pivots; then the source is deactivated here and the
+     * volume is prepared in the target domain. The SPM hears how it went when the mirror ended
+     * ({@link MirrorDone}); a failed or cancelled mirror leaves the guest on the source and
+     * deactivates the target here. Runs as long as the mirror does; other commands go on.
+     */
+    void mirror(MirrorVolume cmd) {
+        MirrorDone.Builder done = MirrorDone.newBuilder().setEnvelope(Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null))
+                .setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId()).setSource(cmd.getSource()).setTarget(cmd.getTarget())
+                .setVolume(cmd.getVolume()).setHostId(config.hostId()).setRequestedAt(cmd.getRequestedAt()).setFrozenBytes(cmd.getFrozenBytes())
+                .setFrozenSha256(cmd.getFrozenSha256()).setMirroredBytes(0);
+        Consumer<MirrorDone.Builder> answer = d -> publishLater.accept(Records.of(Topics.spmCommands(cmd.getEnvelope().getPool()),
+                cmd.getVolumeId(), d.build()));
+        String volumeId = cmd.getVolumeId();
+        if (cancelledMoves.contains(cmd.getTaskId())) {
+            answer.accept(done.setErrorCode("CANCELLED").setErrorMessage("the move was cancelled before host " + config.hostId()
+                    + " started its mirror"));
+            return;
+        }
+        if (!prepared.test(volumeId)) {
+            answer.accept(done.setErrorCode("NOT_PREPARED").setErrorMessage("volume " + volumeId + " is not prepared on host "
+                    + config.hostId() + " any more"));
+            return;
+        }
+        String path;
+        boolean device;
+        try {
+            StorageDriver target = HostDrivers.driver(drivers, config.hostId(), cmd.getTarget());
+            VolumeUri uri = new VolumeUri(cmd.getTarget().getId(), volumeId);
+            long epoch = leases.heldLease(volumeId).orElseThrow(() -> new DriverException(DriverException.Code.CONFLICT,
+                    "host " + config.hostId() + " does not hold the lease of volume " + volumeId)).epoch();
+            target.admitLease(HostDrivers.context(cmd.getTarget()), uri, epoch);
+            device = target.capabilities().contains(Capability.ACTIVATE);
+            path = device ? target.activate(HostDrivers.context(cmd.getTarget()), uri) : guestPath(cmd.getTop());
+        } catch (DriverException e) {
+            answer.accept(done.setErrorCode(e.code().name()).setErrorMessage("host " + config.hostId() + " could not use the target of volume "
+                    + volumeId + ": " + e.getMessage()));
+            return;
+        }
+        monitor.mirror(volumeId, jobId(cmd.getTaskId()), cmd.getTarget(), path, device, cmd.getFormat().name().toLowerCase(java.util.Locale.ROOT),
+                        cmd.getWithBacking(), cmd.getMirrorBandwidth(), (copied, total) -> mirrorProgress(cmd, copied, total))
+                .toCompletionStage().whenCompleteAsync((bytes, e) -> {
+                    if (e == null) {
+                        done.setMirroredBytes(bytes);
+                        movedTo.accept(volumeId, cmd.getTarget());
+                        leases.describe(volumeId, l -> l.usableAt(path, l.allocatedBytes()));
+                        deactivateQuietly(cmd.getSource(), volumeId, "the source, which the guest left");
+                    } else {
+                        Throwable cause = e instanceof java.util.concurrent.CompletionException ? e.getCause() : e;
+                        String code = cause instanceof VolumeMonitor.NoGuest ? "NO_GUEST"
+                                : VolumeMonitor.cancelled(cause) ? "CANCELLED" : "QMP_ERROR";
+                        LOG.warn("host {}: live move of volume {} did not pivot ({}): {}", config.hostId(), volumeId, code, cause.getMessage());
+                        done.setErrorCode(code).setErrorMessage(code.equals("NO_GUEST") ? cause.getMessage()
+                                : "host " + config.hostId() + ": the guest stays on the source: " + cause.getMessage());
+                        deactivateQuietly(cmd.getTarget(), volumeId, "the target, which the guest never used");
+                    }
+                    answer.accept(done);
+                });
+    }
+
+    /** The move's progress, the frozen layers the SPM copied counted in: an event and the task's bytes. */
+    private void mirrorProgress(MirrorVolume cmd, long copied, long total) {
+        Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
+        long done = cmd.getFrozenBytes() + copied;
+        long all = cmd.getFrozenBytes() + total;
+        publishLater.accept(Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumeCopyProgress.newBuilder().setEnvelope(envelope)
+                .setTaskId(cmd.getTaskId()).setSourceVolumeId(cmd.getVolumeId()).setTargetVolumeId(cmd.getVolumeId())
+                .setCopiedBytes(done).setTotalBytes(all).build()));
+        publishLater.accept(WorkerRecords.Task.of(cmd.getTaskId(), TaskType.MOVE_VOLUME, cmd.getVolume(), cmd.getRequestedAt())
+                .progress(envelope, done, all));
+    }
+
+    /** A cancel of a live move: its mirror stops, the guest stays on the source, and the mirror's answer says CANCELLED. */
+    void cancel(CancelTask cancel) {
+        // The SPM may send the mirror after this (it was still copying the frozen layers): remembered, it is refused then.
+        cancelledMoves.add(cancel.getTaskId());
+        monitor.cancelMirror(jobId(cancel.getTaskId())).onSuccess(cancelled -> {
+            if (cancelled) {
+                LOG.info("host {}: cancelled the mirror of task {} (volume {})", config.hostId(), cancel.getTaskId(), cancel.getVolumeId());
+            }
+        });
+    }
+
+    private static String jobId(String taskId) {
+        return "sb-move-" + taskId;
+    }
+
+    private void deactivateQuietly(DomainRef domain, String volumeId, String what) {
+        try {
+            StorageDriver driver = HostDrivers.driver(drivers, config.hostId(), domain);
+            if (driver.capabilities().contains(Capability.ACTIVATE)) {
+                driver.deactivate(HostDrivers.context(domain), new VolumeUri(domain.getId(), volumeId));
+            }
+        } catch (DriverException e) {
+            LOG.warn("host {}: cannot deactivate {} of volume {} in domain {}: {}", config.hostId(), what, volumeId, domain.getId(),
+                    e.getMessage());
+        }
+    }
+
+    /** What a guest opens: a file volume's path, not the {@code file:} URI the driver names it by. */
+    static String guestPath(String location) {
+        return location.startsWith("file:") ? Path.of(java.net.URI.create(location)).toString() : location;
     }
 
     /**

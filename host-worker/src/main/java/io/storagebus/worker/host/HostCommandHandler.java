@@ -54,6 +54,8 @@ import io.storagebus.schema.UnmonitorVolume;
 import io.storagebus.schema.PrepareVolume;
 import io.storagebus.schema.StreamLayer;
 import io.storagebus.schema.SwitchToLayer;
+import io.storagebus.schema.MirrorVolume;
+import io.storagebus.schema.CancelTask;
 import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.VolumeLeaseLost;
 import io.storagebus.schema.VolumeLeaseTakenOver;
@@ -111,7 +113,7 @@ final class HostCommandHandler {
         this.monitor = monitor;
         this.publishLater = publishLater;
         Arrays.setAll(volumeLocks, i -> new Object());
-        GuestCommands guests = new GuestCommands(config, drivers, leases, monitor, prepared::containsKey, publishLater);
+        GuestCommands guests = new GuestCommands(config, drivers, leases, monitor, prepared::containsKey, prepared::replace, publishLater);
         on(PrepareVolume.class, this::prepare);
         on(TeardownVolume.class, this::teardown);
         on(CheckDomainStorage.class, check -> List.of(DomainStorageCheck.answer(check, config.hostId(), config.issuer(), drivers)));
@@ -122,6 +124,14 @@ final class HostCommandHandler {
             return List.of();
         });
         on(SwitchToLayer.class, change -> List.of(guests.switchToLayer(change)));
+        on(MirrorVolume.class, mirror -> {
+            guests.mirror(mirror);
+            return List.of();
+        });
+        on(CancelTask.class, cancel -> {
+            guests.cancel(cancel);
+            return List.of();
+        });
         on(StreamLayer.class, stream -> {
             guests.streamLayer(stream);
             return List.of();
@@ -263,7 +273,7 @@ final class HostCommandHandler {
                 DomainContext domain = context(cmd.getDomain());
                 VolumeInfo info = driver.info(domain, uri);
                 driver.admitLease(domain, uri, lease.epoch());
-                String path = driver.capabilities().contains(Capability.ACTIVATE) ? driver.activate(domain, uri) : guestPath(info.location());
+                String path = driver.capabilities().contains(Capability.ACTIVATE) ? driver.activate(domain, uri) : GuestCommands.guestPath(info.location());
                 long allocated = info.allocatedSize();
                 leases.describe(cmd.getVolumeId(), l -> l.usableAt(path, allocated));
                 prepared.put(cmd.getVolumeId(), cmd.getDomain());
@@ -285,10 +295,6 @@ final class HostCommandHandler {
         return volumeLocks[Math.floorMod(volumeId.hashCode(), volumeLocks.length)];
     }
 
-    /** What a guest opens: a file volume's path, not the {@code file:} URI the driver names it by. */
-    private static String guestPath(String location) {
-        return location.startsWith("file:") ? Path.of(URI.create(location)).toString() : location;
-    }
 
     private List<ProducerRecord<String, byte[]>> teardown(TeardownVolume cmd) {
         Envelope envelope = Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null);
@@ -349,8 +355,14 @@ final class HostCommandHandler {
         return out;
     }
 
-    /** This host's vote: a veto while a guest here uses a volume of the domain, naming them. */
+    /**
+     * This host's vote: a veto while a guest here uses a volume of the domain, naming them,
+     * unless the request drains the domain: then those volumes move away live first.
+     */
     Vote maintenanceVote(MaintenanceRequested request) throws Exception {
+        if (request.getDrainTargetDomainId() != null) {
+            return Vote.consent();
+        }
         List<String> used = monitor.guestVolumes(request.getDomainId()).toCompletionStage().toCompletableFuture()
                 .get(VOTE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
         if (used.isEmpty()) {

@@ -26,6 +26,7 @@ import io.storagebus.schema.DeleteSnapshot;
 import io.storagebus.schema.DeleteVolume;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.LayerChangeDone;
+import io.storagebus.schema.MirrorDone;
 import io.storagebus.schema.MoveVolume;
 import io.storagebus.schema.RestoreBackup;
 import io.storagebus.schema.SnapshotVolume;
@@ -70,6 +71,7 @@ final class SpmCommandHandler {
                 .now(SnapshotVolume.class, snapshots::snapshot)
                 .jobOrNow(DeleteSnapshot.class, snapshots::offlineMerge, snapshots::beginMerge)
                 .jobOrNow(LayerChangeDone.class, snapshots::offlineMerge, snapshots::layerChanged)
+                .now(MirrorDone.class, volumes::mirrored)
                 .job(BackupVolume.class, backups::backup)
                 .job(RestoreBackup.class, backups::restore)
                 .job(DeleteBackup.class, backups::delete)

@@ -70,6 +70,10 @@ final class SpmDrivers {
         return io.storagebus.driver.VolumeFormat.valueOf(format.name());
     }
 
+    static io.storagebus.schema.VolumeFormat schemaFormat(io.storagebus.driver.VolumeFormat format) {
+        return io.storagebus.schema.VolumeFormat.valueOf(format.name());
+    }
+
     static io.storagebus.driver.Allocation driverAllocation(io.storagebus.schema.Allocation allocation) {
         return io.storagebus.driver.Allocation.valueOf(allocation.name());
     }

@@ -1,5 +1,6 @@
 package io.storagebus.worker.spm;
 
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -28,6 +29,8 @@ import io.storagebus.schema.CopyVolume;
 import io.storagebus.schema.CreateVolume;
 import io.storagebus.schema.DeleteVolume;
 import io.storagebus.schema.Envelope;
+import io.storagebus.schema.MirrorDone;
+import io.storagebus.schema.MirrorVolume;
 import io.storagebus.schema.MoveVolume;
 import io.storagebus.schema.VolumeCopied;
 import io.storagebus.schema.VolumeCopyProgress;
@@ -68,7 +71,8 @@ final class VolumeCommands {
 
     SpmCommandHandler.Job move(MoveVolume move, SpmTerm term) {
         return new SpmCommandHandler.Job(move.getTaskId(), List.of(SpmCommandHandler.running(move.getTaskId(), TaskType.MOVE_VOLUME,
-                move.getVolume(), spm.answer(move.getEnvelope(), term))), context -> runMove(move, term, context));
+                move.getVolume(), spm.answer(move.getEnvelope(), term))),
+                context -> move.getHostId() == null ? runMove(move, term, context) : runLiveMove(move, term, context));
     }
 
     SpmCommandHandler.Job delete(DeleteVolume delete, SpmTerm term) {
@@ -189,10 +193,12 @@ final class VolumeCommands {
         try {
             leases.acquire(volumeId);
         } catch (LeaseHeldException e) {
-            return notMoved(cmd, term, "VOLUME_IN_USE", "volume " + volumeId + " is prepared on host " + e.holder().hostId()
+            return notMoved(cmd.getEnvelope(), cmd.getEnvelope().getTimestamp(), cmd.getTaskId(), cmd.getVolume(), term, "VOLUME_IN_USE",
+                    "volume " + volumeId + " is prepared on host " + e.holder().hostId()
                     + " (lease epoch " + e.holder().epoch() + "); tear it down first");
         } catch (Exception e) {
-            return notMoved(cmd, term, "LEASE_UNAVAILABLE", "cannot take the lease of volume " + volumeId + " to move it: " + e);
+            return notMoved(cmd.getEnvelope(), cmd.getEnvelope().getTimestamp(), cmd.getTaskId(), cmd.getVolume(), term, "LEASE_UNAVAILABLE",
+                    "cannot take the lease of volume " + volumeId + " to move it: " + e);
         }
         try {
             StorageDriver from = spm.driver(cmd.getSource());
@@ -208,15 +214,7 @@ final class VolumeCommands {
             Allocation allocation = allocationIn(to, volume);
             VolumeSpec spec = new VolumeSpec(volumeId, volume.getName(), volume.getVirtualSize(), SpmDrivers.driverFormat(volume.getFormat()),
                     SpmDrivers.driverAllocation(allocation));
-            CopyListener progress = (copied, total) -> {
-                SpmCommandHandler.stopIfCancelled(context);
-                Envelope e = spm.answer(cmd.getEnvelope(), term);
-                context.progress(List.of(
-                        Records.of(Topics.EVENTS, volumeId, VolumeCopyProgress.newBuilder().setEnvelope(e).setTaskId(cmd.getTaskId())
-                                .setSourceVolumeId(volumeId).setTargetVolumeId(volumeId).setCopiedBytes(copied).setTotalBytes(total).build()),
-                        WorkerRecords.Task.of(cmd.getTaskId(), TaskType.MOVE_VOLUME, volume, cmd.getEnvelope().getTimestamp())
-                                .progress(e, copied, total)));
-            };
+            CopyListener progress = moveProgress(cmd, term, context);
             CopyResult result = snapshots.isEmpty() ? from.copyTo(source, sourceUri, to, target, spec, progress)
                     : VolumeCopier.copyChain(from, source, sourceUri, snapshots, to, target, spec, progress);
             delinkSource(from, source, sourceUri, to, target, targetUri);
@@ -241,10 +239,151 @@ final class VolumeCommands {
             }
             String code = SpmCommandHandler.failureCode(e, context);
             LOG.warn("epoch {}: volume {} not moved: {} {}", term.epoch(), volumeId, code, e.getMessage());
-            return notMoved(cmd, term, code, e.getMessage());
+            return notMoved(cmd.getEnvelope(), cmd.getEnvelope().getTimestamp(), cmd.getTaskId(), cmd.getVolume(), term, code, e.getMessage());
         } finally {
             releaseQuietly(volumeId);
         }
+    }
+
+    /**
+     * A live move's first step, as a job: the frozen layers (the snapshots) copied and verified
+     * under an empty top in the target, room made there for the mirror, then {@link MirrorVolume}
+     * to the host and the job's end in one transaction. The host's guest keeps writing to the
+     * source, under the host's lease, until its QEMU pivots; the host's {@link MirrorDone} ends
+     * the move ({@link #mirrored}). A term that ends before that transaction runs this again,
+     * and the host has not touched the target yet, so the copy it left is discarded.
+     */
+    private List<ProducerRecord<String, byte[]>> runLiveMove(MoveVolume cmd, SpmTerm term, Handled.JobContext context) {
+        String volumeId = cmd.getVolumeId();
+        try {
+            StorageDriver from = spm.driver(cmd.getSource());
+            StorageDriver to = spm.driver(cmd.getTarget());
+            DomainContext source = SpmDrivers.context(cmd.getSource(), term);
+            DomainContext target = SpmDrivers.context(cmd.getTarget(), term);
+            VolumeUri sourceUri = new VolumeUri(cmd.getSource().getId(), volumeId);
+            VolumeUri targetUri = new VolumeUri(cmd.getTarget().getId(), volumeId);
+            List<SnapshotInfo> snapshots = movableChain(from, source, sourceUri);
+            discardEarlierCopy(to, target, targetUri);
+            VolumeState volume = cmd.getVolume();
+            VolumeSpec spec = new VolumeSpec(volumeId, volume.getName(), volume.getVirtualSize(), SpmDrivers.driverFormat(volume.getFormat()),
+                    SpmDrivers.driverAllocation(allocationIn(to, volume)));
+            CopyResult frozen = VolumeCopier.copyFrozenChain(from, source, sourceUri, snapshots, to, target, spec,
+                    moveProgress(cmd, term, context));
+            VolumeInfo top = roomForMirror(from, source, sourceUri, to, target, targetUri);
+            LOG.info("epoch {}: live move of volume {} to domain {}: {} bytes of frozen layers copied (sha256 {}); host {} mirrors the rest",
+                    term.epoch(), volumeId, cmd.getTarget().getId(), frozen.bytes(), frozen.sha256(), cmd.getHostId());
+            Envelope envelope = spm.answer(cmd.getEnvelope(), term);
+            return List.of(
+                    WorkerRecords.Task.of(cmd.getTaskId(), TaskType.MOVE_VOLUME, volume, cmd.getEnvelope().getTimestamp())
+                            .progress(envelope, frozen.bytes(), null),
+                    Records.of(Topics.hostCommands(cmd.getHostId()), volumeId, MirrorVolume.newBuilder().setEnvelope(envelope)
+                            .setTaskId(cmd.getTaskId()).setVolumeId(volumeId).setSource(cmd.getSource()).setTarget(cmd.getTarget())
+                            .setVolume(volume).setHostId(cmd.getHostId()).setRequestedAt(cmd.getEnvelope().getTimestamp())
+                            .setFrozenBytes(frozen.bytes()).setFrozenSha256(frozen.sha256())
+                            .setTop(top.location()).setFormat(SpmDrivers.schemaFormat(top.format())).setWithBacking(!snapshots.isEmpty())
+                            .setMirrorBandwidth(cmd.getMirrorBandwidth())
+                            .build()),
+                    SpmCommandHandler.jobDone(term, cmd.getTaskId()));
+        } catch (DriverException | RuntimeException e) {
+            if (SpmCommandHandler.abandoned(e, context, term, "live move of " + volumeId)) {
+                return List.of();
+            }
+            String code = SpmCommandHandler.failureCode(e, context);
+            LOG.warn("epoch {}: volume {} not moved live: {} {}", term.epoch(), volumeId, code, e.getMessage());
+            return notMoved(cmd.getEnvelope(), cmd.getEnvelope().getTimestamp(), cmd.getTaskId(), cmd.getVolume(), term, code, e.getMessage());
+        }
+    }
+
+    /**
+     * On storage that grows by extends, the target's top gets room for what the mirror writes:
+     * the source top's allocation and one chunk more for the guest's writes meanwhile. A guest
+     * that writes more than that before the pivot fills it, the mirror fails, and the guest stays
+     * on the source. The top as it is then.
+     */
+    private VolumeInfo roomForMirror(StorageDriver from, DomainContext source, VolumeUri sourceUri, StorageDriver to, DomainContext target,
+                                     VolumeUri targetUri) throws DriverException {
+        VolumeInfo top = to.info(target, targetUri);
+        if (!to.capabilities().contains(Capability.EXTENDABLE) || top.allocatedSize() >= top.virtualSize()) {
+            return top;
+        }
+        long wanted = from.info(source, sourceUri).allocatedSize() + spm.config().extendPolicy().chunk();
+        try {
+            return wanted > top.allocatedSize() ? to.extend(target, targetUri, wanted) : top;
+        } catch (DriverException e) {
+            to.destroy(target, targetUri, false);
+            throw e;
+        }
+    }
+
+    /** What the move's copy reports: progress events and the task's bytes; a cancel stops it here. */
+    private CopyListener moveProgress(MoveVolume cmd, SpmTerm term, Handled.JobContext context) {
+        String volumeId = cmd.getVolumeId();
+        return (copied, total) -> {
+            SpmCommandHandler.stopIfCancelled(context);
+            Envelope e = spm.answer(cmd.getEnvelope(), term);
+            context.progress(List.of(
+                    Records.of(Topics.EVENTS, volumeId, VolumeCopyProgress.newBuilder().setEnvelope(e).setTaskId(cmd.getTaskId())
+                            .setSourceVolumeId(volumeId).setTargetVolumeId(volumeId).setCopiedBytes(copied).setTotalBytes(total).build()),
+                    WorkerRecords.Task.of(cmd.getTaskId(), TaskType.MOVE_VOLUME, cmd.getVolume(), cmd.getEnvelope().getTimestamp())
+                            .progress(e, copied, total)));
+        };
+    }
+
+    /**
+     * The host's answer to a live move. Pivoted: the source, which no one uses any more, is
+     * delinked and the volume's state switches to the target in one transaction with the event
+     * and the task. Not pivoted (failed, cancelled, the guest gone): the guest still has the
+     * source, so the target's copy is destroyed and the volume stays where it was.
+     */
+    List<ProducerRecord<String, byte[]>> mirrored(MirrorDone done, SpmTerm term) {
+        String volumeId = done.getVolumeId();
+        VolumeState volume = done.getVolume();
+        VolumeUri sourceUri = new VolumeUri(done.getSource().getId(), volumeId);
+        VolumeUri targetUri = new VolumeUri(done.getTarget().getId(), volumeId);
+        if (done.getErrorCode() != null) {
+            try {
+                unlessAbsent(() -> spm.driver(done.getTarget()).destroy(SpmDrivers.context(done.getTarget(), term), targetUri, false));
+            } catch (DriverException e) {
+                LOG.warn("epoch {}: the target copy {} of a live move that did not pivot is left behind: {}", term.epoch(), targetUri,
+                        e.getMessage());
+            }
+            LOG.warn("epoch {}: volume {} not moved live: host {} answered {} {}", term.epoch(), volumeId, done.getHostId(),
+                    done.getErrorCode(), done.getErrorMessage());
+            return notMoved(done.getEnvelope(), done.getRequestedAt(), done.getTaskId(), volume, term, done.getErrorCode(), done.getErrorMessage());
+        }
+        try {
+            StorageDriver from = spm.driver(done.getSource());
+            DomainContext source = SpmDrivers.context(done.getSource(), term);
+            unlessAbsent(() -> from.purge(source, sourceUri));
+            from.delink(source, sourceUri);
+        } catch (DriverException e) {
+            // The guest writes to the target now: the volume is there whatever became of the stale source.
+            LOG.warn("epoch {}: volume {} moved live, but its stale source {} could not be delinked: {}", term.epoch(), volumeId, sourceUri,
+                    e.getMessage());
+        }
+        String location = volume.getUri();
+        Allocation allocation = volume.getAllocation();
+        try {
+            StorageDriver to = spm.driver(done.getTarget());
+            location = to.info(SpmDrivers.context(done.getTarget(), term), targetUri).location();
+            allocation = allocationIn(to, volume);
+        } catch (DriverException e) {
+            LOG.warn("epoch {}: cannot read where volume {} is in domain {}: {}", term.epoch(), volumeId, done.getTarget().getId(), e.getMessage());
+        }
+        LOG.info("epoch {}: moved volume {} live from domain {} to {} on host {} ({} bytes copied, {} mirrored)", term.epoch(), volumeId,
+                done.getSource().getId(), done.getTarget().getId(), done.getHostId(), done.getFrozenBytes(), done.getMirroredBytes());
+        Envelope envelope = spm.answer(done.getEnvelope(), term);
+        VolumeState moved = VolumeState.newBuilder(volume).setEnvelope(envelope).setDomainId(done.getTarget().getId()).setUri(location)
+                .setAllocation(allocation).setStatus(VolumeStatus.READY)
+                .setTaskId(done.getTaskId()).setErrorCode(null).setErrorMessage(null).build();
+        return List.of(
+                Records.of(Topics.EVENTS, volumeId, VolumeMoved.newBuilder().setEnvelope(envelope).setTaskId(done.getTaskId())
+                        .setVolumeId(volumeId).setSourceDomainId(done.getSource().getId()).setTargetDomainId(done.getTarget().getId())
+                        .setUri(location).setBytes(done.getFrozenBytes()).setSha256(done.getFrozenSha256()).setCopyMillis(0)
+                        .setVerifyMillis(0).setLive(true).setHostId(done.getHostId()).setMirroredBytes(done.getMirroredBytes()).build()),
+                Records.of(Topics.VOLUME_STATE, volumeId, moved),
+                WorkerRecords.Task.of(done.getTaskId(), TaskType.MOVE_VOLUME, moved, done.getRequestedAt())
+                        .succeeded(envelope, done.getFrozenBytes() + done.getMirroredBytes()));
     }
 
     /**
@@ -343,15 +482,18 @@ final class VolumeCommands {
         }
     }
 
-    private List<ProducerRecord<String, byte[]>> notMoved(MoveVolume cmd, SpmTerm term, String code, String message) {
-        VolumeState volume = cmd.getVolume();
-        Envelope failed = spm.answer(cmd.getEnvelope(), term);
-        List<ProducerRecord<String, byte[]>> out = new ArrayList<>(SpmCommandHandler.taskFailed(cmd.getEnvelope(), failed, MoveVolume.class,
-                TaskType.MOVE_VOLUME, cmd.getTaskId(), volume, code, message));
-        out.add(WorkerRecords.volumeState(volume, failed, cmd.getTaskId(), VolumeStatus.READY, volume.getUri(), volume.getSnapshots(),
-                code, message));
-        out.add(SpmCommandHandler.jobDone(term, cmd.getTaskId()));
-        return out;
+    /**
+     * The move failed: the task (created when the move was asked for) with its reason, the volume
+     * READY where it was; the job, if one still runs, done.
+     */
+    private List<ProducerRecord<String, byte[]>> notMoved(Envelope cause, Instant requestedAt, String taskId, VolumeState volume, SpmTerm term,
+                                                          String code, String message) {
+        Envelope failed = spm.answer(cause, term);
+        return List.of(
+                WorkerRecords.commandFailed(failed, cause, MoveVolume.class.getName(), taskId, volume.getId(), code, message),
+                WorkerRecords.Task.of(taskId, TaskType.MOVE_VOLUME, volume, requestedAt).failed(failed, code, message),
+                WorkerRecords.volumeState(volume, failed, taskId, VolumeStatus.READY, volume.getUri(), volume.getSnapshots(), code, message),
+                SpmCommandHandler.jobDone(term, taskId));
     }
 
     /**

@@ -3,6 +3,7 @@ package io.storagebus.worker.thin;
 import java.nio.file.Path;
 import java.util.Set;
 
+import io.storagebus.worker.qmp.QmpClient;
 import io.storagebus.worker.qmp.QmpException;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
@@ -11,9 +12,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A running guest's side of live snapshots and merges: moving the guest onto a new top layer
- * ({@code blockdev-snapshot-sync}, mode existing) and streaming a layer into the one above it
- * ({@code block-stream}).
+ * A running guest's side of live snapshots, merges and moves: moving the guest onto a new top
+ * layer ({@code blockdev-snapshot-sync}, mode existing), streaming a layer into the one above it
+ * ({@code block-stream}), and mirroring the active layer onto another domain's copy of the chain
+ * and pivoting to it ({@code blockdev-mirror}, {@code job-complete}).
  */
 final class LiveLayers {
     private static final Logger LOG = LoggerFactory.getLogger(LiveLayers.class);
@@ -59,6 +61,63 @@ final class LiveLayers {
                 return true;
             });
         }));
+    }
+
+    /**
+     * A live move: the guest's active layer mirrored onto {@code target} (a path; a block device
+     * when {@code device}), which backs onto copies of the layers below when {@code syncTop}, then
+     * the pivot as soon as the mirror is ready, and the source's nodes let go. Completes with the
+     * bytes QEMU copied once the guest writes to the target; fails with the guest still on the
+     * source, and the target's node removed, otherwise.
+     */
+    Future<Long> mirror(QemuConnection qemu, WatchedVolume w, String jobId, String target, boolean device, String format,
+                        boolean syncTop, long bytesPerSecond) {
+        String node = "sbm" + Integer.toHexString(target.hashCode());
+        JsonObject add = new JsonObject().put("driver", format).put("node-name", node)
+                .put("file", new JsonObject().put("driver", device ? "host_device" : "file").put("filename", target));
+        JsonObject mirror = new JsonObject().put("job-id", jobId).put("device", w.nodeName).put("target", node)
+                .put("sync", syncTop ? "top" : "full").put("speed", bytesPerSecond);
+        return qemu.client().compose(c -> c.execute("query-named-block-nodes").compose(before -> c.execute("blockdev-add", add)
+                .compose(added -> qemu.runMirror(c, jobId, mirror)
+                        .recover(e -> c.execute("blockdev-del", new JsonObject().put("node-name", node))
+                                .transform(ar -> Future.<Long>failedFuture(e))))
+                .map(bytes -> {
+                    String source = w.nodeName;
+                    w.nodeName = node;
+                    LOG.info("host {}: guest on {} moved volume {} live from node {} to {} ({}), {} bytes mirrored", hostId, w.socket,
+                            w.volumeId, source, node, target, bytes);
+                    letGo(c, (JsonArray) before, source);
+                    return bytes;
+                })));
+    }
+
+    /**
+     * Closes the source's nodes once the guest has pivoted away: the top node, then the protocol
+     * node under it, where they were added by name (a guest's {@code -blockdev}); nodes QEMU opened
+     * itself go with their parent. A node that cannot go stays open, which only holds its file.
+     */
+    private void letGo(QmpClient c, JsonArray nodes, String top) {
+        String file = null;
+        for (Object o : nodes) {
+            JsonObject n = (JsonObject) o;
+            if (top.equals(n.getString("node-name"))) {
+                file = n.getString("file");
+            }
+        }
+        String image = file;
+        c.execute("blockdev-del", new JsonObject().put("node-name", top)).onComplete(ar -> {
+            if (ar.failed()) {
+                LOG.info("host {}: source node {} stays open: {}", hostId, top, ar.cause().getMessage());
+                return;
+            }
+            for (Object o : nodes) {
+                JsonObject n = (JsonObject) o;
+                if (image != null && image.equals(n.getString("file")) && PROTOCOL_DRIVERS.contains(n.getString("drv"))) {
+                    c.execute("blockdev-del", new JsonObject().put("node-name", n.getString("node-name")))
+                            .onFailure(e -> LOG.debug("host {}: protocol node {} stays open: {}", hostId, n.getString("node-name"), e.getMessage()));
+                }
+            }
+        });
     }
 
     /** The node whose image is {@code file}: the watched top node when the file is the top. */

@@ -31,6 +31,7 @@ import io.storagebus.schema.VolumeExtended;
 import io.storagebus.schema.VolumeWatermark;
 import io.storagebus.schema.WatermarkReason;
 import io.storagebus.worker.WorkerConfig;
+import io.storagebus.worker.qmp.QmpException;
 import io.storagebus.worker.HostDrivers;
 import io.storagebus.worker.qmp.QmpClient;
 import io.storagebus.worker.watchdog.WatchdogFeed;
@@ -80,6 +81,8 @@ public final class VolumeMonitor implements AutoCloseable {
     private final Map<Path, QemuConnection> qemus = new HashMap<>();
     /** Per volume, the last RefreshVolume being applied; touched on the context only. */
     private final Map<String, Future<Void>> refreshing = new HashMap<>();
+    /** Live moves' mirror jobs running here, by job id, with the QEMU that runs each. */
+    private final Map<String, QemuConnection> mirrors = new HashMap<>();
     private Vertx vertx;
     private Context context;
     private long statsTimer;
@@ -175,6 +178,73 @@ public final class VolumeMonitor implements AutoCloseable {
             }
             return layers.stream(qemus.get(w.socket), w, child, base);
         });
+    }
+
+    /**
+     * A live move: the guest using the volume here mirrors its active layer onto {@code target}
+     * in {@code targetDomain} and pivots to it (see {@link LiveLayers#mirror}); then the volume
+     * is watched there: its allocation read from the target, the write threshold armed on the
+     * new node. Completes with the bytes QEMU copied; fails with {@link NoGuest} when no guest
+     * uses the volume here, and as {@link #cancelled} after {@link #cancelMirror}.
+     */
+    public Future<Long> mirror(String volumeId, String jobId, DomainRef targetDomain, String target, boolean device, String format,
+                               boolean syncTop, long bytesPerSecond, MirrorProgress progress) {
+        return onContext(() -> {
+            WatchedVolume w = watched.get(volumeId);
+            if (w == null) {
+                return Future.failedFuture(new NoGuest("no guest uses volume " + volumeId + " on host " + config.hostId()
+                        + " (it is prepared but not monitored): tear it down to move it offline, or monitor its guest to move it live"));
+            }
+            QemuConnection qemu = qemus.get(w.socket);
+            mirrors.put(jobId, qemu);
+            // QEMU announces no progress of a job: it is read, as often as block stats are.
+            long progressTimer = vertx.setPeriodic(config.blockStatsInterval().toMillis(), t -> qemu.client()
+                    .compose(c -> c.execute("query-block-jobs"))
+                    .onSuccess(jobs -> ((JsonArray) jobs).stream().map(JsonObject.class::cast).filter(j -> jobId.equals(j.getString("device")))
+                            .findFirst().filter(j -> mirrors.containsKey(jobId)) // not once the mirror has ended
+                            .ifPresent(j -> progress.progress(j.getLong("offset", 0L), j.getLong("len", 0L)))));
+            return layers.mirror(qemu, w, jobId, target, device, format, syncTop, bytesPerSecond)
+                    .onComplete(ar -> {
+                        vertx.cancelTimer(progressTimer);
+                        mirrors.remove(jobId);
+                    })
+                    .compose(bytes -> blocking(() -> allocation(targetDomain, volumeId)).map(allocation -> {
+                        w.domain = targetDomain;
+                        w.allocation = allocation;
+                        w.full = !extendable(targetDomain);
+                        w.threshold = 0;
+                        w.highest = 0;
+                        w.highestAtNanos = 0;
+                        arm(w);
+                        return bytes;
+                    }));
+        });
+    }
+
+    /** Cancels a live move's mirror; the guest stays on the source. False when no such mirror runs here. */
+    public Future<Boolean> cancelMirror(String jobId) {
+        return onContext(() -> {
+            QemuConnection qemu = mirrors.get(jobId);
+            return qemu == null ? Future.succeededFuture(false) : qemu.cancelJob(jobId);
+        });
+    }
+
+    /** How far a live move's mirror is, as QEMU's job says: bytes copied of the bytes it knows to copy now. */
+    @FunctionalInterface
+    public interface MirrorProgress {
+        void progress(long copied, long total);
+    }
+
+    /** Whether a mirror failed because it was cancelled. */
+    public static boolean cancelled(Throwable failure) {
+        return failure instanceof QmpException q && QemuConnection.CANCELLED.equals(q.errorClass());
+    }
+
+    /** A guest's command for a volume no guest uses on this host. */
+    public static final class NoGuest extends Exception {
+        NoGuest(String message) {
+            super(message);
+        }
     }
 
     /** What holds a guest stopped while the host's lease watchdog is gone. */

@@ -30,7 +30,8 @@ final class WatchedVolume {
     }
 
     final String volumeId;
-    final DomainRef domain;
+    /** The domain the guest's layers are in; a live move changes it. */
+    DomainRef domain;
     final Path socket;
     /** The QEMU drive (or qdev) of the volume, which I/O error events name. */
     final String drive;

@@ -153,6 +153,18 @@ final class RequestBody {
         }
     }
 
+    /** A whole number of at least {@code min}, or {@code defaultValue} if absent. */
+    long optionalLong(String field, long defaultValue, long min) {
+        if (json.getValue(field) == null) {
+            return defaultValue;
+        }
+        long value = requiredLong(field);
+        if (value < min) {
+            throw ApiError.badField(field, "OUT_OF_RANGE", field + " must be at least " + min + ", got " + value);
+        }
+        return value;
+    }
+
     /** A whole number within {@code min..max}, or {@code defaultValue} if absent. */
     int optionalInt(String field, int defaultValue, int min, int max) {
         Object value = json.getValue(field);

@@ -26,8 +26,7 @@ record VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory 
         router.post("/api/v1/volumes/:id/teardown").handler(ctx -> Answers.accepted(ctx, volumes.teardown(ctx.pathParam("id"),
                 RequestBody.of(ctx, Set.of("hostId")).optionalString("hostId", null), Answers.origin(ctx, issuer))));
         router.post("/api/v1/volumes/:id/copy").handler(this::copy);
-        router.post("/api/v1/volumes/:id/move").handler(ctx -> Answers.accepted(ctx, volumes.move(ctx.pathParam("id"),
-                RequestBody.of(ctx, Set.of("targetDomainId")).requiredString("targetDomainId"), Answers.origin(ctx, issuer))));
+        router.post("/api/v1/volumes/:id/move").handler(this::move);
         router.delete("/api/v1/volumes/:id").handler(ctx -> Answers.accepted(ctx, volumes.delete(ctx.pathParam("id"),
                 "true".equals(ctx.request().getParam("wipe")), Answers.origin(ctx, issuer))));
         router.delete("/api/v1/tasks/:id").handler(ctx -> volumes.cancelTask(ctx.pathParam("id"), Answers.origin(ctx, issuer))
@@ -37,6 +36,13 @@ record VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory 
         router.post("/api/v1/volumes/:id/monitor").handler(this::monitor);
         router.delete("/api/v1/volumes/:id/monitor").handler(ctx -> monitoring(ctx, volumes.unmonitor(ctx.pathParam("id"),
                 Answers.origin(ctx, issuer))));
+    }
+
+    /** Live when the volume is prepared on a host; {@code mirrorBandwidth} (bytes/s) limits the guest's mirror. */
+    private void move(RoutingContext ctx) {
+        RequestBody body = RequestBody.of(ctx, Set.of("targetDomainId", "mirrorBandwidth"));
+        Answers.accepted(ctx, volumes.move(ctx.pathParam("id"), body.requiredString("targetDomainId"),
+                body.optionalLong("mirrorBandwidth", 0, 0), Answers.origin(ctx, issuer)));
     }
 
     private void create(RoutingContext ctx) {

@@ -125,7 +125,8 @@ final class OpenRequest {
         MaintenanceState voting = snapshot(envelope, MaintenanceStatus.VOTING);
         return List.of(new Outgoing(Topics.MAINTENANCE_STATE, domainId, voting), new Outgoing(Topics.EVENTS, domainId,
                 MaintenanceRequested.newBuilder().setEnvelope(envelope).setRequestId(requestId).setDomainId(domainId).setDomainName(domainName)
-                        .setReason(reason).setDeadline(voting.getDeadline()).setVoters(voting.getVoters()).build()));
+                        .setReason(reason).setDeadline(voting.getDeadline()).setVoters(voting.getVoters())
+                        .setDrainTargetDomainId(drainTargetDomainId).build()));
     }
 
     List<Outgoing> cancelled(Envelope envelope) {

@@ -82,6 +82,11 @@ public record Resources(StateView view, ActiveRole role, DriverRegistry drivers,
         return leases.leaseOf(volume.getId()).map(VolumeLease::hostId);
     }
 
+    /** The host a guest may use the volume on: its lease's holder, unless that is the SPM (which holds it to delete or move it offline). */
+    public Optional<String> preparedOnHost(VolumeState volume) {
+        return preparedOn(volume).filter(holder -> io.storagebus.bus.Topics.HOST_ID.matcher(holder).matches());
+    }
+
     public static DomainRef domainRef(DomainState domain) {
         return DomainRef.newBuilder().setId(domain.getId()).setDriver(domain.getDriver()).setProperties(domain.getProperties()).build();
     }

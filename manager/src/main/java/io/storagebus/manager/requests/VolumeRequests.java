@@ -1,5 +1,6 @@
 package io.storagebus.manager.requests;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -150,15 +151,17 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
      * transaction. The volume is {@code MOVING} meanwhile, so nothing else starts on it here; the
      * SPM holds the volume's lease while it moves, so a prepare that comes anyway is refused.
      */
-    public Future<Submitted> move(String volumeId, String targetDomainId, Origin origin) {
+    public Future<Submitted> move(String volumeId, String targetDomainId, long mirrorBandwidth, Origin origin) {
         VolumeState volume = resources.ready(resources.volume(volumeId));
         DomainState source = resources.usable(resources.domain(volume.getDomainId()), null);
         DomainState target = resources.usable(resources.domain(targetDomainId, "targetDomainId"), "targetDomainId");
         String taskId = UUID.randomUUID().toString();
         Envelope envelope = origin.envelope(source.getEnvelope().getPool(), taskId);
-        Move move = moveOf(volume, source, target, envelope);
+        Move move = moveOf(volume, source, target, envelope, mirrorBandwidth);
+        String host = move.command().getHostId();
         return submitter.spmTask(TaskType.MOVE_VOLUME, source.getId(), volume.getId(), move.command(), List.of(), List.of(move.moving()))
-                .map(s -> s.with("targetDomainId", target.getId()));
+                .map(s -> s.with("targetDomainId", target.getId()).with("live", host != null))
+                .map(s -> host == null ? s : s.with("hostId", host));
     }
 
     /**
@@ -170,7 +173,7 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
     public List<Outgoing> drainMove(VolumeState volume, DomainState target, Envelope envelope) {
         resources.ready(volume);
         DomainState source = resources.domain(volume.getDomainId());
-        Move move = moveOf(volume, source, target, envelope);
+        Move move = moveOf(volume, source, target, envelope, 0);
         return List.of(new Outgoing(Topics.spmCommands(envelope.getPool()), volume.getId(), move.command()),
                 TaskSubmitter.pendingTask(TaskType.MOVE_VOLUME, envelope, source.getId(), volume.getId()), move.moving());
     }
@@ -179,7 +182,7 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
     }
 
     /** The command and the MOVING state of a move the volume allows; refused with the reason otherwise. */
-    private Move moveOf(VolumeState volume, DomainState source, DomainState target, Envelope envelope) {
+    private Move moveOf(VolumeState volume, DomainState source, DomainState target, Envelope envelope, long mirrorBandwidth) {
         if (target.getId().equals(source.getId())) {
             throw new Invalid("targetDomainId", "SAME_DOMAIN", "volume '" + volume.getName() + "' is in domain '" + source.getName()
                     + "' already");
@@ -189,10 +192,6 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
             throw new Invalid("targetDomainId", "NOT_FOR_GUESTS", "domain '" + target.getName() + "' (" + target.getDriver()
                     + ") holds backups, which no guest can use; a moved volume must stay usable (POST /api/v1/volumes/{id}/backups copies one there)");
         }
-        resources.preparedOn(volume).ifPresent(host -> {
-            throw new Conflict("VOLUME_IN_USE", "volume '" + volume.getName() + "' is prepared on host " + host
-                    + "; this release moves volumes no guest uses: tear it down first", null);
-        });
         if (!volume.getSnapshots().isEmpty()) {
             if (!resources.capable(target, Capability.SNAPSHOT)) {
                 throw new Invalid("targetDomainId", "NO_SNAPSHOTS_THERE", "volume '" + volume.getName() + "' has "
@@ -224,7 +223,9 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
         }
         String taskId = envelope.getCorrelationId();
         MoveVolume command = MoveVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
-                .setSource(Resources.domainRef(source)).setTarget(Resources.domainRef(target)).setVolume(volume).build();
+                .setSource(Resources.domainRef(source)).setTarget(Resources.domainRef(target)).setVolume(volume)
+                // Prepared on a host: its guest's QEMU mirrors the active layer, a live move.
+                .setHostId(resources.preparedOnHost(volume).orElse(null)).setMirrorBandwidth(mirrorBandwidth).build();
         VolumeState moving = VolumeState.newBuilder(volume).setEnvelope(envelope).setTaskId(taskId).setStatus(VolumeStatus.MOVING)
                 .setErrorCode(null).setErrorMessage(null).build();
         return new Move(command, new Outgoing(Topics.VOLUME_STATE, volume.getId(), moving));
@@ -247,9 +248,14 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
         String pool = resources.domain(task.getDomainId()).getEnvelope().getPool();
         Envelope envelope = origin.envelope(pool, taskId);
         CancelTask command = CancelTask.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(task.getVolumeId()).build();
-        // Keyed as the command it cancels, so the SPM reads it after that one.
-        return role.bus().publish(List.of(new Outgoing(Topics.spmCommands(pool), task.getVolumeId(), command)))
-                .map(v -> new Submitted(taskId, task.getVolumeId()));
+        // Keyed as the command it cancels, so the SPM reads it after that one; a live move's host stops its mirror.
+        List<Outgoing> cancels = new ArrayList<>(List.of(new Outgoing(Topics.spmCommands(pool), task.getVolumeId(), command)));
+        if (type == TaskType.MOVE_VOLUME) {
+            resources.view().volume(task.getVolumeId()).flatMap(resources::preparedOnHost)
+                    .ifPresent(host -> cancels.add(new Outgoing(Topics.hostCommands(host), task.getVolumeId(),
+                            CancelTask.newBuilder(command).setHostId(host).build())));
+        }
+        return role.bus().publish(cancels).map(v -> new Submitted(taskId, task.getVolumeId()));
     }
 
     /** Destroys the volume and all its layers; {@code wipe} overwrites it with zeros first. */
