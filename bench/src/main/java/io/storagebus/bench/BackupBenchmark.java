@@ -7,9 +7,6 @@ import static io.storagebus.bench.BenchSupport.timed;
 import static io.storagebus.bench.Figures.option;
 
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -62,7 +59,7 @@ public final class BackupBenchmark {
              HostWorker worker = new HostWorker(WorkerConfig.of("bench-spm", "default", kafka.bootstrapServers(), zk.connectString())).start();
              Manager manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zk.connectString(), 0)).start()) {
             manager.defaultPoolReady().get(60, TimeUnit.SECONDS);
-            Rest rest = new Rest(manager.baseUrl());
+            BenchRest rest = new BenchRest(manager.baseUrl());
             String files = rest.post("/api/v1/domains", new JsonObject().put("name", "files").put("driver", "file")
                     .put("properties", new JsonObject().put("path", Files.createDirectories(dir.resolve("files")).toString()))).getString("id");
             JsonObject bag = new JsonObject();
@@ -98,17 +95,17 @@ public final class BackupBenchmark {
             Files.delete(downloaded);
             Files.delete(dir.resolve("by-hand.qcow2"));
 
-            Timed full = rest.task("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", objects).put("snapshotId", first));
+            BenchRest.Timed full = rest.task("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", objects).put("snapshotId", first));
             long fullBytes = rest.get("/api/v1/backups/" + full.answer().getString("backupId")).getLong("bytes");
-            Timed restored = rest.task("/api/v1/backups/" + full.answer().getString("backupId") + "/restore",
+            BenchRest.Timed restored = rest.task("/api/v1/backups/" + full.answer().getString("backupId") + "/restore",
                     new JsonObject().put("targetDomainId", files).put("name", "restored-full"));
 
             run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5c 128M 64M", rest.top(volumeId).toString());
             String second = rest.snapshot(volumeId, "second");
-            Timed incremental = rest.task("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", objects)
+            BenchRest.Timed incremental = rest.task("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", objects)
                     .put("snapshotId", second).put("incremental", true));
             long incrementalBytes = rest.get("/api/v1/backups/" + incremental.answer().getString("backupId")).getLong("bytes");
-            Timed restoredChain = rest.task("/api/v1/backups/" + incremental.answer().getString("backupId") + "/restore",
+            BenchRest.Timed restoredChain = rest.task("/api/v1/backups/" + incremental.answer().getString("backupId") + "/restore",
                     new JsonObject().put("targetDomainId", files).put("name", "restored-incremental"));
             double backup = full.seconds();
             double restore = restored.seconds();
@@ -154,63 +151,5 @@ public final class BackupBenchmark {
 
     private static String row(String what, long bytes, double seconds) {
         return String.format(Locale.ROOT, "%-44s %7.1f s  %7.0f MiB/s of data", what, seconds, bytes / (double) MIB / seconds);
-    }
-
-    /** A task's answer and the seconds from its request to its success. */
-    private record Timed(JsonObject answer, double seconds) {
-    }
-
-    /** The REST calls the benchmark makes. */
-    private record Rest(String baseUrl, HttpClient client) {
-        Rest(String baseUrl) {
-            this(baseUrl, HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build());
-        }
-
-        JsonObject get(String path) throws Exception {
-            return new JsonObject(client.send(HttpRequest.newBuilder(URI.create(baseUrl + path)).build(), HttpResponse.BodyHandlers.ofString()).body());
-        }
-
-        JsonObject post(String path, JsonObject body) throws Exception {
-            HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(baseUrl + path)).header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString(body.encode())).build(), HttpResponse.BodyHandlers.ofString());
-            if (r.statusCode() / 100 != 2) {
-                throw new IllegalStateException("POST " + path + ": " + r.statusCode() + " " + r.body());
-            }
-            return new JsonObject(r.body());
-        }
-
-        /** Polls the task every 20 ms: fine enough for operations of seconds. */
-        void awaitTask(String taskId) throws Exception {
-            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
-            while (System.nanoTime() < deadline) {
-                JsonObject task = get("/api/v1/tasks/" + taskId);
-                if ("SUCCEEDED".equals(task.getString("status"))) {
-                    return;
-                }
-                if ("FAILED".equals(task.getString("status"))) {
-                    throw new IllegalStateException("task failed: " + task.encode());
-                }
-                TimeUnit.MILLISECONDS.sleep(20);
-            }
-            throw new IllegalStateException("task " + taskId + " did not end within 30 minutes");
-        }
-
-        /** Posts a request that starts a task and waits for its success, timing both. */
-        Timed task(String path, JsonObject body) throws Exception {
-            long started = System.nanoTime();
-            JsonObject answer = post(path, body);
-            awaitTask(answer.getString("taskId"));
-            return new Timed(answer, (System.nanoTime() - started) / 1e9);
-        }
-
-        String snapshot(String volumeId, String name) throws Exception {
-            JsonObject taken = post("/api/v1/volumes/" + volumeId + "/snapshots", new JsonObject().put("name", name));
-            awaitTask(taken.getString("taskId"));
-            return taken.getString("snapshotId");
-        }
-
-        Path top(String volumeId) throws Exception {
-            return Path.of(URI.create(get("/api/v1/volumes/" + volumeId).getString("uri")));
-        }
     }
 }

@@ -19,6 +19,7 @@ public final class BenchMain {
             case "signatures" -> SignatureBenchmark.main(rest);
             case "create" -> CreateBenchmark.main(rest);
             case "state" -> StateBenchmark.main(rest);
+            case "move" -> MoveBenchmark.main(rest);
             default -> {
                 System.err.println("usage: storagebus bench copy [--size-gib N] [--data-gib N] [--part-size SIZE] [--dir DIR]\n"
                         + "       storagebus bench backup [--size-gib N] [--data-gib N] [--dir DIR]\n"
@@ -27,6 +28,7 @@ public final class BenchMain {
                         + "                               [--write-rate-mb N] [--chunk-mb N] [--capacity SIZE] [--storm S] [--dir DIR]\n"
                         + "                               [--bootstrap-servers B --zookeeper Z]\n"
                         + "       storagebus bench maintenance [--subscribers N] [--rounds N] [--dir DIR]\n"
+                        + "       storagebus bench move [--size-gib N] [--data-gib N] [--write-rate-mb N] [--dir DIR]\n"
                         + "       storagebus bench signatures [--records N]\n"
                         + "       storagebus bench create [--in-flight N] [--creates N] [--rate N] [--rate-seconds S] [--pool-sizes 0,10000,100000]\n"
                         + "                               [--formats raw,qcow2] [--dir DIR] [--url U --token T --bootstrap-servers B]\n"
