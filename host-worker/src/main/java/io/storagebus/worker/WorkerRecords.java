@@ -82,6 +82,11 @@ public final class WorkerRecords {
             return record(envelope, TaskStatus.RUNNING, done, total, null, null, null);
         }
 
+        /** Running, {@code done} bytes of {@code total} (null while unknown), in the phase {@code message} tells people. */
+        public ProducerRecord<String, byte[]> progress(Envelope envelope, long done, Long total, String message) {
+            return record(envelope, TaskStatus.RUNNING, done, total, null, null, message);
+        }
+
         public ProducerRecord<String, byte[]> succeeded(Envelope envelope) {
             return record(envelope, TaskStatus.SUCCEEDED, null, null, null, null, null);
         }

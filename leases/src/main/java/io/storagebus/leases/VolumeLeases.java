@@ -200,6 +200,36 @@ public final class VolumeLeases implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs {@code released} once, when the volume's lease node is gone (given back, or ended with
+     * its holder's session), or at once if there is none now; for as long as {@code wanted}
+     * says so. A ZooKeeper watch, re-armed on every other change of the node, so nothing polls.
+     */
+    public void whenReleased(String volumeId, java.util.function.BooleanSupplier wanted, Runnable released) {
+        java.util.concurrent.atomic.AtomicBoolean fired = new java.util.concurrent.atomic.AtomicBoolean();
+        watchRelease(volumeId, () -> !fired.get() && wanted.getAsBoolean(), () -> {
+            if (fired.compareAndSet(false, true)) {
+                released.run();
+            }
+        });
+    }
+
+    private void watchRelease(String volumeId, java.util.function.BooleanSupplier wanted, Runnable released) {
+        if (!wanted.getAsBoolean()) {
+            return;
+        }
+        try {
+            Stat stat = client.checkExists().usingWatcher((org.apache.curator.framework.api.CuratorWatcher) event ->
+                    watchRelease(volumeId, wanted, released)).forPath(ROOT + "/" + volumeId);
+            if (stat == null) {
+                released.run();
+            }
+        } catch (Exception e) {
+            // The session ended (and with it the SPM's term, which is what wants this) or ZooKeeper is closing.
+            LOG.warn("cannot watch the lease of volume {}: {}", volumeId, e.toString());
+        }
+    }
+
     /** Who holds the volume's lease now, or null. */
     public VolumeLease holderOf(String volumeId) throws Exception {
         try {

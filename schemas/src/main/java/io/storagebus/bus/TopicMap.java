@@ -166,7 +166,7 @@ public final class TopicMap {
     /** The SPM's own record of the long commands it accepted: the same commands, as their senders wrote them. */
     public static final Topic SPM_JOBS = topic("storagebus.pool.<pool>.spm-jobs", Writer.MANAGER, CopyVolume.class, MoveVolume.class, CancelTask.class, DeleteVolume.class,
             BackupVolume.class, RestoreBackup.class, DeleteBackup.class, DeleteSnapshot.class)
-            .and(Writer.HOST, LayerChangeDone.class);
+            .and(Writer.HOST, LayerChangeDone.class, MirrorVolume.class);
     public static final Topic WATERMARKS = topic("storagebus.pool.<pool>.watermarks", Writer.HOST, VolumeWatermark.class);
     public static final Topic HOST_COMMANDS = topic("storagebus.host.<hostId>.commands", Writer.MANAGER, PrepareVolume.class,
             TeardownVolume.class, MonitorVolume.class, UnmonitorVolume.class, DisconnectDomain.class, CheckDomainStorage.class, CancelTask.class)

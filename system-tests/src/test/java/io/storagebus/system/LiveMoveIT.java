@@ -22,6 +22,7 @@ import io.storagebus.bus.Topics;
 import io.storagebus.schema.VolumeMoved;
 import io.storagebus.schema.VolumePrepared;
 import io.storagebus.testkit.QemuProcess;
+import io.storagebus.testkit.StorageBusProcess;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.apache.avro.specific.SpecificRecord;
@@ -283,7 +284,7 @@ class LiveMoveIT {
             var spm = cluster.workers.stream().filter(w -> !w.hostId().equals(guestHost) && w.spmTerm().isPresent()).findFirst()
                     .orElseThrow(() -> new AssertionError("the guest's host is not to be the SPM here"));
             long oldEpoch = spm.spmTerm().orElseThrow().epoch();
-            String taskId = slowMove(id, qmp, 4 * MIB);
+            String taskId = slowMove(id, qmp, blockDomain, 4 * MIB);
             spm.close();
             cluster.workers.remove(spm);
             awaitTask(taskId, "SUCCEEDED");
@@ -303,13 +304,72 @@ class LiveMoveIT {
         cluster.startWorker("host-live-3");
     }
 
-    /** Starts a move held to 1 MiB/s and waits until the guest's QEMU mirrors; its task id. */
-    private String slowMove(String id, ThinVolumes.TestQmp qmp) throws Exception {
-        return slowMove(id, qmp, MIB);
+    /**
+     * The guest's host worker (its own process) killed with -9 during the mirror: its lease ends
+     * with its ZooKeeper session, the SPM gives the move up (HOST_LOST), the volume is READY in
+     * its source with its data, and the target's copy is kept delinked. The guest, which the dead
+     * worker never pivoted, runs on and writes to the source. (The target is a second file domain:
+     * a blockfile target's devices, which the dead worker attached on this one machine, would
+     * stand in the way of the delink here, as they would not on another host's SPM.)
+     */
+    @Test
+    void aLiveMoveWhoseHostWorkerIsKilledStaysOnItsSource() throws Exception {
+        Path qmpDir = Files.createDirectories(tmp.resolve("killed-host"));
+        StorageBusProcess worker = StorageBusProcess.worker(Path.of(System.getProperty("storagebus.dist")), "host-killed",
+                cluster.kafka.bootstrapServers(), cluster.zooKeeper.connectString(), 4000, Files.createDirectories(tmp.resolve("logs")),
+                java.util.Map.of(), List.of("--qmp-dir", qmpDir.toString())).start();
+        Path otherFiles = Files.createDirectories(tmp.resolve("files-2"));
+        String target = created(http.post("/api/v1/domains", new JsonObject().put("name", "files-2").put("driver", "file")
+                .put("properties", new JsonObject().put("path", otherFiles.toString()))));
+        String id;
+        try {
+            await().atMost(WAIT).until(() -> http.get("/api/v1/hosts").array().stream().map(JsonObject.class::cast)
+                    .anyMatch(h -> "host-killed".equals(h.getString("hostId"))));
+            JsonObject v = volume("host-dies", 32 * MIB);
+            id = v.getString("id");
+            run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5d 0 8M", dataOf(v).toString());
+            awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", "host-killed")))
+                    .getString("taskId"), "SUCCEEDED");
+            String path = dataOf(v).toString();
+            List<String> args = new ArrayList<>(List.of("-blockdev", "driver=file,filename=" + path + ",node-name=vol-file",
+                    "-blockdev", "driver=qcow2,file=vol-file,node-name=vol", "-device", "virtio-blk-pci,drive=vol,id=disk0"));
+            args.addAll(ThinVolumes.testMonitor(qmpDir));
+            try (QemuProcess qemu = QemuProcess.start(qmpDir, args); ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(qmpDir.resolve("test.sock"))) {
+                monitor(id, qemu, "vol");
+                String taskId = slowMove(id, qmp, target, MIB);
+                worker.kill();
+                awaitTask(taskId, "FAILED");
+                JsonObject task = http.get("/api/v1/tasks/" + taskId).json();
+                assertEquals("HOST_LOST", task.getJsonObject("error").getString("code"), task.encode());
+                JsonObject volume = http.get("/api/v1/volumes/" + id).json();
+                assertEquals("READY", volume.getString("status"), volume.encode());
+                assertEquals(fileDomain, volume.getString("domainId"), volume.encode());
+                assertEquals(path, dataOf(volume).toString());
+                try (var delinked = Files.list(otherFiles.resolve("delinked"))) {
+                    assertTrue(delinked.anyMatch(p -> p.getFileName().toString().startsWith(id)), "the target's copy is kept, delinked");
+                }
+                assertEquals("running", qmp.status(), "the guest runs on");
+                qmp.qemuIo(GUEST_DISK, "write -P 0x44 9M 1M");
+                assertEquals(0, deviceFailedWrites(qmp));
+                qmp.quit(qemu);
+            }
+        } finally {
+            worker.close();
+        }
+        byte[] image = content(dataOf(http.get("/api/v1/volumes/" + id).json()));
+        for (int mib = 0; mib < 8; mib++) {
+            assertMib(image, mib, 0x5d);
+        }
+        assertMib(image, 9, 0x44);
     }
 
-    private String slowMove(String id, ThinVolumes.TestQmp qmp, long bytesPerSecond) throws Exception {
-        JsonObject accepted = accepted(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", blockDomain)
+    /** Starts a move held to 1 MiB/s and waits until the guest's QEMU mirrors; its task id. */
+    private String slowMove(String id, ThinVolumes.TestQmp qmp) throws Exception {
+        return slowMove(id, qmp, blockDomain, MIB);
+    }
+
+    private String slowMove(String id, ThinVolumes.TestQmp qmp, String targetDomain, long bytesPerSecond) throws Exception {
+        JsonObject accepted = accepted(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", targetDomain)
                 .put("mirrorBandwidth", bytesPerSecond)));
         assertTrue(accepted.getBoolean("live"), accepted.encode());
         await().atMost(WAIT).until(() -> ((JsonArray) qmp.execute("query-block-jobs", null)).size() == 1);

@@ -264,9 +264,10 @@ final class GuestCommands {
         long all = cmd.getFrozenBytes() + total;
         publishLater.accept(Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumeCopyProgress.newBuilder().setEnvelope(envelope)
                 .setTaskId(cmd.getTaskId()).setSourceVolumeId(cmd.getVolumeId()).setTargetVolumeId(cmd.getVolumeId())
-                .setCopiedBytes(done).setTotalBytes(all).build()));
+                .setCopiedBytes(done).setTotalBytes(all).setPhase("mirror").build()));
         publishLater.accept(WorkerRecords.Task.of(cmd.getTaskId(), TaskType.MOVE_VOLUME, cmd.getVolume(), cmd.getRequestedAt())
-                .progress(envelope, done, all));
+                .progress(envelope, done, all, "host " + config.hostId() + "'s guest mirrors the active layer to domain "
+                        + cmd.getTarget().getId() + " (" + copied + " of " + total + " bytes)"));
     }
 
     /** A cancel of a live move: its mirror stops, the guest stays on the source, and the mirror's answer says CANCELLED. */

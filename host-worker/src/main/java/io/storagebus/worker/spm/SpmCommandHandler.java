@@ -27,6 +27,7 @@ import io.storagebus.schema.DeleteVolume;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.LayerChangeDone;
 import io.storagebus.schema.MirrorDone;
+import io.storagebus.schema.MirrorVolume;
 import io.storagebus.schema.MoveVolume;
 import io.storagebus.schema.RestoreBackup;
 import io.storagebus.schema.SnapshotVolume;
@@ -76,7 +77,8 @@ final class SpmCommandHandler {
                 .job(RestoreBackup.class, backups::restore)
                 .job(DeleteBackup.class, backups::delete)
                 .forTheLoop(CancelTask.class)
-                .covering(TopicMap.SPM_COMMANDS);
+                .covering(TopicMap.SPM_COMMANDS)
+                .continuation(MirrorVolume.class, volumes::watchMirror);
     }
 
     Handled handle(ConsumerRecord<String, byte[]> record, SpmTerm term) {
@@ -144,10 +146,10 @@ final class SpmCommandHandler {
     Handled.LongJob resume(String taskId, byte[] commandBytes, SpmTerm term) {
         try {
             SpecificRecord command = codec.decode(commandBytes);
-            Envelope envelope = envelopeOf(command);
-            Job job = envelope != null && envelope.getPool().equals(term.pool()) ? commands.job(command, term) : null;
+            Envelope envelope = commands.resumes(command) ? Envelopes.of(command) : null;
+            Job job = envelope != null && envelope.getPool().equals(term.pool()) ? commands.resumed(command, term) : null;
             if (job != null) {
-                LOG.info("epoch {}: resuming {} task {} left by an earlier term", term.epoch(), command.getSchema().getName(), taskId);
+                LOG.info("epoch {}: resuming {} task {} from the jobs topic", term.epoch(), command.getSchema().getName(), taskId);
                 return job.run();
             }
             LOG.warn("epoch {}: job {} on the jobs topic is not a job of this pool; ignored", term.epoch(), taskId);

@@ -299,6 +299,17 @@ final class SpmCommandLoop {
         pending.forEach((taskId, command) -> submit(taskId, handler.resume(taskId, command, term)));
     }
 
+    /**
+     * What a job continues as: the record its outcome put on the jobs topic under its own task id
+     * (a live move handed to its host goes on as the watch of that host), run now that it is
+     * committed, as a later term would resume it.
+     */
+    private java.util.Optional<byte[]> continuation(Outcome outcome) {
+        String jobs = Topics.spmJobs(term.pool());
+        return outcome.records().stream().filter(r -> jobs.equals(r.topic()) && outcome.jobId().equals(r.key()) && r.value() != null)
+                .map(ProducerRecord::value).findFirst();
+    }
+
     /** A finished job's records, for the loop thread to commit. */
     private record Outcome(String jobId, List<ProducerRecord<String, byte[]>> records) {
     }
@@ -353,6 +364,7 @@ final class SpmCommandLoop {
             batch.forEach(o -> {
                 activeJobs.remove(o.jobId());
                 cancelledJobs.remove(o.jobId());
+                continuation(o).ifPresent(next -> submit(o.jobId(), handler.resume(o.jobId(), next, term)));
             });
         } catch (ProducerFencedException | InvalidProducerEpochException e) {
             throw e;

@@ -48,6 +48,8 @@ final class SpmCommandRegistry {
     }
 
     private final Map<Class<?>, Entry<?>> entries = new LinkedHashMap<>();
+    /** Jobs that only a job's own outcome puts on the jobs topic (what it continues as), never a command on the SPM's topic. */
+    private final Map<Class<?>, Entry<?>> continuations = new LinkedHashMap<>();
 
     <C extends SpecificRecord> SpmCommandRegistry now(Class<C> type, Now<C> handler) {
         return add(new Entry<>(type, null, handler));
@@ -60,6 +62,18 @@ final class SpmCommandRegistry {
     /** A command the command loop acts on itself, on its jobs (a cancellation): covered here, handled there. */
     <C extends SpecificRecord> SpmCommandRegistry forTheLoop(Class<C> type) {
         return add(new Entry<>(type, null, null));
+    }
+
+    /**
+     * What a job continues as once its outcome is committed: a record it put on the jobs topic
+     * under its own task id (a live move in its host's hands, say). Resumed from the jobs topic
+     * like any job; refused on the SPM's command topic.
+     */
+    <C extends SpecificRecord> SpmCommandRegistry continuation(Class<C> type, Later<C> job) {
+        if (continuations.putIfAbsent(type, new Entry<>(type, job, null)) != null) {
+            throw new IllegalArgumentException(type.getSimpleName() + " is registered twice");
+        }
+        return this;
     }
 
     /** A command that runs as a job when {@code job} says so (it returns non-null), else completes now. */
@@ -91,8 +105,19 @@ final class SpmCommandRegistry {
         return entries.containsKey(command.getClass());
     }
 
+    /** Whether a record of the jobs topic is one the SPM resumes: a command, or a continuation. */
+    boolean resumes(SpecificRecord record) {
+        return handles(record) || continuations.containsKey(record.getClass());
+    }
+
     Set<Class<?>> types() {
         return Set.copyOf(entries.keySet());
+    }
+
+    /** The job a record of the jobs topic runs as: a command's, or a continuation's; null when it completes now. */
+    SpmCommandHandler.Job resumed(SpecificRecord record, SpmTerm term) {
+        Entry<?> continuation = continuations.get(record.getClass());
+        return continuation != null ? continuation.job(record, term) : job(record, term);
     }
 
     /** The job the command runs as, or null when it completes now. */

@@ -3,6 +3,12 @@ package io.storagebus.worker.spm;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.storagebus.bus.Records;
 import io.storagebus.bus.TaskType;
@@ -22,6 +28,7 @@ import io.storagebus.driver.VolumeSpec;
 import io.storagebus.driver.VolumeUri;
 import io.storagebus.leases.LeaseHeldException;
 import io.storagebus.leases.SpmTerm;
+import io.storagebus.leases.VolumeLease;
 import io.storagebus.leases.VolumeLeases;
 import io.storagebus.schema.Allocation;
 import io.storagebus.schema.CloneVolume;
@@ -54,8 +61,10 @@ final class VolumeCommands {
     private static final Logger LOG = LoggerFactory.getLogger(VolumeCommands.class);
 
     private final SpmDrivers spm;
-    /** The volumes' leases, which the SPM holds while it deletes or moves one. */
+    /** The volumes' leases, which the SPM holds while it deletes or moves one, and watches while a host mirrors one. */
     private final VolumeLeases leases;
+    /** The watches of live moves in their hosts' hands, by task id: switched off when the move is decided. */
+    private final Map<String, AtomicBoolean> mirrorWatches = new ConcurrentHashMap<>();
 
     VolumeCommands(SpmDrivers spm, VolumeLeases leases) {
         this.spm = spm;
@@ -77,7 +86,7 @@ final class VolumeCommands {
 
     SpmCommandHandler.Job delete(DeleteVolume delete, SpmTerm term) {
         return new SpmCommandHandler.Job(delete.getTaskId(), List.of(SpmCommandHandler.running(delete.getTaskId(), TaskType.DELETE_VOLUME,
-                delete.getVolume(), spm.answer(delete.getEnvelope(), term))), context -> runDelete(delete, term));
+                delete.getVolume(), spm.answer(delete.getEnvelope(), term))), context -> runDelete(delete, term, context));
     }
 
     List<ProducerRecord<String, byte[]>> create(CreateVolume cmd, SpmTerm term) {
@@ -191,7 +200,7 @@ final class VolumeCommands {
     private List<ProducerRecord<String, byte[]>> runMove(MoveVolume cmd, SpmTerm term, Handled.JobContext context) {
         String volumeId = cmd.getVolumeId();
         try {
-            leases.acquire(volumeId);
+            acquireForJob(volumeId, context);
         } catch (LeaseHeldException e) {
             return notMoved(cmd.getEnvelope(), cmd.getEnvelope().getTimestamp(), cmd.getTaskId(), cmd.getVolume(), term, "VOLUME_IN_USE",
                     "volume " + volumeId + " is prepared on host " + e.holder().hostId()
@@ -273,17 +282,19 @@ final class VolumeCommands {
             LOG.info("epoch {}: live move of volume {} to domain {}: {} bytes of frozen layers copied (sha256 {}); host {} mirrors the rest",
                     term.epoch(), volumeId, cmd.getTarget().getId(), frozen.bytes(), frozen.sha256(), cmd.getHostId());
             Envelope envelope = spm.answer(cmd.getEnvelope(), term);
+            MirrorVolume mirror = MirrorVolume.newBuilder().setEnvelope(envelope)
+                    .setTaskId(cmd.getTaskId()).setVolumeId(volumeId).setSource(cmd.getSource()).setTarget(cmd.getTarget())
+                    .setVolume(volume).setHostId(cmd.getHostId()).setRequestedAt(cmd.getEnvelope().getTimestamp())
+                    .setFrozenBytes(frozen.bytes()).setFrozenSha256(frozen.sha256())
+                    .setTop(top.location()).setFormat(SpmDrivers.schemaFormat(top.format())).setWithBacking(!snapshots.isEmpty())
+                    .setMirrorBandwidth(cmd.getMirrorBandwidth()).build();
             return List.of(
                     WorkerRecords.Task.of(cmd.getTaskId(), TaskType.MOVE_VOLUME, volume, cmd.getEnvelope().getTimestamp())
-                            .progress(envelope, frozen.bytes(), null),
-                    Records.of(Topics.hostCommands(cmd.getHostId()), volumeId, MirrorVolume.newBuilder().setEnvelope(envelope)
-                            .setTaskId(cmd.getTaskId()).setVolumeId(volumeId).setSource(cmd.getSource()).setTarget(cmd.getTarget())
-                            .setVolume(volume).setHostId(cmd.getHostId()).setRequestedAt(cmd.getEnvelope().getTimestamp())
-                            .setFrozenBytes(frozen.bytes()).setFrozenSha256(frozen.sha256())
-                            .setTop(top.location()).setFormat(SpmDrivers.schemaFormat(top.format())).setWithBacking(!snapshots.isEmpty())
-                            .setMirrorBandwidth(cmd.getMirrorBandwidth())
-                            .build()),
-                    SpmCommandHandler.jobDone(term, cmd.getTaskId()));
+                            .progress(envelope, frozen.bytes(), null, "host " + cmd.getHostId() + "'s guest mirrors the active layer to domain "
+                                    + cmd.getTarget().getId()),
+                    Records.of(Topics.hostCommands(cmd.getHostId()), volumeId, mirror),
+                    // The job goes on as the watch of the host's lease (watchMirror), until the host answers.
+                    Records.of(Topics.spmJobs(term.pool()), cmd.getTaskId(), mirror));
         } catch (DriverException | RuntimeException e) {
             if (SpmCommandHandler.abandoned(e, context, term, "live move of " + volumeId)) {
                 return List.of();
@@ -315,34 +326,96 @@ final class VolumeCommands {
         }
     }
 
-    /** What the move's copy reports: progress events and the task's bytes; a cancel stops it here. */
+    /** What the move's copy reports: progress events and the task's bytes, with its phase; a cancel stops it here. */
     private CopyListener moveProgress(MoveVolume cmd, SpmTerm term, Handled.JobContext context) {
         String volumeId = cmd.getVolumeId();
+        String phase = cmd.getHostId() == null ? "copying the volume's layers to domain " + cmd.getTarget().getId()
+                : "copying the snapshot layers to domain " + cmd.getTarget().getId() + "; then host " + cmd.getHostId()
+                        + "'s guest mirrors the active layer";
         return (copied, total) -> {
             SpmCommandHandler.stopIfCancelled(context);
             Envelope e = spm.answer(cmd.getEnvelope(), term);
             context.progress(List.of(
                     Records.of(Topics.EVENTS, volumeId, VolumeCopyProgress.newBuilder().setEnvelope(e).setTaskId(cmd.getTaskId())
-                            .setSourceVolumeId(volumeId).setTargetVolumeId(volumeId).setCopiedBytes(copied).setTotalBytes(total).build()),
+                            .setSourceVolumeId(volumeId).setTargetVolumeId(volumeId).setCopiedBytes(copied).setTotalBytes(total)
+                            .setPhase(LAYERS).build()),
                     WorkerRecords.Task.of(cmd.getTaskId(), TaskType.MOVE_VOLUME, cmd.getVolume(), cmd.getEnvelope().getTimestamp())
-                            .progress(e, copied, total)));
+                            .progress(e, copied, total, phase)));
         };
     }
 
+    /** {@link VolumeCopyProgress#getPhase} of a move's copy of layers by the SPM. */
+    static final String LAYERS = "layers";
+
+    /** The code of a live move given up because its host let go of the volume's lease without answering. */
+    static final String HOST_LOST = "HOST_LOST";
+
     /**
-     * The host's answer to a live move. Pivoted: the source, which no one uses any more, is
-     * delinked and the volume's state switches to the target in one transaction with the event
-     * and the task. Not pivoted (failed, cancelled, the guest gone): the guest still has the
-     * source, so the target's copy is destroyed and the volume stays where it was.
+     * A live move in its host's hands, as the jobs topic keeps it: the SPM watches the volume's
+     * lease (a ZooKeeper watch, no polling) and, if it ends before the host answered (the host's
+     * worker died, or lost ZooKeeper), answers for the host with {@link #HOST_LOST} on the SPM's
+     * topic, keyed by the volume, so it is decided after any answer the host sent before. The
+     * watch ends with the term.
+     */
+    SpmCommandHandler.Job watchMirror(MirrorVolume cmd, SpmTerm term) {
+        return new SpmCommandHandler.Job(cmd.getTaskId(), List.of(), context -> {
+            AtomicBoolean watching = new AtomicBoolean(true);
+            mirrorWatches.put(cmd.getTaskId(), watching);
+            leases.whenReleased(cmd.getVolumeId(), () -> watching.get() && !context.cancelled(), () -> {
+                mirrorWatches.remove(cmd.getTaskId(), watching);
+                LOG.warn("epoch {}: host {} let go of volume {} during its live move (task {}) without answering", term.epoch(),
+                        cmd.getHostId(), cmd.getVolumeId(), cmd.getTaskId());
+                context.progress(List.of(Records.of(Topics.spmCommands(term.pool()), cmd.getVolumeId(), MirrorDone.newBuilder()
+                        .setEnvelope(spm.answer(cmd.getEnvelope(), term)).setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId())
+                        .setSource(cmd.getSource()).setTarget(cmd.getTarget()).setVolume(cmd.getVolume()).setHostId(cmd.getHostId())
+                        .setRequestedAt(cmd.getRequestedAt()).setFrozenBytes(cmd.getFrozenBytes()).setFrozenSha256(cmd.getFrozenSha256())
+                        .setMirroredBytes(0).setErrorCode(HOST_LOST).setErrorMessage("host " + cmd.getHostId()
+                                + " let go of the volume's lease during the mirror without answering (its worker stopped, or lost ZooKeeper)")
+                        .build())));
+            });
+            return List.of();
+        });
+    }
+
+    /**
+     * The host's answer to a live move (or the SPM's, for a host that was lost). Pivoted: the
+     * source, which no one uses any more, is delinked and the volume's state switches to the
+     * target in one transaction with the event and the task. Not pivoted (failed, cancelled, the
+     * guest gone): the guest still has the source, the volume stays where it was, and the
+     * target's copy is destroyed, or kept delinked when the host could not follow QEMU to the
+     * end of the mirror (QMP_ERROR) or was lost. An answer about a move already decided (the storage shows it:
+     * a source or a target no longer live) changes nothing; every answer ends the move's watch.
      */
     List<ProducerRecord<String, byte[]>> mirrored(MirrorDone done, SpmTerm term) {
         String volumeId = done.getVolumeId();
         VolumeState volume = done.getVolume();
         VolumeUri sourceUri = new VolumeUri(done.getSource().getId(), volumeId);
         VolumeUri targetUri = new VolumeUri(done.getTarget().getId(), volumeId);
+        Optional<String> decided = decidedAlready(done, term);
+        if (decided.isPresent() || !HOST_LOST.equals(done.getErrorCode())) {
+            stopWatching(done.getTaskId());
+        }
+        if (decided.isPresent()) {
+            LOG.warn("epoch {}: {} answer about the live move of volume {} (task {}) ignored: {}", term.epoch(),
+                    done.getErrorCode() == null ? "a pivoted" : done.getErrorCode(), volumeId, done.getTaskId(), decided.get());
+            return List.of(SpmCommandHandler.jobDone(term, done.getTaskId()));
+        }
+        if (HOST_LOST.equals(done.getErrorCode())) {
+            return hostLost(done, term);
+        }
         if (done.getErrorCode() != null) {
+            // QEMU's end of a mirror is unknown to a host that lost its connection to it: that copy is kept, delinked.
+            boolean keep = "QMP_ERROR".equals(done.getErrorCode());
             try {
-                unlessAbsent(() -> spm.driver(done.getTarget()).destroy(SpmDrivers.context(done.getTarget(), term), targetUri, false));
+                StorageDriver to = spm.driver(done.getTarget());
+                DomainContext target = SpmDrivers.context(done.getTarget(), term);
+                unlessAbsent(() -> {
+                    if (keep) {
+                        to.delink(target, targetUri);
+                    } else {
+                        to.destroy(target, targetUri, false);
+                    }
+                });
             } catch (DriverException e) {
                 LOG.warn("epoch {}: the target copy {} of a live move that did not pivot is left behind: {}", term.epoch(), targetUri,
                         e.getMessage());
@@ -383,7 +456,84 @@ final class VolumeCommands {
                         .setVerifyMillis(0).setLive(true).setHostId(done.getHostId()).setMirroredBytes(done.getMirroredBytes()).build()),
                 Records.of(Topics.VOLUME_STATE, volumeId, moved),
                 WorkerRecords.Task.of(done.getTaskId(), TaskType.MOVE_VOLUME, moved, done.getRequestedAt())
-                        .succeeded(envelope, done.getFrozenBytes() + done.getMirroredBytes()));
+                        .succeeded(envelope, done.getFrozenBytes() + done.getMirroredBytes()),
+                SpmCommandHandler.jobDone(term, done.getTaskId()));
+    }
+
+    /** The move is decided: its host's lease is no longer watched. */
+    private void stopWatching(String taskId) {
+        AtomicBoolean watching = mirrorWatches.remove(taskId);
+        if (watching != null) {
+            watching.set(false);
+        }
+    }
+
+    /**
+     * Why an answer comes too late, if it does: the move it is about was decided before (its
+     * source delinked by a pivot, or its target removed or delinked when it was given up). A
+     * storage that cannot say is no reason to ignore the answer.
+     */
+    private Optional<String> decidedAlready(MirrorDone done, SpmTerm term) {
+        VolumeUri sourceUri = new VolumeUri(done.getSource().getId(), done.getVolumeId());
+        VolumeUri targetUri = new VolumeUri(done.getTarget().getId(), done.getVolumeId());
+        try {
+            if (!live(spm.driver(done.getSource()), SpmDrivers.context(done.getSource(), term), sourceUri)) {
+                return Optional.of("its source " + sourceUri + " is no longer live: the guest pivoted before");
+            }
+            if (!live(spm.driver(done.getTarget()), SpmDrivers.context(done.getTarget(), term), targetUri)) {
+                return Optional.of("its target copy " + targetUri + " is no longer live: the move was given up before");
+            }
+        } catch (DriverException e) {
+            LOG.warn("epoch {}: cannot tell whether the live move of {} was decided: {}", term.epoch(), done.getVolumeId(), e.getMessage());
+        }
+        return Optional.empty();
+    }
+
+    private static boolean live(StorageDriver driver, DomainContext domain, VolumeUri volume) throws DriverException {
+        try {
+            driver.info(domain, volume);
+            return true;
+        } catch (DriverException e) {
+            if (e.code() == DriverException.Code.NOT_FOUND) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * The host let go of the lease without answering. If no one holds the lease now, no guest
+     * writes under it: the volume stays the source, which the guest used unless it pivoted just
+     * before its host stopped; the target's copy is delinked, not destroyed, so the writes of
+     * that rare case are not lost either. A lease held again means a host has the volume: the
+     * answer is stale and the move is left as it is.
+     */
+    private List<ProducerRecord<String, byte[]>> hostLost(MirrorDone done, SpmTerm term) {
+        String volumeId = done.getVolumeId();
+        try {
+            VolumeLease holder = leases.holderOf(volumeId);
+            if (holder != null) {
+                LOG.warn("epoch {}: volume {} is leased again (host {}, epoch {}); its live move's HOST_LOST is stale", term.epoch(), volumeId,
+                        holder.hostId(), holder.epoch());
+                return List.of();
+            }
+        } catch (Exception e) {
+            // Its watch, resumed by the next term from the jobs topic, answers again.
+            LOG.warn("epoch {}: cannot tell who holds volume {} ({}); its live move is decided by the next term", term.epoch(), volumeId,
+                    e.toString());
+            return List.of();
+        }
+        VolumeUri targetUri = new VolumeUri(done.getTarget().getId(), volumeId);
+        String kept;
+        try {
+            spm.driver(done.getTarget()).delink(SpmDrivers.context(done.getTarget(), term), targetUri);
+            kept = "; its copy in domain " + done.getTarget().getId() + " is kept delinked";
+        } catch (DriverException e) {
+            kept = "; its copy in domain " + done.getTarget().getId() + " could not be delinked: " + e.getMessage();
+        }
+        LOG.warn("epoch {}: live move of volume {} given up: {}{}", term.epoch(), volumeId, done.getErrorMessage(), kept);
+        return notMoved(done.getEnvelope(), done.getRequestedAt(), done.getTaskId(), done.getVolume(), term, HOST_LOST,
+                done.getErrorMessage() + "; the volume stays in its source domain" + kept);
     }
 
     /**
@@ -502,10 +652,10 @@ final class VolumeCommands {
      * since: the SPM holds the volume's lease while it destroys, so a host that has it makes the
      * delete fail, and a host that asks for it meanwhile is refused.
      */
-    private List<ProducerRecord<String, byte[]>> runDelete(DeleteVolume cmd, SpmTerm term) {
+    private List<ProducerRecord<String, byte[]>> runDelete(DeleteVolume cmd, SpmTerm term, Handled.JobContext context) {
         VolumeState volume = cmd.getVolume();
         try {
-            leases.acquire(cmd.getVolumeId());
+            acquireForJob(cmd.getVolumeId(), context);
         } catch (LeaseHeldException e) {
             LOG.warn("epoch {}: volume {} not deleted: {}", term.epoch(), cmd.getVolumeId(), e.getMessage());
             return notDeleted(cmd, term, "VOLUME_IN_USE", "volume " + cmd.getVolumeId() + " is prepared on host " + e.holder().hostId()
@@ -541,6 +691,37 @@ final class VolumeCommands {
             return List.of();
         }
     }
+
+    /**
+     * Takes the volume's lease for a job. A lease an SPM holds is an earlier term's run of the
+     * same job (the manager starts one task at a time on a volume), still stopping or gone with
+     * that SPM's session: it is waited for, without polling, for as long as this term lasts. A
+     * host's lease is refused ({@link LeaseHeldException}): a guest may be using the volume.
+     */
+    private void acquireForJob(String volumeId, Handled.JobContext context) throws Exception {
+        while (true) {
+            try {
+                leases.acquire(volumeId);
+                return;
+            } catch (LeaseHeldException e) {
+                if (!e.holder().hostId().startsWith(SPM_HOLDER)) {
+                    throw e;
+                }
+                LOG.info("volume {}'s lease is held by {} (an earlier SPM term's job, stopping): waiting for it", volumeId,
+                        e.holder().hostId());
+                CountDownLatch released = new CountDownLatch(1);
+                leases.whenReleased(volumeId, () -> !context.cancelled(), released::countDown);
+                while (!released.await(1, TimeUnit.SECONDS)) {
+                    if (context.cancelled()) {
+                        throw new IllegalStateException("the SPM term ended while waiting for the lease of volume " + volumeId);
+                    }
+                }
+            }
+        }
+    }
+
+    /** How the SPM's leases name their holder: {@code spm:<hostId>}. */
+    private static final String SPM_HOLDER = "spm:";
 
     /** A lease left behind goes with the SPM's session; until then a prepare of the (deleted) volume is refused anyway. */
     private void releaseQuietly(String volumeId) {
