@@ -23,6 +23,7 @@ import io.storagebus.schema.VolumeMoved;
 import io.storagebus.schema.VolumePrepared;
 import io.storagebus.testkit.QemuProcess;
 import io.storagebus.testkit.StorageBusProcess;
+import io.storagebus.worker.HostWorker;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.apache.avro.specific.SpecificRecord;
@@ -361,6 +362,66 @@ class LiveMoveIT {
             assertMib(image, mib, 0x5d);
         }
         assertMib(image, 9, 0x44);
+    }
+
+    /**
+     * Thin provisioning during a live move onto block storage, in a pool whose extend chunk is
+     * 4 MiB: the target's top starts with the source top's allocation and one chunk; the guest
+     * writes 12 MiB more while a mirror held to 4 MiB/s runs, so the mirror fills the target,
+     * whose write threshold the host watches: the SPM extends the target in its own domain while
+     * the guest still runs on the source, the mirror completes and the guest never fails a write.
+     */
+    @Test
+    void aThinTargetGrowsWhileTheMirrorWritesToIt() throws Exception {
+        String pool = "thinpool";
+        HostWorker thinHost = cluster.startWorker("thin-1", c -> io.storagebus.worker.WorkerConfig.of("thin-1", pool,
+                cluster.kafka.bootstrapServers(), cluster.zooKeeper.connectString())
+                .withExtendPolicy(new io.storagebus.worker.thin.ExtendPolicy(4 * MIB, 50, 0), Duration.ofMillis(500)));
+        try {
+            String files = created(http.post("/api/v1/domains", new JsonObject().put("name", "thin-files").put("driver", "file").put("pool", pool)
+                    .put("properties", new JsonObject().put("path", Files.createDirectories(tmp.resolve("thin-files")).toString()))));
+            String thinBlocks = created(http.post("/api/v1/domains", new JsonObject().put("name", "thin-blocks").put("driver", "blockfile")
+                    .put("pool", pool).put("properties", new JsonObject().put("path", Files.createDirectories(tmp.resolve("thin-blocks")).toString()))));
+            JsonObject accepted = accepted(http.post("/api/v1/domains/" + files + "/volumes",
+                    new JsonObject().put("name", "grows-while-moving").put("virtualSize", 32 * MIB).put("format", "qcow2")));
+            awaitTask(accepted.getString("taskId"), "SUCCEEDED");
+            String id = accepted.getString("volumeId");
+            JsonObject v = http.get("/api/v1/volumes/" + id).json();
+            run("qemu-io", "-f", "qcow2", "-c", "write -P 0x31 0 4M", dataOf(v).toString());
+            awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", "thin-1"))).getString("taskId"),
+                    "SUCCEEDED");
+            Path vm = tmp.resolve("thin-vm");
+            List<String> args = new ArrayList<>(List.of("-blockdev", "driver=file,filename=" + dataOf(v) + ",node-name=vol-file",
+                    "-blockdev", "driver=qcow2,file=vol-file,node-name=vol", "-device", "virtio-blk-pci,drive=vol,id=disk0"));
+            args.addAll(ThinVolumes.testMonitor(vm));
+            try (QemuProcess qemu = QemuProcess.start(vm, args); ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
+                monitor(id, qemu, "vol");
+                String taskId = slowMove(id, qmp, thinBlocks, 4 * MIB);
+                for (int mib = 8; mib < 20; mib++) {
+                    qmp.qemuIo(GUEST_DISK, "write -P " + (0x40 + mib) + " " + mib + "M 1M");
+                }
+                awaitTask(taskId, "SUCCEEDED");
+                List<io.storagebus.schema.VolumeExtended> extended = events(io.storagebus.schema.VolumeExtended.class).stream()
+                        .filter(e -> e.getVolumeId().equals(id) && e.getDomainId().equals(thinBlocks)).toList();
+                VolumeMoved moved = liveMoves(id).get(0);
+                assertTrue(extended.stream().anyMatch(e -> e.getEnvelope().getTimestamp().isBefore(moved.getEnvelope().getTimestamp())),
+                        "the target was extended during the mirror: " + extended);
+                assertEquals(0, deviceFailedWrites(qmp), "the guest never failed a write");
+                assertEquals("running", qmp.status());
+                qmp.quit(qemu);
+            }
+            byte[] image = content(dataOf(http.get("/api/v1/volumes/" + id).json()));
+            for (int mib = 0; mib < 4; mib++) {
+                assertMib(image, mib, 0x31);
+            }
+            for (int mib = 8; mib < 20; mib++) {
+                assertMib(image, mib, 0x40 + mib);
+            }
+            awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/teardown", new JsonObject())).getString("taskId"), "SUCCEEDED");
+        } finally {
+            thinHost.close();
+            cluster.workers.remove(thinHost);
+        }
     }
 
     /** Starts a move held to 1 MiB/s and waits until the guest's QEMU mirrors; its task id. */

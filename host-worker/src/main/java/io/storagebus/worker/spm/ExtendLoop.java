@@ -173,7 +173,11 @@ final class ExtendLoop {
         }
     }
 
-    /** One report per volume: the furthest write, the fastest rate, paused if any report says so. */
+    /**
+     * One report per volume and domain (a live move's target is reported in its own domain while
+     * the guest still writes to the source): the furthest write, the fastest rate, paused if any
+     * report says so.
+     */
     private List<VolumeWatermark> coalesce(ConsumerRecords<String, byte[]> records, KafkaProducer<String, byte[]> producer) {
         Map<String, VolumeWatermark> latest = new LinkedHashMap<>();
         for (ConsumerRecord<String, byte[]> record : records) {
@@ -188,7 +192,7 @@ final class ExtendLoop {
                 producer.send(Records.deadLetter(record, e.getMessage(), config.issuer()));
                 continue;
             }
-            latest.merge(report.getVolumeId(), report, (a, b) -> VolumeWatermark.newBuilder(b)
+            latest.merge(report.getDomain().getId() + "/" + report.getVolumeId(), report, (a, b) -> VolumeWatermark.newBuilder(b)
                     .setHighestOffset(Math.max(a.getHighestOffset(), b.getHighestOffset()))
                     .setWriteRate(Math.max(a.getWriteRate(), b.getWriteRate()))
                     .setAllocation(Math.max(a.getAllocation(), b.getAllocation()))

@@ -274,8 +274,9 @@ final class VolumeCommands {
             List<SnapshotInfo> snapshots = movableChain(from, source, sourceUri);
             discardEarlierCopy(to, target, targetUri);
             VolumeState volume = cmd.getVolume();
+            // A thin target starts with room for what the mirror copies (not the default first allocation): it grows as it fills.
             VolumeSpec spec = new VolumeSpec(volumeId, volume.getName(), volume.getVirtualSize(), SpmDrivers.driverFormat(volume.getFormat()),
-                    SpmDrivers.driverAllocation(allocationIn(to, volume)));
+                    SpmDrivers.driverAllocation(allocationIn(to, volume)), mirrorRoom(from, source, sourceUri));
             CopyResult frozen = VolumeCopier.copyFrozenChain(from, source, sourceUri, snapshots, to, target, spec,
                     moveProgress(cmd, term, context));
             VolumeInfo top = roomForMirror(from, source, sourceUri, to, target, targetUri);
@@ -306,10 +307,10 @@ final class VolumeCommands {
     }
 
     /**
-     * On storage that grows by extends, the target's top gets room for what the mirror writes:
-     * the source top's allocation and one chunk more for the guest's writes meanwhile. A guest
-     * that writes more than that before the pivot fills it, the mirror fails, and the guest stays
-     * on the source. The top as it is then.
+     * On storage that grows by extends, the target's top starts with room for what the mirror
+     * copies: what the source top holds and one chunk more. Past that, the host reports the
+     * target as the mirror fills it and the extend loop grows it like any thin volume. The top
+     * as it is then.
      */
     private VolumeInfo roomForMirror(StorageDriver from, DomainContext source, VolumeUri sourceUri, StorageDriver to, DomainContext target,
                                      VolumeUri targetUri) throws DriverException {
@@ -317,13 +318,18 @@ final class VolumeCommands {
         if (!to.capabilities().contains(Capability.EXTENDABLE) || top.allocatedSize() >= top.virtualSize()) {
             return top;
         }
-        long wanted = from.info(source, sourceUri).allocatedSize() + spm.config().extendPolicy().chunk();
+        long wanted = mirrorRoom(from, source, sourceUri);
         try {
             return wanted > top.allocatedSize() ? to.extend(target, targetUri, wanted) : top;
         } catch (DriverException e) {
             to.destroy(target, targetUri, false);
             throw e;
         }
+    }
+
+    /** What the source top holds (not what it may hold: a file domain's thin top "allocates" its whole size) and one chunk. */
+    private long mirrorRoom(StorageDriver from, DomainContext source, VolumeUri sourceUri) throws DriverException {
+        return from.info(source, sourceUri).actualSize() + spm.config().extendPolicy().chunk();
     }
 
     /** What the move's copy reports: progress events and the task's bytes, with its phase; a cancel stops it here. */

@@ -66,19 +66,20 @@ final class LiveLayers {
     /**
      * A live move: the guest's active layer mirrored onto {@code target} (a path; a block device
      * when {@code device}), which backs onto copies of the layers below when {@code syncTop}, then
-     * the pivot as soon as the mirror is ready, and the source's nodes let go. Completes with the
-     * bytes QEMU copied once the guest writes to the target; fails with the guest still on the
-     * source, and the target's node removed, otherwise.
+     * the pivot as soon as the mirror is ready, and the source's nodes let go. {@code targetAdded}
+     * hears the target's node name before the mirror starts. Completes with the bytes QEMU copied
+     * once the guest writes to the target; fails with the guest still on the source, and the
+     * target's node removed, otherwise.
      */
     Future<Long> mirror(QemuConnection qemu, WatchedVolume w, String jobId, String target, boolean device, String format,
-                        boolean syncTop, long bytesPerSecond) {
+                        boolean syncTop, long bytesPerSecond, java.util.function.Function<String, Future<Void>> targetAdded) {
         String node = "sbm" + Integer.toHexString(target.hashCode());
         JsonObject add = new JsonObject().put("driver", format).put("node-name", node)
                 .put("file", new JsonObject().put("driver", device ? "host_device" : "file").put("filename", target));
         JsonObject mirror = new JsonObject().put("job-id", jobId).put("device", w.nodeName).put("target", node)
                 .put("sync", syncTop ? "top" : "full").put("speed", bytesPerSecond);
         return qemu.client().compose(c -> c.execute("query-named-block-nodes").compose(before -> c.execute("blockdev-add", add)
-                .compose(added -> qemu.runMirror(c, jobId, mirror)
+                .compose(added -> targetAdded.apply(node).compose(v -> qemu.runMirror(c, jobId, mirror))
                         .recover(e -> c.execute("blockdev-del", new JsonObject().put("node-name", node))
                                 .transform(ar -> Future.<Long>failedFuture(e))))
                 .map(bytes -> {

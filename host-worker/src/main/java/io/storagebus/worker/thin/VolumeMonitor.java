@@ -203,10 +203,20 @@ public final class VolumeMonitor implements AutoCloseable {
                     .onSuccess(jobs -> ((JsonArray) jobs).stream().map(JsonObject.class::cast).filter(j -> jobId.equals(j.getString("device")))
                             .findFirst().filter(j -> mirrors.containsKey(jobId)) // not once the mirror has ended
                             .ifPresent(j -> progress.progress(j.getLong("offset", 0L), j.getLong("len", 0L)))));
-            return layers.mirror(qemu, w, jobId, target, device, format, syncTop, bytesPerSecond)
+            boolean grows = extendable(targetDomain);
+            return blocking(() -> allocation(targetDomain, volumeId))
+                    .compose(targetAllocation -> layers.mirror(qemu, w, jobId, target, device, format, syncTop, bytesPerSecond, node -> {
+                        if (!grows) {
+                            return Future.succeededFuture();
+                        }
+                        // Thin provisioning goes on during the mirror: the target's top is reported, and extended, as the mirror fills it.
+                        w.mirrorTarget = new WatchedVolume.MirrorTarget(node, targetDomain, targetAllocation);
+                        return armTarget(w);
+                    }))
                     .onComplete(ar -> {
                         vertx.cancelTimer(progressTimer);
                         mirrors.remove(jobId);
+                        w.mirrorTarget = null;
                     })
                     .compose(bytes -> blocking(() -> allocation(targetDomain, volumeId)).map(allocation -> {
                         w.domain = targetDomain;
@@ -337,6 +347,19 @@ public final class VolumeMonitor implements AutoCloseable {
             return null;
         }).compose(v -> {
             WatchedVolume w = watched.get(cmd.getVolumeId());
+            if (w != null && w.mirrorTarget != null && !w.domain.getId().equals(cmd.getDomain().getId())
+                    && w.mirrorTarget.domain.getId().equals(cmd.getDomain().getId())) {
+                // An extend of a live move's target: the device above was refreshed; the target's threshold moves up.
+                WatchedVolume.MirrorTarget t = w.mirrorTarget;
+                boolean grew = cmd.getAllocation() > t.allocation;
+                t.allocation = Math.max(t.allocation, cmd.getAllocation());
+                t.reportedAtNanos = 0;
+                return armTarget(w).onSuccess(armed -> {
+                    if (grew) {
+                        publishExtended(cmd, false);
+                    }
+                });
+            }
             if (w == null) {
                 // Extended for a guest that has gone; the refresh above still keeps this host's view right.
                 publishExtended(cmd, false);
@@ -372,6 +395,33 @@ public final class VolumeMonitor implements AutoCloseable {
                 roundTrip, resumed ? "; guest resumed" : "");
     }
 
+    /** Arms the write threshold of a live move's target top where only the headroom is left in it. */
+    private Future<Void> armTarget(WatchedVolume w) {
+        WatchedVolume.MirrorTarget t = w.mirrorTarget;
+        QemuConnection qemu = qemus.get(w.socket);
+        long threshold = t == null ? 0 : policy.threshold(t.allocation, w.rate);
+        if (qemu == null || threshold <= 0) {
+            return Future.succeededFuture();
+        }
+        return qemu.client().compose(c -> c.execute("block-set-write-threshold",
+                new JsonObject().put("node-name", t.nodeName).put("write-threshold", threshold)))
+                .onSuccess(r -> t.threshold = threshold)
+                .mapEmpty();
+    }
+
+    /** A live move's target top is filling: reported as the volume in the target's domain, which the SPM extends there. */
+    private void reportTarget(WatchedVolume w, long highest) {
+        WatchedVolume.MirrorTarget t = w.mirrorTarget;
+        t.reportedAtNanos = System.nanoTime();
+        t.highest = Math.max(t.highest, highest);
+        VolumeWatermark report = VolumeWatermark.newBuilder().setEnvelope(w.envelope(config)).setVolumeId(w.volumeId)
+                .setDomain(t.domain).setHostId(config.hostId()).setAllocation(t.allocation).setHighestOffset(t.highest)
+                .setWriteRate(w.rate).setReason(WatermarkReason.THRESHOLD).setPaused(false).build();
+        publish.accept(Records.of(Topics.watermarks(config.pool()), w.volumeId, report));
+        LOG.info("host {}: the live move's target of volume {} in domain {} is at {} of {} bytes: reported", config.hostId(), w.volumeId,
+                t.domain.getId(), highest, t.allocation);
+    }
+
     /** Sets the threshold where only the headroom is left, or reports at once if it is already behind. */
     private Future<Void> arm(WatchedVolume w) {
         if (w.full) {
@@ -397,6 +447,14 @@ public final class VolumeMonitor implements AutoCloseable {
     private final QemuConnection.Owner owner = new QemuConnection.Owner() {
         @Override
         public void thresholdCrossed(QemuConnection qemu, JsonObject data) {
+            String node = data.getString("node-name");
+            for (WatchedVolume mirroring : volumesOf(qemu)) {
+                if (mirroring.mirrorTarget != null && mirroring.mirrorTarget.nodeName.equals(node)) {
+                    mirroring.mirrorTarget.threshold = 0;
+                    reportTarget(mirroring, data.getLong("write-threshold", 0L) + data.getLong("amount-exceeded", 0L));
+                    return;
+                }
+            }
             WatchedVolume w = find(qemu, data.getString("node-name"));
             if (w == null) {
                 return;
@@ -448,6 +506,10 @@ public final class VolumeMonitor implements AutoCloseable {
             qemu.client().compose(c -> readHighest(c, volumes)).onSuccess(v -> {
                 long retryAfter = config.blockStatsInterval().toNanos();
                 for (WatchedVolume w : volumes) {
+                    WatchedVolume.MirrorTarget t = w.mirrorTarget;
+                    if (t != null && t.reportedAtNanos != 0 && System.nanoTime() - t.reportedAtNanos >= retryAfter) {
+                        reportTarget(w, t.highest); // unanswered (the SPM failed over, say): told again
+                    }
                     if (w.full || watched.get(w.volumeId) != w) {
                         continue;
                     }

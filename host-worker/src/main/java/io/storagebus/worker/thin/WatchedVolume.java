@@ -47,6 +47,26 @@ final class WatchedVolume {
     long threshold;
     /** The volume cannot grow any more (or its driver never grows it): watched for its guest only, never reported. */
     boolean full;
+    /** While a live move mirrors onto block storage: the target's top, which grows as the mirror writes to it; null otherwise. */
+    MirrorTarget mirrorTarget;
+
+    /** A live move's target top on storage that extends: its node, its domain, its allocation and armed threshold. */
+    static final class MirrorTarget {
+        final String nodeName;
+        final DomainRef domain;
+        long allocation;
+        long threshold;
+        /** The furthest write into it that was reported. */
+        long highest;
+        /** When a report of it was sent and not answered yet; 0 when none is. */
+        long reportedAtNanos;
+
+        MirrorTarget(String nodeName, DomainRef domain, long allocation) {
+            this.nodeName = nodeName;
+            this.domain = domain;
+            this.allocation = allocation;
+        }
+    }
 
     // The report to the SPM.
     long reportedAtNanos;
