@@ -15,13 +15,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-import io.storagebus.manager.Manager;
-import io.storagebus.manager.ManagerConfig;
-import io.storagebus.testkit.EmbeddedKafka;
-import io.storagebus.testkit.EmbeddedZooKeeper;
 import io.storagebus.testkit.S3MockServer;
-import io.storagebus.worker.HostWorker;
-import io.storagebus.worker.WorkerConfig;
 import io.vertx.core.json.JsonObject;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
@@ -53,24 +47,17 @@ public final class BackupBenchmark {
         long size = (long) (Double.parseDouble(option(args, "--size-gib", "4")) * GIB);
         long data = (long) (Double.parseDouble(option(args, "--data-gib", "1")) * GIB);
         Path dir = Files.createTempDirectory(Path.of(option(args, "--dir", System.getProperty("java.io.tmpdir"))), "sb-bench-backup-");
-        try (EmbeddedZooKeeper zk = new EmbeddedZooKeeper(dir.resolve("zk"), 0).start();
-             EmbeddedKafka kafka = new EmbeddedKafka(dir.resolve("kafka"), 0).start();
-             S3MockServer s3 = S3MockServer.start(dir.resolve("s3"));
-             HostWorker worker = new HostWorker(WorkerConfig.of("bench-spm", "default", kafka.bootstrapServers(), zk.connectString())).start();
-             Manager manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zk.connectString(), 0)).start()) {
-            manager.defaultPoolReady().get(60, TimeUnit.SECONDS);
-            BenchRest rest = new BenchRest(manager.baseUrl());
-            String files = rest.post("/api/v1/domains", new JsonObject().put("name", "files").put("driver", "file")
-                    .put("properties", new JsonObject().put("path", Files.createDirectories(dir.resolve("files")).toString()))).getString("id");
+        try (S3MockServer s3 = S3MockServer.start(dir.resolve("s3"));
+             BenchStack stack = BenchStack.start(dir, "bench-spm", c -> c)) {
+            BenchRest rest = stack.rest;
+            String files = rest.domain("files", "file", Files.createDirectories(dir.resolve("files")));
             JsonObject bag = new JsonObject();
             s3.domainProperties().forEach(bag::put);
             bag.remove("part_size"); // the driver's default, as an operator would have it
             String objects = rest.post("/api/v1/domains", new JsonObject().put("name", "objects").put("driver", "object").put("properties", bag))
                     .getString("id");
 
-            JsonObject created = rest.post("/api/v1/domains/" + files + "/volumes", new JsonObject().put("name", "bench").put("virtualSize", size));
-            rest.awaitTask(created.getString("taskId"));
-            String volumeId = created.getString("volumeId");
+            String volumeId = rest.volume(files, "bench", size);
             Path top = rest.top(volumeId);
             Path raw = dir.resolve("data.raw");
             fillRandom(raw, size, data);

@@ -56,6 +56,19 @@ record BenchRest(String baseUrl, HttpClient client) {
         return new Timed(answer, (System.nanoTime() - started) / 1e9);
     }
 
+    /** A domain whose storage is at {@code path}; its id. */
+    String domain(String name, String driver, Path path) throws Exception {
+        return post("/api/v1/domains", new JsonObject().put("name", name).put("driver", driver)
+                .put("properties", new JsonObject().put("path", path.toString()))).getString("id");
+    }
+
+    /** A volume of the domain's default format, created to its end; its id. */
+    String volume(String domainId, String name, long virtualSize) throws Exception {
+        JsonObject created = post("/api/v1/domains/" + domainId + "/volumes", new JsonObject().put("name", name).put("virtualSize", virtualSize));
+        awaitTask(created.getString("taskId"));
+        return created.getString("volumeId");
+    }
+
     String snapshot(String volumeId, String name) throws Exception {
         JsonObject taken = post("/api/v1/volumes/" + volumeId + "/snapshots", new JsonObject().put("name", name));
         awaitTask(taken.getString("taskId"));

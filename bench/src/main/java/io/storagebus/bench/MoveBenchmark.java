@@ -16,13 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
-import io.storagebus.manager.Manager;
-import io.storagebus.manager.ManagerConfig;
-import io.storagebus.testkit.EmbeddedKafka;
-import io.storagebus.testkit.EmbeddedZooKeeper;
 import io.storagebus.testkit.QemuProcess;
-import io.storagebus.worker.HostWorker;
-import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.qmp.QmpClient;
 import io.storagebus.worker.qmp.QmpListener;
 import io.vertx.core.Vertx;
@@ -51,18 +45,11 @@ public final class MoveBenchmark {
         Path dir = Files.createTempDirectory(Path.of(option(args, "--dir", System.getProperty("java.io.tmpdir"))), "sb-bench-move-");
         Vertx vertx = Vertx.vertx();
         ScheduledExecutorService writer = Executors.newSingleThreadScheduledExecutor();
-        try (EmbeddedZooKeeper zk = new EmbeddedZooKeeper(dir.resolve("zk"), 0).start();
-             EmbeddedKafka kafka = new EmbeddedKafka(dir.resolve("kafka"), 0).start();
-             HostWorker worker = new HostWorker(WorkerConfig.of("bench-host", "default", kafka.bootstrapServers(), zk.connectString())
-                     .withQmpDirectory(dir)).start();
-             Manager manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zk.connectString(), 0)).start()) {
-            manager.defaultPoolReady().get(60, TimeUnit.SECONDS);
-            BenchRest rest = new BenchRest(manager.baseUrl());
-            String files = domain(rest, "files", "file", Files.createDirectories(dir.resolve("files")));
-            String blocks = domain(rest, "blocks", "blockfile", Files.createDirectories(dir.resolve("blocks")));
-            JsonObject created = rest.post("/api/v1/domains/" + files + "/volumes", new JsonObject().put("name", "bench").put("virtualSize", size));
-            rest.awaitTask(created.getString("taskId"));
-            String volumeId = created.getString("volumeId");
+        try (BenchStack stack = BenchStack.start(dir, "bench-host", c -> c.withQmpDirectory(dir))) {
+            BenchRest rest = stack.rest;
+            String files = rest.domain("files", "file", Files.createDirectories(dir.resolve("files")));
+            String blocks = rest.domain("blocks", "blockfile", Files.createDirectories(dir.resolve("blocks")));
+            String volumeId = rest.volume(files, "bench", size);
             Path raw = dir.resolve("data.raw");
             fillRandom(raw, size, data);
             run("qemu-img", "convert", "-n", "--target-is-zero", "-f", "raw", "-O", "qcow2", raw.toString(), rest.top(volumeId).toString());
@@ -176,10 +163,5 @@ public final class MoveBenchmark {
             vertx.close();
             run("rm", "-rf", dir.toString());
         }
-    }
-
-    private static String domain(BenchRest rest, String name, String driver, Path path) throws Exception {
-        return rest.post("/api/v1/domains", new JsonObject().put("name", name).put("driver", driver)
-                .put("properties", new JsonObject().put("path", path.toString()))).getString("id");
     }
 }

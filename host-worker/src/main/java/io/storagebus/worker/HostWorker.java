@@ -89,7 +89,7 @@ public final class HostWorker implements AutoCloseable {
                 .build();
         voter.start();
         // The SPM's own holder of the leases of volumes it destroys: never this host's, which a prepare here may hold.
-        spmLeases = new VolumeLeases(zk, "spm:" + config.hostId(), guard, (lease, reason) -> LOG.warn("host {}: the SPM lost the lease of "
+        spmLeases = new VolumeLeases(zk, VolumeLeases.spmHolder(config.hostId()), guard, (lease, reason) -> LOG.warn("host {}: the SPM lost the lease of "
                 + "volume {} it was deleting: {}", config.hostId(), lease.volumeId(), reason));
         spmLeases.start();
         spmRole = new SpmRole(config, drivers, spmLeases);

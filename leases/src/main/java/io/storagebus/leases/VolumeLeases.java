@@ -36,6 +36,18 @@ public final class VolumeLeases implements AutoCloseable {
     static final String EPOCHS = "/storagebus/lease-epochs";
     /** Added to the old holder's guard: signals delivered, timers' ticks, clocks running at slightly different rates. */
     public static final Duration TAKEOVER_MARGIN = Duration.ofSeconds(1);
+    /** How an SPM's leases (its jobs' hold on volumes) name their holder: {@code spm:<hostId>}, apart from hosts' own. */
+    private static final String SPM_HOLDER = "spm:";
+
+    /** The holder name of the SPM's leases on host {@code hostId}. */
+    public static String spmHolder(String hostId) {
+        return SPM_HOLDER + hostId;
+    }
+
+    /** Whether a lease holder is an SPM's job rather than a host's guest. */
+    public static boolean heldBySpm(String holder) {
+        return holder.startsWith(SPM_HOLDER);
+    }
 
     /** Told when leases end without the host releasing them, and when they may be about to. */
     @FunctionalInterface

@@ -1,12 +1,15 @@
 package io.storagebus.system;
 
+import static io.storagebus.system.VolumeSteps.accepted;
+import static io.storagebus.system.VolumeSteps.created;
+import static io.storagebus.system.VolumeSteps.dataOf;
+import static io.storagebus.system.VolumeSteps.run;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,8 +20,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import io.storagebus.bus.MessageCodec;
-import io.storagebus.bus.Topics;
 import io.storagebus.schema.VolumeMoved;
 import io.storagebus.schema.VolumePrepared;
 import io.storagebus.testkit.QemuProcess;
@@ -26,7 +27,6 @@ import io.storagebus.testkit.StorageBusProcess;
 import io.storagebus.worker.HostWorker;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import org.apache.avro.specific.SpecificRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -49,6 +49,7 @@ class LiveMoveIT {
 
     private Cluster cluster;
     private Http http;
+    private VolumeSteps steps;
     private Path tmp;
     private Path blocks;
     private String fileDomain;
@@ -61,6 +62,7 @@ class LiveMoveIT {
         cluster = new Cluster(new InProcessKafka(dir.resolve("kafka")), dir);
         cluster.startWorker("host-1");
         http = new Http(cluster.startManager().baseUrl());
+        steps = new VolumeSteps(http, cluster.kafka.bootstrapServers(), WAIT);
         await().atMost(WAIT).until(() -> http.get("/api/v1/health").status() == 200);
         blocks = Files.createDirectories(dir.resolve("blocks"));
         fileDomain = created(http.post("/api/v1/domains", new JsonObject().put("name", "files").put("driver", "file")
@@ -86,19 +88,16 @@ class LiveMoveIT {
         JsonObject v = volume("live-disk", 32 * MIB);
         String id = v.getString("id");
         run("qemu-io", "-f", "qcow2", "-c", "write -P 0xa1 0 1M", dataOf(v).toString());
-        snapshot(id, "one");
+        steps.snapshot(id, "one");
         run("qemu-io", "-f", "qcow2", "-c", "write -P 0xb2 1M 1M", dataOf(http.get("/api/v1/volumes/" + id).json()).toString());
-        snapshot(id, "two");
+        steps.snapshot(id, "two");
         JsonArray snapshots = http.get("/api/v1/volumes/" + id + "/snapshots").array();
         String path = prepare(id);
 
         Path vm = tmp.resolve("live-vm");
-        List<String> args = new ArrayList<>(List.of("-blockdev", "driver=file,filename=" + path + ",node-name=vol-file",
-                "-blockdev", "driver=qcow2,file=vol-file,node-name=vol", "-device", "virtio-blk-pci,drive=vol,id=disk0"));
-        args.addAll(ThinVolumes.testMonitor(vm));
         List<JsonObject> moves = new ArrayList<>();
-        try (QemuProcess qemu = QemuProcess.start(vm, args); ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
-            monitor(id, qemu, "vol");
+        try (Guest guest = startGuest(id, path, vm)) {
+            ThinVolumes.TestQmp qmp = guest.qmp();
             AtomicInteger written = new AtomicInteger();
             List<String> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
             long[] slowest = new long[1];
@@ -124,8 +123,8 @@ class LiveMoveIT {
                 JsonObject accepted = accepted(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", target)));
                 assertTrue(accepted.getBoolean("live"), accepted.encode());
                 assertEquals(hostId(), accepted.getString("hostId"));
-                awaitTask(accepted.getString("taskId"), "SUCCEEDED");
-                moves.add(awaitMoved(id, target).put("writtenBefore", before).put("writtenAfter", written.get()));
+                steps.awaitTask(accepted.getString("taskId"), "SUCCEEDED");
+                moves.add(steps.awaitMoved(id, target).put("writtenBefore", before).put("writtenAfter", written.get()));
                 assertEquals("running", qmp.status(), "the guest runs on");
             }
             writer.get(WAIT.toSeconds(), TimeUnit.SECONDS);
@@ -135,7 +134,7 @@ class LiveMoveIT {
             assertTrue(moves.get(0).getInteger("writtenAfter") < writes, "the first move happened while the guest wrote: " + moves);
             assertEquals(2, liveMoves(id).size(), "both moves were live: " + liveMoves(id));
             assertEquals(0, deviceFailedWrites(qmp), "the guest's disk never failed a write");
-            qmp.quit(qemu);
+            guest.quit();
         }
         JsonObject after = http.get("/api/v1/volumes/" + id).json();
         assertEquals(fileDomain, after.getString("domainId"));
@@ -149,7 +148,7 @@ class LiveMoveIT {
         }
         Path pattern = Files.write(tmp.resolve("live-pattern.raw"), expected);
         run("qemu-img", "compare", "-f", "raw", "-F", "qcow2", pattern.toString(), dataOf(after).toString());
-        awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/teardown", new JsonObject())).getString("taskId"), "SUCCEEDED");
+        steps.awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/teardown", new JsonObject())).getString("taskId"), "SUCCEEDED");
         try (var left = Files.list(blocks.resolve("volumes"))) {
             List<Path> layers = left.filter(p -> p.getFileName().toString().startsWith(id)).toList();
             for (Path layer : layers) {
@@ -170,15 +169,12 @@ class LiveMoveIT {
         run("qemu-io", "-f", "qcow2", "-c", "write -P 0x3c 0 24M", dataOf(v).toString());
         String path = prepare(id);
         Path vm = tmp.resolve("cancel-vm");
-        List<String> args = new ArrayList<>(List.of("-blockdev", "driver=file,filename=" + path + ",node-name=vol-file",
-                "-blockdev", "driver=qcow2,file=vol-file,node-name=vol", "-device", "virtio-blk-pci,drive=vol,id=disk0"));
-        args.addAll(ThinVolumes.testMonitor(vm));
-        try (QemuProcess qemu = QemuProcess.start(vm, args); ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
-            monitor(id, qemu, "vol");
+        try (Guest guest = startGuest(id, path, vm)) {
+            ThinVolumes.TestQmp qmp = guest.qmp();
             String taskId = slowMove(id, qmp);
             Http.Response cancel = http.delete("/api/v1/tasks/" + taskId);
             assertEquals(202, cancel.status(), cancel.body());
-            awaitTask(taskId, "FAILED");
+            steps.awaitTask(taskId, "FAILED");
             JsonObject task = http.get("/api/v1/tasks/" + taskId).json();
             assertEquals("CANCELLED", task.getJsonObject("error").getString("code"), task.encode());
             assertStillOnSource(id, path);
@@ -188,8 +184,8 @@ class LiveMoveIT {
             assertEquals(0, deviceFailedWrites(qmp));
 
             String second = slowMove(id, qmp);
-            qemu.close();
-            awaitTask(second, "FAILED");
+            guest.qemu().close();
+            steps.awaitTask(second, "FAILED");
             assertStillOnSource(id, path);
         }
         byte[] image = content(dataOf(http.get("/api/v1/volumes/" + id).json()));
@@ -209,24 +205,16 @@ class LiveMoveIT {
         String busy = created(http.post("/api/v1/domains", new JsonObject().put("name", "busy-files").put("driver", "file")
                 .put("properties", new JsonObject().put("path", Files.createDirectories(tmp.resolve("busy-files")).toString()))));
         List<String> ids = new ArrayList<>();
-        List<QemuProcess> qemus = new ArrayList<>();
-        List<ThinVolumes.TestQmp> monitors = new ArrayList<>();
+        List<Guest> guests = new ArrayList<>();
         try {
             for (int g = 0; g < 3; g++) {
                 JsonObject accepted = accepted(http.post("/api/v1/domains/" + busy + "/volumes",
                         new JsonObject().put("name", "in-use-" + g).put("virtualSize", 16 * MIB).put("format", "qcow2")));
-                awaitTask(accepted.getString("taskId"), "SUCCEEDED");
+                steps.awaitTask(accepted.getString("taskId"), "SUCCEEDED");
                 String id = accepted.getString("volumeId");
                 ids.add(id);
-                Path vm = tmp.resolve("drain-vm-" + g);
-                List<String> args = new ArrayList<>(List.of("-blockdev", "driver=file,filename=" + prepare(id) + ",node-name=vol-file",
-                        "-blockdev", "driver=qcow2,file=vol-file,node-name=vol", "-device", "virtio-blk-pci,drive=vol,id=disk0"));
-                args.addAll(ThinVolumes.testMonitor(vm));
-                QemuProcess qemu = QemuProcess.start(vm, args);
-                qemus.add(qemu);
-                monitors.add(new ThinVolumes.TestQmp(vm.resolve("test.sock")));
-                monitor(id, qemu, "vol");
-                monitors.get(g).qemuIo(GUEST_DISK, "write -P " + (0x61 + g) + " 0 1M");
+                guests.add(startGuest(id, prepare(id), tmp.resolve("drain-vm-" + g)));
+                guests.get(g).qmp().qemuIo(GUEST_DISK, "write -P " + (0x61 + g) + " 0 1M");
             }
             Http.Response r = http.post("/api/v1/domains/" + busy + "/maintenance", new JsonObject().put("reason", "retire the shelf")
                     .put("deadlineSeconds", 30).put("drain", new JsonObject().put("targetDomainId", blockDomain)));
@@ -243,21 +231,20 @@ class LiveMoveIT {
                 JsonObject volume = http.get("/api/v1/volumes/" + ids.get(g)).json();
                 assertEquals(blockDomain, volume.getString("domainId"), volume.encode());
                 assertEquals(1, liveMoves(ids.get(g)).size(), "moved live");
-                ThinVolumes.TestQmp qmp = monitors.get(g);
+                ThinVolumes.TestQmp qmp = guests.get(g).qmp();
                 assertEquals("running", qmp.status(), "the guest runs on");
                 qmp.qemuIo(GUEST_DISK, "write -P " + (0x71 + g) + " 1M 1M");
                 assertEquals(0, deviceFailedWrites(qmp));
-                qmp.quit(qemus.get(g));
+                guests.get(g).quit();
             }
         } finally {
-            monitors.forEach(ThinVolumes.TestQmp::close);
-            qemus.forEach(QemuProcess::close);
+            guests.forEach(Guest::close);
         }
         for (int g = 0; g < 3; g++) {
             byte[] image = content(dataOf(http.get("/api/v1/volumes/" + ids.get(g)).json()));
             assertMib(image, 0, 0x61 + g);
             assertMib(image, 1, 0x71 + g);
-            awaitTask(accepted(http.post("/api/v1/volumes/" + ids.get(g) + "/teardown", new JsonObject())).getString("taskId"), "SUCCEEDED");
+            steps.awaitTask(accepted(http.post("/api/v1/volumes/" + ids.get(g) + "/teardown", new JsonObject())).getString("taskId"), "SUCCEEDED");
         }
         assertEquals(200, http.post("/api/v1/domains/" + busy + "/activate", "{}").status());
     }
@@ -273,29 +260,26 @@ class LiveMoveIT {
         JsonObject v = volume("outlives-spm", 32 * MIB);
         String id = v.getString("id");
         run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5e 0 8M", dataOf(v).toString());
-        awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", guestHost))).getString("taskId"),
+        steps.awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", guestHost))).getString("taskId"),
                 "SUCCEEDED");
-        String path = events(VolumePrepared.class).stream().filter(p -> p.getVolumeId().equals(id)).reduce((a, b) -> b).orElseThrow().getPath();
+        String path = steps.events(VolumePrepared.class).stream().filter(p -> p.getVolumeId().equals(id)).reduce((a, b) -> b).orElseThrow().getPath();
         Path vm = tmp.resolve("spm-vm");
-        List<String> args = new ArrayList<>(List.of("-blockdev", "driver=file,filename=" + path + ",node-name=vol-file",
-                "-blockdev", "driver=qcow2,file=vol-file,node-name=vol", "-device", "virtio-blk-pci,drive=vol,id=disk0"));
-        args.addAll(ThinVolumes.testMonitor(vm));
-        try (QemuProcess qemu = QemuProcess.start(vm, args); ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
-            monitor(id, qemu, "vol");
+        try (Guest guest = startGuest(id, path, vm)) {
+            ThinVolumes.TestQmp qmp = guest.qmp();
             var spm = cluster.workers.stream().filter(w -> !w.hostId().equals(guestHost) && w.spmTerm().isPresent()).findFirst()
                     .orElseThrow(() -> new AssertionError("the guest's host is not to be the SPM here"));
             long oldEpoch = spm.spmTerm().orElseThrow().epoch();
             String taskId = slowMove(id, qmp, blockDomain, 4 * MIB);
             spm.close();
             cluster.workers.remove(spm);
-            awaitTask(taskId, "SUCCEEDED");
-            JsonObject moved = awaitMoved(id, blockDomain);
+            steps.awaitTask(taskId, "SUCCEEDED");
+            JsonObject moved = steps.awaitMoved(id, blockDomain);
             VolumeMoved event = liveMoves(id).get(0);
             assertTrue(event.getEnvelope().getSpmEpoch() > oldEpoch, "the next term finished it: " + event);
             assertEquals("running", qmp.status());
             qmp.qemuIo(GUEST_DISK, "write -P 0x5f 8M 1M");
             assertEquals(0, deviceFailedWrites(qmp));
-            qmp.quit(qemu);
+            guest.quit();
             byte[] image = content(dataOf(moved));
             for (int mib = 0; mib < 8; mib++) {
                 assertMib(image, mib, 0x5e);
@@ -329,17 +313,14 @@ class LiveMoveIT {
             JsonObject v = volume("host-dies", 32 * MIB);
             id = v.getString("id");
             run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5d 0 8M", dataOf(v).toString());
-            awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", "host-killed")))
+            steps.awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", "host-killed")))
                     .getString("taskId"), "SUCCEEDED");
             String path = dataOf(v).toString();
-            List<String> args = new ArrayList<>(List.of("-blockdev", "driver=file,filename=" + path + ",node-name=vol-file",
-                    "-blockdev", "driver=qcow2,file=vol-file,node-name=vol", "-device", "virtio-blk-pci,drive=vol,id=disk0"));
-            args.addAll(ThinVolumes.testMonitor(qmpDir));
-            try (QemuProcess qemu = QemuProcess.start(qmpDir, args); ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(qmpDir.resolve("test.sock"))) {
-                monitor(id, qemu, "vol");
+            try (Guest guest = startGuest(id, path, qmpDir)) {
+                ThinVolumes.TestQmp qmp = guest.qmp();
                 String taskId = slowMove(id, qmp, target, MIB);
                 worker.kill();
-                awaitTask(taskId, "FAILED");
+                steps.awaitTask(taskId, "FAILED");
                 JsonObject task = http.get("/api/v1/tasks/" + taskId).json();
                 assertEquals("HOST_LOST", task.getJsonObject("error").getString("code"), task.encode());
                 JsonObject volume = http.get("/api/v1/volumes/" + id).json();
@@ -352,7 +333,7 @@ class LiveMoveIT {
                 assertEquals("running", qmp.status(), "the guest runs on");
                 qmp.qemuIo(GUEST_DISK, "write -P 0x44 9M 1M");
                 assertEquals(0, deviceFailedWrites(qmp));
-                qmp.quit(qemu);
+                guest.quit();
             }
         } finally {
             worker.close();
@@ -384,31 +365,28 @@ class LiveMoveIT {
                     .put("pool", pool).put("properties", new JsonObject().put("path", Files.createDirectories(tmp.resolve("thin-blocks")).toString()))));
             JsonObject accepted = accepted(http.post("/api/v1/domains/" + files + "/volumes",
                     new JsonObject().put("name", "grows-while-moving").put("virtualSize", 32 * MIB).put("format", "qcow2")));
-            awaitTask(accepted.getString("taskId"), "SUCCEEDED");
+            steps.awaitTask(accepted.getString("taskId"), "SUCCEEDED");
             String id = accepted.getString("volumeId");
             JsonObject v = http.get("/api/v1/volumes/" + id).json();
             run("qemu-io", "-f", "qcow2", "-c", "write -P 0x31 0 4M", dataOf(v).toString());
-            awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", "thin-1"))).getString("taskId"),
+            steps.awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", "thin-1"))).getString("taskId"),
                     "SUCCEEDED");
             Path vm = tmp.resolve("thin-vm");
-            List<String> args = new ArrayList<>(List.of("-blockdev", "driver=file,filename=" + dataOf(v) + ",node-name=vol-file",
-                    "-blockdev", "driver=qcow2,file=vol-file,node-name=vol", "-device", "virtio-blk-pci,drive=vol,id=disk0"));
-            args.addAll(ThinVolumes.testMonitor(vm));
-            try (QemuProcess qemu = QemuProcess.start(vm, args); ThinVolumes.TestQmp qmp = new ThinVolumes.TestQmp(vm.resolve("test.sock"))) {
-                monitor(id, qemu, "vol");
+            try (Guest guest = startGuest(id, dataOf(v).toString(), vm)) {
+                ThinVolumes.TestQmp qmp = guest.qmp();
                 String taskId = slowMove(id, qmp, thinBlocks, 4 * MIB);
                 for (int mib = 8; mib < 20; mib++) {
                     qmp.qemuIo(GUEST_DISK, "write -P " + (0x40 + mib) + " " + mib + "M 1M");
                 }
-                awaitTask(taskId, "SUCCEEDED");
-                List<io.storagebus.schema.VolumeExtended> extended = events(io.storagebus.schema.VolumeExtended.class).stream()
+                steps.awaitTask(taskId, "SUCCEEDED");
+                List<io.storagebus.schema.VolumeExtended> extended = steps.events(io.storagebus.schema.VolumeExtended.class).stream()
                         .filter(e -> e.getVolumeId().equals(id) && e.getDomainId().equals(thinBlocks)).toList();
                 VolumeMoved moved = liveMoves(id).get(0);
                 assertTrue(extended.stream().anyMatch(e -> e.getEnvelope().getTimestamp().isBefore(moved.getEnvelope().getTimestamp())),
                         "the target was extended during the mirror: " + extended);
                 assertEquals(0, deviceFailedWrites(qmp), "the guest never failed a write");
                 assertEquals("running", qmp.status());
-                qmp.quit(qemu);
+                guest.quit();
             }
             byte[] image = content(dataOf(http.get("/api/v1/volumes/" + id).json()));
             for (int mib = 0; mib < 4; mib++) {
@@ -417,7 +395,7 @@ class LiveMoveIT {
             for (int mib = 8; mib < 20; mib++) {
                 assertMib(image, mib, 0x40 + mib);
             }
-            awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/teardown", new JsonObject())).getString("taskId"), "SUCCEEDED");
+            steps.awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/teardown", new JsonObject())).getString("taskId"), "SUCCEEDED");
         } finally {
             thinHost.close();
             cluster.workers.remove(thinHost);
@@ -452,19 +430,43 @@ class LiveMoveIT {
     }
 
     private String prepare(String id) throws Exception {
-        awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", hostId()))).getString("taskId"),
+        steps.awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", hostId()))).getString("taskId"),
                 "SUCCEEDED");
-        return events(VolumePrepared.class).stream().filter(p -> p.getVolumeId().equals(id)).reduce((a, b) -> b).orElseThrow().getPath();
+        return steps.events(VolumePrepared.class).stream().filter(p -> p.getVolumeId().equals(id)).reduce((a, b) -> b).orElseThrow().getPath();
     }
 
-    private void monitor(String id, QemuProcess qemu, String node) {
+    /** A guest whose disk is the volume's data at {@code path} (qcow2, node {@code vol}), watched by the volume's host. */
+    private Guest startGuest(String id, String path, Path vm) throws Exception {
+        List<String> args = new ArrayList<>(List.of("-blockdev", "driver=file,filename=" + path + ",node-name=vol-file",
+                "-blockdev", "driver=qcow2,file=vol-file,node-name=vol", "-device", "virtio-blk-pci,drive=vol,id=disk0"));
+        args.addAll(ThinVolumes.testMonitor(vm));
+        QemuProcess qemu = QemuProcess.start(vm, args);
+        Guest guest = new Guest(qemu, new ThinVolumes.TestQmp(vm.resolve("test.sock")));
         Http.Response r = http.post("/api/v1/volumes/" + id + "/monitor", new JsonObject().put("qmpSocket", qemu.qmpSocket().toString())
-                .put("nodeName", node));
+                .put("nodeName", "vol"));
+        if (r.status() != 202) {
+            guest.close();
+        }
         assertEquals(202, r.status(), r.body());
+        return guest;
+    }
+
+    /** A guest's QEMU and the test's own QMP connection to it. */
+    private record Guest(QemuProcess qemu, ThinVolumes.TestQmp qmp) implements AutoCloseable {
+        /** Asks QEMU to quit and waits until it has. */
+        void quit() {
+            qmp.quit(qemu);
+        }
+
+        @Override
+        public void close() {
+            qmp.close();
+            qemu.close();
+        }
     }
 
     private List<VolumeMoved> liveMoves(String id) throws Exception {
-        return events(VolumeMoved.class).stream().filter(m -> m.getVolumeId().equals(id) && m.getLive()).toList();
+        return steps.events(VolumeMoved.class).stream().filter(m -> m.getVolumeId().equals(id) && m.getLive()).toList();
     }
 
     /** Failed writes of the guest's disk, whichever node is under it now. */
@@ -493,62 +495,10 @@ class LiveMoveIT {
         return Files.readAllBytes(raw);
     }
 
-    private void snapshot(String volumeId, String name) {
-        awaitTask(accepted(http.post("/api/v1/volumes/" + volumeId + "/snapshots", new JsonObject().put("name", name))).getString("taskId"),
-                "SUCCEEDED");
-    }
-
     private JsonObject volume(String name, long size) {
         JsonObject accepted = accepted(http.post("/api/v1/domains/" + fileDomain + "/volumes",
                 new JsonObject().put("name", name).put("virtualSize", size).put("format", "qcow2")));
-        awaitTask(accepted.getString("taskId"), "SUCCEEDED");
+        steps.awaitTask(accepted.getString("taskId"), "SUCCEEDED");
         return http.get("/api/v1/volumes/" + accepted.getString("volumeId")).json();
-    }
-
-    private JsonObject awaitMoved(String volumeId, String targetDomainId) {
-        JsonObject volume = await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + volumeId).json(),
-                v -> !"MOVING".equals(v.getString("status")));
-        assertEquals("READY", volume.getString("status"), volume.encode());
-        assertEquals(targetDomainId, volume.getString("domainId"), volume.encode());
-        return volume;
-    }
-
-    private void awaitTask(String taskId, String status) {
-        JsonObject task = await().atMost(WAIT).until(() -> http.get("/api/v1/tasks/" + taskId).json(),
-                t -> !List.of("PENDING", "RUNNING").contains(t.getString("status")));
-        assertEquals(status, task.getString("status"), task.encode());
-    }
-
-    private static Path dataOf(JsonObject volume) {
-        String uri = volume.getString("uri");
-        return uri.startsWith("file:") ? Path.of(URI.create(uri)) : Path.of(uri);
-    }
-
-    private <T extends SpecificRecord> List<T> events(Class<T> type) throws Exception {
-        List<T> found = new ArrayList<>();
-        for (var r : TopicReader.readAll(cluster.kafka.bootstrapServers(), Topics.EVENTS)) {
-            SpecificRecord event = MessageCodec.standard().decode(r.value());
-            if (type.isInstance(event)) {
-                found.add(type.cast(event));
-            }
-        }
-        return found;
-    }
-
-    private static void run(String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), String.join(" ", command) + " did not end");
-        assertEquals(0, p.exitValue(), String.join(" ", command) + ": " + output);
-    }
-
-    private static String created(Http.Response r) {
-        assertEquals(201, r.status(), r.body());
-        return r.json().getString("id");
-    }
-
-    private static JsonObject accepted(Http.Response r) {
-        assertEquals(202, r.status(), r.body());
-        return r.json();
     }
 }

@@ -1,5 +1,6 @@
 package io.storagebus.system;
 
+import static io.storagebus.system.VolumeSteps.created;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -505,10 +506,5 @@ class SnapshotBackupIT {
             Arrays.fill(want, (byte) mibPatterns[i]);
             assertArrayEquals(want, Arrays.copyOfRange(all, (int) (i * MIB), (int) ((i + 1) * MIB)), image + " MiB " + i);
         }
-    }
-
-    private static String created(Http.Response r) {
-        assertEquals(201, r.status(), r.body());
-        return r.json().getString("id");
     }
 }

@@ -1,5 +1,7 @@
 package io.storagebus.system;
 
+import static io.storagebus.system.VolumeSteps.accepted;
+import static io.storagebus.system.VolumeSteps.created;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -136,16 +138,6 @@ class VolumeCopyIT {
         String shown = http.get("/api/v1/domains/" + objectDomain).body();
         assertTrue(shown.contains("\"secret_key\":\"******\""), shown);
         assertTrue(!shown.contains(s3.domainProperties().get("secret_key")), shown);
-    }
-
-    private static String created(Http.Response r) {
-        assertEquals(201, r.status(), r.body());
-        return r.json().getString("id");
-    }
-
-    private static JsonObject accepted(Http.Response r) {
-        assertEquals(202, r.status(), r.body());
-        return r.json();
     }
 
     private JsonObject awaitReady(JsonObject accepted) {

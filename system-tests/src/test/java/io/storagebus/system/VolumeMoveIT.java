@@ -1,26 +1,27 @@
 package io.storagebus.system;
 
+import static io.storagebus.system.VolumeSteps.accepted;
+import static io.storagebus.system.VolumeSteps.created;
+import static io.storagebus.system.VolumeSteps.dataOf;
+import static io.storagebus.system.VolumeSteps.run;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.RandomAccessFile;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Topics;
 import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeMoved;
 import io.vertx.core.json.JsonObject;
-import org.apache.avro.specific.SpecificRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -41,6 +42,7 @@ class VolumeMoveIT {
     private Cluster cluster;
     private io.storagebus.testkit.S3MockServer s3;
     private Http http;
+    private VolumeSteps steps;
     private Path tmp;
     private Path files;
     private Path blocks;
@@ -55,6 +57,7 @@ class VolumeMoveIT {
         cluster = new Cluster(new InProcessKafka(dir.resolve("kafka")), dir);
         cluster.startWorker("host-1");
         http = new Http(cluster.startManager().baseUrl());
+        steps = new VolumeSteps(http, cluster.kafka.bootstrapServers(), WAIT);
         await().atMost(WAIT).until(() -> http.get("/api/v1/health").status() == 200);
         files = Files.createDirectories(dir.resolve("files"));
         blocks = Files.createDirectories(dir.resolve("blocks"));
@@ -94,7 +97,7 @@ class VolumeMoveIT {
                 JsonObject accepted = accepted(http.post("/api/v1/volumes/" + v.getString("id") + "/move",
                         new JsonObject().put("targetDomainId", target)));
                 assertEquals(v.getString("id"), accepted.getString("volumeId"));
-                JsonObject moved = awaitMoved(v.getString("id"), target);
+                JsonObject moved = steps.awaitMoved(v.getString("id"), target);
                 JsonObject task = http.get("/api/v1/tasks/" + accepted.getString("taskId")).json();
                 assertEquals("SUCCEEDED", task.getString("status"), task.encode());
                 assertEquals("MOVE_VOLUME", task.getString("type"), task.encode());
@@ -102,7 +105,7 @@ class VolumeMoveIT {
                 assertTrue(data.startsWith(target.equals(blockDomain) ? blocks : files), data + " is in the target's directory");
                 String format = v == raw ? "raw" : "qcow2";
                 run("qemu-img", "compare", "-f", format, "-F", format, (v == raw ? rawBefore : qcow2Before).toString(), data.toString());
-                VolumeMoved event = events(VolumeMoved.class).stream().filter(e -> e.getTaskId().equals(accepted.getString("taskId")))
+                VolumeMoved event = steps.events(VolumeMoved.class).stream().filter(e -> e.getTaskId().equals(accepted.getString("taskId")))
                         .findFirst().orElseThrow();
                 assertEquals(target, event.getTargetDomainId());
                 assertEquals(moved.getString("uri"), event.getUri());
@@ -117,11 +120,11 @@ class VolumeMoveIT {
         try (var delinked = Files.list(files.resolve("delinked"))) {
             assertTrue(delinked.anyMatch(p -> p.getFileName().toString().startsWith(raw.getString("id"))), "the raw volume's delinked data");
         }
-        assertTrue(events(VolumeCopyProgress.class).stream().anyMatch(p -> p.getSourceVolumeId().equals(raw.getString("id"))
+        assertTrue(steps.events(VolumeCopyProgress.class).stream().anyMatch(p -> p.getSourceVolumeId().equals(raw.getString("id"))
                 && p.getCopiedBytes() == p.getTotalBytes()), "progress of the raw volume's copies");
         // Moved and usable: a host prepares it where it now is.
         JsonObject prepare = accepted(http.post("/api/v1/volumes/" + raw.getString("id") + "/prepare", new JsonObject().put("hostId", aHost())));
-        awaitTask(prepare.getString("taskId"), "SUCCEEDED");
+        steps.awaitTask(prepare.getString("taskId"), "SUCCEEDED");
         accepted(http.post("/api/v1/volumes/" + raw.getString("id") + "/teardown", new JsonObject()));
     }
 
@@ -142,20 +145,20 @@ class VolumeMoveIT {
                 409, "VOLUME_EXISTS", "targetDomainId");
 
         JsonObject prepare = accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", aHost())));
-        awaitTask(prepare.getString("taskId"), "SUCCEEDED");
+        steps.awaitTask(prepare.getString("taskId"), "SUCCEEDED");
         // Prepared, so live; but no guest is watched there: the host says so, and the volume stays.
         assertError(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", blockDomain)
                 .put("mirrorBandwidth", -1)), 400, "OUT_OF_RANGE", "mirrorBandwidth");
         JsonObject live = accepted(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", blockDomain)));
         assertTrue(live.getBoolean("live"), live.encode());
-        awaitTask(live.getString("taskId"), "FAILED");
+        steps.awaitTask(live.getString("taskId"), "FAILED");
         JsonObject failed = http.get("/api/v1/tasks/" + live.getString("taskId")).json();
         assertEquals("NO_GUEST", failed.getJsonObject("error").getString("code"), failed.encode());
         assertEquals("READY", http.get("/api/v1/volumes/" + id).json().getString("status"));
         try (var left = Files.list(blocks.resolve("volumes"))) {
             assertTrue(left.noneMatch(p -> p.getFileName().toString().startsWith(id)), "nothing of the move is left in the target");
         }
-        awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/teardown", new JsonObject())).getString("taskId"), "SUCCEEDED");
+        steps.awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/teardown", new JsonObject())).getString("taskId"), "SUCCEEDED");
         assertEquals(fileDomain, http.get("/api/v1/volumes/" + id).json().getString("domainId"));
     }
 
@@ -168,9 +171,9 @@ class VolumeMoveIT {
         JsonObject v = volume("chained", 16 * MIB, "qcow2");
         String id = v.getString("id");
         qemuIo(dataOf(v), "write -P 0xa1 0 1M");
-        snapshot(id, "first");
+        steps.snapshot(id, "first");
         qemuIo(dataOf(http.get("/api/v1/volumes/" + id).json()), "write -P 0xb2 1M 1M");
-        snapshot(id, "second");
+        steps.snapshot(id, "second");
         qemuIo(dataOf(http.get("/api/v1/volumes/" + id).json()), "write -P 0xc3 2M 1M");
         io.vertx.core.json.JsonArray snapshots = http.get("/api/v1/volumes/" + id + "/snapshots").array();
         assertEquals(2, snapshots.size());
@@ -178,8 +181,8 @@ class VolumeMoveIT {
 
         for (String target : List.of(blockDomain, fileDomain)) {
             JsonObject accepted = accepted(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", target)));
-            awaitTask(accepted.getString("taskId"), "SUCCEEDED");
-            JsonObject moved = awaitMoved(id, target);
+            steps.awaitTask(accepted.getString("taskId"), "SUCCEEDED");
+            JsonObject moved = steps.awaitMoved(id, target);
             assertEquals(snapshots, http.get("/api/v1/volumes/" + id + "/snapshots").array(), "the same snapshots");
             assertContent(dataOf(moved), 0xa1, 0xb2, 0xc3);
         }
@@ -188,11 +191,11 @@ class VolumeMoveIT {
         assertEquals(firstBackup, http.get("/api/v1/backups/" + secondBackup).json().getString("baseBackupId"));
         JsonObject restored = accepted(http.post("/api/v1/backups/" + secondBackup + "/restore",
                 new JsonObject().put("targetDomainId", fileDomain).put("name", "chained-restored")));
-        awaitTask(restored.getString("taskId"), "SUCCEEDED");
+        steps.awaitTask(restored.getString("taskId"), "SUCCEEDED");
         assertContent(dataOf(http.get("/api/v1/volumes/" + restored.getString("volumeId")).json()), 0xa1, 0xb2, 0);
 
         JsonObject first = snapshots.getJsonObject(0);
-        awaitTask(accepted(http.delete("/api/v1/volumes/" + id + "/snapshots/" + first.getString("id"))).getString("taskId"), "SUCCEEDED");
+        steps.awaitTask(accepted(http.delete("/api/v1/volumes/" + id + "/snapshots/" + first.getString("id"))).getString("taskId"), "SUCCEEDED");
         assertEquals(1, http.get("/api/v1/volumes/" + id + "/snapshots").array().size());
         assertContent(dataOf(http.get("/api/v1/volumes/" + id).json()), 0xa1, 0xb2, 0xc3);
     }
@@ -201,13 +204,8 @@ class VolumeMoveIT {
     private String backup(String volumeId, String snapshotId, boolean incremental) {
         JsonObject accepted = accepted(http.post("/api/v1/volumes/" + volumeId + "/backups", new JsonObject().put("targetDomainId", backupDomain)
                 .put("snapshotId", snapshotId).put("incremental", incremental)));
-        awaitTask(accepted.getString("taskId"), "SUCCEEDED");
+        steps.awaitTask(accepted.getString("taskId"), "SUCCEEDED");
         return accepted.getString("backupId");
-    }
-
-    private void snapshot(String volumeId, String name) {
-        awaitTask(accepted(http.post("/api/v1/volumes/" + volumeId + "/snapshots", new JsonObject().put("name", name))).getString("taskId"),
-                "SUCCEEDED");
     }
 
     private static void qemuIo(Path image, String command) throws Exception {
@@ -250,10 +248,10 @@ class VolumeMoveIT {
         spm.close();
         cluster.workers.remove(spm);
 
-        JsonObject moved = awaitMoved(big.getString("id"), blockDomain);
+        JsonObject moved = steps.awaitMoved(big.getString("id"), blockDomain);
         assertTrue(cluster.spm().orElseThrow().spmTerm().orElseThrow().epoch() > oldEpoch);
         run("qemu-img", "compare", "-f", "raw", "-F", "raw", before.toString(), dataOf(moved).toString());
-        List<VolumeMoved> outcomes = events(VolumeMoved.class).stream().filter(e -> e.getTaskId().equals(taskId)).toList();
+        List<VolumeMoved> outcomes = steps.events(VolumeMoved.class).stream().filter(e -> e.getTaskId().equals(taskId)).toList();
         assertEquals(1, outcomes.size(), "exactly one outcome: " + outcomes);
         assertTrue(outcomes.get(0).getEnvelope().getSpmEpoch() > oldEpoch, "the outcome is the new term's");
         assertEquals("SUCCEEDED", http.get("/api/v1/tasks/" + taskId).json().getString("status"));
@@ -292,10 +290,10 @@ class VolumeMoveIT {
         assertEquals(202, cancel.status(), cancel.body());
         assertEquals("CANCELLING", cancel.json().getString("status"));
 
-        awaitTask(taskId, "FAILED");
+        steps.awaitTask(taskId, "FAILED");
         JsonObject task = http.get("/api/v1/tasks/" + taskId).json();
         assertEquals("CANCELLED", task.getJsonObject("error").getString("code"), task.encode());
-        long copied = events(VolumeCopyProgress.class).stream().filter(p -> p.getTaskId().equals(taskId))
+        long copied = steps.events(VolumeCopyProgress.class).stream().filter(p -> p.getTaskId().equals(taskId))
                 .mapToLong(VolumeCopyProgress::getCopiedBytes).max().orElse(0);
         assertTrue(copied > 0 && copied < 4096 * MIB, "stopped before the end: " + copied);
         JsonObject volume = http.get("/api/v1/volumes/" + id).json();
@@ -337,8 +335,8 @@ class VolumeMoveIT {
         file.delink(source, new io.storagebus.driver.VolumeUri(fileDomain, id));
 
         JsonObject accepted = accepted(http.post("/api/v1/volumes/" + id + "/move", new JsonObject().put("targetDomainId", blockDomain)));
-        awaitTask(accepted.getString("taskId"), "SUCCEEDED");
-        JsonObject moved = awaitMoved(id, blockDomain);
+        steps.awaitTask(accepted.getString("taskId"), "SUCCEEDED");
+        JsonObject moved = steps.awaitMoved(id, blockDomain);
         run("qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", before.toString(), dataOf(moved).toString());
         assertTrue(file.listDelinked(source).stream().anyMatch(d -> d.uri().volumeId().equals(id)), "the source is delinked again, once");
     }
@@ -356,56 +354,9 @@ class VolumeMoveIT {
         return volume;
     }
 
-    private JsonObject awaitMoved(String volumeId, String targetDomainId) {
-        JsonObject volume = await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + volumeId).json(),
-                v -> !"MOVING".equals(v.getString("status")));
-        assertEquals("READY", volume.getString("status"), volume.encode());
-        assertEquals(targetDomainId, volume.getString("domainId"), volume.encode());
-        return volume;
-    }
-
-    private void awaitTask(String taskId, String status) {
-        JsonObject task = await().atMost(WAIT).until(() -> http.get("/api/v1/tasks/" + taskId).json(),
-                t -> !List.of("PENDING", "RUNNING").contains(t.getString("status")));
-        assertEquals(status, task.getString("status"), task.encode());
-    }
-
-    private static Path dataOf(JsonObject volume) {
-        String uri = volume.getString("uri");
-        return uri.startsWith("file:") ? Path.of(URI.create(uri)) : Path.of(uri);
-    }
-
-    private <T extends SpecificRecord> List<T> events(Class<T> type) throws Exception {
-        List<T> found = new ArrayList<>();
-        for (var r : TopicReader.readAll(cluster.kafka.bootstrapServers(), Topics.EVENTS)) {
-            SpecificRecord event = MessageCodec.standard().decode(r.value());
-            if (type.isInstance(event)) {
-                found.add(type.cast(event));
-            }
-        }
-        return found;
-    }
-
-    private static void run(String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), String.join(" ", command) + " did not end");
-        assertEquals(0, p.exitValue(), String.join(" ", command) + ": " + output);
-    }
-
     private static void assertError(Http.Response r, int status, String code, String field) {
         assertEquals(status, r.status(), r.body());
         assertEquals(code, r.json().getString("code"), r.body());
         assertEquals(field, r.json().getString("field"), r.body());
-    }
-
-    private static String created(Http.Response r) {
-        assertEquals(201, r.status(), r.body());
-        return r.json().getString("id");
-    }
-
-    private static JsonObject accepted(Http.Response r) {
-        assertEquals(202, r.status(), r.body());
-        return r.json();
     }
 }

@@ -124,22 +124,10 @@ final class HostCommandHandler {
             return List.of();
         });
         on(SwitchToLayer.class, change -> List.of(guests.switchToLayer(change)));
-        on(MirrorVolume.class, mirror -> {
-            guests.mirror(mirror);
-            return List.of();
-        });
-        on(CancelTask.class, cancel -> {
-            guests.cancel(cancel);
-            return List.of();
-        });
-        on(StreamLayer.class, stream -> {
-            guests.streamLayer(stream);
-            return List.of();
-        });
-        on(RefreshVolume.class, refresh -> {
-            guests.refresh(refresh);
-            return List.of();
-        });
+        onAnswerLater(MirrorVolume.class, guests::mirror);
+        onAnswerLater(CancelTask.class, guests::cancel);
+        onAnswerLater(StreamLayer.class, guests::streamLayer);
+        onAnswerLater(RefreshVolume.class, guests::refresh);
         if (!commands.keySet().equals(Set.copyOf(TopicMap.HOST_COMMANDS.types()))) {
             throw new IllegalStateException("the host handles " + commands.keySet() + " but " + TopicMap.HOST_COMMANDS.name()
                     + " carries " + TopicMap.HOST_COMMANDS.types());
@@ -155,6 +143,14 @@ final class HostCommandHandler {
 
     private <C extends SpecificRecord> void on(Class<C> type, Function<C, List<ProducerRecord<String, byte[]>>> handler) {
         commands.put(type, new Handler<>(type, handler));
+    }
+
+    /** A command carried on asynchronously: nothing is answered at once; what it answers is published when it is done. */
+    private <C extends SpecificRecord> void onAnswerLater(Class<C> type, Consumer<C> handler) {
+        on(type, command -> {
+            handler.accept(command);
+            return List.of();
+        });
     }
 
     /** Every host command names the host it is for in its {@code hostId} field; a command for another host is not this one's. */

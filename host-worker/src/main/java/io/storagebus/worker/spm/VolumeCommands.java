@@ -210,23 +210,18 @@ final class VolumeCommands {
                     "cannot take the lease of volume " + volumeId + " to move it: " + e);
         }
         try {
-            StorageDriver from = spm.driver(cmd.getSource());
-            StorageDriver to = spm.driver(cmd.getTarget());
-            DomainContext source = SpmDrivers.context(cmd.getSource(), term);
-            DomainContext target = SpmDrivers.context(cmd.getTarget(), term);
-            VolumeUri sourceUri = new VolumeUri(cmd.getSource().getId(), volumeId);
-            VolumeUri targetUri = new VolumeUri(cmd.getTarget().getId(), volumeId);
-            liveAgain(from, source, sourceUri);
-            List<SnapshotInfo> snapshots = movableChain(from, source, sourceUri);
-            discardEarlierCopy(to, target, targetUri);
+            MoveEnds m = ends(cmd, term);
+            liveAgain(m.from(), m.source(), m.sourceUri());
+            List<SnapshotInfo> snapshots = movableChain(m.from(), m.source(), m.sourceUri());
+            discardEarlierCopy(m.to(), m.target(), m.targetUri());
             VolumeState volume = cmd.getVolume();
-            Allocation allocation = allocationIn(to, volume);
+            Allocation allocation = allocationIn(m.to(), volume);
             VolumeSpec spec = new VolumeSpec(volumeId, volume.getName(), volume.getVirtualSize(), SpmDrivers.driverFormat(volume.getFormat()),
                     SpmDrivers.driverAllocation(allocation));
             CopyListener progress = moveProgress(cmd, term, context);
-            CopyResult result = snapshots.isEmpty() ? from.copyTo(source, sourceUri, to, target, spec, progress)
-                    : VolumeCopier.copyChain(from, source, sourceUri, snapshots, to, target, spec, progress);
-            delinkSource(from, source, sourceUri, to, target, targetUri);
+            CopyResult result = snapshots.isEmpty() ? m.from().copyTo(m.source(), m.sourceUri(), m.to(), m.target(), spec, progress)
+                    : VolumeCopier.copyChain(m.from(), m.source(), m.sourceUri(), snapshots, m.to(), m.target(), spec, progress);
+            delinkSource(m.from(), m.source(), m.sourceUri(), m.to(), m.target(), m.targetUri());
             LOG.info("epoch {}: moved volume {} from domain {} to {} ({} bytes, sha256 {})", term.epoch(), volumeId,
                     cmd.getSource().getId(), cmd.getTarget().getId(), result.bytes(), result.sha256());
             Envelope done = spm.answer(cmd.getEnvelope(), term);
@@ -265,21 +260,16 @@ final class VolumeCommands {
     private List<ProducerRecord<String, byte[]>> runLiveMove(MoveVolume cmd, SpmTerm term, Handled.JobContext context) {
         String volumeId = cmd.getVolumeId();
         try {
-            StorageDriver from = spm.driver(cmd.getSource());
-            StorageDriver to = spm.driver(cmd.getTarget());
-            DomainContext source = SpmDrivers.context(cmd.getSource(), term);
-            DomainContext target = SpmDrivers.context(cmd.getTarget(), term);
-            VolumeUri sourceUri = new VolumeUri(cmd.getSource().getId(), volumeId);
-            VolumeUri targetUri = new VolumeUri(cmd.getTarget().getId(), volumeId);
-            List<SnapshotInfo> snapshots = movableChain(from, source, sourceUri);
-            discardEarlierCopy(to, target, targetUri);
+            MoveEnds m = ends(cmd, term);
+            List<SnapshotInfo> snapshots = movableChain(m.from(), m.source(), m.sourceUri());
+            discardEarlierCopy(m.to(), m.target(), m.targetUri());
             VolumeState volume = cmd.getVolume();
             // A thin target starts with room for what the mirror copies (not the default first allocation): it grows as it fills.
             VolumeSpec spec = new VolumeSpec(volumeId, volume.getName(), volume.getVirtualSize(), SpmDrivers.driverFormat(volume.getFormat()),
-                    SpmDrivers.driverAllocation(allocationIn(to, volume)), mirrorRoom(from, source, sourceUri));
-            CopyResult frozen = VolumeCopier.copyFrozenChain(from, source, sourceUri, snapshots, to, target, spec,
+                    SpmDrivers.driverAllocation(allocationIn(m.to(), volume)), mirrorRoom(m));
+            CopyResult frozen = VolumeCopier.copyFrozenChain(m.from(), m.source(), m.sourceUri(), snapshots, m.to(), m.target(), spec,
                     moveProgress(cmd, term, context));
-            VolumeInfo top = roomForMirror(from, source, sourceUri, to, target, targetUri);
+            VolumeInfo top = roomForMirror(m);
             LOG.info("epoch {}: live move of volume {} to domain {}: {} bytes of frozen layers copied (sha256 {}); host {} mirrors the rest",
                     term.epoch(), volumeId, cmd.getTarget().getId(), frozen.bytes(), frozen.sha256(), cmd.getHostId());
             Envelope envelope = spm.answer(cmd.getEnvelope(), term);
@@ -312,24 +302,34 @@ final class VolumeCommands {
      * target as the mirror fills it and the extend loop grows it like any thin volume. The top
      * as it is then.
      */
-    private VolumeInfo roomForMirror(StorageDriver from, DomainContext source, VolumeUri sourceUri, StorageDriver to, DomainContext target,
-                                     VolumeUri targetUri) throws DriverException {
-        VolumeInfo top = to.info(target, targetUri);
-        if (!to.capabilities().contains(Capability.EXTENDABLE) || top.allocatedSize() >= top.virtualSize()) {
+    private VolumeInfo roomForMirror(MoveEnds m) throws DriverException {
+        VolumeInfo top = m.to().info(m.target(), m.targetUri());
+        if (!m.to().capabilities().contains(Capability.EXTENDABLE) || top.allocatedSize() >= top.virtualSize()) {
             return top;
         }
-        long wanted = mirrorRoom(from, source, sourceUri);
+        long wanted = mirrorRoom(m);
         try {
-            return wanted > top.allocatedSize() ? to.extend(target, targetUri, wanted) : top;
+            return wanted > top.allocatedSize() ? m.to().extend(m.target(), m.targetUri(), wanted) : top;
         } catch (DriverException e) {
-            to.destroy(target, targetUri, false);
+            m.to().destroy(m.target(), m.targetUri(), false);
             throw e;
         }
     }
 
     /** What the source top holds (not what it may hold: a file domain's thin top "allocates" its whole size) and one chunk. */
-    private long mirrorRoom(StorageDriver from, DomainContext source, VolumeUri sourceUri) throws DriverException {
-        return from.info(source, sourceUri).actualSize() + spm.config().extendPolicy().chunk();
+    private long mirrorRoom(MoveEnds m) throws DriverException {
+        return m.from().info(m.source(), m.sourceUri()).actualSize() + spm.config().extendPolicy().chunk();
+    }
+
+    /** A move's two ends: the source and target domains under this term's epoch, their drivers and the volume in each. */
+    private record MoveEnds(StorageDriver from, DomainContext source, VolumeUri sourceUri, StorageDriver to, DomainContext target,
+                            VolumeUri targetUri) {
+    }
+
+    private MoveEnds ends(MoveVolume cmd, SpmTerm term) throws DriverException {
+        return new MoveEnds(spm.driver(cmd.getSource()), SpmDrivers.context(cmd.getSource(), term), new VolumeUri(cmd.getSource().getId(),
+                cmd.getVolumeId()), spm.driver(cmd.getTarget()), SpmDrivers.context(cmd.getTarget(), term),
+                new VolumeUri(cmd.getTarget().getId(), cmd.getVolumeId()));
     }
 
     /** What the move's copy reports: progress events and the task's bytes, with its phase; a cancel stops it here. */
@@ -397,7 +397,7 @@ final class VolumeCommands {
         VolumeState volume = done.getVolume();
         VolumeUri sourceUri = new VolumeUri(done.getSource().getId(), volumeId);
         VolumeUri targetUri = new VolumeUri(done.getTarget().getId(), volumeId);
-        Optional<String> decided = decidedAlready(done, term);
+        Optional<String> decided = decidedAlready(done, sourceUri, targetUri, term);
         if (decided.isPresent() || !HOST_LOST.equals(done.getErrorCode())) {
             stopWatching(done.getTaskId());
         }
@@ -479,9 +479,7 @@ final class VolumeCommands {
      * source delinked by a pivot, or its target removed or delinked when it was given up). A
      * storage that cannot say is no reason to ignore the answer.
      */
-    private Optional<String> decidedAlready(MirrorDone done, SpmTerm term) {
-        VolumeUri sourceUri = new VolumeUri(done.getSource().getId(), done.getVolumeId());
-        VolumeUri targetUri = new VolumeUri(done.getTarget().getId(), done.getVolumeId());
+    private Optional<String> decidedAlready(MirrorDone done, VolumeUri sourceUri, VolumeUri targetUri, SpmTerm term) {
         try {
             if (!live(spm.driver(done.getSource()), SpmDrivers.context(done.getSource(), term), sourceUri)) {
                 return Optional.of("its source " + sourceUri + " is no longer live: the guest pivoted before");
@@ -710,7 +708,7 @@ final class VolumeCommands {
                 leases.acquire(volumeId);
                 return;
             } catch (LeaseHeldException e) {
-                if (!e.holder().hostId().startsWith(SPM_HOLDER)) {
+                if (!VolumeLeases.heldBySpm(e.holder().hostId())) {
                     throw e;
                 }
                 LOG.info("volume {}'s lease is held by {} (an earlier SPM term's job, stopping): waiting for it", volumeId,
@@ -725,9 +723,6 @@ final class VolumeCommands {
             }
         }
     }
-
-    /** How the SPM's leases name their holder: {@code spm:<hostId>}. */
-    private static final String SPM_HOLDER = "spm:";
 
     /** A lease left behind goes with the SPM's session; until then a prepare of the (deleted) volume is refused anyway. */
     private void releaseQuietly(String volumeId) {
