@@ -262,28 +262,24 @@ public final class VolumeLeases implements AutoCloseable {
     }
 
     /**
-     * Asks ZooKeeper something and returns whether it answered within {@code timeout}: the
-     * server has then heard this host's session after the call began, so the session, and the
-     * leases, last at least a session timeout from that moment. No retry: an unreachable
-     * ensemble is a plain false.
+     * Asks ZooKeeper something and runs {@code heard} when it answers, however late: the server
+     * has then heard this host's session after the question was asked, so the session, and the
+     * leases, last at least a session timeout from the moment of asking. A slow answer (a loaded
+     * server or network) is proof all the same. Nothing is run if the session is in doubt now or
+     * the question fails; no retry. {@code heard} runs on ZooKeeper's event thread: it must be quick.
      */
-    public boolean sessionHeard(java.time.Duration timeout) {
+    public void whenSessionHeard(Runnable heard) {
         if (!proven()) {
-            return false;
+            return;
         }
-        java.util.concurrent.CountDownLatch answered = new java.util.concurrent.CountDownLatch(1);
-        int[] code = {-1};
         try {
             client.getZookeeperClient().getZooKeeper().exists("/", false, (rc, path, ctx, stat) -> {
-                code[0] = rc;
-                answered.countDown();
+                if (rc == KeeperException.Code.OK.intValue()) {
+                    heard.run();
+                }
             }, null);
-            return answered.await(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS) && code[0] == KeeperException.Code.OK.intValue();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
         } catch (Exception e) {
-            return false;
+            // no connection to ask on (the client is between sessions): nothing heard
         }
     }
 

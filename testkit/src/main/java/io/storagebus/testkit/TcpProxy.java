@@ -8,13 +8,18 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.util.Arrays;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A TCP proxy on loopback that a test can cut: {@link #cut()} drops every connection and refuses
  * new ones, as a network partition would; {@link #restore()} lets traffic through again on the
- * same port. One thread per direction per connection: enough for tests.
+ * same port; {@link #delay} holds every byte back for a while, as a slow or loaded network would.
+ * One thread per direction per connection: enough for tests.
  */
 public final class TcpProxy implements AutoCloseable {
     private final int port;
@@ -22,6 +27,7 @@ public final class TcpProxy implements AutoCloseable {
     private final int targetPort;
     private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
     private volatile ServerSocket server;
+    private volatile long delayNanos;
 
     public TcpProxy(String targetHost, int targetPort) {
         this.targetHost = targetHost;
@@ -60,6 +66,11 @@ public final class TcpProxy implements AutoCloseable {
         }
     }
 
+    /** From now on, each direction delivers what it reads {@code delay} later (in order); zero: at once. */
+    public void delay(java.time.Duration delay) {
+        delayNanos = delay.toNanos();
+    }
+
     /** Drops every connection and refuses new ones until {@link #restore()}. */
     public synchronized void cut() {
         ServerSocket s = server;
@@ -87,24 +98,49 @@ public final class TcpProxy implements AutoCloseable {
     private void pump(Socket from, Socket to) throws IOException {
         InputStream in = from.getInputStream();
         OutputStream out = to.getOutputStream();
+        // Delayed chunks are written by one scheduler per direction, so they stay in order.
+        ScheduledExecutorService later = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "proxy-delay-" + port);
+            t.setDaemon(true);
+            return t;
+        });
         Thread t = new Thread(() -> {
             byte[] buffer = new byte[64 * 1024];
             try {
                 for (int n; (n = in.read(buffer)) >= 0; ) {
-                    out.write(buffer, 0, n);
-                    out.flush();
+                    long delay = delayNanos;
+                    if (delay == 0) {
+                        out.write(buffer, 0, n);
+                        out.flush();
+                    } else {
+                        byte[] chunk = Arrays.copyOf(buffer, n);
+                        later.schedule(() -> forward(chunk, out, from, to), delay, TimeUnit.NANOSECONDS);
+                    }
                 }
             } catch (IOException e) {
                 // connection closed
             } finally {
-                closeQuietly(from);
-                closeQuietly(to);
-                sockets.remove(from);
-                sockets.remove(to);
+                later.schedule(() -> {
+                    closeQuietly(from);
+                    closeQuietly(to);
+                    sockets.remove(from);
+                    sockets.remove(to);
+                    later.shutdown();
+                }, delayNanos, TimeUnit.NANOSECONDS);
             }
         }, "proxy-pump-" + port);
         t.setDaemon(true);
         t.start();
+    }
+
+    private static void forward(byte[] chunk, OutputStream out, Socket from, Socket to) {
+        try {
+            out.write(chunk);
+            out.flush();
+        } catch (IOException e) {
+            closeQuietly(from);
+            closeQuietly(to);
+        }
     }
 
     private static void closeQuietly(java.io.Closeable c) {

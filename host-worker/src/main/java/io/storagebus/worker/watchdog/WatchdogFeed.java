@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -25,12 +26,13 @@ import org.slf4j.LoggerFactory;
  * watchdog goes (the guests must then stop: nothing would stop them if this worker froze) and comes
  * back.
  *
- * <p>Each renewal first asks ZooKeeper something; only if it answers is the deadline set, half a
+ * <p>Each renewal first asks ZooKeeper something; only when it answers is the deadline set, half a
  * session timeout after the question was asked. Why that is safe: the answer proves the server
  * heard the session after that moment, and ZooKeeper expires a session no sooner than a session
  * timeout after it last heard it, so the guest's deadline comes at least half a session timeout
  * before the lease can end for anyone else, whether the worker then freezes, dies, or loses its
- * network. Renewals run every twelfth of the timeout.
+ * network. Questions go every twelfth of the timeout and are not timed out: a late answer (a
+ * loaded server) still renews from when it was asked, and deadlines only move forward.
  */
 public final class WatchdogFeed implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WatchdogFeed.class);
@@ -54,6 +56,8 @@ public final class WatchdogFeed implements AutoCloseable {
     private ScheduledExecutorService timer;
     private Listener listener;
     private boolean down;
+    /** The latest deadline written (on the timer's thread only): an answer to an older question never moves it back. */
+    private long renewedTo;
 
     /**
      * The guard this host's leases promise the next holder (see {@code LeaseTakeover}): how long
@@ -114,11 +118,30 @@ public final class WatchdogFeed implements AutoCloseable {
     private void tick() {
         try {
             checkWatchdog();
-            long asked = System.currentTimeMillis();
-            if (guarded.isEmpty() || !leases.sessionHeard(renewEvery)) {
-                return; // the deadlines run out: the watchdog freezes the guests unless the session proves itself in time
+            if (guarded.isEmpty()) {
+                return;
             }
-            long deadline = asked + sessionTimeout.toMillis() / 2;
+            // Unanswered, the deadlines run out: the watchdog freezes the guests unless the session proves itself in time.
+            long deadline = System.currentTimeMillis() + sessionTimeout.toMillis() / 2;
+            leases.whenSessionHeard(() -> {
+                try {
+                    timer.execute(() -> renew(deadline));
+                } catch (RejectedExecutionException closed) {
+                    // the feed is closed: nothing renews any more
+                }
+            });
+        } catch (RuntimeException e) {
+            LOG.error("cannot renew the guests' leases for the watchdog in {}: {}", dir, e.toString());
+        }
+    }
+
+    /** The session was heard after {@code deadline} minus half a timeout: every guest on a lease held here is renewed to it. */
+    private void renew(long deadline) {
+        if (deadline <= renewedTo) {
+            return;
+        }
+        renewedTo = deadline;
+        try {
             for (Map.Entry<String, Guarded> e : guarded.entrySet()) {
                 Optional<VolumeLease> lease = leases.heldLease(e.getKey());
                 Guarded g = e.getValue();
