@@ -41,7 +41,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class ComposeIT {
     private static final Path REPO = Path.of("..").toAbsolutePath().normalize();
-    private static final Duration HEALTHY = Duration.ofMinutes(5);
+    /** Eleven JVMs starting on CI's two cores: generous, as the test is about what they do once up, not how fast they start. */
+    private static final Duration HEALTHY = Duration.ofMinutes(8);
     private static final Duration TASK = Duration.ofMinutes(2);
     private static final List<String> SERVICES = List.of("kafka-1", "kafka-2", "kafka-3", "zk1", "zk2", "zk3", "manager-1", "manager-2",
             "worker-1", "worker-2", "worker-3");
@@ -291,12 +292,25 @@ class ComposeIT {
         }
     }
 
+    /** Every service healthy; if not in time, the failure names the services that were not and what they were. */
     private void awaitHealthy(List<String> services) {
-        await().atMost(HEALTHY).pollInterval(Duration.ofSeconds(2)).until(() -> services.stream().allMatch(s -> {
-            String id = compose(List.of("ps", "-q", s), 60).output().trim();
-            return !id.isEmpty() && "healthy".equals(DockerImages.run(List.of("docker", "inspect", "-f", "{{.State.Health.Status}}", id), 30)
-                    .output().trim());
-        }));
+        Map<String, String> notHealthy = new ConcurrentHashMap<>();
+        try {
+            await().atMost(HEALTHY).pollInterval(Duration.ofSeconds(2)).until(() -> {
+                notHealthy.clear();
+                for (String s : services) {
+                    String id = compose(List.of("ps", "-q", s), 60).output().trim();
+                    String health = id.isEmpty() ? "no container"
+                            : DockerImages.run(List.of("docker", "inspect", "-f", "{{.State.Health.Status}}", id), 30).output().trim();
+                    if (!"healthy".equals(health)) {
+                        notHealthy.put(s, health);
+                    }
+                }
+                return notHealthy.isEmpty();
+            });
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError("not healthy within " + HEALTHY + ": " + notHealthy + " (their logs: system-tests/target/compose-logs.txt)", e);
+        }
     }
 
     private void kill(String service) {
