@@ -6,6 +6,8 @@ public enum Capability {
     THIN,
     /** {@link StorageDriver#extend}: allocated size can grow, also while in use. */
     EXTENDABLE,
+    /** {@link StorageDriver#resize}: a volume's virtual size (what its guest sees) can grow. */
+    RESIZE,
     /** {@link StorageDriver#refresh}: hosts must refresh to see a grown volume. */
     REFRESH,
     /** {@link StorageDriver#activate}/{@link StorageDriver#deactivate}: a volume must be prepared on a host before use. */

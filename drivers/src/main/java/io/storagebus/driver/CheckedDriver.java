@@ -88,6 +88,16 @@ public final class CheckedDriver extends ForwardingDriver {
     }
 
     @Override
+    public VolumeInfo resize(DomainContext domain, VolumeUri volume, long newVirtualSize) throws DriverException {
+        own(domain, volume);
+        need(Capability.RESIZE, "resize");
+        if (newVirtualSize <= 0) {
+            throw new DriverException(DriverException.Code.INVALID_SPEC, "a volume's virtual size must be positive, not " + newVirtualSize);
+        }
+        return driver.resize(domain, volume, newVirtualSize);
+    }
+
+    @Override
     public VolumeInfo extend(DomainContext domain, VolumeUri volume, long newAllocatedSize) throws DriverException {
         own(domain, volume);
         need(Capability.EXTENDABLE, "extend");

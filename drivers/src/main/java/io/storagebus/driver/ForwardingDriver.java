@@ -179,6 +179,11 @@ public abstract class ForwardingDriver implements StorageDriver {
     }
 
     @Override
+    public VolumeInfo resize(DomainContext domain, VolumeUri volume, long newVirtualSize) throws DriverException {
+        return driver.resize(domain, volume, newVirtualSize);
+    }
+
+    @Override
     public VolumeInfo extend(DomainContext domain, VolumeUri volume, long newAllocatedSize) throws DriverException {
         return driver.extend(domain, volume, newAllocatedSize);
     }

@@ -207,6 +207,16 @@ public interface StorageDriver {
         throw CheckedDriver.unsupported(this, Capability.BACKUP_TARGET, "delete a backup");
     }
 
+    /**
+     * {@link Capability#RESIZE}: grows the volume's virtual size to {@code newVirtualSize}, its
+     * snapshots and data kept; a volume never shrinks ({@link DriverException.Code#INVALID_SPEC}),
+     * and the size it has already is no change (a retried command). Offline: a guest's QEMU grows
+     * the image it has open itself.
+     */
+    default VolumeInfo resize(DomainContext domain, VolumeUri volume, long newVirtualSize) throws DriverException {
+        throw CheckedDriver.unsupported(this, Capability.RESIZE, "resize");
+    }
+
     /** {@link Capability#EXTENDABLE}: grows the allocated size to at least {@code newAllocatedSize}. */
     default VolumeInfo extend(DomainContext domain, VolumeUri volume, long newAllocatedSize) throws DriverException {
         throw CheckedDriver.unsupported(this, Capability.EXTENDABLE, "extend");

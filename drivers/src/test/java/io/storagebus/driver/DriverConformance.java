@@ -316,6 +316,9 @@ public abstract class DriverConformance {
         if (!driver.capabilities().contains(Capability.REFRESH)) {
             assertCode(DriverException.Code.UNSUPPORTED, () -> driver.refresh(domain, volume.uri()));
         }
+        if (!driver.capabilities().contains(Capability.RESIZE)) {
+            assertCode(DriverException.Code.UNSUPPORTED, () -> driver.resize(domain, volume.uri(), 8 * MIB));
+        }
         if (!driver.capabilities().contains(Capability.ACTIVATE)) {
             assertCode(DriverException.Code.UNSUPPORTED, () -> driver.activate(domain, volume.uri()));
             assertCode(DriverException.Code.UNSUPPORTED, () -> driver.deactivate(domain, volume.uri()));
@@ -336,6 +339,30 @@ public abstract class DriverConformance {
         assertTrue(grown.allocatedSize() >= volume.allocatedSize() + 16 * MIB, "extended: " + grown);
         VolumeInfo capped = driver.extend(domain, volume.uri(), 10 * thin.virtualSize());
         assertTrue(capped.allocatedSize() < thin.virtualSize() + 8 * MIB, "capped at virtual size plus qcow2 metadata: " + capped);
+    }
+
+    @Test
+    void resizeGrowsTheVirtualSizeKeepsTheDataAndNeverShrinks() throws Exception {
+        StorageDriver driver = driver();
+        assumeTrue(driver.capabilities().contains(Capability.RESIZE), "skipped: driver does not RESIZE");
+        requireDataPath();
+        DomainContext domain = domain();
+        VolumeInfo volume = driver.create(domain, writableSpec(id(), 4 * MIB));
+        byte[] data = pattern((int) (4 * MIB), 7);
+        driver.write(domain, volume.uri(), new ByteArrayInputStream(data), data.length);
+
+        VolumeInfo grown = driver.resize(domain, volume.uri(), 12 * MIB);
+        assertEquals(12 * MIB, grown.virtualSize());
+        assertEquals(12 * MIB, driver.info(domain, volume.uri()).virtualSize(), "the new size is the volume's, read back");
+        assertEquals(12 * MIB, driver.list(domain).get(0).virtualSize(), "and listed");
+        byte[] read = readAll(driver, domain, volume.uri(), (int) (12 * MIB));
+        assertArrayEquals(data, java.util.Arrays.copyOf(read, data.length), "the data stays");
+        assertArrayEquals(new byte[(int) (8 * MIB)], java.util.Arrays.copyOfRange(read, data.length, read.length), "the new space reads as zeros");
+
+        assertEquals(12 * MIB, driver.resize(domain, volume.uri(), 12 * MIB).virtualSize(), "the same size again is no change");
+        assertCode(DriverException.Code.INVALID_SPEC, () -> driver.resize(domain, volume.uri(), 8 * MIB));
+        assertCode(DriverException.Code.INVALID_SPEC, () -> driver.resize(domain, volume.uri(), 0));
+        assertEquals(12 * MIB, driver.info(domain, volume.uri()).virtualSize(), "a refused shrink changes nothing");
     }
 
     @Test
@@ -397,6 +424,7 @@ public abstract class DriverConformance {
         calls.put("purge", () -> driver.purge(old, uri));
         calls.put("destroy", () -> driver.destroy(old, uri, true));
         calls.put("extend", () -> driver.extend(old, uri, 64 * MIB));
+        calls.put("resize", () -> driver.resize(old, uri, 64 * MIB));
         calls.put("snapshot", () -> driver.snapshot(old, uri, "s" + id(), "s", false));
         calls.put("importLayer", () -> driver.importLayer(old, uri, "s" + id(), "s", new java.io.ByteArrayInputStream(new byte[512]), 512));
         calls.put("commitSnapshot", () -> driver.commitSnapshot(old, uri, "s" + id()));

@@ -45,6 +45,7 @@ import io.storagebus.schema.RefreshVolume;
 import io.storagebus.schema.RestoreBackup;
 import io.storagebus.schema.SnapshotCreated;
 import io.storagebus.schema.SnapshotDeleted;
+import io.storagebus.schema.ResizeVolume;
 import io.storagebus.schema.SnapshotVolume;
 import io.storagebus.schema.StreamLayer;
 import io.storagebus.schema.SubscriberHeartbeat;
@@ -56,6 +57,7 @@ import io.storagebus.schema.VolumeCopied;
 import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeCreated;
 import io.storagebus.schema.VolumeDeleted;
+import io.storagebus.schema.VolumeResized;
 import io.storagebus.schema.VolumeExtendFailed;
 import io.storagebus.schema.VolumeExtended;
 import io.storagebus.schema.MaintenanceDraining;
@@ -136,6 +138,8 @@ public final class MessageTypes {
             SnapshotCreated.class,
             SnapshotDeleted.class,
             VolumeDeleted.class,
+            ResizeVolume.class,
+            VolumeResized.class,
             BackupProgress.class,
             BackupCompleted.class,
             BackupDeleted.class,

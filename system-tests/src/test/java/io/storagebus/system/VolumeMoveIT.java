@@ -1,6 +1,7 @@
 package io.storagebus.system;
 
 import static io.storagebus.system.VolumeSteps.accepted;
+import static io.storagebus.system.VolumeSteps.assertError;
 import static io.storagebus.system.VolumeSteps.created;
 import static io.storagebus.system.VolumeSteps.dataOf;
 import static io.storagebus.system.VolumeSteps.run;
@@ -352,11 +353,5 @@ class VolumeMoveIT {
                 v -> !"CREATING".equals(v.getString("status")));
         assertEquals("READY", volume.getString("status"), volume.encode());
         return volume;
-    }
-
-    private static void assertError(Http.Response r, int status, String code, String field) {
-        assertEquals(status, r.status(), r.body());
-        assertEquals(code, r.json().getString("code"), r.body());
-        assertEquals(field, r.json().getString("field"), r.body());
     }
 }

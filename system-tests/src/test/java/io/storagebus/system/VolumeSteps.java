@@ -74,10 +74,23 @@ final class VolumeSteps {
 
     /** Runs a command to its end and asserts it succeeded. */
     static void run(String... command) throws Exception {
+        output(command);
+    }
+
+    /** Runs a command to its end, asserts it succeeded and returns what it printed. */
+    static String output(String... command) throws Exception {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes());
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), String.join(" ", command) + " did not end");
         assertEquals(0, p.exitValue(), String.join(" ", command) + ": " + output);
+        return output;
+    }
+
+    /** An error answer: its status, stable code and offending field (null: none). */
+    static void assertError(Http.Response r, int status, String code, String field) {
+        assertEquals(status, r.status(), r.body());
+        assertEquals(code, r.json().getString("code"), r.body());
+        assertEquals(field, r.json().getString("field"), r.body());
     }
 
     /** A 201 answer's id. */

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.OptionalLong;
 import java.util.Set;
 
+import io.storagebus.driver.Allocation;
 import io.storagebus.driver.Capability;
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
@@ -59,7 +60,7 @@ public final class BlockfileDriver extends DirectoryDriver {
     @Override
     public Set<Capability> capabilities() {
         return Set.of(Capability.THIN, Capability.EXTENDABLE, Capability.REFRESH, Capability.ACTIVATE, Capability.SHARED,
-                Capability.SNAPSHOT);
+                Capability.SNAPSHOT, Capability.RESIZE);
     }
 
     @Override
@@ -148,6 +149,34 @@ public final class BlockfileDriver extends DirectoryDriver {
             return null;
         });
         return info(domain, files, meta);
+    }
+
+    /**
+     * As an LV grows: a raw volume (always all allocated) and a preallocated qcow2 one by the
+     * allocation the new size needs, checked against the free space and counted in the ledger;
+     * then a qcow2 layer's header, whose larger tables may take a cluster or two more.
+     */
+    @Override
+    protected void grow(DomainContext domain, VolumeFiles files, VolumeMeta meta, long newVirtualSize) throws DriverException {
+        Path file = files.dataOf(meta);
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+            long before = raf.length();
+            if (meta.allocation() == Allocation.PREALLOCATED) {
+                long target = BlockSizing.maxSize(meta.format(), newVirtualSize, EXTENT);
+                if (target > before) {
+                    requireFree(domain, files, target - before);
+                    raf.setLength(target);
+                    ledger.allocated(domain.path(PATH), target - before);
+                }
+            }
+            if (meta.format() == VolumeFormat.QCOW2) {
+                long header = raf.length();
+                QemuImg.resize(file, VolumeFormat.QCOW2, newVirtualSize, false);
+                ledger.allocated(domain.path(PATH), Math.max(0, raf.length() - header));
+            }
+        } catch (IOException e) {
+            throw VolumeFiles.ioError("cannot resize volume " + meta.volumeId(), e);
+        }
     }
 
     /**

@@ -41,7 +41,7 @@ public final class FileDriver extends DirectoryDriver {
 
     @Override
     public Set<Capability> capabilities() {
-        return Set.of(Capability.THIN, Capability.SHARED, Capability.CLONE_COW, Capability.SNAPSHOT);
+        return Set.of(Capability.THIN, Capability.SHARED, Capability.CLONE_COW, Capability.SNAPSHOT, Capability.RESIZE);
     }
 
     @Override

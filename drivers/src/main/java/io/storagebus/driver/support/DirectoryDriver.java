@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 
+import io.storagebus.driver.Allocation;
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
 import io.storagebus.driver.Fence;
@@ -20,6 +21,7 @@ import io.storagebus.driver.StorageDriver;
 import io.storagebus.driver.VolumeImage;
 import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeCopier;
+import io.storagebus.driver.VolumeFormat;
 import io.storagebus.driver.VolumeUri;
 
 /**
@@ -128,6 +130,49 @@ public abstract class DirectoryDriver implements StorageDriver {
 
     /** Called after the domain's layers changed otherwise than by a create or an extend (deleted, snapshotted, merged). */
     protected void layersChanged(DomainContext domain) {
+    }
+
+    /**
+     * Grows the top layer's data, then records the new size in the volume's metadata, both under
+     * the domain's lock, where the size is read again: a resize that died between the two is
+     * finished by the retry, which finds the metadata's size still below the one asked for.
+     */
+    @Override
+    public VolumeInfo resize(DomainContext domain, VolumeUri volume, long newVirtualSize) throws DriverException {
+        VolumeFiles files = files(domain);
+        VolumeMeta resized = fenced(domain, "resize", volume.volumeId(), () -> {
+            VolumeMeta meta = files.liveOrThrow(volume.volumeId());
+            if (newVirtualSize < meta.virtualSize()) {
+                throw new DriverException(DriverException.Code.INVALID_SPEC, "volume " + volume + " is " + meta.virtualSize()
+                        + " bytes; a volume only grows, so " + newVirtualSize + " is refused");
+            }
+            if (newVirtualSize == meta.virtualSize()) {
+                return meta;
+            }
+            List<String> children = files.children(meta.volumeId());
+            if (!children.isEmpty()) {
+                throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " backs clones " + children
+                        + "; a template does not change");
+            }
+            grow(domain, files, meta, newVirtualSize);
+            VolumeMeta grown = meta.withVirtualSize(newVirtualSize);
+            files.writeMeta(grown);
+            return grown;
+        });
+        return info(domain, files, resized);
+    }
+
+    /**
+     * Makes the top layer show {@code newVirtualSize} bytes: a qcow2 layer's header (its
+     * snapshots below keep their sizes, and read as zeros past them), a raw file's length. Called
+     * under the domain's lock.
+     */
+    protected void grow(DomainContext domain, VolumeFiles files, VolumeMeta meta, long newVirtualSize) throws DriverException {
+        boolean preallocated = meta.allocation() == Allocation.PREALLOCATED && meta.format() == VolumeFormat.RAW;
+        if (preallocated) {
+            LocalFiles.requireFreeSpace(files.volumesDir(), newVirtualSize - meta.virtualSize());
+        }
+        QemuImg.resize(files.dataOf(meta), meta.format(), newVirtualSize, preallocated);
     }
 
     /** Runs a metadata change of the domain under its fencing epoch (see {@link DirectoryFence}). */

@@ -24,6 +24,17 @@ public final class QemuImg {
         Processes.run(cmd);
     }
 
+    /** Grows the image to show {@code virtualSize} bytes; with {@code preallocate}, the new space is allocated too. */
+    public static void resize(Path file, VolumeFormat format, long virtualSize, boolean preallocate) throws DriverException {
+        List<String> cmd = new ArrayList<>(List.of("qemu-img", "resize", "-q", "-f", format.name().toLowerCase(Locale.ROOT)));
+        if (preallocate) {
+            cmd.add("--preallocation=falloc");
+        }
+        cmd.add(file.toString());
+        cmd.add(Long.toString(virtualSize));
+        Processes.run(cmd);
+    }
+
     /** A qcow2 overlay whose backing file is {@code backingName}, resolved relative to the overlay's directory. */
     public static void createOverlay(Path overlay, String backingName, VolumeFormat backingFormat, long virtualSize) throws DriverException {
         Processes.run(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-b", backingName,

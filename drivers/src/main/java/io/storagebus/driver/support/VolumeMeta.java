@@ -36,6 +36,10 @@ public record VolumeMeta(String volumeId, String name, long virtualSize, VolumeF
         return files;
     }
 
+    public VolumeMeta withVirtualSize(long newVirtualSize) {
+        return new VolumeMeta(volumeId, name, newVirtualSize, format, allocation, dataFile, parent, generation, snapshots);
+    }
+
     public VolumeMeta withParent(String newParent) {
         return new VolumeMeta(volumeId, name, virtualSize, format, allocation, dataFile, newParent, generation, snapshots);
     }

@@ -75,6 +75,19 @@ class FileSnapshotTest {
     }
 
     @Test
+    void aVolumeWithSnapshotsGrowsAtItsTopAndItsSnapshotsKeepTheirSize() throws Exception {
+        driver.resize(domain, volume, 8 * MIB);
+        assertEquals(8 * MIB, driver.info(domain, volume).virtualSize());
+        write(0xE5, 7);
+        assertContent(top(), 0xA1, 0xB2, 0xC3, 0, 0, 0, 0, 0xE5);
+        assertContent(export("s2", false), 0xA1, 0xB2, 0, 0);
+        output("qemu-img", "check", top().toString());
+        assertTrue(output("qemu-img", "info", "-U", "--output=json", export("s2", false).toString()).contains("\"virtual-size\": " + 4 * MIB),
+                "the snapshot keeps its size");
+        assertCode(DriverException.Code.INVALID_SPEC, () -> driver.resize(domain, volume, 4 * MIB));
+    }
+
+    @Test
     void anIncrementalLayerOnItsParentsFullImageIsTheSnapshot() throws Exception {
         Path base = export("s1", false);
         Path layer = export("s2", true);

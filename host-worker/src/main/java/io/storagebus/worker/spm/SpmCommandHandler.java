@@ -30,6 +30,7 @@ import io.storagebus.schema.MirrorDone;
 import io.storagebus.schema.MirrorVolume;
 import io.storagebus.schema.MoveVolume;
 import io.storagebus.schema.RestoreBackup;
+import io.storagebus.schema.ResizeVolume;
 import io.storagebus.schema.SnapshotVolume;
 import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeStatus;
@@ -66,6 +67,7 @@ final class SpmCommandHandler {
         this.commands = new SpmCommandRegistry()
                 .now(CreateVolume.class, volumes::create)
                 .now(CloneVolume.class, volumes::cloneVolume)
+                .now(ResizeVolume.class, volumes::resize)
                 .job(CopyVolume.class, volumes::copy)
                 .job(MoveVolume.class, volumes::move)
                 .job(DeleteVolume.class, volumes::delete)

@@ -39,12 +39,14 @@ import io.storagebus.schema.Envelope;
 import io.storagebus.schema.MirrorDone;
 import io.storagebus.schema.MirrorVolume;
 import io.storagebus.schema.MoveVolume;
+import io.storagebus.schema.ResizeVolume;
 import io.storagebus.schema.VolumeCopied;
 import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeCreated;
 import io.storagebus.schema.VolumeDeleted;
 import io.storagebus.schema.VolumeFormat;
 import io.storagebus.schema.VolumeMoved;
+import io.storagebus.schema.VolumeResized;
 import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeStatus;
 import io.storagebus.worker.WorkerRecords;
@@ -106,6 +108,50 @@ final class VolumeCommands {
             return SpmCommandHandler.failed(cmd.getEnvelope(), envelope, CreateVolume.class, TaskType.CREATE_VOLUME, volume, e.code().name(), e.getMessage());
         } catch (IllegalArgumentException e) {
             return SpmCommandHandler.failed(cmd.getEnvelope(), envelope, CreateVolume.class, TaskType.CREATE_VOLUME, volume, "INVALID_COMMAND", e.getMessage());
+        }
+    }
+
+    /**
+     * Grows a volume offline, under its lease, so that no host prepares it meanwhile: the
+     * manager's "prepared nowhere" is checked again where the resize happens (a host's lease:
+     * {@code VOLUME_IN_USE}). Quick (a header or a file's length), so it completes in the batch.
+     */
+    List<ProducerRecord<String, byte[]>> resize(ResizeVolume cmd, SpmTerm term) {
+        Envelope envelope = spm.answer(cmd.getEnvelope(), term);
+        String volumeId = cmd.getVolumeId();
+        VolumeState volume = cmd.getVolume();
+        try {
+            leases.acquire(volumeId);
+        } catch (LeaseHeldException e) {
+            boolean job = VolumeLeases.heldBySpm(e.holder().hostId());
+            return SpmCommandHandler.taskFailed(cmd.getEnvelope(), envelope, ResizeVolume.class, TaskType.RESIZE_VOLUME, cmd.getTaskId(),
+                    volume, job ? "VOLUME_BUSY" : "VOLUME_IN_USE", job ? "volume " + volumeId + " is held by an earlier SPM term's job; retry"
+                            : "volume " + volumeId + " is prepared on host " + e.holder().hostId() + "; tear it down first");
+        } catch (Exception e) {
+            return SpmCommandHandler.taskFailed(cmd.getEnvelope(), envelope, ResizeVolume.class, TaskType.RESIZE_VOLUME, cmd.getTaskId(),
+                    volume, "LEASE_UNAVAILABLE", "cannot take the lease of volume " + volumeId + " to resize it: " + e);
+        }
+        try {
+            StorageDriver driver = spm.driver(cmd.getDomain());
+            VolumeInfo info = driver.resize(SpmDrivers.context(cmd.getDomain(), term), new VolumeUri(cmd.getDomain().getId(), volumeId),
+                    cmd.getVirtualSize());
+            LOG.info("epoch {}: volume {} resized from {} to {} bytes", term.epoch(), volumeId, volume.getVirtualSize(), info.virtualSize());
+            VolumeState resized = VolumeState.newBuilder(volume).setEnvelope(envelope).setVirtualSize(info.virtualSize())
+                    .setUri(info.location()).setStatus(VolumeStatus.READY).setTaskId(cmd.getTaskId()).setErrorCode(null).setErrorMessage(null)
+                    .build();
+            return List.of(
+                    Records.of(Topics.EVENTS, volumeId, VolumeResized.newBuilder().setEnvelope(envelope).setTaskId(cmd.getTaskId())
+                            .setVolumeId(volumeId).setDomainId(cmd.getDomain().getId()).setPreviousVirtualSize(volume.getVirtualSize())
+                            .setVirtualSize(info.virtualSize()).build()),
+                    Records.of(Topics.VOLUME_STATE, volumeId, resized),
+                    WorkerRecords.Task.of(cmd.getTaskId(), TaskType.RESIZE_VOLUME, resized, cmd.getEnvelope().getTimestamp()).succeeded(envelope));
+        } catch (DriverException e) {
+            SpmDrivers.failedOn(cmd.getDomain(), e, term);
+            LOG.warn("epoch {}: volume {} not resized: {} {}", term.epoch(), volumeId, e.code(), e.getMessage());
+            return SpmCommandHandler.taskFailed(cmd.getEnvelope(), envelope, ResizeVolume.class, TaskType.RESIZE_VOLUME, cmd.getTaskId(),
+                    volume, e.code().name(), e.getMessage());
+        } finally {
+            releaseQuietly(volumeId);
         }
     }
 

@@ -15,7 +15,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
-/** Volumes: create, list, read, copy, move (and cancel a move or copy), delete; prepare and tear down on a host; a guest's use monitored. */
+/** Volumes: create, list, read, copy, move (and cancel a move or copy), resize, delete; prepare and tear down on a host; a guest's use monitored. */
 record VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory leases, String issuer) {
     void register(Router router) {
         router.post("/api/v1/domains/:id/volumes").handler(this::create);
@@ -27,6 +27,8 @@ record VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory 
                 RequestBody.of(ctx, Set.of("hostId")).optionalString("hostId", null), Answers.origin(ctx, issuer))));
         router.post("/api/v1/volumes/:id/copy").handler(this::copy);
         router.post("/api/v1/volumes/:id/move").handler(this::move);
+        router.post("/api/v1/volumes/:id/resize").handler(ctx -> Answers.accepted(ctx, volumes.resize(ctx.pathParam("id"),
+                RequestBody.of(ctx, Set.of("virtualSize")).requiredLong("virtualSize"), Answers.origin(ctx, issuer))));
         router.delete("/api/v1/volumes/:id").handler(ctx -> Answers.accepted(ctx, volumes.delete(ctx.pathParam("id"),
                 "true".equals(ctx.request().getParam("wipe")), Answers.origin(ctx, issuer))));
         router.delete("/api/v1/tasks/:id").handler(ctx -> volumes.cancelTask(ctx.pathParam("id"), Answers.origin(ctx, issuer))

@@ -25,6 +25,7 @@ import io.storagebus.schema.Envelope;
 import io.storagebus.schema.MonitorVolume;
 import io.storagebus.schema.MoveVolume;
 import io.storagebus.schema.PrepareVolume;
+import io.storagebus.schema.ResizeVolume;
 import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.UnmonitorVolume;
 import io.storagebus.schema.TaskState;
@@ -64,16 +65,7 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
      */
     public Future<Submitted> create(Create request, String idempotencyKey, Origin origin) {
         DomainState domain = resources.usable(resources.domain(request.domainId()), null);
-        long virtualSize = request.virtualSize();
-        if (virtualSize <= 0) {
-            throw new Invalid("virtualSize", "OUT_OF_RANGE", "virtualSize must be positive, got " + virtualSize);
-        }
-        if (virtualSize > MAX_VIRTUAL_SIZE) {
-            throw new Invalid("virtualSize", "OUT_OF_RANGE", "virtualSize must be at most " + MAX_VIRTUAL_SIZE + " (64 TiB)");
-        }
-        if (virtualSize % SECTOR != 0) {
-            throw new Invalid("virtualSize", "NOT_ALIGNED", "virtualSize must be a multiple of 512 bytes, got " + virtualSize);
-        }
+        long virtualSize = checkedVirtualSize(request.virtualSize());
         Long initialSize = request.initialSize();
         if (initialSize != null && (initialSize <= 0 || initialSize > virtualSize)) {
             throw new Invalid("initialSize", "OUT_OF_RANGE", "initialSize must be within 1.." + virtualSize + " (the virtual size), got " + initialSize);
@@ -203,10 +195,7 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
                         + "; move the volume once it is made or merged", null);
             });
         }
-        resources.view().runningTasks().stream().filter(t -> volume.getId().equals(t.getVolumeId())).findFirst().ifPresent(t -> {
-            throw new Conflict("VOLUME_BUSY", "volume '" + volume.getName() + "' has task " + t.getId() + " (" + t.getType() + ") "
-                    + t.getStatus() + "; move it once that is done", null);
-        });
+        requireNoRunningTask(volume, "move it once that is done");
         if (volume.getParentVolumeId() != null) {
             throw new Conflict("VOLUME_IS_CLONE", "volume '" + volume.getName() + "' is a copy-on-write clone of volume "
                     + volume.getParentVolumeId() + " and shares its layers in domain '" + source.getName()
@@ -256,6 +245,64 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
                             CancelTask.newBuilder(command).setHostId(host).build())));
         }
         return role.bus().publish(cancels).map(v -> new Submitted(taskId, task.getVolumeId()));
+    }
+
+    /** A virtual size a volume may have: positive, at most 64 TiB, whole sectors. */
+    private static long checkedVirtualSize(long virtualSize) {
+        if (virtualSize <= 0) {
+            throw new Invalid("virtualSize", "OUT_OF_RANGE", "virtualSize must be positive, got " + virtualSize);
+        }
+        if (virtualSize > MAX_VIRTUAL_SIZE) {
+            throw new Invalid("virtualSize", "OUT_OF_RANGE", "virtualSize must be at most " + MAX_VIRTUAL_SIZE + " (64 TiB)");
+        }
+        if (virtualSize % SECTOR != 0) {
+            throw new Invalid("virtualSize", "NOT_ALIGNED", "virtualSize must be a multiple of 512 bytes, got " + virtualSize);
+        }
+        return virtualSize;
+    }
+
+    /**
+     * Grows a volume offline, prepared on no host (the SPM checks that again under the volume's
+     * lease): its data and snapshots stay, the new space reads as zeros. A volume only grows; the
+     * size it has already is accepted as no change, so a request sent again does no harm. A
+     * running guest's disk is grown by its QEMU, which this does not do yet: a prepared volume is
+     * refused.
+     */
+    public Future<Submitted> resize(String volumeId, long virtualSize, Origin origin) {
+        VolumeState volume = resources.ready(resources.volume(volumeId));
+        checkedVirtualSize(virtualSize);
+        if (virtualSize < volume.getVirtualSize()) {
+            throw new Invalid("virtualSize", "SHRINK_REFUSED", "volume '" + volume.getName() + "' is " + volume.getVirtualSize()
+                    + " bytes; a volume only grows (shrinking would cut off what its guest wrote at the end)");
+        }
+        DomainState domain = resources.usable(resources.domain(volume.getDomainId()), null);
+        if (!resources.capable(domain, Capability.RESIZE)) {
+            throw new Conflict("RESIZE_UNSUPPORTED", "domain '" + domain.getName() + "' (" + domain.getDriver() + ") cannot grow volumes", null);
+        }
+        resources.preparedOn(volume).ifPresent(host -> {
+            throw new Conflict("VOLUME_IN_USE", "volume '" + volume.getName() + "' is prepared on host " + host
+                    + "; tear it down to grow it (a running guest's disk is not grown yet)", null);
+        });
+        requireNoRunningTask(volume, "resize it once that is done");
+        List<String> clones = resources.view().clonesOf(volume.getId()).stream().map(VolumeState::getName).sorted().toList();
+        if (!clones.isEmpty()) {
+            throw new Conflict("VOLUME_HAS_CLONES", "volume '" + volume.getName() + "' is the template of " + clones
+                    + "; a template does not change", null);
+        }
+        String taskId = UUID.randomUUID().toString();
+        Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), taskId);
+        ResizeVolume command = ResizeVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
+                .setDomain(Resources.domainRef(domain)).setVolume(volume).setVirtualSize(virtualSize).build();
+        return submitter.spmTask(TaskType.RESIZE_VOLUME, volume.getDomainId(), volume.getId(), command, List.of(), List.of())
+                .map(s -> s.with("virtualSize", virtualSize));
+    }
+
+    /** One task at a time on a volume: {@code VOLUME_BUSY} while another runs, saying when to ask again. */
+    private void requireNoRunningTask(VolumeState volume, String then) {
+        resources.view().runningTasks().stream().filter(t -> volume.getId().equals(t.getVolumeId())).findFirst().ifPresent(t -> {
+            throw new Conflict("VOLUME_BUSY", "volume '" + volume.getName() + "' has task " + t.getId() + " (" + t.getType() + ") "
+                    + t.getStatus() + "; " + then, null);
+        });
     }
 
     /** Destroys the volume and all its layers; {@code wipe} overwrites it with zeros first. */
