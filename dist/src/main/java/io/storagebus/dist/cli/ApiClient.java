@@ -43,6 +43,7 @@ final class ApiClient {
     private final String output;
     private final String token;
     private final HttpClient client;
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
 
     ApiClient(String urls, String output, String token) {
         this(urls, output, token, null);
@@ -50,7 +51,9 @@ final class ApiClient {
 
     /** {@code caFile}: PEM certificates to trust for https besides the JDK's (a private CA, a self-signed manager); null: the JDK's only. */
     ApiClient(String urls, String output, String token, java.nio.file.Path caFile) {
-        HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).followRedirects(HttpClient.Redirect.NORMAL);
+        // A busy manager (or its host) may take seconds to accept; a manager that is down refuses at once, so the next URL is
+        // still tried without waiting this out.
+        HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).followRedirects(HttpClient.Redirect.NORMAL);
         if (caFile != null) {
             builder.sslContext(trusting(caFile));
         }
