@@ -170,23 +170,35 @@ class ComposeIT {
         assertEquals(0, compose(List.of("start", "worker-" + spm.substring("host-".length())), 120).exit());
         timings.put("SPM failover", elapsed(spmFault));
 
-        // A broker killed while creates stream in: every accepted create is there once.
+        // A broker killed while creates stream in: every accepted create is there once. A create whose
+        // outcome is unknown (no answer, or OUTCOME_UNKNOWN) is sent again with its Idempotency-Key
+        // until it gets a definite one, as the CLI does; a refused one must have made nothing.
         long brokerFault = System.nanoTime();
         Map<String, String> accepted = new ConcurrentHashMap<>();
         AtomicInteger refused = new AtomicInteger();
+        AtomicInteger resent = new AtomicInteger();
         AtomicBoolean streaming = new AtomicBoolean(true);
         Thread writer = new Thread(() -> {
             for (int i = 0; streaming.get(); i++) {
-                try {
-                    Http.Response r = survivor.post("/api/v1/domains/" + domain + "/volumes", new JsonObject().put("name", "stream-" + i)
-                            .put("virtualSize", 1 << 20).put("format", "raw"));
-                    if (r.status() == 202) {
-                        accepted.put(r.json().getString("volumeId"), "stream-" + i);
-                    } else {
-                        refused.incrementAndGet();
+                JsonObject body = new JsonObject().put("name", "stream-" + i).put("virtualSize", 1 << 20).put("format", "raw");
+                for (int attempt = 1; ; attempt++) {
+                    String code;
+                    try {
+                        Http.Response r = survivor.post("/api/v1/domains/" + domain + "/volumes", body, "stream-" + i);
+                        if (r.status() == 202) {
+                            accepted.put(r.json().getString("volumeId"), "stream-" + i);
+                            break;
+                        }
+                        code = r.status() == 503 ? r.json().getString("code") : "HTTP " + r.status();
+                    } catch (AssertionError e) {
+                        code = "OUTCOME_UNKNOWN";
                     }
-                } catch (AssertionError e) {
-                    refused.incrementAndGet();
+                    if (!"OUTCOME_UNKNOWN".equals(code)) {
+                        refused.incrementAndGet();
+                        break;
+                    }
+                    assertTrue(attempt < 30, "stream-" + i + " has no definite answer after 30 attempts");
+                    resent.incrementAndGet();
                 }
             }
         });
@@ -211,8 +223,8 @@ class ComposeIT {
         List<String> metas = onStorage.lines().filter(f -> f.matches("[0-9a-f-]{36}\\.meta\\.json")).map(f -> f.substring(0, 36)).sorted().toList();
         assertEquals(listed.stream().map(o -> ((JsonObject) o).getString("id")).sorted().toList(), metas, onStorage);
         System.out.printf("ComposeIT: %d creates accepted while kafka-2 was killed after %d, %d refused (503 while a leader moved), "
-                + "none lost, none duplicated (%d volumes in the state, the same %d on the storage)%n", accepted.size(), atKill, refused.get(),
-                listed.size(), metas.size());
+                + "%d sent again with their key after an unknown outcome, none lost, none duplicated (%d volumes in the state, "
+                + "the same %d on the storage)%n", accepted.size(), atKill, refused.get(), resent.get(), listed.size(), metas.size());
         assertEquals(0, compose(List.of("start", "kafka-2"), 120).exit());
         awaitHealthy(SERVICES);
         timings.put("broker killed", elapsed(brokerFault));

@@ -103,6 +103,34 @@ final class ApiClient {
         return send(path, b -> b.header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.encode())));
     }
 
+    /**
+     * A create sent with an Idempotency-Key and sent again, with the same key, when its outcome is
+     * unknown (no answer, or 503: Kafka did not confirm, no manager active yet): the manager makes
+     * it once however many times it arrives.
+     */
+    Object postOnce(String path, JsonObject body) throws Exception {
+        String key = java.util.UUID.randomUUID().toString();
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return send(path, b -> b.header("Content-Type", "application/json").header("Idempotency-Key", key)
+                        .POST(HttpRequest.BodyPublishers.ofString(body.encode())));
+            } catch (ApiException e) {
+                if (attempt == SEND_ATTEMPTS || !RETRIABLE.contains(e.body().getString("code", ""))) {
+                    throw e;
+                }
+            } catch (java.net.http.HttpTimeoutException e) {
+                if (attempt == SEND_ATTEMPTS) {
+                    throw e;
+                }
+            }
+            // The managers' own Retry-After; a CLI has nothing else to do meanwhile.
+            Thread.sleep(2000);
+        }
+    }
+
+    private static final int SEND_ATTEMPTS = 5;
+    private static final java.util.Set<String> RETRIABLE = java.util.Set.of("OUTCOME_UNKNOWN", "UNAVAILABLE", "NO_ACTIVE_MANAGER");
+
     Object put(String path, JsonObject body) throws Exception {
         return send(path, b -> b.header("Content-Type", "application/json").PUT(HttpRequest.BodyPublishers.ofString(body.encode())));
     }

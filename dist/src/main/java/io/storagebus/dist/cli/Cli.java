@@ -228,7 +228,7 @@ public final class Cli {
         if (c.option("allocation") != null) {
             body.put("allocation", c.option("allocation"));
         }
-        return c.object(c.api().post("/api/v1/domains/" + c.arg(0) + "/volumes", body));
+        return c.object(c.api().postOnce("/api/v1/domains/" + c.arg(0) + "/volumes", body));
     }
 
     private static int copyVolume(Invocation c) throws Exception {

@@ -92,6 +92,11 @@ public final class ApiError extends RuntimeException {
         return new ApiError(409, code, message, field, List.of());
     }
 
+    /** A write Kafka neither confirmed nor refused: the client learns that it must not assume either. */
+    public static ApiError outcomeUnknown(String message) {
+        return new ApiError(503, "OUTCOME_UNKNOWN", message, null, List.of(), Map.of("Retry-After", "2"), new JsonObject());
+    }
+
     public static ApiError unavailable(String message) {
         return new ApiError(503, "UNAVAILABLE", message, null, List.of());
     }

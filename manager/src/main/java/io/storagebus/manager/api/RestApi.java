@@ -13,6 +13,7 @@ import io.storagebus.leases.SpmDirectory;
 import io.storagebus.manager.HealthCheck;
 import io.storagebus.manager.ManagerConfig;
 import io.storagebus.manager.bus.PublishFailedException;
+import io.storagebus.manager.bus.PublishUnconfirmedException;
 import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.maintenance.SubscriberRegistry;
 import io.storagebus.manager.requests.RequestException;
@@ -179,10 +180,12 @@ public final class RestApi {
             LOG.warn("{} {}: {} {}", ctx.request().method(), ctx.request().path(), e.code(), e.getMessage());
             error(ctx, new ApiError(503, "STORAGE_UNAVAILABLE", "the storage did not answer as expected, nothing was changed: "
                     + e.getMessage(), null, List.of()));
+        } else if (failure instanceof PublishUnconfirmedException) {
+            LOG.warn("{} {}: {}", ctx.request().method(), ctx.request().path(), failure.toString());
+            error(ctx, ApiError.outcomeUnknown(failure.getMessage()));
         } else if (failure instanceof PublishFailedException || failure instanceof org.apache.kafka.common.KafkaException) {
             LOG.warn("{} {}: {}", ctx.request().method(), ctx.request().path(), failure.toString());
-            boolean unconfirmed = failure.getCause() instanceof org.apache.kafka.common.errors.TimeoutException;
-            error(ctx, ApiError.unavailable(unconfirmed ? failure.getMessage() : "nothing was changed: " + failure.getMessage()));
+            error(ctx, ApiError.unavailable("nothing was changed: " + failure.getMessage()));
         } else {
             LOG.error("{} {} failed", ctx.request().method(), ctx.request().path(), failure);
             error(ctx, new ApiError(500, "INTERNAL_ERROR", "internal error; nothing was changed", null, List.of()));

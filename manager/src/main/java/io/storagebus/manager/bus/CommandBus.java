@@ -157,11 +157,12 @@ public final class CommandBus implements AutoCloseable {
                 LOG.error("publishing {} request(s) refused: another manager is active ({})", batch.size(), e.getMessage());
                 fail(batch, new PublishFailedException("another manager became active; nothing was changed", e));
                 state.compareAndSet(State.STARTED, State.FENCED);
+            } catch (PublishUnconfirmedException e) {
+                LOG.warn("publishing {} request(s) not confirmed: {}", batch.size(), e.getCause().toString());
+                batch.forEach(s -> s.context().runOnContext(v -> s.promise().fail(e)));
             } catch (KafkaException e) {
                 LOG.warn("publishing {} request(s) failed: {}", batch.size(), e.toString());
-                fail(batch, new PublishFailedException(e instanceof org.apache.kafka.common.errors.TimeoutException
-                        ? "Kafka did not confirm the request in time; it may still take effect, so look before sending it again: " + e.getMessage()
-                        : "Kafka did not commit the request: " + e.getMessage(), e));
+                fail(batch, new PublishFailedException("Kafka did not commit the request: " + e.getMessage(), e));
             }
         }
         if (producer != null) {
@@ -192,8 +193,12 @@ public final class CommandBus implements AutoCloseable {
                 return;
             } catch (ProducerFencedException e) {
                 throw e;
+            } catch (PublishUnconfirmedException e) {
+                producer.close(Duration.ZERO);
+                producer = null;
+                throw e;
             } catch (KafkaException e) {
-                // A producer in an unknown transaction state is replaced rather than reused.
+                // A producer in an unknown transaction state is replaced rather than reused; nothing of this batch was committed.
                 producer.close(Duration.ZERO);
                 producer = null;
                 if (attempt > 1 || e instanceof org.apache.kafka.common.errors.TimeoutException || state.get() != State.STARTED) {
@@ -245,22 +250,28 @@ public final class CommandBus implements AutoCloseable {
                 return;
             } catch (org.apache.kafka.common.errors.TimeoutException e) {
                 if (attempt == COMMIT_ATTEMPTS || state.get() != State.STARTED) {
-                    throw e;
+                    throw unconfirmed(e);
                 }
                 LOG.warn("commit not confirmed yet (attempt {} of {}), trying it again: {}", attempt, COMMIT_ATTEMPTS, e.getMessage());
             } catch (KafkaException e) {
-                if (attempt == 1 || e instanceof ProducerFencedException) {
+                if (attempt == 1) {
                     throw e;
                 }
-                // After a commit that timed out, the outcome of that commit is unknown whatever comes next.
-                throw new org.apache.kafka.common.errors.TimeoutException("the commit's outcome is unknown: " + e.getMessage(), e);
+                // After a commit that timed out, the outcome of that commit is unknown whatever comes next (even a fencing).
+                throw unconfirmed(e);
             }
         }
+    }
+
+    private static PublishUnconfirmedException unconfirmed(KafkaException e) {
+        return new PublishUnconfirmedException("Kafka did not confirm the request in time; it may still take effect: send it again with "
+                + "the same Idempotency-Key, or look before sending it again (" + e.getMessage() + ")", e);
     }
 
     private static void fail(List<Submission> batch, PublishFailedException e) {
         batch.forEach(s -> s.context().runOnContext(v -> s.promise().fail(e)));
     }
+
 
     @Override
     public void close() {

@@ -96,7 +96,8 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
 
     /** The create an earlier request with the same key made, if one did; a key reused for another volume is a conflict. */
     private Optional<Submitted> earlierCreate(DomainState domain, String taskId, String volumeId, String name, String key) {
-        if (resources.view().task(taskId).isEmpty()) {
+        // The view reads the task and volume topics apart: either one seen means the first create was committed.
+        if (resources.view().task(taskId).isEmpty() && resources.view().volume(volumeId).isEmpty()) {
             return Optional.empty();
         }
         Optional<String> earlierName = resources.view().volume(volumeId).map(VolumeState::getName);
