@@ -98,6 +98,16 @@ public final class CheckedDriver extends ForwardingDriver {
     }
 
     @Override
+    public void prepareLiveResize(DomainContext domain, VolumeUri volume, long newVirtualSize) throws DriverException {
+        own(domain, volume);
+        need(Capability.RESIZE, "resize live");
+        if (newVirtualSize <= 0) {
+            throw new DriverException(DriverException.Code.INVALID_SPEC, "a volume's virtual size must be positive, not " + newVirtualSize);
+        }
+        driver.prepareLiveResize(domain, volume, newVirtualSize);
+    }
+
+    @Override
     public VolumeInfo extend(DomainContext domain, VolumeUri volume, long newAllocatedSize) throws DriverException {
         own(domain, volume);
         need(Capability.EXTENDABLE, "extend");

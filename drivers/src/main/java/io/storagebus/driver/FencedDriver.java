@@ -13,7 +13,7 @@ import java.util.Set;
  */
 public final class FencedDriver extends ForwardingDriver {
     /** The operations that change a domain's storage, fenced here; every other one only reads or uses it. */
-    public static final Set<String> MUTATING = Set.of("create", "write", "clone", "delink", "restore", "purge", "destroy", "extend", "resize",
+    public static final Set<String> MUTATING = Set.of("create", "write", "clone", "delink", "restore", "purge", "destroy", "extend", "resize", "prepareLiveResize",
             "snapshot", "importLayer", "commitSnapshot", "abortSnapshot", "beginMerge", "finishMerge", "putManifest", "deleteBackup");
 
     private final Fence fence;
@@ -118,6 +118,12 @@ public final class FencedDriver extends ForwardingDriver {
     public VolumeInfo resize(DomainContext domain, VolumeUri volume, long newVirtualSize) throws DriverException {
         advance(domain);
         return driver.resize(domain, volume, newVirtualSize);
+    }
+
+    @Override
+    public void prepareLiveResize(DomainContext domain, VolumeUri volume, long newVirtualSize) throws DriverException {
+        advance(domain);
+        driver.prepareLiveResize(domain, volume, newVirtualSize);
     }
 
     @Override

@@ -184,6 +184,11 @@ public abstract class ForwardingDriver implements StorageDriver {
     }
 
     @Override
+    public void prepareLiveResize(DomainContext domain, VolumeUri volume, long newVirtualSize) throws DriverException {
+        driver.prepareLiveResize(domain, volume, newVirtualSize);
+    }
+
+    @Override
     public VolumeInfo extend(DomainContext domain, VolumeUri volume, long newAllocatedSize) throws DriverException {
         return driver.extend(domain, volume, newAllocatedSize);
     }

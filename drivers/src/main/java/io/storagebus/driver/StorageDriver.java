@@ -210,11 +210,23 @@ public interface StorageDriver {
     /**
      * {@link Capability#RESIZE}: grows the volume's virtual size to {@code newVirtualSize}, its
      * snapshots and data kept; a volume never shrinks ({@link DriverException.Code#INVALID_SPEC}),
-     * and the size it has already is no change (a retried command). Offline: a guest's QEMU grows
-     * the image it has open itself.
+     * and the size it has already is no change (a retried command). An image a guest's QEMU has
+     * grown already (live, after {@link #prepareLiveResize}) is not grown again: only its size is
+     * recorded.
      */
     default VolumeInfo resize(DomainContext domain, VolumeUri volume, long newVirtualSize) throws DriverException {
         throw CheckedDriver.unsupported(this, Capability.RESIZE, "resize");
+    }
+
+    /**
+     * {@link Capability#RESIZE}, live, first step: makes room under an image a running guest has
+     * open for it to show {@code newVirtualSize} bytes (a raw volume's device grown to it, a
+     * preallocated volume's allocation), checked as {@link #resize} checks. The image itself is
+     * left to the guest's QEMU ({@code block_resize}), the recorded size to {@link #resize}
+     * afterwards. Idempotent.
+     */
+    default void prepareLiveResize(DomainContext domain, VolumeUri volume, long newVirtualSize) throws DriverException {
+        throw CheckedDriver.unsupported(this, Capability.RESIZE, "resize live");
     }
 
     /** {@link Capability#EXTENDABLE}: grows the allocated size to at least {@code newAllocatedSize}. */

@@ -365,6 +365,39 @@ public abstract class DriverConformance {
         assertEquals(12 * MIB, driver.info(domain, volume.uri()).virtualSize(), "a refused shrink changes nothing");
     }
 
+    /**
+     * Live: the driver makes room first (a device grown), the guest's QEMU grows the image it has
+     * open (here {@code qemu-img}, as {@code block_resize} would), and the resize that follows only
+     * records the size: the image is not grown twice and the data stays.
+     */
+    @Test
+    void aLiveResizeMakesRoomFirstAndThenRecordsTheSizeTheGuestGrewTo() throws Exception {
+        StorageDriver driver = driver();
+        assumeTrue(driver.capabilities().contains(Capability.RESIZE), "skipped: driver does not RESIZE");
+        requireDataPath();
+        DomainContext domain = domain();
+        VolumeInfo volume = driver.create(domain, writableSpec(id(), 4 * MIB));
+        byte[] data = pattern((int) (4 * MIB), 9);
+        driver.write(domain, volume.uri(), new ByteArrayInputStream(data), data.length);
+
+        driver.prepareLiveResize(domain, volume.uri(), 12 * MIB);
+        assertEquals(4 * MIB, driver.info(domain, volume.uri()).virtualSize(), "the recorded size waits for the guest's");
+        String location = driver.info(domain, volume.uri()).location();
+        Path image = location.startsWith("file:") ? Path.of(java.net.URI.create(location))
+                : Path.of(location);
+        if (driver.capabilities().contains(Capability.ACTIVATE)) {
+            assertTrue(Files.size(image) >= 12 * MIB, "a device is grown before its guest grows the image on it");
+        } else {
+            io.storagebus.driver.support.Processes.run(List.of("qemu-img", "resize", "-q", "-f", "raw", image.toString(),
+                    Long.toString(12 * MIB)));
+        }
+        assertEquals(12 * MIB, driver.resize(domain, volume.uri(), 12 * MIB).virtualSize());
+        byte[] read = readAll(driver, domain, volume.uri(), (int) (12 * MIB));
+        assertArrayEquals(data, java.util.Arrays.copyOf(read, data.length), "the data stays");
+        assertArrayEquals(new byte[(int) (8 * MIB)], java.util.Arrays.copyOfRange(read, data.length, read.length), "the new space reads as zeros");
+        assertCode(DriverException.Code.INVALID_SPEC, () -> driver.prepareLiveResize(domain, volume.uri(), 8 * MIB));
+    }
+
     @Test
     void anotherDomainOnTheSameStorageFindsTheVolumesUnderItsOwnId() throws Exception {
         StorageDriver driver = driver();
@@ -425,6 +458,7 @@ public abstract class DriverConformance {
         calls.put("destroy", () -> driver.destroy(old, uri, true));
         calls.put("extend", () -> driver.extend(old, uri, 64 * MIB));
         calls.put("resize", () -> driver.resize(old, uri, 64 * MIB));
+        calls.put("prepareLiveResize", () -> driver.prepareLiveResize(old, uri, 64 * MIB));
         calls.put("snapshot", () -> driver.snapshot(old, uri, "s" + id(), "s", false));
         calls.put("importLayer", () -> driver.importLayer(old, uri, "s" + id(), "s", new java.io.ByteArrayInputStream(new byte[512]), 512));
         calls.put("commitSnapshot", () -> driver.commitSnapshot(old, uri, "s" + id()));

@@ -31,6 +31,8 @@ import io.storagebus.schema.DomainState;
 import io.storagebus.schema.GuestPaused;
 import io.storagebus.schema.GuestResumed;
 import io.storagebus.schema.GuestStopped;
+import io.storagebus.schema.GrowGuestDisk;
+import io.storagebus.schema.GuestDiskGrown;
 import io.storagebus.schema.LayerChangeDone;
 import io.storagebus.schema.MaintenanceAborted;
 import io.storagebus.schema.MaintenanceCancelled;
@@ -140,6 +142,8 @@ public final class MessageTypes {
             VolumeDeleted.class,
             ResizeVolume.class,
             VolumeResized.class,
+            GrowGuestDisk.class,
+            GuestDiskGrown.class,
             BackupProgress.class,
             BackupCompleted.class,
             BackupDeleted.class,

@@ -34,6 +34,8 @@ import io.storagebus.schema.DomainStorageChecked;
 import io.storagebus.schema.GuestPaused;
 import io.storagebus.schema.GuestResumed;
 import io.storagebus.schema.GuestStopped;
+import io.storagebus.schema.GrowGuestDisk;
+import io.storagebus.schema.GuestDiskGrown;
 import io.storagebus.schema.LayerChangeDone;
 import io.storagebus.schema.MirrorDone;
 import io.storagebus.schema.MirrorVolume;
@@ -164,7 +166,7 @@ public final class TopicMap {
     public static final Topic SPM_COMMANDS = topic("storagebus.pool.<pool>.spm-commands", Writer.MANAGER, CreateVolume.class,
             CopyVolume.class, MoveVolume.class, CancelTask.class, CloneVolume.class, DeleteVolume.class, SnapshotVolume.class, DeleteSnapshot.class, BackupVolume.class,
             RestoreBackup.class, DeleteBackup.class, ResizeVolume.class)
-            .and(Writer.HOST, LayerChangeDone.class, MirrorDone.class);
+            .and(Writer.HOST, LayerChangeDone.class, MirrorDone.class, GuestDiskGrown.class);
     /** The SPM's own record of the long commands it accepted: the same commands, as their senders wrote them. */
     public static final Topic SPM_JOBS = topic("storagebus.pool.<pool>.spm-jobs", Writer.MANAGER, CopyVolume.class, MoveVolume.class, CancelTask.class, DeleteVolume.class,
             BackupVolume.class, RestoreBackup.class, DeleteBackup.class, DeleteSnapshot.class)
@@ -172,7 +174,7 @@ public final class TopicMap {
     public static final Topic WATERMARKS = topic("storagebus.pool.<pool>.watermarks", Writer.HOST, VolumeWatermark.class);
     public static final Topic HOST_COMMANDS = topic("storagebus.host.<hostId>.commands", Writer.MANAGER, PrepareVolume.class,
             TeardownVolume.class, MonitorVolume.class, UnmonitorVolume.class, DisconnectDomain.class, CheckDomainStorage.class, CancelTask.class)
-            .and(Writer.HOST, RefreshVolume.class, SwitchToLayer.class, StreamLayer.class, MirrorVolume.class);
+            .and(Writer.HOST, RefreshVolume.class, SwitchToLayer.class, StreamLayer.class, MirrorVolume.class, GrowGuestDisk.class);
 
     /** Every topic that carries StorageBus records (the dead-letter topic carries others' bytes). */
     public static final List<Topic> ALL = List.of(EVENTS, SUBSCRIBERS, MAINTENANCE, MAINTENANCE_STATE, STORAGE_CHECKS, DOMAIN_STATE,

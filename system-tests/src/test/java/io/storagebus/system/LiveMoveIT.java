@@ -96,7 +96,7 @@ class LiveMoveIT {
 
         Path vm = tmp.resolve("live-vm");
         List<JsonObject> moves = new ArrayList<>();
-        try (Guest guest = startGuest(id, path, vm)) {
+        try (WatchedGuest guest = startGuest(id, path, vm)) {
             ThinVolumes.TestQmp qmp = guest.qmp();
             AtomicInteger written = new AtomicInteger();
             List<String> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -169,7 +169,7 @@ class LiveMoveIT {
         run("qemu-io", "-f", "qcow2", "-c", "write -P 0x3c 0 24M", dataOf(v).toString());
         String path = prepare(id);
         Path vm = tmp.resolve("cancel-vm");
-        try (Guest guest = startGuest(id, path, vm)) {
+        try (WatchedGuest guest = startGuest(id, path, vm)) {
             ThinVolumes.TestQmp qmp = guest.qmp();
             String taskId = slowMove(id, qmp);
             Http.Response cancel = http.delete("/api/v1/tasks/" + taskId);
@@ -205,7 +205,7 @@ class LiveMoveIT {
         String busy = created(http.post("/api/v1/domains", new JsonObject().put("name", "busy-files").put("driver", "file")
                 .put("properties", new JsonObject().put("path", Files.createDirectories(tmp.resolve("busy-files")).toString()))));
         List<String> ids = new ArrayList<>();
-        List<Guest> guests = new ArrayList<>();
+        List<WatchedGuest> guests = new ArrayList<>();
         try {
             for (int g = 0; g < 3; g++) {
                 JsonObject accepted = accepted(http.post("/api/v1/domains/" + busy + "/volumes",
@@ -238,7 +238,7 @@ class LiveMoveIT {
                 guests.get(g).quit();
             }
         } finally {
-            guests.forEach(Guest::close);
+            guests.forEach(WatchedGuest::close);
         }
         for (int g = 0; g < 3; g++) {
             byte[] image = content(dataOf(http.get("/api/v1/volumes/" + ids.get(g)).json()));
@@ -264,7 +264,7 @@ class LiveMoveIT {
                 "SUCCEEDED");
         String path = steps.events(VolumePrepared.class).stream().filter(p -> p.getVolumeId().equals(id)).reduce((a, b) -> b).orElseThrow().getPath();
         Path vm = tmp.resolve("spm-vm");
-        try (Guest guest = startGuest(id, path, vm)) {
+        try (WatchedGuest guest = startGuest(id, path, vm)) {
             ThinVolumes.TestQmp qmp = guest.qmp();
             var spm = cluster.workers.stream().filter(w -> !w.hostId().equals(guestHost) && w.spmTerm().isPresent()).findFirst()
                     .orElseThrow(() -> new AssertionError("the guest's host is not to be the SPM here"));
@@ -316,7 +316,7 @@ class LiveMoveIT {
             steps.awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", "host-killed")))
                     .getString("taskId"), "SUCCEEDED");
             String path = dataOf(v).toString();
-            try (Guest guest = startGuest(id, path, qmpDir)) {
+            try (WatchedGuest guest = startGuest(id, path, qmpDir)) {
                 ThinVolumes.TestQmp qmp = guest.qmp();
                 String taskId = slowMove(id, qmp, target, MIB);
                 worker.kill();
@@ -372,7 +372,7 @@ class LiveMoveIT {
             steps.awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", "thin-1"))).getString("taskId"),
                     "SUCCEEDED");
             Path vm = tmp.resolve("thin-vm");
-            try (Guest guest = startGuest(id, dataOf(v).toString(), vm)) {
+            try (WatchedGuest guest = startGuest(id, dataOf(v).toString(), vm)) {
                 ThinVolumes.TestQmp qmp = guest.qmp();
                 String taskId = slowMove(id, qmp, thinBlocks, 4 * MIB);
                 for (int mib = 8; mib < 20; mib++) {
@@ -430,39 +430,12 @@ class LiveMoveIT {
     }
 
     private String prepare(String id) throws Exception {
-        steps.awaitTask(accepted(http.post("/api/v1/volumes/" + id + "/prepare", new JsonObject().put("hostId", hostId()))).getString("taskId"),
-                "SUCCEEDED");
-        return steps.events(VolumePrepared.class).stream().filter(p -> p.getVolumeId().equals(id)).reduce((a, b) -> b).orElseThrow().getPath();
+        return steps.prepare(id, hostId());
     }
 
     /** A guest whose disk is the volume's data at {@code path} (qcow2, node {@code vol}), watched by the volume's host. */
-    private Guest startGuest(String id, String path, Path vm) throws Exception {
-        List<String> args = new ArrayList<>(List.of("-blockdev", "driver=file,filename=" + path + ",node-name=vol-file",
-                "-blockdev", "driver=qcow2,file=vol-file,node-name=vol", "-device", "virtio-blk-pci,drive=vol,id=disk0"));
-        args.addAll(ThinVolumes.testMonitor(vm));
-        QemuProcess qemu = QemuProcess.start(vm, args);
-        Guest guest = new Guest(qemu, new ThinVolumes.TestQmp(vm.resolve("test.sock")));
-        Http.Response r = http.post("/api/v1/volumes/" + id + "/monitor", new JsonObject().put("qmpSocket", qemu.qmpSocket().toString())
-                .put("nodeName", "vol"));
-        if (r.status() != 202) {
-            guest.close();
-        }
-        assertEquals(202, r.status(), r.body());
-        return guest;
-    }
-
-    /** A guest's QEMU and the test's own QMP connection to it. */
-    private record Guest(QemuProcess qemu, ThinVolumes.TestQmp qmp) implements AutoCloseable {
-        /** Asks QEMU to quit and waits until it has. */
-        void quit() {
-            qmp.quit(qemu);
-        }
-
-        @Override
-        public void close() {
-            qmp.close();
-            qemu.close();
-        }
+    private WatchedGuest startGuest(String id, String path, Path vm) throws Exception {
+        return WatchedGuest.start(http, id, WatchedGuest.qcow2File(path), vm);
     }
 
     private List<VolumeMoved> liveMoves(String id) throws Exception {

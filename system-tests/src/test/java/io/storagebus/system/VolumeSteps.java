@@ -54,6 +54,14 @@ final class VolumeSteps {
                 "SUCCEEDED");
     }
 
+    /** Prepares the volume on the host, to its end; the path the host gave it (a file, or a device it activated). */
+    String prepare(String volumeId, String hostId) throws Exception {
+        awaitTask(accepted(http.post("/api/v1/volumes/" + volumeId + "/prepare", new JsonObject().put("hostId", hostId))).getString("taskId"),
+                "SUCCEEDED");
+        return events(io.storagebus.schema.VolumePrepared.class).stream().filter(p -> p.getVolumeId().equals(volumeId))
+                .reduce((a, b) -> b).orElseThrow().getPath();
+    }
+
     /** Every public event of the type so far, in the topic's order. */
     <T extends SpecificRecord> List<T> events(Class<T> type) throws Exception {
         List<T> found = new ArrayList<>();

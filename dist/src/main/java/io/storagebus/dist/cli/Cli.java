@@ -60,7 +60,7 @@ public final class Cli {
             new Verb("volumes", "move", "VOLUME_ID --to DOMAIN_ID [--mirror-bandwidth SIZE_PER_SECOND]",
                     "moves a volume to another domain, keeping its id (the source is delinked); live, through its guest's QEMU, if prepared",
                     Cli::moveVolume),
-            new Verb("volumes", "resize", "VOLUME_ID --size SIZE", "grows a volume's virtual size (SIZE: bytes or 8G, 512M...), offline; never shrinks",
+            new Verb("volumes", "resize", "VOLUME_ID --size SIZE", "grows a volume's virtual size (SIZE: bytes or 8G, 512M...), live if a guest uses it; never shrinks",
                     c -> c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/resize", new JsonObject().put("virtualSize", c.size("size"))))),
             new Verb("volumes", "clone", "VOLUME_ID --name NAME", "a copy-on-write clone in the same domain (the source becomes its template)",
                     c -> c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/clone", new JsonObject().put("name", c.required("name"))))),

@@ -158,24 +158,38 @@ public final class BlockfileDriver extends DirectoryDriver {
      */
     @Override
     protected void grow(DomainContext domain, VolumeFiles files, VolumeMeta meta, long newVirtualSize) throws DriverException {
+        makeRoom(domain, files, meta, newVirtualSize);
         Path file = files.dataOf(meta);
-        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
-            long before = raf.length();
-            if (meta.allocation() == Allocation.PREALLOCATED) {
-                long target = BlockSizing.maxSize(meta.format(), newVirtualSize, EXTENT);
-                if (target > before) {
-                    requireFree(domain, files, target - before);
-                    raf.setLength(target);
-                    ledger.allocated(domain.path(PATH), target - before);
-                }
-            }
-            if (meta.format() == VolumeFormat.QCOW2) {
+        if (meta.format() == VolumeFormat.QCOW2 && QemuImg.virtualSize(file, VolumeFormat.QCOW2) < newVirtualSize) {
+            try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
                 long header = raf.length();
                 QemuImg.resize(file, VolumeFormat.QCOW2, newVirtualSize, false);
                 ledger.allocated(domain.path(PATH), Math.max(0, raf.length() - header));
+            } catch (IOException e) {
+                throw VolumeFiles.ioError("cannot resize volume " + meta.volumeId(), e);
+            }
+        }
+    }
+
+    /**
+     * The allocation a raw or preallocated volume needs at the new size, as an LV is grown before
+     * its guest's QEMU grows the image on it; a thin qcow2 volume's comes with its extends.
+     */
+    @Override
+    protected void makeRoom(DomainContext domain, VolumeFiles files, VolumeMeta meta, long newVirtualSize) throws DriverException {
+        if (meta.allocation() != Allocation.PREALLOCATED) {
+            return;
+        }
+        try (RandomAccessFile raf = new RandomAccessFile(files.dataOf(meta).toFile(), "rw")) {
+            long before = raf.length();
+            long target = BlockSizing.maxSize(meta.format(), newVirtualSize, EXTENT);
+            if (target > before) {
+                requireFree(domain, files, target - before);
+                raf.setLength(target);
+                ledger.allocated(domain.path(PATH), target - before);
             }
         } catch (IOException e) {
-            throw VolumeFiles.ioError("cannot resize volume " + meta.volumeId(), e);
+            throw VolumeFiles.ioError("cannot make room to resize volume " + meta.volumeId(), e);
         }
     }
 

@@ -141,18 +141,9 @@ public abstract class DirectoryDriver implements StorageDriver {
     public VolumeInfo resize(DomainContext domain, VolumeUri volume, long newVirtualSize) throws DriverException {
         VolumeFiles files = files(domain);
         VolumeMeta resized = fenced(domain, "resize", volume.volumeId(), () -> {
-            VolumeMeta meta = files.liveOrThrow(volume.volumeId());
-            if (newVirtualSize < meta.virtualSize()) {
-                throw new DriverException(DriverException.Code.INVALID_SPEC, "volume " + volume + " is " + meta.virtualSize()
-                        + " bytes; a volume only grows, so " + newVirtualSize + " is refused");
-            }
+            VolumeMeta meta = growable(files, volume, newVirtualSize);
             if (newVirtualSize == meta.virtualSize()) {
                 return meta;
-            }
-            List<String> children = files.children(meta.volumeId());
-            if (!children.isEmpty()) {
-                throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " backs clones " + children
-                        + "; a template does not change");
             }
             grow(domain, files, meta, newVirtualSize);
             VolumeMeta grown = meta.withVirtualSize(newVirtualSize);
@@ -162,17 +153,58 @@ public abstract class DirectoryDriver implements StorageDriver {
         return info(domain, files, resized);
     }
 
+    @Override
+    public void prepareLiveResize(DomainContext domain, VolumeUri volume, long newVirtualSize) throws DriverException {
+        VolumeFiles files = files(domain);
+        fenced(domain, "prepareLiveResize", volume.volumeId(), () -> {
+            VolumeMeta meta = growable(files, volume, newVirtualSize);
+            if (newVirtualSize > meta.virtualSize()) {
+                makeRoom(domain, files, meta, newVirtualSize);
+            }
+            return null;
+        });
+    }
+
+    /** The live volume, if it may grow to {@code newVirtualSize}: never smaller, and not a clone's template. */
+    private static VolumeMeta growable(VolumeFiles files, VolumeUri volume, long newVirtualSize) throws DriverException {
+        VolumeMeta meta = files.liveOrThrow(volume.volumeId());
+        if (newVirtualSize < meta.virtualSize()) {
+            throw new DriverException(DriverException.Code.INVALID_SPEC, "volume " + volume + " is " + meta.virtualSize()
+                    + " bytes; a volume only grows, so " + newVirtualSize + " is refused");
+        }
+        if (newVirtualSize > meta.virtualSize()) {
+            List<String> children = files.children(meta.volumeId());
+            if (!children.isEmpty()) {
+                throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " backs clones " + children
+                        + "; a template does not change");
+            }
+        }
+        return meta;
+    }
+
+    /**
+     * What a live resize needs before the guest's QEMU grows the image it has open: here nothing,
+     * since QEMU grows a file itself (a preallocated raw file's new end then stays sparse); a
+     * driver of devices grows the device. Called under the domain's lock.
+     */
+    protected void makeRoom(DomainContext domain, VolumeFiles files, VolumeMeta meta, long newVirtualSize) throws DriverException {
+    }
+
     /**
      * Makes the top layer show {@code newVirtualSize} bytes: a qcow2 layer's header (its
-     * snapshots below keep their sizes, and read as zeros past them), a raw file's length. Called
-     * under the domain's lock.
+     * snapshots below keep their sizes, and read as zeros past them), a raw file's length; not
+     * when a guest's QEMU grew it already. Called under the domain's lock.
      */
     protected void grow(DomainContext domain, VolumeFiles files, VolumeMeta meta, long newVirtualSize) throws DriverException {
+        Path data = files.dataOf(meta);
+        if (QemuImg.virtualSize(data, meta.format()) >= newVirtualSize) {
+            return;
+        }
         boolean preallocated = meta.allocation() == Allocation.PREALLOCATED && meta.format() == VolumeFormat.RAW;
         if (preallocated) {
             LocalFiles.requireFreeSpace(files.volumesDir(), newVirtualSize - meta.virtualSize());
         }
-        QemuImg.resize(files.dataOf(meta), meta.format(), newVirtualSize, preallocated);
+        QemuImg.resize(data, meta.format(), newVirtualSize, preallocated);
     }
 
     /** Runs a metadata change of the domain under its fencing epoch (see {@link DirectoryFence}). */

@@ -35,6 +35,17 @@ public final class QemuImg {
         Processes.run(cmd);
     }
 
+    /** The size the image shows its guest; read with force-share, since a guest may hold it open. */
+    public static long virtualSize(Path image, VolumeFormat format) throws DriverException {
+        String json = Processes.run(List.of("qemu-img", "info", "-U", "-f", format.name().toLowerCase(Locale.ROOT), "--output=json",
+                image.toString()));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"virtual-size\"\\s*:\\s*(\\d+)").matcher(json);
+        if (!m.find()) {
+            throw new DriverException(DriverException.Code.IO_ERROR, "unexpected qemu-img info output for " + image + ": " + json);
+        }
+        return Long.parseLong(m.group(1));
+    }
+
     /** A qcow2 overlay whose backing file is {@code backingName}, resolved relative to the overlay's directory. */
     public static void createOverlay(Path overlay, String backingName, VolumeFormat backingFormat, long virtualSize) throws DriverException {
         Processes.run(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-b", backingName,

@@ -27,6 +27,8 @@ import io.storagebus.schema.Envelope;
 import io.storagebus.schema.LayerChange;
 import io.storagebus.bus.TaskType;
 import io.storagebus.schema.CancelTask;
+import io.storagebus.schema.GrowGuestDisk;
+import io.storagebus.schema.GuestDiskGrown;
 import io.storagebus.schema.LayerChangeDone;
 import io.storagebus.schema.MirrorDone;
 import io.storagebus.schema.MirrorVolume;
@@ -161,6 +163,32 @@ final class GuestCommands {
                     + cmd.getOverlay() + ": " + cause.getMessage());
         }
         return Records.of(Topics.spmCommands(cmd.getEnvelope().getPool()), cmd.getVolumeId(), done.build());
+    }
+
+    /**
+     * A live resize's second step: the guest here grows its disk into the room the SPM made; the
+     * SPM hears how it went ({@link GuestDiskGrown}), and records the size.
+     */
+    void growGuestDisk(GrowGuestDisk cmd) {
+        GuestDiskGrown.Builder done = GuestDiskGrown.newBuilder().setEnvelope(Envelopes.causedBy(cmd.getEnvelope(), config.issuer(), null))
+                .setTaskId(cmd.getTaskId()).setVolumeId(cmd.getVolumeId()).setDomain(cmd.getDomain()).setVolume(cmd.getVolume())
+                .setHostId(config.hostId()).setVirtualSize(cmd.getVirtualSize()).setLive(false);
+        Consumer<GuestDiskGrown.Builder> answer = d -> publishLater.accept(Records.of(Topics.spmCommands(cmd.getEnvelope().getPool()),
+                cmd.getVolumeId(), d.build()));
+        if (!prepared.test(cmd.getVolumeId())) {
+            answer.accept(done.setErrorCode("NOT_PREPARED").setErrorMessage("volume " + cmd.getVolumeId() + " is not prepared on host "
+                    + config.hostId() + " any more; resize it again"));
+            return;
+        }
+        monitor.growDisk(cmd.getDomain(), cmd.getVolumeId(), cmd.getVirtualSize())
+                .onSuccess(done::setLive)
+                .onFailure(e -> {
+                    LOG.warn("host {}: growing the guest disk of volume {} to {} bytes failed: {}", config.hostId(), cmd.getVolumeId(),
+                            cmd.getVirtualSize(), e.toString());
+                    done.setErrorCode(e instanceof DriverException de ? de.code().name() : "QMP_ERROR").setErrorMessage("host "
+                            + config.hostId() + " could not grow the guest's disk to " + cmd.getVirtualSize() + " bytes: " + e.getMessage());
+                })
+                .onComplete(ar -> answer.accept(done));
     }
 
     /**

@@ -54,6 +54,7 @@ import io.storagebus.schema.UnmonitorVolume;
 import io.storagebus.schema.PrepareVolume;
 import io.storagebus.schema.StreamLayer;
 import io.storagebus.schema.SwitchToLayer;
+import io.storagebus.schema.GrowGuestDisk;
 import io.storagebus.schema.MirrorVolume;
 import io.storagebus.schema.CancelTask;
 import io.storagebus.schema.TeardownVolume;
@@ -127,6 +128,7 @@ final class HostCommandHandler {
         onAnswerLater(MirrorVolume.class, guests::mirror);
         onAnswerLater(CancelTask.class, guests::cancel);
         onAnswerLater(StreamLayer.class, guests::streamLayer);
+        onAnswerLater(GrowGuestDisk.class, guests::growGuestDisk);
         onAnswerLater(RefreshVolume.class, guests::refresh);
         if (!commands.keySet().equals(Set.copyOf(TopicMap.HOST_COMMANDS.types()))) {
             throw new IllegalStateException("the host handles " + commands.keySet() + " but " + TopicMap.HOST_COMMANDS.name()

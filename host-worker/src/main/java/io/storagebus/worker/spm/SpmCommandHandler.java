@@ -25,6 +25,7 @@ import io.storagebus.schema.DeleteBackup;
 import io.storagebus.schema.DeleteSnapshot;
 import io.storagebus.schema.DeleteVolume;
 import io.storagebus.schema.Envelope;
+import io.storagebus.schema.GuestDiskGrown;
 import io.storagebus.schema.LayerChangeDone;
 import io.storagebus.schema.MirrorDone;
 import io.storagebus.schema.MirrorVolume;
@@ -68,6 +69,7 @@ final class SpmCommandHandler {
                 .now(CreateVolume.class, volumes::create)
                 .now(CloneVolume.class, volumes::cloneVolume)
                 .now(ResizeVolume.class, volumes::resize)
+                .now(GuestDiskGrown.class, volumes::guestDiskGrown)
                 .job(CopyVolume.class, volumes::copy)
                 .job(MoveVolume.class, volumes::move)
                 .job(DeleteVolume.class, volumes::delete)

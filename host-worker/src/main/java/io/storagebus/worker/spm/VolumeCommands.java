@@ -35,10 +35,13 @@ import io.storagebus.schema.CloneVolume;
 import io.storagebus.schema.CopyVolume;
 import io.storagebus.schema.CreateVolume;
 import io.storagebus.schema.DeleteVolume;
+import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.MirrorDone;
 import io.storagebus.schema.MirrorVolume;
 import io.storagebus.schema.MoveVolume;
+import io.storagebus.schema.GrowGuestDisk;
+import io.storagebus.schema.GuestDiskGrown;
 import io.storagebus.schema.ResizeVolume;
 import io.storagebus.schema.VolumeCopied;
 import io.storagebus.schema.VolumeCopyProgress;
@@ -112,14 +115,27 @@ final class VolumeCommands {
     }
 
     /**
-     * Grows a volume offline, under its lease, so that no host prepares it meanwhile: the
+     * Grows a volume. Offline, under its lease, so that no host prepares it meanwhile: the
      * manager's "prepared nowhere" is checked again where the resize happens (a host's lease:
      * {@code VOLUME_IN_USE}). Quick (a header or a file's length), so it completes in the batch.
+     * Live (the manager named the host it is prepared on), see {@link #beginLiveResize}.
      */
     List<ProducerRecord<String, byte[]>> resize(ResizeVolume cmd, SpmTerm term) {
         Envelope envelope = spm.answer(cmd.getEnvelope(), term);
         String volumeId = cmd.getVolumeId();
         VolumeState volume = cmd.getVolume();
+        if (cmd.getHostId() != null) {
+            try {
+                VolumeLease holder = leases.holderOf(volumeId);
+                if (holder != null) {
+                    return beginLiveResize(cmd, holder, envelope, term);
+                }
+                // Torn down since the manager asked: grown offline.
+            } catch (Exception e) {
+                return SpmCommandHandler.taskFailed(cmd.getEnvelope(), envelope, ResizeVolume.class, TaskType.RESIZE_VOLUME, cmd.getTaskId(),
+                        volume, "LEASE_UNAVAILABLE", "cannot read the lease of volume " + volumeId + " to resize it: " + e);
+            }
+        }
         try {
             leases.acquire(volumeId);
         } catch (LeaseHeldException e) {
@@ -132,26 +148,83 @@ final class VolumeCommands {
                     volume, "LEASE_UNAVAILABLE", "cannot take the lease of volume " + volumeId + " to resize it: " + e);
         }
         try {
-            StorageDriver driver = spm.driver(cmd.getDomain());
-            VolumeInfo info = driver.resize(SpmDrivers.context(cmd.getDomain(), term), new VolumeUri(cmd.getDomain().getId(), volumeId),
-                    cmd.getVirtualSize());
-            LOG.info("epoch {}: volume {} resized from {} to {} bytes", term.epoch(), volumeId, volume.getVirtualSize(), info.virtualSize());
-            VolumeState resized = VolumeState.newBuilder(volume).setEnvelope(envelope).setVirtualSize(info.virtualSize())
-                    .setUri(info.location()).setStatus(VolumeStatus.READY).setTaskId(cmd.getTaskId()).setErrorCode(null).setErrorMessage(null)
-                    .build();
-            return List.of(
-                    Records.of(Topics.EVENTS, volumeId, VolumeResized.newBuilder().setEnvelope(envelope).setTaskId(cmd.getTaskId())
-                            .setVolumeId(volumeId).setDomainId(cmd.getDomain().getId()).setPreviousVirtualSize(volume.getVirtualSize())
-                            .setVirtualSize(info.virtualSize()).build()),
-                    Records.of(Topics.VOLUME_STATE, volumeId, resized),
-                    WorkerRecords.Task.of(cmd.getTaskId(), TaskType.RESIZE_VOLUME, resized, cmd.getEnvelope().getTimestamp()).succeeded(envelope));
-        } catch (DriverException e) {
-            SpmDrivers.failedOn(cmd.getDomain(), e, term);
-            LOG.warn("epoch {}: volume {} not resized: {} {}", term.epoch(), volumeId, e.code(), e.getMessage());
-            return SpmCommandHandler.taskFailed(cmd.getEnvelope(), envelope, ResizeVolume.class, TaskType.RESIZE_VOLUME, cmd.getTaskId(),
-                    volume, e.code().name(), e.getMessage());
+            return resized(cmd.getEnvelope(), envelope, cmd.getTaskId(), cmd.getDomain(), volume, cmd.getVirtualSize(), false, term);
         } finally {
             releaseQuietly(volumeId);
+        }
+    }
+
+    /**
+     * A live resize's first step: the volume's host still holds its lease, so the SPM makes room
+     * under its image (a device grown, an allocation raised) and asks the host to grow its
+     * guest's disk ({@link GrowGuestDisk}); the size is recorded when the host answers
+     * ({@link #guestDiskGrown}). The task stays RUNNING in between.
+     */
+    private List<ProducerRecord<String, byte[]>> beginLiveResize(ResizeVolume cmd, VolumeLease holder, Envelope envelope, SpmTerm term) {
+        String volumeId = cmd.getVolumeId();
+        if (!holder.hostId().equals(cmd.getHostId())) {
+            boolean job = VolumeLeases.heldBySpm(holder.hostId());
+            return SpmCommandHandler.taskFailed(cmd.getEnvelope(), envelope, ResizeVolume.class, TaskType.RESIZE_VOLUME, cmd.getTaskId(),
+                    cmd.getVolume(), job ? "VOLUME_BUSY" : "VOLUME_IN_USE", job ? "volume " + volumeId + " is held by an SPM job; retry"
+                            : "volume " + volumeId + " is prepared on host " + holder.hostId() + " now, not on " + cmd.getHostId() + "; ask again");
+        }
+        try {
+            spm.driver(cmd.getDomain()).prepareLiveResize(SpmDrivers.context(cmd.getDomain(), term),
+                    new VolumeUri(cmd.getDomain().getId(), volumeId), cmd.getVirtualSize());
+        } catch (DriverException e) {
+            SpmDrivers.failedOn(cmd.getDomain(), e, term);
+            LOG.warn("epoch {}: volume {} not resized live: {} {}", term.epoch(), volumeId, e.code(), e.getMessage());
+            return SpmCommandHandler.taskFailed(cmd.getEnvelope(), envelope, ResizeVolume.class, TaskType.RESIZE_VOLUME, cmd.getTaskId(),
+                    cmd.getVolume(), e.code().name(), e.getMessage());
+        }
+        LOG.info("epoch {}: volume {}: room made for {} bytes, host {} grows its guest's disk", term.epoch(), volumeId, cmd.getVirtualSize(),
+                holder.hostId());
+        return List.of(WorkerRecords.Task.of(cmd.getTaskId(), TaskType.RESIZE_VOLUME, cmd.getVolume(), cmd.getEnvelope().getTimestamp())
+                        .in(envelope, io.storagebus.schema.TaskStatus.RUNNING),
+                Records.of(Topics.hostCommands(holder.hostId()), volumeId, GrowGuestDisk.newBuilder().setEnvelope(envelope)
+                        .setTaskId(cmd.getTaskId()).setVolumeId(volumeId).setDomain(cmd.getDomain()).setVolume(cmd.getVolume())
+                        .setHostId(holder.hostId()).setVirtualSize(cmd.getVirtualSize()).build()));
+    }
+
+    /**
+     * A live resize's host answered: its guest's QEMU grew the image, and the size is recorded;
+     * or no guest used the volume there, and the SPM grows the image itself (a guest started
+     * meanwhile holds the image's lock, and the resize fails rather than grow it under QEMU).
+     */
+    List<ProducerRecord<String, byte[]>> guestDiskGrown(GuestDiskGrown done, SpmTerm term) {
+        Envelope envelope = spm.answer(done.getEnvelope(), term);
+        if (done.getErrorCode() != null) {
+            LOG.warn("epoch {}: volume {} not resized live: host {}: {} {}", term.epoch(), done.getVolumeId(), done.getHostId(),
+                    done.getErrorCode(), done.getErrorMessage());
+            return SpmCommandHandler.taskFailed(done.getEnvelope(), envelope, GuestDiskGrown.class, TaskType.RESIZE_VOLUME, done.getTaskId(),
+                    done.getVolume(), done.getErrorCode(), done.getErrorMessage());
+        }
+        return resized(done.getEnvelope(), envelope, done.getTaskId(), done.getDomain(), done.getVolume(), done.getVirtualSize(),
+                done.getLive(), term);
+    }
+
+    /** Grows the image unless a guest's QEMU did, records the size, and tells it. */
+    private List<ProducerRecord<String, byte[]>> resized(Envelope cause, Envelope envelope, String taskId, DomainRef domain, VolumeState volume,
+                                                         long virtualSize, boolean live, SpmTerm term) {
+        String volumeId = volume.getId();
+        try {
+            VolumeInfo info = spm.driver(domain).resize(SpmDrivers.context(domain, term), new VolumeUri(domain.getId(), volumeId), virtualSize);
+            LOG.info("epoch {}: volume {} resized{} from {} to {} bytes", term.epoch(), volumeId, live ? " live" : "", volume.getVirtualSize(),
+                    info.virtualSize());
+            VolumeState resized = VolumeState.newBuilder(volume).setEnvelope(envelope).setVirtualSize(info.virtualSize())
+                    .setUri(info.location()).setStatus(VolumeStatus.READY).setTaskId(taskId).setErrorCode(null).setErrorMessage(null)
+                    .build();
+            return List.of(
+                    Records.of(Topics.EVENTS, volumeId, VolumeResized.newBuilder().setEnvelope(envelope).setTaskId(taskId)
+                            .setVolumeId(volumeId).setDomainId(domain.getId()).setPreviousVirtualSize(volume.getVirtualSize())
+                            .setVirtualSize(info.virtualSize()).setLive(live).build()),
+                    Records.of(Topics.VOLUME_STATE, volumeId, resized),
+                    WorkerRecords.Task.of(taskId, TaskType.RESIZE_VOLUME, resized, cause.getTimestamp()).succeeded(envelope));
+        } catch (DriverException e) {
+            SpmDrivers.failedOn(domain, e, term);
+            LOG.warn("epoch {}: volume {} not resized: {} {}", term.epoch(), volumeId, e.code(), e.getMessage());
+            return SpmCommandHandler.taskFailed(cause, envelope, ResizeVolume.class, TaskType.RESIZE_VOLUME, taskId, volume, e.code().name(),
+                    e.getMessage());
         }
     }
 

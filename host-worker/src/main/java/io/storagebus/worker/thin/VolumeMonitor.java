@@ -166,6 +166,26 @@ public final class VolumeMonitor implements AutoCloseable {
     }
 
     /**
+     * A live resize: the volume's device here is refreshed to the room the SPM made, then the
+     * guest using the volume grows its disk to {@code virtualSize} (QMP {@code block_resize} on
+     * the volume's node), which the guest sees at once. False when no guest uses the volume here.
+     */
+    public Future<Boolean> growDisk(DomainRef domain, String volumeId, long virtualSize) {
+        return onContext(() -> blocking(() -> {
+            refreshDevice(domain, volumeId);
+            return null;
+        }).compose(v -> {
+            WatchedVolume w = watched.get(volumeId);
+            QemuConnection qemu = w == null ? null : qemus.get(w.socket);
+            if (qemu == null) {
+                return Future.succeededFuture(false);
+            }
+            return qemu.client().compose(c -> c.execute("block_resize", new JsonObject().put("node-name", w.nodeName).put("size", virtualSize)))
+                    .map(r -> true);
+        }));
+    }
+
+    /**
      * Streams a snapshot's layer into the layer above it in the guest using the volume here (QMP
      * {@code block-stream}), and completes when QEMU reports the job ended and the child backs
      * onto {@code base}. False when no guest uses the volume here.

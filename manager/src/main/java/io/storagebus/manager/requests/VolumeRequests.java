@@ -263,11 +263,11 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
     }
 
     /**
-     * Grows a volume offline, prepared on no host (the SPM checks that again under the volume's
-     * lease): its data and snapshots stay, the new space reads as zeros. A volume only grows; the
-     * size it has already is accepted as no change, so a request sent again does no harm. A
-     * running guest's disk is grown by its QEMU, which this does not do yet: a prepared volume is
-     * refused.
+     * Grows a volume: its data and snapshots stay, the new space reads as zeros. Prepared on no
+     * host, offline (the SPM checks that again under the volume's lease); prepared on a host,
+     * live: the SPM makes room, the host's guest grows its disk through QMP and sees the new size
+     * at once. A volume only grows; the size it has already is accepted as no change, so a
+     * request sent again does no harm.
      */
     public Future<Submitted> resize(String volumeId, long virtualSize, Origin origin) {
         VolumeState volume = resources.ready(resources.volume(volumeId));
@@ -280,10 +280,8 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
         if (!resources.capable(domain, Capability.RESIZE)) {
             throw new Conflict("RESIZE_UNSUPPORTED", "domain '" + domain.getName() + "' (" + domain.getDriver() + ") cannot grow volumes", null);
         }
-        resources.preparedOn(volume).ifPresent(host -> {
-            throw new Conflict("VOLUME_IN_USE", "volume '" + volume.getName() + "' is prepared on host " + host
-                    + "; tear it down to grow it (a running guest's disk is not grown yet)", null);
-        });
+        // Prepared on a host: grown live there, by its guest's QEMU, once the SPM has made room.
+        String host = resources.preparedOn(volume).orElse(null);
         requireNoRunningTask(volume, "resize it once that is done");
         List<String> clones = resources.view().clonesOf(volume.getId()).stream().map(VolumeState::getName).sorted().toList();
         if (!clones.isEmpty()) {
@@ -293,7 +291,7 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
         String taskId = UUID.randomUUID().toString();
         Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), taskId);
         ResizeVolume command = ResizeVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
-                .setDomain(Resources.domainRef(domain)).setVolume(volume).setVirtualSize(virtualSize).build();
+                .setDomain(Resources.domainRef(domain)).setVolume(volume).setVirtualSize(virtualSize).setHostId(host).build();
         return submitter.spmTask(TaskType.RESIZE_VOLUME, volume.getDomainId(), volume.getId(), command, List.of(), List.of())
                 .map(s -> s.with("virtualSize", virtualSize));
     }
