@@ -127,7 +127,8 @@ public final class Main {
                 "off".equals(config.string("commands.signatures")) ? null
                         : CommandSigner.fromPem(Path.of(config.string("commands.signing-key-file"))), List.of(),
                 Duration.ofMillis(config.integer("manager.storage-check-timeout-ms")),
-                Duration.ofSeconds(config.integer("manager.task-retention-seconds"))));
+                Duration.ofSeconds(config.integer("manager.task-retention-seconds")),
+                Duration.ofSeconds(config.integer("manager.trash-retention-seconds"))));
         runUntilStopped(manager::close, manager::start);
     }
 

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.Topics;
 import io.storagebus.driver.DriverRegistry;
@@ -19,6 +20,8 @@ import io.storagebus.manager.api.RestApi;
 import io.storagebus.manager.backup.BackupScheduler;
 import io.storagebus.manager.requests.Requests;
 import io.storagebus.manager.state.TaskSweeper;
+import io.storagebus.manager.state.TrashSweeper;
+import io.storagebus.manager.requests.Origin;
 import io.storagebus.manager.security.TokensFile;
 import io.storagebus.manager.bus.DeadLetters;
 import io.storagebus.manager.bus.PoolTopics;
@@ -109,6 +112,9 @@ public final class Manager implements AutoCloseable {
         role.drainWith(requests.volumes()::drainMove);
         role.runWhileActive(new BackupScheduler(vertx, view, requests.policies().scheduled(config.managerId()), Clock.systemUTC()));
         role.runWhileActive(new TaskSweeper(vertx, view, role, config.taskRetention(), Clock.systemUTC()));
+        Origin trashOrigin = (pool, correlationId) -> Envelopes.origin(pool, "manager:" + config.managerId() + ":trash", correlationId);
+        role.runWhileActive(new TrashSweeper(vertx, view, role, config.trashRetention(), Clock.systemUTC(),
+                v -> requests.volumes().purge(v.getId(), false, trashOrigin)));
         http = vertx.createHttpServer(httpOptions()).requestHandler(api.router()).invalidRequestHandler(RestApi::invalidRequest)
                 .listen(config.httpPort(), config.httpHost())
                 .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);

@@ -28,21 +28,26 @@ import io.storagebus.manager.security.TlsKeyStore;
  * @param storageCheckTimeout how long a new domain waits for a host to check its storage
  * @param taskRetention how long a finished task stays in the state before the active manager
  *        removes it (its volume stays; an Idempotency-Key is remembered as long as its task)
+ * @param trashRetention how long a deleted volume stays in the trash before the active manager
+ *        has it purged
  */
 public record ManagerConfig(String managerId, KafkaConnection kafka, ZooKeeperAccess zooKeeper, String httpHost, int httpPort,
                             String advertisedUrl, String defaultPool, short topicReplication, Path apiTokensFile, TlsKeyStore tls,
                             CommandSigner signer, List<Path> reservedDirectories, java.time.Duration storageCheckTimeout,
-                            java.time.Duration taskRetention) {
+                            java.time.Duration taskRetention, java.time.Duration trashRetention) {
     public static final java.time.Duration STORAGE_CHECK_TIMEOUT = java.time.Duration.ofSeconds(30);
     public static final java.time.Duration TASK_RETENTION = java.time.Duration.ofDays(7);
+    public static final java.time.Duration TRASH_RETENTION = java.time.Duration.ofDays(7);
     public static final Pattern MANAGER_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
 
     public ManagerConfig {
         reservedDirectories = reservedDirectories == null ? List.of() : List.copyOf(reservedDirectories);
         storageCheckTimeout = storageCheckTimeout == null ? STORAGE_CHECK_TIMEOUT : storageCheckTimeout;
         taskRetention = taskRetention == null ? TASK_RETENTION : taskRetention;
-        if (taskRetention.toSeconds() < 1) {
-            throw new IllegalArgumentException("the task retention must be at least a second, got " + taskRetention);
+        trashRetention = trashRetention == null ? TRASH_RETENTION : trashRetention;
+        if (taskRetention.toSeconds() < 1 || trashRetention.toSeconds() < 1) {
+            throw new IllegalArgumentException("the task and trash retentions must be at least a second, got " + taskRetention + " and "
+                    + trashRetention);
         }
         if (storageCheckTimeout.toMillis() < 1) {
             throw new IllegalArgumentException("the storage check timeout must be positive, got " + storageCheckTimeout);
@@ -58,32 +63,32 @@ public record ManagerConfig(String managerId, KafkaConnection kafka, ZooKeeperAc
     /** Plain Kafka and ZooKeeper, no tokens, no TLS, unsigned commands: tests, benchmarks, the dev mode. */
     public static ManagerConfig of(String bootstrapServers, String zkConnect, int httpPort) {
         return new ManagerConfig("manager-1", KafkaConnection.plaintext(bootstrapServers), ZooKeeperAccess.of(zkConnect, 6000), "127.0.0.1",
-                httpPort, null, "default", (short) 1, null, null, null, List.of(), STORAGE_CHECK_TIMEOUT, TASK_RETENTION);
+                httpPort, null, "default", (short) 1, null, null, null, List.of(), STORAGE_CHECK_TIMEOUT, TASK_RETENTION, TRASH_RETENTION);
     }
 
     public ManagerConfig withId(String id) {
         return new ManagerConfig(id, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication, apiTokensFile, tls,
-                signer, reservedDirectories, storageCheckTimeout, taskRetention);
+                signer, reservedDirectories, storageCheckTimeout, taskRetention, trashRetention);
     }
 
     public ManagerConfig withApiTokens(Path file) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication, file, tls,
-                signer, reservedDirectories, storageCheckTimeout, taskRetention);
+                signer, reservedDirectories, storageCheckTimeout, taskRetention, trashRetention);
     }
 
     public ManagerConfig withZooKeeper(ZooKeeperAccess access) {
         return new ManagerConfig(managerId, kafka, access, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication, apiTokensFile,
-                tls, signer, reservedDirectories, storageCheckTimeout, taskRetention);
+                tls, signer, reservedDirectories, storageCheckTimeout, taskRetention, trashRetention);
     }
 
     public ManagerConfig withKafka(KafkaConnection connection) {
         return new ManagerConfig(managerId, connection, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, tls, signer, reservedDirectories, storageCheckTimeout, taskRetention);
+                apiTokensFile, tls, signer, reservedDirectories, storageCheckTimeout, taskRetention, trashRetention);
     }
 
     public ManagerConfig withSigner(CommandSigner commandSigner) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, tls, commandSigner, reservedDirectories, storageCheckTimeout, taskRetention);
+                apiTokensFile, tls, commandSigner, reservedDirectories, storageCheckTimeout, taskRetention, trashRetention);
     }
 
     /**
@@ -92,22 +97,27 @@ public record ManagerConfig(String managerId, KafkaConnection kafka, ZooKeeperAc
      */
     public ManagerConfig withReservedDirectories(List<Path> directories) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, tls, signer, directories, storageCheckTimeout, taskRetention);
+                apiTokensFile, tls, signer, directories, storageCheckTimeout, taskRetention, trashRetention);
     }
 
     public ManagerConfig withTls(TlsKeyStore keyStore) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, keyStore, signer, reservedDirectories, storageCheckTimeout, taskRetention);
+                apiTokensFile, keyStore, signer, reservedDirectories, storageCheckTimeout, taskRetention, trashRetention);
     }
 
     /** How long a new domain waits for a host of its pool to check its storage. */
     public ManagerConfig withStorageCheckTimeout(java.time.Duration timeout) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, tls, signer, reservedDirectories, timeout, taskRetention);
+                apiTokensFile, tls, signer, reservedDirectories, timeout, taskRetention, trashRetention);
     }
 
     public ManagerConfig withTaskRetention(java.time.Duration retention) {
         return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
-                apiTokensFile, tls, signer, reservedDirectories, storageCheckTimeout, retention);
+                apiTokensFile, tls, signer, reservedDirectories, storageCheckTimeout, retention, trashRetention);
+    }
+
+    public ManagerConfig withTrashRetention(java.time.Duration retention) {
+        return new ManagerConfig(managerId, kafka, zooKeeper, httpHost, httpPort, advertisedUrl, defaultPool, topicReplication,
+                apiTokensFile, tls, signer, reservedDirectories, storageCheckTimeout, taskRetention, retention);
     }
 }

@@ -60,6 +60,9 @@ import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeCreated;
 import io.storagebus.schema.VolumeDeleted;
 import io.storagebus.schema.VolumeResized;
+import io.storagebus.schema.UntrashVolume;
+import io.storagebus.schema.VolumeTrashed;
+import io.storagebus.schema.VolumeUntrashed;
 import io.storagebus.schema.VolumeExtendFailed;
 import io.storagebus.schema.VolumeExtended;
 import io.storagebus.schema.MaintenanceDraining;
@@ -144,6 +147,9 @@ public final class MessageTypes {
             VolumeResized.class,
             GrowGuestDisk.class,
             GuestDiskGrown.class,
+            UntrashVolume.class,
+            VolumeTrashed.class,
+            VolumeUntrashed.class,
             BackupProgress.class,
             BackupCompleted.class,
             BackupDeleted.class,

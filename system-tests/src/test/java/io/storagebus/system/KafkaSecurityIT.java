@@ -242,7 +242,7 @@ class KafkaSecurityIT {
         assertEquals("READY", http.get("/api/v1/volumes/" + volumeId).json().getString("status"));
         assertTrue(Files.exists(Path.of(java.net.URI.create(http.get("/api/v1/volumes/" + volumeId).json().getString("uri")))));
 
-        Http.Response deleted = http.delete("/api/v1/volumes/" + volumeId);
+        Http.Response deleted = http.delete("/api/v1/volumes/" + volumeId + "?purge=true");
         assertEquals(202, deleted.status(), deleted.body());
         String taskId = deleted.json().getString("taskId");
         assertEquals("SUCCEEDED", await().atMost(WAIT).until(() -> http.get("/api/v1/tasks/" + taskId).json().getString("status"),

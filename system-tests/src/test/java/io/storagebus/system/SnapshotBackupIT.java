@@ -120,7 +120,7 @@ class SnapshotBackupIT {
 
         task(http.delete("/api/v1/volumes/" + volumeId + "/monitor"), false);
         task(http.post("/api/v1/volumes/" + volumeId + "/teardown", new JsonObject()));
-        JsonObject deleted = task(http.delete("/api/v1/volumes/" + volumeId));
+        JsonObject deleted = task(http.delete("/api/v1/volumes/" + volumeId + "?purge=true"));
         assertEquals("SUCCEEDED", deleted.getString("status"), deleted.encode());
         await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + volumeId).status() == 404);
         assertEquals(1, events(VolumeDeleted.class, volumeId).size());

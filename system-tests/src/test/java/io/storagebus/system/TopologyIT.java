@@ -190,7 +190,7 @@ class TopologyIT {
         assertTrue(managerMetrics.contains("storagebus_http_requests_total{method=\"POST\",status=\"202\"}"), managerMetrics);
 
         // A destructive command: the SPM carries it out because the manager signed it with the key the workers trust.
-        Http.Response deleted = http("manager-1").delete("/api/v1/volumes/" + volumeId);
+        Http.Response deleted = http("manager-1").delete("/api/v1/volumes/" + volumeId + "?purge=true");
         assertEquals(202, deleted.status(), deleted.body());
         awaitTask("manager-1", deleted.json().getString("taskId"), "SUCCEEDED");
         assertTrue(Files.notExists(data), "the volume's file is gone");

@@ -114,7 +114,7 @@ class VolumeLeaseIT {
             String volumeId = created.json().getString("volumeId");
             await().atMost(WAIT).until(() -> http.get("/api/v1/volumes/" + volumeId).json(), v -> "READY".equals(v.getString("status")));
             String host = "host-" + (i % 2 + 1);
-            var delete = java.util.concurrent.CompletableFuture.supplyAsync(() -> outcome(http.delete("/api/v1/volumes/" + volumeId)));
+            var delete = java.util.concurrent.CompletableFuture.supplyAsync(() -> outcome(http.delete("/api/v1/volumes/" + volumeId + "?purge=true")));
             var prepare = java.util.concurrent.CompletableFuture.supplyAsync(() -> outcome(
                     http.post("/api/v1/volumes/" + volumeId + "/prepare", new JsonObject().put("hostId", host))));
             String deleted = delete.get();

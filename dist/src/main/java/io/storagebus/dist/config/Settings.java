@@ -71,6 +71,8 @@ public final class Settings {
                     "how long creating a domain waits for a host of its pool to check the storage (504 STORAGE_CHECK_TIMEOUT after)"),
             new Setting("manager.task-retention-seconds", MANAGER, Type.INT, "604800", false, null,
                     "how long a finished task is kept before the active manager removes it from the state (its volume stays); 7 days by default"),
+            new Setting("manager.trash-retention-seconds", MANAGER, Type.INT, "604800", false, null,
+                    "how long a deleted volume stays in the trash (its data kept, restorable) before the active manager has it purged; 7 days by default"),
             new Setting("manager.api-auth", MANAGER, Type.API_AUTH, "tokens", false, null,
                     "tokens: every REST call needs a bearer token from manager.api-tokens-file; none: no authentication (never in production)"),
             new Setting("manager.api-tokens-file", MANAGER, Type.STRING, null, false, "api-tokens-file",

@@ -26,6 +26,7 @@ import io.storagebus.schema.DeleteSnapshot;
 import io.storagebus.schema.DeleteVolume;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.GuestDiskGrown;
+import io.storagebus.schema.UntrashVolume;
 import io.storagebus.schema.LayerChangeDone;
 import io.storagebus.schema.MirrorDone;
 import io.storagebus.schema.MirrorVolume;
@@ -70,6 +71,7 @@ final class SpmCommandHandler {
                 .now(CloneVolume.class, volumes::cloneVolume)
                 .now(ResizeVolume.class, volumes::resize)
                 .now(GuestDiskGrown.class, volumes::guestDiskGrown)
+                .now(UntrashVolume.class, volumes::untrash)
                 .job(CopyVolume.class, volumes::copy)
                 .job(MoveVolume.class, volumes::move)
                 .job(DeleteVolume.class, volumes::delete)

@@ -43,6 +43,9 @@ import io.storagebus.schema.MoveVolume;
 import io.storagebus.schema.GrowGuestDisk;
 import io.storagebus.schema.GuestDiskGrown;
 import io.storagebus.schema.ResizeVolume;
+import io.storagebus.schema.UntrashVolume;
+import io.storagebus.schema.VolumeTrashed;
+import io.storagebus.schema.VolumeUntrashed;
 import io.storagebus.schema.VolumeCopied;
 import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeCreated;
@@ -225,6 +228,45 @@ final class VolumeCommands {
             LOG.warn("epoch {}: volume {} not resized: {} {}", term.epoch(), volumeId, e.code(), e.getMessage());
             return SpmCommandHandler.taskFailed(cause, envelope, ResizeVolume.class, TaskType.RESIZE_VOLUME, taskId, volume, e.code().name(),
                     e.getMessage());
+        }
+    }
+
+    /**
+     * Brings a volume back from the trash under its id: quick (a rename), so it completes in the
+     * batch. A volume the trash no longer has (purged meanwhile) fails the task with NOT_FOUND.
+     */
+    List<ProducerRecord<String, byte[]>> untrash(UntrashVolume cmd, SpmTerm term) {
+        Envelope envelope = spm.answer(cmd.getEnvelope(), term);
+        VolumeState volume = cmd.getVolume();
+        try {
+            StorageDriver driver = spm.driver(cmd.getDomain());
+            DomainContext domain = SpmDrivers.context(cmd.getDomain(), term);
+            VolumeUri uri = new VolumeUri(cmd.getDomain().getId(), cmd.getVolumeId());
+            VolumeInfo info;
+            try {
+                info = driver.restore(domain, uri);
+            } catch (DriverException e) {
+                if (e.code() != DriverException.Code.NOT_FOUND || driver.listDelinked(domain).stream().anyMatch(v -> v.volumeId().equals(cmd.getVolumeId()))) {
+                    throw e;
+                }
+                info = driver.info(domain, uri); // brought back already: this command again
+            }
+            LOG.info("epoch {}: volume {} back from the trash", term.epoch(), cmd.getVolumeId());
+            VolumeState back = VolumeState.newBuilder(volume).setEnvelope(envelope).setTaskId(cmd.getTaskId()).setStatus(VolumeStatus.READY)
+                    .setTrashedAt(null).setUri(info.location()).setErrorCode(null).setErrorMessage(null).build();
+            return List.of(
+                    Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumeUntrashed.newBuilder().setEnvelope(envelope).setTaskId(cmd.getTaskId())
+                            .setVolumeId(cmd.getVolumeId()).setDomainId(cmd.getDomain().getId()).setName(volume.getName()).build()),
+                    Records.of(Topics.VOLUME_STATE, cmd.getVolumeId(), back),
+                    WorkerRecords.Task.of(cmd.getTaskId(), TaskType.UNTRASH_VOLUME, back, cmd.getEnvelope().getTimestamp()).succeeded(envelope));
+        } catch (DriverException e) {
+            SpmDrivers.failedOn(cmd.getDomain(), e, term);
+            LOG.warn("epoch {}: volume {} not back from the trash: {} {}", term.epoch(), cmd.getVolumeId(), e.code(), e.getMessage());
+            List<ProducerRecord<String, byte[]>> out = new ArrayList<>(SpmCommandHandler.taskFailed(cmd.getEnvelope(), envelope,
+                    UntrashVolume.class, TaskType.UNTRASH_VOLUME, cmd.getTaskId(), volume, e.code().name(), e.getMessage()));
+            out.add(WorkerRecords.volumeState(volume, envelope, cmd.getTaskId(), VolumeStatus.TRASHED, volume.getUri(), volume.getSnapshots(),
+                    e.code().name(), e.getMessage()));
+            return out;
         }
     }
 
@@ -770,13 +812,16 @@ final class VolumeCommands {
     }
 
     /**
-     * Destroys the volume and every layer; a volume already gone counts as deleted. The manager
-     * refused a volume prepared on a host when the request came, but a prepare may have come
-     * since: the SPM holds the volume's lease while it destroys, so a host that has it makes the
-     * delete fail, and a host that asks for it meanwhile is refused.
+     * Destroys the volume and every layer, delinks it into the trash ({@code trash}), or purges
+     * it from the trash (a TRASHED volume); a volume already gone (or already in the trash)
+     * counts as done, so a job run again by the next term does no harm. The manager refused a
+     * volume prepared on a host when the request came, but a prepare may have come since: the SPM
+     * holds the volume's lease while it works, so a host that has it makes the delete fail, and a
+     * host that asks for it meanwhile is refused.
      */
     private List<ProducerRecord<String, byte[]>> runDelete(DeleteVolume cmd, SpmTerm term, Handled.JobContext context) {
         VolumeState volume = cmd.getVolume();
+        boolean purge = volume.getStatus() == VolumeStatus.TRASHED;
         try {
             acquireForJob(cmd.getVolumeId(), context);
         } catch (LeaseHeldException e) {
@@ -788,9 +833,21 @@ final class VolumeCommands {
             return notDeleted(cmd, term, "LEASE_UNAVAILABLE", "cannot take the lease of volume " + cmd.getVolumeId() + " to delete it: " + e);
         }
         try {
+            StorageDriver driver = spm.driver(cmd.getDomain());
+            DomainContext domain = SpmDrivers.context(cmd.getDomain(), term);
+            VolumeUri uri = new VolumeUri(cmd.getDomain().getId(), cmd.getVolumeId());
             try {
-                spm.driver(cmd.getDomain()).destroy(SpmDrivers.context(cmd.getDomain(), term),
-                        new VolumeUri(cmd.getDomain().getId(), cmd.getVolumeId()), cmd.getWipe());
+                if (cmd.getTrash() && !purge) {
+                    driver.delink(domain, uri);
+                } else if (purge && cmd.getWipe()) {
+                    // Only a live volume is wiped: it comes back for as long as its zeros take.
+                    driver.restore(domain, uri);
+                    driver.destroy(domain, uri, true);
+                } else if (purge) {
+                    driver.purge(domain, uri);
+                } else {
+                    driver.destroy(domain, uri, cmd.getWipe());
+                }
             } catch (DriverException e) {
                 if (e.code() != DriverException.Code.NOT_FOUND) {
                     throw e;
@@ -798,8 +855,19 @@ final class VolumeCommands {
             } finally {
                 releaseQuietly(cmd.getVolumeId());
             }
-            LOG.info("epoch {}: deleted volume {}{}", term.epoch(), cmd.getVolumeId(), cmd.getWipe() ? " (wiped)" : "");
             Envelope done = spm.answer(cmd.getEnvelope(), term);
+            if (cmd.getTrash() && !purge) {
+                LOG.info("epoch {}: volume {} moved to the trash", term.epoch(), cmd.getVolumeId());
+                VolumeState trashed = VolumeState.newBuilder(volume).setEnvelope(done).setTaskId(cmd.getTaskId()).setStatus(VolumeStatus.TRASHED)
+                        .setTrashedAt(done.getTimestamp()).setErrorCode(null).setErrorMessage(null).build();
+                return List.of(
+                        Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumeTrashed.newBuilder().setEnvelope(done).setTaskId(cmd.getTaskId())
+                                .setVolumeId(cmd.getVolumeId()).setDomainId(cmd.getDomain().getId()).setName(volume.getName()).build()),
+                        Records.of(Topics.VOLUME_STATE, cmd.getVolumeId(), trashed),
+                        WorkerRecords.Task.of(cmd.getTaskId(), TaskType.DELETE_VOLUME, volume, cmd.getEnvelope().getTimestamp()).succeeded(done),
+                        SpmCommandHandler.jobDone(term, cmd.getTaskId()));
+            }
+            LOG.info("epoch {}: {} volume {}{}", term.epoch(), purge ? "purged" : "deleted", cmd.getVolumeId(), cmd.getWipe() ? " (wiped)" : "");
             return List.of(
                     Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumeDeleted.newBuilder().setEnvelope(done).setTaskId(cmd.getTaskId())
                             .setVolumeId(cmd.getVolumeId()).setDomainId(cmd.getDomain().getId()).setWiped(cmd.getWipe()).build()),
@@ -857,7 +925,8 @@ final class VolumeCommands {
         Envelope failed = spm.answer(cmd.getEnvelope(), term);
         List<ProducerRecord<String, byte[]>> out = new ArrayList<>(SpmCommandHandler.taskFailed(cmd.getEnvelope(), failed, DeleteVolume.class,
                 TaskType.DELETE_VOLUME, cmd.getTaskId(), volume, code, message));
-        out.add(WorkerRecords.volumeState(volume, failed, cmd.getTaskId(), VolumeStatus.READY, volume.getUri(), volume.getSnapshots(),
+        // As it was: READY (or FAILED) for a delete, TRASHED for a purge.
+        out.add(WorkerRecords.volumeState(volume, failed, cmd.getTaskId(), volume.getStatus(), volume.getUri(), volume.getSnapshots(),
                 code, message));
         out.add(SpmCommandHandler.jobDone(term, cmd.getTaskId()));
         return out;

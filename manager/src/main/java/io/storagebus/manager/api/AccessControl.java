@@ -22,7 +22,7 @@ final class AccessControl {
     private static final String BEARER = "Bearer ";
     /** Writes an operator may make: volumes and what hangs off them, backups, a domain's maintenance and its volumes. */
     private static final Pattern OPERATOR_WRITES = Pattern.compile(
-            "/api/v1/(volumes/.+|backups/.+|tasks/.+|domains/[^/]+/(volumes|maintenance|activate))");
+            "/api/v1/(volumes/.+|trash/.+|backups/.+|tasks/.+|domains/[^/]+/(volumes|maintenance|activate))");
 
     private final TokensFile tokens;
 

@@ -40,9 +40,11 @@ record DomainRoutes(DomainRequests domains, Resources resources, DriverRegistry 
                 .onFailure(ctx::fail);
     }
 
-    /** A domain as stored, with its SPM's capacity forecast once there is one. */
+    /** A domain as stored, with what its trash holds and its SPM's capacity forecast once there is one. */
     private JsonObject json(DomainState d) {
         JsonObject json = Views.domain(d, drivers.find(d.getDriver()).orElse(null));
+        var trash = resources.view().trashOf(d.getId());
+        json.put("trash", new JsonObject().put("volumes", trash.volumes()).put("virtualSize", trash.virtualSize()));
         resources.view().capacity(d.getId()).ifPresent(c -> json.put("capacity", Views.capacity(c)));
         return json;
     }

@@ -69,6 +69,7 @@ public final class RestApi {
         this.routes = List.of(
                 new DomainRoutes(requests.domains(), resources, drivers, config.defaultPool(), issuer)::register,
                 new VolumeRoutes(requests.volumes(), resources, leases, issuer)::register,
+                new TrashRoutes(requests.volumes(), resources, issuer)::register,
                 new ClusterRoutes(vertx, zk, spms, hosts, leases)::register,
                 new MaintenanceRoutes(role, view, subscribers, drivers)::register,
                 new VolumeChainRoutes(requests.snapshots(), resources, issuer)::register,

@@ -84,6 +84,9 @@ final class Views {
         if (v.getParentVolumeId() != null) {
             json.put("parentVolumeId", v.getParentVolumeId());
         }
+        if (v.getTrashedAt() != null) {
+            json.put("trashedAt", v.getTrashedAt().toString());
+        }
         return json;
     }
 

@@ -30,7 +30,7 @@ record VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory 
         router.post("/api/v1/volumes/:id/resize").handler(ctx -> Answers.accepted(ctx, volumes.resize(ctx.pathParam("id"),
                 RequestBody.of(ctx, Set.of("virtualSize")).requiredLong("virtualSize"), Answers.origin(ctx, issuer))));
         router.delete("/api/v1/volumes/:id").handler(ctx -> Answers.accepted(ctx, volumes.delete(ctx.pathParam("id"),
-                "true".equals(ctx.request().getParam("wipe")), Answers.origin(ctx, issuer))));
+                "true".equals(ctx.request().getParam("wipe")), "true".equals(ctx.request().getParam("purge")), Answers.origin(ctx, issuer))));
         router.delete("/api/v1/tasks/:id").handler(ctx -> volumes.cancelTask(ctx.pathParam("id"), Answers.origin(ctx, issuer))
                 .onSuccess(s -> Answers.ok(ctx, 202, new JsonObject().put("taskId", s.taskId()).put("volumeId", s.volumeId())
                         .put("status", "CANCELLING")))

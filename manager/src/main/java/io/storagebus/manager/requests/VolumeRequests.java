@@ -26,6 +26,7 @@ import io.storagebus.schema.MonitorVolume;
 import io.storagebus.schema.MoveVolume;
 import io.storagebus.schema.PrepareVolume;
 import io.storagebus.schema.ResizeVolume;
+import io.storagebus.schema.UntrashVolume;
 import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.UnmonitorVolume;
 import io.storagebus.schema.TaskState;
@@ -304,9 +305,20 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
         });
     }
 
-    /** Destroys the volume and all its layers; {@code wipe} overwrites it with zeros first. */
-    public Future<Submitted> delete(String volumeId, boolean wipe, Origin origin) {
+    /**
+     * Deletes the volume into the trash: its data stays, it leaves the listings and its name is
+     * free, until it is brought back ({@link #untrash}) or purged. With {@code purge} (or
+     * {@code wipe}, which overwrites it with zeros first) it is destroyed at once, all its layers.
+     */
+    public Future<Submitted> delete(String volumeId, boolean wipe, boolean purge, Origin origin) {
         VolumeState volume = resources.volume(volumeId);
+        if (volume.getStatus() == VolumeStatus.TRASHED) {
+            if (!purge && !wipe) {
+                throw new Conflict("VOLUME_TRASHED", "volume '" + volume.getName() + "' is in the trash already; DELETE /api/v1/trash/"
+                        + volume.getId() + " purges it", null);
+            }
+            return purge(volumeId, wipe, origin);
+        }
         if (volume.getStatus() == VolumeStatus.CREATING || volume.getStatus() == VolumeStatus.DELETING
                 || volume.getStatus() == VolumeStatus.MOVING) {
             throw new Conflict("VOLUME_BUSY", "volume '" + volume.getName() + "' is " + volume.getStatus(), null);
@@ -321,11 +333,58 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
         DomainState domain = resources.usable(resources.domain(volume.getDomainId()), null);
         String taskId = UUID.randomUUID().toString();
         Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), taskId);
+        boolean trash = !purge && !wipe;
         DeleteVolume command = DeleteVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
-                .setDomain(Resources.domainRef(domain)).setVolume(volume).setWipe(wipe).build();
+                .setDomain(Resources.domainRef(domain)).setVolume(volume).setWipe(wipe).setTrash(trash).build();
         VolumeState deleting = VolumeState.newBuilder(volume).setEnvelope(envelope).setTaskId(taskId).setStatus(VolumeStatus.DELETING).build();
         return submitter.spmTask(TaskType.DELETE_VOLUME, volume.getDomainId(), volume.getId(), command, List.of(),
-                List.of(new Outgoing(Topics.VOLUME_STATE, volume.getId(), deleting))).map(s -> s.with("wipe", wipe));
+                List.of(new Outgoing(Topics.VOLUME_STATE, volume.getId(), deleting))).map(s -> s.with("wipe", wipe).with("trash", trash));
+    }
+
+    /** Destroys a volume in the trash for good; {@code wipe} overwrites it with zeros first. */
+    public Future<Submitted> purge(String volumeId, boolean wipe, Origin origin) {
+        VolumeState volume = trashed(volumeId);
+        requireNoRunningTask(volume, "purge it once that is done");
+        DomainState domain = resources.usable(resources.domain(volume.getDomainId()), null);
+        String taskId = UUID.randomUUID().toString();
+        Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), taskId);
+        DeleteVolume command = DeleteVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
+                .setDomain(Resources.domainRef(domain)).setVolume(volume).setWipe(wipe).build();
+        return submitter.spmTask(TaskType.DELETE_VOLUME, volume.getDomainId(), volume.getId(), command, List.of(), List.of())
+                .map(s -> s.with("wipe", wipe).with("trash", false));
+    }
+
+    /**
+     * Brings a volume back from the trash under its id, READY with its data and snapshots, if its
+     * name is still free in its domain. The volume holds its name again at once (it is CREATING
+     * until the SPM has it back), so a create of the same name meanwhile is refused.
+     */
+    public Future<Submitted> untrash(String volumeId, Origin origin) {
+        VolumeState volume = trashed(volumeId);
+        requireNoRunningTask(volume, "ask again once that is done");
+        DomainState domain = resources.usable(resources.domain(volume.getDomainId()), null);
+        resources.view().volumeNamed(domain.getId(), volume.getName()).ifPresent(other -> {
+            throw new Conflict("VOLUME_EXISTS", "domain '" + domain.getName() + "' has a volume named '" + volume.getName()
+                    + "' now (" + other.getId() + "); rename or delete that one to bring this one back", "name");
+        });
+        String taskId = UUID.randomUUID().toString();
+        Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), taskId);
+        UntrashVolume command = UntrashVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
+                .setDomain(Resources.domainRef(domain)).setVolume(volume).build();
+        VolumeState comingBack = VolumeState.newBuilder(volume).setEnvelope(envelope).setTaskId(taskId).setStatus(VolumeStatus.CREATING)
+                .build();
+        return submitter.spmTask(TaskType.UNTRASH_VOLUME, volume.getDomainId(), volume.getId(), command, List.of(),
+                List.of(new Outgoing(Topics.VOLUME_STATE, volume.getId(), comingBack)));
+    }
+
+    /** The volume, if it is in the trash; {@code NOT_IN_TRASH} otherwise. */
+    private VolumeState trashed(String volumeId) {
+        VolumeState volume = resources.volume(volumeId);
+        if (volume.getStatus() != VolumeStatus.TRASHED) {
+            throw new NotFound("NOT_IN_TRASH", "volume '" + volume.getName() + "' is " + volume.getStatus()
+                    + ", not in the trash");
+        }
+        return volume;
     }
 
     /** Takes the volume's lease on a host and activates it there, for a guest to use. */

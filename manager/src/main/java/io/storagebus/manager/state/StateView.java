@@ -221,6 +221,16 @@ public final class StateView implements AutoCloseable {
         return volumeIndex.page(domainId, cursor, limit);
     }
 
+    /** A page of the volumes in the trash, longest there first, of those {@code wanted} keeps. */
+    public Page<VolumeState> trash(String cursor, int limit, Predicate<VolumeState> wanted) {
+        return volumeIndex.trash(cursor, limit, wanted);
+    }
+
+    /** What the domain's trash holds. */
+    public TrashTotals trashOf(String domainId) {
+        return volumeIndex.trashOf(domainId);
+    }
+
     public int volumeCount(String domainId) {
         return volumeIndex.count(domainId);
     }
@@ -230,7 +240,7 @@ public final class StateView implements AutoCloseable {
         return tasks.page(cursor, limit, wanted);
     }
 
-    /** The domain's volume named {@code name}, unless it FAILED (a failed volume leaves its name free). */
+    /** The domain's volume named {@code name}, unless it FAILED or is in the trash (either leaves its name free). */
     public Optional<VolumeState> volumeNamed(String domainId, String name) {
         return volumeIndex.named(domainId, name).flatMap(this::volume);
     }

@@ -13,12 +13,16 @@ import io.storagebus.schema.VolumeStatus;
  * The state view's volumes by domain, by name within their domain, and by the template they
  * were cloned from, kept as records come and go: what a request checks (is the name free? does
  * the volume back clones?) and lists costs the same at 100 volumes as at 100,000, where a scan
- * of every volume grew with the pool. A FAILED volume does not hold its name.
+ * of every volume grew with the pool. A FAILED volume does not hold its name. A volume in the
+ * trash is in neither its domain's list nor its names, but in the trash, longest there first.
  */
 final class VolumeIndex {
     /** Oldest first: a volume keeps its place in its domain's list for as long as it exists. */
     private final SortedIndex<VolumeState> byDomain = SortedIndex.grouped(VolumeState::getDomainId,
             v -> Page.oldestFirst(v.getCreatedAt(), v.getId()));
+    private final SortedIndex<VolumeState> trash = SortedIndex.of(v -> Page.oldestFirst(v.getTrashedAt(), v.getId()));
+    /** Each domain's trash. */
+    private final Map<String, TrashTotals> trashByDomain = new ConcurrentHashMap<>();
     private final Map<String, Map<String, String>> names = new ConcurrentHashMap<>();
     private final Map<String, Set<String>> clones = new ConcurrentHashMap<>();
 
@@ -27,7 +31,10 @@ final class VolumeIndex {
      * new record goes in before the old one comes out, so a reader never misses the volume.
      */
     synchronized void changed(VolumeState before, VolumeState after) {
-        byDomain.accept(before, after);
+        byDomain.accept(listed(before), listed(after));
+        trash.accept(trashed(before), trashed(after));
+        count(trashed(before), -1);
+        count(trashed(after), 1);
         if (after != null) {
             add(after);
         }
@@ -39,7 +46,7 @@ final class VolumeIndex {
     /** Takes out what of {@code before} {@code after} (null: gone) no longer is. */
     private void removeStale(VolumeState before, VolumeState after) {
         boolean sameDomain = after != null && after.getDomainId().equals(before.getDomainId());
-        boolean holdsName = sameDomain && after.getName().equals(before.getName()) && after.getStatus() != VolumeStatus.FAILED;
+        boolean holdsName = sameDomain && after.getName().equals(before.getName()) && holdsName(after);
         Map<String, String> names = this.names.get(before.getDomainId());
         if (!holdsName && names != null) {
             names.remove(before.getName(), before.getId());
@@ -56,8 +63,35 @@ final class VolumeIndex {
         }
     }
 
+    private void count(VolumeState trashed, int sign) {
+        if (trashed != null) {
+            TrashTotals now = trashByDomain.getOrDefault(trashed.getDomainId(), TrashTotals.EMPTY).plus(trashed, sign);
+            if (now.volumes() == 0) {
+                trashByDomain.remove(trashed.getDomainId());
+            } else {
+                trashByDomain.put(trashed.getDomainId(), now);
+            }
+        }
+    }
+
+    TrashTotals trashOf(String domainId) {
+        return trashByDomain.getOrDefault(domainId, TrashTotals.EMPTY);
+    }
+
+    private static boolean holdsName(VolumeState v) {
+        return v.getStatus() != VolumeStatus.FAILED && v.getStatus() != VolumeStatus.TRASHED;
+    }
+
+    private static VolumeState listed(VolumeState v) {
+        return v == null || v.getStatus() == VolumeStatus.TRASHED ? null : v;
+    }
+
+    private static VolumeState trashed(VolumeState v) {
+        return v != null && v.getStatus() == VolumeStatus.TRASHED && v.getTrashedAt() != null ? v : null;
+    }
+
     private void add(VolumeState v) {
-        if (v.getStatus() != VolumeStatus.FAILED) {
+        if (holdsName(v)) {
             names.computeIfAbsent(v.getDomainId(), d -> new ConcurrentHashMap<>()).put(v.getName(), v.getId());
         }
         if (v.getParentVolumeId() != null) {
@@ -79,7 +113,12 @@ final class VolumeIndex {
         return byDomain.count(domainId);
     }
 
-    /** The id of the domain's volume that holds {@code name} (any status but FAILED). */
+    /** A page of the trash, longest there first, of the volumes {@code wanted} keeps. */
+    Page<VolumeState> trash(String cursor, int limit, java.util.function.Predicate<VolumeState> wanted) {
+        return trash.page(cursor, limit, wanted);
+    }
+
+    /** The id of the domain's volume that holds {@code name} (any status but FAILED and TRASHED). */
     Optional<String> named(String domainId, String name) {
         return Optional.ofNullable(names.getOrDefault(domainId, Map.of()).get(name));
     }

@@ -1,0 +1,87 @@
+package io.storagebus.manager.state;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+
+import io.storagebus.manager.ha.ActiveRole;
+import io.storagebus.manager.ha.ManagerElection;
+import io.storagebus.schema.VolumeState;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Empties the trash: on the active manager, volumes that went into the trash longer than the
+ * retention ago are purged, a batch at a time, each by a purge task on its pool's SPM as if a user
+ * had asked. The manager does it because it holds when each volume went in; a purge that fails
+ * (a domain in maintenance, an SPM away) leaves the volume in the trash for the next sweep.
+ */
+public final class TrashSweeper implements ManagerElection.Listener {
+    private static final Logger LOG = LoggerFactory.getLogger(TrashSweeper.class);
+    /** Purges asked for per sweep: a trash of a million volumes empties in slices. */
+    static final int BATCH = 100;
+
+    private final Vertx vertx;
+    private final StateView view;
+    private final ActiveRole role;
+    private final Duration retention;
+    private final Clock clock;
+    /** Asks for a volume's purge; the future ends when the request was published. */
+    private final Function<VolumeState, Future<?>> purge;
+    private final AtomicBoolean sweeping = new AtomicBoolean();
+    private volatile long timer = -1;
+
+    public TrashSweeper(Vertx vertx, StateView view, ActiveRole role, Duration retention, Clock clock,
+                        Function<VolumeState, Future<?>> purge) {
+        this.vertx = vertx;
+        this.view = view;
+        this.role = role;
+        this.retention = retention;
+        this.clock = clock;
+        this.purge = purge;
+    }
+
+    /** Sweeps ten times per retention (at most every ten minutes, at least every second). */
+    @Override
+    public void activate() {
+        long every = Math.max(1000, Math.min(Duration.ofMinutes(10).toMillis(), retention.toMillis() / 10));
+        timer = vertx.setPeriodic(every, every, id -> sweep());
+    }
+
+    @Override
+    public void deactivate() {
+        long t = timer;
+        if (t >= 0) {
+            vertx.cancelTimer(t);
+            timer = -1;
+        }
+    }
+
+    private void sweep() {
+        if (!role.isActive() || !sweeping.compareAndSet(false, true)) {
+            return;
+        }
+        Instant before = clock.instant().minus(retention);
+        // The trash is ordered longest there first: the expired volumes are its first page.
+        List<VolumeState> expired = view.trash(null, BATCH, v -> true).items().stream()
+                .filter(v -> v.getTrashedAt().isBefore(before))
+                .filter(v -> view.runningTasks().stream().noneMatch(t -> v.getId().equals(t.getVolumeId())))
+                .toList();
+        if (expired.isEmpty()) {
+            sweeping.set(false);
+            return;
+        }
+        // A refusal (a domain in maintenance, say) is thrown by the request: it fails that volume's future only.
+        Future.join(expired.stream().map(v -> Future.succeededFuture().compose(x -> purge.apply(v)).onFailure(e -> LOG.warn("purging volume {} ({}) from the trash failed, "
+                        + "trying again at the next sweep: {}", v.getId(), v.getName(), e.toString()))).toList())
+                .onComplete(ar -> {
+                    LOG.info("asked for the purge of {} volume(s) in the trash since before {}", expired.size(), before);
+                    sweeping.set(false);
+                });
+    }
+}
