@@ -55,7 +55,8 @@ public final class Main {
                         process, for a multi-process topology on one machine (not for production)
 
             operations (talk to a manager; --url or $STORAGEBUS_URL, default http://127.0.0.1:8080):
-              domains, volumes, tasks, hosts, spm, maintenance, subscribers, events tail, completion
+              domains, drivers, volumes, trash, snapshots, backups, tasks, hosts, spm, maintenance, subscribers,
+              tokens, health, events tail, completion
 
             Services read --config FILE (one "key = value" a line), then $STORAGEBUS_* variables, then
             --key value options, each overriding the one before; every key is in docs/CONFIGURATION.md.
