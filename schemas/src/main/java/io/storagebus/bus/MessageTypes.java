@@ -63,6 +63,7 @@ import io.storagebus.schema.VolumeResized;
 import io.storagebus.schema.UntrashVolume;
 import io.storagebus.schema.VolumeTrashed;
 import io.storagebus.schema.VolumeUntrashed;
+import io.storagebus.schema.DomainDetached;
 import io.storagebus.schema.VolumeExtendFailed;
 import io.storagebus.schema.VolumeExtended;
 import io.storagebus.schema.MaintenanceDraining;
@@ -150,6 +151,7 @@ public final class MessageTypes {
             UntrashVolume.class,
             VolumeTrashed.class,
             VolumeUntrashed.class,
+            DomainDetached.class,
             BackupProgress.class,
             BackupCompleted.class,
             BackupDeleted.class,

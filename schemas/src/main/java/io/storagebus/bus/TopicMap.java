@@ -27,6 +27,7 @@ import io.storagebus.schema.DeleteSnapshot;
 import io.storagebus.schema.DeleteVolume;
 import io.storagebus.schema.DisconnectDomain;
 import io.storagebus.schema.DomainActivated;
+import io.storagebus.schema.DomainDetached;
 import io.storagebus.schema.DomainCapacity;
 import io.storagebus.schema.DomainDisconnected;
 import io.storagebus.schema.DomainState;
@@ -151,7 +152,7 @@ public final class TopicMap {
             CapacityAlert.class, GuestPaused.class, GuestResumed.class, GuestStopped.class, CommandFailed.class, SnapshotCreated.class, SnapshotDeleted.class,
             VolumeDeleted.class, VolumeTrashed.class, VolumeUntrashed.class, VolumeResized.class, BackupProgress.class, BackupCompleted.class, BackupDeleted.class, VolumeRestored.class)
             .and(Writer.MANAGER, MaintenanceRequested.class, MaintenanceAborted.class, MaintenanceDraining.class, MaintenanceStarted.class, MaintenanceCompleted.class,
-                    MaintenanceCancelled.class, DomainActivated.class);
+                    MaintenanceCancelled.class, DomainActivated.class, DomainDetached.class);
     public static final Topic SUBSCRIBERS = topic(Topics.SUBSCRIBERS, Writer.SUBSCRIBER, SubscriberHeartbeat.class);
     /** Hosts vote too, as subscribers {@code host:<hostId>}. */
     public static final Topic MAINTENANCE = topic(Topics.MAINTENANCE, Writer.SUBSCRIBER, MaintenanceVote.class)

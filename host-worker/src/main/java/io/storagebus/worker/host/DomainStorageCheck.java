@@ -13,7 +13,12 @@ import io.storagebus.driver.DriverRegistry;
 import io.storagebus.driver.PropertyValidator;
 import io.storagebus.driver.StorageDriver;
 import io.storagebus.driver.VolumeInfo;
+import io.storagebus.driver.Capability;
 import io.storagebus.schema.Allocation;
+import io.storagebus.schema.BackupState;
+import io.storagebus.schema.BackupStatus;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import io.storagebus.schema.CheckDomainStorage;
 import io.storagebus.schema.DomainStorageChecked;
 import io.storagebus.schema.Envelope;
@@ -54,8 +59,14 @@ final class DomainStorageCheck {
                 answer.setStorageId(driver.storageId(validated.properties()));
                 if (check.getListVolumes()) {
                     try {
-                        answer.setVolumes(volumesOn(driver, new DomainContext(check.getDomain().getId(), validated.properties()), envelope,
-                                check.getCheckId()));
+                        DomainContext domain = new DomainContext(check.getDomain().getId(), validated.properties());
+                        List<BackupState> backups = driver.capabilities().contains(Capability.BACKUP_TARGET)
+                                ? backupsOn(driver, domain, envelope, check.getCheckId(), hostId) : List.of();
+                        java.util.Set<String> backupData = new java.util.HashSet<>();
+                        backups.forEach(b -> backupData.add(b.getBackupId()));
+                        answer.setBackups(backups);
+                        answer.setVolumes(volumesOn(driver, domain, envelope, check.getCheckId()).stream()
+                                .filter(v -> !backupData.contains(v.getId())).toList());
                     } catch (DriverException e) {
                         answer.setStorageId(null).setError("cannot list the volumes on the storage: " + e.getMessage());
                     }
@@ -67,6 +78,47 @@ final class DomainStorageCheck {
                 checked.getStorageId() != null ? "usable, " + checked.getVolumes().size() + " volumes listed"
                         : checked.getError() != null ? checked.getError() : checked.getViolations().size() + " problems");
         return Records.of(Topics.STORAGE_CHECKS, check.getCheckId(), checked);
+    }
+
+    /**
+     * The backups whose manifests are on a backup domain's storage, as the state would record
+     * them: the backup catalogue comes back with the storage. A manifest is a stranger's input:
+     * one that cannot be read or lacks a field is left out, and said so in the log.
+     */
+    private static List<BackupState> backupsOn(StorageDriver driver, DomainContext domain, Envelope envelope, String checkId, String hostId)
+            throws DriverException {
+        List<BackupState> found = new ArrayList<>();
+        for (String backupId : driver.manifests(domain)) {
+            byte[] bytes = driver.manifest(domain, backupId).orElse(null);
+            if (bytes == null) {
+                continue;
+            }
+            try {
+                JsonObject m = new JsonObject(new String(bytes, java.nio.charset.StandardCharsets.UTF_8));
+                if (!backupId.equals(m.getString("backupId"))) {
+                    throw new IllegalArgumentException("it names backup " + m.getString("backupId"));
+                }
+                found.add(BackupState.newBuilder().setEnvelope(envelope).setBackupId(backupId).setTaskId(checkId)
+                        .setVolumeId(required(m, "volumeId")).setVolumeName(required(m, "volumeName")).setDomainId(required(m, "sourceDomainId"))
+                        .setTargetDomainId(domain.id()).setSnapshotId(required(m, "snapshotId"))
+                        .setVirtualSize(m.getLong("virtualSize")).setBaseBackupId(m.getString("baseBackupId"))
+                        .setChain(m.getJsonArray("chain", new JsonArray()).stream().map(String::valueOf).toList())
+                        .setStatus(BackupStatus.COMPLETE).setBytes(m.getLong("bytes")).setSha256(m.getString("sha256"))
+                        .setCreatedAt(Instant.parse(required(m, "requestedAt"))).setCompletedAt(Instant.parse(required(m, "completedAt")))
+                        .build());
+            } catch (RuntimeException e) {
+                LOG.warn("host {}: the manifest of backup {} in domain {} is left out: {}", hostId, backupId, domain.id(), e.toString());
+            }
+        }
+        return found;
+    }
+
+    private static String required(JsonObject manifest, String field) {
+        String value = manifest.getString(field);
+        if (value == null) {
+            throw new IllegalArgumentException("it has no " + field);
+        }
+        return value;
     }
 
     /** The volumes on the storage as the state would record them; the storage's own metadata brings back snapshot chains and templates. */

@@ -4,6 +4,7 @@ import java.util.Comparator;
 import java.util.Set;
 
 import io.storagebus.driver.DriverRegistry;
+import io.storagebus.leases.LeaseDirectory;
 import io.storagebus.manager.requests.DomainRequests;
 import io.storagebus.manager.requests.Resources;
 import io.storagebus.schema.DomainState;
@@ -12,18 +13,24 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
-/** Storage domains: created once a host of the pool checked the storage, the volumes on it imported, and read. */
-record DomainRoutes(DomainRequests domains, Resources resources, DriverRegistry drivers, String defaultPool, String issuer) {
+/** Storage domains: created once a host of the pool checked the storage, the volumes and backups on it imported, read, and detached. */
+record DomainRoutes(DomainRequests domains, Resources resources, DriverRegistry drivers, LeaseDirectory leases, String defaultPool,
+                    String issuer) {
     void register(Router router) {
         router.post("/api/v1/domains").handler(this::create);
         router.post("/api/v1/domains/:id/import").handler(ctx -> domains.importVolumes(resources.domain(ctx.pathParam("id")),
                         ctx.request().getParam("hostId"), Answers.origin(ctx, issuer))
                 .onSuccess(i -> Answers.ok(ctx, 200, new JsonObject().put("domainId", i.domainId()).put("importedVolumes", i.importedVolumes())
-                        .put("knownVolumes", i.knownVolumes()).put("checkedBy", i.checkedBy())))
+                        .put("knownVolumes", i.knownVolumes()).put("importedBackups", i.importedBackups()).put("checkedBy", i.checkedBy())))
                 .onFailure(ctx::fail));
         router.get("/api/v1/domains").handler(ctx -> Answers.ok(ctx, 200, new JsonArray(resources.view().domains().stream()
                 .sorted(Comparator.comparing(DomainState::getCreatedAt)).map(this::json).toList())));
         router.get("/api/v1/domains/:id").handler(ctx -> Answers.ok(ctx, 200, json(resources.domain(ctx.pathParam("id")))));
+        router.delete("/api/v1/domains/:id").handler(ctx -> domains.detach(ctx.pathParam("id"), v -> leases.leaseOf(v).isPresent(),
+                        Answers.origin(ctx, issuer))
+                .onSuccess(d -> Answers.ok(ctx, 200, new JsonObject().put("domainId", d.domainId()).put("removedVolumes", d.removedVolumes())
+                        .put("removedBackups", d.removedBackups())))
+                .onFailure(ctx::fail));
     }
 
     private void create(RoutingContext ctx) {
@@ -35,7 +42,7 @@ record DomainRoutes(DomainRequests domains, Resources resources, DriverRegistry 
                 .onSuccess(created -> {
                     ctx.response().putHeader("Location", "/api/v1/domains/" + created.domain().getId());
                     Answers.ok(ctx, 201, json(created.domain()).put("checkedBy", created.checkedBy())
-                            .put("importedVolumes", created.importedVolumes()));
+                            .put("importedVolumes", created.importedVolumes()).put("importedBackups", created.importedBackups()));
                 })
                 .onFailure(ctx::fail);
     }

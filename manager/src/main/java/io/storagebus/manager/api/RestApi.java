@@ -67,7 +67,7 @@ public final class RestApi {
         String issuer = "manager:" + config.managerId();
         Resources resources = requests.resources();
         this.routes = List.of(
-                new DomainRoutes(requests.domains(), resources, drivers, config.defaultPool(), issuer)::register,
+                new DomainRoutes(requests.domains(), resources, drivers, leases, config.defaultPool(), issuer)::register,
                 new VolumeRoutes(requests.volumes(), resources, leases, issuer)::register,
                 new TrashRoutes(requests.volumes(), resources, issuer)::register,
                 new ClusterRoutes(vertx, zk, spms, hosts, leases)::register,

@@ -21,8 +21,11 @@ import io.storagebus.manager.requests.RequestException.Conflict;
 import io.storagebus.manager.requests.RequestException.Invalid;
 import io.storagebus.manager.requests.RequestException.Problem;
 import io.storagebus.manager.requests.RequestException.Unavailable;
+import io.storagebus.manager.state.Page;
 import io.storagebus.manager.state.StateView;
+import io.storagebus.schema.BackupState;
 import io.storagebus.schema.CheckDomainStorage;
+import io.storagebus.schema.DomainDetached;
 import io.storagebus.schema.DomainRef;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.DomainStatus;
@@ -47,14 +50,19 @@ public final class DomainRequests {
     }
 
     /** The domain stored, the host that checked its storage, and how many volumes it found there. */
-    public record Created(DomainState domain, String checkedBy, long importedVolumes) {
+    public record Created(DomainState domain, String checkedBy, long importedVolumes, int importedBackups) {
     }
 
     /** What an import found: volumes new to the state, and ones it knew already. */
-    public record Imported(String domainId, int importedVolumes, int knownVolumes, String checkedBy) {
+    public record Imported(String domainId, int importedVolumes, int knownVolumes, String checkedBy, int importedBackups) {
+    }
+
+    /** What a detach removed from the state. */
+    public record Detached(String domainId, int removedVolumes, int removedBackups) {
     }
 
     private final Vertx vertx;
+    private final Resources resources;
     private final StateView view;
     private final ActiveRole role;
     private final DriverRegistry drivers;
@@ -70,6 +78,7 @@ public final class DomainRequests {
                           HostDirectory hosts, SpmDirectory spms, StorageChecks storageChecks, PoolTopics poolTopics,
                           DomainStorage domainStorage, java.time.Duration storageCheckTimeout) {
         this.vertx = vertx;
+        this.resources = resources;
         this.view = resources.view();
         this.submitter = submitter;
         this.role = role;
@@ -125,11 +134,13 @@ public final class DomainRequests {
                     List<Outgoing> records = new ArrayList<>();
                     records.add(new Outgoing(Topics.DOMAIN_STATE, id, domain));
                     answer.getVolumes().forEach(v -> records.add(new Outgoing(Topics.VOLUME_STATE, v.getId(), imported(envelope, v))));
+                    List<Outgoing> backups = newBackups(answer, envelope);
+                    records.addAll(backups);
                     return submitter.publishNew(records, List.of()).map(v -> {
-                        LOG.info("domain {} '{}' created ({} driver, pool {}, storage checked by host {}, {} volumes imported)", id, name,
-                                driver.name(), pool, hostId, answer.getVolumes().size());
+                        LOG.info("domain {} '{}' created ({} driver, pool {}, storage checked by host {}, {} volumes and {} backups imported)",
+                                id, name, driver.name(), pool, hostId, answer.getVolumes().size(), backups.size());
                         return new Created(domain, hostId, request.importVolumes()
-                                ? view.volumeCount(id) : 0);
+                                ? view.volumeCount(id) : 0, backups.size());
                     });
                 })
                 .onComplete(ar -> {
@@ -150,16 +161,76 @@ public final class DomainRequests {
         return checkStorage(origin, pool, hostId, Resources.domainRef(domain), true)
                 .compose(answer -> {
                     Envelope envelope = origin.envelope(pool, UUID.randomUUID().toString());
-                    List<Outgoing> records = answer.getVolumes().stream().filter(v -> view.volume(v.getId()).isEmpty())
+                    List<Outgoing> volumes = answer.getVolumes().stream().filter(v -> view.volume(v.getId()).isEmpty())
                             .map(v -> new Outgoing(Topics.VOLUME_STATE, v.getId(), imported(envelope, v)))
                             .toList();
-                    int known = answer.getVolumes().size() - records.size();
+                    List<Outgoing> backups = newBackups(answer, envelope);
+                    List<Outgoing> records = new ArrayList<>(volumes);
+                    records.addAll(backups);
+                    int known = answer.getVolumes().size() - volumes.size();
                     return submitter.publishNew(records, List.of()).map(v -> {
-                        LOG.info("domain {} '{}': {} volumes imported, {} known already (listed by host {})", domain.getId(), domain.getName(),
-                                records.size(), known, hostId);
-                        return new Imported(domain.getId(), records.size(), known, hostId);
+                        LOG.info("domain {} '{}': {} volumes and {} backups imported, {} volumes known already (listed by host {})",
+                                domain.getId(), domain.getName(), volumes.size(), backups.size(), known, hostId);
+                        return new Imported(domain.getId(), volumes.size(), known, hostId, backups.size());
                     });
                 });
+    }
+
+    /** The backups whose manifests the host found that the state does not know: the catalogue of a re-attached backup domain. */
+    private List<Outgoing> newBackups(DomainStorageChecked answer, Envelope envelope) {
+        return answer.getBackups().stream().filter(b -> view.backup(b.getBackupId()).isEmpty())
+                .map(b -> new Outgoing(Topics.BACKUP_STATE, b.getBackupId(), BackupState.newBuilder(b).setEnvelope(envelope).build()))
+                .toList();
+    }
+
+    /**
+     * Removes a domain in maintenance from StorageBus: its state, its volumes' (the trash's too)
+     * and their backup policies, and the backups kept on it, in one transaction with
+     * {@code DomainDetached}. Its storage is not touched: creating a domain on it with
+     * {@code importVolumes} brings the volumes, their chains and clone parents and the backup
+     * catalogue back. Refused while a task runs on one of its volumes or a host holds a lease.
+     */
+    public Future<Detached> detach(String domainId, java.util.function.Predicate<String> leased, Origin origin) {
+        DomainState domain = resources.domain(domainId);
+        if (domain.getStatus() != DomainStatus.MAINTENANCE) {
+            throw new Conflict("DOMAIN_NOT_IN_MAINTENANCE", "domain '" + domain.getName() + "' is " + domain.getStatus()
+                    + "; put it in maintenance first (POST /api/v1/domains/" + domainId + "/maintenance), so no host uses it", null);
+        }
+        List<VolumeState> volumes = new ArrayList<>(view.volumesOf(domainId));
+        for (String cursor = null; ; ) {
+            Page<VolumeState> page = view.trash(cursor, 1000, v -> v.getDomainId().equals(domainId));
+            volumes.addAll(page.items());
+            if ((cursor = page.next()) == null) {
+                break;
+            }
+        }
+        java.util.Set<String> ids = new java.util.HashSet<>();
+        volumes.forEach(v -> ids.add(v.getId()));
+        view.runningTasks().stream().filter(t -> ids.contains(t.getVolumeId())).findFirst().ifPresent(t -> {
+            throw new Conflict("DOMAIN_BUSY", "task " + t.getId() + " (" + t.getType() + ") runs on volume " + t.getVolumeId()
+                    + " of domain '" + domain.getName() + "'; detach it once that is done", null);
+        });
+        volumes.stream().filter(v -> leased.test(v.getId())).findFirst().ifPresent(v -> {
+            throw new Conflict("VOLUME_IN_USE", "volume '" + v.getName() + "' of domain '" + domain.getName()
+                    + "' is prepared on a host; tear it down first", null);
+        });
+        List<Outgoing> records = new ArrayList<>();
+        volumes.forEach(v -> {
+            records.add(new Outgoing(Topics.VOLUME_STATE, v.getId(), null));
+            view.backupPolicy(v.getId()).ifPresent(p -> records.add(new Outgoing(Topics.BACKUP_POLICY_STATE, v.getId(), null)));
+        });
+        List<String> backups = view.backups().stream().filter(b -> b.getTargetDomainId().equals(domainId)).map(BackupState::getBackupId).toList();
+        backups.forEach(b -> records.add(new Outgoing(Topics.BACKUP_STATE, b, null)));
+        records.add(new Outgoing(Topics.MAINTENANCE_STATE, domainId, null));
+        records.add(new Outgoing(Topics.DOMAIN_STATE, domainId, null));
+        Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), domainId);
+        records.add(new Outgoing(Topics.EVENTS, domainId, DomainDetached.newBuilder().setEnvelope(envelope).setDomainId(domainId)
+                .setName(domain.getName()).setDriver(domain.getDriver()).setVolumes(volumes.size()).setBackups(backups.size()).build()));
+        return role.bus().publish(records).compose(v -> Future.fromCompletionStage(view.sync())).map(v -> {
+            LOG.info("domain {} '{}' detached: {} volumes and {} backups removed from the state, its storage untouched", domainId,
+                    domain.getName(), volumes.size(), backups.size());
+            return new Detached(domainId, volumes.size(), backups.size());
+        });
     }
 
     /** The host that checks a pool's storage: the one named, or the pool's SPM, or any host of the pool. */
