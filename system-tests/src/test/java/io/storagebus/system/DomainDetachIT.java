@@ -107,18 +107,58 @@ class DomainDetachIT {
         run("qemu-io", "-f", "qcow2", "-c", "read -P 0xa1 0 1M", top(restore.getString("volumeId")).toString());
     }
 
+    /** A domain's properties change (an object store's keys rotated), checked as at creation; other storage is refused. */
+    @Test
+    void aDomainsPropertiesChangeButNotItsStorage() throws Exception {
+        String objects = objectDomain("rotated", false, "rotated");
+        JsonObject rotated = http.patch("/api/v1/domains/" + objects, new JsonObject().put("properties", new JsonObject()
+                .put("access_key", "storagebus-2027").put("secret_key", "a-new-secret-0123456789"))).json();
+        assertEquals("storagebus-2027", rotated.getJsonObject("properties").getString("access_key"), rotated.encode());
+        assertEquals("******", rotated.getJsonObject("properties").getString("secret_key"), "a secret stays masked: " + rotated.encode());
+        JsonObject shown = http.get("/api/v1/domains/" + objects).json();
+        assertEquals("storagebus-2027", shown.getJsonObject("properties").getString("access_key"));
+        // The mask sent back, as a client that read the domain would: the secret stays.
+        assertEquals(200, http.patch("/api/v1/domains/" + objects, new JsonObject().put("properties", shown.getJsonObject("properties"))).status());
+        Path sourceFiles = Files.createDirectories(files.getParent().resolve("sources"));
+        String source = volume(fileDomain("sources", false, sourceFiles), "source");
+        steps.snapshot(source, "to-back-up");
+        JsonObject backup = accepted(http.post("/api/v1/volumes/" + source + "/backups", new JsonObject().put("targetDomainId", objects)));
+        steps.awaitTask(backup.getString("taskId"), "SUCCEEDED");
+
+        assertError(http.patch("/api/v1/domains/" + objects, new JsonObject().put("properties", new JsonObject().put("part_size", "banana"))),
+                400, "INVALID_PROPERTIES", "properties.part_size");
+        assertError(http.patch("/api/v1/domains/" + objects, new JsonObject().put("properties", new JsonObject())), 400, "REQUIRED", "properties");
+        Path elsewhere = Files.createDirectories(files.getParent().resolve("elsewhere"));
+        String sources = http.get("/api/v1/volumes/" + source).json().getString("domainId");
+        assertError(http.patch("/api/v1/domains/" + sources, new JsonObject().put("properties", new JsonObject().put("path", elsewhere.toString()))),
+                409, "STORAGE_CHANGED", "properties");
+        assertEquals(sourceFiles.toString(), http.get("/api/v1/domains/" + sources).json().getJsonObject("properties").getString("path"),
+                "a refused change changes nothing");
+        assertEquals(404, http.patch("/api/v1/domains/" + java.util.UUID.randomUUID(), new JsonObject().put("properties",
+                new JsonObject().put("path", "/x"))).status());
+    }
+
     private void maintenance(String domainId) {
         accepted(http.post("/api/v1/domains/" + domainId + "/maintenance", new JsonObject().put("reason", "detach it")));
         await().atMost(WAIT).until(() -> http.get("/api/v1/domains/" + domainId).json().getString("status"), "MAINTENANCE"::equals);
     }
 
     private String fileDomain(String name, boolean importVolumes) {
+        return fileDomain(name, importVolumes, files);
+    }
+
+    private String fileDomain(String name, boolean importVolumes, Path path) {
         return created(http.post("/api/v1/domains", new JsonObject().put("name", name).put("driver", "file").put("importVolumes", importVolumes)
-                .put("properties", new JsonObject().put("path", files.toString()))));
+                .put("properties", new JsonObject().put("path", path.toString()))));
     }
 
     private String objectDomain(String name, boolean importVolumes) {
-        JsonObject bag = new JsonObject();
+        return objectDomain(name, importVolumes, "storagebus");
+    }
+
+    /** A domain under {@code prefix} of the test's bucket. */
+    private String objectDomain(String name, boolean importVolumes, String prefix) {
+        JsonObject bag = new JsonObject().put("prefix", prefix);
         s3.domainProperties().forEach(bag::put);
         return created(http.post("/api/v1/domains", new JsonObject().put("name", name).put("driver", "object").put("importVolumes", importVolumes)
                 .put("properties", bag)));

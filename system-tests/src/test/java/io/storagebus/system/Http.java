@@ -96,6 +96,12 @@ final class Http {
                 .PUT(HttpRequest.BodyPublishers.ofString(body.encode())));
     }
 
+    Response patch(String path, JsonObject body) {
+        return send(HttpRequest.newBuilder(URI.create(base + path))
+                .header("Content-Type", "application/json")
+                .method("PATCH", HttpRequest.BodyPublishers.ofString(body.encode())));
+    }
+
     Response delete(String path) {
         return send(HttpRequest.newBuilder(URI.create(base + path)).DELETE());
     }

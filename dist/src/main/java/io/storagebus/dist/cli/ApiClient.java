@@ -135,6 +135,10 @@ final class ApiClient {
         return send(path, b -> b.header("Content-Type", "application/json").PUT(HttpRequest.BodyPublishers.ofString(body.encode())));
     }
 
+    Object patch(String path, JsonObject body) throws Exception {
+        return send(path, b -> b.header("Content-Type", "application/json").method("PATCH", HttpRequest.BodyPublishers.ofString(body.encode())));
+    }
+
     Object delete(String path) throws Exception {
         return send(path, HttpRequest.Builder::DELETE);
     }

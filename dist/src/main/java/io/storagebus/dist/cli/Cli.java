@@ -45,6 +45,11 @@ public final class Cli {
                     c -> c.object(c.api().get("/api/v1/domains/" + c.arg(0)))),
             new Verb("domains", "create", "--name NAME --driver DRIVER [--pool POOL] --property KEY=VALUE...",
                     "registers a domain; properties as the driver describes them (storagebus drivers)", Cli::createDomain),
+            new Verb("domains", "update", "DOMAIN_ID --property KEY=VALUE...",
+                    "changes properties (rotates keys, say), checked on a host as at creation; the storage stays the same",
+                    c -> c.object(c.api().patch("/api/v1/domains/" + c.arg(0), new JsonObject().put("properties", properties(c))))),
+            new Verb("domains", "detach", "DOMAIN_ID", "removes a domain in maintenance from StorageBus, its storage untouched "
+                    + "(create it again with importVolumes to bring it back)", c -> c.object(c.api().delete("/api/v1/domains/" + c.arg(0)))),
             new Verb("drivers", "list", "", "drivers, their capabilities and properties", c -> c.table(c.api().get("/api/v1/drivers"),
                     "name", "capabilities")),
             new Verb("volumes", "list", "DOMAIN_ID", "volumes of a domain", c -> c.table(c.api().getAll("/api/v1/domains/" + c.arg(0) + "/volumes"),
@@ -213,6 +218,15 @@ public final class Cli {
     }
 
     private static int createDomain(Invocation c) throws Exception {
+        JsonObject body = new JsonObject().put("name", c.required("name")).put("driver", c.required("driver")).put("properties", properties(c));
+        if (c.option("pool") != null) {
+            body.put("pool", c.option("pool"));
+        }
+        return c.object(c.api().post("/api/v1/domains", body));
+    }
+
+    /** The {@code --property KEY=VALUE} options. */
+    private static JsonObject properties(Invocation c) throws Invocation.UsageException {
         JsonObject properties = new JsonObject();
         for (String p : c.options("property")) {
             int eq = p.indexOf('=');
@@ -221,11 +235,7 @@ public final class Cli {
             }
             properties.put(p.substring(0, eq), p.substring(eq + 1));
         }
-        JsonObject body = new JsonObject().put("name", c.required("name")).put("driver", c.required("driver")).put("properties", properties);
-        if (c.option("pool") != null) {
-            body.put("pool", c.option("pool"));
-        }
-        return c.object(c.api().post("/api/v1/domains", body));
+        return properties;
     }
 
     private static int createVolume(Invocation c) throws Exception {

@@ -26,6 +26,10 @@ record DomainRoutes(DomainRequests domains, Resources resources, DriverRegistry 
         router.get("/api/v1/domains").handler(ctx -> Answers.ok(ctx, 200, new JsonArray(resources.view().domains().stream()
                 .sorted(Comparator.comparing(DomainState::getCreatedAt)).map(this::json).toList())));
         router.get("/api/v1/domains/:id").handler(ctx -> Answers.ok(ctx, 200, json(resources.domain(ctx.pathParam("id")))));
+        router.patch("/api/v1/domains/:id").handler(ctx -> domains.update(ctx.pathParam("id"),
+                        RequestBody.of(ctx, Set.of("properties")).stringMap("properties"), Views.MASK, Answers.origin(ctx, issuer))
+                .onSuccess(d -> Answers.ok(ctx, 200, json(d)))
+                .onFailure(ctx::fail));
         router.delete("/api/v1/domains/:id").handler(ctx -> domains.detach(ctx.pathParam("id"), v -> leases.leaseOf(v).isPresent(),
                         Answers.origin(ctx, issuer))
                 .onSuccess(d -> Answers.ok(ctx, 200, new JsonObject().put("domainId", d.domainId()).put("removedVolumes", d.removedVolumes())

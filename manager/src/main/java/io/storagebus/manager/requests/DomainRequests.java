@@ -176,6 +176,56 @@ public final class DomainRequests {
                 });
     }
 
+    /**
+     * Changes a domain's properties (rotates an object store's keys, say): {@code changes} replace
+     * those of the bag, and a secret sent back as {@code mask} (what a GET shows) stays as it is.
+     * The new bag is checked against the driver's descriptors here and against the storage by a
+     * host of the pool, as at creation, and must reach the same storage: a domain's volumes are
+     * where they are, so other storage is {@code STORAGE_CHANGED}. Commands carry the domain's
+     * properties, so the next ones use the new bag.
+     */
+    public Future<DomainState> update(String domainId, Map<String, String> changes, String mask, Origin origin) {
+        DomainState domain = resources.domain(domainId);
+        StorageDriver driver = drivers.find(domain.getDriver()).orElseThrow(() -> new Unavailable("UNKNOWN_DRIVER",
+                "this manager has no driver '" + domain.getDriver() + "' to check the new properties with", "properties", false));
+        if (changes.isEmpty()) {
+            throw new Invalid("properties", "REQUIRED", "properties must name at least one property to change");
+        }
+        Map<String, String> bag = new java.util.LinkedHashMap<>(domain.getProperties());
+        changes.forEach((k, v) -> {
+            boolean secret = driver.properties().stream().anyMatch(p -> p.name().equals(k) && p.secret());
+            if (!(secret && v.equals(mask))) {
+                bag.put(k, v);
+            }
+        });
+        PropertyValidator.Result shape = PropertyValidator.checkShape(driver, bag);
+        if (!shape.valid()) {
+            throw new Invalid("INVALID_PROPERTIES", shape.violations().stream()
+                    .map(v -> new Problem("properties." + v.property(), v.code(), v.message())).toList());
+        }
+        String pool = domain.getEnvelope().getPool();
+        String hostId = checkingHost(pool, null);
+        DomainRef ref = DomainRef.newBuilder().setId(domainId).setDriver(driver.name()).setProperties(shape.properties()).build();
+        return checkStorage(origin, pool, hostId, ref, false).compose(answer -> {
+            if (domain.getStorageId() != null && !domain.getStorageId().equals(answer.getStorageId())) {
+                throw new Conflict("STORAGE_CHANGED", "the new properties reach other storage (" + answer.getStorageId() + ") than domain '"
+                        + domain.getName() + "' is on (" + domain.getStorageId() + "); its volumes are there: create another domain for "
+                        + "other storage", "properties");
+            }
+            // The domain as it is now (a maintenance may have changed its status meanwhile), with the new bag.
+            DomainState current = resources.domain(domainId);
+            DomainState updated = DomainState.newBuilder(current).setEnvelope(origin.envelope(pool, domainId))
+                    .setProperties(shape.properties()).build();
+            return role.bus().publish(List.of(new Outgoing(Topics.DOMAIN_STATE, domainId, updated)))
+                    .compose(v -> Future.fromCompletionStage(view.sync()))
+                    .map(v -> {
+                        LOG.info("domain {} '{}': properties {} changed (storage checked by host {})", domainId, domain.getName(),
+                                changes.keySet(), hostId);
+                        return updated;
+                    });
+        });
+    }
+
     /** The backups whose manifests the host found that the state does not know: the catalogue of a re-attached backup domain. */
     private List<Outgoing> newBackups(DomainStorageChecked answer, Envelope envelope) {
         return answer.getBackups().stream().filter(b -> view.backup(b.getBackupId()).isEmpty())
