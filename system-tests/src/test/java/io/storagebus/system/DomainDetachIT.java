@@ -69,12 +69,14 @@ class DomainDetachIT {
         JsonObject backup = accepted(http.post("/api/v1/volumes/" + base + "/backups", new JsonObject().put("targetDomainId", backupDomain)));
         steps.awaitTask(backup.getString("taskId"), "SUCCEEDED");
         String backupId = backup.getString("backupId");
+        String trashed = volume(fileDomain, "trashed");
+        steps.awaitTask(accepted(http.delete("/api/v1/volumes/" + trashed)).getString("taskId"), "SUCCEEDED");
         JsonObject before = http.get("/api/v1/backups/" + backupId).json();
 
         assertError(http.delete("/api/v1/domains/" + fileDomain), 409, "DOMAIN_NOT_IN_MAINTENANCE", null);
         maintenance(fileDomain);
         JsonObject detached = http.delete("/api/v1/domains/" + fileDomain).json();
-        assertEquals(2, detached.getInteger("removedVolumes"), detached.encode());
+        assertEquals(3, detached.getInteger("removedVolumes"), "two volumes and one in the trash: " + detached.encode());
         assertEquals(404, http.get("/api/v1/domains/" + fileDomain).status());
         assertEquals(404, http.get("/api/v1/volumes/" + base).status());
         assertTrue(Files.exists(files.resolve("volumes")) && Files.list(files.resolve("volumes")).findAny().isPresent(), "the storage is untouched");
@@ -93,6 +95,10 @@ class DomainDetachIT {
         assertEquals(snapshotId, snapshots.getJsonObject(0).getString("id"), "the snapshot chain came back: " + back.encode());
         JsonObject cloneBack = http.get("/api/v1/volumes/" + clone.getString("volumeId")).json();
         assertEquals(base, cloneBack.getString("parentVolumeId"), "the clone's parent came back: " + cloneBack.encode());
+        assertEquals(java.util.List.of(trashed), http.getAll("/api/v1/trash").stream().map(o -> ((JsonObject) o).getString("id")).toList(),
+                "the trash came back");
+        steps.awaitTask(accepted(http.post("/api/v1/trash/" + trashed + "/restore", new JsonObject())).getString("taskId"), "SUCCEEDED");
+        assertEquals("READY", http.get("/api/v1/volumes/" + trashed).json().getString("status"));
 
         String backups2 = objectDomain("backups-again", true);
         JsonObject catalogued = http.get("/api/v1/backups/" + backupId).json();

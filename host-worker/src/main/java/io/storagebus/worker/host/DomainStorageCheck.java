@@ -121,7 +121,10 @@ final class DomainStorageCheck {
         return value;
     }
 
-    /** The volumes on the storage as the state would record them; the storage's own metadata brings back snapshot chains and templates. */
+    /**
+     * The volumes on the storage as the state would record them; the storage's own metadata
+     * brings back snapshot chains and templates. Delinked ones are in the trash.
+     */
     private static List<VolumeState> volumesOn(StorageDriver driver, DomainContext domain, Envelope envelope, String checkId)
             throws DriverException {
         List<VolumeState> found = new ArrayList<>();
@@ -135,6 +138,15 @@ final class DomainStorageCheck {
                             .setSnapshotId(s.snapshotId()).setName(s.name()).setStatus(s.status().name())
                             .setParentSnapshotId(s.parentSnapshotId()).setCreatedAt(Instant.ofEpochMilli(s.createdAt())).build()).toList())
                     .setParentVolumeId(driver.parentOf(domain, v.uri()).orElse(null))
+                    .build());
+        }
+        // Delinked volumes come back in the trash: restorable as before, purged after the retention.
+        for (VolumeInfo v : driver.listDelinked(domain)) {
+            found.add(VolumeState.newBuilder()
+                    .setEnvelope(envelope).setId(v.volumeId()).setDomainId(domain.id()).setName(v.name() == null ? v.volumeId() : v.name())
+                    .setVirtualSize(v.virtualSize()).setFormat(VolumeFormat.valueOf(v.format().name()))
+                    .setAllocation(Allocation.valueOf(v.allocation().name())).setStatus(VolumeStatus.TRASHED).setUri(v.location())
+                    .setTaskId(checkId).setCreatedAt(envelope.getTimestamp()).setTrashedAt(envelope.getTimestamp())
                     .build());
         }
         return found;

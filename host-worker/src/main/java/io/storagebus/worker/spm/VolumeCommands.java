@@ -252,8 +252,10 @@ final class VolumeCommands {
                 info = driver.info(domain, uri); // brought back already: this command again
             }
             LOG.info("epoch {}: volume {} back from the trash", term.epoch(), cmd.getVolumeId());
+            // Its chain as the storage has it: a volume imported into the trash was listed without one.
             VolumeState back = VolumeState.newBuilder(volume).setEnvelope(envelope).setTaskId(cmd.getTaskId()).setStatus(VolumeStatus.READY)
-                    .setTrashedAt(null).setUri(info.location()).setErrorCode(null).setErrorMessage(null).build();
+                    .setTrashedAt(null).setUri(info.location()).setSnapshots(SpmDrivers.snapshotRefs(driver.snapshots(domain, uri)))
+                    .setErrorCode(null).setErrorMessage(null).build();
             return List.of(
                     Records.of(Topics.EVENTS, cmd.getVolumeId(), VolumeUntrashed.newBuilder().setEnvelope(envelope).setTaskId(cmd.getTaskId())
                             .setVolumeId(cmd.getVolumeId()).setDomainId(cmd.getDomain().getId()).setName(volume.getName()).build()),

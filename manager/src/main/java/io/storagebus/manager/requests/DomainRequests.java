@@ -133,7 +133,9 @@ public final class DomainRequests {
                             .build();
                     List<Outgoing> records = new ArrayList<>();
                     records.add(new Outgoing(Topics.DOMAIN_STATE, id, domain));
-                    answer.getVolumes().forEach(v -> records.add(new Outgoing(Topics.VOLUME_STATE, v.getId(), imported(envelope, v))));
+                    // A volume the state knows (in another domain: a half-done move's leftover, say) is not overwritten.
+                    answer.getVolumes().stream().filter(v -> view.volume(v.getId()).isEmpty())
+                            .forEach(v -> records.add(new Outgoing(Topics.VOLUME_STATE, v.getId(), imported(envelope, v))));
                     List<Outgoing> backups = newBackups(answer, envelope);
                     records.addAll(backups);
                     return submitter.publishNew(records, List.of()).map(v -> {

@@ -333,7 +333,8 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
         DomainState domain = resources.usable(resources.domain(volume.getDomainId()), null);
         String taskId = UUID.randomUUID().toString();
         Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), taskId);
-        boolean trash = !purge && !wipe;
+        // A volume that failed to be made has nothing worth keeping.
+        boolean trash = !purge && !wipe && volume.getStatus() != VolumeStatus.FAILED;
         DeleteVolume command = DeleteVolume.newBuilder().setEnvelope(envelope).setTaskId(taskId).setVolumeId(volume.getId())
                 .setDomain(Resources.domainRef(domain)).setVolume(volume).setWipe(wipe).setTrash(trash).build();
         VolumeState deleting = VolumeState.newBuilder(volume).setEnvelope(envelope).setTaskId(taskId).setStatus(VolumeStatus.DELETING).build();

@@ -9,6 +9,7 @@ import java.util.function.Function;
 
 import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.ha.ManagerElection;
+import io.storagebus.schema.DomainStatus;
 import io.storagebus.schema.VolumeState;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -67,11 +68,12 @@ public final class TrashSweeper implements ManagerElection.Listener {
             return;
         }
         Instant before = clock.instant().minus(retention);
-        // The trash is ordered longest there first: the expired volumes are its first page.
-        List<VolumeState> expired = view.trash(null, BATCH, v -> true).items().stream()
-                .filter(v -> v.getTrashedAt().isBefore(before))
-                .filter(v -> view.runningTasks().stream().noneMatch(t -> v.getId().equals(t.getVolumeId())))
-                .toList();
+        java.util.Set<String> busy = new java.util.HashSet<>();
+        view.runningTasks().forEach(t -> busy.add(t.getVolumeId()));
+        // Longest in the trash first; what cannot be purged now (a purge under way, a domain in maintenance) is passed
+        // over, so it never holds the others back.
+        List<VolumeState> expired = view.trash(null, BATCH, v -> v.getTrashedAt().isBefore(before) && !busy.contains(v.getId())
+                && view.domain(v.getDomainId()).map(d -> d.getStatus() == DomainStatus.ACTIVE).orElse(false)).items();
         if (expired.isEmpty()) {
             sweeping.set(false);
             return;
