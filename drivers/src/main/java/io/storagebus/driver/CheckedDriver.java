@@ -89,22 +89,22 @@ public final class CheckedDriver extends ForwardingDriver {
 
     @Override
     public VolumeInfo resize(DomainContext domain, VolumeUri volume, long newVirtualSize) throws DriverException {
-        own(domain, volume);
-        need(Capability.RESIZE, "resize");
-        if (newVirtualSize <= 0) {
-            throw new DriverException(DriverException.Code.INVALID_SPEC, "a volume's virtual size must be positive, not " + newVirtualSize);
-        }
+        checkResize(domain, volume, newVirtualSize, "resize");
         return driver.resize(domain, volume, newVirtualSize);
     }
 
     @Override
     public void prepareLiveResize(DomainContext domain, VolumeUri volume, long newVirtualSize) throws DriverException {
+        checkResize(domain, volume, newVirtualSize, "resize live");
+        driver.prepareLiveResize(domain, volume, newVirtualSize);
+    }
+
+    private void checkResize(DomainContext domain, VolumeUri volume, long newVirtualSize, String what) throws DriverException {
         own(domain, volume);
-        need(Capability.RESIZE, "resize live");
+        need(Capability.RESIZE, what);
         if (newVirtualSize <= 0) {
             throw new DriverException(DriverException.Code.INVALID_SPEC, "a volume's virtual size must be positive, not " + newVirtualSize);
         }
-        driver.prepareLiveResize(domain, volume, newVirtualSize);
     }
 
     @Override

@@ -123,12 +123,14 @@ final class ApiClient {
                     throw e;
                 }
             }
-            // The managers' own Retry-After; a CLI has nothing else to do meanwhile.
-            Thread.sleep(2000);
+            // The managers' own Retry-After, on a timer; a CLI has nothing else to do meanwhile.
+            java.util.concurrent.CompletableFuture.runAsync(() -> { },
+                    java.util.concurrent.CompletableFuture.delayedExecutor(RETRY_AFTER.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)).join();
         }
     }
 
     private static final int SEND_ATTEMPTS = 5;
+    private static final Duration RETRY_AFTER = Duration.ofSeconds(2);
     private static final java.util.Set<String> RETRIABLE = java.util.Set.of("OUTCOME_UNKNOWN", "UNAVAILABLE", "NO_ACTIVE_MANAGER");
 
     Object put(String path, JsonObject body) throws Exception {

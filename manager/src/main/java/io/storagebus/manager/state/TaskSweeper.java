@@ -4,12 +4,12 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.storagebus.bus.Topics;
 import io.storagebus.manager.bus.CommandBus.Outgoing;
 import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.ha.ManagerElection;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,51 +24,39 @@ public final class TaskSweeper implements ManagerElection.Listener {
     /** Tombstones per transaction: a backlog of a million tasks goes in slices, never in one huge transaction. */
     static final int BATCH = 1000;
 
-    private final Vertx vertx;
     private final StateView view;
     private final ActiveRole role;
     private final Duration retention;
     private final Clock clock;
-    private final AtomicBoolean sweeping = new AtomicBoolean();
-    private volatile long timer = -1;
+    /** Four times per retention (at most hourly), so a task is gone at most a quarter retention late. */
+    private final ActiveSweep sweep;
 
     public TaskSweeper(Vertx vertx, StateView view, ActiveRole role, Duration retention, Clock clock) {
-        this.vertx = vertx;
         this.view = view;
         this.role = role;
         this.retention = retention;
         this.clock = clock;
+        this.sweep = new ActiveSweep(vertx, role, ActiveSweep.every(retention, 4, Duration.ofHours(1)), this::sweep);
     }
 
-    /** Sweeps four times per retention (at most hourly), so a task is gone at most a quarter retention late. */
     @Override
     public void activate() {
-        long every = Math.max(1000, Math.min(Duration.ofHours(1).toMillis(), retention.toMillis() / 4));
-        timer = vertx.setPeriodic(every, every, id -> sweep());
+        sweep.activate();
     }
 
     @Override
     public void deactivate() {
-        long t = timer;
-        if (t >= 0) {
-            vertx.cancelTimer(t);
-            timer = -1;
-        }
+        sweep.deactivate();
     }
 
-    private void sweep() {
-        if (!role.isActive() || !sweeping.compareAndSet(false, true)) {
-            return;
-        }
+    private Future<?> sweep() {
         Instant before = clock.instant().minus(retention);
         List<Outgoing> expired = view.tasksFinishedBefore(before, BATCH).stream().map(id -> new Outgoing(Topics.TASK_STATE, id, null)).toList();
         if (expired.isEmpty()) {
-            sweeping.set(false);
-            return;
+            return Future.succeededFuture();
         }
-        role.bus().publish(expired)
+        return role.bus().publish(expired)
                 .onSuccess(v -> LOG.info("removed {} task(s) finished before {}", expired.size(), before))
-                .onFailure(e -> LOG.warn("removing {} finished task(s) failed, trying again at the next sweep: {}", expired.size(), e.toString()))
-                .onComplete(ar -> sweeping.set(false));
+                .onFailure(e -> LOG.warn("removing {} finished task(s) failed, trying again at the next sweep: {}", expired.size(), e.toString()));
     }
 }

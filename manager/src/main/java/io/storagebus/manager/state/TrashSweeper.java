@@ -4,7 +4,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 
 import io.storagebus.manager.ha.ActiveRole;
@@ -27,46 +26,34 @@ public final class TrashSweeper implements ManagerElection.Listener {
     /** Purges asked for per sweep: a trash of a million volumes empties in slices. */
     static final int BATCH = 100;
 
-    private final Vertx vertx;
     private final StateView view;
-    private final ActiveRole role;
     private final Duration retention;
     private final Clock clock;
     /** Asks for a volume's purge; the future ends when the request was published. */
     private final Function<VolumeState, Future<?>> purge;
-    private final AtomicBoolean sweeping = new AtomicBoolean();
-    private volatile long timer = -1;
+    /** Ten times per retention (at most every ten minutes). */
+    private final ActiveSweep sweep;
 
     public TrashSweeper(Vertx vertx, StateView view, ActiveRole role, Duration retention, Clock clock,
                         Function<VolumeState, Future<?>> purge) {
-        this.vertx = vertx;
         this.view = view;
-        this.role = role;
         this.retention = retention;
         this.clock = clock;
         this.purge = purge;
+        this.sweep = new ActiveSweep(vertx, role, ActiveSweep.every(retention, 10, Duration.ofMinutes(10)), this::sweep);
     }
 
-    /** Sweeps ten times per retention (at most every ten minutes, at least every second). */
     @Override
     public void activate() {
-        long every = Math.max(1000, Math.min(Duration.ofMinutes(10).toMillis(), retention.toMillis() / 10));
-        timer = vertx.setPeriodic(every, every, id -> sweep());
+        sweep.activate();
     }
 
     @Override
     public void deactivate() {
-        long t = timer;
-        if (t >= 0) {
-            vertx.cancelTimer(t);
-            timer = -1;
-        }
+        sweep.deactivate();
     }
 
-    private void sweep() {
-        if (!role.isActive() || !sweeping.compareAndSet(false, true)) {
-            return;
-        }
+    private Future<?> sweep() {
         Instant before = clock.instant().minus(retention);
         java.util.Set<String> busy = new java.util.HashSet<>();
         view.runningTasks().forEach(t -> busy.add(t.getVolumeId()));
@@ -75,15 +62,12 @@ public final class TrashSweeper implements ManagerElection.Listener {
         List<VolumeState> expired = view.trash(null, BATCH, v -> v.getTrashedAt().isBefore(before) && !busy.contains(v.getId())
                 && view.domain(v.getDomainId()).map(d -> d.getStatus() == DomainStatus.ACTIVE).orElse(false)).items();
         if (expired.isEmpty()) {
-            sweeping.set(false);
-            return;
+            return Future.succeededFuture();
         }
         // A refusal (a domain in maintenance, say) is thrown by the request: it fails that volume's future only.
-        Future.join(expired.stream().map(v -> Future.succeededFuture().compose(x -> purge.apply(v)).onFailure(e -> LOG.warn("purging volume {} ({}) from the trash failed, "
-                        + "trying again at the next sweep: {}", v.getId(), v.getName(), e.toString()))).toList())
-                .onComplete(ar -> {
-                    LOG.info("asked for the purge of {} volume(s) in the trash since before {}", expired.size(), before);
-                    sweeping.set(false);
-                });
+        return Future.join(expired.stream().map(v -> Future.succeededFuture().compose(x -> purge.apply(v)).onFailure(e -> LOG.warn(
+                        "purging volume {} ({}) from the trash failed, trying again at the next sweep: {}", v.getId(), v.getName(),
+                        e.toString()))).toList())
+                .onComplete(ar -> LOG.info("asked for the purge of {} volume(s) in the trash since before {}", expired.size(), before));
     }
 }
