@@ -33,6 +33,7 @@ import io.storagebus.manager.security.TlsKeyStore;
 import io.storagebus.worker.HostWorker;
 import io.storagebus.worker.IssuerPolicy;
 import io.storagebus.worker.WorkerConfig;
+import io.storagebus.worker.transfer.TransferEndpoint;
 import io.storagebus.worker.watchdog.LeaseWatchdog;
 import io.storagebus.worker.thin.ExtendPolicy;
 import io.storagebus.worker.thin.TimeToFull;
@@ -211,7 +212,11 @@ public final class Main {
                 Path.of(config.string("worker.qmp-dir")),
                 new TimeToFull(Duration.ofMinutes(config.integer("extend.time-to-full-warning-minutes")),
                         Duration.ofMinutes(config.integer("extend.time-to-full-critical-minutes"))),
-                config.string("worker.watchdog-dir") == null ? null : Path.of(config.string("worker.watchdog-dir")));
+                config.string("worker.watchdog-dir") == null ? null : Path.of(config.string("worker.watchdog-dir")),
+                new TransferEndpoint(config.string("worker.transfer-host"), config.integer("worker.transfer-port"),
+                        config.string("worker.transfer-advertised-host") != null ? config.string("worker.transfer-advertised-host")
+                                : java.net.InetAddress.getLocalHost().getHostName(),
+                        Path.of(config.string("worker.transfer-dir"))));
         WorkerService service = new WorkerService(workerConfig, config.string("worker.http-host"), config.integer("worker.http-port"));
         runUntilStopped(service::close, service::start);
     }

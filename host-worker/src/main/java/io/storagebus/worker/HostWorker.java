@@ -19,6 +19,7 @@ import io.storagebus.schema.SilencePolicy;
 import io.storagebus.subscriber.StorageSubscriber;
 import io.storagebus.worker.host.HostCommandLoop;
 import io.storagebus.worker.spm.SpmRole;
+import io.storagebus.worker.transfer.TransferServer;
 import io.storagebus.worker.thin.VolumeMonitor;
 import io.storagebus.worker.watchdog.WatchdogFeed;
 import org.apache.curator.framework.CuratorFramework;
@@ -47,6 +48,7 @@ public final class HostWorker implements AutoCloseable {
     private HostCommandLoop hostCommands;
     private StorageSubscriber voter;
     private SpmElection election;
+    private TransferServer transfers;
 
     public HostWorker(WorkerConfig config) {
         this.config = config;
@@ -92,7 +94,8 @@ public final class HostWorker implements AutoCloseable {
         spmLeases = new VolumeLeases(zk, VolumeLeases.spmHolder(config.hostId()), guard, (lease, reason) -> LOG.warn("host {}: the SPM lost the lease of "
                 + "volume {} it was deleting: {}", config.hostId(), lease.volumeId(), reason));
         spmLeases.start();
-        spmRole = new SpmRole(config, drivers, spmLeases);
+        transfers = new TransferServer(config.transfers()).start();
+        spmRole = new SpmRole(config, drivers, spmLeases, transfers);
         election = new SpmElection(zk, config.pool(), config.hostId(), spmRole);
         election.start();
         LOG.info("host worker {} started in pool {}", config.hostId(), config.pool());
@@ -148,6 +151,9 @@ public final class HostWorker implements AutoCloseable {
         // The election ends the term first, which stops the SPM loop, before ZooKeeper goes.
         if (election != null) {
             election.close();
+        }
+        if (transfers != null) {
+            transfers.close();
         }
         if (voter != null) {
             voter.close();

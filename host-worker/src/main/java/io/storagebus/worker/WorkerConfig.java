@@ -10,6 +10,7 @@ import io.storagebus.bus.Topics;
 import io.storagebus.leases.ZooKeeperAccess;
 import io.storagebus.worker.thin.ExtendPolicy;
 import io.storagebus.worker.thin.TimeToFull;
+import io.storagebus.worker.transfer.TransferEndpoint;
 
 /**
  * What a host worker needs to run.
@@ -33,10 +34,11 @@ import io.storagebus.worker.thin.TimeToFull;
  * @param watchdogDirectory where this host's lease watchdog ({@code storagebus watchdog}) reads
  *        the renewals of the leases its guests write under; null: no watchdog, a frozen worker
  *        then leaves its guests running
+ * @param transfers where the host serves image transfers while it is the SPM
  */
 public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, KafkaConnection spmKafka, ZooKeeperAccess zooKeeper,
                            short topicReplication, ExtendPolicy extendPolicy, Duration blockStatsInterval, IssuerPolicy issuerPolicy,
-                           Path qmpDirectory, TimeToFull timeToFull, Path watchdogDirectory) {
+                           Path qmpDirectory, TimeToFull timeToFull, Path watchdogDirectory, TransferEndpoint transfers) {
     public static final Pattern HOST_ID = Topics.HOST_ID;
 
     /** oVirt reads highest offsets every 2 s. */
@@ -50,6 +52,7 @@ public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, Ka
         Objects.requireNonNull(issuerPolicy, "issuerPolicy");
         Objects.requireNonNull(qmpDirectory, "qmpDirectory");
         Objects.requireNonNull(timeToFull, "timeToFull");
+        Objects.requireNonNull(transfers, "transfers");
         if (blockStatsInterval == null || blockStatsInterval.isNegative() || blockStatsInterval.isZero()) {
             throw new IllegalArgumentException("blockStatsInterval must be positive, not " + blockStatsInterval);
         }
@@ -65,44 +68,51 @@ public record WorkerConfig(String hostId, String pool, KafkaConnection kafka, Ka
     public static WorkerConfig of(String hostId, String pool, String bootstrapServers, String zkConnect) {
         KafkaConnection kafka = KafkaConnection.plaintext(bootstrapServers);
         return new WorkerConfig(hostId, pool, kafka, kafka, ZooKeeperAccess.of(zkConnect, 6000), (short) 1, ExtendPolicy.OVIRT,
-                DEFAULT_BLOCK_STATS_INTERVAL, IssuerPolicy.unsigned(), Path.of(System.getProperty("java.io.tmpdir")), TimeToFull.DEFAULT, null);
+                DEFAULT_BLOCK_STATS_INTERVAL, IssuerPolicy.unsigned(), Path.of(System.getProperty("java.io.tmpdir")), TimeToFull.DEFAULT, null,
+                TransferEndpoint.loopback(hostId));
     }
 
     public WorkerConfig withExtendPolicy(ExtendPolicy policy, Duration blockStats) {
         return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, policy, blockStats, issuerPolicy,
-                qmpDirectory, timeToFull, watchdogDirectory);
+                qmpDirectory, timeToFull, watchdogDirectory, transfers);
     }
 
     public WorkerConfig withTimeToFull(TimeToFull alerts) {
         return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
-                qmpDirectory, alerts, watchdogDirectory);
+                qmpDirectory, alerts, watchdogDirectory, transfers);
     }
 
     public WorkerConfig withZooKeeper(ZooKeeperAccess access) {
         return new WorkerConfig(hostId, pool, kafka, spmKafka, access, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
-                qmpDirectory, timeToFull, watchdogDirectory);
+                qmpDirectory, timeToFull, watchdogDirectory, transfers);
     }
 
     /** Reaches Kafka as {@code host} for the host's own work, and as {@code spm} while this host is the pool's SPM. */
     public WorkerConfig withKafka(KafkaConnection host, KafkaConnection spm) {
         return new WorkerConfig(hostId, pool, host, spm, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
-                qmpDirectory, timeToFull, watchdogDirectory);
+                qmpDirectory, timeToFull, watchdogDirectory, transfers);
     }
 
     public WorkerConfig withIssuerPolicy(IssuerPolicy policy) {
         return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, policy,
-                qmpDirectory, timeToFull, watchdogDirectory);
+                qmpDirectory, timeToFull, watchdogDirectory, transfers);
     }
 
     public WorkerConfig withQmpDirectory(Path directory) {
         return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
-                directory, timeToFull, watchdogDirectory);
+                directory, timeToFull, watchdogDirectory, transfers);
     }
 
     /** Feeds the lease watchdog in {@code directory} (see {@code LeaseWatchdog}). */
     public WorkerConfig withWatchdogDirectory(Path directory) {
         return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
-                qmpDirectory, timeToFull, directory);
+                qmpDirectory, timeToFull, directory, transfers);
+    }
+
+    /** Serves image transfers at {@code endpoint} (see {@code TransferServer}). */
+    public WorkerConfig withTransfers(TransferEndpoint endpoint) {
+        return new WorkerConfig(hostId, pool, kafka, spmKafka, zooKeeper, topicReplication, extendPolicy, blockStatsInterval, issuerPolicy,
+                qmpDirectory, timeToFull, watchdogDirectory, endpoint);
     }
 
     public String issuer() {

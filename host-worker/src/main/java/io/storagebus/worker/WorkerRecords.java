@@ -11,6 +11,7 @@ import io.storagebus.schema.CommandFailed;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.SnapshotRef;
 import io.storagebus.schema.TaskState;
+import io.storagebus.schema.TransferInfo;
 import io.storagebus.schema.TaskStatus;
 import io.storagebus.schema.VolumeFormat;
 import io.storagebus.schema.VolumeState;
@@ -110,13 +111,22 @@ public final class WorkerRecords {
             return record(envelope, status, null, null, null, null, null);
         }
 
+        /** An image transfer's task in {@code status}, with its transfer side (URL, image length, checksum). */
+        public ProducerRecord<String, byte[]> transfer(Envelope envelope, TaskStatus status, Long done, Long total, TransferInfo transfer,
+                                                       String code, String error) {
+            return Records.of(Topics.TASK_STATE, taskId, builder(envelope, status, done, total, code, error, null).setTransfer(transfer).build());
+        }
+
         private ProducerRecord<String, byte[]> record(Envelope envelope, TaskStatus status, Long done, Long total, String code,
                                                       String error, String message) {
-            return Records.of(Topics.TASK_STATE, taskId, TaskState.newBuilder()
+            return Records.of(Topics.TASK_STATE, taskId, builder(envelope, status, done, total, code, error, message).build());
+        }
+
+        private TaskState.Builder builder(Envelope envelope, TaskStatus status, Long done, Long total, String code, String error, String message) {
+            return TaskState.newBuilder()
                     .setEnvelope(envelope).setId(taskId).setType(type.name()).setStatus(status)
                     .setDomainId(domainId).setVolumeId(volumeId).setDoneBytes(done).setTotalBytes(total)
-                    .setErrorCode(code).setErrorMessage(error).setCreatedAt(createdAt).setMessage(message)
-                    .build());
+                    .setErrorCode(code).setErrorMessage(error).setCreatedAt(createdAt).setMessage(message);
         }
     }
 

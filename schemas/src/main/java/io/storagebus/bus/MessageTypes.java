@@ -60,6 +60,8 @@ import io.storagebus.schema.VolumeCopyProgress;
 import io.storagebus.schema.VolumeCreated;
 import io.storagebus.schema.VolumeDeleted;
 import io.storagebus.schema.VolumeResized;
+import io.storagebus.schema.TransferImage;
+import io.storagebus.schema.ImageTransferred;
 import io.storagebus.schema.UntrashVolume;
 import io.storagebus.schema.VolumeTrashed;
 import io.storagebus.schema.VolumeUntrashed;
@@ -151,6 +153,8 @@ public final class MessageTypes {
             UntrashVolume.class,
             VolumeTrashed.class,
             VolumeUntrashed.class,
+            TransferImage.class,
+            ImageTransferred.class,
             DomainDetached.class,
             BackupProgress.class,
             BackupCompleted.class,

@@ -20,7 +20,8 @@ public enum TaskType {
     DELETE_SNAPSHOT,
     BACKUP_VOLUME,
     RESTORE_BACKUP,
-    DELETE_BACKUP;
+    DELETE_BACKUP,
+    TRANSFER_IMAGE;
 
     /** The type a task record names, if this release knows it. */
     public static Optional<TaskType> of(String wire) {

@@ -37,6 +37,7 @@ import io.storagebus.schema.GuestResumed;
 import io.storagebus.schema.GuestStopped;
 import io.storagebus.schema.GrowGuestDisk;
 import io.storagebus.schema.GuestDiskGrown;
+import io.storagebus.schema.ImageTransferred;
 import io.storagebus.schema.LayerChangeDone;
 import io.storagebus.schema.MirrorDone;
 import io.storagebus.schema.MirrorVolume;
@@ -54,6 +55,7 @@ import io.storagebus.schema.RestoreBackup;
 import io.storagebus.schema.SnapshotCreated;
 import io.storagebus.schema.SnapshotDeleted;
 import io.storagebus.schema.ResizeVolume;
+import io.storagebus.schema.TransferImage;
 import io.storagebus.schema.UntrashVolume;
 import io.storagebus.schema.VolumeTrashed;
 import io.storagebus.schema.VolumeUntrashed;
@@ -150,7 +152,7 @@ public final class TopicMap {
     public static final Topic EVENTS = topic(Topics.EVENTS, Writer.HOST, VolumeCreated.class, VolumeCopyProgress.class, VolumeCopied.class,
             VolumeMoved.class,            VolumePrepared.class, VolumeTornDown.class, VolumeLeaseLost.class, VolumeLeaseTakenOver.class, VolumeExtended.class, VolumeExtendFailed.class,
             CapacityAlert.class, GuestPaused.class, GuestResumed.class, GuestStopped.class, CommandFailed.class, SnapshotCreated.class, SnapshotDeleted.class,
-            VolumeDeleted.class, VolumeTrashed.class, VolumeUntrashed.class, VolumeResized.class, BackupProgress.class, BackupCompleted.class, BackupDeleted.class, VolumeRestored.class)
+            VolumeDeleted.class, VolumeTrashed.class, VolumeUntrashed.class, VolumeResized.class, ImageTransferred.class, BackupProgress.class, BackupCompleted.class, BackupDeleted.class, VolumeRestored.class)
             .and(Writer.MANAGER, MaintenanceRequested.class, MaintenanceAborted.class, MaintenanceDraining.class, MaintenanceStarted.class, MaintenanceCompleted.class,
                     MaintenanceCancelled.class, DomainActivated.class, DomainDetached.class);
     public static final Topic SUBSCRIBERS = topic(Topics.SUBSCRIBERS, Writer.SUBSCRIBER, SubscriberHeartbeat.class);
@@ -169,11 +171,11 @@ public final class TopicMap {
     public static final Topic CAPACITY_STATE = topic(Topics.CAPACITY_STATE, Writer.HOST, DomainCapacity.class);
     public static final Topic SPM_COMMANDS = topic("storagebus.pool.<pool>.spm-commands", Writer.MANAGER, CreateVolume.class,
             CopyVolume.class, MoveVolume.class, CancelTask.class, CloneVolume.class, DeleteVolume.class, SnapshotVolume.class, DeleteSnapshot.class, BackupVolume.class,
-            RestoreBackup.class, DeleteBackup.class, ResizeVolume.class, UntrashVolume.class)
+            RestoreBackup.class, DeleteBackup.class, ResizeVolume.class, UntrashVolume.class, TransferImage.class)
             .and(Writer.HOST, LayerChangeDone.class, MirrorDone.class, GuestDiskGrown.class);
     /** The SPM's own record of the long commands it accepted: the same commands, as their senders wrote them. */
     public static final Topic SPM_JOBS = topic("storagebus.pool.<pool>.spm-jobs", Writer.MANAGER, CopyVolume.class, MoveVolume.class, CancelTask.class, DeleteVolume.class,
-            BackupVolume.class, RestoreBackup.class, DeleteBackup.class, DeleteSnapshot.class)
+            BackupVolume.class, RestoreBackup.class, DeleteBackup.class, DeleteSnapshot.class, TransferImage.class)
             .and(Writer.HOST, LayerChangeDone.class, MirrorVolume.class);
     public static final Topic WATERMARKS = topic("storagebus.pool.<pool>.watermarks", Writer.HOST, VolumeWatermark.class);
     public static final Topic HOST_COMMANDS = topic("storagebus.host.<hostId>.commands", Writer.MANAGER, PrepareVolume.class,

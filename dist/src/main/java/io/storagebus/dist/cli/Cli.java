@@ -67,6 +67,15 @@ public final class Cli {
                     Cli::moveVolume),
             new Verb("volumes", "resize", "VOLUME_ID --size SIZE", "grows a volume's virtual size (SIZE: bytes or 8G, 512M...), live if a guest uses it; never shrinks",
                     c -> c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/resize", new JsonObject().put("virtualSize", c.size("size"))))),
+            new Verb("volumes", "upload", "FILE (--domain DOMAIN_ID --name NAME [--format raw|qcow2] [--allocation thin|preallocated] | --volume VOLUME_ID) [--timeout SECONDS]",
+                    "sends a raw or qcow2 image (found by its header) into a new volume, or replaces an existing volume's data; sparse, "
+                            + "resumed after a broken connection, checked by SHA-256", Cli::upload),
+            new Verb("volumes", "download", "VOLUME_ID FILE [--format raw|qcow2] [--timeout SECONDS]",
+                    "fetches a volume's image (its snapshots flattened) into FILE, sparse, checked by SHA-256", Cli::download),
+            new Verb("transfers", "show", "TRANSFER_ID", "one image transfer, with its URL (operators only)",
+                    c -> c.object(c.api().get("/api/v1/transfers/" + c.arg(0)))),
+            new Verb("transfers", "cancel", "TRANSFER_ID", "cancels an image transfer; the volume stays as it was",
+                    c -> c.object(c.api().delete("/api/v1/transfers/" + c.arg(0)))),
             new Verb("volumes", "clone", "VOLUME_ID --name NAME", "a copy-on-write clone in the same domain (the source becomes its template)",
                     c -> c.object(c.api().post("/api/v1/volumes/" + c.arg(0) + "/clone", new JsonObject().put("name", c.required("name"))))),
             new Verb("volumes", "delete", "VOLUME_ID [--purge] [--wipe]",
@@ -247,6 +256,77 @@ public final class Cli {
             body.put("allocation", c.option("allocation"));
         }
         return c.object(c.api().postOnce("/api/v1/domains/" + c.arg(0) + "/volumes", body));
+    }
+
+    private static int upload(Invocation c) throws Exception {
+        ImageTransferClient.Image image = ImageTransferClient.Image.of(Path.of(c.arg(0)));
+        JsonObject started;
+        if (c.option("volume") != null) {
+            started = (JsonObject) c.api().post("/api/v1/volumes/" + c.option("volume") + "/transfers",
+                    new JsonObject().put("direction", "upload").put("format", image.format()));
+        } else {
+            JsonObject body = new JsonObject().put("name", c.required("name")).put("virtualSize", image.virtualSize())
+                    .put("format", c.optionOr("format", image.format()))
+                    .put("source", new JsonObject().put("upload", new JsonObject().put("format", image.format())));
+            if (c.option("allocation") != null) {
+                body.put("allocation", c.option("allocation"));
+            }
+            started = (JsonObject) c.api().postOnce("/api/v1/domains/" + c.required("domain") + "/volumes", body);
+        }
+        String transferId = started.getString("transferId");
+        JsonObject transfer = readyTransfer(c, transferId);
+        c.err().println("uploading " + image.file() + " (" + image.format() + ", " + image.size() + " bytes) as transfer " + transferId);
+        ImageTransferClient.Done done = new ImageTransferClient(c.err()).upload(transfer.getJsonObject("transfer").getString("url"), image);
+        c.err().println("stored, sha256 " + done.sha256());
+        return c.object(endedTask(c, transferId));
+    }
+
+    private static int download(Invocation c) throws Exception {
+        JsonObject body = new JsonObject().put("direction", "download");
+        if (c.option("format") != null) {
+            body.put("format", c.option("format"));
+        }
+        JsonObject started = (JsonObject) c.api().post("/api/v1/volumes/" + c.arg(0) + "/transfers", body);
+        String transferId = started.getString("transferId");
+        JsonObject transfer = readyTransfer(c, transferId).getJsonObject("transfer");
+        c.err().println("downloading volume " + c.arg(0) + " (" + transfer.getString("format") + ", " + transfer.getLong("sizeBytes")
+                + " bytes) as transfer " + transferId);
+        new ImageTransferClient(c.err()).download(transfer.getString("url"), Path.of(c.arg(1)), transfer.getLong("sizeBytes"),
+                transfer.getString("sha256"));
+        return c.object(endedTask(c, transferId));
+    }
+
+    /** The transfer once its SPM serves it (its URL known); a transfer that failed before that is its error. */
+    private static JsonObject readyTransfer(Invocation c, String transferId) throws Exception {
+        return pollTransfer(c, transferId, t -> t.getJsonObject("transfer").containsKey("url"), "is not served yet");
+    }
+
+    /** The transfer's task once it ended: the SPM answered the finish before it committed the outcome. */
+    private static JsonObject endedTask(Invocation c, String transferId) throws Exception {
+        return pollTransfer(c, transferId, t -> false, "has not ended");
+    }
+
+    private static JsonObject pollTransfer(Invocation c, String transferId, java.util.function.Predicate<JsonObject> ready, String notYet)
+            throws Exception {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(c.option("timeout") == null ? 600 : c.integer("timeout"));
+        while (true) {
+            JsonObject transfer = (JsonObject) c.api().get("/api/v1/transfers/" + transferId);
+            String status = transfer.getString("status");
+            if ("FAILED".equals(status)) {
+                JsonObject error = transfer.getJsonObject("error", new JsonObject());
+                throw new ApiClient.ApiException("transfer " + transferId + " failed: " + error.getString("code") + ": "
+                        + error.getString("message"), transfer, c.output());
+            }
+            if ("SUCCEEDED".equals(status) || ready.test(transfer)) {
+                return transfer;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new ApiClient.ApiException("transfer " + transferId + " " + notYet + " after " + c.optionOr("timeout", "600") + " s",
+                        transfer, c.output());
+            }
+            java.util.concurrent.CompletableFuture.runAsync(() -> { },
+                    java.util.concurrent.CompletableFuture.delayedExecutor(100, java.util.concurrent.TimeUnit.MILLISECONDS)).join();
+        }
     }
 
     private static int copyVolume(Invocation c) throws Exception {

@@ -106,6 +106,14 @@ public final class Settings {
                     "address of the worker's /metrics and health endpoints"),
             new Setting("worker.http-port", WORKER, Type.PORT, "9100", false, "http-port",
                     "port of the worker's /metrics and health endpoints"),
+            new Setting("worker.transfer-host", WORKER, Type.STRING, "0.0.0.0", false, null,
+                    "address the worker serves image transfers on (uploads and downloads of volumes, while it is the SPM)"),
+            new Setting("worker.transfer-port", WORKER, Type.PORT, "54322", false, "transfer-port",
+                    "port of the worker's image transfers (imageio's)"),
+            new Setting("worker.transfer-advertised-host", WORKER, Type.STRING, null, false, null,
+                    "the host name clients reach the worker's image transfers by, in the URLs it hands out (unset: this machine's name)"),
+            new Setting("worker.transfer-dir", WORKER, Type.STRING, "/var/tmp/storagebus/transfers", false, "transfer-dir",
+                    "where the worker stages images in transit: room for the largest image in flight; its own, emptied at start"),
             new Setting("worker.watchdog-dir", WORKER, Type.STRING, null, false, "watchdog-dir",
                     "directory shared with this host's lease watchdog (bin/storagebus watchdog --dir, e.g. /run/storagebus/watchdog): "
                             + "the worker renews there the leases its guests write under, and the watchdog stops a guest whose renewal "

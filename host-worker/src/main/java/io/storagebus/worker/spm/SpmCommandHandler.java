@@ -26,7 +26,9 @@ import io.storagebus.schema.DeleteSnapshot;
 import io.storagebus.schema.DeleteVolume;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.GuestDiskGrown;
+import io.storagebus.schema.TransferImage;
 import io.storagebus.schema.UntrashVolume;
+import io.storagebus.worker.transfer.TransferServer;
 import io.storagebus.schema.LayerChangeDone;
 import io.storagebus.schema.MirrorDone;
 import io.storagebus.schema.MirrorVolume;
@@ -61,9 +63,10 @@ final class SpmCommandHandler {
     private final SpmCommandRegistry commands;
     private final MessageCodec codec = MessageCodec.standard();
 
-    SpmCommandHandler(SpmDrivers spm, VolumeLeases deletions) {
+    SpmCommandHandler(SpmDrivers spm, VolumeLeases deletions, TransferServer transferServer) {
         this.spm = spm;
         VolumeCommands volumes = new VolumeCommands(spm, deletions);
+        ImageTransfers transfers = new ImageTransfers(spm, deletions, transferServer, java.time.Clock.systemUTC());
         SnapshotCommands snapshots = new SnapshotCommands(spm);
         BackupJobs backups = new BackupJobs(spm);
         this.commands = new SpmCommandRegistry()
@@ -82,6 +85,7 @@ final class SpmCommandHandler {
                 .job(BackupVolume.class, backups::backup)
                 .job(RestoreBackup.class, backups::restore)
                 .job(DeleteBackup.class, backups::delete)
+                .job(TransferImage.class, transfers::transfer)
                 .forTheLoop(CancelTask.class)
                 .covering(TopicMap.SPM_COMMANDS)
                 .continuation(MirrorVolume.class, volumes::watchMirror);

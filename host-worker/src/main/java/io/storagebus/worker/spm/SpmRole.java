@@ -8,6 +8,7 @@ import io.storagebus.leases.SpmTerm;
 import io.storagebus.leases.VolumeLeases;
 import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.worker.WorkerConfig;
+import io.storagebus.worker.transfer.TransferServer;
 
 /**
  * Runs the SPM's loops for each term this host holds (the command loop and the extend loop),
@@ -35,11 +36,12 @@ public final class SpmRole implements SpmListener {
     /**
      * @param deletions volume leases the SPM takes for itself while it destroys a volume, so that no
      *        host can prepare the volume meanwhile, and a volume a host holds is not destroyed
+     * @param transfers where this host serves the image transfers its SPM jobs open
      */
-    public SpmRole(WorkerConfig config, DriverRegistry drivers, VolumeLeases deletions) {
+    public SpmRole(WorkerConfig config, DriverRegistry drivers, VolumeLeases deletions, TransferServer transfers) {
         this.config = config;
         this.drivers = drivers;
-        this.handler = new SpmCommandHandler(new SpmDrivers(config, drivers), deletions);
+        this.handler = new SpmCommandHandler(new SpmDrivers(config, drivers), deletions, transfers);
     }
 
     @Override

@@ -29,7 +29,7 @@ class SpmCommandRegistryTest {
 
     @Test
     void theSpmHandlesEveryCommandTheTopicMapPutsOnItsTopic() {
-        SpmCommandHandler handler = new SpmCommandHandler(null, null);
+        SpmCommandHandler handler = new SpmCommandHandler(null, null, null);
         assertEquals(Set.copyOf(TopicMap.SPM_COMMANDS.types()), handler.commandTypes());
     }
 

@@ -22,7 +22,9 @@ final class AccessControl {
     private static final String BEARER = "Bearer ";
     /** Writes an operator may make: volumes and what hangs off them, backups, a domain's maintenance and its volumes. */
     private static final Pattern OPERATOR_WRITES = Pattern.compile(
-            "/api/v1/(volumes/.+|trash/.+|backups/.+|tasks/.+|domains/[^/]+/(volumes|maintenance|activate))");
+            "/api/v1/(volumes/.+|trash/.+|backups/.+|tasks/.+|transfers/.+|domains/[^/]+/(volumes|maintenance|activate))");
+    /** A transfer's URL lets its holder write a volume: reading it is an operator's. */
+    private static final Pattern OPERATOR_READS = Pattern.compile("/api/v1/transfers/.+");
 
     private final TokensFile tokens;
 
@@ -59,7 +61,7 @@ final class AccessControl {
 
     static Role required(HttpMethod method, String path) {
         if (method == HttpMethod.GET || method == HttpMethod.HEAD) {
-            return Role.VIEWER;
+            return OPERATOR_READS.matcher(path).matches() ? Role.OPERATOR : Role.VIEWER;
         }
         return OPERATOR_WRITES.matcher(path).matches() ? Role.OPERATOR : Role.ADMIN;
     }

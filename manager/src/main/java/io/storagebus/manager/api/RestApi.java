@@ -70,6 +70,7 @@ public final class RestApi {
                 new DomainRoutes(requests.domains(), resources, drivers, leases, config.defaultPool(), issuer)::register,
                 new VolumeRoutes(requests.volumes(), resources, leases, issuer)::register,
                 new TrashRoutes(requests.volumes(), resources, issuer)::register,
+                new TransferRoutes(requests.transfers(), requests.volumes(), issuer)::register,
                 new ClusterRoutes(vertx, zk, spms, hosts, leases)::register,
                 new MaintenanceRoutes(role, view, subscribers, drivers)::register,
                 new VolumeChainRoutes(requests.snapshots(), resources, issuer)::register,

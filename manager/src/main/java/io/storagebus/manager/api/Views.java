@@ -11,6 +11,7 @@ import io.storagebus.schema.DomainCapacity;
 import io.storagebus.schema.DomainState;
 import io.storagebus.schema.SnapshotRef;
 import io.storagebus.schema.TaskState;
+import io.storagebus.schema.TransferInfo;
 import io.storagebus.schema.VolumeState;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -162,6 +163,22 @@ final class Views {
         progress(t, json);
         if (t.getMessage() != null) {
             json.put("message", t.getMessage());
+        }
+        if (t.getTransfer() != null) {
+            json.put("transfer", transfer(t.getTransfer()));
+        }
+        return json;
+    }
+
+    /** An image transfer's side of its task, without its URL (which carries its ticket; {@code GET /api/v1/transfers/{id}} shows it to operators). */
+    static JsonObject transfer(TransferInfo t) {
+        JsonObject json = new JsonObject().put("direction", t.getDirection().name()).put("format", t.getFormat().name())
+                .put("inactivityTimeout", t.getInactivityTimeoutSeconds());
+        if (t.getSizeBytes() != null) {
+            json.put("sizeBytes", t.getSizeBytes());
+        }
+        if (t.getSha256() != null) {
+            json.put("sha256", t.getSha256());
         }
         return json;
     }

@@ -5,10 +5,12 @@ import java.util.Set;
 
 import io.storagebus.leases.LeaseDirectory;
 import io.storagebus.manager.requests.Resources;
+import io.storagebus.manager.requests.TransferRequests;
 import io.storagebus.manager.requests.VolumeRequests;
 import io.storagebus.manager.requests.VolumeRequests.Monitoring;
 import io.storagebus.schema.Allocation;
 import io.storagebus.schema.DomainState;
+import io.storagebus.schema.TransferDirection;
 import io.storagebus.schema.VolumeFormat;
 import io.storagebus.schema.VolumeState;
 import io.vertx.core.json.JsonObject;
@@ -49,7 +51,7 @@ record VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory 
 
     private void create(RoutingContext ctx) {
         resources.domain(ctx.pathParam("id"));
-        RequestBody body = RequestBody.of(ctx, Set.of("name", "virtualSize", "format", "allocation", "initialSize"));
+        RequestBody body = RequestBody.of(ctx, Set.of("name", "virtualSize", "format", "allocation", "initialSize", "source"));
         VolumeRequests.Create request = new VolumeRequests.Create(ctx.pathParam("id"), body.name("name"), body.requiredLong("virtualSize"),
                 body.optionalEnum("format", VolumeFormat.class, VolumeFormat.QCOW2, EnumSet.of(VolumeFormat.RAW, VolumeFormat.QCOW2)),
                 body.optionalEnum("allocation", Allocation.class, Allocation.THIN, EnumSet.of(Allocation.THIN, Allocation.PREALLOCATED)),
@@ -58,7 +60,10 @@ record VolumeRoutes(VolumeRequests volumes, Resources resources, LeaseDirectory 
         if (key != null && !VolumeRequests.IDEMPOTENCY_KEY.matcher(key).matches()) {
             throw ApiError.badField("Idempotency-Key", "INVALID_VALUE", "an Idempotency-Key header is 1 to 128 of A-Z a-z 0-9 . _ : -");
         }
-        Answers.accepted(ctx, volumes.create(request, key, Answers.origin(ctx, issuer)));
+        // "source": {"upload": {...}}: the volume is made for an image the client uploads into it.
+        TransferRequests.Transfer upload = body.has("source") ? TransferRoutes.transfer(body.object("source", Set.of("upload"))
+                .object("upload", TransferRoutes.FIELDS), TransferDirection.UPLOAD, request.format()) : null;
+        Answers.accepted(ctx, volumes.create(request, upload, key, Answers.origin(ctx, issuer)));
     }
 
     private void copy(RoutingContext ctx) {

@@ -17,7 +17,7 @@ import io.vertx.core.Vertx;
  * HTTP; the REST API is one adapter onto it.
  */
 public record Requests(Resources resources, DomainRequests domains, VolumeRequests volumes, SnapshotRequests snapshots,
-                       BackupRequests backups, BackupPolicyRequests policies) {
+                       BackupRequests backups, BackupPolicyRequests policies, TransferRequests transfers) {
     /** What the requests act with: the state, this manager's role, the drivers' descriptors and the hosts' registries in ZooKeeper. */
     public record Parts(Vertx vertx, ManagerConfig config, StateView view, ActiveRole role, DriverRegistry drivers, LeaseDirectory leases,
                         HostDirectory hosts, SpmDirectory spms, StorageChecks storageChecks, PoolTopics poolTopics) {
@@ -32,6 +32,6 @@ public record Requests(Resources resources, DomainRequests domains, VolumeReques
                 p.storageChecks(), p.poolTopics(), new DomainStorage(p.view(), p.drivers(), p.config().reservedDirectories()),
                 p.config().storageCheckTimeout());
         return new Requests(resources, domains, new VolumeRequests(resources, submitter, p.hosts(), p.role()), snapshots, backups,
-                new BackupPolicyRequests(resources, p.role(), snapshots, backups));
+                new BackupPolicyRequests(resources, p.role(), snapshots, backups), new TransferRequests(resources, submitter));
     }
 }

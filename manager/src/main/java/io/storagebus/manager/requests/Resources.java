@@ -59,6 +59,14 @@ public record Resources(StateView view, ActiveRole role, DriverRegistry drivers,
         return volume;
     }
 
+    /** One task at a time on a volume: {@code VOLUME_BUSY} while another runs, saying when to ask again. */
+    public void requireNoRunningTask(VolumeState volume, String then) {
+        view.runningTasks().stream().filter(t -> volume.getId().equals(t.getVolumeId())).findFirst().ifPresent(t -> {
+            throw new Conflict("VOLUME_BUSY", "volume '" + volume.getName() + "' has task " + t.getId() + " (" + t.getType() + ") "
+                    + t.getStatus() + "; " + then, null);
+        });
+    }
+
     public void requireFreeVolumeName(DomainState domain, String name) {
         if (view.volumeNamed(domain.getId(), name).isPresent()) {
             throw new Conflict("VOLUME_EXISTS", "domain '" + domain.getName() + "' has a volume named '" + name + "' already", "name");

@@ -38,13 +38,17 @@ public record TaskSubmitter(StateView view, ActiveRole role) {
      */
     public Future<Submitted> spmTask(TaskType type, String domainId, String volumeId, SpecificRecord command,
                                      List<Outgoing> newState, List<Outgoing> updates) {
-        Envelope envelope = Envelopes.of(command);
-        TaskState task = pending(type, envelope, domainId, volumeId);
+        return spmTask(pending(type, Envelopes.of(command), domainId, volumeId), command, newState, updates);
+    }
+
+    /** As above, with the PENDING task made by the caller (a transfer's carries its transfer side). */
+    public Future<Submitted> spmTask(TaskState task, SpecificRecord command, List<Outgoing> newState, List<Outgoing> updates) {
         List<Outgoing> reserved = new ArrayList<>(newState);
         reserved.add(new Outgoing(Topics.TASK_STATE, task.getId(), task));
-        List<Outgoing> rest = new ArrayList<>(List.of(new Outgoing(Topics.spmCommands(envelope.getPool()), volumeId, command)));
+        List<Outgoing> rest = new ArrayList<>(List.of(new Outgoing(Topics.spmCommands(Envelopes.of(command).getPool()), task.getVolumeId(),
+                command)));
         rest.addAll(updates);
-        return publishNew(reserved, rest).map(v -> new Submitted(task.getId(), volumeId));
+        return publishNew(reserved, rest).map(v -> new Submitted(task.getId(), task.getVolumeId()));
     }
 
     /** A command for one host (prepare, tear down), whose correlation id is the task's id. */
@@ -81,7 +85,7 @@ public record TaskSubmitter(StateView view, ActiveRole role) {
         return new Outgoing(Topics.TASK_STATE, task.getId(), task);
     }
 
-    private static TaskState pending(TaskType type, Envelope envelope, String domainId, String volumeId) {
+    static TaskState pending(TaskType type, Envelope envelope, String domainId, String volumeId) {
         return TaskState.newBuilder().setEnvelope(envelope).setId(envelope.getCorrelationId()).setType(type.name())
                 .setStatus(TaskStatus.PENDING).setDomainId(domainId).setVolumeId(volumeId).setCreatedAt(envelope.getTimestamp()).build();
     }

@@ -31,6 +31,7 @@ import io.storagebus.schema.TeardownVolume;
 import io.storagebus.schema.UnmonitorVolume;
 import io.storagebus.schema.TaskState;
 import io.storagebus.schema.TaskStatus;
+import io.storagebus.schema.TransferImage;
 import io.storagebus.schema.VolumeFormat;
 import io.storagebus.schema.VolumeState;
 import io.storagebus.schema.VolumeStatus;
@@ -65,6 +66,14 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
      * this manager or another, is answered with the volume the first one made instead of a second.
      */
     public Future<Submitted> create(Create request, String idempotencyKey, Origin origin) {
+        return create(request, null, idempotencyKey, origin);
+    }
+
+    /**
+     * As above; with {@code upload}, the volume is made for an image to be uploaded into it: its
+     * transfer is published with its create, and the SPM serves it once the volume is made.
+     */
+    public Future<Submitted> create(Create request, TransferRequests.Transfer upload, String idempotencyKey, Origin origin) {
         DomainState domain = resources.usable(resources.domain(request.domainId()), null);
         long virtualSize = checkedVirtualSize(request.virtualSize());
         Long initialSize = request.initialSize();
@@ -76,12 +85,15 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
         }
         String taskId = UUID.randomUUID().toString();
         String volumeId = UUID.randomUUID().toString();
+        String transferId = UUID.randomUUID().toString();
         if (idempotencyKey != null) {
             taskId = nameUuid("create-volume-task", domain.getId(), idempotencyKey);
             volumeId = nameUuid("create-volume", domain.getId(), idempotencyKey);
+            transferId = nameUuid("upload-task", domain.getId(), idempotencyKey);
             Optional<Submitted> earlier = earlierCreate(domain, taskId, volumeId, request.name(), idempotencyKey);
             if (earlier.isPresent()) {
-                return Future.succeededFuture(earlier.get());
+                return Future.succeededFuture(upload == null ? earlier.get() : TransferRequests.details(earlier.get(), upload)
+                        .with("transferId", transferId));
             }
         }
         resources.requireFreeVolumeName(domain, request.name());
@@ -91,8 +103,23 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
                 .setName(request.name()).setVirtualSize(virtualSize).setFormat(request.format()).setAllocation(request.allocation())
                 .setInitialSize(initialSize)
                 .build();
-        return submitter.newVolume(TaskType.CREATE_VOLUME, Resources.creating(envelope, volumeId, domain.getId(), request.name(), virtualSize,
-                request.format(), request.allocation()), command);
+        VolumeState creating = Resources.creating(envelope, volumeId, domain.getId(), request.name(), virtualSize, request.format(),
+                request.allocation());
+        if (upload == null) {
+            return submitter.newVolume(TaskType.CREATE_VOLUME, creating, command);
+        }
+        // Keyed by the volume like its create, so the SPM reads the transfer after the volume is made.
+        TransferImage transfer = TransferRequests.command(Envelope.newBuilder(envelope).setId(UUID.randomUUID().toString())
+                .setCorrelationId(transferId).build(), creating, domain, upload);
+        TaskState createTask = TaskSubmitter.pending(TaskType.CREATE_VOLUME, envelope, domain.getId(), volumeId);
+        TaskState transferTask = TransferRequests.pending(transfer);
+        String pool = domain.getEnvelope().getPool();
+        String createId = taskId;
+        return submitter.publishNew(
+                List.of(new Outgoing(Topics.VOLUME_STATE, volumeId, creating), new Outgoing(Topics.TASK_STATE, createId, createTask),
+                        new Outgoing(Topics.TASK_STATE, transferId, transferTask)),
+                List.of(new Outgoing(Topics.spmCommands(pool), volumeId, command), new Outgoing(Topics.spmCommands(pool), volumeId, transfer)))
+                .map(v -> TransferRequests.details(new Submitted(createId, creating.getId()), upload).with("transferId", transferTask.getId()));
     }
 
     /** The create an earlier request with the same key made, if one did; a key reused for another volume is a conflict. */
@@ -197,7 +224,7 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
                         + "; move the volume once it is made or merged", null);
             });
         }
-        requireNoRunningTask(volume, "move it once that is done");
+        resources.requireNoRunningTask(volume, "move it once that is done");
         if (volume.getParentVolumeId() != null) {
             throw new Conflict("VOLUME_IS_CLONE", "volume '" + volume.getName() + "' is a copy-on-write clone of volume "
                     + volume.getParentVolumeId() + " and shares its layers in domain '" + source.getName()
@@ -230,8 +257,8 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
     public Future<Submitted> cancelTask(String taskId, Origin origin) {
         TaskState task = resources.view().task(taskId).orElseThrow(() -> new NotFound("TASK_NOT_FOUND", "no task with id '" + taskId + "'"));
         TaskType type = TaskType.of(task.getType()).orElse(null);
-        if (type != TaskType.MOVE_VOLUME && type != TaskType.COPY_VOLUME) {
-            throw new Conflict("NOT_CANCELLABLE", "a " + task.getType() + " task cannot be cancelled; moves and copies can", null);
+        if (type != TaskType.MOVE_VOLUME && type != TaskType.COPY_VOLUME && type != TaskType.TRANSFER_IMAGE) {
+            throw new Conflict("NOT_CANCELLABLE", "a " + task.getType() + " task cannot be cancelled; moves, copies and image transfers can", null);
         }
         if (task.getStatus() != TaskStatus.PENDING && task.getStatus() != TaskStatus.RUNNING) {
             throw new Conflict("TASK_FINISHED", "task " + taskId + " is " + task.getStatus() + " already", null);
@@ -283,7 +310,7 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
         }
         // Prepared on a host: grown live there, by its guest's QEMU, once the SPM has made room.
         String host = resources.preparedOn(volume).orElse(null);
-        requireNoRunningTask(volume, "resize it once that is done");
+        resources.requireNoRunningTask(volume, "resize it once that is done");
         List<String> clones = resources.view().clonesOf(volume.getId()).stream().map(VolumeState::getName).sorted().toList();
         if (!clones.isEmpty()) {
             throw new Conflict("VOLUME_HAS_CLONES", "volume '" + volume.getName() + "' is the template of " + clones
@@ -295,14 +322,6 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
                 .setDomain(Resources.domainRef(domain)).setVolume(volume).setVirtualSize(virtualSize).setHostId(host).build();
         return submitter.spmTask(TaskType.RESIZE_VOLUME, volume.getDomainId(), volume.getId(), command, List.of(), List.of())
                 .map(s -> s.with("virtualSize", virtualSize));
-    }
-
-    /** One task at a time on a volume: {@code VOLUME_BUSY} while another runs, saying when to ask again. */
-    private void requireNoRunningTask(VolumeState volume, String then) {
-        resources.view().runningTasks().stream().filter(t -> volume.getId().equals(t.getVolumeId())).findFirst().ifPresent(t -> {
-            throw new Conflict("VOLUME_BUSY", "volume '" + volume.getName() + "' has task " + t.getId() + " (" + t.getType() + ") "
-                    + t.getStatus() + "; " + then, null);
-        });
     }
 
     /**
@@ -323,6 +342,7 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
                 || volume.getStatus() == VolumeStatus.MOVING) {
             throw new Conflict("VOLUME_BUSY", "volume '" + volume.getName() + "' is " + volume.getStatus(), null);
         }
+        resources.requireNoRunningTask(volume, "delete it once that is done (or cancel the task)");
         resources.preparedOn(volume).ifPresent(host -> {
             throw new Conflict("VOLUME_IN_USE", "volume '" + volume.getName() + "' is prepared on host " + host + "; tear it down first", null);
         });
@@ -345,7 +365,7 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
     /** Destroys a volume in the trash for good; {@code wipe} overwrites it with zeros first. */
     public Future<Submitted> purge(String volumeId, boolean wipe, Origin origin) {
         VolumeState volume = trashed(volumeId);
-        requireNoRunningTask(volume, "purge it once that is done");
+        resources.requireNoRunningTask(volume, "purge it once that is done");
         DomainState domain = resources.usable(resources.domain(volume.getDomainId()), null);
         String taskId = UUID.randomUUID().toString();
         Envelope envelope = origin.envelope(domain.getEnvelope().getPool(), taskId);
@@ -362,7 +382,7 @@ public record VolumeRequests(Resources resources, TaskSubmitter submitter, HostD
      */
     public Future<Submitted> untrash(String volumeId, Origin origin) {
         VolumeState volume = trashed(volumeId);
-        requireNoRunningTask(volume, "ask again once that is done");
+        resources.requireNoRunningTask(volume, "ask again once that is done");
         DomainState domain = resources.usable(resources.domain(volume.getDomainId()), null);
         resources.view().volumeNamed(domain.getId(), volume.getName()).ifPresent(other -> {
             throw new Conflict("VOLUME_EXISTS", "domain '" + domain.getName() + "' has a volume named '" + volume.getName()

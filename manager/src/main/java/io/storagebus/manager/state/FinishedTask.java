@@ -5,13 +5,15 @@ import java.time.Instant;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.TaskState;
 import io.storagebus.schema.TaskStatus;
+import io.storagebus.schema.TransferInfo;
 
 /**
  * A task that SUCCEEDED or FAILED, as the state view keeps it until the sweeper removes it: a
  * pool holds far more of them than of anything else (a million in a busy week), and they are
- * only read again, a page at a time. Every field of the record is kept, ids compact and the few
- * repeated strings (type, pool, issuer, domain, error code) shared, so {@link #toState()} gives
- * back the very record at about a third of its heap.
+ * only read again, a page at a time. Every field of the record is kept but those that only mean
+ * something while it runs (its message, a transfer's URL), ids compact and the few repeated
+ * strings (type, pool, issuer, domain, error code) shared, so {@link #toState()} gives back the
+ * record at about a third of its heap.
  */
 final class FinishedTask {
     private final Object id;
@@ -32,6 +34,8 @@ final class FinishedTask {
     private final String issuer;
     private final long timestamp;
     private final Long spmEpoch;
+    /** An image transfer's side, without its URL: the transfer ended, and its ticket with it. */
+    private final TransferInfo transfer;
 
     private FinishedTask(Object id, TaskState t) {
         Envelope e = t.getEnvelope();
@@ -52,6 +56,7 @@ final class FinishedTask {
         this.issuer = shared(e.getIssuer());
         this.timestamp = e.getTimestamp().toEpochMilli();
         this.spmEpoch = e.getSpmEpoch();
+        this.transfer = t.getTransfer() == null ? null : TransferInfo.newBuilder(t.getTransfer()).setUrl(null).build();
     }
 
     static boolean isFinished(TaskState t) {
@@ -87,7 +92,7 @@ final class FinishedTask {
                 .setTimestamp(Instant.ofEpochMilli(timestamp)).setSpmEpoch(spmEpoch).build();
         return TaskState.newBuilder().setEnvelope(envelope).setId(taskId).setType(type).setStatus(status).setDomainId(domainId)
                 .setVolumeId(CompactIds.expand(volumeId)).setErrorCode(errorCode).setErrorMessage(errorMessage)
-                .setDoneBytes(doneBytes).setTotalBytes(totalBytes).setCreatedAt(Instant.ofEpochMilli(createdAt)).build();
+                .setDoneBytes(doneBytes).setTotalBytes(totalBytes).setCreatedAt(Instant.ofEpochMilli(createdAt)).setTransfer(transfer).build();
     }
 
     /** One instance of each of the few strings that repeat across tasks (interned: a bounded set). */

@@ -1,0 +1,241 @@
+package io.storagebus.dist.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * The client side of an image transfer (the CLI's {@code volumes upload} and {@code download}):
+ * speaks to the URL the manager hands out, on the SPM's host. Sparse both ways: an upload
+ * skips chunks of zeros (the staged image is sparse, so they stay holes), a download fetches
+ * only the extents with data and leaves the rest of its file a hole. Each chunk is sent again
+ * after a broken connection (a chunk counts only once all of it arrived), and the image's
+ * SHA-256 is checked by the other side at the end.
+ */
+public final class ImageTransferClient {
+    /** 8 MiB: large enough that a request's cost is small beside its data, small enough to resend cheaply. */
+    static final int CHUNK = 8 << 20;
+    private static final int ATTEMPTS = 5;
+    private static final Duration RETRY_PAUSE = Duration.ofSeconds(1);
+    private static final byte[] QCOW2_MAGIC = {'Q', 'F', 'I', (byte) 0xfb};
+
+    /** An image file as the CLI found it: its format (by the qcow2 magic), its length and the disk size it shows. */
+    public record Image(Path file, String format, long size, long virtualSize) {
+        public static Image of(Path file) throws IOException {
+            long size = Files.size(file);
+            try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+                ByteBuffer header = ByteBuffer.allocate(32).order(ByteOrder.BIG_ENDIAN);
+                while (header.hasRemaining() && in.read(header) > 0) {
+                    // a short file is raw
+                }
+                header.flip();
+                byte[] magic = new byte[4];
+                if (header.remaining() >= 32) {
+                    header.get(magic);
+                    if (java.util.Arrays.equals(magic, QCOW2_MAGIC)) {
+                        return new Image(file, "qcow2", size, header.getLong(24));
+                    }
+                }
+            }
+            // A disk is whole sectors: a raw image's last sector is padded with zeros.
+            return new Image(file, "raw", size, (size + 511) / 512 * 512);
+        }
+    }
+
+    /** What the other side said at the end: the image's checksum and length. */
+    public record Done(String sha256, long size) {
+    }
+
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+    private final PrintStream progress;
+
+    /** {@code progress}: where to tell people how far it got; null: say nothing. */
+    public ImageTransferClient(PrintStream progress) {
+        this.progress = progress;
+    }
+
+    /** Sends {@code image} to the transfer at {@code url} and finishes it; fails if the SPM refuses the image. */
+    public Done upload(String url, Image image) throws IOException, InterruptedException {
+        MessageDigest digest = sha256();
+        byte[] buffer = new byte[CHUNK];
+        long sent = 0;
+        try (InputStream in = Files.newInputStream(image.file())) {
+            for (long at = 0; at < image.size(); ) {
+                int n = in.readNBytes(buffer, 0, (int) Math.min(CHUNK, image.size() - at));
+                if (n <= 0) {
+                    throw new IOException(image.file() + " ended at " + at + " of " + image.size() + " bytes");
+                }
+                digest.update(buffer, 0, n);
+                if (!allZero(buffer, n)) {
+                    long start = at;
+                    int length = n;
+                    HttpRequest put = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofMinutes(2))
+                            .header("Content-Range", "bytes " + start + "-" + (start + length - 1) + "/" + image.size())
+                            .PUT(HttpRequest.BodyPublishers.ofByteArray(buffer, 0, length)).build();
+                    retrying("send bytes " + start + "-" + (start + length - 1), () -> expect(http.send(put, HttpResponse.BodyHandlers.ofString()), 200));
+                    sent += n;
+                }
+                at += n;
+                say("\r%d of %d bytes read, %d sent", at, image.size(), sent);
+            }
+        }
+        say("%n");
+        return finish(url, new JsonObject().put("sha256", HexFormat.of().formatHex(digest.digest())).put("size", image.size()));
+    }
+
+    /**
+     * Fetches the image of the transfer at {@code url} into {@code file} (made anew, sparse),
+     * checks it against {@code expectedSha256}, and finishes the transfer.
+     */
+    public Done download(String url, Path file, long size, String expectedSha256) throws IOException, InterruptedException {
+        JsonArray extents = new JsonArray(retrying("read the extents", () -> expect(http.send(HttpRequest.newBuilder(URI.create(url + "/extents"))
+                .GET().build(), HttpResponse.BodyHandlers.ofString()), 200)));
+        long fetched = 0;
+        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+            for (Object o : extents) {
+                JsonObject extent = (JsonObject) o;
+                if (extent.getBoolean("zero")) {
+                    continue;
+                }
+                long end = extent.getLong("start") + extent.getLong("length");
+                for (long at = extent.getLong("start"); at < end; at += CHUNK) {
+                    long start = at;
+                    long last = Math.min(end, at + CHUNK) - 1;
+                    byte[] data = retrying("fetch bytes " + start + "-" + last, () -> {
+                        HttpResponse<byte[]> got = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofMinutes(2))
+                                .header("Range", "bytes=" + start + "-" + last).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+                        if (got.statusCode() != 206 || got.body().length != last - start + 1) {
+                            throw new IOException("fetching bytes " + start + "-" + last + ": HTTP " + got.statusCode() + ", " + got.body().length
+                                    + " bytes");
+                        }
+                        return got.body();
+                    });
+                    ByteBuffer buffer = ByteBuffer.wrap(data);
+                    while (buffer.hasRemaining()) {
+                        out.write(buffer, start + buffer.position());
+                    }
+                    fetched += data.length;
+                    say("\r%d bytes fetched", fetched);
+                }
+            }
+            // The zeros at the end are a hole: the length says where the image ends.
+            if (out.size() < size) {
+                out.write(ByteBuffer.wrap(new byte[1]), size - 1);
+            }
+        }
+        say("%n");
+        String sha256 = sha256Of(file);
+        if (!sha256.equalsIgnoreCase(expectedSha256)) {
+            throw new IOException("the downloaded image has SHA-256 " + sha256 + ", the volume's image " + expectedSha256
+                    + "; fetch it again");
+        }
+        return finish(url, new JsonObject().put("sha256", sha256));
+    }
+
+    private Done finish(String url, JsonObject body) throws IOException, InterruptedException {
+        HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create(url + "/finish")).timeout(Duration.ofMinutes(30))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.encode())).build(),
+                HttpResponse.BodyHandlers.ofString());
+        JsonObject json = answer.body().isEmpty() ? new JsonObject() : new JsonObject(answer.body());
+        if (answer.statusCode() != 200) {
+            throw new IOException(json.getString("code", "HTTP " + answer.statusCode()) + ": " + json.getString("message", answer.body()));
+        }
+        return new Done(json.getString("sha256"), json.getLong("size"));
+    }
+
+    /** Cancels the transfer at {@code url}: the volume stays as it was. */
+    public void cancel(String url) throws IOException, InterruptedException {
+        http.send(HttpRequest.newBuilder(URI.create(url)).DELETE().build(), HttpResponse.BodyHandlers.discarding());
+    }
+
+    /** The body of an answer with the expected status; otherwise the server's error, which is not sent again unless it is a 5xx. */
+    private static String expect(HttpResponse<String> answer, int status) throws IOException {
+        if (answer.statusCode() == status) {
+            return answer.body();
+        }
+        String message = "HTTP " + answer.statusCode() + ": " + answer.body();
+        throw answer.statusCode() >= 500 ? new IOException(message) : new RefusedException(message);
+    }
+
+    /** An answer that sending again would not change. */
+    static final class RefusedException extends IOException {
+        RefusedException(String message) {
+            super(message);
+        }
+    }
+
+    /** Runs {@code step}, again after a broken connection or a server error, up to {@value #ATTEMPTS} times. */
+    private <T> T retrying(String what, Callable<T> step) throws IOException, InterruptedException {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return step.call();
+            } catch (RefusedException e) {
+                throw new IOException("cannot " + what + ": " + e.getMessage(), e);
+            } catch (IOException e) {
+                if (attempt == ATTEMPTS) {
+                    throw new IOException("cannot " + what + " after " + ATTEMPTS + " attempts: " + e.getMessage(), e);
+                }
+                say("%n%s failed (%s); again%n", what, e.getMessage());
+                CompletableFuture.runAsync(() -> { }, CompletableFuture.delayedExecutor(RETRY_PAUSE.toMillis() * attempt, TimeUnit.MILLISECONDS)).join();
+            } catch (InterruptedException | RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IOException(e);
+            }
+        }
+    }
+
+    private void say(String format, Object... args) {
+        if (progress != null) {
+            progress.printf(format, args);
+        }
+    }
+
+    public static String sha256Of(Path file) throws IOException {
+        MessageDigest digest = sha256();
+        byte[] buffer = new byte[1 << 20];
+        try (InputStream in = Files.newInputStream(file)) {
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+        }
+        return HexFormat.of().formatHex(digest.digest());
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static boolean allZero(byte[] buffer, int n) {
+        for (int i = 0; i < n; i++) {
+            if (buffer[i] != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+}
