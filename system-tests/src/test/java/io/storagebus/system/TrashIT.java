@@ -129,18 +129,37 @@ class TrashIT {
         assertEquals(404, http.delete("/api/v1/trash/" + java.util.UUID.randomUUID()).status());
     }
 
-    /** A manager whose retention is a second takes over and empties the trash of what has been there longer. */
+    /**
+     * A manager whose retention is a second takes over and empties the trash of what has been there
+     * longer, but for a domain that keeps its trash an hour; until that domain's retention is cut.
+     */
     @Test
     @Order(3)
-    void pastTheRetentionTheActiveManagerPurgesTheTrash() throws Exception {
+    void pastTheRetentionTheActiveManagerPurgesTheTrash(@TempDir Path kept) throws Exception {
         String id = volume("expires");
         steps.awaitTask(accepted(http.delete("/api/v1/volumes/" + id)).getString("taskId"), "SUCCEEDED");
+        JsonObject slow = http.post("/api/v1/domains", new JsonObject().put("name", "keeps-an-hour").put("driver", "file")
+                .put("trashRetention", 3600).put("properties", new JsonObject().put("path", kept.toString()))).json();
+        assertEquals(3600, slow.getLong("trashRetention"), slow.encode());
+        JsonObject made = accepted(http.post("/api/v1/domains/" + slow.getString("id") + "/volumes", new JsonObject().put("name", "stays")
+                .put("virtualSize", 32 * MIB)));
+        steps.awaitTask(made.getString("taskId"), "SUCCEEDED");
+        String stays = made.getString("volumeId");
+        steps.awaitTask(accepted(http.delete("/api/v1/volumes/" + stays)).getString("taskId"), "SUCCEEDED");
+        assertError(http.patch("/api/v1/domains/" + slow.getString("id"), new JsonObject().put("trashRetention", 0)), 400, "OUT_OF_RANGE",
+                "trashRetention");
+
         Manager sweeping = cluster.startManager("manager-2", c -> c.withTrashRetention(Duration.ofSeconds(1)));
         cluster.manager.close();
         Http next = new Http(sweeping.baseUrl());
         await().atMost(WAIT).until(() -> next.get("/api/v1/volumes/" + id).status() == 404);
         assertFalse(delinked().anyMatch(f -> f.startsWith(id)), "purged from the storage too");
         assertTrue(steps.events(VolumeDeleted.class).stream().anyMatch(e -> e.getVolumeId().equals(id)));
+        await().atMost(WAIT).until(() -> ids(next.getAll("/api/v1/trash")), List.of(stays)::equals); // the one an hour's domain keeps
+
+        JsonObject cut = next.patch("/api/v1/domains/" + slow.getString("id"), new JsonObject().put("trashRetention", 1)).json();
+        assertEquals(1, cut.getLong("trashRetention"), cut.encode());
+        await().atMost(WAIT).until(() -> next.get("/api/v1/volumes/" + stays).status() == 404);
         assertEquals(0, next.getAll("/api/v1/trash").size());
     }
 

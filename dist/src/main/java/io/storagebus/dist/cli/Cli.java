@@ -43,11 +43,12 @@ public final class Cli {
                     "id", "name", "pool", "driver", "status")),
             new Verb("domains", "show", "DOMAIN_ID", "one domain with its properties (secrets masked)",
                     c -> c.object(c.api().get("/api/v1/domains/" + c.arg(0)))),
-            new Verb("domains", "create", "--name NAME --driver DRIVER [--pool POOL] --property KEY=VALUE...",
+            new Verb("domains", "create", "--name NAME --driver DRIVER [--pool POOL] [--trash-retention SECONDS] --property KEY=VALUE...",
                     "registers a domain; properties as the driver describes them (storagebus drivers)", Cli::createDomain),
-            new Verb("domains", "update", "DOMAIN_ID --property KEY=VALUE...",
-                    "changes properties (rotates keys, say), checked on a host as at creation; the storage stays the same",
-                    c -> c.object(c.api().patch("/api/v1/domains/" + c.arg(0), new JsonObject().put("properties", properties(c))))),
+            new Verb("domains", "update", "DOMAIN_ID [--property KEY=VALUE...] [--trash-retention SECONDS]",
+                    "changes properties (rotates keys, say), checked on a host as at creation (the storage stays the same), "
+                            + "or how long the domain's trash keeps deleted volumes",
+                    c -> c.object(c.api().patch("/api/v1/domains/" + c.arg(0), trashRetention(c, new JsonObject().put("properties", properties(c)))))),
             new Verb("domains", "detach", "DOMAIN_ID", "removes a domain in maintenance from StorageBus, its storage untouched "
                     + "(create it again with importVolumes to bring it back)", c -> c.object(c.api().delete("/api/v1/domains/" + c.arg(0)))),
             new Verb("drivers", "list", "", "drivers, their capabilities and properties", c -> c.table(c.api().get("/api/v1/drivers"),
@@ -231,7 +232,15 @@ public final class Cli {
         if (c.option("pool") != null) {
             body.put("pool", c.option("pool"));
         }
-        return c.object(c.api().post("/api/v1/domains", body));
+        return c.object(c.api().post("/api/v1/domains", trashRetention(c, body)));
+    }
+
+    /** The body with {@code --trash-retention SECONDS}, if given. */
+    private static JsonObject trashRetention(Invocation c, JsonObject body) {
+        if (c.option("trash-retention") != null) {
+            body.put("trashRetention", c.integer("trash-retention"));
+        }
+        return body;
     }
 
     /** The {@code --property KEY=VALUE} options. */

@@ -40,6 +40,9 @@ final class Views {
         if (d.getStorageId() != null) {
             json.put("storageId", d.getStorageId());
         }
+        if (d.getTrashRetentionSeconds() != null) {
+            json.put("trashRetention", d.getTrashRetentionSeconds());
+        }
         return json;
     }
 

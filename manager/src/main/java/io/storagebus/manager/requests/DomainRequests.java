@@ -46,7 +46,9 @@ public final class DomainRequests {
     private static final Logger LOG = LoggerFactory.getLogger(DomainRequests.class);
 
     /** A new domain; {@code hostId} (optional) is the host to check its storage, else the pool's SPM. */
-    public record Create(String name, String driver, String pool, Map<String, String> properties, boolean importVolumes, String hostId) {
+    /** {@code trashRetentionSeconds}: how long the domain's trash keeps a deleted volume; null: the manager's setting. */
+    public record Create(String name, String driver, String pool, Map<String, String> properties, boolean importVolumes, String hostId,
+                         Long trashRetentionSeconds) {
     }
 
     /** The domain stored, the host that checked its storage, and how many volumes it found there. */
@@ -130,7 +132,7 @@ public final class DomainRequests {
                     DomainState domain = DomainState.newBuilder()
                             .setEnvelope(envelope).setId(id).setName(name).setDriver(driver.name()).setProperties(shape.properties())
                             .setStatus(DomainStatus.ACTIVE).setCreatedAt(envelope.getTimestamp()).setStorageId(answer.getStorageId())
-                            .build();
+                            .setTrashRetentionSeconds(request.trashRetentionSeconds()).build();
                     List<Outgoing> records = new ArrayList<>();
                     records.add(new Outgoing(Topics.DOMAIN_STATE, id, domain));
                     // A volume the state knows (in another domain: a half-done move's leftover, say) is not overwritten.
@@ -187,12 +189,26 @@ public final class DomainRequests {
      * properties, so the next ones use the new bag.
      */
     public Future<DomainState> update(String domainId, Map<String, String> changes, String mask, Origin origin) {
+        return update(domainId, changes, null, mask, origin);
+    }
+
+    /**
+     * As above, and with {@code trashRetentionSeconds} (null: unchanged) how long the domain's
+     * trash keeps a deleted volume from now on; a change of that alone touches no storage.
+     */
+    public Future<DomainState> update(String domainId, Map<String, String> changes, Long trashRetentionSeconds, String mask, Origin origin) {
         DomainState domain = resources.domain(domainId);
+        if (changes.isEmpty() && trashRetentionSeconds == null) {
+            throw new Invalid("properties", "REQUIRED", "name at least one property to change, or trashRetention");
+        }
+        if (changes.isEmpty()) {
+            return publishUpdate(domainId, d -> d.setTrashRetentionSeconds(trashRetentionSeconds), origin).map(updated -> {
+                LOG.info("domain {} '{}': trash retention {} s", domainId, domain.getName(), trashRetentionSeconds);
+                return updated;
+            });
+        }
         StorageDriver driver = drivers.find(domain.getDriver()).orElseThrow(() -> new Unavailable("UNKNOWN_DRIVER",
                 "this manager has no driver '" + domain.getDriver() + "' to check the new properties with", "properties", false));
-        if (changes.isEmpty()) {
-            throw new Invalid("properties", "REQUIRED", "properties must name at least one property to change");
-        }
         Map<String, String> bag = new java.util.LinkedHashMap<>(domain.getProperties());
         changes.forEach((k, v) -> {
             boolean secret = driver.properties().stream().anyMatch(p -> p.name().equals(k) && p.secret());
@@ -214,18 +230,28 @@ public final class DomainRequests {
                         + domain.getName() + "' is on (" + domain.getStorageId() + "); its volumes are there: create another domain for "
                         + "other storage", "properties");
             }
-            // The domain as it is now (a maintenance may have changed its status meanwhile), with the new bag.
-            DomainState current = resources.domain(domainId);
-            DomainState updated = DomainState.newBuilder(current).setEnvelope(origin.envelope(pool, domainId))
-                    .setProperties(shape.properties()).build();
-            return role.bus().publish(List.of(new Outgoing(Topics.DOMAIN_STATE, domainId, updated)))
-                    .compose(v -> Future.fromCompletionStage(view.sync()))
-                    .map(v -> {
-                        LOG.info("domain {} '{}': properties {} changed (storage checked by host {})", domainId, domain.getName(),
-                                changes.keySet(), hostId);
-                        return updated;
-                    });
+            return publishUpdate(domainId, d -> {
+                d.setProperties(shape.properties());
+                if (trashRetentionSeconds != null) {
+                    d.setTrashRetentionSeconds(trashRetentionSeconds);
+                }
+            }, origin).map(updated -> {
+                LOG.info("domain {} '{}': properties {} changed (storage checked by host {})", domainId, domain.getName(),
+                        changes.keySet(), hostId);
+                return updated;
+            });
         });
+    }
+
+    /** Publishes the domain as it is now (a maintenance may have changed its status meanwhile) with {@code change}, once the view has it. */
+    private Future<DomainState> publishUpdate(String domainId, java.util.function.Consumer<DomainState.Builder> change, Origin origin) {
+        DomainState current = resources.domain(domainId);
+        DomainState.Builder builder = DomainState.newBuilder(current).setEnvelope(origin.envelope(current.getEnvelope().getPool(), domainId));
+        change.accept(builder);
+        DomainState updated = builder.build();
+        return role.bus().publish(List.of(new Outgoing(Topics.DOMAIN_STATE, domainId, updated)))
+                .compose(v -> Future.fromCompletionStage(view.sync()))
+                .map(v -> updated);
     }
 
     /** The backups whose manifests the host found that the state does not know: the catalogue of a re-attached backup domain. */
