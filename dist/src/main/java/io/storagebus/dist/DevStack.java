@@ -14,6 +14,7 @@ import io.storagebus.testkit.EmbeddedKafka;
 import io.storagebus.testkit.EmbeddedZooKeeper;
 import io.storagebus.worker.HostWorker;
 import io.storagebus.worker.WorkerConfig;
+import io.storagebus.worker.transfer.TransferEndpoint;
 
 /**
  * Everything in one process: ZooKeeper, Kafka, the manager and host workers, with all data under
@@ -43,8 +44,10 @@ public final class DevStack implements AutoCloseable {
         zooKeeper = new EmbeddedZooKeeper(dataDir.resolve("zookeeper"), 0).start();
         kafka = new EmbeddedKafka(dataDir.resolve("kafka"), 0).start();
         for (int i = 1; i <= workerCount; i++) {
-            workers.add(new HostWorker(WorkerConfig.of("host-" + i, POOL, kafka.bootstrapServers(), zooKeeper.connectString())
-                    .withQmpDirectory(qmpDir())).start());
+            String hostId = "host-" + i;
+            workers.add(new HostWorker(WorkerConfig.of(hostId, POOL, kafka.bootstrapServers(), zooKeeper.connectString())
+                    .withQmpDirectory(qmpDir())
+                    .withTransfers(new TransferEndpoint("127.0.0.1", 0, "127.0.0.1", dataDir.resolve("transfers").resolve(hostId)))).start());
         }
         // Even the dev stack asks for a token: a fresh admin token each start, shown once, its hash in the data directory.
         adminToken = ApiTokens.generate();

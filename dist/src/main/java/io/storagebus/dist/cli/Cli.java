@@ -283,9 +283,8 @@ public final class Cli {
             started = (JsonObject) c.api().postOnce("/api/v1/domains/" + c.required("domain") + "/volumes", body);
         }
         String transferId = started.getString("transferId");
-        JsonObject transfer = readyTransfer(c, transferId);
         c.err().println("uploading " + image.file() + " (" + image.format() + ", " + image.size() + " bytes) as transfer " + transferId);
-        ImageTransferClient.Done done = new ImageTransferClient(c.err()).upload(transfer.getJsonObject("transfer").getString("url"), image);
+        ImageTransferClient.Done done = new ImageTransferClient(c.err()).upload(transferUrl(c, transferId), image);
         c.err().println("stored, sha256 " + done.sha256());
         return c.object(endedTask(c, transferId));
     }
@@ -300,9 +299,22 @@ public final class Cli {
         JsonObject transfer = readyTransfer(c, transferId).getJsonObject("transfer");
         c.err().println("downloading volume " + c.arg(0) + " (" + transfer.getString("format") + ", " + transfer.getLong("sizeBytes")
                 + " bytes) as transfer " + transferId);
-        new ImageTransferClient(c.err()).download(transfer.getString("url"), Path.of(c.arg(1)), transfer.getLong("sizeBytes"),
+        new ImageTransferClient(c.err()).download(transferUrl(c, transferId), Path.of(c.arg(1)), transfer.getLong("sizeBytes"),
                 transfer.getString("sha256"));
         return c.object(endedTask(c, transferId));
+    }
+
+    /** Where the transfer is served now, as the manager says (a new SPM serves it at a new URL). */
+    private static ImageTransferClient.TransferUrl transferUrl(Invocation c, String transferId) {
+        return () -> {
+            try {
+                return readyTransfer(c, transferId).getJsonObject("transfer").getString("url");
+            } catch (java.io.IOException | InterruptedException | RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new java.io.IOException(e.getMessage(), e);
+            }
+        };
     }
 
     /** The transfer once its SPM serves it (its URL known); a transfer that failed before that is its error. */

@@ -35,7 +35,7 @@ import io.vertx.core.json.JsonObject;
 public final class ImageTransferClient {
     /** 8 MiB: large enough that a request's cost is small beside its data, small enough to resend cheaply. */
     static final int CHUNK = 8 << 20;
-    private static final int ATTEMPTS = 5;
+    private static final int ATTEMPTS = 8;
     private static final Duration RETRY_PAUSE = Duration.ofSeconds(1);
     private static final byte[] QCOW2_MAGIC = {'Q', 'F', 'I', (byte) 0xfb};
 
@@ -74,8 +74,48 @@ public final class ImageTransferClient {
         this.progress = progress;
     }
 
+    /**
+     * Where a transfer is served now: the manager's answer. A new SPM serves a transfer again at a
+     * new URL (from the start: what the old one had staged is gone), so a client whose URL stops
+     * answering asks again.
+     */
+    @FunctionalInterface
+    public interface TransferUrl {
+        String current() throws IOException, InterruptedException;
+    }
+
+    /** The transfer is served elsewhere now: start again there. */
+    private static final class MovedException extends IOException {
+        private final String url;
+
+        MovedException(String url) {
+            super("the transfer is served at " + url + " now");
+            this.url = url;
+        }
+    }
+
     /** Sends {@code image} to the transfer at {@code url} and finishes it; fails if the SPM refuses the image. */
     public Done upload(String url, Image image) throws IOException, InterruptedException {
+        return upload(() -> url, image);
+    }
+
+    /** As above, and again from the start wherever the transfer is served next if its SPM changes meanwhile. */
+    public Done upload(TransferUrl transfer, Image image) throws IOException, InterruptedException {
+        String url = transfer.current();
+        for (int moves = 0; ; moves++) {
+            try {
+                return uploadTo(url, transfer, image);
+            } catch (MovedException e) {
+                if (moves == ATTEMPTS) {
+                    throw new IOException("the transfer moved " + ATTEMPTS + " times; giving up", e);
+                }
+                say("%n%s (a new SPM): sending the image again%n", e.getMessage());
+                url = e.url;
+            }
+        }
+    }
+
+    private Done uploadTo(String url, TransferUrl transfer, Image image) throws IOException, InterruptedException {
         MessageDigest digest = sha256();
         byte[] buffer = new byte[CHUNK];
         long sent = 0;
@@ -92,7 +132,8 @@ public final class ImageTransferClient {
                     HttpRequest put = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofMinutes(2))
                             .header("Content-Range", "bytes " + start + "-" + (start + length - 1) + "/" + image.size())
                             .PUT(HttpRequest.BodyPublishers.ofByteArray(buffer, 0, length)).build();
-                    retrying("send bytes " + start + "-" + (start + length - 1), () -> expect(http.send(put, HttpResponse.BodyHandlers.ofString()), 200));
+                    retrying("send bytes " + start + "-" + (start + length - 1), url, transfer,
+                            () -> expect(http.send(put, HttpResponse.BodyHandlers.ofString()), 200));
                     sent += n;
                 }
                 at += n;
@@ -100,7 +141,7 @@ public final class ImageTransferClient {
             }
         }
         say("%n");
-        return finish(url, new JsonObject().put("sha256", HexFormat.of().formatHex(digest.digest())).put("size", image.size()));
+        return finish(url, transfer, new JsonObject().put("sha256", HexFormat.of().formatHex(digest.digest())).put("size", image.size()));
     }
 
     /**
@@ -108,7 +149,28 @@ public final class ImageTransferClient {
      * checks it against {@code expectedSha256}, and finishes the transfer.
      */
     public Done download(String url, Path file, long size, String expectedSha256) throws IOException, InterruptedException {
-        JsonArray extents = new JsonArray(retrying("read the extents", () -> expect(http.send(HttpRequest.newBuilder(URI.create(url + "/extents"))
+        return download(() -> url, file, size, expectedSha256);
+    }
+
+    /** As above, and again from the start wherever the transfer is served next if its SPM changes meanwhile. */
+    public Done download(TransferUrl transfer, Path file, long size, String expectedSha256) throws IOException, InterruptedException {
+        String url = transfer.current();
+        for (int moves = 0; ; moves++) {
+            try {
+                return downloadFrom(url, transfer, file, size, expectedSha256);
+            } catch (MovedException e) {
+                if (moves == ATTEMPTS) {
+                    throw new IOException("the transfer moved " + ATTEMPTS + " times; giving up", e);
+                }
+                say("%n%s (a new SPM): fetching the image again%n", e.getMessage());
+                url = e.url;
+            }
+        }
+    }
+
+    private Done downloadFrom(String url, TransferUrl transfer, Path file, long size, String expectedSha256)
+            throws IOException, InterruptedException {
+        JsonArray extents = new JsonArray(retrying("read the extents", url, transfer, () -> expect(http.send(HttpRequest.newBuilder(URI.create(url + "/extents"))
                 .GET().build(), HttpResponse.BodyHandlers.ofString()), 200)));
         long fetched = 0;
         try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
@@ -121,7 +183,7 @@ public final class ImageTransferClient {
                 for (long at = extent.getLong("start"); at < end; at += CHUNK) {
                     long start = at;
                     long last = Math.min(end, at + CHUNK) - 1;
-                    byte[] data = retrying("fetch bytes " + start + "-" + last, () -> {
+                    byte[] data = retrying("fetch bytes " + start + "-" + last, url, transfer, () -> {
                         HttpResponse<byte[]> got = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofMinutes(2))
                                 .header("Range", "bytes=" + start + "-" + last).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
                         if (got.statusCode() != 206 || got.body().length != last - start + 1) {
@@ -149,13 +211,19 @@ public final class ImageTransferClient {
             throw new IOException("the downloaded image has SHA-256 " + sha256 + ", the volume's image " + expectedSha256
                     + "; fetch it again");
         }
-        return finish(url, new JsonObject().put("sha256", sha256));
+        return finish(url, transfer, new JsonObject().put("sha256", sha256));
     }
 
-    private Done finish(String url, JsonObject body) throws IOException, InterruptedException {
-        HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create(url + "/finish")).timeout(Duration.ofMinutes(30))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.encode())).build(),
-                HttpResponse.BodyHandlers.ofString());
+    /** The end: the SPM checks the image (and stores an upload) before it answers; a lost answer is not sent again. */
+    private Done finish(String url, TransferUrl transfer, JsonObject body) throws IOException, InterruptedException {
+        HttpResponse<String> answer;
+        try {
+            answer = http.send(HttpRequest.newBuilder(URI.create(url + "/finish")).timeout(Duration.ofMinutes(30))
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.encode())).build(),
+                    HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw movedOr(url, transfer, e);
+        }
         JsonObject json = answer.body().isEmpty() ? new JsonObject() : new JsonObject(answer.body());
         if (answer.statusCode() != 200) {
             throw new IOException(json.getString("code", "HTTP " + answer.statusCode()) + ": " + json.getString("message", answer.body()));
@@ -184,14 +252,23 @@ public final class ImageTransferClient {
         }
     }
 
-    /** Runs {@code step}, again after a broken connection or a server error, up to {@value #ATTEMPTS} times. */
-    private <T> T retrying(String what, Callable<T> step) throws IOException, InterruptedException {
+    /**
+     * Runs {@code step} against {@code url}, again after a broken connection or a server error,
+     * up to {@value #ATTEMPTS} times; a URL that stopped answering is checked with the manager
+     * first, and if the transfer is served elsewhere now, that ends this attempt ({@link MovedException}).
+     */
+    private <T> T retrying(String what, String url, TransferUrl transfer, Callable<T> step) throws IOException, InterruptedException {
         for (int attempt = 1; ; attempt++) {
             try {
                 return step.call();
             } catch (RefusedException e) {
-                throw new IOException("cannot " + what + ": " + e.getMessage(), e);
+                IOException refused = movedOr(url, transfer, e);
+                throw refused instanceof MovedException ? refused : new IOException("cannot " + what + ": " + e.getMessage(), e);
             } catch (IOException e) {
+                IOException failed = movedOr(url, transfer, e);
+                if (failed instanceof MovedException) {
+                    throw failed;
+                }
                 if (attempt == ATTEMPTS) {
                     throw new IOException("cannot " + what + " after " + ATTEMPTS + " attempts: " + e.getMessage(), e);
                 }
@@ -203,6 +280,18 @@ public final class ImageTransferClient {
                 throw new IOException(e);
             }
         }
+    }
+
+    /** {@code e}, unless the manager says the transfer is served at another URL now: then where. */
+    private static IOException movedOr(String url, TransferUrl transfer, IOException e) throws InterruptedException {
+        String now;
+        try {
+            now = transfer.current();
+        } catch (IOException lookup) {
+            e.addSuppressed(lookup);
+            return e;
+        }
+        return now == null || now.equals(url) ? e : new MovedException(now);
     }
 
     private void say(String format, Object... args) {

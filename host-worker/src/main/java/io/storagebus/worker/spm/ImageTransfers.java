@@ -148,10 +148,16 @@ final class ImageTransfers {
                     LOG.warn("cannot remove staged image {}: {}", f, e.toString());
                 }
             });
+            // A job whose term ended was interrupted: the lease is given back all the same, or the next SPM could not take it.
+            boolean interrupted = Thread.interrupted();
             try {
                 leases.release(volumeId);
             } catch (Exception e) {
                 LOG.warn("cannot release the lease of volume {} after its transfer: {}", volumeId, e.toString());
+            } finally {
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
             }
         }
     }

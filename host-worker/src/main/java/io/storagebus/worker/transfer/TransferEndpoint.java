@@ -21,8 +21,12 @@ public record TransferEndpoint(String bindHost, int port, String advertisedHost,
         }
     }
 
-    /** Loopback only, any free port, staging under the temporary directory: tests, benchmarks, the dev mode. */
+    /**
+     * Loopback only, any free port, staging in a directory of this process and host under the
+     * temporary directory (never another process's, which a start empties): tests and benchmarks.
+     */
     public static TransferEndpoint loopback(String hostId) {
-        return new TransferEndpoint("127.0.0.1", 0, "127.0.0.1", Path.of(System.getProperty("java.io.tmpdir"), "storagebus-transfers-" + hostId));
+        return new TransferEndpoint("127.0.0.1", 0, "127.0.0.1", Path.of(System.getProperty("java.io.tmpdir"),
+                "storagebus-transfers-" + ProcessHandle.current().pid() + "-" + hostId));
     }
 }

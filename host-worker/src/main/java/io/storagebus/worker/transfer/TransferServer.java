@@ -269,5 +269,10 @@ public final class TransferServer implements AutoCloseable {
         }
         sessions.values().forEach(TransferSession::cancel);
         vertx.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).exceptionally(e -> null).join();
+        try {
+            Files.deleteIfExists(endpoint.stagingDirectory()); // emptied by the transfers' jobs; one still ending leaves it
+        } catch (IOException e) {
+            LOG.debug("staging directory {} stays: {}", endpoint.stagingDirectory(), e.toString());
+        }
     }
 }
