@@ -159,6 +159,8 @@ class ImageTransferIT {
         steps.awaitTask(prepare.getString("taskId"), "FAILED");
 
         assertEquals(200, put(url, new byte[(int) MIB], 0, 16 * MIB).statusCode(), "data arrives, staged beside the volume");
+        await().atMost(WAIT).until(() -> http.get("/api/v1/transfers/" + transferId).json(),
+                t -> t.getLong("doneBytes", 0L) == MIB && t.getLong("totalBytes", 0L) == 16 * MIB); // progress, as it comes
         JsonObject cancelled = http.delete("/api/v1/transfers/" + transferId).json();
         assertEquals("CANCELLING", cancelled.getString("status"), cancelled.encode());
         steps.awaitTask(transferId, "FAILED");
@@ -210,6 +212,25 @@ class ImageTransferIT {
         assertTrue(refused.getMessage().contains("INVALID_IMAGE") && refused.getMessage().contains("backing file"), refused.getMessage());
         steps.awaitTask(second, "FAILED");
         run("qemu-io", "-f", "raw", "-c", "read -P 0x77 0 1M", data.toString());
+    }
+
+    /** Into a thin qcow2 volume on block storage, whose allocation is grown for the image before it is written. */
+    @Test
+    void aQcow2ImageGoesIntoAThinVolumeOnBlockStorage() throws Exception {
+        String blocks = created(http.post("/api/v1/domains", new JsonObject().put("name", "blocks").put("driver", "blockfile")
+                .put("properties", new JsonObject().put("path", Files.createDirectories(dir.resolve("blocks")).toString()))));
+        Path image = dir.resolve("thin.qcow2");
+        run("qemu-img", "create", "-q", "-f", "qcow2", image.toString(), "256M");
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x3c 0 24M", "-c", "write -P 0x4d 200M 8M", image.toString());
+        JsonObject answer = accepted(http.post("/api/v1/domains/" + blocks + "/volumes", new JsonObject().put("name", "thin-from-image")
+                .put("virtualSize", 256 * MIB).put("format", "qcow2").put("initialSize", 8 * MIB)
+                .put("source", new JsonObject().put("upload", new JsonObject()))));
+        String transferId = answer.getString("transferId");
+        client.upload(url(transferId), Image.of(image));
+        steps.awaitTask(transferId, "SUCCEEDED");
+        Path data = dataOf(http.get("/api/v1/volumes/" + answer.getString("volumeId")).json());
+        assertTrue(Files.size(data) >= 32 * MIB, "the allocation grew to hold the image: " + Files.size(data));
+        assertEquals("Images are identical.", output("qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", image.toString(), data.toString()).trim());
     }
 
     @Test

@@ -21,6 +21,8 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import io.storagebus.driver.DriverException;
+import io.storagebus.driver.support.SparseFile;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -38,6 +40,7 @@ public final class ImageTransferClient {
     private static final int ATTEMPTS = 8;
     private static final Duration RETRY_PAUSE = Duration.ofSeconds(1);
     private static final byte[] QCOW2_MAGIC = {'Q', 'F', 'I', (byte) 0xfb};
+    private static final byte[] ZEROS = new byte[CHUNK];
 
     /** An image file as the CLI found it: its format (by the qcow2 magic), its length and the disk size it shows. */
     public record Image(Path file, String format, long size, long virtualSize) {
@@ -119,7 +122,7 @@ public final class ImageTransferClient {
         MessageDigest digest = sha256();
         byte[] buffer = new byte[CHUNK];
         long sent = 0;
-        try (InputStream in = Files.newInputStream(image.file())) {
+        try (InputStream in = readSparse(image.file(), image.size())) {
             for (long at = 0; at < image.size(); ) {
                 int n = in.readNBytes(buffer, 0, (int) Math.min(CHUNK, image.size() - at));
                 if (n <= 0) {
@@ -303,12 +306,24 @@ public final class ImageTransferClient {
     public static String sha256Of(Path file) throws IOException {
         MessageDigest digest = sha256();
         byte[] buffer = new byte[1 << 20];
-        try (InputStream in = Files.newInputStream(file)) {
+        try (InputStream in = readSparse(file, Files.size(file))) {
             for (int n; (n = in.read(buffer)) > 0; ) {
                 digest.update(buffer, 0, n);
             }
         }
         return HexFormat.of().formatHex(digest.digest());
+    }
+
+    /**
+     * The file, its holes handed out as zeros without reading them where {@code qemu-img} (which
+     * finds them) is installed, as it is where images are made; read whole otherwise.
+     */
+    private static InputStream readSparse(Path file, long size) throws IOException {
+        try {
+            return SparseFile.open(file, size);
+        } catch (DriverException e) {
+            return Files.newInputStream(file);
+        }
     }
 
     private static MessageDigest sha256() {
@@ -319,12 +334,8 @@ public final class ImageTransferClient {
         }
     }
 
+    /** Whether the first {@code n} bytes are zeros; {@code Arrays.mismatch} compares a vector at a time. */
     private static boolean allZero(byte[] buffer, int n) {
-        for (int i = 0; i < n; i++) {
-            if (buffer[i] != 0) {
-                return false;
-            }
-        }
-        return true;
+        return java.util.Arrays.mismatch(buffer, 0, n, ZEROS, 0, n) < 0;
     }
 }

@@ -109,7 +109,7 @@ public abstract class DirectoryDriver implements StorageDriver {
         VolumeFiles files = files(domain);
         Path data = files.dataOf(files.liveOrThrow(volume.volumeId()));
         try {
-            return Files.newInputStream(data);
+            return SparseFile.open(data, Files.size(data)); // a thin volume's holes are not read
         } catch (IOException e) {
             throw VolumeFiles.ioError("cannot read " + data, e);
         }

@@ -16,6 +16,7 @@ import io.storagebus.driver.PropertyViolation;
 /** File operations the drivers that keep volumes in a local or mounted directory share. */
 public final class LocalFiles {
     private static final int BUFFER = 1 << 20;
+    private static final byte[] ZEROS = new byte[BUFFER];
 
     private LocalFiles() {
     }
@@ -119,13 +120,9 @@ public final class LocalFiles {
         return total;
     }
 
+    /** Whether the first {@code n} bytes are zeros; {@code Arrays.mismatch} compares a vector at a time. */
     private static boolean allZero(byte[] buffer, int n) {
-        for (int i = 0; i < n; i++) {
-            if (buffer[i] != 0) {
-                return false;
-            }
-        }
-        return true;
+        return java.util.Arrays.mismatch(buffer, 0, n, ZEROS, 0, n) < 0;
     }
 
     /** Overwrites the whole file with zeros and syncs it, so the data is gone from the disk too. */

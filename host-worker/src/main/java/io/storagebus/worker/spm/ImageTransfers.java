@@ -20,6 +20,7 @@ import io.storagebus.driver.VolumeImage;
 import io.storagebus.driver.VolumeInfo;
 import io.storagebus.driver.VolumeUri;
 import io.storagebus.driver.support.LocalFiles;
+import io.storagebus.driver.support.SparseFile;
 import io.storagebus.leases.LeaseHeldException;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.leases.VolumeLeases;
@@ -219,6 +220,9 @@ final class ImageTransfers {
                 throw new ImageRefusedException("IMAGE_TOO_LARGE", "the image is " + size + " bytes; the volume takes at most " + session.maxSize());
             }
             Path image = session.image();
+            long finishing = System.nanoTime();
+            LOG.info("epoch {}: upload into volume {} finished by its client ({} of {} bytes sent, the rest zeros); checking it",
+                    term.epoch(), uri.volumeId(), session.doneBytes(), size);
             StagedImage.setLength(image, size); // zeros at the end were never sent: a hole
             String sha256 = StagedImage.sha256(image, size);
             if (end.expectedSha256() != null && !end.expectedSha256().equalsIgnoreCase(sha256)) {
@@ -232,15 +236,17 @@ final class ImageTransfers {
                         + " (resize it first, or create a larger one)");
             }
             Path data = asVolumeFormat(image, format, info, staged, cmd);
+            long checked = System.nanoTime();
             long length = Files.size(data);
             if (info.allocatedSize() < length) {
                 driver.extend(domain, uri, length); // a thin block volume: room for all of the image first
             }
-            try (InputStream in = Files.newInputStream(data)) {
+            try (InputStream in = SparseFile.open(data, length)) {
                 driver.write(domain, uri, in, length);
             }
             VolumeInfo after = driver.info(domain, uri);
-            LOG.info("epoch {}: volume {} has the uploaded {} image ({} bytes, sha256 {})", term.epoch(), uri.volumeId(), format, size, sha256);
+            LOG.info("epoch {}: volume {} has the uploaded {} image ({} bytes, sha256 {}; checked in {} ms, written in {} ms)", term.epoch(),
+                    uri.volumeId(), format, size, sha256, (checked - finishing) / 1_000_000, (System.nanoTime() - checked) / 1_000_000);
             session.answer(new TransferSession.Answer(200, null, null, sha256, size));
             Envelope done = spm.answer(cmd.getEnvelope(), term);
             TransferInfo result = TransferInfo.newBuilder(ready).setSizeBytes(size).setSha256(sha256).build();

@@ -1,11 +1,9 @@
 package io.storagebus.worker.transfer;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -15,6 +13,7 @@ import java.util.Locale;
 import io.storagebus.driver.DriverException;
 import io.storagebus.driver.VolumeFormat;
 import io.storagebus.driver.support.Processes;
+import io.storagebus.driver.support.SparseFile;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -26,26 +25,18 @@ public final class StagedImage {
     private StagedImage() {
     }
 
-    /** SHA-256 (hex) of the first {@code size} bytes of {@code file}; holes read as zeros. */
-    public static String sha256(Path file, long size) throws IOException {
+    /** SHA-256 (hex) of the first {@code size} bytes of {@code file}; its holes are hashed as zeros, never read. */
+    public static String sha256(Path file, long size) throws IOException, DriverException {
         MessageDigest digest;
         try {
             digest = MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-        ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER);
-        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
-            long at = 0;
-            while (at < size) {
-                buffer.clear().limit((int) Math.min(BUFFER, size - at));
-                int n = in.read(buffer, at);
-                if (n < 0) {
-                    throw new IOException(file + " ends at " + at + " of " + size + " bytes");
-                }
-                buffer.flip();
-                digest.update(buffer);
-                at += n;
+        byte[] buffer = new byte[BUFFER];
+        try (InputStream in = SparseFile.open(file, size)) {
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
             }
         }
         return HexFormat.of().formatHex(digest.digest());
