@@ -214,6 +214,28 @@ class ImageTransferIT {
         run("qemu-io", "-f", "raw", "-c", "read -P 0x77 0 1M", data.toString());
     }
 
+    /** Into a qcow2 volume that exists, whose data the image replaces; a download gives the same image back. */
+    @Test
+    void aQcow2ImageReplacesTheDataOfAQcow2Volume() throws Exception {
+        JsonObject made = accepted(http.post("/api/v1/domains/" + domain + "/volumes", new JsonObject().put("name", "replaced")
+                .put("virtualSize", 64 * MIB).put("format", "qcow2")));
+        steps.awaitTask(made.getString("taskId"), "SUCCEEDED");
+        String volumeId = made.getString("volumeId");
+        Path image = dir.resolve("replacing.qcow2");
+        run("qemu-img", "create", "-q", "-f", "qcow2", image.toString(), "32M");
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 2M", image.toString());
+        String transferId = startTransfer(volumeId, "upload", "qcow2", 300);
+        client.upload(url(transferId), Image.of(image));
+        steps.awaitTask(transferId, "SUCCEEDED");
+        Path data = dataOf(http.get("/api/v1/volumes/" + volumeId).json());
+        run("qemu-io", "-f", "qcow2", "-c", "read -P 0x11 0 2M", "-c", "read -P 0 2M 62M", data.toString());
+        assertTrue(output("qemu-img", "info", "--output=json", data.toString()).contains("\"virtual-size\": " + 64 * MIB),
+                "the volume keeps its size, larger than the image's");
+        Path back = dir.resolve("replaced.qcow2");
+        download(volumeId, "qcow2", back);
+        run("qemu-io", "-f", "qcow2", "-c", "read -P 0x11 0 2M", back.toString());
+    }
+
     /** Into a thin qcow2 volume on block storage, whose allocation is grown for the image before it is written. */
     @Test
     void aQcow2ImageGoesIntoAThinVolumeOnBlockStorage() throws Exception {

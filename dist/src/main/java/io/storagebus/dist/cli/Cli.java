@@ -271,6 +271,12 @@ public final class Cli {
         ImageTransferClient.Image image = ImageTransferClient.Image.of(Path.of(c.arg(0)));
         JsonObject started;
         if (c.option("volume") != null) {
+            // The SPM would refuse it after it was all sent; say so before.
+            long volumeSize = ((JsonObject) c.api().get("/api/v1/volumes/" + c.option("volume"))).getLong("virtualSize");
+            if (image.virtualSize() > volumeSize) {
+                throw new Invocation.UsageException(image.file() + " shows " + image.virtualSize() + " bytes; volume " + c.option("volume")
+                        + " is " + volumeSize + " (volumes resize it first)");
+            }
             started = (JsonObject) c.api().post("/api/v1/volumes/" + c.option("volume") + "/transfers",
                     new JsonObject().put("direction", "upload").put("format", image.format()));
         } else {

@@ -12,6 +12,7 @@ import java.util.List;
 import io.storagebus.bus.Records;
 import io.storagebus.bus.TaskType;
 import io.storagebus.bus.Topics;
+import io.storagebus.driver.Capability;
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
 import io.storagebus.driver.StorageDriver;
@@ -208,6 +209,10 @@ final class ImageTransfers {
                                                               TransferSession.End end, TransferInfo ready, List<Path> staged)
             throws DriverException, IOException {
         try {
+            if (!session.awaitChunks(Duration.ofMinutes(1))) {
+                throw new ImageRefusedException("CHUNKS_PENDING", "chunks sent before the finish were still arriving a minute later; "
+                        + "finish once every chunk was answered");
+            }
             if (end.size() != null && !session.fixSize(end.size())) {
                 throw new ImageRefusedException("SIZE_CHANGED", "the finish says the image is " + end.size() + " bytes, its chunks said "
                         + session.size());
@@ -238,8 +243,8 @@ final class ImageTransfers {
             Path data = asVolumeFormat(image, format, info, staged, cmd);
             long checked = System.nanoTime();
             long length = Files.size(data);
-            if (info.allocatedSize() < length) {
-                driver.extend(domain, uri, length); // a thin block volume: room for all of the image first
+            if (info.allocatedSize() < length && driver.capabilities().contains(Capability.EXTENDABLE)) {
+                driver.extend(domain, uri, length); // a thin block volume: room for all of the image first (a file grows as written)
             }
             try (InputStream in = SparseFile.open(data, length)) {
                 driver.write(domain, uri, in, length);
@@ -257,6 +262,9 @@ final class ImageTransfers {
                     Records.of(Topics.VOLUME_STATE, uri.volumeId(), volume),
                     task.transfer(done, TaskStatus.SUCCEEDED, size, size, result, null, null),
                     SpmCommandHandler.jobDone(term, cmd.getTaskId()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return List.of(); // the term ended: the next one serves the transfer again
         } catch (ImageRefusedException e) {
             LOG.info("epoch {}: upload into volume {} refused: {} {}", term.epoch(), uri.volumeId(), e.code(), e.getMessage());
             session.answer(new TransferSession.Answer(409, e.code(), e.getMessage(), null, 0));

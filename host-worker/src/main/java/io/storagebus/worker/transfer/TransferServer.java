@@ -151,10 +151,6 @@ public final class TransferServer implements AutoCloseable {
     }
 
     private void upload(HttpServerRequest request, TransferSession session) {
-        if (session.ending()) {
-            error(request, 409, "TRANSFER_ENDING", "this transfer was finished or cancelled; it takes no more data");
-            return;
-        }
         String length = request.getHeader("Content-Length");
         if (length == null) {
             error(request, 411, "LENGTH_REQUIRED", "a chunk needs a Content-Length");
@@ -177,6 +173,10 @@ public final class TransferServer implements AutoCloseable {
                     + range.total());
             return;
         }
+        if (!session.startChunk()) {
+            error(request, 409, "TRANSFER_ENDING", "this transfer was finished or cancelled; it takes no more data");
+            return;
+        }
         session.begin();
         request.pause();
         vertx.fileSystem().open(session.image().toString(), new OpenOptions().setWrite(true).setCreate(true).setTruncateExisting(false))
@@ -185,6 +185,10 @@ public final class TransferServer implements AutoCloseable {
                     return request.pipeTo(file);
                 })
                 .onComplete(done -> {
+                    if (done.succeeded() && request.bytesRead() == range.length()) {
+                        session.received().add(range.start(), range.endExclusive());
+                    }
+                    session.chunkDone();
                     session.done();
                     if (done.failed()) {
                         LOG.info("transfer {}: chunk at {} not taken: {}", session.taskId(), range.start(), done.cause().toString());
@@ -197,7 +201,6 @@ public final class TransferServer implements AutoCloseable {
                         error(request, 400, "INCOMPLETE_CHUNK", "the body had " + request.bytesRead() + " of " + range.length() + " bytes");
                         return;
                     }
-                    session.received().add(range.start(), range.endExclusive());
                     json(request, 200, new JsonObject().put("doneBytes", session.doneBytes()));
                 });
     }

@@ -43,6 +43,7 @@ public final class TransferSession {
     private final CompletableFuture<End> end = new CompletableFuture<>();
     private final CompletableFuture<Answer> answer = new CompletableFuture<>();
     private volatile long size = -1;
+    private int chunksInFlight;
     private volatile String extentsJson = "[]";
 
     private TransferSession(String taskId, TransferDirection direction, Path image, long size, long maxSize, Duration inactivityTimeout,
@@ -135,18 +136,48 @@ public final class TransferSession {
         return activeRequests.get() == 0 && clock.millis() - lastActivity.get() >= inactivityTimeout.toMillis();
     }
 
-    /** True once the client finished or cancelled: no more data is taken. */
-    boolean ending() {
-        return end.isDone();
+    /**
+     * A chunk starts to arrive, unless the transfer is ending: decided under the same lock as the
+     * end, so once the job sees the end, no chunk starts after it ({@link #awaitChunks}).
+     */
+    synchronized boolean startChunk() {
+        if (end.isDone()) {
+            return false;
+        }
+        chunksInFlight++;
+        return true;
+    }
+
+    /** A chunk arrived whole, or did not. */
+    synchronized void chunkDone() {
+        chunksInFlight--;
+        notifyAll();
+    }
+
+    /**
+     * Waits until the chunks that started before the end are written (a client may finish while
+     * one still streams), so the image is checked as it will be stored; false if they did not
+     * end within {@code timeout}.
+     */
+    public synchronized boolean awaitChunks(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (chunksInFlight > 0) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            TimeUnit.NANOSECONDS.timedWait(this, left);
+        }
+        return true;
     }
 
     /** The client's finish: the job's answer completes the returned future. */
-    CompletableFuture<Answer> finish(String expectedSha256, Long size) {
+    synchronized CompletableFuture<Answer> finish(String expectedSha256, Long size) {
         end.complete(new End(true, expectedSha256, size));
         return answer;
     }
 
-    void cancel() {
+    synchronized void cancel() {
         end.complete(End.cancelled());
     }
 
