@@ -30,7 +30,7 @@ public final class BenchMain {
                         + "                               [--bootstrap-servers B --zookeeper Z]\n"
                         + "       storagebus bench maintenance [--subscribers N] [--rounds N] [--dir DIR]\n"
                         + "       storagebus bench move [--size-gib N] [--data-gib N] [--write-rate-mb N] [--dir DIR]\n"
-                        + "       storagebus bench transfer [--size-gib N] [--sparse-size-gib N] [--sparse-data-gib N] [--dir DIR]\n"
+                        + "       storagebus bench transfer [--size-gib N] [--data-gib N] [--dir DIR]\n"
                         + "       storagebus bench signatures [--records N]\n"
                         + "       storagebus bench create [--in-flight N] [--creates N] [--rate N] [--rate-seconds S] [--pool-sizes 0,10000,100000]\n"
                         + "                               [--formats raw,qcow2] [--dir DIR] [--url U --token T --bootstrap-servers B]\n"

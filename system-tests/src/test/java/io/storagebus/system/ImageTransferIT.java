@@ -141,6 +141,9 @@ class ImageTransferIT {
         steps.awaitTask(transferId, "SUCCEEDED");
         Path data = dataOf(http.get("/api/v1/volumes/" + volumeId).json());
         assertEquals("Images are identical.", output("qemu-img", "compare", "-f", "raw", "-F", "raw", image.toString(), data.toString()).trim());
+        Path back = dir.resolve("resumed.back");
+        download(volumeId, "raw", back);
+        assertEquals(-1, Files.mismatch(image, back), "the image comes back byte for byte");
     }
 
     @Test

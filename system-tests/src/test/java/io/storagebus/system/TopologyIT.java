@@ -81,6 +81,7 @@ class TopologyIT {
         }
         for (String host : List.of("host-1", "host-2", "host-3")) {
             service(host, "worker", config(host, "worker.host-id = " + host + "\nworker.spm-sasl-username = sb-spm-default"
+                    + "\nworker.transfer-port = 0\nworker.transfer-dir = " + tmp.resolve("transfers-" + host)
                     + "\ncommands.trusted-keys-file = " + tmp.resolve("command-keys/commands.pub")
                     + "\nworker.spm-sasl-password-file = " + kafka.passwordFile("sb-spm-default")));
         }

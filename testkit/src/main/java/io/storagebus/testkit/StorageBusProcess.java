@@ -44,7 +44,9 @@ public final class StorageBusProcess implements AutoCloseable {
                                            Path logDir, Map<String, String> env, List<String> options) {
         List<String> args = new ArrayList<>(List.of("worker", "--host-id", hostId, "--bootstrap-servers", bootstrapServers,
                 "--kafka.security-protocol", "PLAINTEXT", "--commands.signatures", "off", "--zookeeper.tls", "off",
-                "--zookeeper", zkConnect, "--zk-session-timeout-ms", Integer.toString(sessionTimeoutMs), "--http-port", "0"));
+                "--zookeeper", zkConnect, "--zk-session-timeout-ms", Integer.toString(sessionTimeoutMs), "--http-port", "0",
+                // Several workers share this machine: each its own transfer port and staging directory.
+                "--transfer-port", "0", "--transfer-dir", logDir.resolve("transfers-" + hostId).toString()));
         args.addAll(options);
         return new StorageBusProcess(distDir, hostId, args, env, logDir);
     }

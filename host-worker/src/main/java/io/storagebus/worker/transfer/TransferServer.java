@@ -61,8 +61,14 @@ public final class TransferServer implements AutoCloseable {
         lifecycle.start();
         emptyStaging();
         vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2));
-        server = vertx.createHttpServer().requestHandler(this::handle).listen(endpoint.port(), endpoint.bindHost())
-                .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        try {
+            server = vertx.createHttpServer().requestHandler(this::handle).listen(endpoint.port(), endpoint.bindHost())
+                    .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            vertx.close();
+            throw new IOException("cannot serve image transfers on " + endpoint.bindHost() + ":" + endpoint.port() + " (worker.transfer-port; "
+                    + "another worker on this machine needs another port): " + e.getCause().getMessage(), e.getCause());
+        }
         LOG.info("image transfers served at {}", baseUrl());
         return this;
     }
