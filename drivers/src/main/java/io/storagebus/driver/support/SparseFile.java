@@ -42,6 +42,23 @@ public final class SparseFile extends InputStream {
         return new SparseFile(FileChannel.open(file, StandardOpenOption.READ), dataExtents(file), length);
     }
 
+    /** SHA-256 (hex) of the first {@code length} bytes of {@code file}; its holes are hashed as zeros, never read. */
+    public static String sha256(Path file, long length) throws DriverException, IOException {
+        java.security.MessageDigest digest;
+        try {
+            digest = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        byte[] buffer = new byte[1 << 20];
+        try (InputStream in = open(file, length)) {
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+        }
+        return java.util.HexFormat.of().formatHex(digest.digest());
+    }
+
     /** Where the file holds data, as {@code [start, end)} in order; the rest are holes. */
     public static List<long[]> dataExtents(Path file) throws DriverException {
         Matcher m = EXTENT.matcher(Processes.run(List.of("qemu-img", "map", "-f", "raw", "--output=json", file.toString())));

@@ -1,12 +1,8 @@
 package io.storagebus.worker.transfer;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 
@@ -19,7 +15,6 @@ import io.vertx.core.json.JsonObject;
 
 /** What the SPM does with a staged image file: checksums, extents, conversions, and the checks an image from a stranger needs. */
 public final class StagedImage {
-    private static final int BUFFER = 1 << 20;
     private static final String INVALID_IMAGE = "INVALID_IMAGE";
 
     private StagedImage() {
@@ -27,19 +22,7 @@ public final class StagedImage {
 
     /** SHA-256 (hex) of the first {@code size} bytes of {@code file}; its holes are hashed as zeros, never read. */
     public static String sha256(Path file, long size) throws IOException, DriverException {
-        MessageDigest digest;
-        try {
-            digest = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-        byte[] buffer = new byte[BUFFER];
-        try (InputStream in = SparseFile.open(file, size)) {
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                digest.update(buffer, 0, n);
-            }
-        }
-        return HexFormat.of().formatHex(digest.digest());
+        return SparseFile.sha256(file, size);
     }
 
     /** Sets the file's length; growing it leaves a hole. */
