@@ -81,8 +81,10 @@ class ComposeIT {
         Http m1 = https(env.get("MANAGER_1_PORT"));
         Http m2 = https(env.get("MANAGER_2_PORT"));
         assertEquals(401, new Http(m1.base(), null, tls).get("/api/v1/domains").status(), "no token, no answer");
-        // Either manager may have won the election; the CLI follows the standby's 307 to the active one.
-        boolean firstIsActive = "ACTIVE".equals(m1.get("/api/v1/health").json().getString("role"));
+        // Either manager may have won the election, and both answer healthy as standbys before one has
+        // won it: wait for the winner. The CLI follows the standby's 307 to the active one.
+        Http winner = awaitActive(List.of(m1, m2));
+        boolean firstIsActive = winner == m1;
         Http active = firstIsActive ? m1 : m2;
         Http survivor = firstIsActive ? m2 : m1;
         String activeService = firstIsActive ? "manager-1" : "manager-2";
@@ -247,8 +249,7 @@ class ComposeIT {
         DockerImages.Result rolled = shell(readmeBlock("## Roll an upgrade"), 900);
         assertEquals(0, rolled.exit(), rolled.output());
         awaitHealthy(SERVICES);
-        Http upgraded = await().atMost(HEALTHY).until(() -> List.of(https(env.get("MANAGER_1_PORT")), https(env.get("MANAGER_2_PORT"))).stream()
-                .filter(m -> "ACTIVE".equals(reachable(m, "/api/v1/health").getString("role"))).findFirst().orElse(null), m -> m != null);
+        Http upgraded = awaitActive(List.of(https(env.get("MANAGER_1_PORT")), https(env.get("MANAGER_2_PORT"))));
         JsonObject afterUpgrade = create(upgraded, domain, "after-upgrade");
         assertEquals("SUCCEEDED", finished(upgraded, afterUpgrade.getString("taskId")).getString("status"));
         assertEquals(ids(volumesBefore).size() + 1, upgraded.get("/api/v1/domains/" + domain + "/volumes").array().size());
@@ -302,6 +303,12 @@ class ComposeIT {
         for (String dir : List.of("shared", "blocks")) {
             assertEquals(0, compose(List.of("exec", "-T", "worker-1", "mkdir", "-p", "/var/lib/storagebus/domains/" + dir), 60).exit());
         }
+    }
+
+    /** The manager that has won the election, once one has. */
+    private Http awaitActive(List<Http> managers) {
+        return await().atMost(HEALTHY).until(() -> managers.stream()
+                .filter(m -> "ACTIVE".equals(reachable(m, "/api/v1/health").getString("role"))).findFirst().orElse(null), m -> m != null);
     }
 
     /** Every service healthy; if not in time, the failure names the services that were not and what they were. */
