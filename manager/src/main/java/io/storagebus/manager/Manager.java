@@ -26,6 +26,7 @@ import io.storagebus.manager.security.TokensFile;
 import io.storagebus.manager.bus.DeadLetters;
 import io.storagebus.manager.bus.PoolTopics;
 import io.storagebus.manager.bus.StorageChecks;
+import io.storagebus.manager.events.EventStream;
 import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.ha.ManagerElection;
 import io.storagebus.manager.maintenance.SubscriberRegistry;
@@ -65,6 +66,7 @@ public final class Manager implements AutoCloseable {
     private ManagerElection election;
     private HttpServer http;
     private StorageChecks storageChecks;
+    private EventStream events;
 
     public Manager(ManagerConfig config) {
         this.config = config;
@@ -108,7 +110,11 @@ public final class Manager implements AutoCloseable {
         storageChecks.start();
         Requests requests = Requests.of(new Requests.Parts(vertx, config, view, role, drivers, leases, hosts, spms, storageChecks,
                 new PoolTopics(vertx, admin, config.topicReplication())));
-        RestApi api = new RestApi(vertx, config, requests, role, drivers, health, zk, spms, hosts, leases, subscribers, apiTokens(), history);
+        events = new EventStream(vertx, config.kafka(), EventStream.DEFAULT_CAPACITY);
+        events.start();
+        events.started().get(60, TimeUnit.SECONDS);
+        RestApi api = new RestApi(vertx, config, requests, role, drivers, health, zk, spms, hosts, leases, subscribers, apiTokens(), history,
+                events);
         role.drainWith(requests.volumes()::drainMove);
         role.runWhileActive(new BackupScheduler(vertx, view, requests.policies().scheduled(config.managerId()), Clock.systemUTC()));
         role.runWhileActive(new TaskSweeper(vertx, view, role, config.taskRetention(), Clock.systemUTC()));
@@ -192,6 +198,9 @@ public final class Manager implements AutoCloseable {
         }
         if (storageChecks != null) {
             storageChecks.close();
+        }
+        if (events != null) {
+            events.close();
         }
         if (http != null) {
             http.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).exceptionally(e -> null).join();

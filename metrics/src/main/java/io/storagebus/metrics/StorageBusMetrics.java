@@ -39,6 +39,8 @@ public final class StorageBusMetrics {
     private final Counter deadLetters;
     private final Gauge managerActive;
     private final Gauge secondsToFull;
+    private final Gauge eventStreamClients;
+    private final Counter eventStreamDrops;
     private final Map<String, DoubleSupplier> lagSources = new ConcurrentHashMap<>();
 
     StorageBusMetrics(PrometheusRegistry registry) {
@@ -82,6 +84,11 @@ public final class StorageBusMetrics {
                 .help("Records that could not be decoded and went to the dead-letter topic").register(registry);
         managerActive = Gauge.builder().name("storagebus_manager_active")
                 .help("1 while this manager is the active one, 0 while it stands by").register(registry);
+        eventStreamClients = Gauge.builder().name("storagebus_event_stream_clients")
+                .help("Clients following GET /api/v1/events on this manager").register(registry);
+        eventStreamDrops = Counter.builder().name("storagebus_event_stream_drops_total")
+                .help("Event stream clients this manager cut off, by reason (TOO_SLOW: fell behind by more than the stream holds)")
+                .labelNames("reason").register(registry);
         GaugeWithCallback.builder().name("storagebus_consumer_lag_records")
                 .help("Records a consumer has yet to read (the largest lag over its partitions), by consumer")
                 .labelNames("consumer")
@@ -147,6 +154,14 @@ public final class StorageBusMetrics {
 
     public void managerActive(boolean active) {
         managerActive.set(active ? 1 : 0);
+    }
+
+    public void eventStreamClients(int clients) {
+        eventStreamClients.set(clients);
+    }
+
+    public void eventStreamDropped(String reason) {
+        eventStreamDrops.labelValues(reason).inc();
     }
 
     public void deadLettered() {

@@ -14,7 +14,7 @@ import io.storagebus.bus.KafkaClients;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Topics;
 import io.storagebus.bus.UndecodableRecordException;
-import io.vertx.core.json.JsonObject;
+import io.storagebus.manager.events.EventJson;
 import org.apache.avro.Schema;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -123,8 +123,6 @@ final class EventsTail {
     }
 
     private static String json(ConsumerRecord<String, byte[]> record, SpecificRecord event) {
-        return new JsonObject().put("type", event.getSchema().getFullName()).put("key", record.key())
-                .put("timestamp", Instant.ofEpochMilli(record.timestamp()).toString())
-                .put("event", new JsonObject(event.toString())).encode();
+        return EventJson.message(record.key(), record.timestamp(), event).encode();
     }
 }

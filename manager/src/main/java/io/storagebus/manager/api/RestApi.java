@@ -13,6 +13,7 @@ import io.storagebus.leases.SpmDirectory;
 import io.storagebus.manager.HealthCheck;
 import io.storagebus.manager.ManagerConfig;
 import io.storagebus.manager.bus.PublishFailedException;
+import io.storagebus.manager.events.EventStream;
 import io.storagebus.manager.bus.PublishUnconfirmedException;
 import io.storagebus.manager.ha.ActiveRole;
 import io.storagebus.manager.maintenance.SubscriberRegistry;
@@ -56,7 +57,7 @@ public final class RestApi {
 
     public RestApi(Vertx vertx, ManagerConfig config, Requests requests, ActiveRole role, DriverRegistry drivers, HealthCheck health,
                    CuratorFramework zk, SpmDirectory spms, HostDirectory hosts, LeaseDirectory leases,
-                   SubscriberRegistry subscribers, TokensFile tokens, StateHistory history) {
+                   SubscriberRegistry subscribers, TokensFile tokens, StateHistory history, EventStream events) {
         this.vertx = vertx;
         this.access = new AccessControl(tokens);
         this.view = requests.resources().view();
@@ -75,7 +76,8 @@ public final class RestApi {
                 new MaintenanceRoutes(role, view, subscribers, drivers)::register,
                 new VolumeChainRoutes(requests.snapshots(), resources, issuer)::register,
                 new BackupRoutes(requests.backups(), resources, issuer)::register,
-                new BackupPolicyRoutes(requests.policies(), resources, issuer)::register);
+                new BackupPolicyRoutes(requests.policies(), resources, issuer)::register,
+                new EventRoutes(events)::register);
     }
 
     public Router router() {
