@@ -36,6 +36,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.net.KeyStoreOptions;
+import io.vertx.ext.web.Router;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -67,6 +68,7 @@ public final class Manager implements AutoCloseable {
     private HttpServer http;
     private StorageChecks storageChecks;
     private EventStream events;
+    private Router router;
 
     public Manager(ManagerConfig config) {
         this.config = config;
@@ -121,7 +123,8 @@ public final class Manager implements AutoCloseable {
         Origin trashOrigin = (pool, correlationId) -> Envelopes.origin(pool, "manager:" + config.managerId() + ":trash", correlationId);
         role.runWhileActive(new TrashSweeper(vertx, view, role, config.trashRetention(), Clock.systemUTC(),
                 v -> requests.volumes().purge(v.getId(), false, trashOrigin)));
-        http = vertx.createHttpServer(httpOptions()).requestHandler(api.router()).invalidRequestHandler(RestApi::invalidRequest)
+        router = api.router();
+        http = vertx.createHttpServer(httpOptions()).requestHandler(router).invalidRequestHandler(RestApi::invalidRequest)
                 .listen(config.httpPort(), config.httpHost())
                 .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
         LOG.info("manager {} serving http://{}:{}", config.managerId(), config.httpHost(), http.actualPort());
@@ -182,6 +185,11 @@ public final class Manager implements AutoCloseable {
 
     public int httpPort() {
         return http.actualPort();
+    }
+
+    /** The REST routes this manager serves, as {@code METHOD /path/{param}}. */
+    public List<String> routes() {
+        return RestApi.routes(router);
     }
 
     public String baseUrl() {

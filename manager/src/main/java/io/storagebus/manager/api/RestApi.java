@@ -27,6 +27,7 @@ import io.storagebus.manager.state.StateView;
 import io.storagebus.metrics.StorageBusMetrics;
 import io.storagebus.schema.TaskStatus;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -45,6 +46,8 @@ import org.slf4j.MDC;
  */
 public final class RestApi {
     private static final Logger LOG = LoggerFactory.getLogger(RestApi.class);
+    /** The OpenAPI 3.1 document of this API; OpenApiIT holds it to the routes below and its examples to its schemas. */
+    private static final Buffer OPENAPI = openApi();
 
     private final StateView view;
     private final ActiveRole role;
@@ -87,6 +90,8 @@ public final class RestApi {
                 .end(StorageBusMetrics.get().scrape()));
         router.get("/health/live").handler(ctx -> ok(ctx, 200, new JsonObject().put("status", "UP")));
         router.get("/health/ready").handler(this::ready);
+        // The API's description is no secret: served before the token check, so a client generator needs none.
+        router.get("/api/v1/openapi.json").handler(ctx -> ctx.response().putHeader("Content-Type", Answers.JSON).end(OPENAPI));
         router.route("/api/*").handler(access::handle);
         router.route("/api/*").handler(BodyHandler.create().setBodyLimit(1 << 20));
         router.route("/api/*").handler(RequestBody::wellFormed);
@@ -111,6 +116,29 @@ public final class RestApi {
                 "the request cannot be read" + (ctx.failure() == null ? "" : ": " + ctx.failure().getMessage()), null, List.of())));
         router.errorHandler(500, this::failure);
         return router;
+    }
+
+    private static Buffer openApi() {
+        try (var in = RestApi.class.getResourceAsStream("openapi.json")) {
+            if (in == null) {
+                throw new IllegalStateException("openapi.json is missing from the manager's jar");
+            }
+            return Buffer.buffer(in.readAllBytes());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** The role a request needs ({@code viewer}, {@code operator}, {@code admin}), as the access control judges it. */
+    public static String requiredRole(HttpMethod method, String path) {
+        return AccessControl.required(method, path).name().toLowerCase(Locale.ROOT);
+    }
+
+    /** What a router serves, as {@code METHOD /path/{param}}: the routes with a method (not the handlers every request passes). */
+    public static List<String> routes(Router router) {
+        return router.getRoutes().stream().filter(r -> r.getPath() != null && r.methods() != null && !r.methods().isEmpty())
+                .flatMap(r -> r.methods().stream().map(m -> m.name() + " " + r.getPath().replaceAll(":([A-Za-z]+)", "{$1}")))
+                .sorted().toList();
     }
 
     /**
