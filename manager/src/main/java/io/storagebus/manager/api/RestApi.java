@@ -34,6 +34,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.StaticHandler;
 import org.apache.curator.framework.CuratorFramework;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,6 +49,8 @@ public final class RestApi {
     private static final Logger LOG = LoggerFactory.getLogger(RestApi.class);
     /** The OpenAPI 3.1 document of this API; OpenApiIT holds it to the routes below and its examples to its schemas. */
     private static final Buffer OPENAPI = openApi();
+    private static final StaticHandler CONSOLE = StaticHandler.create("io/storagebus/console").setIndexPage("index.html")
+            .setCachingEnabled(false);
 
     private final StateView view;
     private final ActiveRole role;
@@ -107,6 +110,15 @@ public final class RestApi {
         router.get("/api/v1/tasks").handler(this::listTasks);
         router.get("/api/v1/tasks/:id").handler(ctx -> ok(ctx, 200, Views.task(view.task(ctx.pathParam("id"))
                 .orElseThrow(() -> ApiError.notFound("TASK_NOT_FOUND", "no task with id '" + ctx.pathParam("id") + "'")))));
+
+        // The web console: static files from the jar, at / and /console/; it reads and acts through this API with the user's token.
+        // Revalidated on every load (no-cache), so a browser never runs the console of the release before an upgrade.
+        router.routeWithRegex("/(console/.*)?").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(ctx -> {
+            ctx.response().putHeader("Content-Security-Policy", "default-src 'self'; object-src 'none'; frame-ancestors 'none'")
+                    .putHeader("X-Content-Type-Options", "nosniff").putHeader("Referrer-Policy", "no-referrer")
+                    .putHeader("Cache-Control", "no-cache");
+            ctx.next();
+        }).handler(CONSOLE);
 
         router.errorHandler(404, ctx -> error(ctx, ApiError.notFound("NOT_FOUND", "no such resource: " + ctx.request().path())));
         router.errorHandler(405, ctx -> error(ctx, Answers.methodNotAllowed(ctx)));

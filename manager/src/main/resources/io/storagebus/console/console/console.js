@@ -1,0 +1,336 @@
+// The StorageBus console: the REST API (docs: GET /api/v1/openapi.json) for what is, the event
+// stream (GET /api/v1/events) for what changes. No polling: a view is read again when an event
+// says it changed.
+
+const $ = (id) => document.getElementById(id);
+const GiB = 1024 ** 3;
+let token = sessionStorage.getItem('storagebus-token');
+let drivers = [];
+let selectedDomain = null;
+let stream = null;
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body.message || `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${token}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(response.status, json || {});
+  return json;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null) node.setAttribute(k, v);
+  }
+  for (const c of children.flat()) node.append(c instanceof Node ? c : document.createTextNode(String(c ?? '')));
+  return node;
+}
+
+const bytes = (n) => n >= GiB ? `${(n / GiB).toFixed(1)} GiB` : `${(n / 1024 ** 2).toFixed(0)} MiB`;
+const duration = (s) => s >= 3600 ? `${(s / 3600).toFixed(1)} h` : `${Math.round(s / 60)} min`;
+
+// --- sign in -------------------------------------------------------------------------------
+
+$('sign-in-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  token = $('token').value.trim();
+  $('sign-in-error').textContent = '';
+  try {
+    await start();
+    sessionStorage.setItem('storagebus-token', token);
+  } catch (err) {
+    token = null;
+    $('sign-in-error').textContent = err.status === 401 ? 'That token is not valid.' : `Cannot sign in: ${err.message}`;
+    $('token').focus();
+  }
+});
+
+$('sign-out').addEventListener('click', () => {
+  sessionStorage.removeItem('storagebus-token');
+  location.reload();
+});
+
+async function start() {
+  await overview();
+  drivers = await api('GET', '/api/v1/drivers');
+  $('domain-driver').replaceChildren(...drivers.map((d) => el('option', { value: d.name }, d.name)));
+  propertyFields();
+  await Promise.all([domainList(), tasks()]);
+  $('sign-in').hidden = true;
+  $('console').hidden = false;
+  $('sign-out').hidden = false;
+  follow();
+}
+
+// --- overview --------------------------------------------------------------------------------
+
+async function overview() {
+  const health = await api('GET', '/api/v1/health');
+  $('who').textContent = `manager ${health.role.toLowerCase()}, ${health.status}`;
+  const facts = [['Status', health.status], ['This manager', health.role],
+    ['Active manager', health.activeManager ? `${health.activeManager.id} (${health.activeManager.url})` : 'none'],
+    ['Kafka', health.kafka], ['ZooKeeper', health.zookeeper]];
+  for (const [pool, spm] of Object.entries(health.spm || {})) {
+    facts.push([`SPM of ${pool}`, spm ? `${spm.host}, epoch ${spm.epoch}, since ${new Date(spm.since).toLocaleString()}` : 'none']);
+  }
+  $('overview-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+  const hosts = await api('GET', '/api/v1/hosts');
+  $('hosts').replaceChildren(...hosts.map((h) => el('li', {},
+    `${h.hostId} (${h.pool})${h.spm ? `, SPM epoch ${h.spm.epoch}` : ''}, ${h.leases.length} volume(s) prepared`)));
+}
+
+// --- domains ---------------------------------------------------------------------------------
+
+async function domainList() {
+  const domains = await api('GET', '/api/v1/domains');
+  $('domain-rows').replaceChildren(...domains.map((d) => el('tr', { 'data-domain': d.name },
+    el('td', {}, d.name), el('td', {}, d.driver), el('td', {}, d.status),
+    el('td', {}, capacity(d)), el('td', {}, `${d.trash.volumes} (${bytes(d.trash.virtualSize)})`),
+    el('td', {}, el('button', { type: 'button', class: 'quiet', onclick: () => select(d) }, `Open ${d.name}`)))));
+  if (selectedDomain) {
+    const again = domains.find((d) => d.id === selectedDomain.id);
+    if (again) selectedDomain = again;
+  }
+}
+
+function capacity(d) {
+  const c = d.capacity;
+  if (!c) return 'no forecast yet';
+  const free = c.freeBytes;
+  const parts = [`${bytes(free)} free`];
+  if (c.secondsToFull !== undefined) parts.push(`full in ${duration(c.secondsToFull)}`);
+  const used = c.level === 'SHORT' ? 1 : c.level === 'CRITICAL' ? 0.95 : c.level === 'WARNING' ? 0.8 : 0.3;
+  return el('div', {}, el('div', { class: 'bar', role: 'img', 'aria-label': `level ${c.level}` },
+    el('span', { style: `width:${Math.round(used * 100)}%` })), el('span', { class: `level-${c.level}` }, `${c.level}: `), parts.join(', '));
+}
+
+// The form of a domain: one field per property the driver describes, validated by the manager.
+function propertyFields() {
+  const driver = drivers.find((d) => d.name === $('domain-driver').value);
+  const fields = (driver ? driver.properties : []).map((p) => {
+    const id = `property-${p.name}`;
+    const input = p.values
+      ? el('select', { id, name: p.name }, el('option', { value: '' }, ''), ...p.values.map((v) => el('option', { value: v }, v)))
+      : el('input', { id, name: p.name, type: p.type === 'SECRET' || /secret|password/i.test(p.name) ? 'password' : 'text',
+        placeholder: p.default ?? '', 'aria-describedby': `${id}-help ${id}-error`, required: p.required ? '' : null });
+    return el('div', {}, el('label', { for: id }, `${p.name}${p.required ? ' (required)' : ''}`), input,
+      el('p', { class: 'help', id: `${id}-help` }, p.description || ''), el('p', { class: 'error', id: `${id}-error`, role: 'alert' }));
+  });
+  $('domain-properties').replaceChildren(el('legend', {}, 'Properties'), ...fields);
+}
+$('domain-driver').addEventListener('change', propertyFields);
+
+$('domain-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  document.querySelectorAll('#domain-form .error').forEach((p) => { p.textContent = ''; });
+  const properties = {};
+  $('domain-properties').querySelectorAll('input, select').forEach((i) => { if (i.value !== '') properties[i.name] = i.value; });
+  try {
+    await api('POST', '/api/v1/domains', { name: $('domain-name').value, driver: $('domain-driver').value, properties });
+    $('domain-form').reset();
+    propertyFields();
+    await domainList();
+  } catch (err) {
+    showFieldErrors(err, { name: 'domain-name-error' }, 'domain-form-error');
+  }
+});
+
+// A refusal names its fields: each message goes next to its field, the rest under the form.
+function showFieldErrors(err, fields, general) {
+  const problems = err.body && err.body.errors ? err.body.errors : [];
+  let placed = false;
+  for (const p of problems) {
+    const target = p.field.startsWith('properties.') ? $(`property-${p.field.slice(11)}-error`) : fields[p.field] && $(fields[p.field]);
+    if (target) {
+      target.textContent = p.message;
+      placed = true;
+    }
+  }
+  if (!placed) $(general).textContent = err.message;
+}
+
+// --- volumes and maintenance of the selected domain -------------------------------------------
+
+async function select(domain) {
+  selectedDomain = domain;
+  $('volumes').hidden = false;
+  $('volumes-title').textContent = `Volumes of ${domain.name}`;
+  await Promise.all([volumeList(), maintenance()]);
+  $('volume-name').focus();
+}
+
+async function volumeList() {
+  if (!selectedDomain) return;
+  const volumes = await api('GET', `/api/v1/domains/${selectedDomain.id}/volumes`);
+  $('volume-rows').replaceChildren(...volumes.map((v) => el('tr', { 'data-volume': v.name },
+    el('td', {}, v.name), el('td', {}, bytes(v.virtualSize)), el('td', {}, v.format), el('td', {}, v.status),
+    el('td', {}, v.lease ? v.lease.host : ''), el('td', {}, (v.snapshots || []).length),
+    el('td', {},
+      el('button', { type: 'button', class: 'quiet', onclick: () => act(() => api('POST', `/api/v1/volumes/${v.id}/snapshots`,
+        { name: `snap-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}` })) }, `Snapshot ${v.name}`),
+      el('button', { type: 'button', class: 'quiet', onclick: () => confirm(`Delete ${v.name}? It goes to the trash.`)
+        && act(() => api('DELETE', `/api/v1/volumes/${v.id}`)) }, `Delete ${v.name}`)))));
+}
+
+async function act(request) {
+  $('volume-form-error').textContent = '';
+  try {
+    await request();
+  } catch (err) {
+    $('volume-form-error').textContent = err.message;
+  }
+}
+
+$('volume-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('volume-form-error').textContent = '';
+  try {
+    await api('POST', `/api/v1/domains/${selectedDomain.id}/volumes`, { name: $('volume-name').value,
+      virtualSize: Math.round(Number($('volume-size').value) * GiB), format: $('volume-format').value });
+    $('volume-name').value = '';
+  } catch (err) {
+    $('volume-form-error').textContent = err.message;
+  }
+});
+
+async function maintenance() {
+  if (!selectedDomain) return;
+  let m;
+  try {
+    m = await api('GET', `/api/v1/domains/${selectedDomain.id}/maintenance`);
+  } catch (err) {
+    $('maintenance').replaceChildren(el('p', { class: 'help' }, err.status === 404 ? 'No maintenance requested.' : err.message));
+    return;
+  }
+  $('maintenance').replaceChildren(
+    el('p', {}, `Request "${m.reason}": `, el('strong', { id: 'maintenance-status' }, m.status), `, deadline ${new Date(m.deadline).toLocaleTimeString()}`),
+    el('ul', { id: 'voters' }, ...m.voters.map((v) => el('li', { 'data-voter': v.subscriberId },
+      `${v.subscriberId}: `, el('span', { class: `vote-${v.vote || 'NONE'}` }, v.vote || 'not voted yet'), v.reason ? ` (${v.reason})` : ''))));
+}
+
+async function maintenanceAction(request) {
+  $('maintenance-error').textContent = '';
+  try {
+    await request();
+    await Promise.all([maintenance(), domainList()]);
+  } catch (err) {
+    $('maintenance-error').textContent = err.message;
+  }
+}
+$('maintenance-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  maintenanceAction(() => api('POST', `/api/v1/domains/${selectedDomain.id}/maintenance`, { reason: $('maintenance-reason').value }));
+});
+$('maintenance-cancel').addEventListener('click', () => maintenanceAction(() => api('DELETE', `/api/v1/domains/${selectedDomain.id}/maintenance`)));
+$('domain-activate').addEventListener('click', () => maintenanceAction(() => api('POST', `/api/v1/domains/${selectedDomain.id}/activate`)));
+
+// --- live: tasks and events ------------------------------------------------------------------
+
+const running = new Map();
+
+async function tasks() {
+  for (const t of await api('GET', '/api/v1/tasks?status=RUNNING&limit=100')) running.set(t.id, t);
+  renderTasks();
+}
+
+function renderTasks() {
+  $('tasks').replaceChildren(...[...running.values()].map((t) => el('li', {}, `${t.type} ${t.volumeId || ''}`,
+    t.totalBytes ? el('progress', { max: t.totalBytes, value: t.doneBytes || 0, 'aria-label': `${t.type} progress` }) : '')));
+  if (running.size === 0) $('tasks').replaceChildren(el('li', { class: 'help' }, 'None running.'));
+}
+
+// What an event changes, read again once; several events of one burst share one read.
+const pending = new Set();
+let flush = null;
+function refresh(view) {
+  pending.add(view);
+  flush ??= setTimeout(async () => {
+    const views = [...pending];
+    pending.clear();
+    flush = null;
+    await Promise.all(views.map((v) => v().catch(() => {})));
+  }, 100);
+}
+
+function onEvent(message) {
+  const type = message.type.split('.').pop();
+  const e = message.event;
+  const line = `${new Date(message.timestamp).toLocaleTimeString()} ${type} ${e.name || e.volumeId || e.domainId || ''}`;
+  $('events').prepend(el('li', { 'data-type': type }, line));
+  while ($('events').children.length > 200) $('events').lastChild.remove();
+  // Progress shows a task running; any other event of its request (correlation id: the task) is its outcome.
+  if (type === 'VolumeCopyProgress' || type === 'BackupProgress') {
+    running.set(e.envelope.correlationId, { id: e.envelope.correlationId, type, volumeId: e.volumeId, doneBytes: e.doneBytes, totalBytes: e.totalBytes });
+  } else if (e.envelope) {
+    running.delete(e.envelope.correlationId);
+  }
+  renderTasks();
+  if (type.startsWith('Maintenance') || type === 'DomainActivated' || type === 'DomainDetached') {
+    refresh(domainList);
+    if (selectedDomain && e.domainId === selectedDomain.id) refresh(maintenance);
+  }
+  if (type === 'CapacityAlert') refresh(domainList);
+  if (selectedDomain && (e.domainId === selectedDomain.id || type.startsWith('Volume') || type.startsWith('Snapshot'))) refresh(volumeList);
+  if (type === 'VolumeTrashed' || type === 'VolumeDeleted' || type === 'VolumeUntrashed') refresh(domainList);
+  if (type === 'VolumePrepared' || type === 'VolumeTornDown') refresh(overview);
+}
+
+// The event stream over fetch (EventSource cannot send a token), resumed with Last-Event-ID.
+async function follow() {
+  let lastEventId = null;
+  for (;;) {
+    try {
+      const headers = { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' };
+      if (lastEventId) headers['Last-Event-ID'] = lastEventId;
+      stream = new AbortController();
+      const response = await fetch('/api/v1/events', { headers, signal: stream.signal });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      $('stream-status').textContent = 'Following the event stream.';
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let id = null; let data = null; let name = 'message';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('id: ')) id = line.slice(4);
+            else if (line.startsWith('data: ')) data = line.slice(6);
+            else if (line.startsWith('event: ')) name = line.slice(7);
+          }
+          if (data && name === 'message') {
+            lastEventId = id;
+            onEvent(JSON.parse(data));
+          } else if (data && name === 'dropped') {
+            lastEventId = JSON.parse(data).lastEventId;
+          }
+        }
+      }
+    } catch (err) {
+      $('stream-status').textContent = `Event stream interrupted (${err.message}); reconnecting.`;
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+}
+
+if (token) {
+  start().catch(() => {
+    sessionStorage.removeItem('storagebus-token');
+    token = null;
+  });
+}
