@@ -21,6 +21,7 @@ public final class BenchMain {
             case "state" -> StateBenchmark.main(rest);
             case "move" -> MoveBenchmark.main(rest);
             case "transfer" -> TransferBenchmark.main(rest);
+            case "events" -> EventsBenchmark.main(rest);
             default -> {
                 System.err.println("usage: storagebus bench copy [--size-gib N] [--data-gib N] [--part-size SIZE] [--dir DIR]\n"
                         + "       storagebus bench backup [--size-gib N] [--data-gib N] [--dir DIR]\n"
@@ -31,6 +32,7 @@ public final class BenchMain {
                         + "       storagebus bench maintenance [--subscribers N] [--rounds N] [--dir DIR]\n"
                         + "       storagebus bench move [--size-gib N] [--data-gib N] [--write-rate-mb N] [--dir DIR]\n"
                         + "       storagebus bench transfer [--size-gib N] [--data-gib N] [--dir DIR]\n"
+                        + "       storagebus bench events [--clients N] [--events N] [--dir DIR]\n"
                         + "       storagebus bench signatures [--records N]\n"
                         + "       storagebus bench create [--in-flight N] [--creates N] [--rate N] [--rate-seconds S] [--pool-sizes 0,10000,100000]\n"
                         + "                               [--formats raw,qcow2] [--dir DIR] [--url U --token T --bootstrap-servers B]\n"

@@ -36,6 +36,10 @@ final class BenchStack implements AutoCloseable {
         rest = new BenchRest(manager.baseUrl());
     }
 
+    String bootstrapServers() {
+        return kafka.bootstrapServers();
+    }
+
     /** The stack in {@code dir}, with the worker {@code hostId} configured by {@code worker}. */
     static BenchStack start(Path dir, String hostId, UnaryOperator<WorkerConfig> worker) throws Exception {
         return new BenchStack(dir, hostId, worker);
