@@ -69,6 +69,12 @@ await step('a volume appears as it is created, without a reload', async () => {
   await text('#events li[data-type="VolumeCreated"]', 'disk1');
 });
 
+await step('a backup without an object-store domain to go to is explained, not sent', async () => {
+  await page.locator('#backup-target option', { hasText: 'no object-store domain' }).waitFor({ state: 'attached', timeout: WAIT });
+  await page.getByRole('button', { name: 'Back up disk1' }).click();
+  await text('#volume-form-error', 'object-store domain');
+});
+
 await step('maintenance shows every vote as it arrives', async () => {
   await page.getByLabel('Reason').fill('firmware');
   await page.getByRole('button', { name: 'Request maintenance' }).click();

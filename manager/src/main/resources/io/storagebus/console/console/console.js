@@ -98,6 +98,7 @@ async function domainList() {
     el('td', {}, d.name), el('td', {}, d.driver), el('td', {}, d.status),
     el('td', {}, capacity(d)), el('td', {}, `${d.trash.volumes} (${bytes(d.trash.virtualSize)})`),
     el('td', {}, el('button', { type: 'button', class: 'quiet', onclick: () => select(d) }, `Open ${d.name}`)))));
+  backupTargets(domains);
   if (selectedDomain) {
     const again = domains.find((d) => d.id === selectedDomain.id);
     if (again) selectedDomain = again;
@@ -172,15 +173,43 @@ async function select(domain) {
 
 async function volumeList() {
   if (!selectedDomain) return;
-  const volumes = await api('GET', `/api/v1/domains/${selectedDomain.id}/volumes`);
+  const [volumes, backups] = await Promise.all([api('GET', `/api/v1/domains/${selectedDomain.id}/volumes`), api('GET', '/api/v1/backups')]);
+  const ours = backups.filter((b) => b.domainId === selectedDomain.id);
+  const count = (v) => ours.filter((b) => b.volumeId === v.id).length;
   $('volume-rows').replaceChildren(...volumes.map((v) => el('tr', { 'data-volume': v.name },
-    el('td', {}, v.name), el('td', {}, bytes(v.virtualSize)), el('td', {}, v.format), el('td', {}, v.status),
-    el('td', {}, v.lease ? v.lease.host : ''), el('td', {}, (v.snapshots || []).length),
+    el('td', {}, v.name), el('td', {}, bytes(v.virtualSize)), el('td', {}, v.format), el('td', {}, v.allocation), el('td', {}, v.status),
+    el('td', {}, v.lease ? v.lease.host : ''), el('td', {}, (v.snapshots || []).length), el('td', {}, count(v)),
     el('td', {},
       el('button', { type: 'button', class: 'quiet', onclick: () => act(() => api('POST', `/api/v1/volumes/${v.id}/snapshots`,
-        { name: `snap-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}` })) }, `Snapshot ${v.name}`),
+        { name: `snap-${stamp()}` })) }, `Snapshot ${v.name}`),
+      el('button', { type: 'button', class: 'quiet', onclick: () => backUp(v) }, `Back up ${v.name}`),
       el('button', { type: 'button', class: 'quiet', onclick: () => confirm(`Delete ${v.name}? It goes to the trash.`)
         && act(() => api('DELETE', `/api/v1/volumes/${v.id}`)) }, `Delete ${v.name}`)))));
+  $('backup-rows').replaceChildren(...ours.map((b) => el('tr', { 'data-backup': b.id },
+    el('td', {}, b.volumeName), el('td', {}, b.kind), el('td', {}, b.status), el('td', {}, b.bytes ? bytes(b.bytes) : ''),
+    el('td', {}, new Date(b.createdAt).toLocaleString()),
+    el('td', {}, b.status === 'COMPLETE' ? el('button', { type: 'button', class: 'quiet', onclick: () => act(() => api('POST',
+      `/api/v1/backups/${b.id}/restore`, { targetDomainId: selectedDomain.id, name: `${b.volumeName}-restored-${stamp()}` })) },
+    `Restore ${b.volumeName}`) : ''))));
+}
+
+const stamp = () => new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14);
+
+// Backups go to an object-store domain: the ones there are, to choose from.
+function backupTargets(domains) {
+  const targets = domains.filter((d) => d.driver === 'object');
+  const chosen = $('backup-target').value;
+  $('backup-target').replaceChildren(...(targets.length ? targets.map((d) => el('option', { value: d.id, selected: d.id === chosen ? '' : null }, d.name))
+    : [el('option', { value: '' }, 'no object-store domain')]));
+}
+
+function backUp(volume) {
+  const target = $('backup-target').value;
+  if (!target) {
+    $('volume-form-error').textContent = 'Create an object-store domain to back up to first.';
+    return;
+  }
+  act(() => api('POST', `/api/v1/volumes/${volume.id}/backups`, { targetDomainId: target }));
 }
 
 async function act(request) {
@@ -281,7 +310,7 @@ function onEvent(message) {
     if (selectedDomain && e.domainId === selectedDomain.id) refresh(maintenance);
   }
   if (type === 'CapacityAlert') refresh(domainList);
-  if (selectedDomain && (e.domainId === selectedDomain.id || type.startsWith('Volume') || type.startsWith('Snapshot'))) refresh(volumeList);
+  if (selectedDomain && (e.domainId === selectedDomain.id || /^(Volume|Snapshot|Backup)/.test(type))) refresh(volumeList);
   if (type === 'VolumeTrashed' || type === 'VolumeDeleted' || type === 'VolumeUntrashed') refresh(domainList);
   if (type === 'VolumePrepared' || type === 'VolumeTornDown') refresh(overview);
 }
