@@ -1,6 +1,7 @@
 // The console as an operator uses it, in Debian's chromium: sign in, a domain refused with the
 // field's error then created, a volume that appears without a reload, maintenance whose votes
-// show. Run by ConsoleIT with CONSOLE_URL, CONSOLE_TOKEN, FILES_DIR and SCREENSHOTS set.
+// arrive one by one. Run by ConsoleIT with CONSOLE_URL, CONSOLE_TOKEN, FILES_DIR and SCREENSHOTS set,
+// and VOTER and CUE: the subscriber VOTER votes once this script prints CUE.
 import { chromium } from 'playwright-core';
 
 const { CONSOLE_URL, CONSOLE_TOKEN, FILES_DIR, SCREENSHOTS } = process.env;
@@ -79,6 +80,14 @@ await step('maintenance shows every vote as it arrives', async () => {
   await page.getByLabel('Reason').fill('firmware');
   await page.getByRole('button', { name: 'Request maintenance' }).click();
   await text('#voters li[data-voter="host:host-1"]', 'CONSENT');
+  if (process.env.VOTER) {
+    // The subscriber holds its vote until it reads the cue: the page must show it missing first, then arriving.
+    await text(`#voters li[data-voter="${process.env.VOTER}"]`, 'not voted yet');
+    await text('#maintenance-status', 'VOTING');
+    console.log(process.env.CUE);
+    await text(`#voters li[data-voter="${process.env.VOTER}"]`, 'CONSENT');
+    await text('#events li[data-type="MaintenanceVoteCounted"]', `${process.env.VOTER} CONSENT`);
+  }
   await text('#maintenance-status', 'COMPLETED');
   await text('#domain-rows tr[data-domain="files"]', 'MAINTENANCE');
   await page.screenshot({ path: `${SCREENSHOTS}/console.png`, fullPage: true });

@@ -41,6 +41,7 @@ import io.storagebus.schema.MaintenanceRequested;
 import io.storagebus.schema.MaintenanceStarted;
 import io.storagebus.schema.MaintenanceState;
 import io.storagebus.schema.MaintenanceVote;
+import io.storagebus.schema.MaintenanceVoteCounted;
 import io.storagebus.schema.MonitorVolume;
 import io.storagebus.schema.PrepareVolume;
 import io.storagebus.schema.RefreshVolume;
@@ -124,6 +125,7 @@ public final class MessageTypes {
             MaintenanceStarted.class,
             MaintenanceCompleted.class,
             MaintenanceCancelled.class,
+            MaintenanceVoteCounted.class,
             DomainActivated.class,
             DisconnectDomain.class,
             DomainDisconnected.class,

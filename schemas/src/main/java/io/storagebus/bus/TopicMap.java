@@ -48,6 +48,7 @@ import io.storagebus.schema.MaintenanceRequested;
 import io.storagebus.schema.MaintenanceStarted;
 import io.storagebus.schema.MaintenanceState;
 import io.storagebus.schema.MaintenanceVote;
+import io.storagebus.schema.MaintenanceVoteCounted;
 import io.storagebus.schema.MonitorVolume;
 import io.storagebus.schema.PrepareVolume;
 import io.storagebus.schema.RefreshVolume;
@@ -153,7 +154,7 @@ public final class TopicMap {
             VolumeMoved.class,            VolumePrepared.class, VolumeTornDown.class, VolumeLeaseLost.class, VolumeLeaseTakenOver.class, VolumeExtended.class, VolumeExtendFailed.class,
             CapacityAlert.class, GuestPaused.class, GuestResumed.class, GuestStopped.class, CommandFailed.class, SnapshotCreated.class, SnapshotDeleted.class,
             VolumeDeleted.class, VolumeTrashed.class, VolumeUntrashed.class, VolumeResized.class, ImageTransferred.class, BackupProgress.class, BackupCompleted.class, BackupDeleted.class, VolumeRestored.class)
-            .and(Writer.MANAGER, MaintenanceRequested.class, MaintenanceAborted.class, MaintenanceDraining.class, MaintenanceStarted.class, MaintenanceCompleted.class,
+            .and(Writer.MANAGER, MaintenanceRequested.class, MaintenanceVoteCounted.class, MaintenanceAborted.class, MaintenanceDraining.class, MaintenanceStarted.class, MaintenanceCompleted.class,
                     MaintenanceCancelled.class, DomainActivated.class, DomainDetached.class);
     public static final Topic SUBSCRIBERS = topic(Topics.SUBSCRIBERS, Writer.SUBSCRIBER, SubscriberHeartbeat.class);
     /** Hosts vote too, as subscribers {@code host:<hostId>}. */

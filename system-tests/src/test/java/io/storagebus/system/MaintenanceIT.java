@@ -43,6 +43,7 @@ import io.storagebus.schema.MaintenanceCompleted;
 import io.storagebus.schema.MaintenanceDraining;
 import io.storagebus.schema.MaintenanceRequested;
 import io.storagebus.schema.MaintenanceVote;
+import io.storagebus.schema.MaintenanceVoteCounted;
 import io.storagebus.schema.SilencePolicy;
 import io.storagebus.schema.SubscriberHeartbeat;
 import io.storagebus.schema.VolumeTornDown;
@@ -169,6 +170,14 @@ class MaintenanceIT {
         assertEquals(requestId, tornDown.getTaskId());
         MaintenanceCompleted done = awaitEvent(MaintenanceCompleted.class, e -> e.getDomainId().equals(domainId));
         assertEquals(List.of("host-1", "host-2"), done.getHosts());
+        // Each vote was on the event stream as it counted, not only in the decision.
+        MaintenanceVoteCounted scheduler = awaitEvent(MaintenanceVoteCounted.class,
+                e -> e.getRequestId().equals(requestId) && e.getVote().getSubscriberId().equals("scheduler"));
+        assertEquals(VoteDecision.CONSENT, scheduler.getVote().getDecision());
+        assertEquals(domainId, scheduler.getDomainId());
+        for (String host : HOSTS) {
+            awaitEvent(MaintenanceVoteCounted.class, e -> e.getRequestId().equals(requestId) && e.getVote().getSubscriberId().equals(host));
+        }
 
         // Volume operations on a domain in maintenance are refused, clearly.
         Http.Response create = http.post("/api/v1/domains/" + domainId + "/volumes", new JsonObject().put("name", "new").put("virtualSize", 1 << 20));

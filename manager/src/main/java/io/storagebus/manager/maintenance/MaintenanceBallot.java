@@ -124,6 +124,11 @@ public final class MaintenanceBallot {
         return new Start(byDecision(VoteDecision.CONSENT));
     }
 
+    /** The vote counted for the subscriber, if any. */
+    public CastVote voteOf(String subscriberId) {
+        return votes.get(subscriberId);
+    }
+
     /** Subscribers asked whose vote is not in (StorageBus itself excepted). */
     public List<String> silentSubscribers() {
         return List.copyOf(silent);

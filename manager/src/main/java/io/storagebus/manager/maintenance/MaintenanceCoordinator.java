@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 
 import io.storagebus.bus.KafkaConnection;
 import io.storagebus.bus.Envelopes;
+import io.storagebus.bus.Topics;
 import io.storagebus.leases.HostDirectory;
 import io.storagebus.lifecycle.Lifecycle;
 import io.storagebus.manager.requests.RequestException;
@@ -35,6 +36,7 @@ import io.storagebus.schema.Envelope;
 import io.storagebus.schema.MaintenanceState;
 import io.storagebus.schema.MaintenanceStatus;
 import io.storagebus.schema.MaintenanceVote;
+import io.storagebus.schema.MaintenanceVoteCounted;
 import io.storagebus.schema.MaintenanceVoter;
 import io.storagebus.schema.TaskState;
 import io.storagebus.schema.TaskStatus;
@@ -547,9 +549,30 @@ public final class MaintenanceCoordinator implements AutoCloseable {
             case DUPLICATE -> LOG.info("vote of {} on maintenance request {} ignored: its first vote counts", vote.getSubscriberId(), vote.getRequestId());
             case COUNTED -> {
                 LOG.debug("maintenance {}: {} votes {}", open.requestId, vote.getSubscriberId(), vote.getDecision());
+                announce(open, open.ballot.voteOf(vote.getSubscriberId()), open.ballot.silentSubscribers().size());
                 evaluate(open);
             }
         }
+    }
+
+    /**
+     * Tells the event stream a vote counted, so a console or a service sees each vote as it
+     * comes rather than only the decision. Also for votes replayed on start: a manager that took
+     * over cannot know which of them its predecessor announced, so a reader may see one twice.
+     * Retried while the vote is open; the decision lists the votes that decided it anyway.
+     */
+    private void announce(OpenRequest open, CastVote vote, int silent) {
+        Envelope envelope = Envelopes.origin(open.pool, issuer, open.requestId);
+        bus.publish(List.of(new Outgoing(Topics.EVENTS, open.domainId, MaintenanceVoteCounted.newBuilder().setEnvelope(envelope)
+                .setRequestId(open.requestId).setDomainId(open.domainId).setVote(vote).setSilent(silent).build())))
+                .onFailure(e -> vertx.setTimer(RETRY_MS, id -> {
+                    synchronized (this) {
+                        if (lifecycle.isStarted() && open.status == MaintenanceStatus.VOTING && byRequest.get(open.requestId) == open) {
+                            LOG.warn("maintenance {}: announcing the vote of {} failed, retrying: {}", open.requestId, vote.getSubscriberId(), e.toString());
+                            announce(open, vote, silent);
+                        }
+                    }
+                }));
     }
 
     private synchronized void onDisconnected(DomainDisconnected answer, boolean live) {

@@ -243,9 +243,33 @@ async function maintenance() {
     return;
   }
   $('maintenance').replaceChildren(
-    el('p', {}, `Request "${m.reason}": `, el('strong', { id: 'maintenance-status' }, m.status), `, deadline ${new Date(m.deadline).toLocaleTimeString()}`),
-    el('ul', { id: 'voters' }, ...m.voters.map((v) => el('li', { 'data-voter': v.subscriberId },
-      `${v.subscriberId}: `, el('span', { class: `vote-${v.vote || 'NONE'}` }, v.vote || 'not voted yet'), v.reason ? ` (${v.reason})` : ''))));
+    el('p', {}, `Request "${m.reason}": `, el('strong', { id: 'maintenance-status', 'data-request': m.requestId }, later(m.status, announced.get(m.requestId))),
+      `, deadline ${new Date(m.deadline).toLocaleTimeString()}`),
+    el('ul', { id: 'voters', 'aria-live': 'polite' }, ...m.voters.map((v) => voter(v.subscriberId, v.vote, v.reason))));
+}
+
+// A request's status as its events announced it. The manager's answer to a read can lag the
+// event that prompted the read (the event stream and the state are two consumers), so a read
+// never shows a request further back than its events have.
+const STEPS = ['VOTING', 'DRAINING', 'PREPARING', 'COMPLETED', 'ABORTED', 'CANCELLED', 'ENDED'];
+const ANNOUNCES = { MaintenanceDraining: 'DRAINING', MaintenanceStarted: 'PREPARING', MaintenanceCompleted: 'COMPLETED',
+  MaintenanceAborted: 'ABORTED', MaintenanceCancelled: 'CANCELLED', DomainActivated: 'ENDED' };
+const announced = new Map();
+function later(read, known) {
+  return known && STEPS.indexOf(known) > STEPS.indexOf(read) ? known : read;
+}
+
+function voter(subscriberId, vote, reason) {
+  return el('li', { 'data-voter': subscriberId },
+    `${subscriberId}: `, el('span', { class: `vote-${vote || 'NONE'}` }, vote || 'not voted yet'), reason ? ` (${reason})` : '');
+}
+
+// A vote as the manager counted it, shown in place: the request is not read again for it.
+function voteCounted(e) {
+  if (!selectedDomain || e.domainId !== selectedDomain.id || $('maintenance-status')?.dataset.request !== e.requestId) return;
+  const shown = [...$('voters').children].find((li) => li.dataset.voter === e.vote.subscriberId);
+  const counted = voter(e.vote.subscriberId, e.vote.decision, e.vote.reason);
+  if (shown) shown.replaceWith(counted); else $('voters').append(counted);
 }
 
 async function maintenanceAction(request) {
@@ -295,7 +319,8 @@ function refresh(view) {
 function onEvent(message) {
   const type = message.type.split('.').pop();
   const e = message.event;
-  const line = `${new Date(message.timestamp).toLocaleTimeString()} ${type} ${e.name || e.volumeId || e.domainId || ''}`;
+  const subject = e.vote ? `${e.vote.subscriberId} ${e.vote.decision}` : e.name || e.volumeId || e.domainId || '';
+  const line = `${new Date(message.timestamp).toLocaleTimeString()} ${type} ${subject}`;
   $('events').prepend(el('li', { 'data-type': type }, line));
   while ($('events').children.length > 200) $('events').lastChild.remove();
   // Progress shows a task running; any other event of its request (correlation id: the task) is its outcome.
@@ -305,7 +330,10 @@ function onEvent(message) {
     running.delete(e.envelope.correlationId);
   }
   renderTasks();
-  if (type.startsWith('Maintenance') || type === 'DomainActivated' || type === 'DomainDetached') {
+  if (ANNOUNCES[type] && e.requestId) announced.set(e.requestId, ANNOUNCES[type]);
+  if (type === 'MaintenanceVoteCounted') {
+    voteCounted(e);
+  } else if (type.startsWith('Maintenance') || type === 'DomainActivated' || type === 'DomainDetached') {
     refresh(domainList);
     if (selectedDomain && e.domainId === selectedDomain.id) refresh(maintenance);
   }
