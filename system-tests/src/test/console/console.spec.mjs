@@ -42,6 +42,7 @@ await step('signs in with a token and sees the overview', async () => {
   await page.getByLabel('API token').fill(CONSOLE_TOKEN);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await text('#overview-facts dd', 'ACTIVE');
+  await text('#managers li', 'active');
   await text('#hosts li', 'host-1');
 });
 

@@ -7,11 +7,13 @@ import java.util.concurrent.TimeUnit;
 import io.storagebus.leases.SpmDirectory;
 import io.storagebus.leases.SpmTerm;
 import io.storagebus.manager.ha.ActiveRole;
+import io.storagebus.manager.ha.ManagerElection;
 import io.storagebus.manager.state.StateHistory;
 import io.storagebus.manager.state.StateView;
 import io.storagebus.schema.DomainState;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.kafka.clients.admin.Admin;
@@ -71,12 +73,22 @@ public final class HealthCheck {
                     .put("spm", spm)
                     .put("role", role.isActive() ? "ACTIVE" : "STANDBY")
                     .put("activeManager", role.activeManager().map(c -> new JsonObject().put("id", c.managerId()).put("url", c.url()))
-                            .orElse(null));
+                            .orElse(null))
+                    .put("managers", managers());
             if (lost != null) {
                 json.put("stateLost", lost + "; see docs/OPERATIONS.md, 'Kafka lost the state'");
             }
             return json;
         });
+    }
+
+    /** The managers in the election as ZooKeeper lists them: the active one, then the standbys in the order they would take over. */
+    private JsonArray managers() {
+        var leader = role.activeManager().map(ManagerElection.Candidate::managerId).orElse(null);
+        var json = new JsonArray();
+        role.managers().forEach(c -> json.add(new JsonObject().put("id", c.managerId()).put("url", c.url())
+                .put("role", c.managerId().equals(leader) ? "ACTIVE" : "STANDBY")));
+        return json;
     }
 
     private boolean kafkaUp() {

@@ -8,8 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 import io.storagebus.manager.Manager;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -56,6 +58,12 @@ class ManagerFailoverIT {
         await().atMost(WAIT).until(() -> second.get("/api/v1/volumes/" + before).status() == 200);
         assertEquals("STANDBY", second.get("/api/v1/health").json().getString("role"));
         assertEquals("ACTIVE", active.get("/api/v1/health").json().getString("role"));
+        // Either manager lists both, the active one first.
+        for (Http manager : List.of(active, second)) {
+            JsonArray managers = manager.get("/api/v1/health").json().getJsonArray("managers");
+            assertEquals(List.of("manager-1 ACTIVE " + cluster.manager.baseUrl(), "manager-2 STANDBY " + standby.baseUrl()),
+                    managers.stream().map(JsonObject.class::cast).map(m -> m.getString("id") + " " + m.getString("role") + " " + m.getString("url")).toList());
+        }
 
         String path = "/api/v1/domains/" + domainId + "/volumes";
         Http.Response redirected = second.post(path, new JsonObject().put("name", "refused").put("virtualSize", 1 << 20));
@@ -70,6 +78,8 @@ class ManagerFailoverIT {
         cluster.manager.close();
         cluster.manager = null;
         await().atMost(WAIT).until(standby::isActive);
+        await().atMost(WAIT).until(() -> second.get("/api/v1/health").json().getJsonArray("managers").stream().map(JsonObject.class::cast)
+                .map(m -> m.getString("id") + " " + m.getString("role")).toList(), List.of("manager-2 ACTIVE")::equals);
         System.out.printf("standby took over %d ms after the active manager began to close%n", (System.nanoTime() - closing) / 1_000_000);
 
         assertEquals("READY", second.get("/api/v1/volumes/" + before).json().getString("status"));

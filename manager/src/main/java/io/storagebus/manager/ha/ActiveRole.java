@@ -149,6 +149,11 @@ public final class ActiveRole implements ManagerElection.Listener {
         return election == null ? Optional.empty() : election.leader();
     }
 
+    /** Every manager in the election, the one that leads first; empty without an election. */
+    public List<ManagerElection.Candidate> managers() {
+        return election == null ? List.of() : election.candidates();
+    }
+
     /** Why this manager does not write, naming the active manager (if one leads) for the client to go to. */
     public RequestException.NotActive notActive() {
         Optional<ManagerElection.Candidate> leader = election == null ? Optional.empty() : election.leader()

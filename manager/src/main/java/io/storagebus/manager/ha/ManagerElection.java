@@ -2,6 +2,7 @@ package io.storagebus.manager.ha;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
@@ -179,11 +180,14 @@ public final class ManagerElection implements AutoCloseable {
         }
     }
 
+    /** Every manager in the election, in the order they lead: the leader first, then who would take over from it. */
+    public List<Candidate> candidates() {
+        return latchNodes().sorted(Comparator.comparing(ManagerElection::sequence)).map(d -> Candidate.parse(d.getData())).toList();
+    }
+
     /** The lowest sequence number leads, as in Curator's own reckoning. */
     private void candidatesChanged() {
-        Candidate now = candidates.stream()
-                .filter(d -> d.getPath().startsWith(LATCH + "/") && d.getPath().contains("latch-"))
-                .min(Comparator.comparing(ManagerElection::sequence))
+        Candidate now = latchNodes().min(Comparator.comparing(ManagerElection::sequence))
                 .map(d -> Candidate.parse(d.getData())).orElse(null);
         Candidate before = leader.getAndSet(now);
         if (now != null && !now.equals(before)) {
@@ -192,6 +196,10 @@ public final class ManagerElection implements AutoCloseable {
         if (now != null && !now.managerId().equals(self.managerId())) {
             settled.complete(null);
         }
+    }
+
+    private java.util.stream.Stream<ChildData> latchNodes() {
+        return candidates.stream().filter(d -> d.getPath().startsWith(LATCH + "/") && d.getPath().contains("latch-"));
     }
 
     private static String sequence(ChildData node) {

@@ -85,6 +85,8 @@ async function overview() {
     facts.push([`SPM of ${pool}`, spm ? `${spm.host}, epoch ${spm.epoch}, since ${new Date(spm.since).toLocaleString()}` : 'none']);
   }
   $('overview-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+  $('managers').replaceChildren(...(health.managers || []).map((m) => el('li', { 'data-manager': m.id },
+    `${m.id} `, el('span', { class: `role-${m.role}` }, m.role.toLowerCase()), m.url ? ` at ${m.url}` : '')));
   const hosts = await api('GET', '/api/v1/hosts');
   $('hosts').replaceChildren(...hosts.map((h) => el('li', {},
     `${h.hostId} (${h.pool})${h.spm ? `, SPM epoch ${h.spm.epoch}` : ''}, ${h.leases.length} volume(s) prepared`)));
