@@ -1,7 +1,7 @@
 // The console as an operator uses it, in Debian's chromium: sign in, a domain refused with the
 // field's error then created, a volume that appears without a reload, maintenance whose votes
 // arrive one by one. Run by ConsoleIT with CONSOLE_URL, CONSOLE_TOKEN, FILES_DIR and SCREENSHOTS set,
-// and VOTER and CUE: the subscriber VOTER votes once this script prints CUE.
+// and VOTER: ConsoleIT acts on the lines this script prints as "CUE: <what> <name>" (see ConsoleIT).
 import { chromium } from 'playwright-core';
 
 const { CONSOLE_URL, CONSOLE_TOKEN, FILES_DIR, SCREENSHOTS } = process.env;
@@ -71,6 +71,16 @@ await step('a volume appears as it is created, without a reload', async () => {
   await text('#events li[data-type="VolumeCreated"]', 'disk1');
 });
 
+await step('a guest paused on a full volume shows until the extend that resumes it', async () => {
+  if (!process.env.VOTER) return; // the cues need ConsoleIT
+  await text('#paused li', 'None paused.');
+  console.log('CUE: pause disk1');
+  await text('#paused li[data-volume="disk1"]', 'out of space');
+  console.log('CUE: extend disk1');
+  await text('#extends li[data-volume="disk1"]', 'guest resumed');
+  await text('#paused li', 'None paused.');
+});
+
 await step('a backup without an object-store domain to go to is explained, not sent', async () => {
   await page.locator('#backup-target option', { hasText: 'no object-store domain' }).waitFor({ state: 'attached', timeout: WAIT });
   await page.getByRole('button', { name: 'Back up disk1' }).click();
@@ -85,7 +95,7 @@ await step('maintenance shows every vote as it arrives', async () => {
     // The subscriber holds its vote until it reads the cue: the page must show it missing first, then arriving.
     await text(`#voters li[data-voter="${process.env.VOTER}"]`, 'not voted yet');
     await text('#maintenance-status', 'VOTING');
-    console.log(process.env.CUE);
+    console.log(`CUE: vote ${process.env.VOTER}`);
     await text(`#voters li[data-voter="${process.env.VOTER}"]`, 'CONSENT');
     await text('#events li[data-type="MaintenanceVoteCounted"]', `${process.env.VOTER} CONSENT`);
   }

@@ -9,15 +9,26 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
 import java.util.function.Consumer;
 
+import io.storagebus.bus.Envelopes;
+import io.storagebus.bus.KafkaClients;
+import io.storagebus.bus.Records;
+import io.storagebus.bus.Topics;
 import io.storagebus.manager.security.ApiTokens;
 import io.storagebus.manager.security.Role;
+import io.storagebus.schema.Envelope;
+import io.storagebus.schema.GuestPaused;
+import io.storagebus.schema.GuestResumed;
 import io.storagebus.schema.MaintenanceRequested;
 import io.storagebus.schema.SilencePolicy;
+import io.storagebus.schema.VolumeExtended;
 import io.storagebus.subscriber.StorageSubscriber;
 import io.storagebus.subscriber.Vote;
 import io.vertx.core.json.JsonObject;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -30,17 +41,24 @@ import org.junit.jupiter.api.io.TempDir;
  * ({@code src/test/console/console.spec.mjs}) against a manager with tokens and a worker. What
  * it checks is in the script; its screenshots go to {@code target/console-screenshots}. Without
  * chromium it is skipped, except under {@code .ci/run} ({@code STORAGEBUS_BROWSER=required}),
- * which installs it. A subscriber, {@code change-board}, takes part in the maintenance vote: it
- * holds its vote until the script, having seen it missing, prints {@value #CUE}, so the script
- * watches a vote arrive.
+ * which installs it.
+ *
+ * <p>Some things happen when the script says so, by printing a line {@code CUE: <what> <name>}
+ * once it has seen the page before them: a subscriber, {@code change-board}, holds its maintenance
+ * vote until {@code CUE: vote change-board}, so the script watches a vote arrive; and the events of
+ * a guest pausing on a full volume and of the extend that resumes it are sent as host-1's worker
+ * would send them ({@code CUE: pause disk1}, {@code CUE: extend disk1}): what is under test is the
+ * console following them, not the pause itself, which GuestPauseIT makes with a real guest.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ConsoleIT {
     private static final Path SCRIPTS = Path.of("src/test/console").toAbsolutePath();
     private static final String VOTER = "change-board";
-    private static final String CUE = "CUE: vote now, " + VOTER;
+    private static final String CUE = "CUE: ";
     private final CompletableFuture<MaintenanceRequested> asked = new CompletableFuture<>();
     private StorageSubscriber board;
+    private KafkaProducer<String, byte[]> worker;
+    private Http http;
     private final String admin = ApiTokens.generate();
     private Cluster cluster;
     private String url;
@@ -61,7 +79,7 @@ class ConsoleIT {
         cluster.startWorker("host-1");
         cluster.manager = cluster.startManager("manager-1", c -> c.withApiTokens(tokens));
         url = cluster.manager.baseUrl() + "/";
-        Http http = new Http(cluster.manager.baseUrl(), admin);
+        http = new Http(cluster.manager.baseUrl(), admin);
         await().atMost(Duration.ofSeconds(90)).until(() -> http.get("/api/v1/health").status() == 200);
         files = Files.createDirectories(dir.resolve("files"));
         board = StorageSubscriber.builder(cluster.kafka.bootstrapServers(), VOTER).description("the change board: votes when it has met")
@@ -70,13 +88,14 @@ class ConsoleIT {
                     return null; // answered later, on the script's cue
                 }).build();
         board.start();
+        worker = new KafkaProducer<>(KafkaClients.producer(cluster.kafka.bootstrapServers()));
         await().atMost(Duration.ofSeconds(30)).until(() -> http.get("/api/v1/subscribers").array().stream().map(JsonObject.class::cast)
                 .anyMatch(s -> VOTER.equals(s.getString("id")) && s.getBoolean("alive")));
     }
 
     @AfterAll
     void stop() throws Exception {
-        Closing.all(board, cluster);
+        Closing.all(worker, board, cluster);
     }
 
     @Test
@@ -88,13 +107,45 @@ class ConsoleIT {
         browser.environment().put("FILES_DIR", files.toString());
         browser.environment().put("SCREENSHOTS", screenshots.toString());
         browser.environment().put("VOTER", VOTER);
-        browser.environment().put("CUE", CUE);
-        assertEquals(0, run(browser, Duration.ofMinutes(5), line -> {
-            if (line.contains(CUE)) {
-                asked.thenAccept(request -> board.vote(request, Vote.consent()));
-            }
-        }), "the console script's steps (its output above); screenshots in " + screenshots);
+        assertEquals(0, run(browser, Duration.ofMinutes(5), this::cue), "the console script's steps (its output above); screenshots in " + screenshots);
         assertTrue(Files.size(screenshots.resolve("console.png")) > 10_000, "a screenshot of the console");
+    }
+
+    /** Does what the script's line asks for, if it is a cue. */
+    private void cue(String line) {
+        if (!line.startsWith(CUE)) {
+            return;
+        }
+        String[] what = line.substring(CUE.length()).split(" ");
+        try {
+            switch (what[0]) {
+                case "vote" -> asked.thenAccept(request -> board.vote(request, Vote.consent()));
+                case "pause" -> hostEvent(what[1], (volume, envelope) -> GuestPaused.newBuilder().setEnvelope(envelope)
+                        .setVolumeId(volume.getString("id")).setDomainId(volume.getString("domainId")).setHostId("host-1")
+                        .setNospace(true).setReason("No space left on device").build());
+                case "extend" -> {
+                    hostEvent(what[1], (volume, envelope) -> VolumeExtended.newBuilder().setEnvelope(envelope)
+                            .setVolumeId(volume.getString("id")).setDomainId(volume.getString("domainId")).setHostId("host-1")
+                            .setPreviousAllocation(64L << 20).setAllocation(1L << 30).setRequestedAllocation(1L << 30)
+                            .setRoundTripMillis(41).setResumed(true).build());
+                    hostEvent(what[1], (volume, envelope) -> GuestResumed.newBuilder().setEnvelope(envelope)
+                            .setVolumeId(volume.getString("id")).setDomainId(volume.getString("domainId")).setHostId("host-1")
+                            .setPausedMillis(180).build());
+                }
+                default -> throw new IllegalArgumentException("no such cue: " + line);
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException("cue " + line + " failed", e);
+        }
+    }
+
+    /** Sends an event about the named volume as host-1's worker does. */
+    private void hostEvent(String volumeName, BiFunction<JsonObject, Envelope, SpecificRecord> event) throws Exception {
+        JsonObject volume = http.get("/api/v1/domains").array().stream().map(JsonObject.class::cast)
+                .flatMap(d -> http.get("/api/v1/domains/" + d.getString("id") + "/volumes").array().stream().map(JsonObject.class::cast))
+                .filter(v -> volumeName.equals(v.getString("name"))).findFirst().orElseThrow();
+        worker.send(Records.of(Topics.EVENTS, volume.getString("id"), event.apply(volume,
+                Envelopes.origin("default", "host:host-1", volume.getString("id"))))).get();
     }
 
     /** Runs the command in the scripts' directory, its output copied to the test's and each line handed to {@code onLine}. */

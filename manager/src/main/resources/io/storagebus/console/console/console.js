@@ -67,6 +67,7 @@ async function start() {
   $('domain-driver').replaceChildren(...drivers.map((d) => el('option', { value: d.name }, d.name)));
   propertyFields();
   await Promise.all([domainList(), tasks()]);
+  renderPaused();
   $('sign-in').hidden = true;
   $('console').hidden = false;
   $('sign-out').hidden = false;
@@ -178,6 +179,7 @@ async function volumeList() {
   const [volumes, backups] = await Promise.all([api('GET', `/api/v1/domains/${selectedDomain.id}/volumes`), api('GET', '/api/v1/backups')]);
   const ours = backups.filter((b) => b.domainId === selectedDomain.id);
   const count = (v) => ours.filter((b) => b.volumeId === v.id).length;
+  volumes.forEach((v) => names.set(v.id, v.name));
   $('volume-rows').replaceChildren(...volumes.map((v) => el('tr', { 'data-volume': v.name },
     el('td', {}, v.name), el('td', {}, bytes(v.virtualSize)), el('td', {}, v.format), el('td', {}, v.allocation), el('td', {}, v.status),
     el('td', {}, v.lease ? v.lease.host : ''), el('td', {}, (v.snapshots || []).length), el('td', {}, count(v)),
@@ -305,6 +307,35 @@ function renderTasks() {
   if (running.size === 0) $('tasks').replaceChildren(el('li', { class: 'help' }, 'None running.'));
 }
 
+// Thin provisioning as it happens, from the event stream since the page opened: guests paused on
+// a volume (until resumed, stopped or torn down) and the latest extends.
+const paused = new Map();
+const names = new Map();
+const volumeName = (id) => names.get(id) || id.slice(0, 8);
+
+function renderPaused() {
+  $('paused').replaceChildren(...[...paused.values()].map((p) => el('li', { 'data-volume': volumeName(p.volumeId) },
+    el('strong', {}, volumeName(p.volumeId)), ` on ${p.hostId}: ${p.nospace ? 'out of space' : p.reason}`)));
+  if (paused.size === 0) $('paused').replaceChildren(el('li', { class: 'help' }, 'None paused.'));
+}
+
+function extended(e) {
+  $('extends').prepend(el('li', { 'data-volume': volumeName(e.volumeId) },
+    `${volumeName(e.volumeId)}: ${bytes(e.previousAllocation)} to ${bytes(e.allocation)} in ${e.roundTripMillis} ms`,
+    e.partial ? el('span', { class: 'level-WARNING' }, ` (partial: ${bytes(e.requestedAllocation)} asked)`) : '',
+    e.resumed ? ', guest resumed' : ''));
+  while ($('extends').children.length > 50) $('extends').lastChild.remove();
+}
+
+function thinProvisioning(type, e) {
+  if (type === 'GuestPaused') paused.set(e.volumeId, e);
+  if (type === 'GuestResumed' || type === 'GuestStopped' || type === 'VolumeTornDown' || (type === 'VolumeExtended' && e.resumed)) {
+    paused.delete(e.volumeId);
+  }
+  if (type === 'VolumeExtended') extended(e);
+  if (type.startsWith('Guest') || type === 'VolumeExtended' || type === 'VolumeTornDown') renderPaused();
+}
+
 // What an event changes, read again once; several events of one burst share one read.
 const pending = new Set();
 let flush = null;
@@ -332,6 +363,8 @@ function onEvent(message) {
     running.delete(e.envelope.correlationId);
   }
   renderTasks();
+  if (type === 'VolumeCreated') names.set(e.volumeId, e.name);
+  thinProvisioning(type, e);
   if (ANNOUNCES[type] && e.requestId) announced.set(e.requestId, ANNOUNCES[type]);
   if (type === 'MaintenanceVoteCounted') {
     voteCounted(e);
