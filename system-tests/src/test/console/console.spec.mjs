@@ -79,6 +79,9 @@ await step('a guest paused on a full volume shows until the extend that resumes 
   console.log('CUE: extend disk1');
   await text('#extends li[data-volume="disk1"]', 'guest resumed');
   await text('#paused li', 'None paused.');
+  // The SPM's figures for the domain, read again on the extend: 1 GiB free of 4 GiB, 52 s to full.
+  await page.locator('#domain-rows tr[data-domain="files"] meter[value="75"]').waitFor({ timeout: WAIT });
+  await text('#domain-rows tr[data-domain="files"]', '1.0 GiB free of 4.0 GiB, full in 1 min');
 });
 
 await step('a backup without an object-store domain to go to is explained, not sent', async () => {

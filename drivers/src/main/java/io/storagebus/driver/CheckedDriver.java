@@ -121,6 +121,12 @@ public final class CheckedDriver extends ForwardingDriver {
     }
 
     @Override
+    public java.util.OptionalLong totalSpace(DomainContext domain) throws DriverException {
+        need(Capability.EXTENDABLE, "totalSpace");
+        return driver.totalSpace(domain);
+    }
+
+    @Override
     public void refresh(DomainContext domain, VolumeUri volume) throws DriverException {
         own(domain, volume);
         need(Capability.REFRESH, "refresh");

@@ -199,6 +199,11 @@ public abstract class ForwardingDriver implements StorageDriver {
     }
 
     @Override
+    public OptionalLong totalSpace(DomainContext domain) throws DriverException {
+        return driver.totalSpace(domain);
+    }
+
+    @Override
     public void refresh(DomainContext domain, VolumeUri volume) throws DriverException {
         driver.refresh(domain, volume);
     }

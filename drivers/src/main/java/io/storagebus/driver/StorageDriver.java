@@ -242,6 +242,15 @@ public interface StorageDriver {
         return java.util.OptionalLong.empty();
     }
 
+    /**
+     * {@link Capability#EXTENDABLE}: bytes the domain holds in all, used and free (a VG's size, a
+     * directory's capacity or its file system's size), or empty when the driver cannot tell. Read
+     * seldom (for the capacity the managers show), so it may cost a command.
+     */
+    default java.util.OptionalLong totalSpace(DomainContext domain) throws DriverException {
+        return java.util.OptionalLong.empty();
+    }
+
     /** {@link Capability#REFRESH}: makes this host see a size the SPM changed. */
     default void refresh(DomainContext domain, VolumeUri volume) throws DriverException {
         throw CheckedDriver.unsupported(this, Capability.REFRESH, "refresh");

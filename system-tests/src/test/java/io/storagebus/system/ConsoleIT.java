@@ -18,6 +18,8 @@ import io.storagebus.bus.Records;
 import io.storagebus.bus.Topics;
 import io.storagebus.manager.security.ApiTokens;
 import io.storagebus.manager.security.Role;
+import io.storagebus.schema.CapacityLevel;
+import io.storagebus.schema.DomainCapacity;
 import io.storagebus.schema.Envelope;
 import io.storagebus.schema.GuestPaused;
 import io.storagebus.schema.GuestResumed;
@@ -124,6 +126,14 @@ class ConsoleIT {
                         .setVolumeId(volume.getString("id")).setDomainId(volume.getString("domainId")).setHostId("host-1")
                         .setNospace(true).setReason("No space left on device").build());
                 case "extend" -> {
+                    // The SPM's view of the domain first, as it writes it after an extend; the console reads it on the event.
+                    JsonObject disk = volume(what[1]);
+                    String domainId = disk.getString("domainId");
+                    worker.send(Records.of(Topics.CAPACITY_STATE, domainId, DomainCapacity.newBuilder()
+                            .setEnvelope(Envelopes.origin("default", "host:host-1", disk.getString("id"))).setDomainId(domainId)
+                            .setFreeBytes(1L << 30).setTotalBytes(4L << 30).setDemandBytesPerSecond(20L << 20).setSecondsToFull(52)
+                            .setLevel(CapacityLevel.CRITICAL).build())).get();
+                    await().atMost(Duration.ofSeconds(30)).until(() -> http.get("/api/v1/domains/" + domainId).json().containsKey("capacity"));
                     hostEvent(what[1], (volume, envelope) -> VolumeExtended.newBuilder().setEnvelope(envelope)
                             .setVolumeId(volume.getString("id")).setDomainId(volume.getString("domainId")).setHostId("host-1")
                             .setPreviousAllocation(64L << 20).setAllocation(1L << 30).setRequestedAllocation(1L << 30)
@@ -141,11 +151,15 @@ class ConsoleIT {
 
     /** Sends an event about the named volume as host-1's worker does. */
     private void hostEvent(String volumeName, BiFunction<JsonObject, Envelope, SpecificRecord> event) throws Exception {
-        JsonObject volume = http.get("/api/v1/domains").array().stream().map(JsonObject.class::cast)
-                .flatMap(d -> http.get("/api/v1/domains/" + d.getString("id") + "/volumes").array().stream().map(JsonObject.class::cast))
-                .filter(v -> volumeName.equals(v.getString("name"))).findFirst().orElseThrow();
+        JsonObject volume = volume(volumeName);
         worker.send(Records.of(Topics.EVENTS, volume.getString("id"), event.apply(volume,
                 Envelopes.origin("default", "host:host-1", volume.getString("id"))))).get();
+    }
+
+    private JsonObject volume(String name) {
+        return http.get("/api/v1/domains").array().stream().map(JsonObject.class::cast)
+                .flatMap(d -> http.get("/api/v1/domains/" + d.getString("id") + "/volumes").array().stream().map(JsonObject.class::cast))
+                .filter(v -> name.equals(v.getString("name"))).findFirst().orElseThrow();
     }
 
     /** Runs the command in the scripts' directory, its output copied to the test's and each line handed to {@code onLine}. */

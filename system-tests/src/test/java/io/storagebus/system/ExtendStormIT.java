@@ -223,6 +223,7 @@ class ExtendStormIT {
         assertEquals(alerts.get(1).getFreeBytes(), state.getFreeBytes(), state.toString());
         assertEquals(toFull, state.getSecondsToFull(), state.toString());
         assertTrue(state.getDemandBytesPerSecond() > 0, state.toString());
+        assertEquals(4096 * MIB, state.getTotalBytes(), "the domain's size is its capacity: " + state);
         assertEquals("host:storm-spm", state.getEnvelope().getIssuer());
     }
 

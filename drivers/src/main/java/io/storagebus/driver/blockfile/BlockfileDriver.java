@@ -223,6 +223,14 @@ public final class BlockfileDriver extends DirectoryDriver {
         return OptionalLong.of(free);
     }
 
+    /** The capacity if the domain has one (and its file system holds it), else the file system's size. */
+    @Override
+    public OptionalLong totalSpace(DomainContext domain) throws DriverException {
+        long fileSystem = LocalFiles.totalSpace(files(domain).volumesDir());
+        String capacity = domain.properties().get(CAPACITY);
+        return OptionalLong.of(capacity == null ? fileSystem : Math.min(fileSystem, Sizes.parse(capacity)));
+    }
+
     /** What the storage says the live volumes' layers take: the ledger's scan. */
     private long usedByLiveVolumes(VolumeFiles files) throws DriverException {
         long used = 0;

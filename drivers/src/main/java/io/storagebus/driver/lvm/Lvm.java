@@ -68,6 +68,10 @@ final class Lvm {
         return Long.parseLong(run("vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_free", vg).trim());
     }
 
+    long sizeBytes(String vg) throws DriverException {
+        return Long.parseLong(run("vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_size", vg).trim());
+    }
+
     List<Lv> list(String vg) throws DriverException {
         String out = run("lvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "lv_name,lv_size,lv_tags,lv_attr", vg);
         List<Lv> lvs = new ArrayList<>();

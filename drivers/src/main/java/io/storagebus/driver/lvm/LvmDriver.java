@@ -372,6 +372,11 @@ public final class LvmDriver implements StorageDriver {
     }
 
     @Override
+    public java.util.OptionalLong totalSpace(DomainContext domain) throws DriverException {
+        return java.util.OptionalLong.of(lvm.sizeBytes(domain.property(VG)));
+    }
+
+    @Override
     public void refresh(DomainContext domain, VolumeUri volume) throws DriverException {
         if (!lvm.canActivate()) {
             throw noDeviceMapper("refresh a volume");

@@ -68,11 +68,20 @@ public final class LocalFiles {
      * largest cost of an extend's free-space check.
      */
     public static long usableSpace(Path dir) throws DriverException {
-        long free = dir.toFile().getUsableSpace();
-        if (free == 0 && !Files.isDirectory(dir)) {
-            throw VolumeFiles.ioError("cannot read free space of " + dir, new NoSuchFileException(dir.toString()));
+        return statvfs(dir, dir.toFile().getUsableSpace(), "free space");
+    }
+
+    /** The size of {@code dir}'s file system: one {@code statvfs}. */
+    public static long totalSpace(Path dir) throws DriverException {
+        return statvfs(dir, dir.toFile().getTotalSpace(), "size");
+    }
+
+    /** Java answers 0 for a directory it cannot stat: that is an error, not an empty file system. */
+    private static long statvfs(Path dir, long answer, String what) throws DriverException {
+        if (answer == 0 && !Files.isDirectory(dir)) {
+            throw VolumeFiles.ioError("cannot read the " + what + " of " + dir, new NoSuchFileException(dir.toString()));
         }
-        return free;
+        return answer;
     }
 
     /** Copies at most {@code length} bytes with one buffer; returns how many there were. */

@@ -90,6 +90,9 @@ class BlockfileDriverTest extends DriverConformance {
         Path dir = Files.createDirectories(scratch.resolve("capped-" + id()));
         DomainContext domain = new DomainContext("dom-capped", Map.of(BlockfileDriver.PATH, dir.toString(), BlockfileDriver.CAPACITY, "64M"));
         assertEquals(64 * MIB, driver.freeSpace(domain).orElseThrow());
+        assertEquals(64 * MIB, driver.totalSpace(domain).orElseThrow(), "a capacity is the domain's size");
+        DomainContext uncapped = new DomainContext("dom-uncapped", Map.of(BlockfileDriver.PATH, dir.toString()));
+        assertEquals(dir.toFile().getTotalSpace(), driver.totalSpace(uncapped).orElseThrow(), "else its file system's");
         VolumeInfo volume = driver.create(domain, new VolumeSpec(id(), "capped", 256 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 16 * MIB));
         assertEquals(48 * MIB, driver.freeSpace(domain).orElseThrow());
 

@@ -130,6 +130,9 @@ class LvmDriverTest extends DriverConformance {
         LvmDriver driver = new LvmDriver(DEVICE_MAPPER);
         VolumeSpec thin = new VolumeSpec("thin-2", "thin", 4096 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 8 * MIB);
         driver.allocate(domain, thin);
+        long size = driver.totalSpace(domain).orElseThrow();
+        assertTrue(size > 500 * MIB && size <= 512 * MIB, "the VG's size is its PV's, less LVM's metadata: " + size);
+        assertEquals(size - 8 * MIB, driver.freeSpace(domain).orElseThrow());
         assertCode(DriverException.Code.NO_SPACE, () -> driver.extend(domain, thin.uri(domain), 1024 * MIB));
         assertEquals(8 * MIB, lvSize(domain, "thin-2"), "a refused extend changes nothing");
     }

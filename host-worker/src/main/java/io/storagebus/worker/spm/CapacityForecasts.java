@@ -44,9 +44,12 @@ final class CapacityForecasts {
     private final LongSupplier clock;
     private final Map<String, Domain> domains = new ConcurrentHashMap<>();
 
-    /** A domain's free space, read under its forecast's lock so that its demand, free space and level move together. */
+    /**
+     * A figure of a domain's space as its storage says it: its free bytes, read under its
+     * forecast's lock so that its demand, free space and level move together, or its size.
+     */
     @FunctionalInterface
-    interface FreeSpace {
+    interface Space {
         OptionalLong get() throws DriverException;
     }
 
@@ -55,7 +58,9 @@ final class CapacityForecasts {
         CapacityLevel level = CapacityLevel.CLEARED;
         long free = -1;
         /** Where the domain's free space is read again while no extend comes. */
-        FreeSpace freeSpace;
+        Space freeSpace;
+        /** Where the domain's size is read when its state is published; null until the extend path says. */
+        Space size;
         /** The report whose envelope the domain's next records are caused by (their pool and correlation). */
         Envelope cause;
         String volumeId;
@@ -81,11 +86,19 @@ final class CapacityForecasts {
         this.clock = clock;
     }
 
+    /** Where the domain's size is read, for the state the managers show: only when a state record is due. */
+    void sizedBy(String domainId, Space size) {
+        Domain d = domain(domainId);
+        synchronized (d) {
+            d.size = size;
+        }
+    }
+
     /**
      * An extend of {@code volumeId} in {@code domainId} asked for {@code demanded} more bytes;
      * {@code freeSpace} says what the domain has left after it. Returns what to publish.
      */
-    List<ProducerRecord<String, byte[]>> extended(String domainId, String volumeId, Envelope cause, long demanded, FreeSpace freeSpace)
+    List<ProducerRecord<String, byte[]>> extended(String domainId, String volumeId, Envelope cause, long demanded, Space freeSpace)
             throws DriverException {
         Domain d = domain(domainId);
         synchronized (d) {
@@ -109,7 +122,7 @@ final class CapacityForecasts {
      * domain's free space (-1 if unknown), its forecast seconds to full and its state record to
      * publish, if it is due.
      */
-    Short shortOfSpace(String domainId, String volumeId, Envelope cause, long refusedDemand, FreeSpace freeSpace) {
+    Short shortOfSpace(String domainId, String volumeId, Envelope cause, long refusedDemand, Space freeSpace) {
         Domain d = domain(domainId);
         synchronized (d) {
             long now = clock.getAsLong();
@@ -161,12 +174,12 @@ final class CapacityForecasts {
         return out;
     }
 
-    /** The domain's free space, -1 if the driver cannot say now: the forecast then keeps the last figure. */
-    private static long read(String domainId, FreeSpace freeSpace) {
+    /** The domain's free space (or size), -1 if the driver cannot say now: the forecast then keeps the last figure. */
+    private static long read(String domainId, Space space) {
         try {
-            return freeSpace.get().orElse(-1);
+            return space == null ? -1 : space.get().orElse(-1);
         } catch (DriverException | RuntimeException e) {
-            LOG.debug("cannot read the free space of domain {}: {}", domainId, e.toString());
+            LOG.debug("cannot read the space of domain {}: {}", domainId, e.toString());
             return -1;
         }
     }
@@ -211,9 +224,10 @@ final class CapacityForecasts {
         d.published = true;
         d.publishedNanos = now;
         d.publishedFree = d.free;
+        long total = read(domainId, d.size);
         return Records.of(Topics.CAPACITY_STATE, domainId, DomainCapacity.newBuilder()
                 .setEnvelope(Envelopes.causedBy(d.cause, issuer, epoch))
                 .setDomainId(domainId).setFreeBytes(d.free).setDemandBytesPerSecond(Math.round(d.forecast.rateAt(now)))
-                .setSecondsToFull(seconds).setLevel(d.level).build());
+                .setSecondsToFull(seconds).setLevel(d.level).setTotalBytes(total < 0 ? null : total).build());
     }
 }

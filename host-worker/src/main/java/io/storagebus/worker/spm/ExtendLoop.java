@@ -247,6 +247,7 @@ final class ExtendLoop {
             if (current < ceiling && policy.needsExtend(current, report.getHighestOffset(), report.getWriteRate())) {
                 requested = Math.min(policy.target(current, report.getHighestOffset(), report.getWriteRate()), ceiling);
                 wanted = requested;
+                forecasts.sizedBy(domain.id(), () -> driver.totalSpace(domain));
                 OptionalLong free = driver.freeSpace(domain);
                 if (free.isPresent() && free.getAsLong() < wanted - current) {
                     wanted = current + partialGrant(report, uri, domain, free.getAsLong(), wanted - current);
@@ -312,8 +313,9 @@ final class ExtendLoop {
                 .setAllocation(report.getAllocation()).setRequested(wanted).setCode(e.code().name()).setMessage(e.getMessage()).build()));
         if (e.code() == DriverException.Code.NO_SPACE) {
             long needed = Math.max(0, wanted - report.getAllocation());
+            forecasts.sizedBy(report.getDomain().getId(), () -> space(report, StorageDriver::totalSpace));
             CapacityForecasts.Short shortOfSpace = forecasts.shortOfSpace(report.getDomain().getId(), report.getVolumeId(),
-                    report.getEnvelope(), needed, () -> freeSpace(report));
+                    report.getEnvelope(), needed, () -> space(report, StorageDriver::freeSpace));
             long free = shortOfSpace.freeBytes();
             out.add(Records.of(Topics.EVENTS, report.getDomain().getId(), CapacityAlert.newBuilder()
                     .setEnvelope(Envelopes.causedBy(report.getEnvelope(), config.issuer(), term.epoch()))
@@ -327,10 +329,16 @@ final class ExtendLoop {
         return out;
     }
 
-    /** The domain's free space as this term's ledger has it; none when this host lacks the driver. */
-    private OptionalLong freeSpace(VolumeWatermark report) throws DriverException {
+    /** A figure a driver gives of a domain's space: its free bytes or its size. */
+    @FunctionalInterface
+    private interface SpaceFigure {
+        OptionalLong of(StorageDriver driver, DomainContext domain) throws DriverException;
+    }
+
+    /** The figure for the report's domain, as this term's ledger has it; none when this host lacks the driver. */
+    private OptionalLong space(VolumeWatermark report, SpaceFigure figure) throws DriverException {
         Optional<StorageDriver> driver = drivers.find(report.getDomain().getDriver());
-        return driver.isPresent() ? driver.get().freeSpace(SpmDrivers.context(report.getDomain(), term)) : OptionalLong.empty();
+        return driver.isPresent() ? figure.of(driver.get(), SpmDrivers.context(report.getDomain(), term)) : OptionalLong.empty();
     }
 
     /** Every host topic this SPM may answer to, as the cluster lists them to it. */

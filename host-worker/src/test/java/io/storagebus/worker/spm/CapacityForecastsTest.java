@@ -142,7 +142,7 @@ class CapacityForecastsTest {
         assertEquals(List.of(), forecasts.refresh());
     }
 
-    private static CapacityForecasts.FreeSpace free(long bytes) {
+    private static CapacityForecasts.Space free(long bytes) {
         return () -> OptionalLong.of(bytes);
     }
 

@@ -47,7 +47,7 @@ final class Views {
     }
 
     /**
-     * A domain's free space and time to full as its pool's SPM last forecast them (at
+     * A domain's free space, size and time to full as its pool's SPM last forecast them (at
      * {@code forecastAt}, by {@code forecastBy}); {@code secondsToFull} and {@code fullAt} only
      * when there is a demand to forecast from.
      */
@@ -58,6 +58,9 @@ final class Views {
                 .put("level", c.getLevel().name())
                 .put("forecastAt", c.getEnvelope().getTimestamp().toString())
                 .put("forecastBy", c.getEnvelope().getIssuer());
+        if (c.getTotalBytes() != null) {
+            json.put("totalBytes", c.getTotalBytes());
+        }
         if (c.getSecondsToFull() >= 0) {
             json.put("secondsToFull", c.getSecondsToFull())
                     .put("fullAt", c.getEnvelope().getTimestamp().plusSeconds(c.getSecondsToFull()).toString());
