@@ -78,6 +78,7 @@ await step('a guest paused on a full volume shows until the extend that resumes 
   await text('#paused li[data-volume="disk1"]', 'out of space');
   console.log('CUE: extend disk1');
   await text('#extends li[data-volume="disk1"]', 'guest resumed');
+  await text('#volume-rows tr[data-volume="disk1"]', 'thin, 1.0 GiB allocated');
   await text('#paused li', 'None paused.');
   // The SPM's figures for the domain, read again on the extend: 1 GiB free of 4 GiB, 52 s to full.
   await page.locator('#domain-rows tr[data-domain="files"] meter[value="75"]').waitFor({ timeout: WAIT });

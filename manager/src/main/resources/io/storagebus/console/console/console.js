@@ -196,7 +196,8 @@ async function volumeList() {
   const count = (v) => ours.filter((b) => b.volumeId === v.id).length;
   volumes.forEach((v) => names.set(v.id, v.name));
   $('volume-rows').replaceChildren(...volumes.map((v) => el('tr', { 'data-volume': v.name },
-    el('td', {}, v.name), el('td', {}, bytes(v.virtualSize)), el('td', {}, v.format), el('td', {}, v.allocation), el('td', {}, v.status),
+    el('td', {}, v.name), el('td', {}, bytes(v.virtualSize)), el('td', {}, v.format),
+    el('td', {}, v.allocation, allocated.has(v.id) ? `, ${bytes(allocated.get(v.id))} allocated` : ''), el('td', {}, v.status),
     el('td', {}, v.lease ? v.lease.host : ''), el('td', {}, (v.snapshots || []).length), el('td', {}, count(v)),
     el('td', {},
       el('button', { type: 'button', class: 'quiet', onclick: () => act(() => api('POST', `/api/v1/volumes/${v.id}/snapshots`,
@@ -326,6 +327,8 @@ function renderTasks() {
 // a volume (until resumed, stopped or torn down) and the latest extends.
 const paused = new Map();
 const names = new Map();
+// A thin volume's allocation as its last extend left it (the state does not follow every extend).
+const allocated = new Map();
 const volumeName = (id) => names.get(id) || id.slice(0, 8);
 
 function renderPaused() {
@@ -335,6 +338,7 @@ function renderPaused() {
 }
 
 function extended(e) {
+  allocated.set(e.volumeId, e.allocation);
   $('extends').prepend(el('li', { 'data-volume': volumeName(e.volumeId) },
     `${volumeName(e.volumeId)}: ${bytes(e.previousAllocation)} to ${bytes(e.allocation)} in ${e.roundTripMillis} ms`,
     e.partial ? el('span', { class: 'level-WARNING' }, ` (partial: ${bytes(e.requestedAllocation)} asked)`) : '',
