@@ -1,5 +1,7 @@
 package io.storagebus.driver.support;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,7 +15,17 @@ public final class QemuImg {
     private QemuImg() {
     }
 
+    /** A new image; an empty thin qcow2 file is written in-process ({@link EmptyQcow2}), the rest by {@code qemu-img create}. */
     public static void create(Path file, VolumeFormat format, long virtualSize, boolean preallocate) throws DriverException {
+        if (format == VolumeFormat.QCOW2 && !preallocate && EmptyQcow2.canWrite(virtualSize)
+                && (Files.isRegularFile(file) || !Files.exists(file))) { // a file, not a device
+            try {
+                EmptyQcow2.write(file, virtualSize);
+                return;
+            } catch (IOException e) {
+                throw VolumeFiles.ioError("cannot write qcow2 image " + file, e);
+            }
+        }
         List<String> cmd = new ArrayList<>(List.of("qemu-img", "create", "-q", "-f", format.name().toLowerCase(Locale.ROOT)));
         if (preallocate) {
             cmd.add("-o");
