@@ -408,8 +408,9 @@ public final class LvmDriver implements StorageDriver {
         if (!before.active()) {
             try {
                 deactivate(domain, volume);
-            } catch (DriverException ignored) {
+            } catch (DriverException e) {
                 // it stays active on this host; the next teardown deactivates it
+                LOG.warn("volume {} stays active on this host: {}", volume, e.getMessage());
             }
         }
     }

@@ -26,10 +26,14 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The lvm driver with real lvm2 on a volume group over a loop-device PV, one VG per domain.
- * Without device-mapper (as here in CI) lvm2 runs with {@code --driverloaded n}: every metadata
- * operation is tested for real, and the tests that need an activated LV say they were skipped.
+ * Without device-mapper (this machine's kernel) lvm2 runs with {@code --driverloaded n}: every
+ * metadata operation is tested for real, and the tests that need an activated LV say they were
+ * skipped; {@link LvmDriverInVmIT} runs this class again in a VM whose kernel has device-mapper,
+ * where every LV is activated for real.
  */
 class LvmDriverTest extends DriverConformance {
+    /** Set by {@link LvmDriverInVmIT}: a missing device-mapper there is a failure, not a skip. */
+    static final String DEVICE_MAPPER_REQUIRED = "storagebus.test.deviceMapper.required";
     private static final boolean DEVICE_MAPPER = Lvm.deviceMapperPresent();
     private final List<String[]> created = new ArrayList<>();
 
@@ -38,6 +42,7 @@ class LvmDriverTest extends DriverConformance {
         assumeTrue("root".equals(System.getProperty("user.name")) && Files.exists(Path.of("/dev/loop-control"))
                 && (Files.isExecutable(Path.of("/usr/sbin/lvcreate")) || Files.isExecutable(Path.of("/sbin/lvcreate"))),
                 "skipped: needs root, loop devices and lvm2");
+        assertTrue(DEVICE_MAPPER || !Boolean.getBoolean(DEVICE_MAPPER_REQUIRED), "device-mapper is missing (/dev/mapper/control)");
     }
 
     @Override

@@ -1,0 +1,56 @@
+package io.storagebus.driver.lvm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.abort;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import io.storagebus.testkit.vm.InVmTests;
+import io.storagebus.testkit.vm.TestVm;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * The lvm driver's whole test class, conformance suite included, run inside a {@link TestVm}
+ * whose kernel has device-mapper: LVs activated for real, qcow2 headers written on them, data
+ * written and read back, wipes, refreshes. Each test in the VM is one test here. CI sets
+ * {@code STORAGEBUS_TEST_VM=required}, so a missing kernel fails rather than skips. The VM's console
+ * and results stay in {@code target/test-vm/LvmDriverTest}.
+ */
+class LvmDriverInVmIT {
+    /** Under target/, not a temporary directory: the VM's console and results stay for a failed run's post-mortem. */
+    private static final Path RUN_DIR = Path.of("target", "test-vm", "LvmDriverTest");
+
+    @TestFactory
+    Stream<DynamicTest> lvmDriverTestWithDeviceMapper() throws Exception {
+        var vm = TestVm.find();
+        if (vm.isEmpty()) {
+            if (TestVm.required()) {
+                fail(TestVm.missing());
+            }
+            assumeTrue(false, "skipped: " + TestVm.missing());
+        }
+        long started = System.nanoTime();
+        List<InVmTests.Result> results = InVmTests.run(vm.get(), RUN_DIR, Map.of(LvmDriverTest.DEVICE_MAPPER_REQUIRED, "true"),
+                Duration.ofMinutes(15), LvmDriverTest.class);
+        System.out.printf("LvmDriverTest in the test VM (kernel %s): %d tests in %.1f s%n", vm.get().kernelVersion(), results.size(),
+                (System.nanoTime() - started) / 1e9);
+        assertFalse(results.isEmpty(), "no test ran in the VM");
+        assertEquals(List.of(), results.stream().filter(r -> r.detail().contains("device-mapper is missing")).map(InVmTests.Result::name).toList(),
+                "tests the VM's device-mapper should have let run");
+        return results.stream().map(r -> DynamicTest.dynamicTest(r.name(), () -> {
+            switch (r.status()) {
+                case PASSED -> { }
+                case SKIPPED -> abort(r.detail());
+                case FAILED -> fail("in the VM:\n" + r.detail());
+            }
+        }));
+    }
+}
