@@ -166,6 +166,56 @@ class LvmDriverTest extends DriverConformance {
         driver.destroy(domain, raw.uri(), false);
     }
 
+    /**
+     * The shared-VG split of work: the SPM's {@code lvextend} changes the VG's metadata; another
+     * host with the LV active keeps its old device-mapper table, so its device (and the guest on
+     * it) still ends at the old size until that host's {@code lvchange --refresh}. The SPM here
+     * is a metadata-only driver ({@code --driverloaded n}), which writes the VG exactly as a
+     * remote SPM does and leaves this kernel's table alone. Prints the round trip.
+     */
+    @Test
+    void anActiveVolumeGrowsOnItsHostOnlyWhenTheHostRefreshesAfterTheSpmsExtend() throws Exception {
+        assumeTrue(DEVICE_MAPPER, "skipped: needs device-mapper to activate the LV");
+        DomainContext domain = domain();
+        LvmDriver host = new LvmDriver(true);
+        LvmDriver spm = new LvmDriver(false);
+        VolumeInfo thin = host.create(domain, new VolumeSpec(id(), "thin", 256 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 8 * MIB));
+        String device = host.activate(domain, thin.uri());
+        try {
+            long size = 8 * MIB;
+            List<String> rounds = new ArrayList<>();
+            for (int round = 0; round < 4; round++) {
+                long started = System.nanoTime();
+                long allocated = spm.extend(domain, thin.uri(), size + 16 * MIB).allocatedSize();
+                long extended = System.nanoTime();
+                assertEquals(size + 16 * MIB, allocated);
+                assertEquals(size, deviceSize(device), "before its refresh the host still maps the old extents");
+                host.refresh(domain, thin.uri());
+                long refreshed = System.nanoTime();
+                size = allocated;
+                assertEquals(size, deviceSize(device), "after its refresh the host's device is the LV's new size");
+                rounds.add(String.format("%.0f + %.0f ms", (extended - started) / 1e6, (refreshed - extended) / 1e6));
+            }
+            byte[] data = pattern((int) MIB, 9);
+            try (var raf = new java.io.RandomAccessFile(device, "rw")) {
+                raf.seek(size - MIB);
+                raf.write(data);
+                raf.getFD().sync();
+                byte[] back = new byte[data.length];
+                raf.seek(size - MIB);
+                raf.readFully(back);
+                assertTrue(java.util.Arrays.equals(data, back), "the last MiB of the grown device holds what was written");
+            }
+            System.out.println("lvm extend round trip (lvextend on the SPM + lvchange --refresh on the host): " + rounds);
+        } finally {
+            host.deactivate(domain, thin.uri());
+        }
+    }
+
+    private static long deviceSize(String device) throws Exception {
+        return Long.parseLong(output("blockdev", "--getsize64", device).trim());
+    }
+
     @Test
     void bagNamesAMissingOrMalformedVolumeGroup() {
         var missing = PropertyValidator.validate(driver(), Map.of(LvmDriver.VG, "no-such-vg-here")).violations();
