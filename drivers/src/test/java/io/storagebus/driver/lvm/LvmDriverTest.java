@@ -212,6 +212,57 @@ class LvmDriverTest extends DriverConformance {
         }
     }
 
+    /**
+     * What keeps two hosts from writing one VG's metadata at once: only the SPM writes it. A host
+     * activates, refreshes, reads and deactivates, and none of that changes the VG's metadata
+     * (its sequence number stays), so a host racing the SPM's extends only reads; each of its
+     * refreshes sees either the metadata before an extend or after it, never a torn one.
+     */
+    @Test
+    void aHostOnlyReadsTheVgMetadataEvenWhileTheSpmExtends() throws Exception {
+        assumeTrue(DEVICE_MAPPER, "skipped: needs device-mapper to activate the LV");
+        DomainContext domain = domain();
+        LvmDriver host = new LvmDriver(true);
+        LvmDriver spm = new LvmDriver(false);
+        VolumeInfo thin = host.create(domain, new VolumeSpec(id(), "thin", 512 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 8 * MIB));
+        long seqno = vgSeqno(domain);
+        String device = host.activate(domain, thin.uri());
+        host.refresh(domain, thin.uri());
+        host.read(domain, thin.uri()).close();
+        host.deactivate(domain, thin.uri());
+        assertEquals(seqno, vgSeqno(domain), "activate, refresh, read and deactivate wrote no VG metadata");
+
+        host.activate(domain, thin.uri());
+        try {
+            var spmExtends = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    for (int i = 1; i <= 4; i++) {
+                        spm.extend(domain, thin.uri(), (8 + 8 * i) * MIB);
+                    }
+                } catch (DriverException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            List<Long> seen = new ArrayList<>();
+            while (!spmExtends.isDone()) {
+                host.refresh(domain, thin.uri());
+                seen.add(deviceSize(device));
+            }
+            spmExtends.join();
+            host.refresh(domain, thin.uri());
+            seen.add(deviceSize(device));
+            assertEquals(40 * MIB, seen.get(seen.size() - 1), "the last refresh maps all of the SPM's extents: " + seen);
+            assertTrue(seen.stream().allMatch(size -> size % (8 * MIB) == 0), "every refresh saw a whole extend: " + seen);
+            assertEquals(seen.stream().sorted().toList(), seen, "the device never shrank: " + seen);
+        } finally {
+            host.deactivate(domain, thin.uri());
+        }
+    }
+
+    private static long vgSeqno(DomainContext domain) throws Exception {
+        return Long.parseLong(lvm("vgs", "--noheadings", "-o", "vg_seqno", domain.property(LvmDriver.VG)).trim());
+    }
+
     private static long deviceSize(String device) throws Exception {
         return Long.parseLong(output("blockdev", "--getsize64", device).trim());
     }
