@@ -5,6 +5,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -27,6 +29,7 @@ final class Lvm {
     }
 
     private final boolean deviceMapper;
+    private final Map<String, Long> extentSizes = new ConcurrentHashMap<>();
 
     Lvm(boolean deviceMapper) {
         this.deviceMapper = deviceMapper;
@@ -60,8 +63,19 @@ final class Lvm {
         }
     }
 
+    /**
+     * The VG's extent size, asked once per VG: it is set by {@code vgcreate} and practically never
+     * changed. Were it changed, extents are powers of two and lvm2 rounds every size up to its
+     * own extent, so a stale value only makes a size we compute a little smaller than the LV's.
+     */
     long extentSize(String vg) throws DriverException {
-        return Long.parseLong(run("vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_extent_size", vg).trim());
+        Long known = extentSizes.get(vg);
+        if (known != null) {
+            return known;
+        }
+        long size = Long.parseLong(run("vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_extent_size", vg).trim());
+        extentSizes.put(vg, size);
+        return size;
     }
 
     long freeBytes(String vg) throws DriverException {
@@ -73,7 +87,26 @@ final class Lvm {
     }
 
     List<Lv> list(String vg) throws DriverException {
-        String out = run("lvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "lv_name,lv_size,lv_tags,lv_attr", vg);
+        return lvs(vg);
+    }
+
+    /**
+     * The one LV of that name, selected by lvm2 itself, so the answer is one line however many
+     * LVs the VG holds. {@code lvName} is a volume id or {@code del.} and one: nothing to quote.
+     */
+    Optional<Lv> find(String vg, String lvName) throws DriverException {
+        return find(vg, List.of(lvName)).stream().findFirst();
+    }
+
+    /** The LVs of these names that exist, in one {@code lvs}. */
+    List<Lv> find(String vg, List<String> lvNames) throws DriverException {
+        return lvs("-S", String.join(" || ", lvNames.stream().map(name -> "lv_name=\"" + name + "\"").toList()), vg);
+    }
+
+    private List<Lv> lvs(String... selection) throws DriverException {
+        List<String> args = new ArrayList<>(List.of("--reportformat", "json", "--units", "b", "--nosuffix", "-o", "lv_name,lv_size,lv_tags,lv_attr"));
+        args.addAll(List.of(selection));
+        String out = run("lvs", args.toArray(String[]::new));
         List<Lv> lvs = new ArrayList<>();
         try {
             for (JsonNode report : JSON.readTree(out).path("report")) {

@@ -173,7 +173,7 @@ public final class LvmDriver implements StorageDriver {
 
     private Optional<VolumeInfo> existing(DomainContext domain, VolumeSpec spec) throws DriverException {
         String vg = domain.property(VG);
-        for (Lvm.Lv lv : lvm.list(vg)) {
+        for (Lvm.Lv lv : lvm.find(vg, List.of(spec.volumeId(), DELINKED + spec.volumeId()))) {
             if (lv.name().equals(spec.volumeId())) {
                 VolumeInfo info = toInfo(domain, lv);
                 if (info.virtualSize() == spec.virtualSize() && info.format() == spec.format() && info.allocation() == spec.allocation()) {
@@ -181,10 +181,8 @@ public final class LvmDriver implements StorageDriver {
                 }
                 throw new DriverException(DriverException.Code.CONFLICT, "volume " + spec.volumeId() + " exists in " + vg + " with another spec");
             }
-            if (lv.name().equals(DELINKED + spec.volumeId())) {
-                throw new DriverException(DriverException.Code.CONFLICT,
-                        "a delinked volume " + spec.volumeId() + " exists in " + vg + "; restore or purge it first");
-            }
+            throw new DriverException(DriverException.Code.CONFLICT,
+                    "a delinked volume " + spec.volumeId() + " exists in " + vg + "; restore or purge it first");
         }
         return Optional.empty();
     }
@@ -200,7 +198,7 @@ public final class LvmDriver implements StorageDriver {
     }
 
     private Optional<Lvm.Lv> findLv(DomainContext domain, String lvName) throws DriverException {
-        return lvm.list(domain.property(VG)).stream().filter(lv -> lv.name().equals(lvName) && lv.tags().contains(TAG)).findFirst();
+        return lvm.find(domain.property(VG), lvName).filter(lv -> lv.tags().contains(TAG));
     }
 
     /**
@@ -360,10 +358,12 @@ public final class LvmDriver implements StorageDriver {
         String vg = domain.property(VG);
         long extent = lvm.extentSize(vg);
         long target = Math.min(Sizes.roundUp(newAllocatedSize, extent), BlockSizing.maxSize(info.format(), info.virtualSize(), extent));
-        if (target > lv.size()) {
-                lvm.run("lvextend", "-L", target + "b", vg + "/" + lv.name());
+        if (target <= lv.size()) {
+            return info;
         }
-        return info(domain, volume);
+        lvm.run("lvextend", "-L", target + "b", vg + "/" + lv.name());
+        // lvextend made the LV exactly target bytes (a whole number of extents): no lvs to ask again.
+        return toInfo(domain, new Lvm.Lv(lv.name(), target, lv.tags(), lv.active()));
     }
 
     @Override
