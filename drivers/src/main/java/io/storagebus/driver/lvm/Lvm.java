@@ -35,8 +35,17 @@ final class Lvm {
         this.deviceMapper = deviceMapper;
     }
 
+    /**
+     * Whether the kernel has device-mapper: it registers the misc device {@code device-mapper}.
+     * Not whether {@code /dev/mapper/control} exists: libdevmapper makes that node whenever an
+     * lvm2 command runs without {@code --driverloaded n}, driver or not.
+     */
     static boolean deviceMapperPresent() {
-        return Files.exists(Path.of("/dev/mapper/control"));
+        try {
+            return Files.readAllLines(Path.of("/proc/misc")).stream().anyMatch(line -> line.trim().endsWith(" device-mapper"));
+        } catch (java.io.IOException e) {
+            return false;
+        }
     }
 
     boolean canActivate() {
@@ -124,9 +133,16 @@ final class Lvm {
         return lvs;
     }
 
-    /** Epochs recorded in the VG's {@code sb_epoch=N} tags. */
-    List<Long> epochTags(String vg) throws DriverException {
-        String tags = run("vgs", "--noheadings", "-o", "vg_tags", vg).trim();
+    /** What the fence reads of a VG: the epochs in its {@code sb_epoch=N} tags, and whether lvm2 would autoactivate it. */
+    record FenceTags(List<Long> epochs, boolean autoactivation) {
+        long highest() {
+            return epochs.stream().mapToLong(Long::longValue).max().orElse(0);
+        }
+    }
+
+    FenceTags fenceTags(String vg) throws DriverException {
+        String[] fields = run("vgs", "--noheadings", "--separator", "|", "-o", "vg_tags,vg_autoactivation", vg).trim().split("\\|", -1);
+        String tags = fields[0].trim();
         List<Long> epochs = new ArrayList<>();
         for (String tag : tags.isEmpty() ? new String[0] : tags.split(",")) {
             if (tag.startsWith("sb_epoch=")) {
@@ -137,6 +153,6 @@ final class Lvm {
                 }
             }
         }
-        return epochs;
+        return new FenceTags(epochs, fields.length > 1 && fields[1].trim().equals("enabled"));
     }
 }

@@ -53,8 +53,12 @@ public final class LvmDriver implements StorageDriver {
     public static final String VG = "vg";
     static final String TAG = "sb_vol";
     static final String DELINKED = "del.";
+    /** A clone's tag naming the volume whose LV backs its qcow2 layer. */
+    static final String PARENT = "sb_parent=";
 
     private final Lvm lvm;
+    /** Activations and deactivations of one VG's chains on this host, one at a time: a source is never dropped under a clone being activated. */
+    private final Map<String, Object> chainLocks = new java.util.concurrent.ConcurrentHashMap<>();
 
     public LvmDriver() {
         this(Lvm.deviceMapperPresent());
@@ -72,7 +76,7 @@ public final class LvmDriver implements StorageDriver {
 
     @Override
     public Set<Capability> capabilities() {
-        return Set.of(Capability.THIN, Capability.EXTENDABLE, Capability.REFRESH, Capability.ACTIVATE, Capability.SHARED);
+        return Set.of(Capability.THIN, Capability.EXTENDABLE, Capability.REFRESH, Capability.ACTIVATE, Capability.SHARED, Capability.CLONE_COW);
     }
 
     @Override
@@ -133,14 +137,14 @@ public final class LvmDriver implements StorageDriver {
             @Override
             public void advance(DomainContext domain) throws DriverException {
                 String vg = domain.property(VG);
-                List<Long> epochs = lvm.epochTags(vg);
-                Epoch highest = Epoch.of(epochs.stream().mapToLong(Long::longValue).max().orElse(0));
+                Lvm.FenceTags tags = lvm.fenceTags(vg);
+                Epoch highest = Epoch.of(tags.highest());
                 if (domain.epoch().isOlderThan(highest)) {
                     throw new FencedException(domain.id(), domain.epoch(), highest);
                 }
-                if (highest.isOlderThan(domain.epoch()) || epochs.size() > 1) {
+                if (highest.isOlderThan(domain.epoch()) || tags.epochs().size() > 1) {
                     List<String> args = new ArrayList<>(List.of("--addtag", "sb_epoch=" + domain.epoch().value()));
-                    for (long e : epochs) {
+                    for (long e : tags.epochs()) {
                         if (e < domain.epoch().value()) {
                             args.add("--deltag");
                             args.add("sb_epoch=" + e);
@@ -148,27 +152,117 @@ public final class LvmDriver implements StorageDriver {
                     }
                     args.add(vg);
                     lvm.run("vgchange", args.toArray(String[]::new));
-                    Epoch now = highest(domain);
-                    if (domain.epoch().isOlderThan(now)) {
-                        throw new FencedException(domain.id(), domain.epoch(), now);
+                    Lvm.FenceTags now = lvm.fenceTags(vg);
+                    if (domain.epoch().isOlderThan(Epoch.of(now.highest()))) {
+                        throw new FencedException(domain.id(), domain.epoch(), Epoch.of(now.highest()));
+                    }
+                    if (now.autoactivation()) {
+                        turnAutoactivationOff(vg);
+                    }
+                }
+            }
+
+            /**
+             * udev's pvscan would activate the VG's LVs on every host that sees its PV change; only
+             * the host a volume is prepared on may have it active. A racing term may turn it off
+             * first, and lvm2 refuses to do it twice.
+             */
+            private void turnAutoactivationOff(String vg) throws DriverException {
+                try {
+                    lvm.run("vgchange", "--setautoactivation", "n", vg);
+                } catch (DriverException e) {
+                    if (lvm.fenceTags(vg).autoactivation()) {
+                        throw e;
                     }
                 }
             }
 
             @Override
             public Epoch highest(DomainContext domain) throws DriverException {
-                return Epoch.of(lvm.epochTags(domain.property(VG)).stream().mapToLong(Long::longValue).max().orElse(0));
+                return Epoch.of(lvm.fenceTags(domain.property(VG)).highest());
             }
         };
     }
 
     /** The metadata half of create: the LV and its tags, without touching its data. */
     void allocate(DomainContext domain, VolumeSpec spec) throws DriverException {
+        allocate(domain, spec, null);
+    }
+
+    private void allocate(DomainContext domain, VolumeSpec spec, String parent) throws DriverException {
         String vg = domain.property(VG);
         long size = BlockSizing.initialSize(spec, lvm.extentSize(vg));
-        lvm.run("lvcreate", "--yes", "-an", "-Zn", "-n", spec.volumeId(), "-L", size + "b",
+        List<String> args = new ArrayList<>(List.of("--yes", "-an", "-Zn", "-n", spec.volumeId(), "-L", size + "b",
                 "--addtag", TAG, "--addtag", "sb_name=" + spec.name(), "--addtag", "sb_fmt=" + spec.format(),
-                "--addtag", "sb_alloc=" + spec.allocation(), "--addtag", "sb_vsize=" + spec.virtualSize(), vg);
+                "--addtag", "sb_alloc=" + spec.allocation(), "--addtag", "sb_vsize=" + spec.virtualSize()));
+        if (parent != null) {
+            args.addAll(List.of("--addtag", PARENT + parent));
+        }
+        if (lvm.canActivate()) {
+            // Never autoactivated (see the fence, which turns it off for the whole VG); lvm2 refuses
+            // the option without device-mapper, where this host activates nothing anyway.
+            args.addAll(List.of("--setautoactivation", "n"));
+        }
+        args.add(vg);
+        lvm.run("lvcreate", args.toArray(String[]::new));
+    }
+
+    /**
+     * A copy-on-write clone: its own thin LV holding a qcow2 layer whose backing file is the
+     * source's LV, named by its {@code /dev/<vg>/<lv>} path, which udev makes the same on every
+     * host of a shared VG. The clone's {@code sb_parent=} tag records the chain, so activating the
+     * clone activates its source first, and the source, now a template, can be neither written,
+     * delinked nor destroyed while a clone (live or delinked) stands on it.
+     */
+    @Override
+    public VolumeInfo clone(DomainContext domain, VolumeUri source, VolumeSpec clone) throws DriverException {
+        VolumeInfo template = info(domain, source);
+        if (clone.format() != VolumeFormat.QCOW2) {
+            throw new DriverException(DriverException.Code.INVALID_SPEC, "clones in an lvm domain are qcow2 layers on their source's LV; ask for format QCOW2");
+        }
+        if (clone.virtualSize() < template.virtualSize()) {
+            throw new DriverException(DriverException.Code.INVALID_SPEC,
+                    "a clone cannot be smaller than its source (" + template.virtualSize() + " bytes)");
+        }
+        Optional<VolumeInfo> existing = existing(domain, clone);
+        if (existing.isPresent()) {
+            String parent = parentOf(domain, existing.get().uri()).orElse(null);
+            if (!source.volumeId().equals(parent)) {
+                throw new DriverException(DriverException.Code.CONFLICT, "volume " + clone.volumeId() + " exists and is no clone of " + source);
+            }
+            return existing.get();
+        }
+        if (!lvm.canActivate()) {
+            throw noDeviceMapper("write a clone's qcow2 header");
+        }
+        allocate(domain, clone, source.volumeId());
+        VolumeUri uri = clone.uri(domain);
+        try {
+            String device = activate(domain, uri);
+            try {
+                QemuImg.createOverlay(Path.of(device), template.location(), template.format(), clone.virtualSize());
+            } finally {
+                deactivate(domain, uri);
+            }
+        } catch (DriverException e) {
+            removeQuietly(domain.property(VG), clone.volumeId(), e);
+            throw e;
+        }
+        return info(domain, uri);
+    }
+
+    @Override
+    public Optional<String> parentOf(DomainContext domain, VolumeUri volume) throws DriverException {
+        return Optional.ofNullable(liveLv(domain, volume).tag(PARENT));
+    }
+
+    /** Refuses to change a template's data or take it away: clones (live or delinked) read through to it. */
+    private void refuseIfTemplate(DomainContext domain, VolumeUri volume, String what) throws DriverException {
+        List<String> clones = lvm.list(domain.property(VG)).stream().filter(lv -> volume.volumeId().equals(lv.tag(PARENT)))
+                .map(Lvm.Lv::name).toList();
+        if (!clones.isEmpty()) {
+            throw new DriverException(DriverException.Code.CONFLICT, "volume " + volume + " backs clones " + clones + "; cannot " + what + " it");
+        }
     }
 
     private Optional<VolumeInfo> existing(DomainContext domain, VolumeSpec spec) throws DriverException {
@@ -273,6 +367,7 @@ public final class LvmDriver implements StorageDriver {
     @Override
     public void write(DomainContext domain, VolumeUri volume, InputStream data, long length) throws DriverException {
         Lvm.Lv lv = liveLv(domain, volume);
+        refuseIfTemplate(domain, volume, "rewrite");
         if (length > lv.size()) {
             throw new DriverException(DriverException.Code.NO_SPACE,
                     "volume " + volume + " has " + lv.size() + " bytes allocated, the data needs " + length + "; extend it first");
@@ -296,6 +391,7 @@ public final class LvmDriver implements StorageDriver {
     public void delink(DomainContext domain, VolumeUri volume) throws DriverException {
         Lvm.Lv lv = liveLv(domain, volume);
         refuseIfActive(lv, volume);
+        refuseIfTemplate(domain, volume, "delink");
         lvm.run("lvrename", domain.property(VG), lv.name(), DELINKED + lv.name());
     }
 
@@ -324,6 +420,7 @@ public final class LvmDriver implements StorageDriver {
     public void destroy(DomainContext domain, VolumeUri volume, boolean wipe) throws DriverException {
         Lvm.Lv lv = liveLv(domain, volume);
         refuseIfActive(lv, volume);
+        refuseIfTemplate(domain, volume, "destroy");
         if (wipe) {
             if (!lvm.canActivate()) {
                 throw noDeviceMapper("wipe a volume");
@@ -389,11 +486,41 @@ public final class LvmDriver implements StorageDriver {
         if (!lvm.canActivate()) {
             throw noDeviceMapper("activate a volume");
         }
-        Lvm.Lv lv = liveLv(domain, volume);
-        if (!lv.active()) {
-            lvm.run("lvchange", "-ay", domain.property(VG) + "/" + lv.name());
+        String vg = domain.property(VG);
+        synchronized (chainLock(vg)) {
+            Lvm.Lv lv = liveLv(domain, volume);
+            // The clone's sources first, so that whoever opens the clone finds its backing files.
+            for (Lvm.Lv source : sources(domain, lv)) {
+                if (!source.active()) {
+                    lvm.run("lvchange", "-ay", vg + "/" + source.name());
+                }
+            }
+            if (!lv.active()) {
+                lvm.run("lvchange", "-ay", vg + "/" + lv.name());
+            }
+            return "/dev/" + vg + "/" + lv.name();
         }
-        return "/dev/" + domain.property(VG) + "/" + lv.name();
+    }
+
+    /** The LVs a clone's layer reads through to, nearest first; none for a volume that is no clone. */
+    private List<Lvm.Lv> sources(DomainContext domain, Lvm.Lv lv) throws DriverException {
+        List<Lvm.Lv> sources = new ArrayList<>();
+        Lvm.Lv child = lv;
+        while (child.tag(PARENT) != null) {
+            if (sources.size() == 64) {
+                throw new DriverException(DriverException.Code.IO_ERROR, "LV " + lv.name() + "'s " + PARENT + " tags make a loop or a chain over 64 long");
+            }
+            String parent = child.tag(PARENT);
+            String name = child.name();
+            child = findLv(domain, parent).orElseThrow(() -> new DriverException(DriverException.Code.IO_ERROR,
+                    "LV " + name + " is a clone of " + parent + ", which is not in VG " + domain.property(VG)));
+            sources.add(child);
+        }
+        return sources;
+    }
+
+    private Object chainLock(String vg) {
+        return chainLocks.computeIfAbsent(vg, k -> new Object());
     }
 
     @Override
@@ -401,7 +528,29 @@ public final class LvmDriver implements StorageDriver {
         if (!lvm.canActivate()) {
             throw noDeviceMapper("deactivate a volume");
         }
-        lvm.run("lvchange", "-an", domain.property(VG) + "/" + liveLv(domain, volume).name());
+        String vg = domain.property(VG);
+        synchronized (chainLock(vg)) {
+            Lvm.Lv lv = liveLv(domain, volume);
+            lvm.run("lvchange", "-an", vg + "/" + lv.name());
+            List<Lvm.Lv> sources = sources(domain, lv);
+            if (sources.isEmpty()) {
+                return;
+            }
+            // A source stays active while another clone active on this host still reads through to it.
+            List<Lvm.Lv> all = lvm.list(vg);
+            for (Lvm.Lv source : sources) {
+                boolean stillRead = all.stream().anyMatch(other -> other.active() && !other.name().equals(lv.name())
+                        && source.name().equals(other.tag(PARENT)));
+                if (stillRead) {
+                    return;
+                }
+                if (source.active()) {
+                    lvm.run("lvchange", "-an", vg + "/" + source.name());
+                }
+                all = all.stream().map(other -> other.name().equals(source.name())
+                        ? new Lvm.Lv(other.name(), other.size(), other.tags(), false) : other).toList();
+            }
+        }
     }
 
     private void deactivateQuietly(DomainContext domain, VolumeUri volume, Lvm.Lv before) {
@@ -431,6 +580,6 @@ public final class LvmDriver implements StorageDriver {
 
     private static DriverException noDeviceMapper(String what) {
         return new DriverException(DriverException.Code.DOMAIN_UNAVAILABLE,
-                "cannot " + what + ": device-mapper is not available on this host (/dev/mapper/control is missing)");
+                "cannot " + what + ": device-mapper is not available on this host (the kernel has no dm-mod)");
     }
 }

@@ -42,7 +42,7 @@ class LvmDriverTest extends DriverConformance {
         assumeTrue("root".equals(System.getProperty("user.name")) && Files.exists(Path.of("/dev/loop-control"))
                 && (Files.isExecutable(Path.of("/usr/sbin/lvcreate")) || Files.isExecutable(Path.of("/sbin/lvcreate"))),
                 "skipped: needs root, loop devices and lvm2");
-        assertTrue(DEVICE_MAPPER || !Boolean.getBoolean(DEVICE_MAPPER_REQUIRED), "device-mapper is missing (/dev/mapper/control)");
+        assertTrue(DEVICE_MAPPER || !Boolean.getBoolean(DEVICE_MAPPER_REQUIRED), "device-mapper is missing (not in /proc/misc)");
     }
 
     @Override
@@ -52,7 +52,7 @@ class LvmDriverTest extends DriverConformance {
 
     @Override
     protected String dataPathUnavailable() {
-        return DEVICE_MAPPER ? null : "device-mapper is missing (/dev/mapper/control), so no LV can be activated on this machine";
+        return DEVICE_MAPPER ? null : "device-mapper is missing (not in /proc/misc), so no LV can be activated on this machine";
     }
 
     /** A fresh VG on a fresh 512 MiB sparse loop-device PV. */
@@ -88,6 +88,10 @@ class LvmDriverTest extends DriverConformance {
         for (String tag : List.of("sb_vol", "sb_name=data-disk", "sb_fmt=RAW", "sb_alloc=PREALLOCATED", "sb_vsize=" + 12 * MIB)) {
             assertTrue(tags.contains(tag), tag + " in " + tags);
         }
+        if (DEVICE_MAPPER) {
+            assertEquals("", lvm("lvs", "--noheadings", "-o", "lv_autoactivation", domain.property(LvmDriver.VG) + "/vol-a").trim(),
+                    "never autoactivated: udev's pvscan on every host that sees the PV change would activate it");
+        }
         VolumeInfo info = driver().info(domain, new io.storagebus.driver.VolumeUri(domain.id(), "vol-a"));
         assertEquals("data-disk", info.name());
         assertEquals(12 * MIB, info.allocatedSize());
@@ -110,6 +114,16 @@ class LvmDriverTest extends DriverConformance {
         DriverException refused = org.junit.jupiter.api.Assertions.assertThrows(DriverException.class,
                 () -> driver().info(domain, new io.storagebus.driver.VolumeUri(domain.id(), "bad-size")));
         assertTrue(refused.getMessage().contains("sb_vsize=lots"), refused.getMessage());
+    }
+
+    /** Hosts that see a storage domain's PV change must not activate its LVs by themselves: each SPM term turns that off for the VG. */
+    @Test
+    void anSpmTermTurnsTheVgsAutoactivationOff() throws Exception {
+        DomainContext domain = domain();
+        String vg = domain.property(LvmDriver.VG);
+        assertEquals("enabled", lvm("vgs", "--noheadings", "-o", "vg_autoactivation", vg).trim(), "lvm2's default");
+        driver().create(domain.withEpoch(1), new VolumeSpec(id(), "raw", 4 * MIB, VolumeFormat.RAW, Allocation.PREALLOCATED));
+        assertEquals("", lvm("vgs", "--noheadings", "-o", "vg_autoactivation", vg).trim());
     }
 
     @Test
@@ -257,6 +271,57 @@ class LvmDriverTest extends DriverConformance {
         } finally {
             host.deactivate(domain, thin.uri());
         }
+    }
+
+    /**
+     * A clone is a thin LV holding a qcow2 layer on its template's LV: the guest's view of it is
+     * the template's data, activating it activates the template first, and the template stays
+     * active while any clone on this host still reads through to it. The template can be neither
+     * rewritten, delinked nor destroyed while a clone stands on it.
+     */
+    @Test
+    void aCloneIsAQcow2LayerOnItsTemplatesLvAndActivatesWithIt() throws Exception {
+        assumeTrue(DEVICE_MAPPER, "skipped: needs device-mapper to write the clone's qcow2 header");
+        DomainContext domain = domain();
+        StorageDriver driver = driver();
+        VolumeInfo template = driver.create(domain, new VolumeSpec(id(), "template", 8 * MIB, VolumeFormat.RAW, Allocation.PREALLOCATED));
+        byte[] data = pattern((int) (3 * MIB), 11);
+        driver.write(domain, template.uri(), new java.io.ByteArrayInputStream(data), data.length);
+        VolumeSpec spec = new VolumeSpec(id(), "clone-a", 8 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 4 * MIB);
+        VolumeInfo a = driver.clone(domain, template.uri(), spec);
+        assertEquals(a, driver.clone(domain, template.uri(), spec), "a repeated clone is the same clone");
+        VolumeInfo b = driver.clone(domain, template.uri(), new VolumeSpec(id(), "clone-b", 16 * MIB, VolumeFormat.QCOW2, Allocation.THIN, 4 * MIB));
+        assertEquals(java.util.Optional.of(template.volumeId()), driver.parentOf(domain, a.uri()));
+        assertEquals(VolumeFormat.QCOW2, a.format());
+        assertEquals(4 * MIB, a.allocatedSize(), "a clone's LV starts at its initial size");
+
+        String deviceA = driver.activate(domain, a.uri());
+        assertTrue(active(domain, template.volumeId()), "activating a clone activates its template");
+        assertEquals(template.location(), output("qemu-img", "info", "--output=json", deviceA).replaceAll("(?s).*\"backing-filename\": \"([^\"]+)\".*", "$1"));
+        assertEquals(0, new ProcessBuilder("qemu-img", "compare", "-q", "-f", "qcow2", "-F", "raw", deviceA, template.location())
+                .inheritIO().start().waitFor(), "the clone shows the template's data");
+        driver.activate(domain, b.uri());
+        driver.deactivate(domain, a.uri());
+        assertTrue(active(domain, template.volumeId()), "clone-b still reads through to the template");
+        driver.deactivate(domain, b.uri());
+        assertTrue(!active(domain, template.volumeId()), "the last clone's deactivation deactivates the template");
+
+        assertCode(DriverException.Code.CONFLICT, () -> driver.destroy(domain, template.uri(), false));
+        assertCode(DriverException.Code.CONFLICT, () -> driver.delink(domain, template.uri()));
+        assertCode(DriverException.Code.CONFLICT,
+                () -> driver.write(domain, template.uri(), new java.io.ByteArrayInputStream(data), data.length));
+        assertCode(DriverException.Code.INVALID_SPEC,
+                () -> driver.clone(domain, template.uri(), new VolumeSpec(id(), "raw", 8 * MIB, VolumeFormat.RAW, Allocation.PREALLOCATED)));
+        driver.delink(domain, a.uri());
+        assertCode(DriverException.Code.CONFLICT, () -> driver.destroy(domain, template.uri(), false));
+        driver.purge(domain, a.uri());
+        driver.destroy(domain, b.uri(), false);
+        driver.destroy(domain, template.uri(), false);
+        assertTrue(driver.list(domain).isEmpty());
+    }
+
+    private static boolean active(DomainContext domain, String lv) throws Exception {
+        return lvm("lvs", "--noheadings", "-o", "lv_active", domain.property(LvmDriver.VG) + "/" + lv).trim().equals("active");
     }
 
     private static long vgSeqno(DomainContext domain) throws Exception {
