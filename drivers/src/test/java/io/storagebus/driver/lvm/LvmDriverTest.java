@@ -198,7 +198,7 @@ class LvmDriverTest extends DriverConformance {
         try {
             long size = 8 * MIB;
             List<String> rounds = new ArrayList<>();
-            for (int round = 0; round < 4; round++) {
+            for (int round = 0; round < 2; round++) {
                 long started = System.nanoTime();
                 long allocated = spm.extend(domain, thin.uri(), size + 16 * MIB).allocatedSize();
                 long extended = System.nanoTime();
@@ -250,7 +250,7 @@ class LvmDriverTest extends DriverConformance {
         try {
             var spmExtends = java.util.concurrent.CompletableFuture.runAsync(() -> {
                 try {
-                    for (int i = 1; i <= 4; i++) {
+                    for (int i = 1; i <= 3; i++) {
                         spm.extend(domain, thin.uri(), (8 + 8 * i) * MIB);
                     }
                 } catch (DriverException e) {
@@ -265,7 +265,7 @@ class LvmDriverTest extends DriverConformance {
             spmExtends.join();
             host.refresh(domain, thin.uri());
             seen.add(deviceSize(device));
-            assertEquals(40 * MIB, seen.get(seen.size() - 1), "the last refresh maps all of the SPM's extents: " + seen);
+            assertEquals(32 * MIB, seen.get(seen.size() - 1), "the last refresh maps all of the SPM's extents: " + seen);
             assertTrue(seen.stream().allMatch(size -> size % (8 * MIB) == 0), "every refresh saw a whole extend: " + seen);
             assertEquals(seen.stream().sorted().toList(), seen, "the device never shrank: " + seen);
         } finally {
