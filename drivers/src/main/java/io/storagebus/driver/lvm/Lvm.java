@@ -5,7 +5,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -100,16 +99,12 @@ final class Lvm {
     }
 
     /**
-     * The one LV of that name, selected by lvm2 itself, so the answer is one line however many
-     * LVs the VG holds. {@code lvName} is a volume id or {@code del.} and one: nothing to quote.
+     * The volume's head (live or delinked) with its layers, selected by lvm2 itself, so the
+     * answer is a few lines however many LVs the VG holds: up to two chains, a live and a
+     * delinked one.
      */
-    Optional<Lv> find(String vg, String lvName) throws DriverException {
-        return find(vg, List.of(lvName)).stream().findFirst();
-    }
-
-    /** The LVs of these names that exist, in one {@code lvs}. */
-    List<Lv> find(String vg, List<String> lvNames) throws DriverException {
-        return lvs("-S", String.join(" || ", lvNames.stream().map(name -> "lv_name=\"" + name + "\"").toList()), vg);
+    List<LvChain> chains(String vg, String volumeId) throws DriverException {
+        return LvChain.of(vg, lvs("-S", LvChain.selection(volumeId), vg));
     }
 
     private List<Lv> lvs(String... selection) throws DriverException {

@@ -65,6 +65,16 @@ public final class QemuImg {
     }
 
     /**
+     * An overlay whose backing file is not opened to check it: for a layer made on storage where
+     * the layer below may not be readable here (an LV active only on the host of its guest).
+     */
+    public static void createOverlayUnverified(Path overlay, String backingName, VolumeFormat backingFormat, long virtualSize)
+            throws DriverException {
+        Processes.run(List.of("qemu-img", "create", "-q", "-u", "-f", "qcow2", "-b", backingName,
+                "-F", backingFormat.name().toLowerCase(Locale.ROOT), overlay.toString(), Long.toString(virtualSize)));
+    }
+
+    /**
      * Points a qcow2 image at another backing file, null for none. Safe mode: data that differs
      * between the old and the new backing is copied into the image first, so what it shows is
      * unchanged; this is how a layer is merged into the one above it offline.
@@ -89,6 +99,21 @@ public final class QemuImg {
      */
     public static void flatten(Path image, Path target) throws DriverException {
         Processes.run(List.of("qemu-img", "convert", "-U", "-O", "qcow2", image.toString(), target.toString()));
+    }
+
+    /**
+     * Where a qcow2 image's data ends: every cluster it uses lies below. On a block device the
+     * image is followed by whatever the rest of the device holds; copying up to here copies the
+     * image whole. Empty when {@code qemu-img check} finds errors or leaks (then copy it all).
+     */
+    public static java.util.OptionalLong imageEndOffset(Path image) {
+        try {
+            String json = Processes.run(List.of("qemu-img", "check", "-U", "--output=json", "-f", "qcow2", image.toString()));
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"image-end-offset\"\\s*:\\s*(\\d+)").matcher(json);
+            return m.find() ? java.util.OptionalLong.of(Long.parseLong(m.group(1))) : java.util.OptionalLong.empty();
+        } catch (DriverException e) {
+            return java.util.OptionalLong.empty();
+        }
     }
 
     /** The backing file the image's header names, resolved to a path, or null. */

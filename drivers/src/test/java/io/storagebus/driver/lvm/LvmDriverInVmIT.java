@@ -17,15 +17,15 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
 /**
- * The lvm driver's whole test class, conformance suite included, run inside a {@link TestVm}
- * whose kernel has device-mapper: LVs activated for real, qcow2 headers written on them, data
- * written and read back, wipes, refreshes. Each test in the VM is one test here. CI sets
- * {@code STORAGEBUS_TEST_VM=required}, so a missing kernel fails rather than skips. The VM's console
- * and results stay in {@code target/test-vm/LvmDriverTest}.
+ * The lvm driver's test classes, conformance suite included, run inside a {@link TestVm} whose
+ * kernel has device-mapper: LVs activated for real, qcow2 headers written on them, data written
+ * and read back, wipes, refreshes, snapshot layers and merges with a real QEMU. Each test in
+ * the VM is one test here. CI sets {@code STORAGEBUS_TEST_VM=required}, so a missing kernel
+ * fails rather than skips. The VM's console and results stay in {@code target/test-vm/lvm}.
  */
 class LvmDriverInVmIT {
     /** Under target/, not a temporary directory: the VM's console and results stay for a failed run's post-mortem. */
-    private static final Path RUN_DIR = Path.of("target", "test-vm", "LvmDriverTest");
+    private static final Path RUN_DIR = Path.of("target", "test-vm", "lvm");
 
     @TestFactory
     Stream<DynamicTest> lvmDriverTestWithDeviceMapper() throws Exception {
@@ -38,8 +38,8 @@ class LvmDriverInVmIT {
         }
         long started = System.nanoTime();
         List<InVmTests.Result> results = InVmTests.run(vm.get(), RUN_DIR, Map.of(LvmDriverTest.DEVICE_MAPPER_REQUIRED, "true"),
-                Duration.ofMinutes(15), LvmDriverTest.class);
-        System.out.printf("LvmDriverTest in the test VM (kernel %s): %d tests in %.1f s%n", vm.get().kernelVersion(), results.size(),
+                Duration.ofMinutes(20), LvmDriverTest.class, LvmSnapshotTest.class);
+        System.out.printf("LvmDriverTest and LvmSnapshotTest in the test VM (kernel %s): %d tests in %.1f s%n", vm.get().kernelVersion(), results.size(),
                 (System.nanoTime() - started) / 1e9);
         assertFalse(results.isEmpty(), "no test ran in the VM");
         assertEquals(List.of(), results.stream().filter(r -> r.detail().contains("device-mapper is missing")).map(InVmTests.Result::name).toList(),

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,8 +33,8 @@ import org.junit.jupiter.api.Test;
 class LvmDriverTest extends DriverConformance {
     /** Set by {@link LvmDriverInVmIT}: a missing device-mapper there is a failure, not a skip. */
     static final String DEVICE_MAPPER_REQUIRED = "storagebus.test.deviceMapper.required";
-    private static final boolean DEVICE_MAPPER = Lvm.deviceMapperPresent();
-    private final List<String[]> created = new ArrayList<>();
+    private static final boolean DEVICE_MAPPER = TestVolumeGroup.DEVICE_MAPPER;
+    private final List<TestVolumeGroup> created = new ArrayList<>();
 
     @BeforeAll
     static void needsLvmAndLoopDevices() {
@@ -59,23 +58,14 @@ class LvmDriverTest extends DriverConformance {
     @Override
     protected DomainContext domain() throws Exception {
         String vg = "sbt" + id().substring(1, 9);
-        Path image = scratch.resolve(vg + ".img");
-        try (var raf = new java.io.RandomAccessFile(image.toFile(), "rw")) {
-            raf.setLength(512 * MIB);
-        }
-        String loop = output("losetup", "--find", "--show", image.toString()).trim();
-        created.add(new String[] {vg, loop});
-        lvm("pvcreate", "-q", loop);
-        lvm("vgcreate", "-q", vg, loop);
+        created.add(TestVolumeGroup.create(scratch, vg, 512 * MIB));
         return new DomainContext("dom-" + vg, Map.of(LvmDriver.VG, vg));
     }
 
     @AfterEach
     void removeVolumeGroups() throws Exception {
-        for (String[] vgAndLoop : created) {
-            lvm("vgremove", "-f", "-q", vgAndLoop[0]);
-            lvm("pvremove", "-q", vgAndLoop[1]);
-            output("losetup", "-d", vgAndLoop[1]);
+        for (TestVolumeGroup vg : created) {
+            vg.close();
         }
         created.clear();
     }
@@ -346,18 +336,6 @@ class LvmDriverTest extends DriverConformance {
     }
 
     private static String lvm(String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(args[0]));
-        if (!DEVICE_MAPPER) {
-            cmd.addAll(List.of("--driverloaded", "n"));
-        }
-        cmd.addAll(List.of(args).subList(1, args.length));
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().put("LVM_SUPPRESS_FD_WARNINGS", "1");
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + err);
-        return out;
+        return TestVolumeGroup.lvm(args);
     }
-
 }
