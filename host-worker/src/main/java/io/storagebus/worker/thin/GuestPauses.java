@@ -1,6 +1,8 @@
 package io.storagebus.worker.thin;
 
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
@@ -72,9 +74,11 @@ final class GuestPauses {
         if (sameGuest.stream().anyMatch(o -> o != w && o.pausedNoSpace() && o.reportPending())) {
             return Future.succeededFuture(false);
         }
+        Map<WatchedVolume, Integer> pausesBefore = new HashMap<>();
+        sameGuest.forEach(o -> pausesBefore.put(o, o.pauses()));
         return qemu.client().compose(c -> c.execute("cont")).map(r -> {
             long pausedMillis = w.pausedMillis(System.currentTimeMillis());
-            sameGuest.forEach(WatchedVolume::running);
+            sameGuest.forEach(o -> o.resumedAfter(pausesBefore.get(o)));
             LOG.info("host {}: guest using volume {} resumed after {}{} ms", config.hostId(), w.volumeId, w.pauseStartKnown() ? "" : "at least ",
                     pausedMillis);
             publish.accept(Records.of(Topics.EVENTS, w.volumeId, GuestResumed.newBuilder().setEnvelope(w.envelope(config))

@@ -79,6 +79,10 @@ final class WatchedVolume {
     private long pausedAtMillis;
     /** False when the guest was found paused: then pausedAtMillis is when the host noticed, not when QEMU stopped. */
     private boolean pauseStartKnown;
+    /** The allocation the guest ran out of when it last stopped for space. */
+    private long pausedAllocation;
+    /** Pauses so far: tells a {@code cont}'s answer whether the guest stopped again while it was on its way. */
+    private int pauses;
 
     WatchedVolume(MonitorVolume cmd, long allocation) {
         this.volumeId = cmd.getVolumeId();
@@ -141,8 +145,10 @@ final class WatchedVolume {
         guest = nospace ? GuestState.PAUSED_NO_SPACE : GuestState.PAUSED;
         pausedAtMillis = nowMillis;
         pauseStartKnown = startKnown;
+        pauses++;
         if (nospace) {
             highest = Math.max(highest, allocation);
+            pausedAllocation = allocation;
         }
         return true;
     }
@@ -152,9 +158,29 @@ final class WatchedVolume {
         guest = GuestState.RUNNING;
     }
 
-    /** Whether to send {@code cont} now: the guest is paused and none is on its way; if so, one is from now on. */
+    int pauses() {
+        return pauses;
+    }
+
+    /**
+     * A {@code cont} sent when the guest had paused {@code pausesBefore} times was answered: it
+     * runs, unless it stopped again before the answer came (its retried write failed at once),
+     * which is a new pause and stays one.
+     */
+    void resumedAfter(int pausesBefore) {
+        if (pauses == pausesBefore) {
+            running();
+        }
+    }
+
+    /**
+     * Whether to send {@code cont} now: the guest is paused, none is on its way, and if it stopped
+     * for space, the volume has grown since (an answer to an earlier report can arrive after the
+     * guest filled what that answer gave: resuming then would only fail the write again). If so,
+     * one is on its way from now on.
+     */
     boolean startResume() {
-        boolean resume = paused() && !resuming;
+        boolean resume = paused() && !resuming && (guest != GuestState.PAUSED_NO_SPACE || allocation > pausedAllocation);
         resuming |= resume;
         return resume;
     }

@@ -46,6 +46,34 @@ class WatchedVolumeTest {
         assertFalse(w.pauseStartKnown());
     }
 
+    /**
+     * Seen in the test VM, where an extend takes seconds: the answer to the second report of one
+     * pause came after the guest had filled the first answer's room and stopped again. Resumed
+     * on it, the guest failed its write at once, stopped again before the {@code cont} was
+     * answered, and the answer then marked it running: no later extend resumed it.
+     */
+    @Test
+    void aGuestStoppedForSpaceResumesOnlyOnMoreRoomAndAPauseDuringItsContStays() {
+        WatchedVolume w = volume();
+        w.pause(true, true, 0);
+        w.answered(1 << 30, false);
+        assertFalse(w.startResume(), "an answer that brings no room past where the guest stopped does not resume it");
+        w.answered(2L << 30, false);
+        assertTrue(w.startResume());
+        int pauses = w.pauses();
+        w.running(); // QEMU's RESUME event
+        w.pause(true, true, 10); // the retried write fails again before the cont is answered
+        w.resumeEnded();
+        w.resumedAfter(pauses);
+        assertEquals(GuestState.PAUSED_NO_SPACE, w.guest(), "the pause during the cont stays");
+        assertFalse(w.startResume(), "still no room past 2 GiB");
+        w.answered(3L << 30, false);
+        assertTrue(w.startResume(), "the next extend resumes it");
+        w.resumeEnded();
+        w.resumedAfter(w.pauses());
+        assertEquals(GuestState.RUNNING, w.guest());
+    }
+
     @Test
     void anAnswerClearsThePendingReportAndTheRateIsSmoothed() {
         WatchedVolume w = volume();
