@@ -22,6 +22,15 @@ public final class DriverRegistry {
         return new DriverRegistry(Map.copyOf(found));
     }
 
+    /** These drivers only, each {@link #wrap wrapped}: for a host that builds its drivers itself (and tests). */
+    public static DriverRegistry of(StorageDriver... drivers) {
+        Map<String, StorageDriver> given = new TreeMap<>();
+        for (StorageDriver driver : drivers) {
+            given.put(driver.name(), wrap(driver));
+        }
+        return new DriverRegistry(Map.copyOf(given));
+    }
+
     /** A driver as callers use it: calls checked ({@link CheckedDriver}), then writes fenced ({@link FencedDriver}). */
     public static StorageDriver wrap(StorageDriver driver) {
         return driver instanceof CheckedDriver ? driver : new CheckedDriver(driver instanceof FencedDriver ? driver : new FencedDriver(driver));
