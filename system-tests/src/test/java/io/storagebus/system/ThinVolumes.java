@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import io.storagebus.bus.MessageCodec;
 import io.storagebus.bus.Topics;
 import io.storagebus.testkit.QemuProcess;
+import io.storagebus.testkit.WriterGuest;
 import io.storagebus.worker.qmp.QmpClient;
 import io.storagebus.worker.qmp.QmpListener;
 import io.vertx.core.Vertx;
@@ -166,7 +167,7 @@ final class ThinVolumes implements AutoCloseable {
      * powers off.
      */
     static List<String> writerGuest(Path dir, String device, long bytes) throws Exception {
-        return writerGuest(dir, device, bytes, false);
+        return WriterGuest.args(dir, device, bytes, false);
     }
 
     /**
@@ -176,33 +177,8 @@ final class ThinVolumes implements AutoCloseable {
     static List<String> writingForeverGuest(Path dir, String device, long bytes) throws Exception {
         // Direct I/O, as guests on shared storage must use: buffered writes would sit in this host's page
         // cache of the device and reach the storage later, even after the guest was stopped and its lease moved.
-        return writerGuest(dir, device, bytes, true).stream()
+        return WriterGuest.args(dir, device, bytes, true).stream()
                 .map(a -> a.startsWith("driver=host_device,") ? a + ",cache.direct=on" : a).toList();
-    }
-
-    private static List<String> writerGuest(Path dir, String device, long bytes, boolean forever) throws Exception {
-        Path asm = Files.createDirectories(dir).resolve("writer.asm");
-        try (InputStream in = ThinVolumes.class.getResourceAsStream("/guest/writer.asm")) {
-            Files.write(asm, in.readAllBytes());
-        }
-        Path bin = dir.resolve("writer.bin");
-        List<String> nasm = new ArrayList<>(List.of("nasm", "-f", "bin", "-DSECTORS=" + (bytes / 512), "-o", bin.toString(), asm.toString()));
-        if (forever) {
-            nasm.add(3, "-DFOREVER");
-        }
-        run(nasm.toArray(String[]::new));
-        Path boot = dir.resolve("boot.img");
-        byte[] sector = Files.readAllBytes(bin);
-        byte[] image = new byte[1 << 20];
-        System.arraycopy(sector, 0, image, 0, sector.length);
-        Files.write(boot, image);
-        return List.of("-machine", "pc", "-m", "32", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-                "-blockdev", "driver=file,filename=" + boot + ",node-name=boot-file",
-                "-blockdev", "driver=raw,file=boot-file,node-name=boot",
-                "-device", "ide-hd,drive=boot,bus=ide.0,unit=0,bootindex=0",
-                "-blockdev", "driver=host_device,filename=" + device + ",node-name=vol-file",
-                "-blockdev", "driver=qcow2,file=vol-file,node-name=vol",
-                "-device", "virtio-blk-pci,drive=vol,werror=stop,rerror=stop");
     }
 
     /** The SHA-256 of a file's bytes, in hex. */
@@ -218,11 +194,7 @@ final class ThinVolumes implements AutoCloseable {
     }
 
     static boolean nasmAvailable() {
-        try {
-            return new ProcessBuilder("nasm", "-v").start().waitFor() == 0;
-        } catch (Exception e) {
-            return false;
-        }
+        return WriterGuest.available();
     }
 
     static String loopDeviceOf(Path file) throws Exception {

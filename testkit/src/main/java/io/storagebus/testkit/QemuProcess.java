@@ -26,16 +26,7 @@ public final class QemuProcess implements AutoCloseable {
 
     /** Whether {@code qemu-system-x86_64} can run here. */
     public static boolean available() {
-        try {
-            Process p = new ProcessBuilder(BINARY, "--version").redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
-        } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
+        return Binaries.run(BINARY, "--version");
     }
 
     /**

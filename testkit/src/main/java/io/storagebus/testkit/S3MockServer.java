@@ -83,8 +83,13 @@ public final class S3MockServer implements AutoCloseable {
 
     /** A property bag for an {@code object} domain on this server (S3Mock accepts any keys). */
     public Map<String, String> domainProperties() {
+        return properties(endpoint());
+    }
+
+    /** The same for an S3Mock reached at {@code endpoint} (from inside a test VM, say). */
+    public static Map<String, String> properties(String endpoint) {
         Map<String, String> bag = new HashMap<>();
-        bag.put("endpoint", endpoint());
+        bag.put("endpoint", endpoint);
         bag.put("bucket", BUCKET);
         bag.put("access_key", "storagebus");
         bag.put("secret_key", "not-a-real-secret-0123456789");

@@ -27,6 +27,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.storagebus.driver.Allocation;
 import io.storagebus.driver.CheckedDriver;
+import io.storagebus.driver.CopyListener;
+import io.storagebus.driver.CopyResult;
 import io.storagebus.driver.DomainContext;
 import io.storagebus.driver.DriverException;
 import io.storagebus.driver.Epoch;
@@ -38,7 +40,11 @@ import io.storagebus.driver.VolumeFormat;
 import io.storagebus.driver.VolumeImage;
 import io.storagebus.driver.VolumeSpec;
 import io.storagebus.driver.VolumeUri;
+import io.storagebus.driver.VolumeCopier;
+import io.storagebus.driver.file.FileDriver;
+import io.storagebus.driver.object.ObjectDriver;
 import io.storagebus.testkit.QemuProcess;
+import io.storagebus.testkit.S3MockServer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -58,7 +64,11 @@ class LvmSnapshotTest {
     @TempDir
     Path dir;
     private final StorageDriver driver = new CheckedDriver(new LvmDriver(true));
+    /** The S3 endpoint of an object store for the backups; none: the test starts an S3Mock of its own. */
+    static final String OBJECT_STORE = "storagebus.test.objectStore";
+
     private TestVolumeGroup vg;
+    private S3MockServer s3;
     private DomainContext domain;
     private VolumeUri volume;
 
@@ -94,6 +104,9 @@ class LvmSnapshotTest {
     @AfterEach
     void removeTheVolumeGroup() throws Exception {
         vg.close();
+        if (s3 != null) {
+            s3.close();
+        }
     }
 
     @Test
@@ -196,39 +209,69 @@ class LvmSnapshotTest {
      * target), which restore as the snapshots were; and the whole chain copied layer by layer to
      * a file domain and from there into another lvm volume, every point in time kept.
      */
+    /**
+     * Backups to an object store, as the SPM makes them: a full backup of s1 and an incremental
+     * of s2 streamed from the LVs into S3 objects and read back as the restore reads them; then
+     * the whole chain copied to a file domain and back into LVs of its own.
+     */
     @Test
     void backupsAndChainCopiesTakeEveryPointInTimeOutAndBackIn() throws Exception {
-        StorageDriver files = new CheckedDriver(new io.storagebus.driver.file.FileDriver());
-        DomainContext backups = new DomainContext("backups", Map.of(io.storagebus.driver.file.FileDriver.PATH,
-                Files.createDirectories(dir.resolve("backups")).toString()), Epoch.of(3));
-        io.storagebus.driver.CopyResult full;
+        StorageDriver objects = new CheckedDriver(new ObjectDriver());
+        DomainContext store = new DomainContext("backups", objectStore(), Epoch.of(3));
+        CopyResult full;
         try (VolumeImage image = driver.export(domain, volume, "s1", false)) {
-            full = io.storagebus.driver.VolumeCopier.copy(image, "s1", files, backups,
-                    new VolumeSpec("b1", "disk", 2048 * MIB, VolumeFormat.QCOW2, Allocation.THIN), io.storagebus.driver.CopyListener.NONE);
+            full = VolumeCopier.copy(image, "s1", objects, store,
+                    new VolumeSpec("b1-" + vg.name, "disk", 2048 * MIB, VolumeFormat.QCOW2, Allocation.THIN), CopyListener.NONE);
         }
-        io.storagebus.driver.CopyResult incremental;
+        CopyResult incremental;
         try (VolumeImage image = driver.export(domain, volume, "s2", true)) {
-            incremental = io.storagebus.driver.VolumeCopier.copy(image, "s2", files, backups,
-                    new VolumeSpec("b2", "disk", 2048 * MIB, VolumeFormat.QCOW2, Allocation.THIN), io.storagebus.driver.CopyListener.NONE);
+            incremental = VolumeCopier.copy(image, "s2", objects, store,
+                    new VolumeSpec("b2-" + vg.name, "disk", 2048 * MIB, VolumeFormat.QCOW2, Allocation.THIN), CopyListener.NONE);
         }
-        Path base = Path.of(java.net.URI.create(full.target().location()));
-        Path layer = Path.of(java.net.URI.create(incremental.target().location()));
+        assertTrue(full.target().location().startsWith("s3://"), full.target().location());
+        Path base = download(objects, store, full);
+        Path layer = download(objects, store, incremental);
         assertContent(base, 0xA1, 0, 0, 0);
         output("qemu-img", "rebase", "-u", "-f", "qcow2", "-b", base.toString(), "-F", "qcow2", layer.toString());
         assertContent(layer, 0xA1, 0xB2, 0, 0);
 
+        StorageDriver files = new CheckedDriver(new FileDriver());
+        DomainContext copies = new DomainContext("copies", Map.of(FileDriver.PATH, Files.createDirectories(dir.resolve("copies")).toString()),
+                Epoch.of(3));
         List<SnapshotInfo> snapshots = driver.snapshots(domain, volume);
-        VolumeUri copy = io.storagebus.driver.VolumeCopier.copyChain(driver, domain, volume, snapshots, files, backups,
-                new VolumeSpec("copy", "disk", 2048 * MIB, VolumeFormat.QCOW2, Allocation.THIN), io.storagebus.driver.CopyListener.NONE)
-                .target().uri();
-        VolumeUri back = io.storagebus.driver.VolumeCopier.copyChain(files, backups, copy, files.snapshots(backups, copy), driver, domain,
-                new VolumeSpec("back", "disk", 2048 * MIB, VolumeFormat.QCOW2, Allocation.THIN), io.storagebus.driver.CopyListener.NONE)
-                .target().uri();
+        VolumeUri copy = VolumeCopier.copyChain(driver, domain, volume, snapshots, files, copies,
+                new VolumeSpec("copy", "disk", 2048 * MIB, VolumeFormat.QCOW2, Allocation.THIN), CopyListener.NONE).target().uri();
+        VolumeUri back = VolumeCopier.copyChain(files, copies, copy, files.snapshots(copies, copy), driver, domain,
+                new VolumeSpec("back", "disk", 2048 * MIB, VolumeFormat.QCOW2, Allocation.THIN), CopyListener.NONE).target().uri();
         assertEquals(List.of("s1", "s2"), driver.snapshots(domain, back).stream().map(SnapshotInfo::snapshotId).toList());
         assertTrue(vg.lvNames().containsAll(List.of("back", "back+1", "back+2")), "the copy's layers are LVs of its own: " + vg.lvNames());
         assertContent(export(back, "s1"), 0xA1, 0, 0, 0);
         assertContent(export(back, "s2"), 0xA1, 0xB2, 0, 0);
         assertContent(export(back, null), 0xA1, 0xB2, 0xC3, 0);
+    }
+
+    /**
+     * The object store the backups go to: the one {@link #OBJECT_STORE} names (the test VM's,
+     * an S3Mock on the host that {@link LvmDriverInVmIT} starts), or an S3Mock of this test's own.
+     */
+    private Map<String, String> objectStore() throws Exception {
+        String endpoint = System.getProperty(OBJECT_STORE);
+        if (endpoint == null) {
+            s3 = S3MockServer.start(dir.resolve("s3"));
+            return s3.domainProperties();
+        }
+        Map<String, String> properties = new java.util.HashMap<>(S3MockServer.properties(endpoint));
+        properties.put(ObjectDriver.PREFIX, "lvm-" + vg.name);
+        return properties;
+    }
+
+    private Path download(StorageDriver objects, DomainContext store, CopyResult backup) throws Exception {
+        Path file = dir.resolve(backup.target().uri().volumeId() + ".qcow2");
+        try (InputStream in = objects.read(store, backup.target().uri())) {
+            Files.copy(in, file);
+        }
+        assertEquals(backup.bytes(), Files.size(file));
+        return file;
     }
 
     /**

@@ -13,6 +13,9 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import org.opentest4j.AssertionFailedError;
+import org.opentest4j.TestAbortedException;
+
 /**
  * A Linux VM for tests that need what this machine's kernel lacks (device-mapper): Debian's
  * distribution kernel under QEMU (TCG), with a busybox init that mounts the host's root over
@@ -34,19 +37,23 @@ public final class TestVm {
     private static final String CPU = "Westmere";
     private static final String INIT = "/io/storagebus/testkit/vm/init";
     /** Modules the init loads, with what they need; the rest of the kernel's modules stay out of the initramfs. */
-    private static final List<String> MODULES = List.of("virtio_pci", "virtio_blk", "9pnet_virtio", "9p", "overlay",
+    private static final List<String> MODULES = List.of("virtio_pci", "virtio_blk", "virtio_net", "9pnet_virtio", "9p", "overlay",
             "dm-mod", "dm-snapshot", "dm-bufio", "loop");
+    /** Where the VM finds the host when it has {@link #withHostNetwork a network}: QEMU's user-mode gateway. */
+    public static final String HOST_ADDRESS = "10.0.2.2";
 
     private final Path kernelTree;
     private final String version;
     private final int memoryMiB;
     private final int cpus;
+    private final boolean hostNetwork;
 
-    private TestVm(Path kernelTree, String version, int memoryMiB, int cpus) {
+    private TestVm(Path kernelTree, String version, int memoryMiB, int cpus, boolean hostNetwork) {
         this.kernelTree = kernelTree;
         this.version = version;
         this.memoryMiB = memoryMiB;
         this.cpus = cpus;
+        this.hostNetwork = hostNetwork;
     }
 
     /** What a command in the VM left: its exit status and the VM's console. */
@@ -55,7 +62,31 @@ public final class TestVm {
 
     /** The VM, if its kernel has been fetched and QEMU is here; otherwise why not. */
     public static Optional<TestVm> find() {
-        return kernelTree().map(tree -> new TestVm(tree, moduleVersion(tree), 2048, Math.min(2, Runtime.getRuntime().availableProcessors())));
+        return kernelTree().map(tree -> new TestVm(tree, moduleVersion(tree), 2048, Math.min(2, Runtime.getRuntime().availableProcessors()), false));
+    }
+
+    /**
+     * The same VM with a network to the host (QEMU's user mode): a server on the host's loopback
+     * at port P is {@code http://}{@value #HOST_ADDRESS}{@code :P} from inside, as an object
+     * store on another machine would be. Without it the VM has no network at all.
+     */
+    public TestVm withHostNetwork() {
+        return new TestVm(kernelTree, version, memoryMiB, cpus, true);
+    }
+
+    /**
+     * The VM for a test that runs in it: when its kernel is missing, the test is skipped, or
+     * fails where the VM is {@link #required}.
+     */
+    public static TestVm forTest() {
+        Optional<TestVm> vm = find();
+        if (vm.isPresent()) {
+            return vm.get();
+        }
+        if (required()) {
+            throw new AssertionFailedError(missing());
+        }
+        throw new TestAbortedException("skipped: " + missing());
     }
 
     /** Why {@link #find} found nothing, for a skip or a failure message. */
@@ -83,7 +114,8 @@ public final class TestVm {
         Path initrd = initramfs(runDir.resolve("initramfs.cpio"));
         Path console = runDir.resolve("console.log");
         List<String> cmd = List.of("qemu-system-x86_64", "-accel", "tcg", "-cpu", CPU, "-smp", String.valueOf(cpus),
-                "-m", String.valueOf(memoryMiB), "-nodefaults", "-no-reboot", "-display", "none", "-serial", "stdio", "-nic", "none",
+                "-m", String.valueOf(memoryMiB), "-nodefaults", "-no-reboot", "-display", "none", "-serial", "stdio",
+                "-nic", hostNetwork ? "user,model=virtio-net-pci" : "none",
                 "-kernel", kernelTree.resolve("boot/vmlinuz-" + version).toString(), "-initrd", initrd.toString(),
                 "-append", "console=ttyS0 quiet panic=-1 sb.run=" + runDir,
                 "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
