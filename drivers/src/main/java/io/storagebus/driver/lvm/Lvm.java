@@ -5,21 +5,20 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.storagebus.driver.DriverException;
 import io.storagebus.driver.support.Processes;
 
 /**
- * The lvm2 commands the driver runs. Where device-mapper is missing (containers, CI), every
- * command gets {@code --driverloaded n}: metadata operations work, activation does not.
+ * The lvm2 commands the driver runs, under the driver's own configuration ({@link LvmConfig}) and
+ * by default in long-lived {@code lvm} shells ({@link LvmShells}); a command a shell line cannot
+ * carry runs as its own process. Where device-mapper is missing (containers, CI), every command
+ * gets {@code --driverloaded n}: metadata operations work, activation does not.
  */
 final class Lvm {
-    private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Map<String, String> ENV = Map.of("LVM_SUPPRESS_FD_WARNINGS", "1");
-
     /** One logical volume as {@code lvs} reports it. */
     record Lv(String name, long size, List<String> tags, boolean active) {
         String tag(String prefix) {
@@ -28,10 +27,17 @@ final class Lvm {
     }
 
     private final boolean deviceMapper;
+    private final boolean inShells;
     private final Map<String, Long> extentSizes = new ConcurrentHashMap<>();
 
     Lvm(boolean deviceMapper) {
+        this(deviceMapper, true);
+    }
+
+    /** {@code inShells} false runs every command as its own process, as benchmarks compare. */
+    Lvm(boolean deviceMapper, boolean inShells) {
         this.deviceMapper = deviceMapper;
+        this.inShells = inShells;
     }
 
     /**
@@ -51,20 +57,26 @@ final class Lvm {
         return deviceMapper;
     }
 
-    String run(String command, String... args) throws DriverException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(command);
+    /** Runs the command and returns its answer's document (report and log); a failed command is a {@link DriverException}. */
+    JsonNode run(String command, String... args) throws DriverException {
+        List<String> argv = new ArrayList<>();
+        argv.add(command);
         if (!deviceMapper) {
-            cmd.add("--driverloaded");
-            cmd.add("n");
+            argv.add("--driverloaded");
+            argv.add("n");
         }
-        cmd.addAll(List.of(args));
-        return Processes.run(cmd, ENV);
+        argv.addAll(List.of(args));
+        LvmShells shells = inShells ? LvmShells.shared() : null;
+        Optional<String> line = shells == null ? Optional.empty() : LvmShell.line(argv);
+        LvmAnswer answer = line.isPresent() ? shells.run(command, line.get())
+                : LvmAnswer.ofProcess(command, Processes.exec(argv, Map.of("LVM_SYSTEM_DIR", LvmConfig.systemDir().toString(),
+                        "LVM_SUPPRESS_FD_WARNINGS", "1")));
+        return answer.orThrow();
     }
 
     boolean vgExists(String vg) {
         try {
-            run("vgs", "--noheadings", "-o", "vg_name", vg);
+            run("vgs", "-o", "vg_name", vg);
             return true;
         } catch (DriverException e) {
             return false;
@@ -81,17 +93,35 @@ final class Lvm {
         if (known != null) {
             return known;
         }
-        long size = Long.parseLong(run("vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_extent_size", vg).trim());
+        long size = vgNumber(vg, "vg_extent_size");
         extentSizes.put(vg, size);
         return size;
     }
 
     long freeBytes(String vg) throws DriverException {
-        return Long.parseLong(run("vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_free", vg).trim());
+        return vgNumber(vg, "vg_free");
     }
 
     long sizeBytes(String vg) throws DriverException {
-        return Long.parseLong(run("vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_size", vg).trim());
+        return vgNumber(vg, "vg_size");
+    }
+
+    /** One VG's field, in bytes. */
+    private long vgNumber(String vg, String field) throws DriverException {
+        JsonNode row = vgRow(vg, field);
+        try {
+            return Long.parseLong(row.path(field).asText());
+        } catch (NumberFormatException e) {
+            throw new DriverException(DriverException.Code.IO_ERROR, "vgs reports " + field + "=" + row.path(field) + " for " + vg);
+        }
+    }
+
+    private JsonNode vgRow(String vg, String fields) throws DriverException {
+        List<JsonNode> rows = LvmAnswer.rows(run("vgs", "--units", "b", "--nosuffix", "-o", fields, vg), "vg");
+        if (rows.size() != 1) {
+            throw new DriverException(DriverException.Code.IO_ERROR, "vgs reports " + rows.size() + " volume groups named " + vg);
+        }
+        return rows.get(0);
     }
 
     List<Lv> list(String vg) throws DriverException {
@@ -108,22 +138,18 @@ final class Lvm {
     }
 
     private List<Lv> lvs(String... selection) throws DriverException {
-        List<String> args = new ArrayList<>(List.of("--reportformat", "json", "--units", "b", "--nosuffix", "-o", "lv_name,lv_size,lv_tags,lv_attr"));
+        List<String> args = new ArrayList<>(List.of("--units", "b", "--nosuffix", "-o", "lv_name,lv_size,lv_tags,lv_attr"));
         args.addAll(List.of(selection));
-        String out = run("lvs", args.toArray(String[]::new));
         List<Lv> lvs = new ArrayList<>();
-        try {
-            for (JsonNode report : JSON.readTree(out).path("report")) {
-                for (JsonNode lv : report.path("lv")) {
-                    String tags = lv.path("lv_tags").asText("");
-                    String attr = lv.path("lv_attr").asText("");
-                    lvs.add(new Lv(lv.path("lv_name").asText(), Long.parseLong(lv.path("lv_size").asText("0")),
-                            tags.isEmpty() ? List.of() : List.of(tags.split(",")),
-                            attr.length() > 4 && attr.charAt(4) == 'a'));
-                }
+        for (JsonNode lv : LvmAnswer.rows(run("lvs", args.toArray(String[]::new)), "lv")) {
+            String tags = lv.path("lv_tags").asText("");
+            String attr = lv.path("lv_attr").asText("");
+            try {
+                lvs.add(new Lv(lv.path("lv_name").asText(), Long.parseLong(lv.path("lv_size").asText("0")),
+                        tags.isEmpty() ? List.of() : List.of(tags.split(",")), attr.length() > 4 && attr.charAt(4) == 'a'));
+            } catch (NumberFormatException e) {
+                throw new DriverException(DriverException.Code.IO_ERROR, "lvs reports a size that is not a number: " + lv, e);
             }
-        } catch (java.io.IOException | NumberFormatException e) {
-            throw new DriverException(DriverException.Code.IO_ERROR, "unexpected lvs output: " + e.getMessage(), e);
         }
         return lvs;
     }
@@ -136,8 +162,8 @@ final class Lvm {
     }
 
     FenceTags fenceTags(String vg) throws DriverException {
-        String[] fields = run("vgs", "--noheadings", "--separator", "|", "-o", "vg_tags,vg_autoactivation", vg).trim().split("\\|", -1);
-        String tags = fields[0].trim();
+        JsonNode row = vgRow(vg, "vg_tags,vg_autoactivation");
+        String tags = row.path("vg_tags").asText("").trim();
         List<Long> epochs = new ArrayList<>();
         for (String tag : tags.isEmpty() ? new String[0] : tags.split(",")) {
             if (tag.startsWith("sb_epoch=")) {
@@ -148,6 +174,6 @@ final class Lvm {
                 }
             }
         }
-        return new FenceTags(epochs, fields.length > 1 && fields[1].trim().equals("enabled"));
+        return new FenceTags(epochs, row.path("vg_autoactivation").asText().trim().equals("enabled"));
     }
 }

@@ -72,7 +72,12 @@ public final class LvmDriver implements StorageDriver {
 
     /** For hosts (and tests) that decide themselves whether device-mapper is there. */
     public LvmDriver(boolean deviceMapper) {
-        this.lvm = new Lvm(deviceMapper);
+        this(deviceMapper, true);
+    }
+
+    /** {@code inShells} false runs each lvm2 command as its own process instead of in the long-lived shells; for benchmarks. */
+    public LvmDriver(boolean deviceMapper, boolean inShells) {
+        this.lvm = new Lvm(deviceMapper, inShells);
     }
 
     @Override

@@ -3,6 +3,8 @@ package io.storagebus.driver.support;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import io.storagebus.driver.DriverException;
@@ -11,16 +13,29 @@ import io.storagebus.driver.DriverException;
 public final class Processes {
     private static final long TIMEOUT_SECONDS = 600;
 
+    /** How a tool ended: its exit code and both outputs. */
+    public record Result(int exitCode, String stdout, String stderr) {
+    }
+
     private Processes() {
     }
 
     /** Runs the command and returns its standard output; a non-zero exit is a {@link DriverException}. */
     public static String run(List<String> cmd) throws DriverException {
-        return run(cmd, java.util.Map.of());
+        return run(cmd, Map.of());
     }
 
     /** As {@link #run(List)}, with extra environment variables. */
-    public static String run(List<String> cmd, java.util.Map<String, String> env) throws DriverException {
+    public static String run(List<String> cmd, Map<String, String> env) throws DriverException {
+        Result result = exec(cmd, env);
+        if (result.exitCode() != 0) {
+            throw failed(cmd.get(0), result.exitCode(), result.stderr().isEmpty() ? result.stdout().trim() : result.stderr());
+        }
+        return result.stdout();
+    }
+
+    /** Runs the command to its end, whatever its exit code; only a tool that cannot run or times out is a {@link DriverException}. */
+    public static Result exec(List<String> cmd, Map<String, String> env) throws DriverException {
         Process process;
         try {
             ProcessBuilder builder = new ProcessBuilder(cmd);
@@ -47,15 +62,7 @@ public final class Processes {
                 process.destroyForcibly();
                 throw new DriverException(DriverException.Code.IO_ERROR, String.join(" ", cmd) + " timed out");
             }
-            String err = stderr.get(10, TimeUnit.SECONDS).trim();
-            if (process.exitValue() != 0) {
-                String message = (err.isEmpty() ? out.trim() : err).replaceAll("\\s*WARNING: Activation disabled[^\\n]*\\n?", " ").trim();
-                String lower = message.toLowerCase(java.util.Locale.ROOT);
-                DriverException.Code code = lower.contains("no space left") || lower.contains("insufficient free space")
-                        ? DriverException.Code.NO_SPACE : DriverException.Code.IO_ERROR;
-                throw new DriverException(code, cmd.get(0) + " failed (exit " + process.exitValue() + "): " + message);
-            }
-            return out;
+            return new Result(process.exitValue(), out, stderr.get(10, TimeUnit.SECONDS).trim());
         } catch (IOException | java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
             throw new DriverException(DriverException.Code.IO_ERROR, cmd.get(0) + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {
@@ -63,5 +70,17 @@ public final class Processes {
             Thread.currentThread().interrupt();
             throw new DriverException(DriverException.Code.IO_ERROR, "interrupted while running " + cmd.get(0), e);
         }
+    }
+
+    /**
+     * A tool's failure as callers can act on it: out of space is {@link DriverException.Code#NO_SPACE},
+     * anything else an I/O error quoting the tool's message (lvm2's "activation disabled" warning left out).
+     */
+    public static DriverException failed(String tool, int exitCode, String toolMessage) {
+        String message = toolMessage.replaceAll("\\s*WARNING: Activation disabled[^\\n]*\\n?", " ").trim();
+        String lower = message.toLowerCase(Locale.ROOT);
+        DriverException.Code code = lower.contains("no space left") || lower.contains("insufficient free space")
+                ? DriverException.Code.NO_SPACE : DriverException.Code.IO_ERROR;
+        return new DriverException(code, tool + " failed (exit " + exitCode + "): " + message);
     }
 }

@@ -39,9 +39,9 @@ class LvmDriverInVmIT {
         try (S3MockServer s3 = S3MockServer.start(RUN_DIR.resolve("s3").toAbsolutePath())) {
             String endpoint = "http://" + TestVm.HOST_ADDRESS + ":" + URI.create(s3.endpoint()).getPort();
             results = InVmTests.run(vm.withHostNetwork(), RUN_DIR, Map.of(LvmDriverTest.DEVICE_MAPPER_REQUIRED, "true",
-                    LvmSnapshotTest.OBJECT_STORE, endpoint), Duration.ofMinutes(20), LvmDriverTest.class, LvmSnapshotTest.class);
+                    LvmSnapshotTest.OBJECT_STORE, endpoint), Duration.ofMinutes(20), LvmDriverTest.class, LvmSnapshotTest.class, LvmShellTest.class);
         }
-        System.out.printf("LvmDriverTest and LvmSnapshotTest in the test VM (kernel %s): %d tests in %.1f s%n", vm.kernelVersion(), results.size(),
+        System.out.printf("LvmDriverTest, LvmSnapshotTest and LvmShellTest in the test VM (kernel %s): %d tests in %.1f s%n", vm.kernelVersion(), results.size(),
                 (System.nanoTime() - started) / 1e9);
         assertFalse(results.isEmpty(), "no test ran in the VM");
         assertEquals(List.of(), results.stream().filter(r -> r.detail().contains("device-mapper is missing")).map(InVmTests.Result::name).toList(),

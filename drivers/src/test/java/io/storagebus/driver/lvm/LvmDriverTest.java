@@ -38,9 +38,7 @@ class LvmDriverTest extends DriverConformance {
 
     @BeforeAll
     static void needsLvmAndLoopDevices() {
-        assumeTrue("root".equals(System.getProperty("user.name")) && Files.exists(Path.of("/dev/loop-control"))
-                && (Files.isExecutable(Path.of("/usr/sbin/lvcreate")) || Files.isExecutable(Path.of("/sbin/lvcreate"))),
-                "skipped: needs root, loop devices and lvm2");
+        TestVolumeGroup.assumeLvm();
         assertTrue(DEVICE_MAPPER || !Boolean.getBoolean(DEVICE_MAPPER_REQUIRED), "device-mapper is missing (not in /proc/misc)");
     }
 

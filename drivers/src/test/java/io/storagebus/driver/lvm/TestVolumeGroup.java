@@ -26,6 +26,14 @@ final class TestVolumeGroup implements AutoCloseable {
         this.loop = loop;
     }
 
+    /** Skips the test where lvm2 cannot work on loop devices: not root, no loop devices or no lvm2. */
+    static void assumeLvm() {
+        org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name"))
+                && java.nio.file.Files.exists(Path.of("/dev/loop-control"))
+                && (java.nio.file.Files.isExecutable(Path.of("/usr/sbin/lvcreate")) || java.nio.file.Files.isExecutable(Path.of("/sbin/lvcreate"))),
+                "skipped: needs root, loop devices and lvm2");
+    }
+
     static TestVolumeGroup create(Path dir, String name, long size) throws Exception {
         Path image = dir.resolve(name + ".img");
         try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {

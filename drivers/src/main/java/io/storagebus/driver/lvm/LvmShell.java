@@ -1,0 +1,169 @@
+package io.storagebus.driver.lvm;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.storagebus.driver.DriverException;
+
+/**
+ * One long-lived {@code lvm} shell: commands go in on its standard input a line each, and each
+ * line answers with exactly one JSON document on its standard output ({@link LvmConfig}). A
+ * command in the shell skips what starting {@code lvm} costs (about 200 ms under the test VM's
+ * emulation); it still scans devices and takes the VG's lock itself, so the shell keeps no state
+ * another host's command could make stale, and holds no device open between commands.
+ *
+ * <p>One command at a time. A shell that dies, answers out of frame or takes longer than the
+ * timeout is killed and is not used again; the command fails with an I/O error.
+ */
+final class LvmShell implements AutoCloseable {
+    /** lvm2's shell splits a line into at most 64 words; longer commands run as processes. */
+    static final int MAX_WORDS = 60;
+    private static final Pattern PLAIN = Pattern.compile("[A-Za-z0-9_.,:=/+@%-]+");
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ScheduledExecutorService TIMEOUTS = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "lvm-shell-timeouts");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private final Process process;
+    private final Writer commands;
+    private final JsonParser answers;
+    private final StringBuffer stderr = new StringBuffer();
+    private final Duration timeout;
+    private volatile boolean broken;
+    private volatile boolean timedOut;
+
+    private LvmShell(Process process, Duration timeout) throws IOException {
+        this.process = process;
+        this.timeout = timeout;
+        this.commands = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
+        // Over a Reader: over bytes Jackson reads ahead to detect the encoding, before any command went in.
+        this.answers = JSON.getFactory().createParser(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        Thread drain = new Thread(() -> drain(process.getErrorStream()), "lvm-shell-stderr-" + process.pid());
+        drain.setDaemon(true);
+        drain.start();
+    }
+
+    static LvmShell start(Path systemDir, Duration timeout) throws DriverException {
+        ProcessBuilder builder = new ProcessBuilder("lvm");
+        builder.environment().putAll(Map.of("LVM_SYSTEM_DIR", systemDir.toString(), "LVM_SUPPRESS_FD_WARNINGS", "1"));
+        try {
+            return new LvmShell(builder.start(), timeout);
+        } catch (IOException e) {
+            throw new DriverException(DriverException.Code.IO_ERROR, "cannot start an lvm shell (is lvm2 installed?): " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The command as one line of the shell, or empty when the shell cannot carry it: lvm2 splits
+     * a line at blanks, takes a word in quotes whole and knows no escapes.
+     */
+    static Optional<String> line(List<String> argv) {
+        if (argv.isEmpty() || argv.size() > MAX_WORDS) {
+            return Optional.empty();
+        }
+        StringBuilder line = new StringBuilder();
+        for (String word : argv) {
+            if (word.indexOf('\n') >= 0 || word.indexOf('\r') >= 0) {
+                return Optional.empty();
+            }
+            if (!line.isEmpty()) {
+                line.append(' ');
+            }
+            if (PLAIN.matcher(word).matches()) {
+                line.append(word);
+            } else if (word.indexOf('"') < 0) {
+                line.append('"').append(word).append('"');
+            } else if (word.indexOf('\'') < 0) {
+                line.append('\'').append(word).append('\'');
+            } else {
+                return Optional.empty();
+            }
+        }
+        return Optional.of(line.toString());
+    }
+
+    boolean usable() {
+        return !broken && process.isAlive();
+    }
+
+    /** Runs one command line ({@link #line}) and returns its answer, failed or not. */
+    synchronized LvmAnswer run(String command, String line) throws DriverException {
+        if (!usable()) {
+            throw new DriverException(DriverException.Code.IO_ERROR, "the lvm shell has ended");
+        }
+        stderr.setLength(0);
+        ScheduledFuture<?> watchdog = TIMEOUTS.schedule(() -> {
+            timedOut = true;
+            broken = true;
+            process.destroyForcibly();
+        }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+        try {
+            commands.write(line);
+            commands.write('\n');
+            commands.flush();
+            JsonToken start = answers.nextToken();
+            if (start != JsonToken.START_OBJECT) {
+                throw new IOException(start == null ? "the shell ended" : "the shell answered out of frame (" + start + ")");
+            }
+            JsonNode document = JSON.readTree(answers);
+            return LvmAnswer.ofShell(command, document, stderr.toString().trim());
+        } catch (IOException e) {
+            broken = true;
+            process.destroyForcibly();
+            String why = timedOut ? "timed out after " + timeout.toSeconds() + " s" : e.getMessage();
+            throw new DriverException(DriverException.Code.IO_ERROR, command + " in the lvm shell: " + why + " " + stderr.toString().trim(), e);
+        } finally {
+            watchdog.cancel(false);
+        }
+    }
+
+    private void drain(InputStream errors) {
+        byte[] buffer = new byte[4096];
+        try {
+            for (int n; (n = errors.read(buffer)) >= 0; ) {
+                if (stderr.length() < 16_384) {
+                    stderr.append(new String(buffer, 0, n, StandardCharsets.UTF_8));
+                }
+            }
+        } catch (IOException e) {
+            // the shell ended; run() reports it
+        }
+    }
+
+    /** Ends the shell: end of input is {@code exit} to lvm2. */
+    @Override
+    public void close() {
+        broken = true;
+        try {
+            commands.close();
+            if (!process.waitFor(5, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        } catch (IOException e) {
+            process.destroyForcibly();
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+    }
+}
