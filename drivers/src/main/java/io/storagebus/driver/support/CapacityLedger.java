@@ -78,7 +78,7 @@ public final class CapacityLedger {
             // Built inside compute, so an allocation recorded meanwhile (allocated() waits for it) is added to
             // this account rather than to one it replaces: at worst counted twice until the next check, never lost.
             try {
-                account = accounts.compute(key, (k, a) -> a != null && a.epoch.equals(epoch) ? a : new Account(epoch, scanned(scan), now));
+                account = accounts.compute(key, (k, a) -> a != null && a.epoch.equals(epoch) ? a : new Account(epoch, scanned(k, scan), now));
             } catch (ScanFailed e) {
                 throw e.cause;
             }
@@ -106,9 +106,13 @@ public final class CapacityLedger {
         });
     }
 
-    private static long scanned(Scan scan) {
+    private static long scanned(Path dir, Scan scan) {
+        long started = System.nanoTime();
         try {
-            return scan.usedBytes();
+            long used = scan.usedBytes();
+            LOG.info("capacity ledger of {}: account built from the storage, {} bytes used ({} ms)", dir, used,
+                    (System.nanoTime() - started) / 1_000_000);
+            return used;
         } catch (DriverException e) {
             throw new ScanFailed(e);
         }

@@ -144,13 +144,6 @@ public final class DirectoryFence {
     }
 
     private static Path metadataDir(Path root) throws DriverException {
-        if (!Files.isDirectory(root)) {
-            throw new DriverException(DriverException.Code.DOMAIN_UNAVAILABLE, "domain directory " + root + " is missing");
-        }
-        try {
-            return Files.createDirectories(root.resolve("dom_md"));
-        } catch (IOException e) {
-            throw VolumeFiles.ioError("cannot create " + root.resolve("dom_md"), e);
-        }
+        return LocalFiles.domainDirectory(root, "dom_md");
     }
 }

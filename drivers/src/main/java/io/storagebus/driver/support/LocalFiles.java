@@ -41,6 +41,27 @@ public final class LocalFiles {
     private static final List<Path> SYSTEM = List.of("/proc", "/sys", "/dev", "/etc", "/boot", "/bin", "/sbin", "/lib", "/lib32",
             "/lib64", "/usr", "/run/storagebus").stream().map(Path::of).toList();
 
+    /**
+     * The domain's directory {@code name} under {@code root}, created if missing. One {@code stat}
+     * when it exists, which is every call but the first: {@link Files#createDirectories} tries
+     * {@code mkdir} first and builds an exception inside on every call, and the extend path asks
+     * for a domain's directories several times per extend.
+     */
+    public static Path domainDirectory(Path root, String name) throws DriverException {
+        Path dir = root.resolve(name);
+        if (Files.isDirectory(dir)) {
+            return dir;
+        }
+        if (!Files.isDirectory(root)) {
+            throw new DriverException(DriverException.Code.DOMAIN_UNAVAILABLE, "domain directory " + root + " is missing");
+        }
+        try {
+            return Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new DriverException(DriverException.Code.DOMAIN_UNAVAILABLE, "cannot create " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
     /** How {@code dir} (links resolved) is a system directory, or null. */
     private static String systemDirectory(Path dir) {
         Path real;

@@ -53,15 +53,7 @@ public final class VolumeFiles {
     }
 
     private Path dir(String name) throws DriverException {
-        if (!Files.isDirectory(root)) {
-            throw new DriverException(DriverException.Code.DOMAIN_UNAVAILABLE, "domain directory " + root + " is missing");
-        }
-        Path dir = root.resolve(name);
-        try {
-            return Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new DriverException(DriverException.Code.DOMAIN_UNAVAILABLE, "cannot create " + dir + ": " + e.getMessage(), e);
-        }
+        return LocalFiles.domainDirectory(root, name);
     }
 
     public Optional<VolumeMeta> live(String volumeId) throws DriverException {
