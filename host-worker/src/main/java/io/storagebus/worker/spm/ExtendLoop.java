@@ -35,7 +35,6 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.errors.InterruptException;
@@ -103,9 +102,9 @@ final class ExtendLoop {
      * after a flush, and not after every poll, so that committing never holds up the next reports.
      */
     private ConsumerLoop.Session open(CountDownLatch closed) {
-        KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
+        ShardedProducer producer = new ShardedProducer(this::producerProps);
         KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps());
-        HostTopicMetadata hostTopics = new HostTopicMetadata(producer, "spm-" + term.pool() + "-extends-epoch-" + term.epoch());
+        HostTopicMetadata hostTopics = new HostTopicMetadata(producer::producerOf, "spm-" + term.pool() + "-extends-epoch-" + term.epoch());
         ConsumerLoop.Session session = new ConsumerLoop.Session() {
             long committedAt = System.nanoTime();
             boolean uncommitted;
@@ -159,7 +158,7 @@ final class ExtendLoop {
      * the guest still writes to the source): the furthest write, the fastest rate, paused if any
      * report says so.
      */
-    private List<VolumeWatermark> coalesce(ConsumerRecords<String, byte[]> records, KafkaProducer<String, byte[]> producer) {
+    private List<VolumeWatermark> coalesce(ConsumerRecords<String, byte[]> records, ShardedProducer producer) {
         Map<String, VolumeWatermark> latest = new LinkedHashMap<>();
         for (ConsumerRecord<String, byte[]> record : records) {
             VolumeWatermark report;
@@ -226,9 +225,9 @@ final class ExtendLoop {
         }
     }
 
-    private Properties producerProps() {
+    private Properties producerProps(int shard) {
         Properties p = KafkaClients.producer(config.spmKafka());
-        p.put(ProducerConfig.CLIENT_ID_CONFIG, "spm-" + term.pool() + "-extends-" + config.hostId() + "-e" + term.epoch());
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, "spm-" + term.pool() + "-extends-" + config.hostId() + "-e" + term.epoch() + "-" + shard);
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "10000");
         // A poll's answers go to as many host topics as it had hosts: sent as they are added, they left in
         // many small requests; 2 ms lets a poll's answers share a few.

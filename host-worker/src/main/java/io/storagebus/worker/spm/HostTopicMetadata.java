@@ -12,6 +12,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 import org.apache.kafka.clients.producer.Producer;
@@ -20,7 +21,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Gets the extend producer the metadata of the host topics it answers to before it sends there.
+ * Gets the extend producers the metadata of the host topics they answer to before they send there.
  * A producer's first send to a topic waits for that topic's metadata, one round trip each, on
  * the sending thread: in a boot storm the extend loop answered a thousand hosts for the first
  * time and spent a third of the storm waiting (JFR: 533 waits, 9.4 s in 30 s). Here the topics
@@ -33,12 +34,13 @@ final class HostTopicMetadata implements AutoCloseable {
     /** Topics asked for at once: each asker waits for a metadata answer that may hold them all. */
     static final int PARALLEL_FETCHES = 32;
 
-    private final Producer<?, ?> producer;
+    private final Function<String, ? extends Producer<?, ?>> producerOf;
     private final Map<String, CompletableFuture<Void>> fetches = new ConcurrentHashMap<>();
     private final ExecutorService fetchers;
 
-    HostTopicMetadata(Producer<?, ?> producer, String name) {
-        this.producer = producer;
+    /** @param producerOf the producer that sends to a topic, whose metadata is fetched */
+    HostTopicMetadata(Function<String, ? extends Producer<?, ?>> producerOf, String name) {
+        this.producerOf = producerOf;
         AtomicInteger threads = new AtomicInteger();
         this.fetchers = Executors.newFixedThreadPool(PARALLEL_FETCHES, r -> {
             Thread t = new Thread(r, name + "-metadata-" + threads.incrementAndGet());
@@ -98,7 +100,7 @@ final class HostTopicMetadata implements AutoCloseable {
         try {
             fetchers.execute(() -> {
                 try {
-                    producer.partitionsFor(topic);
+                    producerOf.apply(topic).partitionsFor(topic);
                     fetch.complete(null);
                 } catch (RuntimeException e) {
                     failed(topic, fetch, e);

@@ -2,6 +2,7 @@ package io.storagebus.worker.spm;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -9,6 +10,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.Future;
+import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
 import io.storagebus.bus.KafkaClients;
@@ -19,6 +23,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.Metric;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -51,7 +56,7 @@ class HostTopicMetadataTest {
     void sendsToPrefetchedTopicsNeverWaitForMetadata() throws Exception {
         List<String> topics = hostTopics("prefetched", 40);
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps(10_000));
-             HostTopicMetadata metadata = new HostTopicMetadata(producer, "test")) {
+             HostTopicMetadata metadata = new HostTopicMetadata(topic -> producer, "test")) {
             metadata.prefetch(() -> topics);
             metadata.awaitKnown(topics);
             double waitedBefore = metadataWaitNanos(producer);
@@ -67,7 +72,7 @@ class HostTopicMetadataTest {
     void aPollsNewTopicsAreFetchedTogetherBeforeItsAnswers() throws Exception {
         List<String> topics = hostTopics("polled", 40);
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps(10_000));
-             HostTopicMetadata metadata = new HostTopicMetadata(producer, "test")) {
+             HostTopicMetadata metadata = new HostTopicMetadata(topic -> producer, "test")) {
             metadata.awaitKnown(topics);
             double waitedBefore = metadataWaitNanos(producer);
             topics.forEach(t -> producer.send(new ProducerRecord<>(t, "v", new byte[] {1})));
@@ -80,7 +85,7 @@ class HostTopicMetadataTest {
     void aMissingTopicIsGivenUpOnAndFetchedAgainLater() throws Exception {
         String late = Topics.hostCommands("late-host");
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps(500));
-             HostTopicMetadata metadata = new HostTopicMetadata(producer, "test")) {
+             HostTopicMetadata metadata = new HostTopicMetadata(topic -> producer, "test")) {
             long started = System.nanoTime();
             metadata.awaitKnown(List.of(late));
             assertTrue(System.nanoTime() - started < Duration.ofSeconds(5).toNanos(), "gave up after the producer's block time");
@@ -91,6 +96,32 @@ class HostTopicMetadataTest {
                 producer.send(new ProducerRecord<>(late, "v", new byte[] {1})).get();
                 return waitedBefore == metadataWaitNanos(producer);
             });
+        }
+    }
+
+    /**
+     * The extend loop's producers: a host topic always goes through the same one, which is the one
+     * that fetched its metadata (no send waits), and flush returns with every record acknowledged.
+     */
+    @Test
+    void shardedProducersSendEachTopicThroughTheOneThatLearnedIt() throws Exception {
+        List<String> topics = hostTopics("sharded", 40);
+        try (ShardedProducer producers = new ShardedProducer(shard -> producerProps(10_000));
+             HostTopicMetadata metadata = new HostTopicMetadata(producers::producerOf, "test")) {
+            metadata.awaitKnown(topics);
+            Set<KafkaProducer<String, byte[]>> used = topics.stream().map(producers::producerOf).collect(Collectors.toSet());
+            assertTrue(used.size() > 1, "40 host topics spread over several producers, got " + used.size());
+            Map<KafkaProducer<String, byte[]>, Double> waitedBefore = used.stream()
+                    .collect(Collectors.toMap(p -> p, HostTopicMetadataTest::metadataWaitNanos));
+            List<Future<RecordMetadata>> sent = topics.stream()
+                    .map(t -> producers.send(new ProducerRecord<>(t, "v", new byte[] {1}))).toList();
+            producers.flush();
+            for (int i = 0; i < topics.size(); i++) {
+                assertTrue(sent.get(i).isDone(), "acknowledged by flush: " + topics.get(i));
+                assertEquals(topics.get(i), sent.get(i).get().topic());
+                assertSame(producers.producerOf(topics.get(i)), producers.producerOf(topics.get(i)));
+            }
+            used.forEach(p -> assertEquals(waitedBefore.get(p), metadataWaitNanos(p), "no send waited for a topic's metadata"));
         }
     }
 
