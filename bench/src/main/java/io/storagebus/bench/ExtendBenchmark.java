@@ -5,7 +5,6 @@ import static io.storagebus.bench.Figures.option;
 import static io.storagebus.bench.Figures.pct;
 
 import java.nio.file.Files;
-import java.time.Duration;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -84,24 +83,36 @@ public final class ExtendBenchmark {
                 zookeeper = zk.connectString();
             }
             DomainRef domain = domain(dir, capacity);
-            List<SimulatedHosts.Volume> volumes = createVolumes(domain, hosts * perHost);
-            HostWorker spm = new HostWorker(WorkerConfig.of("bench-spm", POOL, bootstrap, zookeeper)
-                    .withExtendPolicy(policy, WorkerConfig.DEFAULT_BLOCK_STATS_INTERVAL)).start();
-            resources.add(0, spm);
+            List<SimulatedHosts.Volume> created = createVolumes(domain, hosts * perHost + hosts);
+            List<SimulatedHosts.Volume> probes = created.subList(0, hosts);
+            List<SimulatedHosts.Volume> volumes = created.subList(hosts, created.size());
             SimulatedHosts sim = new SimulatedHosts(POOL, bootstrap, policy, rate);
             for (int h = 0; h < hosts; h++) {
                 sim.host(String.format("sim-%04d", h), volumes.subList(h * perHost, (h + 1) * perHost));
             }
-            long started = System.nanoTime();
-            sim.start(storm == null ? null : Duration.ofSeconds(Long.parseLong(storm)));
             resources.add(0, sim);
-            System.out.printf(Locale.ROOT, "%d simulated hosts with %d volumes each, %d MiB/s per volume, chunk %d MiB; topics ready in %.1f s%n",
-                    hosts, perHost, rate / Sizes.MIB, policy.chunk() / Sizes.MIB, (System.nanoTime() - started) / 1e9);
-            if (storm != null) {
-                storm(sim, volumes.size(), Integer.parseInt(storm), duration, bootstrap);
-                return;
-            }
+            // The hosts are up before the SPM's term and their guests' writes, as in a boot storm of a running pool.
+            long started = System.nanoTime();
+            sim.connect();
+            double topicsReady = (System.nanoTime() - started) / 1e9;
+            started = System.nanoTime();
+            HostWorker spm = new HostWorker(WorkerConfig.of("bench-spm", POOL, bootstrap, zookeeper)
+                    .withExtendPolicy(policy, WorkerConfig.DEFAULT_BLOCK_STATS_INTERVAL)).start();
+            resources.add(0, spm);
+            // A report from each host of a volume not measured, all answered: the SPM's term is settled, the domain known to
+            // it and every host has had an answer before, as in a pool that has been running.
+            Duration probeRoundTrip = sim.warmUp(probes, Duration.ofMinutes(2));
+            System.out.printf(Locale.ROOT, "%d simulated hosts with %d volumes each, %d MiB/s per volume, chunk %d MiB; topics ready in %.1f s; "
+                            + "the SPM answered a first report from each host %.1f s after its start (slowest round trip %d ms)%n",
+                    hosts, perHost, rate / Sizes.MIB, policy.chunk() / Sizes.MIB, topicsReady, (System.nanoTime() - started) / 1e9,
+                    probeRoundTrip.toMillis());
+            // The floor's topics and clients are made before the load: a topic created during it changes every client's metadata.
             try (Floor floor = new Floor(bootstrap)) {
+                sim.start(storm == null ? null : Duration.ofSeconds(Long.parseLong(storm)));
+                if (storm != null) {
+                    storm(sim, floor, volumes.size(), Integer.parseInt(storm), duration);
+                    return;
+                }
                 // Measurement windows, not waits for a condition: the load runs for a fixed time.
                 TimeUnit.SECONDS.sleep(warmup);
                 sim.resetStatistics();
@@ -131,29 +142,39 @@ public final class ExtendBenchmark {
      * start, and the storm is measured from the start until each has had its first extend
      * answered (or {@code limit} seconds): how long the SPM took, its rate, the round trips.
      */
-    private static void storm(SimulatedHosts sim, int volumes, int spread, int limit, String bootstrap) throws Exception {
-        try (Floor floor = new Floor(bootstrap)) {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(limit);
-            // A tool's progress check, not a test's wait: it ends at the deadline whatever the answer.
-            while (sim.answeredVolumes() < volumes && System.nanoTime() < deadline) {
-                TimeUnit.MILLISECONDS.sleep(100);
-            }
-            double[] rt = sim.roundTripsMillis();
-            double[] fl = floor.millis();
-            int answered = sim.answeredVolumes();
-            double took = sim.secondsToLastFirstAnswer();
-            System.out.printf(Locale.ROOT, "storm: %d volumes crossing their first threshold within %d s; %d answered, the last %.1f s after the start "
-                            + "(%.0f extends/s); round trip p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
-                    volumes, spread, answered, took, answered / took, pct(rt, 50), pct(rt, 99), max(rt));
-            System.out.printf(Locale.ROOT, "floor (produce-consume-produce-consume, %d samples): p50 %.1f ms, p99 %.1f ms%n",
-                    fl.length, pct(fl, 50), pct(fl, 99));
-            System.out.printf(Locale.ROOT, "pauses (a volume filled before its extend arrived): %d%n", sim.pauses());
-            System.out.printf(Locale.ROOT, "{\"volumes\":%d,\"storm_s\":%d,\"answered\":%d,\"storm_took_s\":%.2f,\"extends_per_s\":%.1f,"
-                            + "\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,\"floor_p50_ms\":%.2f,\"floor_p99_ms\":%.2f,\"pauses\":%d,"
-                            + "\"heap_used_mib\":%d}%n",
-                    volumes, spread, answered, took, answered / took, pct(rt, 50), pct(rt, 99), max(rt), pct(fl, 50), pct(fl, 99), sim.pauses(),
-                    heapUsedMib());
+    private static void storm(SimulatedHosts sim, Floor floor, int volumes, int spread, int limit) throws Exception {
+        long cpuAtStart = processCpuNanos();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(limit);
+        // A tool's progress check, not a test's wait: it ends at the deadline whatever the answer.
+        while (sim.answeredVolumes() < volumes && System.nanoTime() < deadline) {
+            TimeUnit.MILLISECONDS.sleep(100);
         }
+        double cpuMillis = (processCpuNanos() - cpuAtStart) / 1e6;
+        double[] rt = sim.roundTripsMillis();
+        double[] fl = floor.millis();
+        sim.roundTripsBySecond().forEach((second, ms) -> System.out.printf(Locale.ROOT,
+                "  reports sent in second %d: %d answered, round trip p50 %.0f ms, p99 %.0f ms, max %.0f ms%n",
+                second, ms.length, pct(ms, 50), pct(ms, 99), max(ms)));
+        int answered = sim.answeredVolumes();
+        double took = sim.secondsToLastFirstAnswer();
+        System.out.printf(Locale.ROOT, "storm: %d volumes crossing their first threshold within %d s; %d answered, the last %.1f s after the start "
+                        + "(%.0f extends/s); round trip p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
+                volumes, spread, answered, took, answered / took, pct(rt, 50), pct(rt, 99), max(rt));
+        System.out.printf(Locale.ROOT, "floor (produce-consume-produce-consume, %d samples): p50 %.1f ms, p99 %.1f ms%n",
+                fl.length, pct(fl, 50), pct(fl, 99));
+        System.out.printf(Locale.ROOT, "pauses (a volume filled before its extend arrived): %d%n", sim.pauses());
+        System.out.printf(Locale.ROOT, "CPU of the whole process (SPM, broker, simulated hosts) during the storm: %.1f s, %.2f ms per extend%n",
+                cpuMillis / 1000, cpuMillis / Math.max(1, sim.answeredVolumes()));
+        System.out.printf(Locale.ROOT, "{\"volumes\":%d,\"storm_s\":%d,\"answered\":%d,\"storm_took_s\":%.2f,\"extends_per_s\":%.1f,"
+                        + "\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,\"floor_p50_ms\":%.2f,\"floor_p99_ms\":%.2f,\"pauses\":%d,"
+                        + "\"cpu_ms_per_extend\":%.3f,\"heap_used_mib\":%d}%n",
+                volumes, spread, answered, took, answered / took, pct(rt, 50), pct(rt, 99), max(rt), pct(fl, 50), pct(fl, 99), sim.pauses(),
+                cpuMillis / Math.max(1, answered), heapUsedMib());
+    }
+
+    /** CPU time of this process (every thread), in nanoseconds. */
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     /** The heap in use after a full collection: the SPM, the broker and the simulation together, so an upper bound of the SPM's. */

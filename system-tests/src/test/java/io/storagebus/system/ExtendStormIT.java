@@ -38,6 +38,7 @@ import io.storagebus.schema.VolumeWatermark;
 import io.storagebus.schema.WatermarkReason;
 import io.storagebus.worker.HostWorker;
 import io.storagebus.worker.WorkerConfig;
+import io.storagebus.worker.sim.SimulatedHosts;
 import io.storagebus.worker.thin.ExtendPolicy;
 import io.storagebus.worker.thin.TimeToFull;
 import org.apache.kafka.clients.admin.Admin;
@@ -167,6 +168,37 @@ class ExtendStormIT {
     private long allocated(DomainRef domain, String volumeId) throws Exception {
         return driver.info(new DomainContext(domain.getId(), domain.getProperties()), new io.storagebus.driver.VolumeUri(domain.getId(), volumeId))
                 .allocatedSize();
+    }
+
+    /**
+     * The benchmark's simulated hosts against the real SPM: their command topics are read by
+     * several consumers, a probe volume's report is answered (the SPM is settled) and then
+     * forgotten, and a storm of first thresholds from 60 hosts gets every volume one extend.
+     */
+    @Test
+    @Order(0)
+    void simulatedHostsGetEveryAnswerThroughSeveralConsumersAndTheirProbeIsNotCounted() throws Exception {
+        DomainRef domain = domain("simulated", "4G");
+        int hosts = 2 * SimulatedHosts.HOSTS_PER_CONSUMER + 10;
+        List<String> ids = volumes(domain, hosts + 1);
+        String probe = ids.get(0);
+        try (SimulatedHosts sim = new SimulatedHosts(Cluster.POOL, cluster.kafka.bootstrapServers(), POLICY, MIB)) {
+            for (int h = 0; h < hosts; h++) {
+                sim.host("simulated-" + h, List.of(new SimulatedHosts.Volume(ids.get(h + 1), domain, 16 * MIB)));
+            }
+            sim.warmUp(List.of(new SimulatedHosts.Volume(probe, domain, 16 * MIB)), WAIT);
+            assertEquals(24 * MIB, allocated(domain, probe), "the probe was extended by a chunk");
+            assertEquals(0, sim.answeredVolumes(), "the probe is not counted");
+            assertEquals(0, sim.roundTripsMillis().length, "the probe's round trip is not counted");
+
+            sim.start(Duration.ofSeconds(1));
+            await().atMost(WAIT).until(sim::answeredVolumes, n -> n == hosts);
+            assertEquals(hosts, sim.roundTripsMillis().length, "one round trip per volume");
+            assertEquals(0, sim.pauses());
+        }
+        for (String id : ids) {
+            assertEquals(24 * MIB, allocated(domain, id), id + " extended once");
+        }
     }
 
     /**

@@ -90,7 +90,6 @@ class ThinProvisioningIT {
         await().atMost(WAIT).until(() -> http.get("/api/v1/hosts").array().size() == 2);
     }
 
-    /** QEMU restarts on the same socket (a migration back, a crash and restart): the host reconnects and arms again. */
     /**
      * A host vetoes maintenance of a domain while a guest there uses one of its volumes, naming
      * it; once the guest let the volume go, the same request passes and the host disconnects.

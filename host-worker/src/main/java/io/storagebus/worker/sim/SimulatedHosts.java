@@ -2,16 +2,21 @@ package io.storagebus.worker.sim;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
 
 import io.storagebus.bus.Envelopes;
 import io.storagebus.bus.ConsumerLoop;
@@ -85,11 +90,19 @@ public final class SimulatedHosts implements AutoCloseable {
         return t;
     });
     private final Map<String, Boolean> answered = new ConcurrentHashMap<>();
-    private final List<Long> roundTripNanos = java.util.Collections.synchronizedList(new ArrayList<>());
+    /** Per answer: when its report was sent (nanoseconds after {@link #start}) and its round trip. */
+    private final List<long[]> roundTripNanos = Collections.synchronizedList(new ArrayList<>());
     private final AtomicLong pauses = new AtomicLong();
     private KafkaProducer<String, byte[]> producer;
-    /** Reads the hosts' commands (the SPM's answers); a bench tool, so any failure ends it. */
-    private ConsumerLoop commands;
+    /**
+     * Hosts whose commands one consumer reads. A real host reads its own topic; one consumer for
+     * a thousand hosts' topics made the broker's work per answer grow with the number of hosts (a
+     * fetch session and every waiting fetch cover all its partitions), a cost no real fleet has.
+     */
+    public static final int HOSTS_PER_CONSUMER = 25;
+
+    /** Read the hosts' commands (the SPM's answers); a bench tool, so any failure ends one. */
+    private final List<ConsumerLoop> commands = new ArrayList<>();
     private volatile boolean running;
     private volatile long startedNanos;
     private volatile long lastFirstAnswerNanos;
@@ -118,11 +131,13 @@ public final class SimulatedHosts implements AutoCloseable {
     }
 
     /**
-     * Starts writing with every volume's first threshold crossed within {@code firstCrossings} of
-     * now, evenly spread (a boot storm); null spreads them over the time the writes take to reach
-     * the threshold from an empty volume.
+     * Creates the pool's and the hosts' topics and starts reading the hosts' commands, as workers
+     * that are up before their guests write; {@link #start} does it if not done.
      */
-    public SimulatedHosts start(Duration firstCrossings) {
+    public synchronized SimulatedHosts connect() {
+        if (!commands.isEmpty()) {
+            return this;
+        }
         List<NewTopic> topics = new ArrayList<>(Topics.poolTopics(pool, (short) 1));
         hostIds.forEach(h -> topics.add(Topics.hostCommandTopic(h, (short) 1)));
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
@@ -131,22 +146,80 @@ public final class SimulatedHosts implements AutoCloseable {
         Properties p = KafkaClients.producer(bootstrapServers);
         p.put(ProducerConfig.CLIENT_ID_CONFIG, "sim-hosts");
         producer = new KafkaProducer<>(p);
+        for (int from = 0; from < hostIds.size(); from += HOSTS_PER_CONSUMER) {
+            commands.add(commandReader(hostIds.subList(from, Math.min(hostIds.size(), from + HOSTS_PER_CONSUMER)), commands.size()));
+        }
+        running = true;
+        commands.forEach(ConsumerLoop::start);
+        return this;
+    }
+
+    /** A consumer of some hosts' command topics, from their ends. */
+    private ConsumerLoop commandReader(List<String> hosts, int n) {
         Properties c = KafkaClients.consumer(bootstrapServers);
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
-        c.put(ConsumerConfig.CLIENT_ID_CONFIG, "sim-hosts");
+        c.put(ConsumerConfig.CLIENT_ID_CONFIG, "sim-hosts-" + n);
         KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c);
-        List<TopicPartition> partitions = hostIds.stream().map(h -> new TopicPartition(Topics.hostCommands(h), 0)).toList();
+        List<TopicPartition> partitions = hosts.stream().map(h -> new TopicPartition(Topics.hostCommands(h), 0)).toList();
         consumer.assign(partitions);
         consumer.seekToEnd(partitions);
         partitions.forEach(consumer::position); // resolve "latest" now, before any report can be answered
-        commands = new ConsumerLoop("sim-hosts-commands", closed -> ConsumerLoop.session(consumer, this::spmAnswered), e -> true,
-                e -> {
-                    if (e != null) {
-                        LOG.error("simulated hosts: reading the SPM's answers failed: {}", e.toString());
-                    }
-                });
-        running = true;
-        commands.start();
+        return new ConsumerLoop("sim-hosts-commands-" + n, closed -> ConsumerLoop.session(consumer, this::spmAnswered), e -> true, e -> {
+            if (e != null) {
+                LOG.error("simulated hosts: reading the SPM's answers failed: {}", e.toString());
+            }
+        });
+    }
+
+    /**
+     * Reports each of {@code probes} (volumes outside the ones to measure; the i-th from the i-th
+     * host, round the hosts) at its threshold and waits for the SPM's answers: after them the
+     * SPM's term is settled, its reports' consumer assigned, the probes' domains known to it and
+     * those hosts answered before, as in a pool that has been running, so what follows measures
+     * a running SPM, not its start. Returns the slowest probe's round trip; the probes are then
+     * forgotten (neither counted nor written to again).
+     */
+    public Duration warmUp(List<Volume> probes, Duration timeout) throws InterruptedException, TimeoutException {
+        if (hostIds.isEmpty()) {
+            throw new IllegalStateException("no host to report the probes from");
+        }
+        connect();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        scheduler.execute(() -> {
+            for (int i = 0; i < probes.size(); i++) {
+                Sim s = new Sim(probes.get(i), hostIds.get(i % hostIds.size()));
+                sims.put(s.volume.volumeId(), s);
+                s.basePosition = policy.threshold(s.allocation, writeRate);
+                s.baseNanos = System.nanoTime();
+                report(s, WatermarkReason.THRESHOLD);
+            }
+        });
+        // A tool's wait for the SPM to answer, bounded by its timeout.
+        while (!probes.stream().allMatch(p -> answered.containsKey(p.volumeId()))) {
+            if (System.nanoTime() > deadline) {
+                throw new TimeoutException("the SPM did not answer all " + probes.size() + " probe volumes within " + timeout);
+            }
+            TimeUnit.MILLISECONDS.sleep(10);
+        }
+        CompletableFuture<Void> forgotten = new CompletableFuture<>();
+        scheduler.execute(() -> {
+            probes.forEach(p -> sims.remove(p.volumeId()));
+            forgotten.complete(null);
+        });
+        forgotten.join();
+        double[] roundTrips = roundTripsMillis();
+        probes.forEach(p -> answered.remove(p.volumeId()));
+        resetStatistics();
+        return Duration.ofNanos((long) (roundTrips[roundTrips.length - 1] * 1e6));
+    }
+
+    /**
+     * Starts writing with every volume's first threshold crossed within {@code firstCrossings} of
+     * now, evenly spread (a boot storm); null spreads them over the time the writes take to reach
+     * the threshold from an empty volume.
+     */
+    public SimulatedHosts start(Duration firstCrossings) {
+        connect();
         long now = System.nanoTime();
         startedNanos = now;
         // Spread the volumes' write positions so that reports do not all come at once.
@@ -175,10 +248,15 @@ public final class SimulatedHosts implements AutoCloseable {
         long delay = nanosUntil(s, policy.threshold(s.allocation, writeRate), now);
         long allocation = s.allocation;
         scheduler.schedule(() -> {
-            if (running && s.allocation == allocation && s.reportSentNanos == 0) {
+            if (simulated(s) && s.allocation == allocation && s.reportSentNanos == 0) {
                 report(s, WatermarkReason.THRESHOLD);
             }
         }, delay, TimeUnit.NANOSECONDS);
+    }
+
+    /** Still written to: the hosts run and the volume is not a probe since forgotten. */
+    private boolean simulated(Sim s) {
+        return running && sims.get(s.volume.volumeId()) == s;
     }
 
     private void report(Sim s, WatermarkReason reason) {
@@ -191,7 +269,7 @@ public final class SimulatedHosts implements AutoCloseable {
         long allocation = s.allocation;
         // The guest fills the allocation if the answer is late: that is a pause.
         scheduler.schedule(() -> {
-            if (running && s.allocation == allocation && !s.paused) {
+            if (simulated(s) && s.allocation == allocation && !s.paused) {
                 s.basePosition = s.allocation;
                 s.paused = true;
                 s.pausedAtNanos = System.nanoTime();
@@ -219,7 +297,7 @@ public final class SimulatedHosts implements AutoCloseable {
             return;
         }
         if (s.reportSentNanos != 0) {
-            roundTripNanos.add(receivedNanos - s.reportSentNanos);
+            roundTripNanos.add(new long[] {s.reportSentNanos - startedNanos, receivedNanos - s.reportSentNanos});
             if (answered.put(s.volume.volumeId(), true) == null) {
                 lastFirstAnswerNanos = receivedNanos;
             }
@@ -268,12 +346,18 @@ public final class SimulatedHosts implements AutoCloseable {
 
     /** Round trips recorded so far, in milliseconds, sorted. */
     public double[] roundTripsMillis() {
-        long[] copy;
         synchronized (roundTripNanos) {
-            copy = roundTripNanos.stream().mapToLong(Long::longValue).toArray();
+            return roundTripNanos.stream().mapToDouble(r -> r[1] / 1e6).sorted().toArray();
         }
-        Arrays.sort(copy);
-        return Arrays.stream(copy).mapToDouble(n -> n / 1e6).toArray();
+    }
+
+    /** Round trips recorded so far, in milliseconds, sorted, by the second after {@link #start} their reports were sent in. */
+    public SortedMap<Long, double[]> roundTripsBySecond() {
+        synchronized (roundTripNanos) {
+            return roundTripNanos.stream().collect(Collectors.groupingBy(r -> TimeUnit.NANOSECONDS.toSeconds(r[0]),
+                    TreeMap::new, Collectors.collectingAndThen(Collectors.toList(),
+                            rs -> rs.stream().mapToDouble(r -> r[1] / 1e6).sorted().toArray())));
+        }
     }
 
     /** Forgets the round trips so far (after a warm-up). */
@@ -286,9 +370,7 @@ public final class SimulatedHosts implements AutoCloseable {
     public void close() {
         running = false;
         scheduler.shutdownNow();
-        if (commands != null) {
-            commands.close(Duration.ofSeconds(5));
-        }
+        commands.forEach(c -> c.close(Duration.ofSeconds(5)));
         if (producer != null) {
             producer.close(Duration.ofSeconds(5));
         }
