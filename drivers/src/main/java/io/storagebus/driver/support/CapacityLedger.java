@@ -3,6 +3,8 @@ package io.storagebus.driver.support;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.function.LongSupplier;
 
 import io.storagebus.driver.DriverException;
@@ -20,7 +22,10 @@ import org.slf4j.LoggerFactory;
  * earlier term (perhaps on another host) believed. Creates and extends add what they allocate;
  * any other change of the layers (delete, snapshot, merge, restore) drops the account, and the
  * next question rescans. Every {@link #recheck} an account is compared with a fresh scan; a
- * difference (a file changed behind the driver's back) is corrected and logged.
+ * difference (a file changed behind the driver's back) is corrected and logged. That scan runs
+ * off the caller's thread and outside the account's lock: done inline, it held every extend of
+ * the domain for as long as it took to size every volume (0.4-1.1 s at 10,000 volumes), every
+ * 5 minutes.
  *
  * <p>Callers hold the domain's lock (its fence) around a question and the change that follows
  * it, so a check of the free space and the allocation it admits are one act.
@@ -39,6 +44,8 @@ public final class CapacityLedger {
         final Epoch epoch;
         long used;
         long checkedAt;
+        /** Bytes allocated since the running recheck's scan began; -1 while none runs. */
+        long allocatedDuringCheck = -1;
 
         Account(Epoch epoch, long used, long checkedAt) {
             this.epoch = epoch;
@@ -47,17 +54,27 @@ public final class CapacityLedger {
         }
     }
 
+    /** One thread for every ledger's rechecks: a domain is rechecked every few minutes. */
+    private static final Executor RECHECKS = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "capacity-ledger-recheck");
+        t.setDaemon(true);
+        return t;
+    });
+
     private final ConcurrentHashMap<Path, Account> accounts = new ConcurrentHashMap<>();
     private final Duration recheck;
     private final LongSupplier nanoClock;
+    private final Executor rechecks;
 
     public CapacityLedger() {
-        this(DEFAULT_RECHECK, System::nanoTime);
+        this(DEFAULT_RECHECK, System::nanoTime, RECHECKS);
     }
 
-    public CapacityLedger(Duration recheck, LongSupplier nanoClock) {
+    /** @param rechecks where the periodic scans run */
+    public CapacityLedger(Duration recheck, LongSupplier nanoClock, Executor rechecks) {
         this.recheck = recheck;
         this.nanoClock = nanoClock;
+        this.rechecks = rechecks;
     }
 
     /** Bytes the domain at {@code dir} takes, from its account, built or checked by {@code scan} when due. */
@@ -83,16 +100,51 @@ public final class CapacityLedger {
                 throw e.cause;
             }
         }
+        long base;
         synchronized (account) {
-            if (now - account.checkedAt >= recheck.toNanos()) {
-                long scanned = scan.usedBytes();
-                if (scanned != account.used) {
-                    LOG.warn("capacity ledger of {} said {} bytes used, the storage says {}: corrected", key, account.used, scanned);
-                    account.used = scanned;
-                }
-                account.checkedAt = now;
+            if (now - account.checkedAt < recheck.toNanos() || account.allocatedDuringCheck >= 0) {
+                return account.used;
             }
+            base = account.used;
+            account.allocatedDuringCheck = 0;
+            account.checkedAt = now;
+        }
+        Account checked = account;
+        rechecks.execute(() -> recheck(key, checked, base, scan));
+        synchronized (account) {
             return account.used;
+        }
+    }
+
+    /**
+     * Compares {@code account} with a scan begun when it said {@code base}. Allocations made
+     * during the scan may or may not be in what it found, so the storage held between the scan's
+     * figure and that plus those allocations: an account in that range is right; one outside it
+     * is set to the top of the range (never less than the storage holds) and logged.
+     */
+    private void recheck(Path key, Account account, long base, Scan scan) {
+        long scanned;
+        try {
+            scanned = scan.usedBytes();
+        } catch (DriverException | RuntimeException e) {
+            LOG.warn("capacity ledger of {}: the periodic check could not scan the storage ({}); tried again after {}", key,
+                    e.getMessage(), recheck);
+            synchronized (account) {
+                account.allocatedDuringCheck = -1;
+            }
+            return;
+        }
+        synchronized (account) {
+            long during = account.allocatedDuringCheck;
+            account.allocatedDuringCheck = -1;
+            if (accounts.get(key) != account) {
+                return; // forgotten or replaced by a new term's meanwhile: that one starts from its own scan
+            }
+            if (base < scanned - during || base > scanned) {
+                LOG.warn("capacity ledger of {} said {} bytes used, the storage says {} ({} allocated during the check): corrected",
+                        key, base + during, scanned, during);
+                account.used = scanned + during;
+            }
         }
     }
 
@@ -101,6 +153,9 @@ public final class CapacityLedger {
         accounts.computeIfPresent(dir.toAbsolutePath().normalize(), (k, account) -> {
             synchronized (account) {
                 account.used += bytes;
+                if (account.allocatedDuringCheck >= 0) {
+                    account.allocatedDuringCheck += bytes;
+                }
             }
             return account;
         });
