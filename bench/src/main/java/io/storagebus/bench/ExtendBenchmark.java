@@ -163,7 +163,7 @@ public final class ExtendBenchmark {
         System.out.printf(Locale.ROOT, "floor (produce-consume-produce-consume, %d samples): p50 %.1f ms, p99 %.1f ms%n",
                 fl.length, pct(fl, 50), pct(fl, 99));
         System.out.printf(Locale.ROOT, "pauses (a volume filled before its extend arrived): %d%n", sim.pauses());
-        System.out.printf(Locale.ROOT, "CPU of the whole process (SPM, broker, simulated hosts) during the storm: %.1f s, %.2f ms per extend%n",
+        System.out.printf(Locale.ROOT, "CPU of this process (the SPM, the simulated hosts and an embedded broker) during the storm: %.1f s, %.2f ms per extend%n",
                 cpuMillis / 1000, cpuMillis / Math.max(1, sim.answeredVolumes()));
         System.out.printf(Locale.ROOT, "{\"volumes\":%d,\"storm_s\":%d,\"answered\":%d,\"storm_took_s\":%.2f,\"extends_per_s\":%.1f,"
                         + "\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,\"floor_p50_ms\":%.2f,\"floor_p99_ms\":%.2f,\"pauses\":%d,"
