@@ -102,6 +102,17 @@ final class LvmShell implements AutoCloseable {
         return Optional.of(line.toString());
     }
 
+    /**
+     * The shell had ended before the command reached it (its input was closed: a broken pipe), so
+     * the command did not run and can be given to another shell. A shell killed between commands
+     * may still look alive until its exit is reaped.
+     */
+    static final class Undelivered extends DriverException {
+        Undelivered(String message, Throwable cause) {
+            super(Code.IO_ERROR, message, cause);
+        }
+    }
+
     boolean usable() {
         return !broken && process.isAlive();
     }
@@ -118,9 +129,18 @@ final class LvmShell implements AutoCloseable {
             process.destroyForcibly();
         }, timeout.toMillis(), TimeUnit.MILLISECONDS);
         try {
-            commands.write(line);
-            commands.write('\n');
-            commands.flush();
+            try {
+                commands.write(line);
+                commands.write('\n');
+                commands.flush();
+            } catch (IOException e) {
+                if (timedOut) {
+                    throw e; // the watchdog ended it: a timeout, as below
+                }
+                broken = true;
+                process.destroyForcibly();
+                throw new Undelivered(command + " not given to the lvm shell, which had ended: " + e.getMessage(), e);
+            }
             JsonToken start = answers.nextToken();
             if (start != JsonToken.START_OBJECT) {
                 throw new IOException(start == null ? "the shell ended" : "the shell answered out of frame (" + start + ")");

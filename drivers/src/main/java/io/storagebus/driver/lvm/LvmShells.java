@@ -67,7 +67,13 @@ final class LvmShells implements AutoCloseable {
             if (shell == null) {
                 shell = LvmShell.start(systemDir, timeout);
             }
-            return shell.run(command, line);
+            try {
+                return shell.run(command, line);
+            } catch (LvmShell.Undelivered e) {
+                shell.close();
+                shell = LvmShell.start(systemDir, timeout);
+                return shell.run(command, line);
+            }
         } finally {
             if (shell != null) {
                 if (shell.usable()) {
