@@ -66,6 +66,8 @@ public final class KafkaAcls {
         g.topic(Topics.poolTopicPrefix(pool), PatternType.PREFIXED, AclOperation.READ, AclOperation.WRITE,
                 AclOperation.DESCRIBE, AclOperation.CREATE);
         g.topic(Topics.HOST_TOPIC_PREFIX, PatternType.PREFIXED, AclOperation.WRITE, AclOperation.DESCRIBE);
+        // The pool's domains, read when a term starts to build their capacity accounts before extends need them.
+        g.topic(Topics.DOMAIN_STATE, PatternType.LITERAL, AclOperation.READ, AclOperation.DESCRIBE);
         for (String state : List.of(Topics.VOLUME_STATE, Topics.TASK_STATE, Topics.BACKUP_STATE, Topics.CAPACITY_STATE, Topics.EVENTS,
                 Topics.DEAD_LETTER)) {
             g.topic(state, PatternType.LITERAL, AclOperation.WRITE, AclOperation.DESCRIBE);

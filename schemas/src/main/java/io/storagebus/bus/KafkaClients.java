@@ -1,7 +1,9 @@
 package io.storagebus.bus;
 
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -10,6 +12,7 @@ import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InterruptException;
@@ -97,6 +100,29 @@ public final class KafkaClients {
      */
     public static List<TopicPartition> partitionsOf(Consumer<?, ?> consumer, String topic, CountDownLatch stop) {
         return partitionsOf(consumer, topic, stop, TOPIC_METADATA_WAIT);
+    }
+
+    /**
+     * What a compacted topic holds now: each key's latest value, read from the beginning to the
+     * end offsets found when the read began (a key whose latest record is a tombstone is absent).
+     * Stops early, with what it has read, when {@code stop} is counted down.
+     */
+    public static Map<String, byte[]> latestByKey(Consumer<String, byte[]> reader, String topic, CountDownLatch stop) {
+        List<TopicPartition> partitions = partitionsOf(reader, topic, stop);
+        reader.assign(partitions);
+        reader.seekToBeginning(partitions);
+        Map<TopicPartition, Long> end = reader.endOffsets(partitions);
+        Map<String, byte[]> latest = new LinkedHashMap<>();
+        while (stop.getCount() > 0 && end.entrySet().stream().anyMatch(e -> reader.position(e.getKey()) < e.getValue())) {
+            for (ConsumerRecord<String, byte[]> r : reader.poll(Duration.ofMillis(500))) {
+                if (r.value() == null) {
+                    latest.remove(r.key());
+                } else {
+                    latest.put(r.key(), r.value());
+                }
+            }
+        }
+        return latest;
     }
 
     /** {@link #partitionsOf(Consumer, String, CountDownLatch)}, giving up after {@code wait}. */

@@ -1,6 +1,7 @@
 package io.storagebus.system;
 
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -193,6 +194,15 @@ class KafkaSecurityIT {
             consumer.assign(List.of(new TopicPartition(Topics.hostCommands("host-2"), 0)));
             assertThrows(TopicAuthorizationException.class, () -> consumer.poll(Duration.ofSeconds(10)));
         }
+    }
+
+    /** A term starts by reading the pool's domains (to build their capacity accounts); only the manager defines them. */
+    @Test
+    void theSpmReadsTheDomainsStateButCannotWriteIt() {
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(KafkaClients.consumer(spm))) {
+            assertDoesNotThrow(() -> KafkaClients.latestByKey(consumer, Topics.DOMAIN_STATE, new java.util.concurrent.CountDownLatch(1)));
+        }
+        assertRefusedWrite(spm, Topics.DOMAIN_STATE);
     }
 
     @Test

@@ -66,11 +66,13 @@ final class ExtendLoop {
     private final ConsumerLoop loop;
     private final ExecutorService extenders;
     private final VolumeExtender extender;
+    private final DomainAccounts accounts;
 
     ExtendLoop(WorkerConfig config, SpmTerm term, DriverRegistry drivers) {
         this.config = config;
         this.term = term;
         this.extender = new VolumeExtender(config, term, drivers);
+        this.accounts = new DomainAccounts(config, term, drivers);
         AtomicInteger threads = new AtomicInteger();
         this.extenders = Executors.newFixedThreadPool(PARALLEL_EXTENDS, r -> {
             Thread t = new Thread(r, "spm-" + term.pool() + "-extend-" + threads.incrementAndGet() + "-epoch-" + term.epoch());
@@ -88,10 +90,12 @@ final class ExtendLoop {
 
     void start() {
         StorageBusMetrics.get().lag("spm-extends", loop.lag());
+        accounts.start();
         loop.start();
     }
 
     void stop() {
+        accounts.close();
         loop.close(STOP_WAIT);
         extenders.shutdownNow();
         StorageBusMetrics.get().removeLag("spm-extends");

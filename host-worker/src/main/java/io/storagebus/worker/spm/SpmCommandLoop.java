@@ -276,21 +276,12 @@ final class SpmCommandLoop {
 
     private void readAndSubmitPendingJobs(CountDownLatch closed) {
         String topic = Topics.spmJobs(term.pool());
-        Map<String, byte[]> pending = new java.util.LinkedHashMap<>();
+        Map<String, byte[]> pending;
         try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(KafkaClients.consumer(config.spmKafka()))) {
-            List<TopicPartition> partitions = KafkaClients.partitionsOf(reader, topic, closed);
-            reader.assign(partitions);
-            reader.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = reader.endOffsets(partitions);
-            while (running && end.entrySet().stream().anyMatch(e -> reader.position(e.getKey()) < e.getValue())) {
-                for (ConsumerRecord<String, byte[]> r : reader.poll(Duration.ofMillis(500))) {
-                    if (r.value() == null) {
-                        pending.remove(r.key());
-                    } else {
-                        pending.put(r.key(), r.value());
-                    }
-                }
-            }
+            pending = KafkaClients.latestByKey(reader, topic, closed);
+        }
+        if (!running) {
+            return;
         }
         pending.keySet().stream().filter(k -> k.endsWith(CANCEL_SUFFIX)).toList().forEach(k -> {
             pending.remove(k);
