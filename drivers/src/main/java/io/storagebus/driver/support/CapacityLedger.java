@@ -111,9 +111,7 @@ public final class CapacityLedger {
         }
         Account checked = account;
         rechecks.execute(() -> recheck(key, checked, base, scan));
-        synchronized (account) {
-            return account.used;
-        }
+        return base;
     }
 
     /**
