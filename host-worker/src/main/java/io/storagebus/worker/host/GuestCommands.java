@@ -134,12 +134,17 @@ final class GuestCommands {
             Thread.currentThread().interrupt();
             return List.of();
         } catch (ExecutionException | TimeoutException e) {
-            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
-            LOG.warn("host {}: cannot watch volume {} through {}: {}", config.hostId(), cmd.getVolumeId(), cmd.getQmpSocket(), cause.toString());
+            LOG.warn("host {}: cannot watch volume {} through {}: {}", config.hostId(), cmd.getVolumeId(), cmd.getQmpSocket(), reason(e));
             return List.of(WorkerRecords.commandFailed(envelope, cmd.getEnvelope(), MonitorVolume.class.getName(), null, cmd.getVolumeId(),
                     "QMP_ERROR", "cannot watch volume " + cmd.getVolumeId() + " through QMP socket " + cmd.getQmpSocket()
-                            + " node " + cmd.getNodeName() + ": " + cause.getMessage()));
+                            + " node " + cmd.getNodeName() + ": " + reason(e)));
         }
+    }
+
+    /** What a wait for QEMU ended with, in words: its failure's, or how long it went unanswered (a timeout has no message). */
+    private static String reason(Exception e) {
+        return e instanceof ExecutionException ? String.valueOf(e.getCause().getMessage())
+                : "QEMU did not answer within " + WATCH_TIMEOUT_SECONDS + " s";
     }
 
     /** A live snapshot's second step: the guest here moves to the new layer; the SPM hears how it went. */
@@ -157,10 +162,9 @@ final class GuestCommands {
             Thread.currentThread().interrupt();
             done.setErrorCode("QMP_ERROR").setErrorMessage("interrupted");
         } catch (ExecutionException | TimeoutException e) {
-            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
-            LOG.warn("host {}: cannot switch the guest of volume {} to its new layer: {}", config.hostId(), cmd.getVolumeId(), cause.toString());
+            LOG.warn("host {}: cannot switch the guest of volume {} to its new layer: {}", config.hostId(), cmd.getVolumeId(), reason(e));
             done.setErrorCode("QMP_ERROR").setErrorMessage("host " + config.hostId() + " could not switch the guest to the new layer "
-                    + cmd.getOverlay() + ": " + cause.getMessage());
+                    + cmd.getOverlay() + ": " + reason(e));
         }
         return Records.of(Topics.spmCommands(cmd.getEnvelope().getPool()), cmd.getVolumeId(), done.build());
     }

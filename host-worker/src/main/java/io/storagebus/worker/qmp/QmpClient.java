@@ -1,6 +1,7 @@
 package io.storagebus.worker.qmp;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
@@ -28,8 +29,16 @@ import org.slf4j.LoggerFactory;
 public final class QmpClient implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(QmpClient.class);
 
+    /**
+     * How long QEMU may take to greet a new connection. QEMU serves one client per QMP socket and
+     * keeps a second one connected but unanswered until the first leaves, so a socket another
+     * client holds (libvirt keeps its own monitor's) would otherwise be waited on forever.
+     */
+    static final Duration GREETING_TIMEOUT = Duration.ofSeconds(5);
+
     private enum State { CONNECTING, READY, CLOSED }
 
+    private final Vertx vertx;
     private final Path socketPath;
     private final QmpListener listener;
     private final Context context;
@@ -41,6 +50,7 @@ public final class QmpClient implements AutoCloseable {
     private long nextId;
 
     private QmpClient(Vertx vertx, Context context, Path socketPath, QmpListener listener) {
+        this.vertx = vertx;
         this.socketPath = socketPath;
         this.listener = listener;
         this.context = context;
@@ -71,7 +81,11 @@ public final class QmpClient implements AutoCloseable {
                     s.handler(RecordParser.newDelimited("\n", this::line));
                     s.closeHandler(v -> shutdown(new QmpException("Disconnected", "QMP socket " + socketPath + " closed"), true));
                     s.exceptionHandler(e -> LOG.debug("QMP {}: {}", socketPath, e.toString()));
-                    return greeted.future();
+                    long silence = vertx.setTimer(GREETING_TIMEOUT.toMillis(), t -> greeted.tryFail(new QmpException("NoGreeting",
+                            "QEMU at " + socketPath + " took the connection but sent no greeting within " + GREETING_TIMEOUT.toSeconds()
+                                    + " s: another client holds this QMP socket, and QEMU serves one at a time; give StorageBus a QMP "
+                                    + "socket of its own (a second -qmp option)")));
+                    return greeted.future().onComplete(ar -> vertx.cancelTimer(silence));
                 })
                 .compose(v -> execute("qmp_capabilities"))
                 .map(r -> {

@@ -7,6 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -106,6 +110,27 @@ class QmpClientTest {
         assertFalse(client.isOpen());
         QmpException e = assertInstanceOf(QmpException.class, failure(client.execute("query-status")).getCause());
         assertEquals("Disconnected", e.errorClass());
+    }
+
+    /**
+     * QEMU answers one client per QMP socket and leaves the next connected but unanswered: a
+     * socket another client holds fails the connect with a reason, and the failed client leaves
+     * the queue, so the socket's next client is greeted once the holder goes.
+     */
+    @Test
+    void aSocketAnotherClientHoldsFailsTheConnectAndIsFreeOnceTheHolderLeaves() throws Exception {
+        try (SocketChannel holder = SocketChannel.open(UnixDomainSocketAddress.of(qemu.qmpSocket()))) {
+            ByteBuffer greeting = ByteBuffer.allocate(512);
+            holder.read(greeting);
+            assertTrue(new String(greeting.array(), 0, greeting.position(), StandardCharsets.UTF_8).contains("\"QMP\""));
+
+            QmpException e = assertInstanceOf(QmpException.class, failure(QmpClient.connect(vertx, qemu.qmpSocket(), listener)).getCause());
+            assertEquals("NoGreeting", e.errorClass());
+            assertTrue(e.getMessage().contains("another client holds this QMP socket"), e.getMessage());
+        }
+        QmpClient client = get(QmpClient.connect(vertx, qemu.qmpSocket(), listener));
+        assertEquals("running", ((JsonObject) get(client.execute("query-status"))).getString("status"));
+        client.close();
     }
 
     @Test
