@@ -52,7 +52,7 @@ public final class CreateBenchmark {
     private final String run = Long.toString(System.currentTimeMillis(), 36);
     private final AtomicInteger sequence = new AtomicInteger();
     /** Send time by volume name, until its READY is seen. */
-    private final Map<String, Long> sent = new ConcurrentHashMap<>();
+    private final Map<String, Sent> sent = new ConcurrentHashMap<>();
     private final ReadyWatcher ready;
 
     private CreateBenchmark(HttpClientAgent http, String api, String token, String domainId, ReadyWatcher ready) {
@@ -166,7 +166,7 @@ public final class CreateBenchmark {
         String name = "b" + run + "-" + sequence.incrementAndGet();
         JsonObject body = new JsonObject().put("name", name).put("virtualSize", 1 << 20).put("format", format).put("allocation", "thin");
         long t0 = System.nanoTime();
-        sent.put(name, t0);
+        sent.put(name, new Sent(t0, System.currentTimeMillis()));
         ready.expect(name, w);
         post(http, api + "/domains/" + domainId + "/volumes", token, body).whenComplete((answer, error) -> {
             permits.release();
@@ -187,6 +187,8 @@ public final class CreateBenchmark {
         private final long start = System.nanoTime();
         private final long[] acceptNanos;
         private final long[] readyNanos;
+        /** Where each READY's time went, in wall-clock ms: one row per {@link Stage}. */
+        private final long[][] stageMillis;
         private final AtomicInteger accepted = new AtomicInteger();
         private final AtomicInteger readied = new AtomicInteger();
         private final AtomicInteger failed = new AtomicInteger();
@@ -199,6 +201,7 @@ public final class CreateBenchmark {
             this.count = count;
             this.acceptNanos = new long[count];
             this.readyNanos = new long[count];
+            this.stageMillis = new long[Stage.values().length][count];
         }
 
         void accepted(long nanos) {
@@ -206,8 +209,12 @@ public final class CreateBenchmark {
             lastAccepted.accumulateAndGet(System.nanoTime(), Math::max);
         }
 
-        void ready(long nanos) {
-            readyNanos[readied.getAndIncrement()] = nanos;
+        void ready(long nanos, long[] stages) {
+            int i = readied.getAndIncrement();
+            readyNanos[i] = nanos;
+            for (Stage stage : Stage.values()) {
+                stageMillis[stage.ordinal()][i] = stages[stage.ordinal()];
+            }
             lastReady.accumulateAndGet(System.nanoTime(), Math::max);
         }
 
@@ -240,6 +247,17 @@ public final class CreateBenchmark {
                             + "to 202 p50 %.1f ms p99 %.1f ms; to READY p50 %.1f ms p99 %.1f ms%n",
                     label, acc.length, acceptedPerSecond(), rdy.length, readyPerSecond, failed.get(),
                     pct(acc, 50), pct(acc, 99), pct(rdy, 50), pct(rdy, 99));
+            StringBuilder stages = new StringBuilder("  where the time to READY went, p50 / p99 ms:");
+            for (Stage stage : Stage.values()) {
+                long[] row = stageMillis[stage.ordinal()];
+                double[] ms = new double[rdy.length];
+                for (int i = 0; i < ms.length; i++) {
+                    ms[i] = row[i];
+                }
+                Arrays.sort(ms);
+                stages.append(String.format(Locale.ROOT, " %s %.0f / %.0f;", stage.label, pct(ms, 50), pct(ms, 99)));
+            }
+            System.out.println(stages);
             if (firstFailure != null) {
                 System.out.println("  first failure: " + firstFailure);
             }
@@ -260,10 +278,34 @@ public final class CreateBenchmark {
         }
     }
 
+    /** When a create was sent, by the clock of the stages (ms) and of the latencies (ns). */
+    record Sent(long nanos, long wallMillis) {
+    }
+
+    /**
+     * The legs of a create's way to READY, told apart by the two volume states it puts on the
+     * state topic: the manager's CREATING (in the transaction that answers 202) and the SPM's
+     * READY, each with its producer's timestamp and the time the benchmark read it (wall clock, ms).
+     */
+    enum Stage {
+        MANAGER("manager until its send"),
+        MANAGER_COMMIT("manager's send until readable"),
+        SPM("until the SPM's READY send"),
+        SPM_COMMIT("SPM's send until readable");
+
+        final String label;
+
+        Stage(String label) {
+            this.label = label;
+        }
+    }
+
     /** Reads the volume state topic from its end and times each expected name's READY. */
     static final class ReadyWatcher implements AutoCloseable {
         private final KafkaConsumer<String, byte[]> consumer;
         private final Map<String, Window> windows = new ConcurrentHashMap<>();
+        /** By name: the CREATING state's producer timestamp and when it was read. */
+        private final Map<String, long[]> creating = new ConcurrentHashMap<>();
         private final MessageCodec codec = MessageCodec.standard();
         private Thread thread;
 
@@ -279,13 +321,13 @@ public final class CreateBenchmark {
             windows.put(name, w);
         }
 
-        void start(Map<String, Long> sent) {
+        void start(Map<String, Sent> sent) {
             thread = new Thread(() -> {
                 try {
                     while (true) {
                         for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
                             if (r.value() != null && codec.decode(r.value()) instanceof VolumeState v) {
-                                seen(v, sent);
+                                seen(v, r.timestamp(), sent);
                             }
                         }
                     }
@@ -299,19 +341,32 @@ public final class CreateBenchmark {
             thread.start();
         }
 
-        private void seen(VolumeState v, Map<String, Long> sent) {
+        private void seen(VolumeState v, long producedMillis, Map<String, Sent> sent) {
             String name = v.getName();
+            long readMillis = System.currentTimeMillis();
+            if (v.getStatus() == VolumeStatus.CREATING) {
+                creating.put(name, new long[] {producedMillis, readMillis});
+                return;
+            }
             boolean done = v.getStatus() == VolumeStatus.READY;
             if (!done && v.getStatus() != VolumeStatus.FAILED) {
                 return;
             }
-            Long t0 = sent.remove(name);
+            Sent t0 = sent.remove(name);
             Window w = windows.remove(name);
+            long[] created = creating.remove(name);
             if (t0 == null || w == null) {
                 return;
             }
             if (done) {
-                w.ready(System.nanoTime() - t0);
+                long[] stages = new long[Stage.values().length];
+                if (created != null) {
+                    stages[Stage.MANAGER.ordinal()] = created[0] - t0.wallMillis();
+                    stages[Stage.MANAGER_COMMIT.ordinal()] = created[1] - created[0];
+                    stages[Stage.SPM.ordinal()] = producedMillis - created[1];
+                }
+                stages[Stage.SPM_COMMIT.ordinal()] = readMillis - producedMillis;
+                w.ready(System.nanoTime() - t0.nanos(), stages);
             } else {
                 w.failed("volume " + name + " FAILED");
             }
