@@ -96,6 +96,17 @@ class ReadmeIT {
         assertEquals(before, inventory(client(home)), "the second start finds the same domains and volumes");
     }
 
+    @Test
+    void theLauncherFindsItsBuildThroughALinkOnThePath(@TempDir Path path) throws Exception {
+        // As an operator installs it: a link in a directory on PATH, far from the checkout.
+        Path link = Files.createSymbolicLink(path.resolve("storagebus"), repo.resolve("bin").resolve("storagebus"));
+        Process help = new ProcessBuilder(link.toString(), "--help").directory(path.toFile()).redirectErrorStream(true).start();
+        String out = new String(help.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(help.waitFor(60, TimeUnit.SECONDS), "the launcher answers --help");
+        assertEquals(0, help.exitValue(), out);
+        assertTrue(out.startsWith("usage: storagebus"), out);
+    }
+
     /** {@code bin/storagebus dev} as the README starts it, with a port of its own; returns once it said it is ready. */
     private Process startDev(Path home, int port, Path log) throws IOException {
         ProcessBuilder builder = new ProcessBuilder("bin/storagebus", "dev", "--http-port", Integer.toString(port))
