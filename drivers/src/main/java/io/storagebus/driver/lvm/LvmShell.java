@@ -44,6 +44,9 @@ final class LvmShell implements AutoCloseable {
         return t;
     });
 
+    private static final Duration STDERR_SETTLE = Duration.ofMillis(200);
+    private static final Duration STDERR_QUIET = Duration.ofMillis(20);
+
     private final Process process;
     private final Writer commands;
     private final JsonParser answers;
@@ -146,7 +149,12 @@ final class LvmShell implements AutoCloseable {
                 throw new IOException(start == null ? "the shell ended" : "the shell answered out of frame (" + start + ")");
             }
             JsonNode document = JSON.readTree(answers);
-            return LvmAnswer.ofShell(command, document, stderr.toString().trim());
+            LvmAnswer answer = LvmAnswer.ofShell(command, document, "");
+            if (answer.exitCode() == 0) {
+                return answer;
+            }
+            settleStderr();
+            return new LvmAnswer(command, document, answer.exitCode(), stderr.toString().trim());
         } catch (IOException e) {
             broken = true;
             process.destroyForcibly();
@@ -154,6 +162,32 @@ final class LvmShell implements AutoCloseable {
             throw new DriverException(DriverException.Code.IO_ERROR, command + " in the lvm shell: " + why + " " + stderr.toString().trim(), e);
         } finally {
             watchdog.cancel(false);
+        }
+    }
+
+    /**
+     * Waits, briefly, for what a failed command wrote on standard error: lvm2 says some failures
+     * only there (an unknown option; the answer's log has only "Error during parsing"). The shell
+     * wrote it before its answer, but on another pipe, which the drain thread may not have read
+     * yet: settled once nothing was added for {@link #STDERR_QUIET}, at most
+     * {@link #STDERR_SETTLE}. (The pipe's {@code available()} cannot tell: the stream is locked
+     * while the drain thread waits in {@code read}.)
+     */
+    private void settleStderr() {
+        long deadline = System.nanoTime() + STDERR_SETTLE.toNanos();
+        int seen = stderr.length();
+        while (System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(STDERR_QUIET.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            int now = stderr.length();
+            if (now == seen) {
+                return;
+            }
+            seen = now;
         }
     }
 
