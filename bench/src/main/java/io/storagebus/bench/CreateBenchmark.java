@@ -345,7 +345,9 @@ public final class CreateBenchmark {
             String name = v.getName();
             long readMillis = System.currentTimeMillis();
             if (v.getStatus() == VolumeStatus.CREATING) {
-                creating.put(name, new long[] {producedMillis, readMillis});
+                if (windows.containsKey(name)) { // only this run's creates: others would stay in the map
+                    creating.put(name, new long[] {producedMillis, readMillis});
+                }
                 return;
             }
             boolean done = v.getStatus() == VolumeStatus.READY;
