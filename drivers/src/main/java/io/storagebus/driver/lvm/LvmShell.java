@@ -175,19 +175,20 @@ final class LvmShell implements AutoCloseable {
      */
     private void settleStderr() {
         long deadline = System.nanoTime() + STDERR_SETTLE.toNanos();
-        int seen = stderr.length();
-        while (System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(STDERR_QUIET.toMillis());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
+        synchronized (stderr) {
+            int seen = stderr.length();
+            for (long left; (left = deadline - System.nanoTime()) > 0; ) {
+                try {
+                    stderr.wait(Math.max(1, Math.min(STDERR_QUIET.toMillis(), TimeUnit.NANOSECONDS.toMillis(left))));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+                if (stderr.length() == seen) {
+                    return; // nothing came while it waited: the drain thread's append wakes it
+                }
+                seen = stderr.length();
             }
-            int now = stderr.length();
-            if (now == seen) {
-                return;
-            }
-            seen = now;
         }
     }
 
@@ -195,8 +196,11 @@ final class LvmShell implements AutoCloseable {
         byte[] buffer = new byte[4096];
         try {
             for (int n; (n = errors.read(buffer)) >= 0; ) {
-                if (stderr.length() < 16_384) {
-                    stderr.append(new String(buffer, 0, n, StandardCharsets.UTF_8));
+                synchronized (stderr) {
+                    if (stderr.length() < 16_384) {
+                        stderr.append(new String(buffer, 0, n, StandardCharsets.UTF_8));
+                    }
+                    stderr.notifyAll(); // a failed command's settleStderr waits for this
                 }
             }
         } catch (IOException e) {
