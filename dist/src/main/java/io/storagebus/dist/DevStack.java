@@ -3,9 +3,12 @@ package io.storagebus.dist;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.KeyPair;
 import java.util.ArrayList;
 import java.util.List;
 
+import io.storagebus.bus.CommandSigner;
+import io.storagebus.bus.CommandVerifier;
 import io.storagebus.manager.Manager;
 import io.storagebus.manager.ManagerConfig;
 import io.storagebus.manager.security.ApiTokens;
@@ -13,6 +16,7 @@ import io.storagebus.manager.security.Role;
 import io.storagebus.testkit.EmbeddedKafka;
 import io.storagebus.testkit.EmbeddedZooKeeper;
 import io.storagebus.worker.HostWorker;
+import io.storagebus.worker.IssuerPolicy;
 import io.storagebus.worker.WorkerConfig;
 import io.storagebus.worker.transfer.TransferEndpoint;
 
@@ -43,9 +47,16 @@ public final class DevStack implements AutoCloseable {
         Files.createDirectories(qmpDir());
         zooKeeper = new EmbeddedZooKeeper(dataDir.resolve("zookeeper"), 0).start();
         kafka = new EmbeddedKafka(dataDir.resolve("kafka"), 0).start();
+        // Commands are signed as in production, so that what the dev stack shows and measures is
+        // what a deployment pays: a new key pair each start, its public half beside dev.env for a
+        // worker started in another shell.
+        KeyPair commandKeys = CommandSigner.generate();
+        Files.writeString(commandsPublicKey(), CommandSigner.publicPem(commandKeys.getPublic()));
+        IssuerPolicy signedByThisStart = IssuerPolicy.signedBy(CommandVerifier.of(commandKeys.getPublic()));
         for (int i = 1; i <= workerCount; i++) {
             String hostId = "host-" + i;
             workers.add(new HostWorker(WorkerConfig.of(hostId, POOL, kafka.bootstrapServers(), zooKeeper.connectString())
+                    .withIssuerPolicy(signedByThisStart)
                     .withQmpDirectory(qmpDir())
                     .withTransfers(new TransferEndpoint("127.0.0.1", 0, "127.0.0.1", dataDir.resolve("transfers").resolve(hostId)))).start());
         }
@@ -54,6 +65,7 @@ public final class DevStack implements AutoCloseable {
         Path tokens = dataDir.resolve("api-tokens");
         Files.writeString(tokens, "# written by the dev stack at each start\n" + ApiTokens.line("dev-admin", Role.ADMIN, adminToken) + "\n");
         manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), httpPort).withApiTokens(tokens)
+                .withSigner(CommandSigner.of(commandKeys.getPrivate()))
                 .withReservedDirectories(List.of(dataDir.resolve("kafka"), dataDir.resolve("zookeeper")))).start();
         writeEnvironment();
         return this;
@@ -61,8 +73,9 @@ public final class DevStack implements AutoCloseable {
 
     /**
      * What a second shell needs to talk to this start, for {@code . storagebus-data/dev.env}: the
-     * API's URL, the admin token, and Kafka's and ZooKeeper's addresses (their ports are new at
-     * each start; a worker started in that shell joins this stack as another host). Readable by
+     * API's URL, the admin token, Kafka's and ZooKeeper's addresses (their ports are new at each
+     * start) and the key that signs commands (so a worker started in that shell joins this stack
+     * as another host). Readable by
      * its owner only, since it holds the token.
      */
     private void writeEnvironment() throws java.io.IOException {
@@ -73,7 +86,13 @@ public final class DevStack implements AutoCloseable {
                 + "export STORAGEBUS_URL=" + manager.baseUrl() + "\n"
                 + "export STORAGEBUS_TOKEN=" + adminToken + "\n"
                 + "export STORAGEBUS_KAFKA_BOOTSTRAP_SERVERS=" + kafka.bootstrapServers() + "\n"
-                + "export STORAGEBUS_ZOOKEEPER_CONNECT=" + zooKeeper.connectString() + "\n");
+                + "export STORAGEBUS_ZOOKEEPER_CONNECT=" + zooKeeper.connectString() + "\n"
+                + "export STORAGEBUS_COMMANDS_TRUSTED_KEYS_FILE=" + commandsPublicKey() + "\n");
+    }
+
+    /** The public key of this start's command signatures (PEM), which a worker joining the stack trusts. */
+    public Path commandsPublicKey() {
+        return dataDir.resolve("commands.pub");
     }
 
     /** The shell file with this start's URL, token and Kafka address. */
