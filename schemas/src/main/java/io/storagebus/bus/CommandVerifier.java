@@ -7,13 +7,15 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.PublicKey;
-import java.security.Signature;
 import java.security.spec.X509EncodedKeySpec;
 import java.util.ArrayList;
 import java.util.List;
 
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Header;
+import org.bouncycastle.crypto.params.Ed25519PublicKeyParameters;
+import org.bouncycastle.crypto.signers.Ed25519Signer;
+import org.bouncycastle.crypto.util.PublicKeyFactory;
 
 /**
  * Tells whether a record was signed by one of the managers' keys ({@link CommandSigner}). More
@@ -21,10 +23,22 @@ import org.apache.kafka.common.header.Header;
  * the workers trust neither.
  */
 public final class CommandVerifier {
-    private final List<PublicKey> trusted;
+    /** Bouncy Castle's form of the keys: a check costs about 0.11 ms there, 0.5 ms with the JDK 17's Ed25519 (see {@link CommandSigner}). */
+    private final List<Ed25519PublicKeyParameters> trusted;
 
     private CommandVerifier(List<PublicKey> trusted) {
-        this.trusted = List.copyOf(trusted);
+        List<Ed25519PublicKeyParameters> keys = new ArrayList<>();
+        for (PublicKey key : trusted) {
+            try {
+                if (!(PublicKeyFactory.createKey(key.getEncoded()) instanceof Ed25519PublicKeyParameters ed25519)) {
+                    throw new IllegalArgumentException("not an " + CommandSigner.ALGORITHM + " public key: " + key.getAlgorithm());
+                }
+                keys.add(ed25519);
+            } catch (IOException e) {
+                throw new IllegalArgumentException("unreadable " + CommandSigner.ALGORITHM + " public key: " + e.getMessage(), e);
+            }
+        }
+        this.trusted = List.copyOf(keys);
     }
 
     /** Every {@code -----BEGIN PUBLIC KEY-----} block of a PEM file. */
@@ -52,16 +66,13 @@ public final class CommandVerifier {
             return false;
         }
         byte[] signed = CommandSigner.signedBytes(record.topic(), record.key(), record.value());
-        for (PublicKey key : trusted) {
-            try {
-                Signature s = Signature.getInstance(CommandSigner.ALGORITHM);
-                s.initVerify(key);
-                s.update(signed);
-                if (s.verify(header.value())) {
-                    return true;
-                }
-            } catch (GeneralSecurityException e) {
-                // A malformed signature is no signature: try the next key, then refuse.
+        for (Ed25519PublicKeyParameters key : trusted) {
+            // A malformed signature (not 64 bytes, say) is no signature: the next key, then a refusal.
+            Ed25519Signer verifier = new Ed25519Signer();
+            verifier.init(false, key);
+            verifier.update(signed, 0, signed.length);
+            if (verifier.verifySignature(header.value())) {
+                return true;
             }
         }
         return false;

@@ -1,5 +1,6 @@
 package io.storagebus.bus;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
+import java.security.Signature;
 
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -47,6 +49,29 @@ class CommandSignatureTest {
         ConsumerRecord<String, byte[]> garbage = new ConsumerRecord<>("t", 0, 0, "k", byNext.value());
         garbage.headers().add(CommandSigner.HEADER, new byte[] {1, 2, 3});
         assertFalse(CommandVerifier.fromPem(both).verify(garbage), "a malformed signature is no signature");
+    }
+
+    /**
+     * Signatures are made and checked with Bouncy Castle, keys are the JDK's: both must agree with
+     * the JDK's own Ed25519 byte for byte, or a manager and a worker of different releases (a
+     * rolling upgrade) would refuse each other's commands.
+     */
+    @Test
+    void signaturesAreTheJdksEd25519BothWays() throws Exception {
+        ProducerRecord<String, byte[]> ours = SIGNER.sign(new ProducerRecord<>("storagebus.pool.a.spm-commands", "vol-1", bytes("delete vol-1")));
+        byte[] signedBytes = CommandSigner.signedBytes(ours.topic(), ours.key(), ours.value());
+        Signature jdk = Signature.getInstance("Ed25519");
+        jdk.initSign(MANAGERS.getPrivate());
+        jdk.update(signedBytes);
+        byte[] jdkSignature = jdk.sign();
+        assertArrayEquals(jdkSignature, ours.headers().lastHeader(CommandSigner.HEADER).value(), "Ed25519 is deterministic: the same bytes");
+
+        jdk.initVerify(MANAGERS.getPublic());
+        jdk.update(signedBytes);
+        assertTrue(jdk.verify(ours.headers().lastHeader(CommandSigner.HEADER).value()), "the JDK accepts our signature");
+        ProducerRecord<String, byte[]> byJdk = new ProducerRecord<>(ours.topic(), ours.key(), ours.value());
+        byJdk.headers().add(CommandSigner.HEADER, jdkSignature);
+        assertTrue(CommandVerifier.of(MANAGERS.getPublic()).verify(received(byJdk, ours.topic(), ours.key(), ours.value())), "we accept the JDK's");
     }
 
     @Test
