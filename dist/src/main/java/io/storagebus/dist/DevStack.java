@@ -3,12 +3,9 @@ package io.storagebus.dist;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.KeyPair;
 import java.util.ArrayList;
 import java.util.List;
 
-import io.storagebus.bus.CommandSigner;
-import io.storagebus.bus.CommandVerifier;
 import io.storagebus.manager.Manager;
 import io.storagebus.manager.ManagerConfig;
 import io.storagebus.manager.security.ApiTokens;
@@ -48,15 +45,13 @@ public final class DevStack implements AutoCloseable {
         zooKeeper = new EmbeddedZooKeeper(dataDir.resolve("zookeeper"), 0).start();
         kafka = new EmbeddedKafka(dataDir.resolve("kafka"), 0).start();
         // Commands are signed as in production, so that what the dev stack shows and measures is
-        // what a deployment pays: a new key pair each start, its public half beside dev.env for a
-        // worker started in another shell.
-        KeyPair commandKeys = CommandSigner.generate();
-        Files.writeString(commandsPublicKey(), CommandSigner.publicPem(commandKeys.getPublic()));
-        IssuerPolicy signedByThisStart = IssuerPolicy.signedBy(CommandVerifier.of(commandKeys.getPublic()));
+        // what a deployment pays; the public key is beside dev.env for a worker started in another shell.
+        DevCommandKeys commandKeys = DevCommandKeys.in(dataDir);
+        IssuerPolicy signedByTheStack = IssuerPolicy.signedBy(commandKeys.verifier());
         for (int i = 1; i <= workerCount; i++) {
             String hostId = "host-" + i;
             workers.add(new HostWorker(WorkerConfig.of(hostId, POOL, kafka.bootstrapServers(), zooKeeper.connectString())
-                    .withIssuerPolicy(signedByThisStart)
+                    .withIssuerPolicy(signedByTheStack)
                     .withQmpDirectory(qmpDir())
                     .withTransfers(new TransferEndpoint("127.0.0.1", 0, "127.0.0.1", dataDir.resolve("transfers").resolve(hostId)))).start());
         }
@@ -65,7 +60,7 @@ public final class DevStack implements AutoCloseable {
         Path tokens = dataDir.resolve("api-tokens");
         Files.writeString(tokens, "# written by the dev stack at each start\n" + ApiTokens.line("dev-admin", Role.ADMIN, adminToken) + "\n");
         manager = new Manager(ManagerConfig.of(kafka.bootstrapServers(), zooKeeper.connectString(), httpPort).withApiTokens(tokens)
-                .withSigner(CommandSigner.of(commandKeys.getPrivate()))
+                .withSigner(commandKeys.signer())
                 .withReservedDirectories(List.of(dataDir.resolve("kafka"), dataDir.resolve("zookeeper")))).start();
         writeEnvironment();
         return this;
@@ -90,9 +85,9 @@ public final class DevStack implements AutoCloseable {
                 + "export STORAGEBUS_COMMANDS_TRUSTED_KEYS_FILE=" + commandsPublicKey() + "\n");
     }
 
-    /** The public key of this start's command signatures (PEM), which a worker joining the stack trusts. */
+    /** The public key of the stack's command signatures (PEM), which a worker joining the stack trusts. */
     public Path commandsPublicKey() {
-        return dataDir.resolve("commands.pub");
+        return dataDir.resolve(DevCommandKeys.PUBLIC_FILE);
     }
 
     /** The shell file with this start's URL, token and Kafka address. */
