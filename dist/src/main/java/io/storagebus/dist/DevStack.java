@@ -70,8 +70,7 @@ public final class DevStack implements AutoCloseable {
      * What a second shell needs to talk to this start, for {@code . storagebus-data/dev.env}: the
      * API's URL, the admin token, Kafka's and ZooKeeper's addresses (their ports are new at each
      * start) and the key that signs commands (so a worker started in that shell joins this stack
-     * as another host). Readable by
-     * its owner only, since it holds the token.
+     * as another host). Readable by its owner only, since it holds the token.
      */
     private void writeEnvironment() throws java.io.IOException {
         Path env = environmentFile();
@@ -87,7 +86,7 @@ public final class DevStack implements AutoCloseable {
 
     /** The public key of the stack's command signatures (PEM), which a worker joining the stack trusts. */
     public Path commandsPublicKey() {
-        return dataDir.resolve(DevCommandKeys.PUBLIC_FILE);
+        return dataDir.resolve(CommandKeyFiles.PUBLIC_FILE);
     }
 
     /** The shell file with this start's URL, token and Kafka address. */

@@ -27,7 +27,7 @@ class DevCommandKeysTest {
         signed.headers().forEach(h -> received.headers().add(h));
         assertTrue(second.verifier().verify(received));
 
-        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dataDir.resolve(DevCommandKeys.PRIVATE_FILE))));
-        assertTrue(Files.readString(dataDir.resolve(DevCommandKeys.PUBLIC_FILE)).startsWith("-----BEGIN PUBLIC KEY-----"));
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dataDir.resolve(CommandKeyFiles.PRIVATE_FILE))));
+        assertTrue(Files.readString(dataDir.resolve(CommandKeyFiles.PUBLIC_FILE)).startsWith("-----BEGIN PUBLIC KEY-----"));
     }
 }

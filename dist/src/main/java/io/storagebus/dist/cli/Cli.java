@@ -3,8 +3,6 @@ package io.storagebus.dist.cli;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.KeyPair;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -12,8 +10,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 
-import io.storagebus.bus.CommandSigner;
 import io.storagebus.bus.KafkaAcls;
+import io.storagebus.dist.CommandKeyFiles;
 import io.storagebus.manager.security.ApiTokens;
 import io.storagebus.manager.security.Role;
 import io.vertx.core.json.JsonArray;
@@ -443,16 +441,12 @@ public final class Cli {
     /** Offline: the private key is written readable by its owner only, and never printed. */
     private static int createCommandKeys(Invocation c) throws Exception {
         Path dir = Path.of(c.required("dir"));
-        Path privateKey = dir.resolve("commands.key");
-        Path publicKey = dir.resolve("commands.pub");
+        Path privateKey = dir.resolve(CommandKeyFiles.PRIVATE_FILE);
+        Path publicKey = dir.resolve(CommandKeyFiles.PUBLIC_FILE);
         if (Files.exists(privateKey) || Files.exists(publicKey)) {
             throw new Invocation.UsageException(dir + " already holds command keys; move them away first (see docs/SECURITY.md, replacing the key)");
         }
-        Files.createDirectories(dir);
-        KeyPair pair = CommandSigner.generate();
-        Files.createFile(privateKey, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(privateKey, CommandSigner.privatePem(pair.getPrivate()));
-        Files.writeString(publicKey, CommandSigner.publicPem(pair.getPublic()));
+        CommandKeyFiles.create(dir);
         c.out().println("private key: " + privateKey + "  (commands.signing-key-file of every manager; keep it secret)");
         c.out().println("public key:  " + publicKey + "  (commands.trusted-keys-file of every worker)");
         return 0;
